@@ -1,0 +1,159 @@
+"""Demo application: records with files over REST.
+
+Run it with ``./run-demo.sh`` (see README.rst), or::
+
+    pip install -e ".[demo]"
+    flask --app examples.app:create_app run
+
+It uses SQLite (``instance/demo.db``) and a local storage folder
+(``instance/files``) unless ``SQLALCHEMY_DATABASE_URI`` and
+``FILES_STORAGE_PATH`` are set in the environment. Tables and the default
+storage location are created on first start.
+
+Records REST lives on ``/records/`` and each record's files on
+``/records/<pid>/files/``. **Every permission is open: this is a demo, never
+deploy it as is.**
+"""
+
+import fcntl
+import os
+
+from flask import Flask
+from flask_celeryext import FlaskCeleryExt
+from flask_login import LoginManager
+from invenio_db import InvenioDB, db
+from invenio_files_rest import InvenioFilesREST
+from invenio_files_rest.models import Location
+from invenio_i18n import InvenioI18N
+from invenio_pidstore import InvenioPIDStore
+from invenio_records import InvenioRecords
+from invenio_records_rest import InvenioRecordsREST
+from invenio_records_rest.utils import PIDConverter, allow_all
+from invenio_records_rest.views import create_blueprint_from_app as records_blueprint
+from invenio_rest import InvenioREST
+from sqlalchemy import inspect
+
+from invenio_records_files_ext import InvenioRecordsFiles
+from invenio_records_files_ext.sqlite import enable_sqlite_savepoints
+from invenio_records_files_ext.views import create_blueprint_from_app as files_blueprint
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_INSTANCE = os.path.join(os.path.dirname(HERE), "instance")
+
+RECORD_CLASS = "invenio_records_files_ext.api:Record"
+
+
+def allow_everything(*args, **kwargs):
+    """Permission factory of the demo: everybody may do anything."""
+    return allow_all()
+
+
+def demo_config(instance_path):
+    """Return the demo's configuration (environment overrides included)."""
+    return dict(
+        SECRET_KEY="demo-only-not-secret",
+        SQLALCHEMY_DATABASE_URI=os.environ.get(
+            "SQLALCHEMY_DATABASE_URI",
+            "sqlite:///" + os.path.join(instance_path, "demo.db"),
+        ),
+        FILES_STORAGE_PATH=os.environ.get(
+            "FILES_STORAGE_PATH", os.path.join(instance_path, "files")
+        ),
+        CELERY_TASK_ALWAYS_EAGER=True,
+        CELERY_TASK_EAGER_PROPAGATES=True,
+        CELERY_RESULT_BACKEND="cache",
+        CELERY_CACHE_BACKEND="memory",
+        FILES_REST_PERMISSION_FACTORY=allow_everything,
+        FILES_REST_OBJECT_KEY_MAX_LEN=1024,
+        FILES_REST_TASK_WAIT_INTERVAL=0.1,
+        RECORDS_REST_DEFAULT_CREATE_PERMISSION_FACTORY=allow_all,
+        RECORDS_REST_DEFAULT_READ_PERMISSION_FACTORY=allow_all,
+        RECORDS_REST_DEFAULT_UPDATE_PERMISSION_FACTORY=allow_all,
+        RECORDS_REST_DEFAULT_DELETE_PERMISSION_FACTORY=allow_all,
+        RECORDS_REST_ENDPOINTS=dict(
+            recid=dict(
+                pid_type="recid",
+                pid_minter="recid",
+                pid_fetcher="recid",
+                record_class=RECORD_CLASS,
+                indexer_class=None,
+                search_class="invenio_search.api:RecordsSearch",
+                list_route="/records/",
+                item_route='/records/<pid(recid,record_class="{0}"):pid_value>'.format(
+                    RECORD_CLASS
+                ),
+                record_serializers={
+                    "application/json": (
+                        "invenio_records_rest.serializers:json_v1_response"
+                    ),
+                },
+                search_serializers={
+                    "application/json": "invenio_records_rest.serializers:json_v1_search",
+                },
+                links_factory_imp=(
+                    "invenio_records_files_ext.links:default_record_files_links_factory"
+                ),
+                default_media_type="application/json",
+            ),
+        ),
+        RECORDS_FILES_REST_ENDPOINTS={"RECORDS_REST_ENDPOINTS": {"recid": "/files"}},
+    )
+
+
+def _initialise_storage(app):
+    """Create tables and the default location, once, whatever the workers."""
+    os.makedirs(app.instance_path, exist_ok=True)
+    with open(os.path.join(app.instance_path, ".init.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with app.app_context():
+            if not inspect(db.engine).has_table("records_buckets"):
+                db.create_all()
+            if Location.get_default() is None:
+                os.makedirs(app.config["FILES_STORAGE_PATH"], exist_ok=True)
+                db.session.add(
+                    Location(
+                        name="default",
+                        uri=app.config["FILES_STORAGE_PATH"],
+                        default=True,
+                    )
+                )
+                db.session.commit()
+
+
+def create_app(config=None, instance_path=None):
+    """Create the demo application.
+
+    :param config: configuration overriding the demo's.
+    :param instance_path: folder of the SQLite database and storage
+        (default: ``DEMO_INSTANCE_PATH`` or ``./instance``).
+    """
+    instance_path = instance_path or os.environ.get(
+        "DEMO_INSTANCE_PATH", DEFAULT_INSTANCE
+    )
+    app = Flask("invenio_records_files_ext_demo", instance_path=instance_path)
+    app.config.update(demo_config(instance_path))
+    app.config.update(config or {})
+
+    # Invenio-Base registers this converter from entry points in full
+    # Invenio applications; this small app does it by hand.
+    app.url_map.converters["pid"] = PIDConverter
+    login_manager = LoginManager(app)
+    # Nobody logs in to the demo: every request is anonymous.
+    login_manager.user_loader(lambda user_id: None)
+    FlaskCeleryExt(app)
+    InvenioI18N(app)
+    InvenioDB(app)
+    InvenioREST(app)
+    InvenioRecords(app)
+    InvenioPIDStore(app)
+    InvenioFilesREST(app)
+    InvenioRecordsREST(app)
+    InvenioRecordsFiles(app)
+    app.register_blueprint(records_blueprint(app))
+    app.register_blueprint(files_blueprint(app))
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            enable_sqlite_savepoints(db.engine, wal=True)
+    _initialise_storage(app)
+    return app

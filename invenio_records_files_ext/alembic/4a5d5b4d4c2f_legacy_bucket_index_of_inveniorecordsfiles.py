@@ -1,0 +1,22 @@
+"""Bucket index of invenio-records-files (legacy revision, no operation).
+
+Databases migrated with invenio-records-files record this revision in
+their Alembic history. It is shipped here, empty, so that history stays
+resolvable after switching to invenio-records-files-ext; the table itself
+is created by this package's own branch (revision 5e8a91d2c0f7) when
+missing. Do not install both packages in an application using Alembic.
+"""
+
+# revision identifiers, used by Alembic.
+revision = "4a5d5b4d4c2f"
+down_revision = "1ba76da94103"
+branch_labels = ()
+depends_on = None
+
+
+def upgrade():
+    """Upgrade database."""
+
+
+def downgrade():
+    """Downgrade database."""

@@ -1,0 +1,58 @@
+"""Configuration of invenio-records-files-ext.
+
+Every key has a default set by :class:`~invenio_records_files_ext.ext.InvenioRecordsFiles`.
+"""
+
+RECORDS_FILES_REST_ENDPOINTS = {}
+"""Files routes to mount under Invenio-Records-REST item routes.
+
+Maps the name of a records REST configuration to ``{endpoint: suffix}``::
+
+    RECORDS_FILES_REST_ENDPOINTS = {
+        "RECORDS_REST_ENDPOINTS": {
+            "recid": "/files",
+        },
+    }
+
+mounts ``<item_route>/files`` (the bucket: list, versions, multipart
+uploads) and ``<item_route>/files/<path:key>`` (one object) for the
+``recid`` endpoint of ``RECORDS_REST_ENDPOINTS``. Naming an endpoint the
+configuration lacks raises :class:`ValueError` when the blueprint is built.
+"""
+
+RECORDS_FILES_REST_PERMISSION_FACTORY = (
+    "invenio_records_files_ext.permissions:record_permission_factory"
+)
+"""Record-level permission checked by the files routes.
+
+Called as ``factory(record=record, action=action, endpoint=endpoint)`` with
+``action`` ``"read"`` (GET, HEAD) or ``"update"`` (PUT, POST, DELETE) and
+the records REST endpoint configuration; returns an object with ``can()``,
+or ``None`` to allow. It applies on top of ``FILES_REST_PERMISSION_FACTORY``.
+The default uses the endpoint's ``read_permission_factory_imp`` and
+``update_permission_factory_imp`` (falling back to Invenio-Records-REST's
+defaults), so a user who may not update a record may not change its files.
+"""
+
+RECORDS_FILES_BUCKET_LOCATION = None
+"""Name of the location for new records' buckets (default location if None)."""
+
+RECORDS_FILES_BUCKET_STORAGE_CLASS = None
+"""Storage class of new records' buckets (Files-REST default if None)."""
+
+RECORDS_FILES_BUCKET_QUOTA_SIZE = None
+"""Quota in bytes of new records' buckets (Files-REST default if None)."""
+
+RECORDS_FILES_BUCKET_MAX_FILE_SIZE = None
+"""Largest file in bytes for new records' buckets (Files-REST default if None)."""
+
+RECORDS_FILES_KEY_MAX_LENGTH = 1024
+"""Longest accepted file key, in bytes of UTF-8.
+
+Invenio-Files-REST also limits keys to ``FILES_REST_OBJECT_KEY_MAX_LEN``
+characters (255 by default); raise it to accept longer keys.
+"""
+
+RECORDS_FILES_DUMP_SUMMARY = True
+"""Add ``_files_summary`` (count, bytes, mimetypes, default preview) to
+``record.dumps()``, hence to search documents and REST output."""

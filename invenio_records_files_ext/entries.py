@@ -1,0 +1,170 @@
+"""The record's ``_files`` list: ordered entries with a key index.
+
+An entry is a plain dict stored in the record's JSON: the object version's
+file fields (see :data:`FILE_FIELDS`) plus whatever per-file metadata the
+user set. :class:`FileEntries` keeps the list in order and indexes it by
+key so that every single-file change is O(1) in database work and cheap in
+memory. The record's default preview (``_default_preview``) lives here too
+because it must follow renames and deletions of the file it names.
+"""
+
+import copy
+
+FILES_KEY = "_files"
+DEFAULT_PREVIEW_KEY = "_default_preview"
+
+FILE_FIELDS = (
+    "bucket",
+    "checksum",
+    "file_id",
+    "key",
+    "mimetype",
+    "size",
+    "version_id",
+)
+"""Entry fields that describe the stored file; all others are metadata."""
+
+
+def file_fields(obj, file=None):
+    """Return the entry fields describing an object version's file.
+
+    :param obj: an :class:`~invenio_files_rest.models.ObjectVersion` (or a
+        row with the same attributes).
+    :param file: its file instance, when ``obj.file`` is not loaded.
+    """
+    file = file if file is not None else obj.file
+    return {
+        "bucket": str(obj.bucket_id),
+        "checksum": file.checksum,
+        "file_id": str(file.id),
+        "key": obj.key,
+        "mimetype": obj.mimetype,
+        "size": file.size,
+        "version_id": str(obj.version_id),
+    }
+
+
+def user_metadata(entry):
+    """Return the user's per-file metadata of an entry (no file fields)."""
+    return {k: v for k, v in entry.items() if k not in FILE_FIELDS}
+
+
+class FileEntries:
+    """Ordered ``_files`` entries with an index by key."""
+
+    def __init__(self, entries=None, default_preview=None):
+        """Wrap a list of entry dicts (the list is used, not copied)."""
+        self.list = entries if entries is not None else []
+        self.default_preview = default_preview
+        self._index = {entry["key"]: entry for entry in self.list}
+
+    @classmethod
+    def from_data(cls, data):
+        """Build from a record's JSON, copying it so the source is untouched."""
+        data = data or {}
+        return cls(
+            copy.deepcopy(data.get(FILES_KEY) or []),
+            data.get(DEFAULT_PREVIEW_KEY),
+        )
+
+    def write_into(self, data):
+        """Store the entries and the default preview into a record dict."""
+        data[FILES_KEY] = self.list
+        if self.default_preview is None:
+            data.pop(DEFAULT_PREVIEW_KEY, None)
+        else:
+            data[DEFAULT_PREVIEW_KEY] = self.default_preview
+
+    def merged_into(self, json):
+        """Return a copy of a stored JSON document carrying these entries."""
+        json = dict(json or {})
+        json[FILES_KEY] = copy.deepcopy(self.list)
+        if self.default_preview is None:
+            json.pop(DEFAULT_PREVIEW_KEY, None)
+        else:
+            json[DEFAULT_PREVIEW_KEY] = self.default_preview
+        return json
+
+    def __len__(self):
+        """Return the number of entries."""
+        return len(self.list)
+
+    def __contains__(self, key):
+        """Tell whether an entry has this key."""
+        return key in self._index
+
+    def __iter__(self):
+        """Iterate over the entries in order."""
+        return iter(self.list)
+
+    def keys(self):
+        """Return the keys in order."""
+        return [entry["key"] for entry in self.list]
+
+    def get(self, key):
+        """Return the entry for ``key`` or ``None``."""
+        return self._index.get(key)
+
+    def position(self, key):
+        """Return the position of ``key`` in the order."""
+        entry = self._index[key]
+        for position, candidate in enumerate(self.list):
+            if candidate is entry:
+                return position
+        raise KeyError(key)  # pragma: no cover - index and list disagree
+
+    def append(self, entry):
+        """Add an entry at the end of the order."""
+        self.list.append(entry)
+        self._index[entry["key"]] = entry
+
+    def insert(self, position, entry):
+        """Put an entry back at a given position."""
+        self.list.insert(position, entry)
+        self._index[entry["key"]] = entry
+
+    def remove(self, key):
+        """Remove ``key``; return ``(position, entry, default_preview)``.
+
+        The default preview is cleared when it named the removed key; the
+        returned value is the one before removal, for undoing.
+        """
+        position = self.position(key)
+        entry = self.list.pop(position)
+        del self._index[key]
+        previous_preview = self.default_preview
+        if self.default_preview == key:
+            self.default_preview = None
+        return position, entry, previous_preview
+
+    def rename(self, old_key, new_key):
+        """Give the entry of ``old_key`` the key ``new_key`` in place."""
+        entry = self._index.pop(old_key)
+        entry["key"] = new_key
+        self._index[new_key] = entry
+        if self.default_preview == old_key:
+            self.default_preview = new_key
+        return entry
+
+    def reorder(self, keys):
+        """Put ``keys`` first, in this order; the others keep their order."""
+        chosen = [self._index[key] for key in keys]
+        chosen_ids = {id(entry) for entry in chosen}
+        rest = [entry for entry in self.list if id(entry) not in chosen_ids]
+        self.list[:] = chosen + rest
+
+    def set_order(self, entries):
+        """Replace the order with a permutation of the current entries."""
+        self.list[:] = entries
+
+    def summary(self):
+        """Return counts, bytes and mimetypes, computed from the entries only."""
+        mimetypes = sorted(
+            {entry.get("mimetype") for entry in self.list if entry.get("mimetype")}
+        )
+        return {
+            "count": len(self.list),
+            "total_bytes": sum(entry.get("size") or 0 for entry in self.list),
+            "mimetypes": mimetypes,
+            "default_preview": self.default_preview,
+        }

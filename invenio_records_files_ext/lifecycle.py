@@ -1,0 +1,163 @@
+"""Soft deletion, restoring and purging of a record's files.
+
+* *Bury* (soft delete): the record's file state (order, metadata, default
+  preview, lock) is kept in a tombstone tag on the bucket, and the bucket is
+  locked. Invenio-Records empties the JSON of a soft-deleted record, so the
+  tombstone is what lets :func:`restore` bring the files back as they were.
+* *Restore*: the lock state and ``_files`` come back from the tombstone.
+* *Purge*: the record-bucket link, the bucket, its object versions, tags
+  and multipart uploads are removed; file instances no other bucket uses
+  are removed too and their bytes deleted from storage after commit. Bytes
+  shared with another record (a new version made with ``files.copy()``)
+  stay where they are.
+"""
+
+import json
+
+from invenio_db import db
+from invenio_files_rest.models import (
+    Bucket,
+    BucketTag,
+    FileInstance,
+    MultipartObject,
+    ObjectVersion,
+    ObjectVersionTag,
+    Part,
+)
+from sqlalchemy import delete, select
+from sqlalchemy.orm.attributes import flag_modified
+
+from . import signals, transaction
+from .entries import FileEntries
+from .locks import lock_record_row
+from .models import RecordsBuckets
+from .sync import _chunks
+
+TOMBSTONE_TAG = "invenio-records-files-ext:tombstone"
+"""Bucket tag keeping a soft-deleted record's file state."""
+
+
+def bury(record):
+    """Keep the record's file state in a tombstone and lock its files."""
+    files = record.files
+    if files is None:
+        return
+    lock_record_row(record.model)
+    bucket = files.bucket
+    state = {
+        "locked": bool(bucket.locked),
+        "files": files.entries.list,
+        "default_preview": files.entries.default_preview,
+    }
+    BucketTag.create_or_update(bucket, TOMBSTONE_TAG, json.dumps(state))
+    bucket.locked = True
+
+
+def restore(record):
+    """Bring back the file state kept by :func:`bury`."""
+    from .api import _send
+
+    bucket = record.bucket
+    if bucket is None:
+        return
+    tag = BucketTag.get(bucket, TOMBSTONE_TAG)
+    if tag is None:
+        return
+    lock_record_row(record.model)
+    state = json.loads(tag.value)
+    bucket.locked = state["locked"]
+    db.session.delete(tag)
+    entries = FileEntries(state["files"], state.get("default_preview"))
+    stored = entries.merged_into(record.model.json)
+    record.dump_bucket(stored, bucket)
+    record.model.json = stored
+    flag_modified(record.model, "json")
+    entries.write_into(record)
+    record.dump_bucket(record, bucket)
+    record.__dict__.pop("_files_iter", None)
+    _send(signals.files_restored, record=record)
+
+
+def _file_ids_of(bucket_id):
+    objects = select(ObjectVersion.file_id).where(
+        ObjectVersion.bucket_id == bucket_id, ObjectVersion.file_id.isnot(None)
+    )
+    uploads = select(MultipartObject.file_id).where(
+        MultipartObject.bucket_id == bucket_id
+    )
+    return set(db.session.execute(objects.union(uploads)).scalars())
+
+
+def _file_ids_used_elsewhere(bucket_id, file_ids):
+    used = set()
+    for chunk in _chunks(file_ids):
+        objects = select(ObjectVersion.file_id).where(
+            ObjectVersion.file_id.in_(chunk), ObjectVersion.bucket_id != bucket_id
+        )
+        uploads = select(MultipartObject.file_id).where(
+            MultipartObject.file_id.in_(chunk),
+            MultipartObject.bucket_id != bucket_id,
+        )
+        used.update(db.session.execute(objects.union(uploads)).scalars())
+    return used
+
+
+def purge(record):
+    """Remove the record's bucket and the bytes only it uses.
+
+    The bytes are deleted from storage once the transaction commits; if it
+    rolls back, nothing is lost.
+    """
+    from .api import _send
+
+    bucket = record.bucket
+    if bucket is None:
+        return
+    session = db.session
+    lock_record_row(record.model, refresh=True)
+    bucket_id = bucket.id
+    session.execute(
+        delete(RecordsBuckets).where(
+            RecordsBuckets.record_id == record.id,
+            RecordsBuckets.bucket_id == bucket_id,
+        )
+    )
+    still_linked = session.execute(
+        select(RecordsBuckets.record_id).where(RecordsBuckets.bucket_id == bucket_id)
+    ).first()
+    if still_linked is not None:
+        # Another record uses this bucket too: only the link goes.
+        _send(signals.files_purged, record=record, bucket_id=bucket_id, file_ids=[])
+        return
+
+    file_ids = _file_ids_of(bucket_id)
+    unshared = sorted(file_ids - _file_ids_used_elsewhere(bucket_id, file_ids))
+
+    versions = select(ObjectVersion.version_id).where(
+        ObjectVersion.bucket_id == bucket_id
+    )
+    uploads = select(MultipartObject.upload_id).where(
+        MultipartObject.bucket_id == bucket_id
+    )
+    session.execute(
+        delete(ObjectVersionTag).where(ObjectVersionTag.version_id.in_(versions))
+    )
+    session.execute(delete(Part).where(Part.upload_id.in_(uploads)))
+    session.execute(delete(MultipartObject).where(MultipartObject.bucket_id == bucket_id))
+    session.execute(delete(ObjectVersion).where(ObjectVersion.bucket_id == bucket_id))
+    session.execute(delete(BucketTag).where(BucketTag.bucket_id == bucket_id))
+
+    for chunk in _chunks(unshared):
+        for fileinstance in session.execute(
+            select(FileInstance).where(FileInstance.id.in_(chunk))
+        ).scalars():
+            if fileinstance.uri:
+                transaction.doom(fileinstance.storage())
+        session.execute(delete(FileInstance).where(FileInstance.id.in_(chunk)))
+    session.execute(delete(Bucket).where(Bucket.id == bucket_id))
+    _send(
+        signals.files_purged,
+        record=record,
+        bucket_id=bucket_id,
+        file_ids=[str(file_id) for file_id in unshared],
+    )

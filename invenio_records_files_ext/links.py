@@ -1,0 +1,64 @@
+"""Link factories for records with files.
+
+Use :func:`default_record_files_links_factory` as ``links_factory_imp`` of
+a records REST endpoint to add a ``files`` link to the record's JSON.
+"""
+
+from flask import current_app, url_for
+from invenio_records_rest.proxies import current_records_rest
+from werkzeug.routing import BuildError
+
+from .serializer import BLUEPRINT_NAME
+
+
+def _endpoint_prefix(pid):
+    return current_records_rest.default_endpoint_prefixes.get(pid.pid_type)
+
+
+def default_bucket_link_factory(pid):
+    """Return the URL of the files of the record ``pid`` points to.
+
+    The record's files route when it is configured, else Invenio-Files-REST's
+    bucket route, else ``None``.
+    """
+    prefix = _endpoint_prefix(pid)
+    endpoint = "{0}.{1}_bucket_api".format(BLUEPRINT_NAME, prefix)
+    if prefix and endpoint in current_app.view_functions:
+        return url_for(endpoint, pid_value=pid.pid_value, _external=True)
+    from .api import Record
+
+    try:
+        record = Record.get_record(pid.object_uuid)
+    except Exception:  # noqa: BLE001 - no record, no link
+        return None
+    bucket = record.bucket
+    if bucket is None:
+        return None
+    try:
+        return url_for(
+            "invenio_files_rest.bucket_api", bucket_id=str(bucket.id), _external=True
+        )
+    except BuildError:
+        return None
+
+
+def default_record_files_links_factory(pid, record=None, **kwargs):
+    """Return the record's ``self`` link plus its ``files`` link.
+
+    :param pid: a persistent identifier instance.
+    :returns: dictionary of links.
+    """
+    links = {}
+    prefix = _endpoint_prefix(pid)
+    try:
+        links["self"] = url_for(
+            "invenio_records_rest.{0}_item".format(prefix),
+            pid_value=pid.pid_value,
+            _external=True,
+        )
+    except BuildError:
+        pass
+    files = default_bucket_link_factory(pid)
+    if files:
+        links["files"] = files
+    return links

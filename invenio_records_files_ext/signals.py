@@ -1,0 +1,74 @@
+"""Hooks: blinker signals sent at each step of a record's file life cycle.
+
+Every signal is sent with the Flask application as sender and keyword
+arguments described below. It is sent *inside* the step, after the change
+has been applied to the database session and to ``record['_files']`` but
+before the step returns. A receiver that raises aborts the step: the
+database changes of the step are rolled back (a savepoint), the record's
+in-memory ``_files`` is restored, bytes written by the step are removed, and
+the receiver's exception reaches the caller unchanged.
+
+Receivers run in the caller's transaction: they may add their own changes
+to the session, which are committed or rolled back with the step.
+
+Connect with ``signal.connect(receiver)``; a receiver is called as
+``receiver(app, **kwargs)``.
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+file_added = _signals.signal("records-files-file-added")
+"""A new key was attached. Arguments: ``record``, ``file`` (the
+:class:`~invenio_records_files_ext.api.FileObject`)."""
+
+file_replaced = _signals.signal("records-files-file-replaced")
+"""An existing key got a new version. Arguments: ``record``, ``file`` (the
+new version) and ``previous`` (the replaced
+:class:`~invenio_files_rest.models.ObjectVersion`)."""
+
+file_deleted = _signals.signal("records-files-file-deleted")
+"""A key was removed. Arguments: ``record``, ``key`` and ``previous`` (the
+removed :class:`~invenio_files_rest.models.ObjectVersion`)."""
+
+file_renamed = _signals.signal("records-files-file-renamed")
+"""A key was renamed. Arguments: ``record``, ``file`` (under its new key),
+``old_key`` and ``new_key``."""
+
+files_locked = _signals.signal("records-files-locked")
+"""The record's bucket was locked. Arguments: ``record``."""
+
+files_unlocked = _signals.signal("records-files-unlocked")
+"""The record's bucket was unlocked. Arguments: ``record``."""
+
+files_copied = _signals.signal("records-files-copied")
+"""Files of another record were imported. Arguments: ``record`` (the
+destination), ``source`` (the source record) and ``keys`` (the imported
+keys, in order)."""
+
+files_soft_deleted = _signals.signal("records-files-soft-deleted")
+"""The record was soft-deleted and its files locked. Arguments:
+``record``."""
+
+files_restored = _signals.signal("records-files-restored")
+"""A soft-deleted record was restored. Arguments: ``record``."""
+
+files_purged = _signals.signal("records-files-purged")
+"""The record's bucket is being removed. Arguments: ``record``,
+``bucket_id`` and ``file_ids`` (the file instances whose bytes will be
+deleted from storage once the transaction commits, because no other bucket
+uses them)."""
+
+__all__ = (
+    "file_added",
+    "file_deleted",
+    "file_renamed",
+    "file_replaced",
+    "files_copied",
+    "files_locked",
+    "files_purged",
+    "files_restored",
+    "files_soft_deleted",
+    "files_unlocked",
+)

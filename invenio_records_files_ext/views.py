@@ -1,0 +1,287 @@
+"""Files routes under Invenio-Records-REST item routes.
+
+For every endpoint named in ``RECORDS_FILES_REST_ENDPOINTS`` two routes are
+mounted: ``<item_route><suffix>`` (the record's bucket) and
+``<item_route><suffix>/<path:key>`` (one file). They offer every verb of
+Invenio-Files-REST's bucket and object routes, with the record's bucket
+injected, and add what a record needs:
+
+* the PID is resolved (404 unknown, 410 deleted record, 404 no bucket);
+* the record's own read/update permission is checked
+  (``RECORDS_FILES_REST_PERMISSION_FACTORY``);
+* writes to locked files answer 403, keys are validated before any byte is
+  read, a Content-MD5 or size that does not match the body is refused;
+* uploads and deletions go through the record's files API, so ``_files``
+  changes in the same transaction;
+* every error answers JSON.
+"""
+
+from flask import Blueprint, current_app, jsonify, request
+from invenio_db import db
+from invenio_files_rest.errors import BucketLockedError, FileSizeError
+from invenio_files_rest.models import MultipartObject, ObjectVersion, ObjectVersionTag
+from invenio_files_rest.proxies import current_files_rest, current_permission_factory
+from invenio_files_rest.signals import file_deleted, file_uploaded
+from invenio_files_rest.views import (
+    BucketResource,
+    ObjectResource,
+    check_permission,
+    need_permissions,
+    pass_multipart,
+)
+from invenio_records_rest.errors import PIDResolveRESTError
+from invenio_records_rest.utils import obj_or_import_string
+from invenio_rest.errors import RESTException
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from . import transaction
+from .api import FilesMixin, Record
+from .errors import RecordGoneError, RecordsFilesError
+from .keys import validate_key
+from .permissions import check_record_permission
+from .serializer import BLUEPRINT_NAME, json_serializer
+from .streams import ensure_limited_stream
+
+READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
+def _json_error(code, message):
+    response = jsonify({"status": code, "message": message})
+    response.status_code = code
+    return response
+
+
+def handle_records_files_error(error):
+    """Answer a :class:`RecordsFilesError` with its status and a JSON body."""
+    return _json_error(error.code, error.message)
+
+
+def handle_http_exception(error):
+    """Answer any HTTP error raised in the files routes with JSON."""
+    if isinstance(error, RESTException):
+        return error
+    if error.code is None:  # pragma: no cover - not an error response
+        return error
+    return _json_error(error.code, error.description)
+
+
+class _RecordFilesView:
+    """Resolve the record, check its permissions, inject its bucket."""
+
+    def __init__(self, *args, endpoint=None, endpoint_options=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.endpoint = endpoint
+        self.endpoint_options = endpoint_options or {}
+        # Invenio-Records-REST's ``check_search`` permission looks for it.
+        self.search_class = obj_or_import_string(
+            self.endpoint_options.get("search_class")
+        )
+        self.pid = self.record = self.files = None
+
+    def _as_files_record(self, record):
+        if isinstance(record, FilesMixin):
+            return record
+        record_class = obj_or_import_string(self.endpoint_options.get("record_class"))
+        if not (isinstance(record_class, type) and issubclass(record_class, FilesMixin)):
+            record_class = Record
+        return record_class(dict(record), model=record.model)
+
+    def _resolve(self, pid_value):
+        try:
+            pid, record = pid_value.data
+        except SQLAlchemyError:
+            raise PIDResolveRESTError(pid_value.value)
+        if record.model is None or record.model.is_deleted:
+            raise RecordGoneError("The record has been deleted.")
+        return pid, self._as_files_record(record)
+
+    def _check_record_permission(self):
+        factory = obj_or_import_string(
+            current_app.config["RECORDS_FILES_REST_PERMISSION_FACTORY"]
+        )
+        action = "read" if request.method in READ_METHODS else "update"
+        request._methodview = self
+        check_record_permission(
+            factory(record=self.record, action=action, endpoint=self.endpoint_options)
+        )
+
+    def dispatch_request(self, pid_value, **kwargs):
+        """Resolve the record and hand its bucket to Invenio-Files-REST."""
+        self.pid, self.record = self._resolve(pid_value)
+        self._check_record_permission()
+        self.files = self.record.files
+        if self.files is None:
+            return _json_error(404, "The record has no files.")
+        self.files.refresh_on_conflict = True
+        if request.method not in READ_METHODS:
+            if self.files.locked:
+                raise BucketLockedError(
+                    description="The files of this record are locked."
+                )
+            ensure_limited_stream()
+        kwargs["bucket_id"] = str(self.files.bucket.id)
+        return super().dispatch_request(**kwargs)
+
+    def make_response(self, *args, **kwargs):
+        """Give the serializer what it needs to link to the record's routes."""
+        context = kwargs.get("context")
+        if context is not None:
+            context.setdefault("pid_value", self.pid.pid_value)
+            context.setdefault("endpoint", self.endpoint)
+        return super().make_response(*args, **kwargs)
+
+
+class RecordBucketResource(_RecordFilesView, BucketResource):
+    """The record's bucket: list files, versions and multipart uploads."""
+
+
+class RecordObjectResource(_RecordFilesView, ObjectResource):
+    """One file of the record: download, upload, delete, multipart."""
+
+    def dispatch_request(self, pid_value, **kwargs):
+        """Validate the key of uploads before anything else happens."""
+        if request.method in ("PUT", "POST"):
+            validate_key(kwargs.get("key"))
+        return super().dispatch_request(pid_value, **kwargs)
+
+    def create_object(self, bucket, key):
+        """Upload a file through the record's files API."""
+        stream, content_length, content_md5, tags = current_files_rest.upload_factory()
+        size_limit = bucket.size_limit
+        if content_length and size_limit and content_length > size_limit:
+            # Refuse before reading the body; the storage checks again.
+            raise FileSizeError(
+                description=getattr(size_limit, "reason", "File size limit exceeded.")
+            )
+        fileobj = self.files.put(
+            key, stream, size=content_length, content_md5=content_md5
+        )
+        for name, value in (tags or {}).items():
+            ObjectVersionTag.create(fileobj.obj, name, value)
+        db.session.commit()
+        file_uploaded.send(current_app._get_current_object(), obj=fileobj.obj)
+        return self.make_response(
+            data=fileobj.obj,
+            context={"class": ObjectVersion, "bucket": bucket},
+            etag=fileobj.obj.file.checksum,
+        )
+
+    # Multipart uploads are completed and aborted here, in the request, not
+    # by Celery tasks: the file gets attached through the record's files API
+    # (lock, quota, hooks, ``_files``) and no task queue is needed.
+    @pass_multipart(with_completed=True)
+    def multipart_complete(self, multipart):
+        """Complete a multipart upload: the file appears in the record."""
+        fileobj = self.files.complete_multipart(multipart)
+        response = self.make_response(
+            data=multipart,
+            context={
+                "class": MultipartObject,
+                "bucket": self.files.bucket,
+                "object_version_id": str(fileobj.obj.version_id),
+            },
+        )
+        db.session.commit()
+        file_uploaded.send(current_app._get_current_object(), obj=fileobj.obj)
+        return response
+
+    @pass_multipart()
+    @need_permissions(lambda self, multipart: multipart, "multipart-delete")
+    def multipart_delete(self, multipart):
+        """Abort a multipart upload; its bytes go once this is committed."""
+        file = multipart.file
+        multipart.delete()
+        _forget_file_if_unused(file)
+        db.session.commit()
+        return self.make_response("", 204)
+
+    @need_permissions(lambda self, bucket, obj, *args: obj, "object-delete", hidden=False)
+    def delete_object(self, bucket, obj, version_id):
+        """Delete a file (delete marker) or one version of it for good."""
+        if version_id is None:
+            self.files.delete(obj.key)
+        else:
+            check_permission(
+                current_permission_factory(bucket, "object-delete-version"),
+                hidden=False,
+            )
+            _remove_version(self.files, obj)
+        db.session.commit()
+        file_deleted.send(current_app._get_current_object(), obj=obj)
+        return self.make_response("", 204)
+
+
+def _remove_version(files, obj):
+    """Remove one object version for good, and its bytes if unused."""
+    from .api import step
+
+    with step():
+        files._lock_row()
+        was_head = obj.is_head
+        file = obj.file
+        obj.remove()
+        if was_head:
+            latest = ObjectVersion.get_versions(obj.bucket_id, obj.key, desc=True).first()
+            if latest is not None:
+                latest.is_head = True
+        transaction.touch(obj.bucket_id, obj.key)
+        if file is not None:
+            _forget_file_if_unused(file)
+
+
+def _forget_file_if_unused(file):
+    used = db.session.query(ObjectVersion.version_id).filter(
+        ObjectVersion.file_id == file.id
+    ).first() or db.session.query(MultipartObject.upload_id).filter(
+        MultipartObject.file_id == file.id
+    ).first()
+    if used is None:
+        transaction.doom(file.storage())
+        db.session.delete(file)
+
+
+def create_blueprint_from_app(app):
+    """Create the files blueprint from ``RECORDS_FILES_REST_ENDPOINTS``.
+
+    :raises ValueError: if an endpoint is not in the named configuration.
+    """
+    blueprint = Blueprint(BLUEPRINT_NAME, __name__, url_prefix="")
+    serializers = {"application/json": json_serializer}
+    for config_name, endpoints in (
+        app.config.get("RECORDS_FILES_REST_ENDPOINTS") or {}
+    ).items():
+        rest_endpoints = app.config.get(config_name) or {}
+        for endpoint, suffix in endpoints.items():
+            if endpoint not in rest_endpoints:
+                raise ValueError(
+                    "Endpoint {0} is not defined in {1}.".format(endpoint, config_name)
+                )
+            options = rest_endpoints[endpoint]
+            route = options["item_route"] + "/" + suffix.strip("/")
+            view_options = dict(
+                serializers=serializers, endpoint=endpoint, endpoint_options=options
+            )
+            blueprint.add_url_rule(
+                route,
+                view_func=RecordBucketResource.as_view(
+                    "{0}_bucket_api".format(endpoint), **view_options
+                ),
+                strict_slashes=False,
+            )
+            blueprint.add_url_rule(
+                route + "/<path:key>",
+                view_func=RecordObjectResource.as_view(
+                    "{0}_object_api".format(endpoint), **view_options
+                ),
+            )
+    blueprint.register_error_handler(RecordsFilesError, handle_records_files_error)
+    blueprint.register_error_handler(HTTPException, handle_http_exception)
+    return blueprint
+
+
+__all__ = (
+    "RecordBucketResource",
+    "RecordObjectResource",
+    "create_blueprint_from_app",
+)

@@ -1,0 +1,178 @@
+"""Shared fixtures: the demo application on SQLite (default) or PostgreSQL.
+
+Set ``SQLALCHEMY_DATABASE_URI`` to run the suite against another database;
+``run-tests.sh`` does so with a throwaway PostgreSQL server.
+"""
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from io import BytesIO
+
+import pytest
+from invenio_db import db as db_
+from invenio_files_rest.models import Location
+from sqlalchemy import event, text
+
+from examples.app import create_app
+
+collect_ignore_glob = []
+
+
+def _database_uri(instance):
+    return os.environ.get("SQLALCHEMY_DATABASE_URI") or "sqlite:///" + os.path.join(
+        instance, "tests.db"
+    )
+
+
+@pytest.fixture(scope="session")
+def instance_path():
+    """A folder for the test database and storage, removed at the end."""
+    path = tempfile.mkdtemp(prefix="rfx-tests-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_uri(instance_path):
+    """URI of the database the suite runs on."""
+    return _database_uri(instance_path)
+
+
+@pytest.fixture(scope="session")
+def base_config(database_uri, instance_path):
+    """Configuration shared by every test application."""
+    return dict(
+        TESTING=True,
+        SERVER_NAME="localhost",
+        SQLALCHEMY_DATABASE_URI=database_uri,
+        FILES_STORAGE_PATH=os.path.join(instance_path, "files"),
+    )
+
+
+def _reset_schema(app):
+    with app.app_context():
+        if db_.engine.dialect.name == "postgresql":
+            # Start from an empty schema: earlier runs may have left tables.
+            with db_.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def app(base_config, instance_path):
+    """The application (the demo's, with test configuration)."""
+    probe = create_app(dict(base_config), instance_path=instance_path + "/probe")
+    _reset_schema(probe)
+    application = create_app(dict(base_config), instance_path=instance_path)
+    return application
+
+
+def _clear_tables():
+    tables = list(reversed(db_.metadata.sorted_tables))
+    if db_.engine.dialect.name == "postgresql":
+        names = ", ".join('"{0}"'.format(table.name) for table in tables)
+        db_.session.execute(text("TRUNCATE {0} RESTART IDENTITY CASCADE".format(names)))
+    else:
+        for table in tables:
+            db_.session.execute(table.delete())
+    db_.session.commit()
+
+
+@pytest.fixture()
+def appctx(app):
+    """An application context."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture()
+def db(appctx):
+    """The database, empty at the start of the test and emptied after it."""
+    _clear_tables()
+    yield db_
+    db_.session.rollback()
+    db_.session.remove()
+    _clear_tables()
+
+
+@pytest.fixture()
+def location(db, tmp_path):
+    """A default storage location in a fresh folder."""
+    path = tmp_path / "storage"
+    path.mkdir()
+    loc = Location(name="default", uri=str(path), default=True)
+    db.session.add(loc)
+    db.session.commit()
+    return loc
+
+
+@pytest.fixture()
+def client(app, location):
+    """A test client; the database has a default location."""
+    return app.test_client()
+
+
+@pytest.fixture()
+def record(location):
+    """A committed record with a bucket."""
+    from invenio_records_files_ext.api import Record
+
+    rec = Record.create({"title": "Test"})
+    db_.session.commit()
+    return rec
+
+
+def stream(data=b"Hello, World"):
+    """Return a readable stream of ``data``."""
+    return BytesIO(data)
+
+
+@pytest.fixture()
+def make_stream():
+    """Factory of byte streams."""
+    return stream
+
+
+class QueryCounter:
+    """Counts SQL statements sent to the database."""
+
+    def __init__(self):
+        """Start at zero."""
+        self.statements = []
+
+    def __call__(self, conn, cursor, statement, *args):
+        """Record one statement (SQLAlchemy ``before_cursor_execute``)."""
+        self.statements.append(statement)
+
+    @property
+    def count(self):
+        """Number of statements seen."""
+        return len(self.statements)
+
+
+@pytest.fixture()
+def count_queries(db):
+    """Context manager counting the statements run inside it."""
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", counter)
+
+    return counting
+
+
+def storage_files(root):
+    """Return the set of files under a storage folder."""
+    found = set()
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            found.add(os.path.join(dirpath, name))
+    return found

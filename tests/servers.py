@@ -1,0 +1,107 @@
+"""Start the demo application under real WSGI servers, on loopback."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    """Return a TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_command(kind, port, workers=2, timeout=60):
+    """Return the command line that serves the demo with ``kind``."""
+    if kind == "gunicorn":
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            "127.0.0.1:{0}".format(port),
+            "--timeout",
+            str(timeout),
+            "--graceful-timeout",
+            "5",
+            "examples.app:create_app()",
+        ]
+    if kind == "waitress":
+        return [
+            sys.executable,
+            "-m",
+            "waitress",
+            "--listen=127.0.0.1:{0}".format(port),
+            "--call",
+            "examples.app:create_app",
+        ]
+    raise ValueError(kind)
+
+
+class Server:
+    """A running WSGI server process serving the demo application."""
+
+    def __init__(self, kind, env, workers=2, timeout=60):
+        """Start the server and wait until it answers."""
+        self.kind = kind
+        self.port = free_port()
+        self.url = "http://127.0.0.1:{0}".format(self.port)
+        self.log_path = os.path.join(env["DEMO_INSTANCE_PATH"], "{0}.log".format(kind))
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            server_command(kind, self.port, workers=workers, timeout=timeout),
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, seconds=60):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    "{0} exited:\n{1}".format(self.kind, open(self.log_path).read())
+                )
+            try:
+                requests.get(self.url + "/records/0/files", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("{0} did not start".format(self.kind))
+
+    def worker_pids(self):
+        """Return the pids of the server's worker processes."""
+        output = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout
+        return [int(pid) for pid in output.split()]
+
+    def logs(self):
+        """Return what the server printed."""
+        self.log.flush()
+        with open(self.log_path, "rb") as fp:
+            return fp.read().decode("utf-8", "replace")
+
+    def stop(self):
+        """Stop the server and its workers."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(10)
+        self.log.close()

@@ -1,0 +1,497 @@
+"""The Python API: Record, FilesMixin, FilesIterator, FileObject."""
+
+import uuid
+
+import pytest
+from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
+from invenio_files_rest.models import Bucket, ObjectVersion
+from invenio_records.errors import MissingModelError
+
+from invenio_records_files_ext.api import FileObject, FilesIterator, Record
+from invenio_records_files_ext.errors import FileKeyExistsError, InvalidFileKeyError
+from invenio_records_files_ext.models import RecordsBuckets
+from tests.conftest import stream
+
+
+def reload(record):
+    """Read a record back from the database, as another request would."""
+    return Record.get_record(record.id)
+
+
+def test_create_record_with_bucket(db, location):
+    record = Record.create({"title": "a"})
+    db.session.commit()
+    assert record.bucket_id == record["_bucket"]
+    assert isinstance(record.bucket, Bucket)
+    assert str(record.bucket.id) == record["_bucket"]
+    link = RecordsBuckets.query.filter_by(record_id=record.id).one()
+    assert link.bucket_id == record.bucket.id
+    assert len(record.files) == 0
+    assert "_files" not in record
+
+
+def test_create_record_without_bucket(db, location):
+    record = Record.create({"title": "a"}, with_bucket=False)
+    db.session.commit()
+    assert record.files is None
+    assert record.bucket is None
+    assert "_bucket" not in record
+    assert "_files" not in record
+
+
+def test_files_without_model_raises():
+    with pytest.raises(MissingModelError):
+        Record({}).files
+
+
+def test_create_ignores_client_files_keys(db, location):
+    data = {"title": "a", "_files": [{"key": "fake"}], "_default_preview": "x"}
+    record = Record.create(data)
+    db.session.commit()
+    assert "_files" not in reload(record)
+    assert "_default_preview" not in reload(record)
+
+
+def test_create_bucket_uses_configuration(app, db, location):
+    app.config.update(
+        RECORDS_FILES_BUCKET_QUOTA_SIZE=1000, RECORDS_FILES_BUCKET_MAX_FILE_SIZE=100
+    )
+    try:
+        record = Record.create({})
+        db.session.commit()
+        assert record.bucket.quota_size == 1000
+        assert record.bucket.max_file_size == 100
+    finally:
+        app.config.update(
+            RECORDS_FILES_BUCKET_QUOTA_SIZE=None,
+            RECORDS_FILES_BUCKET_MAX_FILE_SIZE=None,
+        )
+    other = Record.create({})
+    assert other.bucket.quota_size is None
+
+
+def test_create_bucket_in_named_location(app, db, location, tmp_path):
+    from invenio_files_rest.models import Location
+
+    db.session.add(Location(name="archive", uri=str(tmp_path / "archive")))
+    db.session.commit()
+    app.config["RECORDS_FILES_BUCKET_LOCATION"] = "archive"
+    try:
+        record = Record.create({})
+        record.files["a.txt"] = stream(b"abc")
+        db.session.commit()
+        assert record.bucket.location.name == "archive"
+        assert record.files["a.txt"].file.uri.startswith(str(tmp_path / "archive"))
+    finally:
+        app.config["RECORDS_FILES_BUCKET_LOCATION"] = None
+
+
+def test_custom_dump_and_load_bucket(db, location):
+    class MyRecord(Record):
+        @classmethod
+        def dump_bucket(cls, data, bucket):
+            data.setdefault("_buckets", {})["record"] = str(bucket.id)
+
+        @classmethod
+        def load_bucket(cls, record):
+            return record.get("_buckets", {}).get("record")
+
+    record = MyRecord.create({"title": "test"})
+    db.session.commit()
+    assert record["_buckets"]["record"] == record.bucket_id
+    assert "_bucket" not in record
+    record.files["a.txt"] = stream()
+    db.session.commit()
+    again = MyRecord.get_record(record.id)
+    assert again.files.keys == ["a.txt"]
+
+
+def test_custom_create_bucket_may_return_none(db, location):
+    class NoBucket(Record):
+        @classmethod
+        def create_bucket(cls, data):
+            return None
+
+    record = NoBucket.create({})
+    db.session.commit()
+    assert record.files is None
+
+
+def test_add_and_read_files(record, db):
+    record.files["hello.txt"] = stream(b"Hello, World")
+    assert len(record.files) == 1
+    assert "hello.txt" in record.files
+    assert "other.txt" not in record.files
+    fileobj = record.files["hello.txt"]
+    assert isinstance(fileobj, FileObject)
+    assert fileobj.key == "hello.txt"
+    assert fileobj["key"] == "hello.txt"
+    assert fileobj.file.size == 12
+    assert fileobj["checksum"] == "md5:82bb413746aee42f89dea2b59614f9ef"
+    with pytest.raises(KeyError):
+        record.files["missing.txt"]
+    assert record.files.get("missing.txt") is None
+    db.session.commit()
+    stored = reload(record)
+    assert [entry["key"] for entry in stored["_files"]] == ["hello.txt"]
+    with stored.files["hello.txt"].obj.file.storage().open() as fp:
+        assert fp.read() == b"Hello, World"
+
+
+def test_iteration_follows_record_order(record, db):
+    for key in ("c.txt", "a.txt", "b.txt"):
+        record.files[key] = stream(key.encode())
+    db.session.commit()
+    stored = reload(record)
+    assert [f.key for f in stored.files] == ["c.txt", "a.txt", "b.txt"]
+    assert stored.files.keys == ["c.txt", "a.txt", "b.txt"]
+    # As in invenio-records-files, the iterator is its own iterator.
+    iterator = iter(stored.files)
+    assert next(iterator).key == "c.txt"
+    assert stored.files.next().key == "a.txt"
+
+
+def test_replace_keeps_position_and_metadata(record, db):
+    record.files["a.txt"] = stream(b"one")
+    record.files["b.txt"] = stream(b"two")
+    record.files["a.txt"]["description"] = "first"
+    old_version = record.files["a.txt"].version_id
+    record.files["a.txt"] = stream(b"one, corrected")
+    db.session.commit()
+    stored = reload(record)
+    assert stored.files.keys == ["a.txt", "b.txt"]
+    entry = stored["_files"][0]
+    assert entry["description"] == "first"
+    assert entry["size"] == len(b"one, corrected")
+    assert entry["version_id"] != str(old_version)
+    versions = stored.files["a.txt"].get_versions()
+    assert [v.is_head for v in versions] == [True, False]
+    assert stored.files["a.txt"].get_version(old_version).version_id == old_version
+    assert stored.files["a.txt"].get_version().is_head
+
+
+def test_delete_file(record, db):
+    record.files["a.txt"] = stream()
+    record.files["b.txt"] = stream()
+    del record.files["a.txt"]
+    with pytest.raises(KeyError):
+        del record.files["a.txt"]
+    db.session.commit()
+    stored = reload(record)
+    assert stored.files.keys == ["b.txt"]
+    assert len(stored.files) == 1
+    assert ObjectVersion.get(stored.bucket, "a.txt") is None
+
+
+def test_rename_keeps_position_and_metadata(record, db):
+    for key in ("a.txt", "b.txt", "c.txt"):
+        record.files[key] = stream(key.encode())
+    record.files["b.txt"]["role"] = "main"
+    obj = record.files.rename("b.txt", "dir/renamed.txt")
+    assert isinstance(obj, ObjectVersion)
+    assert obj.key == "dir/renamed.txt"
+    db.session.commit()
+    stored = reload(record)
+    assert stored.files.keys == ["a.txt", "dir/renamed.txt", "c.txt"]
+    assert stored.files["dir/renamed.txt"]["role"] == "main"
+    assert "b.txt" not in stored.files
+    with stored.files["dir/renamed.txt"].file.storage().open() as fp:
+        assert fp.read() == b"b.txt"
+
+
+def test_rename_errors(record, db):
+    record.files["a.txt"] = stream()
+    record.files["b.txt"] = stream()
+    with pytest.raises(KeyError):
+        record.files.rename("missing.txt", "new.txt")
+    with pytest.raises(FileKeyExistsError):
+        record.files.rename("a.txt", "b.txt")
+    with pytest.raises(InvalidFileKeyError):
+        record.files.rename("a.txt", "../escape")
+    with pytest.raises(InvalidFileKeyError):
+        record.files.rename("a.txt", "a.txt")
+    assert record.files.keys == ["a.txt", "b.txt"]
+
+
+def test_sort_by_keys_and_file_ids(record, db):
+    for key in ("a", "b", "c", "d"):
+        record.files[key] = stream(key.encode())
+    record.files.sort_by("c", "a")
+    assert record.files.keys == ["c", "a", "b", "d"]
+    file_id = str(record.files["d"].file_id)
+    record.files.sort_by(file_id)
+    assert record.files.keys == ["d", "c", "a", "b"]
+    record.files.sort_by("a", "b", "c", "d")
+    db.session.commit()
+    assert reload(record).files.keys == ["a", "b", "c", "d"]
+    with pytest.raises(KeyError):
+        record.files.sort_by("zzz")
+    with pytest.raises(ValueError):
+        record.files.sort_by("a", "a")
+
+
+def test_metadata_reserved_keys(record, db):
+    record.files["hello.txt"] = stream()
+    fileobj = record.files["hello.txt"]
+    fileobj["filetype"] = "txt"
+    assert record.files["hello.txt"]["filetype"] == "txt"
+    assert fileobj.get("filetype") == "txt"
+    assert fileobj.get("nothing", "default") == "default"
+    assert "filetype" in fileobj
+    for reserved in ("key", "version_id", "bucket", "file", "mimetype", "is_head"):
+        with pytest.raises(KeyError):
+            fileobj[reserved] = "x"
+    del fileobj["filetype"]
+    with pytest.raises(KeyError):
+        del fileobj["filetype"]
+    with pytest.raises(KeyError):
+        del fileobj["key"]
+    fileobj["kept"] = {"nested": [1, 2]}
+    db.session.commit()
+    entry = reload(record)["_files"][0]
+    assert entry["kept"] == {"nested": [1, 2]}
+    assert "filetype" not in entry
+
+
+def test_dumps(record, db):
+    record.files["hello.txt"] = stream()
+    record.files["hello.txt"]["filetype"] = "txt"
+    dump = record.files.dumps()
+    assert sorted(dump[0]) == [
+        "bucket",
+        "checksum",
+        "file_id",
+        "filetype",
+        "key",
+        "mimetype",
+        "size",
+        "version_id",
+    ]
+    fileobj = record.files["hello.txt"]
+    assert fileobj.dumps()["size"] == 12
+    other = Bucket.create()
+    ObjectVersion.create(other, "elsewhere.txt", stream=stream(b"x"))
+    assert [d["key"] for d in record.files.dumps(bucket=other)] == ["elsewhere.txt"]
+
+
+def test_files_setter(record, db):
+    record.files = {"a.txt": stream(b"a"), "b.txt": stream(b"b")}
+    assert record.files.keys == ["a.txt", "b.txt"]
+    with pytest.raises(FileKeyExistsError):
+        record.files = {"a.txt": stream(b"again")}
+    record.files = {"c.txt": stream(b"c")}
+    db.session.commit()
+    assert reload(record).files.keys == ["a.txt", "b.txt", "c.txt"]
+
+
+def test_files_setter_without_bucket(db, location):
+    record = Record.create({}, with_bucket=False)
+    with pytest.raises(InvalidOperationError):
+        record.files = {"a.txt": stream()}
+
+
+def test_update_many(record, db):
+    record.files["b.txt"] = stream(b"old")
+    record.files["b.txt"]["note"] = "kept"
+    keys = record.files.update({"a.txt": stream(b"a"), "b.txt": stream(b"new")})
+    assert keys == ["a.txt", "b.txt"]
+    db.session.commit()
+    stored = reload(record)
+    assert stored.files.keys == ["b.txt", "a.txt"]
+    assert stored.files["b.txt"]["note"] == "kept"
+    assert stored.files["b.txt"].file.size == 3
+    assert len(stored.files) == 2
+    assert stored.bucket.size == sum(
+        v.file.size for v in ObjectVersion.get_by_bucket(stored.bucket, versions=True)
+    )
+
+
+def test_update_many_refuses_bad_or_duplicate_keys(record, db):
+    with pytest.raises(InvalidFileKeyError):
+        record.files.update([("ok.txt", stream()), ("/bad", stream())])
+    with pytest.raises(ValueError):
+        record.files.update([("a", stream()), ("a", stream())])
+    assert len(record.files) == 0
+
+
+@pytest.mark.parametrize("operation", ["put", "delete", "rename", "metadata", "sort"])
+def test_locked_bucket_refuses_writes(record, db, operation):
+    record.files["a.txt"] = stream()
+    record.files["a.txt"]["m"] = 1
+    record.bucket.locked = True
+    db.session.commit()
+    stored = reload(record)
+    with pytest.raises(InvalidOperationError) as error:
+        if operation == "put":
+            stored.files["b.txt"] = stream()
+        elif operation == "delete":
+            del stored.files["a.txt"]
+        elif operation == "rename":
+            stored.files.rename("a.txt", "c.txt")
+        elif operation == "metadata":
+            stored.files["a.txt"]["m"] = 2
+        else:
+            stored.files.sort_by("a.txt")
+    assert isinstance(error.value, BucketLockedError)
+    db.session.commit()
+    assert reload(record)["_files"][0]["m"] == 1
+    assert reload(record).files.keys == ["a.txt"]
+
+
+def test_deleted_bucket_refuses_writes(record, db):
+    record.bucket.deleted = True
+    db.session.commit()
+    with pytest.raises(InvalidOperationError):
+        reload(record).files["a.txt"] = stream()
+
+
+def test_record_update_keeps_files_and_bucket(record, db):
+    record.files["a.txt"] = stream()
+    db.session.commit()
+    stored = reload(record)
+    bucket_id = stored["_bucket"]
+    stored.clear()
+    stored.update({"title": "replaced", "_bucket": str(uuid.uuid4()), "_files": []})
+    stored.commit()
+    db.session.commit()
+    again = reload(record)
+    assert again["title"] == "replaced"
+    assert again["_bucket"] == bucket_id
+    assert again.files.keys == ["a.txt"]
+
+
+def test_record_commit_after_file_changes_writes_once(record, db, count_queries):
+    record.files["a.txt"] = stream()
+    record["title"] = "changed"
+    record.commit()
+    db.session.commit()
+    stored = reload(record)
+    assert stored["title"] == "changed"
+    assert stored.files.keys == ["a.txt"]
+
+
+def test_force_delete_removes_link(record, db):
+    record.files["a.txt"] = stream()
+    db.session.commit()
+    bucket_id = record.bucket.id
+    record.delete(force=True)
+    db.session.commit()
+    assert RecordsBuckets.query.filter_by(bucket_id=bucket_id).count() == 0
+
+
+def test_records_buckets_create(db, location):
+    record = Record.create({}, with_bucket=False)
+    bucket = Bucket.create()
+    link = RecordsBuckets.create(record=record.model, bucket=bucket)
+    db.session.commit()
+    assert link.record.id == record.id
+    assert link.bucket.id == bucket.id
+    assert RecordsBuckets.bucket_ids_for(record.id) == [bucket.id]
+
+
+def test_bucket_must_be_linked(db, location):
+    """A ``_bucket`` the record is not linked to is never used."""
+    victim = Record.create({})
+    victim.files["secret.txt"] = stream(b"secret")
+    db.session.commit()
+    intruder = Record.create({"_bucket": victim["_bucket"]}, with_bucket=False)
+    db.session.commit()
+    assert intruder.bucket_id == victim["_bucket"]
+    assert intruder.bucket is None
+    assert intruder.files is None
+
+
+def test_files_iterator_classes_are_configurable(db, location):
+    class MyFile(FileObject):
+        def shout(self):
+            return self.key.upper()
+
+    class MyIterator(FilesIterator):
+        pass
+
+    class MyRecord(Record):
+        file_cls = MyFile
+        files_iter_cls = MyIterator
+
+    record = MyRecord.create({})
+    record.files["a.txt"] = stream()
+    assert isinstance(record.files, MyIterator)
+    assert record.files["a.txt"].shout() == "A.TXT"
+    assert [f.shout() for f in record.files] == ["A.TXT"]
+
+
+def test_mixin_can_create_bucket_on_demand(db, location):
+    from invenio_records.api import Record as PlainRecord
+
+    from invenio_records_files_ext.api import FilesMixin
+
+    class Deposit(PlainRecord, FilesMixin):
+        def _create_bucket(self):
+            return Bucket.create()
+
+    deposit = Deposit.create({})
+    files = deposit.files
+    assert files is not None
+    files["a.txt"] = stream()
+    db.session.commit()
+    assert RecordsBuckets.query.filter_by(record_id=deposit.id).count() == 1
+
+
+def test_summary_and_default_preview(record, db):
+    record.files["paper.pdf"] = stream(b"%PDF-1.4")
+    record.files["data.csv"] = stream(b"a,b\n")
+    record.files.default_preview = "paper.pdf"
+    with pytest.raises(KeyError):
+        record.files.default_preview = "missing.pdf"
+    summary = record.files.summary()
+    assert summary == {
+        "count": 2,
+        "total_bytes": 12,
+        "mimetypes": ["application/pdf", "text/csv"],
+        "default_preview": "paper.pdf",
+    }
+    record.files.rename("paper.pdf", "article.pdf")
+    assert record.files.default_preview == "article.pdf"
+    db.session.commit()
+    stored = reload(record)
+    assert stored["_default_preview"] == "article.pdf"
+    dump = stored.dumps()
+    assert dump["_files_summary"]["default_preview"] == "article.pdf"
+    assert dump["_files_summary"]["count"] == 2
+    from invenio_records_files_ext.dumpers import FilesSummaryExtension
+
+    FilesSummaryExtension().pre_load(dump)
+    assert "_files_summary" not in dump
+    del stored.files["article.pdf"]
+    assert stored.files.default_preview is None
+    db.session.commit()
+    assert "_default_preview" not in reload(record)
+
+
+def test_dump_summary_can_be_disabled(app, record):
+    app.config["RECORDS_FILES_DUMP_SUMMARY"] = False
+    try:
+        assert "_files_summary" not in record.dumps()
+    finally:
+        app.config["RECORDS_FILES_DUMP_SUMMARY"] = True
+
+
+def test_flush_repairs_drift(record, db):
+    """Files added behind the library's back are adopted by flush()."""
+    record.files["a.txt"] = stream()
+    db.session.commit()
+    ObjectVersion.create(record.bucket, "z.txt", stream=stream(b"z"))
+    db.session.commit()
+    stored = reload(record)
+    assert stored.files.keys == ["a.txt", "z.txt"]
+    stored.model.json = {**stored.model.json, "_files": []}
+    from sqlalchemy.orm.attributes import flag_modified
+
+    flag_modified(stored.model, "json")
+    db.session.commit()
+    drifted = reload(record)
+    assert drifted.files.keys == []
+    assert [f.key for f in drifted.files] == ["a.txt", "z.txt"]
+    drifted.files.flush()
+    db.session.commit()
+    assert reload(record).files.keys == ["a.txt", "z.txt"]
