@@ -255,7 +255,10 @@ class FilesIterator:
     def __iter__(self):
         """Iterate over the files in the record's order."""
         self._it = iter(
-            [self._make_file(obj, self._entry_for(obj)) for obj in self._ordered_heads()]
+            [
+                self._make_file(obj, self._entry_for(obj))
+                for obj in self._ordered_heads()
+            ]
         )
         return self
 
@@ -692,7 +695,7 @@ class FilesMixin:
 
     @property
     def bucket(self):
-        """Return the record's bucket (the linked one), or ``None``."""
+        """Return the bucket linked to the record, or ``None``."""
         cached = self.__dict__.get("_files_bucket", _MISSING)
         if cached is not _MISSING:
             return cached

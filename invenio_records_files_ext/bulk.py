@@ -83,7 +83,9 @@ def _send_file_signals(files, version_ids, created):
         if created[obj.key]:
             _send(signals.file_added, record=files.record, file=fileobj)
         else:
-            _send(signals.file_replaced, record=files.record, file=fileobj, previous=None)
+            _send(
+                signals.file_replaced, record=files.record, file=fileobj, previous=None
+            )
 
 
 def put_many(files, pairs):
@@ -156,9 +158,7 @@ def put_many(files, pairs):
             }
             created[object_row["key"]] = _store_entry(files, object_row["key"], fields)
         files._changed()
-        _send_file_signals(
-            files, [row["version_id"] for row in object_rows], created
-        )
+        _send_file_signals(files, [row["version_id"] for row in object_rows], created)
     return keys
 
 

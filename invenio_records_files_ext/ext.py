@@ -1,7 +1,7 @@
 """The Flask extension."""
 
-from . import config
 from . import transaction  # noqa: F401 - registers the session listeners
+from . import config
 
 
 class InvenioRecordsFiles:

@@ -143,7 +143,9 @@ def purge(record):
         delete(ObjectVersionTag).where(ObjectVersionTag.version_id.in_(versions))
     )
     session.execute(delete(Part).where(Part.upload_id.in_(uploads)))
-    session.execute(delete(MultipartObject).where(MultipartObject.bucket_id == bucket_id))
+    session.execute(
+        delete(MultipartObject).where(MultipartObject.bucket_id == bucket_id)
+    )
     session.execute(delete(ObjectVersion).where(ObjectVersion.bucket_id == bucket_id))
     session.execute(delete(BucketTag).where(BucketTag.bucket_id == bucket_id))
 

@@ -37,9 +37,7 @@ def lock_record_row(model, refresh=False):
         return None
     model_cls = type(model)
     version = session.execute(
-        select(model_cls.version_id)
-        .where(model_cls.id == model.id)
-        .with_for_update()
+        select(model_cls.version_id).where(model_cls.id == model.id).with_for_update()
     ).scalar()
     if version is None:
         raise RecordGoneError("The record does not exist any more.")

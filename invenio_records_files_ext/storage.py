@@ -93,9 +93,7 @@ def write_bytes(
     )
     transaction.stage(fileinstance.id, storage)
     try:
-        uri, written, checksum = storage.save(
-            stream, size=size, size_limit=size_limit
-        )
+        uri, written, checksum = storage.save(stream, size=size, size_limit=size_limit)
         if expected_md5 is not None:
             _verify_md5(storage, checksum, expected_md5)
     except BaseException:

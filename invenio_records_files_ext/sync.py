@@ -67,9 +67,7 @@ def apply_heads(entries, keys, heads):
 
 
 def _dirty_iterators_by_record(state):
-    return {
-        (files.record.id, files.bucket.id): files for files in state.dirty.values()
-    }
+    return {(files.record.id, files.bucket.id): files for files in state.dirty.values()}
 
 
 def reconcile(session, state):

@@ -86,7 +86,10 @@ def file_download_ui(pid, record, _record_file_factory=None, **kwargs):
         obj.bucket,
         obj,
         expected_chksum=fileobj.get("checksum"),
-        logger_data={"bucket_id": str(obj.bucket_id), "pid_type": pid.pid_type,
-                     "pid_value": pid.pid_value},
+        logger_data={
+            "bucket_id": str(obj.bucket_id),
+            "pid_type": pid.pid_type,
+            "pid_value": pid.pid_value,
+        },
         as_attachment="download" in request.args,
     )

@@ -83,7 +83,9 @@ class _RecordFilesView:
         if isinstance(record, FilesMixin):
             return record
         record_class = obj_or_import_string(self.endpoint_options.get("record_class"))
-        if not (isinstance(record_class, type) and issubclass(record_class, FilesMixin)):
+        if not (
+            isinstance(record_class, type) and issubclass(record_class, FilesMixin)
+        ):
             record_class = Record
         return record_class(dict(record), model=record.model)
 
@@ -196,7 +198,9 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
         db.session.commit()
         return self.make_response("", 204)
 
-    @need_permissions(lambda self, bucket, obj, *args: obj, "object-delete", hidden=False)
+    @need_permissions(
+        lambda self, bucket, obj, *args: obj, "object-delete", hidden=False
+    )
     def delete_object(self, bucket, obj, version_id):
         """Delete a file (delete marker) or one version of it for good."""
         if version_id is None:
@@ -222,7 +226,9 @@ def _remove_version(files, obj):
         file = obj.file
         obj.remove()
         if was_head:
-            latest = ObjectVersion.get_versions(obj.bucket_id, obj.key, desc=True).first()
+            latest = ObjectVersion.get_versions(
+                obj.bucket_id, obj.key, desc=True
+            ).first()
             if latest is not None:
                 latest.is_head = True
         transaction.touch(obj.bucket_id, obj.key)
@@ -231,11 +237,14 @@ def _remove_version(files, obj):
 
 
 def _forget_file_if_unused(file):
-    used = db.session.query(ObjectVersion.version_id).filter(
-        ObjectVersion.file_id == file.id
-    ).first() or db.session.query(MultipartObject.upload_id).filter(
-        MultipartObject.file_id == file.id
-    ).first()
+    used = (
+        db.session.query(ObjectVersion.version_id)
+        .filter(ObjectVersion.file_id == file.id)
+        .first()
+        or db.session.query(MultipartObject.upload_id)
+        .filter(MultipartObject.file_id == file.id)
+        .first()
+    )
     if used is None:
         transaction.doom(file.storage())
         db.session.delete(file)

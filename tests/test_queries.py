@@ -10,7 +10,9 @@ SIZES = (5, 150)
 
 def _make_record(db, size):
     record = Record.create({"title": "many"})
-    record.files.update((("f{0:04d}.txt".format(i), stream(b"x" * i)) for i in range(size)))
+    record.files.update(
+        (("f{0:04d}.txt".format(i), stream(b"x" * i)) for i in range(size))
+    )
     record.files["f0001.txt"]["note"] = "n"
     db.session.commit()
     return record.id

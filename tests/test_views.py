@@ -15,7 +15,9 @@ JSON = {"Content-Type": "application/json"}
 
 
 def create_record(client, data=None):
-    response = client.post("/records/", data=json.dumps(data or {"title": "t"}), headers=JSON)
+    response = client.post(
+        "/records/", data=json.dumps(data or {"title": "t"}), headers=JSON
+    )
     assert response.status_code == 201, response.data
     return response.json["id"]
 
@@ -43,13 +45,17 @@ def test_upload_list_download_delete(client, db):
     assert body["key"] == "hello.txt"
     assert body["size"] == 12
     assert body["checksum"] == "md5:" + hashlib.md5(b"Hello, World").hexdigest()
-    assert body["links"]["self"] == "http://localhost/records/{0}/files/hello.txt".format(pid)
+    assert body["links"][
+        "self"
+    ] == "http://localhost/records/{0}/files/hello.txt".format(pid)
     assert "LazyPIDValue" not in json.dumps(body)
 
     listing = client.get("/records/{0}/files".format(pid))
     assert listing.status_code == 200
     assert [item["key"] for item in listing.json["contents"]] == ["hello.txt"]
-    assert listing.json["links"]["self"] == "http://localhost/records/{0}/files".format(pid)
+    assert listing.json["links"]["self"] == "http://localhost/records/{0}/files".format(
+        pid
+    )
     assert client.get("/records/{0}/files/".format(pid)).status_code == 200
 
     download = client.get("/records/{0}/files/hello.txt".format(pid))
@@ -74,7 +80,11 @@ def test_rest_changes_reach_files_of_record(client, db):
     upload(client, pid, "dir/c.txt", b"c")
     assert stored_record(pid).files.keys == ["b.txt", "a.txt", "dir/c.txt"]
     record = client.get("/records/{0}".format(pid)).json
-    assert [f["key"] for f in record["metadata"]["_files"]] == ["b.txt", "a.txt", "dir/c.txt"]
+    assert [f["key"] for f in record["metadata"]["_files"]] == [
+        "b.txt",
+        "a.txt",
+        "dir/c.txt",
+    ]
     assert record["metadata"]["_files_summary"]["count"] == 3
     assert record["links"]["files"] == "http://localhost/records/{0}/files".format(pid)
     upload(client, pid, "b.txt", b"bigger b")
@@ -91,7 +101,9 @@ def test_versions(client, db):
     assert {v["version_id"] for v in versions} == {first, second}
     old = client.get("/records/{0}/files/a.txt?versionId={1}".format(pid, first))
     assert old.data == b"one"
-    removed = client.delete("/records/{0}/files/a.txt?versionId={1}".format(pid, second))
+    removed = client.delete(
+        "/records/{0}/files/a.txt?versionId={1}".format(pid, second)
+    )
     assert removed.status_code == 204
     assert client.get("/records/{0}/files/a.txt".format(pid)).data == b"one"
     entry = stored_record(pid)["_files"][0]
@@ -118,7 +130,9 @@ def test_multipart_upload(app, client, db):
     init = client.post(base + "?uploads&size=10&partSize=4")
     assert init.status_code == 200, init.data
     upload_id = init.json["id"]
-    assert init.json["links"]["self"].startswith("http://localhost/records/{0}/files/big.bin?uploadId=".format(pid))
+    assert init.json["links"]["self"].startswith(
+        "http://localhost/records/{0}/files/big.bin?uploadId=".format(pid)
+    )
     for number, chunk in enumerate((b"0123", b"4567", b"89")):
         part = client.put(
             "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
@@ -179,7 +193,9 @@ def test_route_not_configured_answers_404(client, db):
 def test_blueprint_refuses_unknown_endpoint():
     app = Flask("bad")
     app.config["RECORDS_REST_ENDPOINTS"] = {}
-    app.config["RECORDS_FILES_REST_ENDPOINTS"] = {"RECORDS_REST_ENDPOINTS": {"recid": "files"}}
+    app.config["RECORDS_FILES_REST_ENDPOINTS"] = {
+        "RECORDS_REST_ENDPOINTS": {"recid": "files"}
+    }
     with pytest.raises(ValueError):
         create_blueprint_from_app(app)
 
@@ -192,7 +208,9 @@ def test_blueprint_suffix_with_or_without_slash(app):
     }
     blueprint = create_blueprint_from_app(app2)
     app2.register_blueprint(blueprint)
-    rules = sorted(rule.rule for rule in app2.url_map.iter_rules() if rule.rule.startswith("/r/"))
+    rules = sorted(
+        rule.rule for rule in app2.url_map.iter_rules() if rule.rule.startswith("/r/")
+    )
     assert rules == ["/r/<pid_value>/files", "/r/<pid_value>/files/<path:key>"]
 
 

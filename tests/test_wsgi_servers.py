@@ -126,7 +126,9 @@ def test_multipart_upload(http, app):
     part_size = 5 * 1024 * 1024
     body = os.urandom(part_size + 1000)
     base = "{0}/records/{1}/files/big.bin".format(http, pid)
-    init = requests.post(base + "?uploads&size={0}&partSize={1}".format(len(body), part_size))
+    init = requests.post(
+        base + "?uploads&size={0}&partSize={1}".format(len(body), part_size)
+    )
     assert init.status_code == 200, init.text
     upload_id = init.json()["id"]
     for number, start in enumerate(range(0, len(body), part_size)):

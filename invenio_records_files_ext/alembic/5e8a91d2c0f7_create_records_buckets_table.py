@@ -40,7 +40,9 @@ def upgrade():
             ["records_metadata.id"],
             name=op.f("fk_records_buckets_record_id_records_metadata"),
         ),
-        sa.PrimaryKeyConstraint("record_id", "bucket_id", name=op.f("pk_records_buckets")),
+        sa.PrimaryKeyConstraint(
+            "record_id", "bucket_id", name=op.f("pk_records_buckets")
+        ),
     )
     op.create_index(
         op.f("ix_records_buckets_bucket_id"),

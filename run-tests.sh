@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Install what the tests need, then run everything:
+#   style checks, the test suite on SQLite, the documentation's examples and
+#   build, and the test suite again on a throwaway PostgreSQL server.
+#
+#   ./run-tests.sh                 # everything
+#   ./run-tests.sh tests/test_api.py -k rename   # extra arguments go to pytest
+#
+# Environment: VENV (default .venv), SKIP_POSTGRESQL=1 to skip the
+# PostgreSQL run.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Installing into $VENV"
+if [ ! -x "$PY" ]; then
+    python3 -m venv "$VENV"
+fi
+"$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$PY" -m pip install --quiet --disable-pip-version-check -e ".[tests]"
+
+step "Style: black, isort, flake8, pydocstyle"
+"$PY" -m black --check --quiet invenio_records_files_ext tests examples benchmarks docs/conf.py
+"$PY" -m isort --check-only --quiet invenio_records_files_ext tests examples benchmarks docs/conf.py
+"$PY" -m flake8 invenio_records_files_ext tests examples benchmarks
+"$PY" -m pydocstyle invenio_records_files_ext
+
+step "Tests on SQLite"
+"$PY" -m pytest "$@"
+
+if [ $# -gt 0 ]; then
+    exit 0
+fi
+
+step "Documentation: examples (doctests) and build"
+"$PY" -m pytest -q --doctest-glob='*.rst' docs
+"$PY" -m sphinx -qnNW -b html docs docs/_build/html
+
+if [ "${SKIP_POSTGRESQL:-}" = 1 ]; then
+    step "PostgreSQL run skipped (SKIP_POSTGRESQL=1)"
+    exit 0
+fi
+
+step "Tests on PostgreSQL"
+PGDIR=$(mktemp -d /tmp/rfx-postgres.XXXXXX)
+PGPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+trap 'scripts/postgres.sh stop "$PGDIR"' EXIT
+set +e
+PGURI=$(scripts/postgres.sh start "$PGDIR" "$PGPORT")
+status=$?
+set -e
+if [ $status -eq 3 ]; then
+    echo "PostgreSQL run skipped: this machine cannot start a PostgreSQL server (see above)."
+    exit 0
+elif [ $status -ne 0 ]; then
+    echo "Could not start PostgreSQL; server log:" >&2
+    cat "$PGDIR/server.log" "$PGDIR/initdb.log" >&2 2>/dev/null || true
+    exit $status
+fi
+SQLALCHEMY_DATABASE_URI="$PGURI" "$PY" -m pytest -q
