@@ -184,17 +184,33 @@ class FilesIterator:
         raising :class:`~invenio_records_files_ext.errors.RecordConflictError`
         (the REST routes turn this on: they hold no other edits)."""
         self._it = None
-        self.entries = self._load_entries()
+        self._load_entries()
 
     def _load_entries(self):
         # The stored JSON is the truth: the record dict may carry values a
         # client sent in an update that is not committed yet.
         stored = self.model.json if self.model is not None else None
         source = stored if stored is not None else self.record
-        entries = FileEntries.from_data(source)
+        self._entries = FileEntries.from_data(source)
+        self._generation = transaction.generation()
         if FILES_KEY in source:
-            entries.write_into(self.record)
-        return entries
+            self._entries.write_into(self.record)
+
+    @property
+    def entries(self):
+        """The record's ``_files`` as :class:`~.entries.FileEntries`.
+
+        Read again from the database after a commit or rollback, so that a
+        files view kept across transactions never writes stale entries.
+        """
+        if self._generation != transaction.generation():
+            self._load_entries()
+        return self._entries
+
+    @entries.setter
+    def entries(self, value):
+        self._entries = value
+        self._generation = transaction.generation()
 
     #
     # Reading
@@ -326,8 +342,7 @@ class FilesIterator:
         if reloaded is None:
             return
         if reloaded:
-            self.entries = FileEntries.from_data(self.model.json)
-            self.entries.write_into(self.record)
+            self._load_entries()
         # Another transaction may have locked the bucket or used its quota
         # while this one was streaming bytes: look again under the lock.
         db.session.refresh(self.bucket)

@@ -10,6 +10,7 @@ byte: the new object versions point to the same file instances.
 import uuid
 
 from invenio_db import db
+from invenio_files_rest.errors import FileSizeError
 from invenio_files_rest.models import (
     FileInstance,
     ObjectVersion,
@@ -22,13 +23,13 @@ from . import signals
 from .entries import file_fields, user_metadata
 from .errors import InvalidOperationError
 from .keys import validate_key
+from .sql import chunks
 from .storage import discard, write_bytes
-from .sync import _chunks
 
 
 def _head_version_ids(bucket_id, keys):
     ids = []
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         ids.extend(
             db.session.execute(
                 select(ObjectVersion.version_id).where(
@@ -42,7 +43,7 @@ def _head_version_ids(bucket_id, keys):
 
 
 def _retire_heads(version_ids):
-    for chunk in _chunks(version_ids):
+    for chunk in chunks(version_ids):
         db.session.execute(
             update(ObjectVersion)
             .where(ObjectVersion.version_id.in_(chunk))
@@ -72,7 +73,7 @@ def _send_file_signals(files, version_ids, created):
         return
     db.session.flush()
     objects = {}
-    for chunk in _chunks(version_ids):
+    for chunk in chunks(version_ids):
         for obj in db.session.execute(
             select(ObjectVersion).where(ObjectVersion.version_id.in_(chunk))
         ).scalars():
@@ -88,6 +89,17 @@ def _send_file_signals(files, version_ids, created):
             )
 
 
+def _size_limit_after(bucket, extra):
+    """The bucket's size limit once ``extra`` more bytes are counted."""
+    # The configured limiters read the bucket's size: count the bytes of
+    # this batch for a moment, without changing the bucket.
+    bucket.size += extra
+    try:
+        return bucket.size_limit
+    finally:
+        bucket.size -= extra
+
+
 def put_many(files, pairs):
     """Store ``(key, stream)`` pairs in the record's bucket, all or nothing."""
     from .api import step
@@ -101,9 +113,9 @@ def put_many(files, pairs):
     location_uri = bucket.location.uri
     storage_class = bucket.default_storage_class
     with step() as current:
-        files._lock_row()
-        files._undo_entries(current)
-        file_rows, object_rows = [], []
+        # Bytes first, as put() does: the record's row is locked only for
+        # the few statements that follow.
+        file_rows, object_rows, written = [], [], 0
         for key, stream in pairs:
             file_id = uuid.uuid4()
             # A transient file instance only tells the storage factory where
@@ -115,11 +127,9 @@ def put_many(files, pairs):
                 location_uri,
                 storage_class,
                 stream,
-                size_limit=bucket.size_limit,
+                size_limit=_size_limit_after(bucket, written),
             )
-            # Counting each file at once makes the next file's limit (quota
-            # left) account for it, through the configured size limiters.
-            bucket.size += size
+            written += size
             file_rows.append(
                 dict(
                     id=file_id,
@@ -141,9 +151,17 @@ def put_many(files, pairs):
                     is_head=True,
                 )
             )
+        files._lock_row()
+        files._undo_entries(current)
+        limit = bucket.size_limit
+        if limit is not None and written > limit:
+            raise FileSizeError(
+                description=getattr(limit, "reason", "Bucket quota exceeded.")
+            )
         _retire_heads(_head_version_ids(bucket.id, keys))
         db.session.execute(insert(FileInstance), file_rows)
         db.session.execute(insert(ObjectVersion), object_rows)
+        bucket.size += written
 
         created = {}
         for file_row, object_row in zip(file_rows, object_rows):
@@ -195,7 +213,7 @@ def copy_files(files, source):
                 ],
             )
             tag_rows = []
-            for chunk in _chunks(list(new_ids)):
+            for chunk in chunks(list(new_ids)):
                 for tag in db.session.execute(
                     select(ObjectVersionTag).where(
                         ObjectVersionTag.version_id.in_(chunk)
@@ -217,6 +235,11 @@ def copy_files(files, source):
             fields["version_id"] = str(new_ids[obj.version_id])
             metadata = user_metadata(src.entries.get(obj.key) or {})
             _store_entry(files, obj.key, fields, metadata)
+        if (
+            files.entries.default_preview is None
+            and src.entries.default_preview in keys
+        ):
+            files.entries.default_preview = src.entries.default_preview
         files._changed()
         _send(signals.files_copied, record=files.record, source=src.record, keys=keys)
     return keys

@@ -31,7 +31,7 @@ from . import signals, transaction
 from .entries import FileEntries
 from .locks import lock_record_row
 from .models import RecordsBuckets
-from .sync import _chunks
+from .sql import chunks
 
 TOMBSTONE_TAG = "invenio-records-files-ext:tombstone"
 """Bucket tag keeping a soft-deleted record's file state."""
@@ -78,7 +78,8 @@ def restore(record):
     _send(signals.files_restored, record=record)
 
 
-def _file_ids_of(bucket_id):
+def bucket_file_ids(bucket_id):
+    """Return the ids of the file instances a bucket uses (uploads included)."""
     objects = select(ObjectVersion.file_id).where(
         ObjectVersion.bucket_id == bucket_id, ObjectVersion.file_id.isnot(None)
     )
@@ -88,9 +89,11 @@ def _file_ids_of(bucket_id):
     return set(db.session.execute(objects.union(uploads)).scalars())
 
 
-def _file_ids_used_elsewhere(bucket_id, file_ids):
+def file_ids_only_in(bucket_id, file_ids=None):
+    """Return which of the bucket's file instances no other bucket uses."""
+    file_ids = bucket_file_ids(bucket_id) if file_ids is None else set(file_ids)
     used = set()
-    for chunk in _chunks(file_ids):
+    for chunk in chunks(file_ids):
         objects = select(ObjectVersion.file_id).where(
             ObjectVersion.file_id.in_(chunk), ObjectVersion.bucket_id != bucket_id
         )
@@ -99,7 +102,48 @@ def _file_ids_used_elsewhere(bucket_id, file_ids):
             MultipartObject.bucket_id != bucket_id,
         )
         used.update(db.session.execute(objects.union(uploads)).scalars())
-    return used
+    return file_ids - used
+
+
+def remove_bucket(bucket_id):
+    """Remove a bucket, its contents and the file instances only it uses.
+
+    Deletes the bucket's object versions and their tags, multipart uploads
+    and their parts, bucket tags and record links, and the file instances no
+    other bucket references; their bytes are deleted from storage once the
+    transaction commits (nothing is lost if it rolls back).
+
+    :returns: ``[(file_id, uri), ...]`` of the file instances removed.
+    """
+    session = db.session
+    unshared = sorted(file_ids_only_in(bucket_id))
+    versions = select(ObjectVersion.version_id).where(
+        ObjectVersion.bucket_id == bucket_id
+    )
+    uploads = select(MultipartObject.upload_id).where(
+        MultipartObject.bucket_id == bucket_id
+    )
+    session.execute(
+        delete(ObjectVersionTag).where(ObjectVersionTag.version_id.in_(versions))
+    )
+    session.execute(delete(Part).where(Part.upload_id.in_(uploads)))
+    session.execute(
+        delete(MultipartObject).where(MultipartObject.bucket_id == bucket_id)
+    )
+    session.execute(delete(ObjectVersion).where(ObjectVersion.bucket_id == bucket_id))
+    session.execute(delete(BucketTag).where(BucketTag.bucket_id == bucket_id))
+    session.execute(delete(RecordsBuckets).where(RecordsBuckets.bucket_id == bucket_id))
+    removed = []
+    for chunk in chunks(unshared):
+        for fileinstance in session.execute(
+            select(FileInstance).where(FileInstance.id.in_(chunk))
+        ).scalars():
+            removed.append((fileinstance.id, fileinstance.uri))
+            if fileinstance.uri:
+                transaction.doom(fileinstance.storage())
+        session.execute(delete(FileInstance).where(FileInstance.id.in_(chunk)))
+    session.execute(delete(Bucket).where(Bucket.id == bucket_id))
+    return removed
 
 
 def purge(record):
@@ -125,41 +169,11 @@ def purge(record):
     still_linked = session.execute(
         select(RecordsBuckets.record_id).where(RecordsBuckets.bucket_id == bucket_id)
     ).first()
-    if still_linked is not None:
-        # Another record uses this bucket too: only the link goes.
-        _send(signals.files_purged, record=record, bucket_id=bucket_id, file_ids=[])
-        return
-
-    file_ids = _file_ids_of(bucket_id)
-    unshared = sorted(file_ids - _file_ids_used_elsewhere(bucket_id, file_ids))
-
-    versions = select(ObjectVersion.version_id).where(
-        ObjectVersion.bucket_id == bucket_id
-    )
-    uploads = select(MultipartObject.upload_id).where(
-        MultipartObject.bucket_id == bucket_id
-    )
-    session.execute(
-        delete(ObjectVersionTag).where(ObjectVersionTag.version_id.in_(versions))
-    )
-    session.execute(delete(Part).where(Part.upload_id.in_(uploads)))
-    session.execute(
-        delete(MultipartObject).where(MultipartObject.bucket_id == bucket_id)
-    )
-    session.execute(delete(ObjectVersion).where(ObjectVersion.bucket_id == bucket_id))
-    session.execute(delete(BucketTag).where(BucketTag.bucket_id == bucket_id))
-
-    for chunk in _chunks(unshared):
-        for fileinstance in session.execute(
-            select(FileInstance).where(FileInstance.id.in_(chunk))
-        ).scalars():
-            if fileinstance.uri:
-                transaction.doom(fileinstance.storage())
-        session.execute(delete(FileInstance).where(FileInstance.id.in_(chunk)))
-    session.execute(delete(Bucket).where(Bucket.id == bucket_id))
+    removed = [] if still_linked is not None else remove_bucket(bucket_id)
+    # When another record uses the bucket too, only the link goes.
     _send(
         signals.files_purged,
         record=record,
         bucket_id=bucket_id,
-        file_ids=[str(file_id) for file_id in unshared],
+        file_ids=[str(file_id) for file_id, _ in removed],
     )

@@ -24,7 +24,8 @@ def lock_record_row(model, refresh=False):
     Once per record and transaction, reads the row's version under the lock
     and compares it with ``model``'s. If another transaction committed a
     change in between, ``model`` is reloaded when ``refresh`` is true (the
-    REST routes, which hold no user edits) and :class:`RecordConflictError`
+    REST routes, which hold no user edits) and
+    :class:`~invenio_records_files_ext.errors.RecordConflictError`
     is raised otherwise (a Python caller whose in-memory record is stale).
 
     :returns: ``None`` if this transaction already held the lock, else

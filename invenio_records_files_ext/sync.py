@@ -17,20 +17,13 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from .entries import FileEntries, file_fields
 from .models import RecordsBuckets
-
-_CHUNK = 500
-
-
-def _chunks(values, size=_CHUNK):
-    values = list(values)
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+from .sql import chunks
 
 
 def head_versions(session, bucket_id, keys):
     """Return ``{key: (object version, file instance)}`` for existing heads."""
     heads = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         rows = session.execute(
             select(ObjectVersion, FileInstance)
             .join(FileInstance, ObjectVersion.file_id == FileInstance.id)

@@ -29,6 +29,7 @@ from sqlalchemy import event
 logger = logging.getLogger(__name__)
 
 STATE_KEY = "invenio_records_files_ext"
+GENERATION_KEY = "invenio_records_files_ext.generation"
 
 
 class TransactionState:
@@ -55,6 +56,16 @@ def current_state(session=None):
     if state is None:
         state = session.info[STATE_KEY] = TransactionState()
     return state
+
+
+def generation(session=None):
+    """Return a number that changes every time a transaction ends.
+
+    Objects that cache what they read from the database compare it with the
+    number they saw to know that a commit or rollback happened since.
+    """
+    session = session if session is not None else db.session()
+    return session.info.get(GENERATION_KEY, 0)
 
 
 def mark_dirty(files):
@@ -94,6 +105,9 @@ def delete_bytes(storage):
     """
     try:
         storage.delete()
+    except FileNotFoundError:
+        # Already gone: storage backends clean up after failed writes.
+        pass
     except Exception:  # noqa: BLE001 - storage backends raise anything
         logger.warning("Could not delete bytes at %s", storage, exc_info=True)
 
@@ -139,6 +153,7 @@ def _after_commit(session):
 def _after_transaction_end(session, transaction):
     if transaction.parent is not None or transaction.nested:
         return
+    session.info[GENERATION_KEY] = session.info.get(GENERATION_KEY, 0) + 1
     state = session.info.pop(STATE_KEY, None)
     if state is None:
         return

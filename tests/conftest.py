@@ -7,10 +7,13 @@ Set ``SQLALCHEMY_DATABASE_URI`` to run the suite against another database;
 import os
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from io import BytesIO
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from invenio_db import db as db_
 from invenio_files_rest.models import Location
 from sqlalchemy import event, text
@@ -108,9 +111,44 @@ def location(db, tmp_path):
     return loc
 
 
+class IsolatedClient(FlaskClient):
+    """A test client that serves each request as a separate client would.
+
+    The tests keep an application context (and its database session) open;
+    a request served in the same thread would share that context, its
+    session and ``flask.g``. Serving it in its own thread gives it a fresh
+    application context and session, as in production. The test's session
+    commits before the request (so the request sees the test's changes) and
+    is rolled back after it (so the test then reads what the request did).
+    """
+
+    def open(self, *args, **kwargs):
+        """Serve one request in its own thread."""
+        kwargs.setdefault("buffered", True)
+        outcome = {}
+
+        def serve():
+            try:
+                outcome["response"] = super(IsolatedClient, self).open(*args, **kwargs)
+            except BaseException as error:  # noqa: BLE001 - re-raised below
+                outcome["error"] = error
+
+        if has_app_context():
+            db_.session.commit()
+        thread = threading.Thread(target=serve)
+        thread.start()
+        thread.join()
+        if has_app_context():
+            db_.session.rollback()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
+
+
 @pytest.fixture()
 def client(app, location):
     """A test client; the database has a default location."""
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

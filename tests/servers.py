@@ -77,7 +77,7 @@ class Server:
             try:
                 requests.get(self.url + "/records/0/files", timeout=2)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError("{0} did not start".format(self.kind))

@@ -495,3 +495,31 @@ def test_flush_repairs_drift(record, db):
     drifted.files.flush()
     db.session.commit()
     assert reload(record).files.keys == ["a.txt", "z.txt"]
+
+
+def test_files_view_kept_across_transactions_sees_other_changes(record, db):
+    """A record held across commits never writes back stale entries."""
+    record.files["a.txt"] = stream(b"a")
+    db.session.commit()
+    # Another writer (here Invenio-Files-REST directly) adds a file.
+    ObjectVersion.create(record.bucket, "side.txt", stream=stream(b"s"))
+    db.session.commit()
+    assert record.files.keys == ["a.txt", "side.txt"]
+    record.files["c.txt"] = stream(b"c")
+    db.session.commit()
+    assert reload(record).files.keys == ["a.txt", "side.txt", "c.txt"]
+    record["title"] = "x"
+    record.commit()
+    db.session.commit()
+    assert reload(record).files.keys == ["a.txt", "side.txt", "c.txt"]
+
+
+def test_rolled_back_changes_are_forgotten(record, db):
+    record.files["a.txt"] = stream(b"a")
+    db.session.commit()
+    record.files["b.txt"] = stream(b"b")
+    db.session.rollback()
+    assert record.files.keys == ["a.txt"]
+    record.files["c.txt"] = stream(b"c")
+    db.session.commit()
+    assert reload(record).files.keys == ["a.txt", "c.txt"]

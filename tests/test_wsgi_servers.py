@@ -8,6 +8,7 @@ through Invenio-Files-REST's object view used to fail with a 500 there.
 import hashlib
 import io
 import os
+import socket
 
 import pytest
 import requests
@@ -143,3 +144,43 @@ def test_multipart_upload(http, app):
     assert requests.get(base).content == body
     record = requests.get("{0}/records/{1}".format(http, pid)).json()
     assert [f["key"] for f in record["metadata"]["_files"]] == ["big.bin"]
+
+
+def _raw_request(http, head, body, read_timeout=10):
+    """Send a request over a raw socket, then stop sending; return the reply."""
+    host, port = http.split("//")[1].split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode("latin-1") + body)
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(read_timeout)
+        reply = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except socket.timeout:
+            pass
+    return reply
+
+
+def test_body_shorter_than_announced_leaves_nothing(http, location):
+    """The client announces 1,000 bytes, sends 10 and stops."""
+    pid = create_record(http)
+    head = (
+        "PUT /records/{0}/files/short.bin HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        "Content-Length: 1000\r\n"
+        "Connection: close\r\n\r\n"
+    ).format(pid)
+    reply = _raw_request(http, head, b"0123456789")
+    assert not reply.startswith(b"HTTP/1.1 200"), reply[:200]
+    assert storage_files(location.uri) == set()
+    assert (
+        requests.get("{0}/records/{1}/files/short.bin".format(http, pid)).status_code
+        == 404
+    )
+    record = requests.get("{0}/records/{1}".format(http, pid)).json()
+    assert record["metadata"].get("_files", []) == []

@@ -11,7 +11,10 @@ missing. Do not install both packages in an application using Alembic.
 revision = "1ba76da94103"
 down_revision = "2da9a03b0833"
 branch_labels = ()
-depends_on = None
+depends_on = (
+    "2e97565eba72",  # invenio-files-rest: files_bucket
+    "862037093962",  # invenio-records: records_metadata
+)
 
 
 def upgrade():

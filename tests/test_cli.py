@@ -1,0 +1,600 @@
+"""The ``flask records-files`` maintenance commands."""
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from invenio_files_rest.models import (
+    Bucket,
+    FileInstance,
+    Location,
+    MultipartObject,
+    ObjectVersion,
+)
+
+from invenio_records_files_ext import cli as cli_module
+from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.cli import records_files
+from invenio_records_files_ext.models import RecordsBuckets
+from tests.conftest import storage_files, stream
+
+OLD = time.time() - 7 * 86400
+
+
+@pytest.fixture()
+def cli(app):
+    """Run ``flask records-files ARGS...``; return click's result."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args):
+        return runner.invoke(records_files, [str(arg) for arg in args])
+
+    return invoke
+
+
+def write(path, data):
+    """Create a local file (and its folders) holding ``data``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture()
+def tree(tmp_path):
+    """A folder to attach: ``data/a.txt``, ``data/sub/b.txt`` and more."""
+    root = tmp_path / "upload" / "data"
+    write(root / "a.txt", b"alpha")
+    write(root / "sub" / "b.txt", b"bravo!")
+    write(root / "sub" / "deeper" / "c.bin", bytes(range(256)))
+    return root
+
+
+def reload(record):
+    """Read a record back from the database."""
+    return Record.get_record(record.id, with_deleted=True)
+
+
+def read(fileobj):
+    """Return the stored bytes of a file."""
+    with fileobj.file.storage().open("rb") as fp:
+        return fp.read()
+
+
+def versions(record, key):
+    """Number of versions of ``key`` in the record's bucket."""
+    return ObjectVersion.query.filter_by(bucket_id=record.bucket.id, key=key).count()
+
+
+def test_group_help_lists_commands(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    for command in ("attach", "list", "verify", "gc"):
+        assert command in result.output
+
+
+#
+# attach
+#
+def test_attach_folder_and_file(cli, record, tree, tmp_path):
+    single = write(tmp_path / "elsewhere" / "single.txt", b"one")
+    result = cli("attach", record.id, tree, single)
+    assert result.exit_code == 0, result.output
+    assert "Attached 4 files (270 bytes); skipped 0" in result.stdout
+    stored = reload(record)
+    assert stored.files.keys == [
+        "data/a.txt",
+        "data/sub/b.txt",
+        "data/sub/deeper/c.bin",
+        "single.txt",
+    ]
+    assert read(stored.files["data/sub/b.txt"]) == b"bravo!"
+    assert read(stored.files["data/sub/deeper/c.bin"]) == bytes(range(256))
+    assert stored.files["single.txt"].file.checksum.startswith("md5:")
+
+
+def test_attach_trailing_slash_and_relative_path(cli, record, tree, monkeypatch):
+    monkeypatch.chdir(tree.parent)
+    result = cli("attach", record.id, "data/")
+    assert result.exit_code == 0, result.output
+    assert reload(record).files.keys[0] == "data/a.txt"
+
+
+def test_attach_again_skips_identical_and_replaces_changed(cli, record, tree):
+    assert cli("attach", record.id, tree).exit_code == 0
+    first = reload(record).files["data/a.txt"].file.id
+
+    # Same size, other bytes: only the checksum tells them apart.
+    write(tree / "sub" / "b.txt", b"BRAVO!")
+    write(tree / "new.txt", b"new")
+    result = cli("attach", record.id, tree)
+    assert result.exit_code == 0, result.output
+    assert "Attached 2 files (9 bytes); skipped 2 already attached" in result.stdout
+
+    stored = reload(record)
+    assert read(stored.files["data/sub/b.txt"]) == b"BRAVO!"
+    assert versions(stored, "data/sub/b.txt") == 2
+    assert versions(stored, "data/a.txt") == 1
+    assert stored.files["data/a.txt"].file.id == first
+    # Replaced files keep their place; new ones come last.
+    assert stored.files.keys == [
+        "data/a.txt",
+        "data/sub/b.txt",
+        "data/sub/deeper/c.bin",
+        "data/new.txt",
+    ]
+
+
+def test_attach_same_size_changed_bytes_is_stored(cli, record, tmp_path):
+    path = write(tmp_path / "f.txt", b"aaaa")
+    assert cli("attach", record.id, path).exit_code == 0
+    write(path, b"bbbb")
+    result = cli("attach", record.id, path)
+    assert "Attached 1 files" in result.stdout
+    assert read(reload(record).files["f.txt"]) == b"bbbb"
+
+
+def test_attach_interrupted_keeps_committed_batches(cli, record, tmp_path, monkeypatch):
+    folder = tmp_path / "many"
+    for index in range(5):
+        write(folder / "f{0}.txt".format(index), b"x" * (index + 1))
+    real_read = cli_module._ProgressFile.read
+
+    def failing_read(self, size=-1):
+        if self.path.endswith("f3.txt"):
+            raise OSError("disk on fire")
+        return real_read(self, size)
+
+    monkeypatch.setattr(cli_module._ProgressFile, "read", failing_read)
+    result = cli("attach", "--batch-size", 2, record.id, folder)
+    assert result.exit_code == 1
+    assert "disk on fire" in result.output
+    assert "after attaching 2 files" in result.output
+    assert reload(record).files.keys == ["many/f0.txt", "many/f1.txt"]
+    files_before = storage_files(Location.get_default().uri)
+    assert len(files_before) == 2
+
+    monkeypatch.setattr(cli_module._ProgressFile, "read", real_read)
+    result = cli("attach", "--batch-size", 2, record.id, folder)
+    assert result.exit_code == 0, result.output
+    assert "Attached 3 files (12 bytes); skipped 2" in result.stdout
+    assert len(reload(record).files.keys) == 5
+
+
+def test_attach_batches_by_bytes(cli, record, tree):
+    result = cli("attach", "--batch-bytes", 1, record.id, tree)
+    assert result.exit_code == 0, result.output
+    stored = reload(record)
+    assert len(stored.files.keys) == 3
+    assert stored.model.version_id >= 4  # one commit of _files per file
+
+
+def test_attach_empty_folder(cli, record, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = cli("attach", record.id, tmp_path / "empty")
+    assert result.exit_code == 0
+    assert "Attached 0 files (0 bytes); skipped 0" in result.stdout
+
+
+def test_attach_missing_path(cli, record, tmp_path):
+    result = cli("attach", record.id, tmp_path / "nope")
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert reload(record).files.keys == []
+
+
+def test_attach_requires_a_path(cli, record):
+    result = cli("attach", record.id)
+    assert result.exit_code == 2
+    assert "Missing argument" in result.output
+
+
+def test_attach_unknown_record(cli, location, tree):
+    missing = uuid.uuid4()
+    result = cli("attach", missing, tree)
+    assert result.exit_code == 1
+    assert "No record with id {0}.".format(missing) in result.output
+
+
+def test_attach_bad_uuid(cli, location, tree):
+    result = cli("attach", "not-a-uuid", tree)
+    assert result.exit_code == 2
+    assert "'not-a-uuid' is not a valid UUID." in result.output
+
+
+def test_attach_two_paths_one_key(cli, record, tmp_path):
+    one = write(tmp_path / "one" / "same.txt", b"1")
+    two = write(tmp_path / "two" / "same.txt", b"2")
+    result = cli("attach", record.id, one, two)
+    assert result.exit_code == 2
+    assert "would both be stored as 'same.txt'" in result.output
+    assert reload(record).files.keys == []
+
+
+def test_attach_to_deleted_record(cli, record, db, tree):
+    record.delete()
+    db.session.commit()
+    result = cli("attach", record.id, tree)
+    assert result.exit_code == 1
+    assert "is deleted" in result.output
+
+
+def test_attach_to_locked_record(cli, record, db, tree):
+    record.files.lock()
+    db.session.commit()
+    result = cli("attach", record.id, tree)
+    assert result.exit_code == 1
+    assert "are locked" in result.output
+
+
+def test_attach_to_record_without_bucket(cli, location, db, tree):
+    record = Record.create({}, with_bucket=False)
+    db.session.commit()
+    result = cli("attach", record.id, tree)
+    assert result.exit_code == 1
+    assert "has no bucket" in result.output
+
+
+def test_attach_quota_error_is_reported(cli, record, db, tmp_path):
+    record.bucket.quota_size = 4
+    db.session.commit()
+    path = write(tmp_path / "big.txt", b"too big")
+    result = cli("attach", record.id, path)
+    assert result.exit_code == 1
+    assert "Stopped:" in result.output
+    assert reload(record).files.keys == []
+    assert storage_files(Location.get_default().uri) == set()
+
+
+#
+# list
+#
+def test_list_in_record_order(cli, record, db, make_stream):
+    record.files["b.txt"] = make_stream(b"bb")
+    record.files["a.txt"] = make_stream(b"a")
+    db.session.commit()
+    checksums = {key: record.files[key].file.checksum for key in ("a.txt", "b.txt")}
+    result = cli("list", record.id)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "b.txt\t2\t{0}".format(checksums["b.txt"]),
+        "a.txt\t1\t{0}".format(checksums["a.txt"]),
+        "Total: 2 files, 3 bytes",
+    ]
+
+
+def test_list_empty_record(cli, record):
+    result = cli("list", record.id)
+    assert result.exit_code == 0
+    assert result.stdout == "Total: 0 files, 0 bytes\n"
+
+
+def test_list_soft_deleted_record_keeps_order(cli, record, db, make_stream):
+    for key in ("c.txt", "a.txt", "b.txt"):
+        record.files[key] = make_stream(key.encode())
+    db.session.commit()
+    record.delete()
+    db.session.commit()
+    result = cli("list", record.id)
+    assert result.exit_code == 0, result.output
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()[:3]] == [
+        "c.txt",
+        "a.txt",
+        "b.txt",
+    ]
+    assert "is deleted" in result.stderr
+    # Listing changed nothing: the record is still deleted and locked.
+    stored = reload(record)
+    assert stored.model.is_deleted
+    assert stored.files.locked
+
+
+def test_list_unknown_and_bad_ids(cli, location):
+    assert cli("list", uuid.uuid4()).exit_code == 1
+    result = cli("list", "1234")
+    assert result.exit_code == 2
+    assert "not a valid UUID" in result.output
+
+
+#
+# verify
+#
+@pytest.fixture()
+def filled(record, db, make_stream):
+    """The record with two files, committed."""
+    record.files["a.txt"] = make_stream(b"alpha")
+    record.files["b.txt"] = make_stream(b"bravo")
+    db.session.commit()
+    return record
+
+
+def test_verify_clean(cli, filled):
+    result = cli("verify", filled.id)
+    assert result.exit_code == 0, result.output
+    assert "Verified 2 files (10 bytes): 0 problems." in result.stdout
+
+
+def test_verify_detects_corrupt_bytes(cli, filled):
+    uri = filled.files["b.txt"].file.uri
+    with open(uri, "wb") as fp:
+        fp.write(b"BRAVO")
+    result = cli("verify", filled.id)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("{0}\tb.txt\tchecksum mismatch".format(filled.id))
+    assert "Verified 2 files (10 bytes): 1 problem." in lines
+
+
+def test_verify_detects_missing_and_truncated_bytes(cli, filled):
+    os.remove(filled.files["a.txt"].file.uri)
+    with open(filled.files["b.txt"].file.uri, "wb") as fp:
+        fp.write(b"br")
+    result = cli("verify", filled.id)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("{0}\ta.txt\tmissing".format(filled.id))
+    assert lines[1] == "{0}\tb.txt\tsize mismatch: stored 5 bytes, read 2".format(
+        filled.id
+    )
+
+
+def test_verify_all(cli, filled, db, make_stream):
+    other = Record.create({})
+    other.files["c.txt"] = make_stream(b"charlie")
+    db.session.commit()
+    assert cli("verify", "--all").exit_code == 0
+    with open(other.files["c.txt"].file.uri, "wb") as fp:
+        fp.write(b"CHARLIE")
+    result = cli("verify", "--all")
+    assert result.exit_code == 1
+    assert "{0}\tc.txt\tchecksum mismatch".format(other.id) in result.stdout
+    assert "Verified 3 files (17 bytes): 1 problem." in result.stdout
+
+
+def test_verify_only_current_versions(cli, filled, db, make_stream):
+    old_uri = filled.files["a.txt"].file.uri
+    filled.files["a.txt"] = make_stream(b"ALPHA, again")
+    db.session.commit()
+    os.remove(old_uri)
+    assert cli("verify", filled.id).exit_code == 0
+
+
+def test_verify_soft_deleted_record(cli, filled, db):
+    filled.delete()
+    db.session.commit()
+    assert cli("verify", filled.id).exit_code == 0
+
+
+def test_verify_arguments(cli, filled):
+    result = cli("verify")
+    assert result.exit_code == 2
+    assert "Give a RECORD_ID or --all." in result.output
+    result = cli("verify", "--all", filled.id)
+    assert result.exit_code == 2
+    assert "not both" in result.output
+    assert cli("verify", uuid.uuid4()).exit_code == 1
+    assert cli("verify", "zzz").exit_code == 2
+
+
+#
+# gc
+#
+def state(root):
+    """Snapshot of the database rows and stored files gc may touch."""
+    return dict(
+        buckets=Bucket.query.count(),
+        objects=ObjectVersion.query.count(),
+        files=FileInstance.query.count(),
+        uploads=MultipartObject.query.count(),
+        bytes=storage_files(root),
+    )
+
+
+@pytest.fixture()
+def orphaned(filled, db, make_stream):
+    """A second record copying ``filled``'s files, then unlinked.
+
+    Its bucket shares ``a.txt`` and ``b.txt`` with ``filled`` and owns the
+    bytes of ``own.txt`` and of a multipart upload in progress.
+    """
+    other = Record.create({})
+    other.files.copy(filled)
+    other.files["own.txt"] = make_stream(b"mine only")
+    bucket = other.bucket
+    MultipartObject.create(
+        bucket, "upload.bin", size=6 * 1024 * 1024, chunk_size=5 * 1024 * 1024
+    )
+    db.session.commit()
+    own = other.files["own.txt"].file.uri
+    upload = MultipartObject.query.filter_by(bucket_id=bucket.id).one().file.uri
+    RecordsBuckets.query.filter_by(record_id=other.id).delete()
+    db.session.commit()
+    return bucket.id, own, upload
+
+
+def test_gc_reports_unused_bucket(cli, filled, orphaned, location):
+    bucket_id, own, upload = orphaned
+    before = state(location.uri)
+    result = cli("gc")
+    assert result.exit_code == 0, result.output
+    assert (
+        "Unused bucket {0}: 3 object versions, {1} bytes ({2} bytes used by "
+        "no other bucket)".format(
+            bucket_id, 10 + 9 + 6 * 1024 * 1024, 9 + 6 * 1024 * 1024
+        )
+        in result.stdout
+    )
+    assert "Dry run: nothing was deleted" in result.stdout
+    assert state(location.uri) == before
+
+
+def test_gc_deletes_unused_bucket_keeping_shared_bytes(
+    cli, filled, orphaned, location, db
+):
+    bucket_id, own, upload = orphaned
+    shared = {filled.files[key].file.uri for key in ("a.txt", "b.txt")}
+    result = cli("gc", "--delete")
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 unused buckets." in result.stdout
+    assert db.session.get(Bucket, bucket_id) is None
+    assert ObjectVersion.query.filter_by(bucket_id=bucket_id).count() == 0
+    assert MultipartObject.query.count() == 0
+    assert not os.path.exists(own)
+    assert not os.path.exists(upload)
+    assert shared <= storage_files(location.uri)
+    assert storage_files(location.uri) == shared
+    assert cli("verify", "--all").exit_code == 0
+    assert "Unused buckets: 0" in cli("gc").stdout
+
+
+def test_gc_unreferenced_bytes(cli, filled, location):
+    kept = storage_files(location.uri)
+    stray = write(
+        Path(location.uri) / "ab" / "cd" / "stray" / "data",
+        b"left by an aborted upload",
+    )
+    result = cli("gc", "--min-age", 0)
+    assert result.exit_code == 0, result.output
+    assert "Unreferenced bytes {0}: 25 bytes".format(stray) in result.stdout
+    assert (
+        "Location 'default' ({0}): 1 unreferenced files, 25 bytes; 0 recent "
+        "files (0 bytes) kept.".format(location.uri) in result.stdout
+    )
+    assert stray.exists()
+
+    result = cli("gc", "--delete", "--min-age", 0)
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 unreferenced files and 3 empty directories." in result.stdout
+    assert not stray.exists()
+    assert not (stray.parent.parent.parent).exists()
+    assert storage_files(location.uri) == kept
+    assert cli("verify", filled.id).exit_code == 0
+
+
+def test_gc_keeps_recent_bytes_by_default(cli, filled, location):
+    folder = Path(location.uri) / "zz" / "yy"
+    fresh = write(folder / "fresh" / "data", b"being uploaded")
+    old = write(folder / "old" / "data", b"aborted long ago")
+    os.utime(old, (OLD, OLD))
+    result = cli("gc", "--delete")
+    assert result.exit_code == 0, result.output
+    assert "Unreferenced bytes {0}: 14 bytes (recent, kept)".format(fresh) in (
+        result.stdout
+    )
+    assert fresh.exists()
+    assert not old.exists()
+    assert not old.parent.exists()
+    # The folder an upload in progress writes into stays.
+    assert fresh.parent.exists()
+
+
+def test_gc_orphan_file_instance(cli, record, db, location):
+    fileinstance = FileInstance.create()
+    fileinstance.set_contents(stream(b"nobody's"), default_location=location.uri)
+    db.session.commit()
+    uri = fileinstance.uri
+    file_id = fileinstance.id
+    result = cli("gc")
+    assert "Orphan file instance {0}: 8 bytes at {1}".format(file_id, uri) in (
+        result.stdout
+    )
+    assert os.path.exists(uri)
+    # Its bytes are referenced: they are not reported a second time.
+    assert "Unreferenced bytes" not in result.stdout
+
+    result = cli("gc", "--delete")
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 orphan file instances." in result.stdout
+    assert db.session.get(FileInstance, file_id) is None
+    assert not os.path.exists(uri)
+
+
+def test_gc_dry_run_changes_nothing(cli, filled, orphaned, location, db):
+    write(Path(location.uri) / "stray.bin", b"junk")
+    FileInstance.create().set_contents(stream(b"orphan"), default_location=location.uri)
+    db.session.commit()
+    before = state(location.uri)
+    for args in (("gc",), ("gc", "--dry-run"), ("gc", "--dry-run", "--min-age", 0)):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        assert "Dry run: nothing was deleted" in result.stdout
+        assert state(location.uri) == before
+
+
+def test_gc_clean_instance(cli, filled, location):
+    result = cli("gc", "--min-age", 0)
+    assert result.exit_code == 0
+    assert "Unused buckets: 0, 0 bytes to reclaim." in result.stdout
+    assert "Orphan file instances: 0, 0 bytes." in result.stdout
+    assert "0 unreferenced files, 0 bytes" in result.stdout
+    assert "Dry run" not in result.stdout
+
+
+def test_gc_skips_remote_and_missing_locations(cli, location, db, tmp_path):
+    db.session.add(Location(name="remote", uri="s3://some-bucket/files"))
+    db.session.add(Location(name="gone", uri="file://" + str(tmp_path / "gone")))
+    db.session.commit()
+    result = cli("gc")
+    assert result.exit_code == 0, result.output
+    assert "Location 'remote' (s3://some-bucket/files) is not a local folder" in (
+        result.stdout
+    )
+    assert "Location 'gone': folder {0} does not exist".format(tmp_path / "gone") in (
+        result.stdout
+    )
+
+
+def test_gc_file_uri_location(cli, db, tmp_path):
+    root = tmp_path / "by-uri"
+    root.mkdir()
+    db.session.add(Location(name="default", uri="file://" + str(root), default=True))
+    db.session.commit()
+    record = Record.create({})
+    record.files["a.txt"] = stream(b"kept")
+    db.session.commit()
+    stray = write(root / "stray", b"x")
+    result = cli("gc", "--delete", "--min-age", 0)
+    assert result.exit_code == 0, result.output
+    assert not stray.exists()
+    assert read(reload(record).files["a.txt"]) == b"kept"
+
+
+def test_gc_bad_min_age(cli, location):
+    result = cli("gc", "--min-age", "soon")
+    assert result.exit_code == 2
+    assert "is not a duration" in result.output
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [("0", 0), ("90", 90), ("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400)],
+)
+def test_duration_values(value, seconds):
+    assert cli_module.DURATION.convert(value, None, None) == seconds
+
+
+def test_attach_unreadable_file_stops_cleanly(cli, record, tmp_path, monkeypatch):
+    path = write(tmp_path / "f.txt", b"data")
+    assert cli("attach", record.id, path).exit_code == 0
+
+    def refuse(path, digest):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli_module, "_digest_file", refuse)
+    result = cli("attach", record.id, path)
+    assert result.exit_code == 1
+    assert "Stopped: [Errno 13] Permission denied" in result.output
+    assert "Run the command again to resume." in result.output
+
+
+def test_attach_ignores_linked_folders_and_special_files(cli, record, tree):
+    (tree / "loop").symlink_to(tree, target_is_directory=True)
+    (tree / "dangling").symlink_to(tree / "nowhere")
+    result = cli("attach", record.id, tree)
+    assert result.exit_code == 0, result.output
+    assert "Not a regular file or folder, ignored: {0}".format(tree / "loop") in (
+        result.stderr
+    )
+    assert "ignored: {0}".format(tree / "dangling") in result.stderr
+    assert len(reload(record).files.keys) == 3
