@@ -9,6 +9,8 @@ transaction ends:
   on disk;
 * bytes of purged files (*doomed*) are deleted only after the removal has
   been committed, so a rolled back purge loses nothing;
+* both follow savepoints: rolling back a savepoint deletes the bytes staged
+  in it and cancels the deletions it asked for;
 * records whose ``_files`` changed through the API (*dirty*) get their JSON
   written once, just before commit, however many files changed;
 * object versions changed by other code in the same transaction (for
@@ -40,9 +42,11 @@ class TransactionState:
         self.dirty = {}
         """Files iterators whose ``_files`` must be written, by ``id()``."""
         self.staged = {}
-        """Storage objects of bytes written in this transaction, by file id."""
+        """File id -> (savepoint, storage) of bytes written in this
+        transaction."""
         self.doomed = []
-        """Storage objects whose bytes go once the transaction commits."""
+        """(savepoint, storage) of bytes to delete once the transaction
+        commits."""
         self.row_locks = set()
         """Ids of records whose row this transaction has locked."""
         self.touched = {}
@@ -73,19 +77,36 @@ def mark_dirty(files):
     current_state().dirty[id(files)] = files
 
 
+def _innermost_transaction(session):
+    return session.get_nested_transaction() or session.get_transaction()
+
+
 def stage(file_id, storage):
-    """Remember bytes written in this transaction (deleted unless committed)."""
-    current_state().staged[file_id] = storage
+    """Remember bytes written in this transaction (deleted unless committed).
+
+    If the savepoint they were written in is rolled back, they are deleted
+    at once: the rows that would have referenced them are gone.
+    """
+    session = db.session()
+    current_state(session).staged[file_id] = (
+        _innermost_transaction(session),
+        storage,
+    )
 
 
 def unstage(file_id):
     """Forget staged bytes, returning their storage object (or ``None``)."""
-    return current_state().staged.pop(file_id, None)
+    entry = current_state().staged.pop(file_id, None)
+    return entry[1] if entry else None
 
 
 def doom(storage):
-    """Delete these bytes from storage once the transaction has committed."""
-    current_state().doomed.append(storage)
+    """Delete these bytes from storage once the transaction has committed.
+
+    Rolling back the savepoint (or transaction) that doomed them cancels it.
+    """
+    session = db.session()
+    current_state(session).doomed.append((_innermost_transaction(session), storage))
 
 
 def touch(bucket_id, key):
@@ -146,8 +167,33 @@ def _after_commit(session):
     # Committed bytes are now referenced by committed rows: keep them.
     state.staged.clear()
     doomed, state.doomed = state.doomed, []
-    for storage in doomed:
+    for _, storage in doomed:
         delete_bytes(storage)
+
+
+def _within(transaction, ancestor):
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _after_soft_rollback(session, previous_transaction):
+    if not previous_transaction.nested:
+        return
+    state = session.info.get(STATE_KEY)
+    if state is None:
+        return
+    state.doomed = [
+        (owner, storage)
+        for owner, storage in state.doomed
+        if not _within(owner, previous_transaction)
+    ]
+    for file_id, (owner, storage) in list(state.staged.items()):
+        if _within(owner, previous_transaction):
+            del state.staged[file_id]
+            delete_bytes(storage)
 
 
 def _after_transaction_end(session, transaction):
@@ -159,7 +205,7 @@ def _after_transaction_end(session, transaction):
         return
     # Anything still staged was not committed: its rows are gone, so are
     # the bytes.
-    for storage in state.staged.values():
+    for _, storage in state.staged.values():
         delete_bytes(storage)
 
 
@@ -167,6 +213,7 @@ _LISTENERS = (
     ("after_flush", _after_flush),
     ("before_commit", _before_commit),
     ("after_commit", _after_commit),
+    ("after_soft_rollback", _after_soft_rollback),
     ("after_transaction_end", _after_transaction_end),
 )
 

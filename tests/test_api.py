@@ -523,3 +523,18 @@ def test_rolled_back_changes_are_forgotten(record, db):
     record.files["c.txt"] = stream(b"c")
     db.session.commit()
     assert reload(record).files.keys == ["a.txt", "c.txt"]
+
+
+def test_savepoint_rolled_back_by_caller_removes_its_bytes(record, db, location):
+    from tests.conftest import storage_files
+
+    record.files["kept.txt"] = stream(b"kept")
+    savepoint = db.session.begin_nested()
+    record.files["gone.txt"] = stream(b"gone")
+    assert len(storage_files(location.uri)) == 2
+    savepoint.rollback()
+    assert len(storage_files(location.uri)) == 1
+    db.session.commit()
+    assert len(storage_files(location.uri)) == 1
+    assert ObjectVersion.get(record.bucket, "kept.txt") is not None
+    assert reload(record).files.keys == ["kept.txt"]
