@@ -31,6 +31,7 @@ from .keys import validate_key
 from .locks import lock_record_row
 from .models import RecordsBuckets
 from .storage import discard, stage_file
+from .versions import make_head
 
 _MISSING = object()
 
@@ -361,19 +362,28 @@ class FilesIterator:
         model.json = self.entries.merged_into(model.json)
         flag_modified(model, "json")
 
-    def _undo_entries(self, current):
-        saved_list = list(self.entries.list)
-        saved_entries = [(entry, dict(entry)) for entry in saved_list]
-        saved_preview = self.entries.default_preview
+    def _undo_entries(self, current, keys=()):
+        """Register how to put ``_files`` back if the step fails.
+
+        Saves the order, the default preview and a copy of the entries of
+        ``keys`` (those the step may change in place): the cost does not
+        grow with the number of files.
+        """
         entries = self.entries
+        saved_list = list(entries.list)
+        saved_preview = entries.default_preview
+        saved_entries = [
+            (entries.get(key), dict(entries.get(key)))
+            for key in keys
+            if entries.get(key) is not None
+        ]
 
         def restore():
             for entry, content in saved_entries:
                 entry.clear()
                 entry.update(content)
             self.entries = entries
-            entries.list[:] = saved_list
-            entries._index = {entry["key"]: entry for entry in saved_list}
+            entries.set_order(saved_list)
             entries.default_preview = saved_preview
             entries.write_into(self.record)
 
@@ -416,8 +426,8 @@ class FilesIterator:
             raise FileSizeError(
                 description=getattr(limit, "reason", "File size limit exceeded.")
             )
-        self._undo_entries(current)
-        obj = ObjectVersion.create(bucket, key, _file_id=fileinstance)
+        self._undo_entries(current, [key])
+        obj = make_head(bucket, key, fileinstance)
         entry = self.entries.get(key)
         previous = copy.deepcopy(entry) if entry is not None else None
         if entry is None:
@@ -476,7 +486,7 @@ class FilesIterator:
         bucket = self._writable_bucket()
         with step() as current:
             self._lock_row()
-            self._undo_entries(current)
+            self._undo_entries(current, [key])
             marker = ObjectVersion.delete(bucket, key)
             if marker is None:
                 raise KeyError(key)
@@ -511,7 +521,7 @@ class FilesIterator:
                 raise KeyError(old_key)
             if new_key in heads or new_key in self.entries:
                 raise FileKeyExistsError(new_key)
-            self._undo_entries(current)
+            self._undo_entries(current, [old_key])
             # Files-REST's copy() looks the file up by id while the new
             # object is not yet in the session: no autoflush then.
             with db.session.no_autoflush:
@@ -559,7 +569,7 @@ class FilesIterator:
         self._writable_bucket()
         with step() as current:
             self._lock_row()
-            self._undo_entries(current)
+            self._undo_entries(current, [fileobj.obj.key])
             entry = self.entries.get(fileobj.obj.key)
             if entry is None:
                 # A file the record's JSON did not list yet: adopt it.

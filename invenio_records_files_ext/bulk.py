@@ -17,7 +17,7 @@ from invenio_files_rest.models import (
     ObjectVersionTag,
 )
 from invenio_files_rest.utils import guess_mimetype
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from . import signals
 from .entries import file_fields, user_metadata
@@ -25,30 +25,7 @@ from .errors import InvalidOperationError
 from .keys import validate_key
 from .sql import chunks
 from .storage import discard, write_bytes
-
-
-def _head_version_ids(bucket_id, keys):
-    ids = []
-    for chunk in chunks(keys):
-        ids.extend(
-            db.session.execute(
-                select(ObjectVersion.version_id).where(
-                    ObjectVersion.bucket_id == bucket_id,
-                    ObjectVersion.key.in_(chunk),
-                    ObjectVersion.is_head.is_(True),
-                )
-            ).scalars()
-        )
-    return ids
-
-
-def _retire_heads(version_ids):
-    for chunk in chunks(version_ids):
-        db.session.execute(
-            update(ObjectVersion)
-            .where(ObjectVersion.version_id.in_(chunk))
-            .values(is_head=False)
-        )
+from .versions import head_version_ids, retire_heads
 
 
 def _store_entry(files, key, fields, metadata=None):
@@ -152,13 +129,13 @@ def put_many(files, pairs):
                 )
             )
         files._lock_row()
-        files._undo_entries(current)
+        files._undo_entries(current, keys)
         limit = bucket.size_limit
         if limit is not None and written > limit:
             raise FileSizeError(
                 description=getattr(limit, "reason", "Bucket quota exceeded.")
             )
-        _retire_heads(_head_version_ids(bucket.id, keys))
+        retire_heads(head_version_ids(bucket.id, keys))
         db.session.execute(insert(FileInstance), file_rows)
         db.session.execute(insert(ObjectVersion), object_rows)
         bucket.size += written
@@ -194,8 +171,8 @@ def copy_files(files, source):
     keys = [obj.key for obj in heads]
     with step() as current:
         files._lock_row()
-        files._undo_entries(current)
-        _retire_heads(_head_version_ids(bucket.id, keys))
+        files._undo_entries(current, keys)
+        retire_heads(head_version_ids(bucket.id, keys))
         new_ids = {obj.version_id: uuid.uuid4() for obj in heads}
         if heads:
             db.session.execute(

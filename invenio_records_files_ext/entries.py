@@ -154,8 +154,9 @@ class FileEntries:
         self.list[:] = chosen + rest
 
     def set_order(self, entries):
-        """Replace the order with a permutation of the current entries."""
+        """Replace the entries (and their order), keeping the list object."""
         self.list[:] = entries
+        self._index = {entry["key"]: entry for entry in self.list}
 
     def summary(self):
         """Return counts, bytes and mimetypes, computed from the entries only."""

@@ -538,3 +538,15 @@ def test_savepoint_rolled_back_by_caller_removes_its_bytes(record, db, location)
     assert len(storage_files(location.uri)) == 1
     assert ObjectVersion.get(record.bucket, "kept.txt") is not None
     assert reload(record).files.keys == ["kept.txt"]
+
+
+def test_create_bucket_storage_class(app, db, location):
+    app.config["RECORDS_FILES_BUCKET_STORAGE_CLASS"] = "A"
+    try:
+        record = Record.create({})
+        record.files["a.txt"] = stream()
+        db.session.commit()
+        assert record.bucket.default_storage_class == "A"
+        assert record.files["a.txt"].file.storage_class == "A"
+    finally:
+        app.config["RECORDS_FILES_BUCKET_STORAGE_CLASS"] = None
