@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what the tests need, then run everything:
-#   style checks, the test suite on SQLite, the documentation's examples and
-#   build, and the test suite again on a throwaway PostgreSQL server.
+#   style checks, the test suite on SQLite (S3 tests against a moto server on
+#   loopback included), the documentation's examples and build, a smoke run of
+#   the benchmarks, and the test suite again on a throwaway PostgreSQL server
+#   (with the load and fault tests).
 #
 #   ./run-tests.sh                 # everything
 #   ./run-tests.sh tests/test_api.py -k rename   # extra arguments go to pytest
@@ -40,6 +42,9 @@ step "Documentation: examples (doctests) and build"
 "$PY" -m pytest -q --doctest-glob='*.rst' docs
 "$PY" -m sphinx -qnNW -b html docs docs/_build/html
 
+step "Benchmarks: smoke run (figures are measured with the full runs, see benchmarks/README.rst)"
+"$PY" benchmarks/attach.py --quick
+
 if [ "${SKIP_POSTGRESQL:-}" = 1 ]; then
     step "PostgreSQL run skipped (SKIP_POSTGRESQL=1)"
     exit 0
@@ -61,4 +66,6 @@ elif [ $status -ne 0 ]; then
     cat "$PGDIR/server.log" "$PGDIR/initdb.log" >&2 2>/dev/null || true
     exit $status
 fi
-SQLALCHEMY_DATABASE_URI="$PGURI" "$PY" -m pytest -q
+# The load and fault tests restart this server; they run in their reduced
+# form unless RFX_LOAD_SCALE=full.
+RFX_POSTGRES_DIR="$PGDIR" SQLALCHEMY_DATABASE_URI="$PGURI" "$PY" -m pytest -q

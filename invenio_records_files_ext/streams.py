@@ -1,4 +1,4 @@
-"""Request bodies as Invenio-Files-REST expects them, on any WSGI server.
+"""Request and response bodies of the files routes, on any WSGI server.
 
 Invenio-Files-REST checks ``request.stream.is_exhausted`` before an upload.
 Werkzeug wraps the body in a ``LimitedStream`` (which has that attribute)
@@ -11,7 +11,9 @@ bytes are read.
 """
 
 from flask import request
-from werkzeug.wsgi import LimitedStream
+from werkzeug.wsgi import LimitedStream, wrap_file
+
+DOWNLOAD_BUFFER_SIZE = 1024 * 1024
 
 
 def ensure_limited_stream():
@@ -25,3 +27,17 @@ def ensure_limited_stream():
     # ``Request.stream`` is a cached property: replacing the cached value is
     # how the rest of the request (form parsing included) sees the wrapper.
     request._get_current_object().__dict__["stream"] = LimitedStream(stream, length)
+
+
+def serve_file_body(response, buffer_size=DOWNLOAD_BUFFER_SIZE):
+    """Let the WSGI server send a file body itself.
+
+    Invenio-Files-REST answers downloads with the open file as the
+    response body; iterating a binary file yields it line by line, a few
+    hundred bytes at a time. Wrapped in the server's ``wsgi.file_wrapper``
+    the file goes out with ``sendfile()`` (gunicorn) or in large blocks.
+    """
+    body = response.response
+    if response.direct_passthrough and hasattr(body, "read"):
+        response.response = wrap_file(request.environ, body, buffer_size)
+    return response

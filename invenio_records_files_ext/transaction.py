@@ -121,8 +121,9 @@ def touch(bucket_id, key):
 def delete_bytes(storage):
     """Delete bytes from storage, logging instead of raising on failure.
 
-    Failures are not fatal: the bytes are then merely unreferenced, which
-    ``flask records-files gc`` reports and removes.
+    Failures are not fatal: the bytes are then merely unreferenced. On
+    local storage ``flask records-files gc`` reports and removes them; other
+    backends need their own listing (the warning names the location).
     """
     try:
         storage.delete()

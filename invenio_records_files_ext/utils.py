@@ -76,13 +76,15 @@ def file_download_ui(pid, record, _record_file_factory=None, **kwargs):
     :param pid: the :class:`~invenio_pidstore.models.PersistentIdentifier`.
     :param record: the record.
     """
+    from .views import RecordObjectResource
+
     factory = _record_file_factory or record_file_factory
     fileobj = factory(pid, record, kwargs.get("filename"))
     if fileobj is None:
         abort(404)
     obj = fileobj.obj
     ObjectResource.check_object_permission(obj)
-    return ObjectResource.send_object(
+    return RecordObjectResource.send_object(
         obj.bucket,
         obj,
         expected_chksum=fileobj.get("checksum"),

@@ -41,7 +41,7 @@ from .errors import RecordGoneError, RecordsFilesError
 from .keys import validate_key
 from .permissions import check_record_permission
 from .serializer import BLUEPRINT_NAME, json_serializer
-from .streams import ensure_limited_stream
+from .streams import ensure_limited_stream, serve_file_body
 
 READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
@@ -146,6 +146,11 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
         if request.method in ("PUT", "POST"):
             validate_key(kwargs.get("key"))
         return super().dispatch_request(pid_value, **kwargs)
+
+    @staticmethod
+    def send_object(*args, **kwargs):
+        """Send a file, letting the WSGI server stream it."""
+        return serve_file_body(ObjectResource.send_object(*args, **kwargs))
 
     def create_object(self, bucket, key):
         """Upload a file through the record's files API."""

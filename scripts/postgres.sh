@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL server on loopback, for the test suite.
 #
 #   scripts/postgres.sh start DIR PORT   # prints the database URI
+#   scripts/postgres.sh restart DIR      # fast shutdown, then start again
 #   scripts/postgres.sh stop DIR
 #
 # Uses Debian's postgresql package, installing it when missing and the
@@ -57,6 +58,12 @@ start() {
     echo "postgresql+psycopg2://postgres@127.0.0.1:${port}/rfx_tests"
 }
 
+restart() {
+    local dir=$1 bindir
+    bindir=$(find_bindir)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
+}
+
 stop() {
     local dir=$1 bindir
     bindir=$(find_bindir)
@@ -68,9 +75,10 @@ stop() {
 
 case "${1:-}" in
 start) start "$2" "$3" ;;
+restart) restart "$2" ;;
 stop) stop "$2" ;;
 *)
-    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    echo "usage: $0 start DIR PORT | restart DIR | stop DIR" >&2
     exit 2
     ;;
 esac

@@ -325,12 +325,14 @@ def _state(record_id, location):
         "deleted": record.model.is_deleted,
         "json": json.dumps(record.model.json, sort_keys=True),
         "locked": bucket.locked if bucket else None,
-        "objects": sorted(
-            (str(o.version_id), o.key, o.is_head, str(o.file_id))
-            for o in ObjectVersion.query.filter_by(bucket_id=bucket.id)
-        )
-        if bucket
-        else None,
+        "objects": (
+            sorted(
+                (str(o.version_id), o.key, o.is_head, str(o.file_id))
+                for o in ObjectVersion.query.filter_by(bucket_id=bucket.id)
+            )
+            if bucket
+            else None
+        ),
         "tags": sorted((t.key, t.value) for t in BucketTag.query.all()),
         "files": FileInstance.query.count(),
         "disk": storage_files(location.uri),
@@ -341,7 +343,9 @@ def _state(record_id, location):
 
 STEPS = {
     "file_added": lambda r, o: r.files.put("new.txt", stream(b"new")),
-    "file_added (bulk)": lambda r, o: r.files.update({"n1": stream(b"1"), "n2": stream(b"2")}),
+    "file_added (bulk)": lambda r, o: r.files.update(
+        {"n1": stream(b"1"), "n2": stream(b"2")}
+    ),
     "file_replaced": lambda r, o: r.files.put("a.txt", stream(b"replacement")),
     "file_deleted": lambda r, o: r.files.delete("a.txt"),
     "file_renamed": lambda r, o: r.files.rename("a.txt", "z.txt"),

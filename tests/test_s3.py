@@ -1,0 +1,491 @@
+"""Record files stored in S3, through invenio-s3, against a real S3 server.
+
+A moto S3 server runs on loopback for the whole session; every test gets a
+fresh S3 bucket as the default location of an application configured for
+invenio-s3. What is checked is what the library promises for any storage
+backend: bytes written, read back, shared between versions, deleted only
+after a committed purge, verified, and never left behind by a failed upload.
+"""
+
+import base64
+import hashlib
+import json
+import os
+
+import pytest
+from invenio_db import db as db_
+from invenio_files_rest.errors import FileSizeError
+from invenio_files_rest.models import FileInstance, Location
+from invenio_s3 import InvenioS3
+
+from examples.app import create_app
+from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.cli import records_files
+from invenio_records_files_ext.errors import ChecksumMismatchError
+from invenio_records_files_ext.models import RecordsBuckets
+from tests.conftest import IsolatedClient, _clear_tables, stream
+from tests.s3server import (
+    MotoServer,
+    http_session,
+    new_bucket_name,
+    object_keys,
+    remove_bucket,
+)
+from tests.test_views import create_record, stored_record, upload
+
+pytestmark = pytest.mark.s3
+
+MiB = 1024 * 1024
+
+PART_SIZE = MiB
+"""Multipart part size: S3 itself wants 5 MiB, the tests keep data small."""
+
+
+#
+# Fixtures
+#
+@pytest.fixture(scope="session")
+def s3_server(instance_path):
+    """A moto S3 server on a free loopback port, for the whole session."""
+    server = MotoServer(instance_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(s3_server):
+    """A boto3 client of the S3 server, to look behind the application's back."""
+    return s3_server.client()
+
+
+@pytest.fixture(scope="session")
+def s3_app(app, base_config, instance_path, s3_server):
+    """The demo application storing its bytes in S3.
+
+    It has its own instance path but shares the test database with ``app``,
+    which it depends on so that, on PostgreSQL, the schema is reset first.
+    """
+    config = dict(
+        base_config,
+        # Parts smaller than S3's 5 MiB minimum: invenio-s3 writes the parts
+        # of an upload into one object, not as S3 multipart parts.
+        FILES_REST_MULTIPART_CHUNKSIZE_MIN=PART_SIZE,
+        **s3_server.app_config(),
+    )
+    application = create_app(config, instance_path=os.path.join(instance_path, "s3"))
+    # The demo initialises its extensions by hand, not from entry points.
+    InvenioS3(application)
+    application.test_client_class = IsolatedClient
+    return application
+
+
+@pytest.fixture()
+def s3_db(s3_app):
+    """The database, in an S3 application context; emptied before and after."""
+    with s3_app.app_context():
+        _clear_tables()
+        yield db_
+        db_.session.rollback()
+        db_.session.remove()
+        _clear_tables()
+
+
+@pytest.fixture()
+def s3_bucket(s3):
+    """A fresh, empty S3 bucket, removed with its contents after the test."""
+    name = new_bucket_name()
+    s3.create_bucket(Bucket=name)
+    yield name
+    remove_bucket(s3, name)
+
+
+@pytest.fixture()
+def s3_location(s3_db, s3_bucket):
+    """The default location, in the test's S3 bucket."""
+    location = Location(name="s3", uri="s3://" + s3_bucket, default=True)
+    s3_db.session.add(location)
+    s3_db.session.commit()
+    return location
+
+
+@pytest.fixture()
+def s3_client(s3_app, s3_location):
+    """A test client of the S3 application (one thread per request)."""
+    return s3_app.test_client()
+
+
+#
+# Helpers
+#
+def md5(data):
+    """Return the checksum Invenio-Files-REST stores for ``data``."""
+    return "md5:" + hashlib.md5(data).hexdigest()
+
+
+def payload(size, seed):
+    """Return ``size`` reproducible bytes that differ from seed to seed."""
+    block = hashlib.sha256(seed.encode()).digest()
+    return (block * (size // len(block) + 1))[:size]
+
+
+def s3_key(bucket, uri):
+    """Return the S3 object key of a file instance URI in ``bucket``."""
+    prefix = "s3://{0}/".format(bucket)
+    assert uri.startswith(prefix), uri
+    return uri[len(prefix) :]
+
+
+def keys_of(bucket, record):
+    """Return the S3 keys of a record's current files, by file key."""
+    return {
+        fileobj.key: s3_key(bucket, fileobj.obj.file.uri) for fileobj in record.files
+    }
+
+
+def object_bytes(s3, bucket, key):
+    """Read an object straight from S3."""
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def read_through_storage(record, key):
+    """Read a file's bytes through the application's storage (invenio-s3)."""
+    with record.files[key].obj.file.storage().open("rb") as fp:
+        return fp.read()
+
+
+def download(client, pid, key):
+    """Download a file over REST, following invenio-s3's redirect to S3."""
+    response = client.get("/records/{0}/files/{1}".format(pid, key))
+    # invenio-s3 answers downloads with a redirect to a pre-signed URL: the
+    # bytes come from the S3 server, not through the application.
+    assert response.status_code == 302, response.data
+    fetched = http_session().get(response.headers["Location"], timeout=30)
+    assert fetched.status_code == 200, fetched.text
+    return fetched.content
+
+
+def reload(record):
+    """Return a fresh copy of a record from the database."""
+    return Record.get_record(record.id)
+
+
+def run_verify(s3_app):
+    """Run ``flask records-files verify --all``."""
+    return s3_app.test_cli_runner().invoke(records_files, ["verify", "--all"])
+
+
+#
+# Upload and download
+#
+def test_python_api_upload_lands_in_s3(s3_db, s3_location, s3_bucket, s3):
+    data = payload(300 * 1024, "api")
+    record = Record.create({"title": "api"})
+    record.files["data.bin"] = stream(data)
+    s3_db.session.commit()
+
+    stored = reload(record)
+    fileinstance = stored.files["data.bin"].obj.file
+    assert fileinstance.uri.startswith("s3://{0}/".format(s3_bucket))
+    assert fileinstance.size == len(data)
+    assert fileinstance.checksum == md5(data)
+    assert stored["_files"][0]["checksum"] == md5(data)
+    key = s3_key(s3_bucket, fileinstance.uri)
+    assert object_keys(s3, s3_bucket) == {key}
+    assert object_bytes(s3, s3_bucket, key) == data
+    assert read_through_storage(stored, "data.bin") == data
+
+
+def test_rest_upload_and_download(s3_client, s3_db, s3_bucket, s3):
+    data = payload(200 * 1024, "rest")
+    pid = create_record(s3_client)
+    response = upload(s3_client, pid, "data.bin", data)
+    assert response.status_code == 200, response.data
+    assert response.json["size"] == len(data)
+    assert response.json["checksum"] == md5(data)
+
+    record = stored_record(pid)
+    key = s3_key(s3_bucket, record.files["data.bin"].obj.file.uri)
+    assert object_keys(s3, s3_bucket) == {key}
+    assert object_bytes(s3, s3_bucket, key) == data
+
+    downloaded = download(s3_client, pid, "data.bin")
+    assert downloaded == data
+    assert md5(downloaded) == response.json["checksum"]
+
+
+def test_rest_multipart_upload(s3_client, s3_db, s3_bucket, s3):
+    data = payload(2 * PART_SIZE + PART_SIZE // 2, "multipart")
+    pid = create_record(s3_client)
+    base = "/records/{0}/files/big.bin".format(pid)
+    init = s3_client.post(
+        "{0}?uploads&size={1}&partSize={2}".format(base, len(data), PART_SIZE)
+    )
+    assert init.status_code == 200, init.data
+    upload_id = init.json["id"]
+    parts = list(enumerate(range(0, len(data), PART_SIZE)))
+    # Last part first: each part must land at its own offset of the object.
+    for number, start in reversed(parts):
+        part = s3_client.put(
+            "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
+            data=data[start : start + PART_SIZE],
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert part.status_code == 200, part.data
+    done = s3_client.post("{0}?uploadId={1}".format(base, upload_id))
+    assert done.status_code == 200, done.data
+    assert json.loads(done.get_data().strip())["completed"] is True
+
+    record = stored_record(pid)
+    assert record.files.keys == ["big.bin"]
+    fileinstance = record.files["big.bin"].obj.file
+    assert fileinstance.size == len(data)
+    assert fileinstance.checksum == md5(data)
+    key = s3_key(s3_bucket, fileinstance.uri)
+    # The parts were written into the one object: nothing else is left.
+    assert object_keys(s3, s3_bucket) == {key}
+    assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert object_bytes(s3, s3_bucket, key) == data
+    assert download(s3_client, pid, "big.bin") == data
+
+
+def test_aborted_or_purged_multipart_leaves_no_object(s3_client, s3_db, s3_bucket, s3):
+    pid = create_record(s3_client)
+    base = "/records/{0}/files/big.bin".format(pid)
+    start = "{0}?uploads&size={1}&partSize={2}".format(base, 2 * PART_SIZE, PART_SIZE)
+    upload_id = s3_client.post(start).json["id"]
+    # Invenio-Files-REST creates the object, full size, when the upload starts.
+    assert len(object_keys(s3, s3_bucket)) == 1
+    assert (
+        s3_client.delete("{0}?uploadId={1}".format(base, upload_id)).status_code == 204
+    )
+    assert object_keys(s3, s3_bucket) == set()
+
+    assert s3_client.post(start).status_code == 200
+    assert len(object_keys(s3, s3_bucket)) == 1
+    stored_record(pid).delete(force=True)
+    s3_db.session.commit()
+    assert object_keys(s3, s3_bucket) == set()
+
+
+def test_rest_delete_version_removes_object(s3_client, s3_db, s3_bucket, s3):
+    pid = create_record(s3_client)
+    first = upload(s3_client, pid, "a.txt", b"first").json["version_id"]
+    upload(s3_client, pid, "a.txt", b"second")
+    assert len(object_keys(s3, s3_bucket)) == 2
+    url = "/records/{0}/files/a.txt?versionId={1}".format(pid, first)
+    assert s3_client.delete(url).status_code == 204
+    record = stored_record(pid)
+    assert object_keys(s3, s3_bucket) == set(keys_of(s3_bucket, record).values())
+    assert download(s3_client, pid, "a.txt") == b"second"
+
+
+#
+# New versions share bytes
+#
+def test_copy_shares_s3_objects(s3_client, s3_db, s3_bucket, s3):
+    old_pid, new_pid = create_record(s3_client), create_record(s3_client)
+    assert upload(s3_client, old_pid, "a.txt", b"first file").status_code == 200
+    assert upload(s3_client, old_pid, "b.txt", b"second file").status_code == 200
+    before = object_keys(s3, s3_bucket)
+    assert len(before) == 2
+
+    new = stored_record(new_pid)
+    assert new.files.copy(stored_record(old_pid)) == ["a.txt", "b.txt"]
+    s3_db.session.commit()
+
+    assert object_keys(s3, s3_bucket) == before
+    old, new = stored_record(old_pid), stored_record(new_pid)
+    assert keys_of(s3_bucket, new) == keys_of(s3_bucket, old)
+    assert read_through_storage(new, "a.txt") == b"first file"
+    assert download(s3_client, new_pid, "b.txt") == b"second file"
+
+
+#
+# Purge
+#
+def _two_versions(db):
+    """v1 with a.txt and b.txt; v2 shares a.txt, replaces b.txt, adds c.txt."""
+    v1 = Record.create({"title": "v1"})
+    v1.files["a.txt"] = stream(b"shared bytes")
+    v1.files["b.txt"] = stream(b"v1 only")
+    db.session.commit()
+    v2 = Record.create({"title": "v2"})
+    v2.files.copy(v1)
+    v2.files["b.txt"] = stream(b"v2 replacement")
+    v2.files["c.txt"] = stream(b"v2 only")
+    db.session.commit()
+    return reload(v1), reload(v2)
+
+
+def test_purge_deletes_unshared_objects_only(s3_db, s3_location, s3_bucket, s3):
+    v1, v2 = _two_versions(s3_db)
+    v1_keys, v2_keys = keys_of(s3_bucket, v1), keys_of(s3_bucket, v2)
+    assert v1_keys["a.txt"] == v2_keys["a.txt"]
+    assert object_keys(s3, s3_bucket) == set(v1_keys.values()) | set(v2_keys.values())
+
+    v2.delete(force=True)
+    s3_db.session.commit()
+
+    # v2's own bytes are gone; the shared bytes and v1's stay, readable.
+    assert object_keys(s3, s3_bucket) == set(v1_keys.values())
+    v1 = reload(v1)
+    assert read_through_storage(v1, "a.txt") == b"shared bytes"
+    assert read_through_storage(v1, "b.txt") == b"v1 only"
+    assert FileInstance.query.count() == 2
+
+    v1.delete(force=True)
+    s3_db.session.commit()
+    assert object_keys(s3, s3_bucket) == set()
+    assert FileInstance.query.count() == 0
+
+
+def test_rolled_back_purge_deletes_nothing(s3_app, s3_db, s3_location, s3_bucket, s3):
+    v1, v2 = _two_versions(s3_db)
+    before = object_keys(s3, s3_bucket)
+    assert len(before) == 4
+
+    v2.delete(force=True)
+    s3_db.session.flush()
+    s3_db.session.rollback()
+
+    assert object_keys(s3, s3_bucket) == before
+    v2 = reload(v2)
+    assert read_through_storage(v2, "b.txt") == b"v2 replacement"
+    assert read_through_storage(v2, "c.txt") == b"v2 only"
+    assert run_verify(s3_app).exit_code == 0
+
+
+#
+# Verify
+#
+def test_verify_clean_corrupted_and_missing(s3_app, s3_db, s3_location, s3_bucket, s3):
+    record = Record.create({"title": "verify"})
+    record.files["good.txt"] = stream(b"good bytes")
+    record.files["corrupt.txt"] = stream(b"intact bytes")
+    record.files["gone.txt"] = stream(b"doomed bytes")
+    s3_db.session.commit()
+    keys = keys_of(s3_bucket, record)
+
+    result = run_verify(s3_app)
+    assert result.exit_code == 0, result.output
+    assert "3 files" in result.output
+    assert "0 problems" in result.output
+
+    # Same size, other bytes: only the checksum can tell.
+    s3.put_object(Bucket=s3_bucket, Key=keys["corrupt.txt"], Body=b"broken bytes")
+    result = run_verify(s3_app)
+    assert result.exit_code == 1, result.output
+    problems = [line for line in result.output.splitlines() if "\t" in line]
+    assert len(problems) == 1, result.output
+    record_id, key, problem = problems[0].split("\t")
+    assert (record_id, key) == (str(record.id), "corrupt.txt")
+    assert problem.startswith("checksum mismatch"), problem
+
+    s3.delete_object(Bucket=s3_bucket, Key=keys["gone.txt"])
+    result = run_verify(s3_app)
+    assert result.exit_code == 1, result.output
+    problems = sorted(
+        tuple(line.split("\t")) for line in result.output.splitlines() if "\t" in line
+    )
+    assert [(p[0], p[1]) for p in problems] == [
+        (str(record.id), "corrupt.txt"),
+        (str(record.id), "gone.txt"),
+    ]
+    assert problems[1][2].startswith("missing"), problems[1]
+    assert "2 problems" in result.output
+
+    # Shorter bytes: read back through s3fs, not from a cached object size.
+    s3.put_object(Bucket=s3_bucket, Key=keys["good.txt"], Body=b"good")
+    result = s3_app.test_cli_runner().invoke(records_files, ["verify", str(record.id)])
+    assert result.exit_code == 1, result.output
+    assert (
+        "{0}\tgood.txt\tsize mismatch: stored 10 bytes, read 4".format(record.id)
+        in result.output
+    )
+    assert "3 problems" in result.output
+
+
+#
+# Failed uploads leave nothing behind
+#
+def test_rest_content_md5_mismatch_leaves_no_object(s3_client, s3_db, s3_bucket, s3):
+    pid = create_record(s3_client)
+    wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
+    response = upload(s3_client, pid, "a.txt", b"the body", **{"Content-MD5": wrong})
+    assert response.status_code == 400, response.data
+    assert object_keys(s3, s3_bucket) == set()
+    assert FileInstance.query.count() == 0
+    assert stored_record(pid).files.keys == []
+
+
+def test_api_content_md5_mismatch_leaves_no_object(s3_db, s3_location, s3_bucket, s3):
+    record = Record.create({"title": "md5"})
+    s3_db.session.commit()
+    with pytest.raises(ChecksumMismatchError):
+        record.files.put(
+            "a.txt", stream(b"the body"), content_md5=hashlib.md5(b"other").hexdigest()
+        )
+    assert object_keys(s3, s3_bucket) == set()
+    s3_db.session.rollback()
+    assert object_keys(s3, s3_bucket) == set()
+
+
+def test_rolled_back_upload_leaves_no_object(s3_db, s3_location, s3_bucket, s3):
+    record = Record.create({"title": "rollback"})
+    s3_db.session.commit()
+    record.files["a.txt"] = stream(b"never committed")
+    # The bytes are written before the commit...
+    assert len(object_keys(s3, s3_bucket)) == 1
+    s3_db.session.rollback()
+    # ...and deleted again when the transaction does not commit.
+    assert object_keys(s3, s3_bucket) == set()
+    assert reload(record).files.keys == []
+
+
+@pytest.fixture()
+def s3_limits(s3_app):
+    """A 1 MiB file size limit on new buckets of the S3 application."""
+    previous = s3_app.config.get("RECORDS_FILES_BUCKET_MAX_FILE_SIZE")
+    s3_app.config["RECORDS_FILES_BUCKET_MAX_FILE_SIZE"] = MiB
+    yield
+    s3_app.config["RECORDS_FILES_BUCKET_MAX_FILE_SIZE"] = previous
+
+
+def test_upload_over_limit_leaves_no_object(
+    s3_db, s3_location, s3_bucket, s3, s3_limits
+):
+    record = Record.create({"title": "limit"})
+    s3_db.session.commit()
+    # No size announced: the limit is only hit while the bytes stream to S3,
+    # and Invenio-Files-REST closes (so uploads) the S3 file before giving up.
+    with pytest.raises(FileSizeError):
+        record.files["big.bin"] = stream(payload(MiB + 1, "limit"))
+    assert object_keys(s3, s3_bucket) == set()
+    assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    s3_db.session.rollback()
+    assert object_keys(s3, s3_bucket) == set()
+
+
+#
+# Garbage collection
+#
+def test_gc_removes_unused_bucket_objects(s3_app, s3_db, s3_location, s3_bucket, s3):
+    kept = Record.create({"title": "kept"})
+    kept.files["a.txt"] = stream(b"shared")
+    s3_db.session.commit()
+    other = Record.create({"title": "unlinked"})
+    other.files.copy(kept)
+    other.files["own.txt"] = stream(b"only in the unlinked bucket")
+    s3_db.session.commit()
+    own = keys_of(s3_bucket, other)["own.txt"]
+    RecordsBuckets.query.filter_by(record_id=other.id).delete()
+    s3_db.session.commit()
+
+    result = s3_app.test_cli_runner().invoke(records_files, ["gc", "--delete"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 unused buckets." in result.output
+    # Orphan bytes are only looked for in local folders.
+    assert "is not a local folder: byte scan skipped" in result.output
+    assert own not in object_keys(s3, s3_bucket)
+    assert object_keys(s3, s3_bucket) == set(keys_of(s3_bucket, reload(kept)).values())
+    assert run_verify(s3_app).exit_code == 0
