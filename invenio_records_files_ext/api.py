@@ -11,7 +11,6 @@ the same few queries however many files the record holds.
 """
 
 import copy
-from contextlib import contextmanager
 
 from flask import current_app
 from invenio_db import db
@@ -30,52 +29,11 @@ from .errors import FileKeyExistsError, InvalidFileKeyError
 from .keys import validate_key
 from .locks import lock_record_row
 from .models import RecordsBuckets
+from .steps import send_signal, step
 from .storage import discard, stage_file
 from .versions import make_head
 
 _MISSING = object()
-
-
-class _Step:
-    """One atomic change: the undo log for what the savepoint cannot undo."""
-
-    def __init__(self):
-        self._undo = []
-
-    def undo(self, callback):
-        """Register ``callback`` to run if the step fails."""
-        self._undo.append(callback)
-
-    def rollback(self):
-        for callback in reversed(self._undo):
-            callback()
-
-
-@contextmanager
-def step():
-    """Run a change atomically: all of it, or nothing.
-
-    Database changes go into a savepoint; in-memory changes register an undo
-    callback. If the block raises (a hook included), the savepoint is rolled
-    back, the undo callbacks run in reverse order and the error propagates.
-    """
-    current = _Step()
-    try:
-        with db.session.begin_nested():
-            yield current
-            # Flush inside the savepoint so that a later rollback of it
-            # covers every change of the step.
-            db.session.flush()
-    except BaseException:
-        current.rollback()
-        raise
-
-
-def _send(signal, **kwargs):
-    if signal.receivers:
-        # Make the step's changes visible to receivers that query.
-        db.session.flush()
-        signal.send(current_app._get_current_object(), **kwargs)
 
 
 class FileObject:
@@ -438,9 +396,9 @@ class FilesIterator:
         self._changed()
         fileobj = self._make_file(obj, entry)
         if previous is None:
-            _send(signals.file_added, record=self.record, file=fileobj)
+            send_signal(signals.file_added, record=self.record, file=fileobj)
         else:
-            _send(
+            send_signal(
                 signals.file_replaced,
                 record=self.record,
                 file=fileobj,
@@ -494,7 +452,7 @@ class FilesIterator:
             if key in self.entries:
                 _, previous, _ = self.entries.remove(key)
             self._changed()
-            _send(
+            send_signal(
                 signals.file_deleted,
                 record=self.record,
                 key=key,
@@ -534,7 +492,7 @@ class FilesIterator:
                 entry = file_fields(new_obj)
                 self.entries.append(entry)
             self._changed()
-            _send(
+            send_signal(
                 signals.file_renamed,
                 record=self.record,
                 file=self._make_file(new_obj, entry),
@@ -664,7 +622,7 @@ class FilesIterator:
             if bucket.locked:
                 return
             bucket.locked = True
-            _send(signals.files_locked, record=self.record)
+            send_signal(signals.files_locked, record=self.record)
 
     def unlock(self):
         """Unlock the files of a record that is not deleted."""
@@ -678,7 +636,7 @@ class FilesIterator:
         with step():
             self._lock_row(writable=False)
             bucket.locked = False
-            _send(signals.files_unlocked, record=self.record)
+            send_signal(signals.files_unlocked, record=self.record)
 
 
 class FilesMixin:
@@ -907,7 +865,7 @@ class Record(_Record, FilesMixin):
             else:
                 bury(self)
                 super().delete(force=False)
-                _send(signals.files_soft_deleted, record=self)
+                send_signal(signals.files_soft_deleted, record=self)
         return self
 
     def undelete(self):
@@ -925,5 +883,4 @@ __all__ = (
     "FilesIterator",
     "FilesMixin",
     "Record",
-    "step",
 )

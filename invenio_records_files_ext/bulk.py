@@ -24,6 +24,7 @@ from .entries import file_fields, user_metadata
 from .errors import InvalidOperationError
 from .keys import validate_key
 from .sql import chunks
+from .steps import send_signal, step
 from .storage import discard, write_bytes
 from .versions import head_version_ids, retire_heads
 
@@ -44,8 +45,6 @@ def _store_entry(files, key, fields, metadata=None):
 
 def _send_file_signals(files, version_ids, created):
     """Send added/replaced signals for objects inserted in bulk."""
-    from .api import _send
-
     if not (signals.file_added.receivers or signals.file_replaced.receivers):
         return
     db.session.flush()
@@ -59,9 +58,9 @@ def _send_file_signals(files, version_ids, created):
         obj = objects[version_id]
         fileobj = files._make_file(obj, files.entries.get(obj.key))
         if created[obj.key]:
-            _send(signals.file_added, record=files.record, file=fileobj)
+            send_signal(signals.file_added, record=files.record, file=fileobj)
         else:
-            _send(
+            send_signal(
                 signals.file_replaced, record=files.record, file=fileobj, previous=None
             )
 
@@ -79,8 +78,6 @@ def _size_limit_after(bucket, extra):
 
 def put_many(files, pairs):
     """Store ``(key, stream)`` pairs in the record's bucket, all or nothing."""
-    from .api import step
-
     keys = [validate_key(key) for key, _ in pairs]
     if len(set(keys)) != len(keys):
         raise ValueError("A key is given more than once.")
@@ -159,7 +156,7 @@ def put_many(files, pairs):
 
 def copy_files(files, source):
     """Import the current files of ``source`` into ``files``' bucket."""
-    from .api import FilesMixin, _send, step
+    from .api import FilesMixin
 
     src = source.files if isinstance(source, FilesMixin) else source
     if src is None:
@@ -218,5 +215,7 @@ def copy_files(files, source):
         ):
             files.entries.default_preview = src.entries.default_preview
         files._changed()
-        _send(signals.files_copied, record=files.record, source=src.record, keys=keys)
+        send_signal(
+            signals.files_copied, record=files.record, source=src.record, keys=keys
+        )
     return keys

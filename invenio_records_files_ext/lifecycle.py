@@ -32,6 +32,7 @@ from .entries import FileEntries
 from .locks import lock_record_row
 from .models import RecordsBuckets
 from .sql import chunks
+from .steps import send_signal
 
 TOMBSTONE_TAG = "invenio-records-files-ext:tombstone"
 """Bucket tag keeping a soft-deleted record's file state."""
@@ -55,8 +56,6 @@ def bury(record):
 
 def restore(record):
     """Bring back the file state kept by :func:`bury`."""
-    from .api import _send
-
     bucket = record.bucket
     if bucket is None:
         return
@@ -75,7 +74,7 @@ def restore(record):
     entries.write_into(record)
     record.dump_bucket(record, bucket)
     record.__dict__.pop("_files_iter", None)
-    _send(signals.files_restored, record=record)
+    send_signal(signals.files_restored, record=record)
 
 
 def bucket_file_ids(bucket_id):
@@ -152,8 +151,6 @@ def purge(record):
     The bytes are deleted from storage once the transaction commits; if it
     rolls back, nothing is lost.
     """
-    from .api import _send
-
     bucket = record.bucket
     if bucket is None:
         return
@@ -171,7 +168,7 @@ def purge(record):
     ).first()
     removed = [] if still_linked is not None else remove_bucket(bucket_id)
     # When another record uses the bucket too, only the link goes.
-    _send(
+    send_signal(
         signals.files_purged,
         record=record,
         bucket_id=bucket_id,

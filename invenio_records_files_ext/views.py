@@ -41,6 +41,7 @@ from .errors import RecordGoneError, RecordsFilesError
 from .keys import validate_key
 from .permissions import check_record_permission
 from .serializer import BLUEPRINT_NAME, json_serializer
+from .steps import step
 from .streams import ensure_limited_stream, serve_file_body
 
 READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
@@ -223,8 +224,6 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
 
 def _remove_version(files, obj):
     """Remove one object version for good, and its bytes if unused."""
-    from .api import step
-
     with step():
         files._lock_row()
         was_head = obj.is_head
