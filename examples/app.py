@@ -48,14 +48,25 @@ def allow_everything(*args, **kwargs):
     return allow_all()
 
 
+def _engine_options(uri):
+    # Check pooled connections before use, so that a request after a
+    # database restart reconnects instead of failing.
+    options = {"pool_pre_ping": True}
+    if uri.startswith("postgresql"):
+        # What Invenio-DB sets when the application sets nothing.
+        options["connect_args"] = {"options": "-c timezone=UTC"}
+    return options
+
+
 def demo_config(instance_path):
     """Return the demo's configuration (environment overrides included)."""
+    uri = os.environ.get(
+        "SQLALCHEMY_DATABASE_URI",
+        "sqlite:///" + os.path.join(instance_path, "demo.db"),
+    )
     return dict(
         SECRET_KEY="demo-only-not-secret",
-        SQLALCHEMY_DATABASE_URI=os.environ.get(
-            "SQLALCHEMY_DATABASE_URI",
-            "sqlite:///" + os.path.join(instance_path, "demo.db"),
-        ),
+        SQLALCHEMY_DATABASE_URI=uri,
         FILES_STORAGE_PATH=os.environ.get(
             "FILES_STORAGE_PATH", os.path.join(instance_path, "files")
         ),
@@ -137,6 +148,10 @@ def create_app(config=None, instance_path=None):
     app = Flask("invenio_records_files_ext_demo", instance_path=instance_path)
     app.config.update(demo_config(instance_path))
     app.config.update(config or {})
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+    )
 
     # Invenio-Base registers this converter from entry points in full
     # Invenio applications; this small app does it by hand.

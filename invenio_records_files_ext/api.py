@@ -30,7 +30,7 @@ from .keys import validate_key
 from .locks import lock_record_row
 from .models import RecordsBuckets
 from .steps import send_signal, step
-from .storage import discard, stage_file
+from .storage import UploadTarget, discard, stage_file
 from .versions import make_head
 
 _MISSING = object()
@@ -350,28 +350,28 @@ class FilesIterator:
     #
     # Writing: single files
     #
-    def put(self, key, stream, size=None, content_md5=None):
+    def put(self, key, stream, size=None, content_md5=None, target=None):
         """Store ``stream`` under ``key`` (a new file or a new version).
 
-        The bytes are written first, then the record's row is locked and the
-        object version created, so a slow stream never blocks other writers
-        of the record. A replaced file keeps its position and metadata.
+        The bytes are written first, with no database work, then the
+        record's row is locked and the object version created, so a slow
+        stream never blocks other writers of the record. A replaced file
+        keeps its position and metadata.
 
         :param size: the announced size in bytes (checked when given).
         :param content_md5: Content-MD5 of the stream (checked when given).
+        :param target: an :class:`~invenio_records_files_ext.storage.UploadTarget`
+            read beforehand (the REST routes use it to stream the body with
+            no transaction open); by default it is read from the bucket.
         :returns: the new :attr:`file_cls` instance.
         """
         key = validate_key(key)
-        bucket = self._writable_bucket()
+        if target is None:
+            target = UploadTarget.of(self._writable_bucket())
+        fileinstance = stage_file(target, stream, size=size, content_md5=content_md5)
         with step() as current:
-            fileinstance = stage_file(
-                bucket,
-                stream,
-                size=size,
-                size_limit=bucket.size_limit,
-                content_md5=content_md5,
-            )
             current.undo(lambda: discard(fileinstance.id))
+            db.session.add(fileinstance)
             return self._attach(current, key, fileinstance)
 
     def _attach(self, current, key, fileinstance):

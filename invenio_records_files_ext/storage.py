@@ -14,8 +14,10 @@ about the slower of writing and hashing instead of their sum.
 import base64
 import binascii
 import hashlib
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import NamedTuple
 
 from flask import current_app
 from invenio_files_rest.helpers import chunk_size_or_default
@@ -121,27 +123,42 @@ def write_bytes(
     return storage, uri, written, checksum
 
 
-def stage_file(bucket, stream, size=None, size_limit=None, content_md5=None):
-    """Write a stream into a new file instance added to the session.
+class UploadTarget(NamedTuple):
+    """Where the bytes of a new file go, read from its bucket beforehand."""
 
-    The bytes go to the bucket's default location and storage class. The
-    caller attaches the returned file instance to an object version.
+    location_uri: str
+    storage_class: str
+    size_limit: object
+    """An ``int``, a :class:`~invenio_files_rest.limiters.FileSizeLimit`
+    or ``None``."""
+
+    @classmethod
+    def of(cls, bucket):
+        """Read what an upload into ``bucket`` needs, now."""
+        return cls(bucket.location.uri, bucket.default_storage_class, bucket.size_limit)
+
+
+def stage_file(target, stream, size=None, content_md5=None):
+    """Write a stream into a new, transient file instance.
+
+    Nothing touches the database: the caller adds the returned file
+    instance to the session when it attaches it to an object version, so a
+    long upload holds no transaction open. The bytes are in the transaction
+    ledger, hence deleted unless a transaction commits them.
+
+    :param target: an :class:`UploadTarget`.
     """
-    # Load the location before the file instance joins the session, so that
-    # the lazy load's autoflush cannot write a half-made row.
-    location_uri = bucket.location.uri
-    storage_class = bucket.default_storage_class
-    fileinstance = FileInstance.create()
+    fileinstance = FileInstance(id=uuid.uuid4(), size=0)
     _, uri, written, checksum = write_bytes(
         fileinstance,
-        location_uri,
-        storage_class,
+        target.location_uri,
+        target.storage_class,
         stream,
         size=size,
-        size_limit=size_limit,
+        size_limit=target.size_limit,
         content_md5=content_md5,
     )
-    fileinstance.set_uri(uri, written, checksum, storage_class=storage_class)
+    fileinstance.set_uri(uri, written, checksum, storage_class=target.storage_class)
     return fileinstance
 
 

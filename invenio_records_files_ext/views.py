@@ -32,7 +32,9 @@ from invenio_files_rest.views import (
 from invenio_records_rest.errors import PIDResolveRESTError
 from invenio_records_rest.utils import obj_or_import_string
 from invenio_rest.errors import RESTException
+from marshmallow import missing
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from . import transaction
@@ -42,6 +44,7 @@ from .keys import validate_key
 from .permissions import check_record_permission
 from .serializer import BLUEPRINT_NAME, json_serializer
 from .steps import step
+from .storage import UploadTarget
 from .streams import ensure_limited_stream, serve_file_body
 
 READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
@@ -138,6 +141,26 @@ class _RecordFilesView:
 class RecordBucketResource(_RecordFilesView, BucketResource):
     """The record's bucket: list files, versions and multipart uploads."""
 
+    @need_permissions(lambda self, bucket, versions: bucket, "bucket-read")
+    def listobjects(self, bucket, versions):
+        """List the files (or all versions) with a constant number of queries."""
+        if versions is not missing:
+            check_permission(
+                current_permission_factory(bucket, "bucket-read-versions"),
+                hidden=False,
+            )
+        objects = (
+            ObjectVersion.get_by_bucket(bucket.id, versions=versions is not missing)
+            # Invenio-Files-REST loads each object's file and tags one by one.
+            .options(selectinload(ObjectVersion.file), selectinload(ObjectVersion.tags))
+            .limit(1000)
+            .all()
+        )
+        return self.make_response(
+            data=objects,
+            context={"class": ObjectVersion, "bucket": bucket, "many": True},
+        )
+
 
 class RecordObjectResource(_RecordFilesView, ObjectResource):
     """One file of the record: download, upload, delete, multipart."""
@@ -162,18 +185,26 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
             raise FileSizeError(
                 description=getattr(size_limit, "reason", "File size limit exceeded.")
             )
+        target = UploadTarget.of(bucket)
+        # Only reads happened so far: ending the transaction now means the
+        # body is streamed with no database connection held, and a database
+        # restart meanwhile does not fail the upload.
+        db.session.rollback()
         fileobj = self.files.put(
-            key, stream, size=content_length, content_md5=content_md5
+            key, stream, size=content_length, content_md5=content_md5, target=target
         )
         for name, value in (tags or {}).items():
             ObjectVersionTag.create(fileobj.obj, name, value)
-        db.session.commit()
-        file_uploaded.send(current_app._get_current_object(), obj=fileobj.obj)
-        return self.make_response(
+        # Answer from what is in memory before committing: once the file is
+        # committed, the client must not get an error for it.
+        response = self.make_response(
             data=fileobj.obj,
-            context={"class": ObjectVersion, "bucket": bucket},
+            context={"class": ObjectVersion, "bucket": self.files.bucket},
             etag=fileobj.obj.file.checksum,
         )
+        db.session.commit()
+        file_uploaded.send(current_app._get_current_object(), obj=fileobj.obj)
+        return response
 
     # Multipart uploads are completed and aborted here, in the request, not
     # by Celery tasks: the file gets attached through the record's files API
@@ -201,8 +232,9 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
         file = multipart.file
         multipart.delete()
         _forget_file_if_unused(file)
+        response = self.make_response("", 204)
         db.session.commit()
-        return self.make_response("", 204)
+        return response
 
     @need_permissions(
         lambda self, bucket, obj, *args: obj, "object-delete", hidden=False
@@ -217,9 +249,10 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
                 hidden=False,
             )
             _remove_version(self.files, obj)
+        response = self.make_response("", 204)
         db.session.commit()
         file_deleted.send(current_app._get_current_object(), obj=obj)
-        return self.make_response("", 204)
+        return response
 
 
 def _remove_version(files, obj):

@@ -108,3 +108,24 @@ def test_bulk_attach_query_count_does_not_grow(db, location, count_queries):
             db.session.commit()
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_rest_listing_query_count_does_not_grow(client, db, count_queries):
+    from invenio_files_rest.models import ObjectVersionTag
+    from invenio_pidstore.providers.recordid import RecordIdProvider
+
+    counts = []
+    for size in SIZES:
+        record_id = _make_record(db, size)
+        record = Record.get_record(record_id)
+        ObjectVersionTag.create(record.files["f0001.txt"].obj, "tag", "value")
+        pid = RecordIdProvider.create(object_type="rec", object_uuid=record_id).pid
+        db.session.commit()
+        url = "/records/{0}/files".format(pid.pid_value)
+        with count_queries() as counter:
+            listing = client.get(url).json
+            versions = client.get(url + "?versions").json
+        assert len(listing["contents"]) == size
+        assert len(versions["contents"]) >= size
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts

@@ -222,3 +222,41 @@ def test_python_and_rest_see_the_same_files(client, db):
     listing = client.get("/records/{0}/files".format(pid)).json["contents"]
     assert [item["key"] for item in listing] == ["py.txt"]
     assert ObjectVersion.get(record.bucket, "py.txt") is not None
+
+
+class TransactionProbe:
+    """A request body that notes whether a database transaction is open."""
+
+    def __init__(self, data):
+        import io
+
+        self.data = io.BytesIO(data)
+        self.seen = []
+
+    def read(self, size=-1):
+        from invenio_db import db as db_
+
+        self.seen.append(db_.session().in_transaction())
+        return self.data.read(size)
+
+    def readline(self, size=-1):
+        return self.data.readline(size)
+
+    def tell(self):
+        return self.data.tell()
+
+    def seek(self, *args):
+        return self.data.seek(*args)
+
+
+def test_upload_streams_with_no_transaction_open(client, db):
+    pid = create_record(client)
+    body = TransactionProbe(b"x" * 100000)
+    response = client.put(
+        "/records/{0}/files/probe.bin".format(pid),
+        input_stream=body,
+        headers={"Content-Type": "application/octet-stream", "Content-Length": "100000"},
+    )
+    assert response.status_code == 200, response.data
+    assert body.seen and not any(body.seen)
+    assert stored_record(pid).files.keys == ["probe.bin"]
