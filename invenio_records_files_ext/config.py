@@ -53,7 +53,7 @@ Invenio-Files-REST also limits keys to ``FILES_REST_OBJECT_KEY_MAX_LEN``
 characters (255 by default); raise it to accept longer keys.
 """
 
-RECORDS_FILES_UPLOAD_CHUNK_SIZE = 256 * 1024
+RECORDS_FILES_UPLOAD_CHUNK_SIZE = 1024 * 1024
 """Bytes read from an upload at a time while writing and hashing it.
 
 Bodies are streamed: a worker's memory grows by a few times this value,

@@ -30,6 +30,10 @@ def enable_sqlite_savepoints(engine, wal=False, busy_timeout_ms=30000):
         cursor.execute("PRAGMA foreign_keys = ON")
         if wal:
             cursor.execute("PRAGMA journal_mode = WAL")
+            # With a write-ahead log, syncing at checkpoints only is safe
+            # from corruption; a commit then does not force the whole disk's
+            # pending writes (the bytes of a large upload) out with it.
+            cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -29,7 +29,7 @@ from invenio_files_rest.storage.base import check_size, check_sizelimit
 from . import transaction
 from .errors import ChecksumMismatchError, RecordsFilesError
 
-DEFAULT_UPLOAD_CHUNK_SIZE = 256 * 1024
+DEFAULT_UPLOAD_CHUNK_SIZE = 1024 * 1024
 
 
 class InvalidContentMD5Error(RecordsFilesError, ValueError):
@@ -163,12 +163,13 @@ def stage_file(target, stream, size=None, content_md5=None):
 
 
 class HashingWhileWritingMixin:
-    """Storage mixin: hash each chunk in a thread while the next is written.
+    """Storage mixin: hash each chunk in a thread while it is written.
 
-    CPython's hash and file functions release the GIL on large buffers, so
-    hashing chunk *n* overlaps with writing chunk *n* and reading chunk
-    *n + 1* from the client. Only one chunk is hashed at a time (the digest
-    is sequential), so memory stays at two chunks.
+    A thread hashes chunk *n* while the request's thread writes it and
+    reads chunk *n + 1* from the client. CPython's hash, file and socket
+    functions release the GIL on large buffers, so these overlap; the
+    digest is sequential, so one chunk at a time is hashed and memory stays
+    at two chunks.
     """
 
     def _write_stream(

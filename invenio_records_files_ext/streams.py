@@ -4,20 +4,71 @@ Invenio-Files-REST checks ``request.stream.is_exhausted`` before an upload.
 Werkzeug wraps the body in a ``LimitedStream`` (which has that attribute)
 only when the server does not set ``wsgi.input_terminated``; production
 servers such as gunicorn and waitress do set it, so there ``request.stream``
-is the server's own input object and every upload failed with a 500. Giving
-the request a ``LimitedStream`` of its ``Content-Length`` restores what
-Files-REST expects, and also guarantees that no more than the announced
-bytes are read.
+is the server's own input object and every upload failed with a 500.
+:class:`BoundedInput` gives Files-REST what it expects, and guarantees that
+no more than the announced bytes are read.
 """
 
 from flask import request
-from werkzeug.wsgi import LimitedStream, wrap_file
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.wsgi import wrap_file
 
 DOWNLOAD_BUFFER_SIZE = 1024 * 1024
 
 
+class BoundedInput:
+    """A request body of known length, read straight from the server.
+
+    Offers what Invenio-Files-REST and Werkzeug's form parser use of a
+    ``LimitedStream`` (``is_exhausted``, ``read``, ``readline``, iteration)
+    without its intermediate buffer: each read returns the server's bytes
+    as they are, which matters for uploads of hundreds of MiB. A body that
+    ends before its announced length raises ``ClientDisconnected`` (400).
+    """
+
+    def __init__(self, stream, length):
+        """Wrap the server's input ``stream`` of ``length`` bytes."""
+        self._stream = stream
+        self._remaining = length
+
+    @property
+    def is_exhausted(self):
+        """Whether the whole body has been read."""
+        return self._remaining <= 0
+
+    def _take(self, read, size):
+        if self._remaining <= 0:
+            return b""
+        if size is None or size < 0 or size > self._remaining:
+            size = self._remaining
+        try:
+            data = read(size)
+        except (OSError, ValueError) as error:
+            raise ClientDisconnected() from error
+        if not data:
+            raise ClientDisconnected()
+        self._remaining -= len(data)
+        return data
+
+    def read(self, size=-1):
+        """Read at most ``size`` bytes (the rest of the body by default)."""
+        return self._take(self._stream.read, size)
+
+    def readline(self, size=-1):
+        """Read one line of at most ``size`` bytes."""
+        return self._take(self._stream.readline, size)
+
+    def __iter__(self):
+        """Iterate over the lines of the body."""
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+
 def ensure_limited_stream():
-    """Make ``request.stream`` a ``LimitedStream`` when the length is known."""
+    """Make ``request.stream`` bounded by ``Content-Length`` when it is not."""
     stream = request.stream
     if hasattr(stream, "is_exhausted"):
         return
@@ -26,7 +77,7 @@ def ensure_limited_stream():
         return
     # ``Request.stream`` is a cached property: replacing the cached value is
     # how the rest of the request (form parsing included) sees the wrapper.
-    request._get_current_object().__dict__["stream"] = LimitedStream(stream, length)
+    request._get_current_object().__dict__["stream"] = BoundedInput(stream, length)
 
 
 def serve_file_body(response, buffer_size=DOWNLOAD_BUFFER_SIZE):

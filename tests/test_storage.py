@@ -59,6 +59,6 @@ def test_uploads_are_read_in_configured_chunks(app, record, db):
     try:
         record.files.put("a.bin", reader)
     finally:
-        app.config["RECORDS_FILES_UPLOAD_CHUNK_SIZE"] = 256 * 1024
+        app.config["RECORDS_FILES_UPLOAD_CHUNK_SIZE"] = 1024 * 1024
     assert set(reader.requests) == {300}
     assert record.files["a.bin"].file.size == 1000

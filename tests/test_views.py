@@ -255,7 +255,10 @@ def test_upload_streams_with_no_transaction_open(client, db):
     response = client.put(
         "/records/{0}/files/probe.bin".format(pid),
         input_stream=body,
-        headers={"Content-Type": "application/octet-stream", "Content-Length": "100000"},
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Length": "100000",
+        },
     )
     assert response.status_code == 200, response.data
     assert body.seen and not any(body.seen)
