@@ -133,6 +133,10 @@ def _initialise_storage(app):
                     )
                 )
                 db.session.commit()
+            # No connection may outlive the set-up: with ``gunicorn
+            # --preload`` the workers fork after it and must not share one.
+            db.session.remove()
+            db.engine.dispose()
 
 
 def create_app(config=None, instance_path=None):

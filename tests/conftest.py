@@ -93,11 +93,20 @@ def appctx(app):
 @pytest.fixture()
 def db(appctx):
     """The database, empty at the start of the test and emptied after it."""
+    with empty_database() as database:
+        yield database
+
+
+@contextmanager
+def empty_database():
+    """Empty every table, hand over the database, then empty them again."""
     _clear_tables()
-    yield db_
-    db_.session.rollback()
-    db_.session.remove()
-    _clear_tables()
+    try:
+        yield db_
+    finally:
+        db_.session.rollback()
+        db_.session.remove()
+        _clear_tables()
 
 
 @pytest.fixture()

@@ -16,6 +16,8 @@ import boto3
 import requests
 from botocore.config import Config
 
+from tests.servers import stop_process_group
+
 ACCESS_KEY_ID = "rfx-test-access-key"
 """Access key the tests use; moto accepts any credentials."""
 
@@ -98,13 +100,8 @@ class MotoServer:
 
     def stop(self):
         """Stop the server (and anything it started)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait(10)
+        if self.process is not None:
+            stop_process_group(self.process)
         if self._log is not None:
             self._log.close()
 

@@ -33,6 +33,10 @@ def server_command(kind, port, workers=2, timeout=60):
             str(timeout),
             "--graceful-timeout",
             "5",
+            # Create the app (and its tables and location) once, before the
+            # workers fork: no worker then initialises the database while a
+            # test is already using it.
+            "--preload",
             "examples.app:create_app()",
         ]
     if kind == "waitress":
@@ -97,11 +101,16 @@ class Server:
 
     def stop(self):
         """Stop the server and its workers."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait(10)
+        stop_process_group(self.process)
         self.log.close()
+
+
+def stop_process_group(process, grace=10):
+    """Stop a process started in a session of its own, and its children."""
+    if process.poll() is None:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait(grace)

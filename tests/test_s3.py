@@ -13,7 +13,6 @@ import json
 import os
 
 import pytest
-from invenio_db import db as db_
 from invenio_files_rest.errors import FileSizeError
 from invenio_files_rest.models import FileInstance, Location
 from invenio_s3 import InvenioS3
@@ -23,7 +22,7 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.errors import ChecksumMismatchError
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.conftest import IsolatedClient, _clear_tables, stream
+from tests.conftest import IsolatedClient, empty_database, stream
 from tests.s3server import (
     MotoServer,
     http_session,
@@ -82,12 +81,8 @@ def s3_app(app, base_config, instance_path, s3_server):
 @pytest.fixture()
 def s3_db(s3_app):
     """The database, in an S3 application context; emptied before and after."""
-    with s3_app.app_context():
-        _clear_tables()
-        yield db_
-        db_.session.rollback()
-        db_.session.remove()
-        _clear_tables()
+    with s3_app.app_context(), empty_database() as database:
+        yield database
 
 
 @pytest.fixture()

@@ -61,16 +61,25 @@ class FilesOfARecord(RuleBasedStateMachine):
     def _commit(self):
         self.db.session.commit()
 
+    def _stored(self, key, data):
+        """Model: ``key`` now holds ``data`` (a new file goes last)."""
+        if key not in self.content:
+            self.order.append(key)
+            self.metadata[key] = {}
+        self.content[key] = data
+
+    def _deleted(self, key):
+        """Model: ``key`` is gone."""
+        self.order.remove(key)
+        del self.content[key], self.metadata[key]
+
     # Python API
     @rule(key=KEYS, data=CONTENT)
     def put(self, key, data):
         files = self._files()
         files[key] = stream(data)
         self._commit()
-        if key not in self.content:
-            self.order.append(key)
-            self.metadata[key] = {}
-        self.content[key] = data
+        self._stored(key, data)
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
@@ -79,8 +88,7 @@ class FilesOfARecord(RuleBasedStateMachine):
         files = self._files()
         del files[key]
         self._commit()
-        self.order.remove(key)
-        del self.content[key], self.metadata[key]
+        self._deleted(key)
 
     @precondition(lambda self: self.order)
     @rule(data=st.data(), new_key=KEYS)
@@ -133,10 +141,7 @@ class FilesOfARecord(RuleBasedStateMachine):
             assert response.status_code == 400
             return
         assert response.status_code == 200, response.data
-        if key not in self.content:
-            self.order.append(key)
-            self.metadata[key] = {}
-        self.content[key] = data
+        self._stored(key, data)
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
@@ -148,8 +153,7 @@ class FilesOfARecord(RuleBasedStateMachine):
             "/records/{0}/files/{1}".format(self.pid, quote(key))
         )
         assert response.status_code == 204
-        self.order.remove(key)
-        del self.content[key], self.metadata[key]
+        self._deleted(key)
 
     @invariant()
     def files_tell_the_truth(self):
