@@ -18,7 +18,7 @@ step pays for the previous one's write-back.
 
 Usage::
 
-    python benchmarks/rest_throughput.py              # 512 MiB, 3 rounds
+    python benchmarks/rest_throughput.py              # 512 MiB, 5 rounds
     python benchmarks/rest_throughput.py --size-mib 2048 --rounds 1
     python benchmarks/rest_throughput.py --quick      # CI smoke run
 
@@ -348,7 +348,7 @@ def main(argv=None):
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--rss-sizes",
         type=lambda value: [int(v) for v in value.split(",") if v],

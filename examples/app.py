@@ -19,7 +19,6 @@ import fcntl
 import os
 
 from flask import Flask
-from flask_celeryext import FlaskCeleryExt
 from flask_login import LoginManager
 from invenio_db import InvenioDB, db
 from invenio_files_rest import InvenioFilesREST
@@ -70,10 +69,6 @@ def demo_config(instance_path):
         FILES_STORAGE_PATH=os.environ.get(
             "FILES_STORAGE_PATH", os.path.join(instance_path, "files")
         ),
-        CELERY_TASK_ALWAYS_EAGER=True,
-        CELERY_TASK_EAGER_PROPAGATES=True,
-        CELERY_RESULT_BACKEND="cache",
-        CELERY_CACHE_BACKEND="memory",
         FILES_REST_PERMISSION_FACTORY=allow_everything,
         # Local storage that hashes while it writes: faster uploads.
         FILES_REST_STORAGE_FACTORY=(
@@ -163,7 +158,6 @@ def create_app(config=None, instance_path=None):
     login_manager = LoginManager(app)
     # Nobody logs in to the demo: every request is anonymous.
     login_manager.user_loader(lambda user_id: None)
-    FlaskCeleryExt(app)
     InvenioI18N(app)
     InvenioDB(app)
     InvenioREST(app)
