@@ -570,6 +570,9 @@ class FilesIterator:
         to repair records whose ``_files`` drifted before this library
         managed them.
         """
+        # Serialised with the other writers of the record; allowed on
+        # locked files, since it only corrects what ``_files`` says.
+        self._lock_row(writable=False)
         dumped = self.dumps()
         preview = self.entries.default_preview
         keys = {entry["key"] for entry in dumped}

@@ -550,3 +550,22 @@ def test_create_bucket_storage_class(app, db, location):
         assert record.files["a.txt"].file.storage_class == "A"
     finally:
         app.config["RECORDS_FILES_BUCKET_STORAGE_CLASS"] = None
+
+
+def test_flush_repairs_locked_files_too(record, db):
+    record.files["a.txt"] = stream()
+    record.files.lock()
+    db.session.commit()
+    ObjectVersion.query.filter_by(key="a.txt").one()  # the file is there
+    stored = reload(record)
+    from sqlalchemy.orm.attributes import flag_modified
+
+    stored.model.json = {**stored.model.json, "_files": []}
+    flag_modified(stored.model, "json")
+    db.session.commit()
+    drifted = reload(record)
+    assert drifted.files.keys == []
+    drifted.files.flush()
+    db.session.commit()
+    assert reload(record).files.keys == ["a.txt"]
+    assert reload(record).files.locked
