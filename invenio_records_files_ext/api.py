@@ -24,7 +24,13 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from . import signals, transaction
 from .dumpers import FilesSummaryExtension
-from .entries import DEFAULT_PREVIEW_KEY, FILES_KEY, FileEntries, file_fields
+from .entries import (
+    DEFAULT_PREVIEW_KEY,
+    FILES_KEY,
+    FileEntries,
+    check_metadata,
+    file_fields,
+)
 from .errors import FileKeyExistsError, InvalidFileKeyError
 from .keys import validate_key
 from .locks import lock_record_row
@@ -65,7 +71,13 @@ class FileObject:
         return self.data[key]
 
     def __setitem__(self, key, value):
-        """Set a metadata value; object version attributes are reserved."""
+        """Set a metadata value; object version attributes are reserved.
+
+        :raises KeyError: for a reserved key.
+        :raises invenio_records_files_ext.errors.InvalidMetadataError: for a
+            value the record's JSON cannot hold.
+        """
+        check_metadata(key, value)
         if hasattr(self.obj, key):
             raise KeyError(key)
         if self._files is None:

@@ -9,6 +9,9 @@ because it must follow renames and deletions of the file it names.
 """
 
 import copy
+import json
+
+from .errors import InvalidMetadataError
 
 FILES_KEY = "_files"
 DEFAULT_PREVIEW_KEY = "_default_preview"
@@ -42,6 +45,30 @@ def file_fields(obj, file=None):
         "size": file.size,
         "version_id": str(obj.version_id),
     }
+
+
+def check_metadata(name, value):
+    """Refuse per-file metadata the record's JSON column cannot hold.
+
+    Names are non-empty strings; values must be JSON (no ``NaN`` or
+    infinities, only string keys) without NUL characters, which PostgreSQL's
+    JSONB refuses: better a clear error now than a failed commit later.
+
+    :raises invenio_records_files_ext.errors.InvalidMetadataError: a
+        :class:`ValueError`.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidMetadataError(name, "a name must be a non-empty string")
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidMetadataError(name, "the value is not JSON ({0})".format(error))
+    if "\\u0000" in encoded or "\x00" in name:
+        raise InvalidMetadataError(name, "NUL characters cannot be stored")
+    if json.loads(encoded) != value:
+        # Tuples, non-string keys...: stored, they would read back otherwise.
+        raise InvalidMetadataError(name, "the value does not survive JSON as it is")
+    return value
 
 
 def user_metadata(entry):

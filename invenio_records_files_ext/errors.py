@@ -14,6 +14,7 @@ __all__ = (
     "ChecksumMismatchError",
     "FileKeyExistsError",
     "InvalidFileKeyError",
+    "InvalidMetadataError",
     "InvalidOperationError",
     "RecordConflictError",
     "RecordGoneError",
@@ -40,6 +41,16 @@ class InvalidFileKeyError(RecordsFilesError, ValueError):
         self.key = key
         self.reason = reason
         super().__init__("Invalid file key: {0}.".format(reason))
+
+
+class InvalidMetadataError(RecordsFilesError, ValueError):
+    """A per-file metadata value cannot be stored in the record's JSON."""
+
+    def __init__(self, name, reason):
+        """Remember the metadata name and why its value was refused."""
+        self.name = name
+        self.reason = reason
+        super().__init__("Invalid metadata {0!r}: {1}.".format(name, reason))
 
 
 class FileKeyExistsError(RecordsFilesError, ValueError):

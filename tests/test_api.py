@@ -569,3 +569,27 @@ def test_flush_repairs_locked_files_too(record, db):
     db.session.commit()
     assert reload(record).files.keys == ["a.txt"]
     assert reload(record).files.locked
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("nul", "a\x00b"),
+        ("nan", float("nan")),
+        ("set", {1, 2}),
+        ("tuple", (1, 2)),
+        ("int keys", {1: "x"}),
+        ("", "empty name"),
+        ("nested nul", {"a": ["\x00"]}),
+    ],
+)
+def test_metadata_that_json_cannot_hold_is_refused(record, db, name, value):
+    from invenio_records_files_ext.errors import InvalidMetadataError
+
+    record.files["a.txt"] = stream()
+    record.files["a.txt"]["kept"] = "yes"
+    with pytest.raises(InvalidMetadataError):
+        record.files["a.txt"][name] = value
+    db.session.commit()
+    assert reload(record)["_files"][0]["kept"] == "yes"
+    assert name not in reload(record)["_files"][0] or name == "kept"

@@ -23,7 +23,7 @@ from invenio_files_rest.models import ObjectVersion
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.entries import user_metadata
-from invenio_records_files_ext.errors import FileKeyExistsError
+from invenio_records_files_ext.errors import FileKeyExistsError, InvalidMetadataError
 from tests.conftest import stream
 
 KEYS = st.sampled_from(["a.txt", "b.txt", "dir/c.txt", "d e.txt", "été.txt", "f"])
@@ -122,6 +122,12 @@ class FilesOfARecord(RuleBasedStateMachine):
     def set_metadata(self, data, name, value):
         key = data.draw(st.sampled_from(self.order))
         files = self._files()
+        if isinstance(value, str) and "\x00" in value:
+            # PostgreSQL's JSONB cannot hold NUL: refused on every database.
+            with pytest.raises(InvalidMetadataError):
+                files[key][name] = value
+            self._commit()
+            return
         files[key][name] = value
         self._commit()
         self.metadata[key][name] = value
