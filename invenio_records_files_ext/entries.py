@@ -145,11 +145,6 @@ class FileEntries:
         self.list.append(entry)
         self._index[entry["key"]] = entry
 
-    def insert(self, position, entry):
-        """Put an entry back at a given position."""
-        self.list.insert(position, entry)
-        self._index[entry["key"]] = entry
-
     def remove(self, key):
         """Remove ``key``; return ``(position, entry, default_preview)``.
 

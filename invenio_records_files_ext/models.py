@@ -54,13 +54,5 @@ class RecordsBuckets(db.Model):
             db.session.add(link)
         return link
 
-    @classmethod
-    def bucket_ids_for(cls, record_id):
-        """Return the ids of the buckets linked to a record."""
-        rows = db.session.execute(
-            db.select(cls.bucket_id).where(cls.record_id == record_id)
-        )
-        return [row[0] for row in rows]
-
 
 __all__ = ("RecordsBuckets",)

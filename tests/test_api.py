@@ -386,7 +386,8 @@ def test_records_buckets_create(db, location):
     db.session.commit()
     assert link.record.id == record.id
     assert link.bucket.id == bucket.id
-    assert RecordsBuckets.bucket_ids_for(record.id) == [bucket.id]
+    links = RecordsBuckets.query.filter_by(record_id=record.id).all()
+    assert [link.bucket_id for link in links] == [bucket.id]
 
 
 def test_bucket_must_be_linked(db, location):
