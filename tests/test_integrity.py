@@ -351,17 +351,6 @@ def test_soft_deleted_record_files_are_gone(client, db):
     assert response.json["status"] == 410
 
 
-def test_python_soft_deleted_record_files_are_gone(client, db):
-    pid = create_record(client)
-    upload(client, pid, "a.txt", b"a")
-    record = stored_record(pid)
-    record.delete()
-    db.session.commit()
-    response = client.get("/records/{0}/files/a.txt".format(pid))
-    assert response.status_code == 410
-    assert response.json["message"]
-
-
 def test_locked_files_refuse_rest_writes(client, db):
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")

@@ -176,7 +176,9 @@ def test_rest_routes_of_tombstone_answer_410_then_come_back(client, db):
     record = stored_record(pid)
     record.delete()
     db.session.commit()
-    assert client.get("/records/{0}/files/a.txt".format(pid)).status_code == 410
+    gone = client.get("/records/{0}/files/a.txt".format(pid))
+    assert gone.status_code == 410
+    assert gone.json["message"]
     record = Record.get_record(record.id, with_deleted=True)
     record.undelete()
     db.session.commit()
