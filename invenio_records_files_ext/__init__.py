@@ -2,12 +2,13 @@
 
 A drop-in replacement for ``invenio_records_files``: every record gets a
 storage bucket from Invenio-Files-REST, ``record.files`` is a dict-like view
-of the bucket's files (kept in the record's JSON as ``_files`` and
-``_bucket``), and the files are served under the record's REST routes.
+of the bucket's files (one database row per file, shown in the record as
+``_files`` and ``_bucket``), and the files are served under the record's
+REST routes.
 """
 
-from .ext import InvenioRecordsFiles
+from .ext import InvenioRecordsFiles, register_session_hooks
 
 __version__ = "1.0.0.dev0"
 
-__all__ = ("__version__", "InvenioRecordsFiles")
+__all__ = ("__version__", "InvenioRecordsFiles", "register_session_hooks")

@@ -15,7 +15,6 @@ The group is meant to be registered as the ``records-files`` entry of
 """
 
 import hashlib
-import json
 import os
 import re
 import time
@@ -26,21 +25,20 @@ from flask.cli import AppGroup
 from invenio_db import db
 from invenio_files_rest.models import (
     Bucket,
-    BucketTag,
     FileInstance,
     Location,
-    MultipartObject,
     ObjectVersion,
 )
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import NoResultFound
 
-from . import transaction
+from . import ledger
 from .api import Record
 from .errors import InvalidFileKeyError
 from .keys import validate_key
-from .lifecycle import TOMBSTONE_TAG, bucket_file_ids, file_ids_only_in, remove_bucket
+from .lifecycle import remove_bucket
 from .models import RecordsBuckets
+from .references import bucket_file_ids, orphans, used_elsewhere
 from .sql import chunks
 
 CHUNK_SIZE = 1024 * 1024
@@ -123,34 +121,9 @@ def _record_files(record):
     return files
 
 
-def _tombstone_keys(bucket):
-    tag = BucketTag.get(bucket, TOMBSTONE_TAG)
-    if tag is None:
-        return []
-    try:
-        return [entry["key"] for entry in json.loads(tag.value).get("files", [])]
-    except (ValueError, TypeError, KeyError, AttributeError):
-        # A damaged tombstone only costs the order, never the listing.
-        return []
-
-
 def _files_in_order(record):
     """Return the record's current files, in the record's order."""
-    files = _record_files(record)
-    found = list(files)
-    if record.model.is_deleted:
-        # Invenio-Records emptied the JSON: the order lives in the tombstone.
-        position = {
-            key: index for index, key in enumerate(_tombstone_keys(files.bucket))
-        }
-        found.sort(
-            key=lambda fileobj: (
-                (0, position[fileobj.key], "")
-                if fileobj.key in position
-                else (1, 0, fileobj.key)
-            )
-        )
-    return found
+    return list(_record_files(record))
 
 
 def _new_hash(checksum):
@@ -589,7 +562,7 @@ def _describe_bucket(bucket_id):
     return (
         versions,
         _sizes_of(file_ids),
-        _sizes_of(file_ids_only_in(bucket_id, file_ids)),
+        _sizes_of(file_ids - used_elsewhere(file_ids, bucket_id=bucket_id)),
     )
 
 
@@ -654,13 +627,7 @@ def _gc_buckets(dry_run, report):
 # gc: file instances no object uses
 #
 def _orphan_files(*columns, ids=None):
-    by_object = select(ObjectVersion.version_id).where(
-        ObjectVersion.file_id == FileInstance.id
-    )
-    by_upload = select(MultipartObject.upload_id).where(
-        MultipartObject.file_id == FileInstance.id
-    )
-    query = select(*columns).where(~by_object.exists(), ~by_upload.exists())
+    query = orphans(*columns)
     if ids is not None:
         query = query.where(FileInstance.id.in_(ids))
     return query
@@ -698,7 +665,7 @@ def _gc_file_instances(dry_run, report):
             )
             for fileinstance in orphans:
                 if fileinstance.uri:
-                    transaction.doom(fileinstance.storage())
+                    ledger.doom(fileinstance.storage())
                     report.bytes_removed(fileinstance.uri)
             db.session.execute(
                 delete(FileInstance).where(

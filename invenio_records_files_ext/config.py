@@ -61,5 +61,20 @@ whatever the size of the file.
 """
 
 RECORDS_FILES_DUMP_SUMMARY = True
-"""Add ``_files_summary`` (count, bytes, mimetypes, default preview) to
+"""Add ``_files_summary`` (count, bytes, mimetypes, default preview, inline) to
 ``record.dumps()``, hence to search documents and REST output."""
+
+RECORDS_FILES_INLINE_MAX_ENTRIES = 1000
+"""Most files a record shows inline as ``record["_files"]`` and in dumps.
+
+Records with more files show no ``_files`` (reading ``record["_files"]``
+raises :class:`~invenio_records_files_ext.errors.TooManyFilesError`); their
+dumps carry ``_files_summary`` with ``"inline": false``. Use
+``record.files`` (it streams) or the paginated REST listing for them.
+"""
+
+RECORDS_FILES_LISTING_PAGE_SIZE = 1000
+"""Files per page of the REST listing when the client asks for no ``size``."""
+
+RECORDS_FILES_LISTING_MAX_PAGE_SIZE = 1000
+"""Largest ``size`` a client may ask of the REST listing."""

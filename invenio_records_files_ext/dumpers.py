@@ -1,40 +1,65 @@
-"""The files summary added to record dumps (search documents, REST output).
+"""The record's files in its dumps: REST output and search documents.
 
-Search pages and UIs want to know how many files a record has, how big
-they are and of which types, without asking the database. The summary is
-computed from the record's ``_files`` alone and added to
-``record.dumps()`` under ``_files_summary`` (removed again when a dump is
-loaded). Turn it off with ``RECORDS_FILES_DUMP_SUMMARY = False``.
+``record.dumps()`` is what Invenio-Records-REST serializes and what
+Invenio-Indexer sends to the search engine. For records of up to
+``RECORDS_FILES_INLINE_MAX_ENTRIES`` files, dumps carry ``_files`` (and
+``_default_preview``) as the record always showed them; every dump carries
+``_files_summary`` (count, bytes, MIME types, default preview, and
+``inline``, false when ``_files`` was left out because the record holds
+more files). Turn the summary off with ``RECORDS_FILES_DUMP_SUMMARY =
+False``.
+
+Invenio-Indexer may dump records its own way (``INDEXER_REPLACE_REFS``);
+:func:`add_files_to_index` fills the same keys in there.
 """
 
-from flask import current_app, has_app_context
+from __future__ import annotations
+
+from typing import Any
+
 from invenio_records.extensions import RecordExtension
 
-from .entries import DEFAULT_PREVIEW_KEY, FILES_KEY, FileEntries
-
-SUMMARY_KEY = "_files_summary"
-
-
-def files_summary(data):
-    """Return the files summary of a record's JSON (no database access)."""
-    return FileEntries(
-        list(data.get(FILES_KEY) or []), data.get(DEFAULT_PREVIEW_KEY)
-    ).summary()
+from .files import inline
+from .files.entries import DEFAULT_PREVIEW_KEY, FILES_KEY, SUMMARY_KEY
 
 
-class FilesSummaryExtension(RecordExtension):
-    """Record extension adding :func:`files_summary` to dumps."""
+def _shows_files(record: Any) -> bool:
+    return hasattr(record, "files") and hasattr(record, "bucket")
 
-    def post_dump(self, record, data, dumper=None):
-        """Add the summary to the dump."""
-        enabled = (
-            current_app.config.get("RECORDS_FILES_DUMP_SUMMARY", True)
-            if has_app_context()
-            else True
-        )
-        if enabled and isinstance(data, dict):
-            data[SUMMARY_KEY] = files_summary(record)
 
-    def pre_load(self, data, loader=None):
+class FilesDumpExtension(RecordExtension):
+    """Record extension putting the files into dumps."""
+
+    def pre_dump(self, record: Any, data: Any, dumper: Any = None) -> None:
+        """Load ``_files`` so that the dump copies it."""
+        if _shows_files(record):
+            inline.load(record)
+
+    def post_dump(self, record: Any, data: Any, dumper: Any = None) -> None:
+        """Add the files summary to the dump."""
+        if isinstance(data, dict) and _shows_files(record) and inline.dump_enabled():
+            data[SUMMARY_KEY] = inline.summary(record)
+
+    def pre_load(self, data: Any, loader: Any = None) -> None:
         """Drop the summary: it is derived, not stored."""
         data.pop(SUMMARY_KEY, None)
+
+
+def add_files_to_index(
+    sender: Any, json: Any = None, record: Any = None, **kwargs: Any
+) -> None:
+    """``before_record_index`` receiver: the files keys in search documents."""
+    if json is None or record is None or not _shows_files(record):
+        return
+    inline.load(record)
+    for key in (FILES_KEY, DEFAULT_PREVIEW_KEY):
+        if key not in json and dict.__contains__(record, key):
+            json[key] = dict.__getitem__(record, key)
+    if SUMMARY_KEY not in json and inline.dump_enabled():
+        json[SUMMARY_KEY] = inline.summary(record)
+
+
+#: Kept for applications that listed the previous extension by name.
+FilesSummaryExtension = FilesDumpExtension
+
+__all__ = ("FilesDumpExtension", "FilesSummaryExtension", "add_files_to_index")

@@ -1,24 +1,38 @@
 """Exceptions raised by the records-files API and REST routes.
 
-Every exception here is a :class:`RecordsFilesError`: it carries the HTTP
-status and message the REST routes answer with, and most are also
-:class:`ValueError` so that Python callers can treat them as bad input.
+Every exception this package defines is a :class:`RecordsFilesError`: it
+carries the HTTP status (``code``) and the message the REST routes answer
+with, and those that mean "bad input" are also :class:`ValueError` (or
+:class:`KeyError`) so that Python callers can catch them the usual way.
 Locked or deleted buckets raise Invenio-Files-REST's own
-:class:`~invenio_files_rest.errors.InvalidOperationError` family instead.
+:class:`~invenio_files_rest.errors.InvalidOperationError` family, which is
+re-exported here so that one import gives every error.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 
 __all__ = (
     "BucketLockedError",
     "ChecksumMismatchError",
+    "CopyOntoItselfError",
+    "DuplicateFileKeyError",
     "FileKeyExistsError",
+    "FilesAlreadySetError",
+    "InvalidContentMD5Error",
+    "InvalidCursorError",
     "InvalidFileKeyError",
+    "InvalidFileOrderError",
     "InvalidMetadataError",
     "InvalidOperationError",
+    "InvalidPageSizeError",
     "RecordConflictError",
     "RecordGoneError",
     "RecordsFilesError",
+    "TooManyFilesError",
 )
 
 
@@ -27,16 +41,20 @@ class RecordsFilesError(Exception):
 
     code = 400
 
-    def __init__(self, message=None):
+    def __init__(self, message: str | None = None) -> None:
         """Store the human readable message."""
-        self.message = message or self.__doc__.splitlines()[0]
+        self.message = message or (self.__doc__ or "").splitlines()[0]
         super().__init__(self.message)
+
+    def __str__(self) -> str:
+        """Return the message (also for :class:`KeyError` subclasses)."""
+        return self.message
 
 
 class InvalidFileKeyError(RecordsFilesError, ValueError):
     """The file key is not acceptable."""
 
-    def __init__(self, key, reason):
+    def __init__(self, key: Any, reason: str) -> None:
         """Remember the refused key and why it was refused."""
         self.key = key
         self.reason = reason
@@ -44,9 +62,9 @@ class InvalidFileKeyError(RecordsFilesError, ValueError):
 
 
 class InvalidMetadataError(RecordsFilesError, ValueError):
-    """A per-file metadata value cannot be stored in the record's JSON."""
+    """A per-file metadata value cannot be stored."""
 
-    def __init__(self, name, reason):
+    def __init__(self, name: Any, reason: str) -> None:
         """Remember the metadata name and why its value was refused."""
         self.name = name
         self.reason = reason
@@ -58,22 +76,75 @@ class FileKeyExistsError(RecordsFilesError, ValueError):
 
     code = 409
 
-    def __init__(self, key):
+    def __init__(self, key: str) -> None:
         """Remember the conflicting key."""
         self.key = key
         super().__init__("A file with key {0!r} already exists.".format(key))
 
 
+class FilesAlreadySetError(RecordsFilesError, RuntimeError):
+    """Can not update existing files: the record already has files."""
+
+    code = 409
+
+
+class DuplicateFileKeyError(RecordsFilesError, ValueError):
+    """The same key is given more than once in one request."""
+
+    def __init__(self, key: str) -> None:
+        """Remember the repeated key."""
+        self.key = key
+        super().__init__("The key {0!r} is given more than once.".format(key))
+
+
+class InvalidFileOrderError(RecordsFilesError, ValueError):
+    """A new order of the files names a file more than once."""
+
+
+class CopyOntoItselfError(RecordsFilesError, ValueError):
+    """A record's files cannot be copied onto themselves."""
+
+
+class InvalidContentMD5Error(RecordsFilesError, ValueError):
+    """The Content-MD5 value is not an MD5 digest."""
+
+
 class ChecksumMismatchError(RecordsFilesError, ValueError):
     """The body does not match the checksum announced for it."""
 
-    def __init__(self, expected, actual):
+    def __init__(self, expected: str, actual: str) -> None:
         """Keep both checksums for the caller."""
         self.expected = expected
         self.actual = actual
         super().__init__(
             "Content-MD5 does not match the body "
             "(announced {0}, received {1}).".format(expected, actual)
+        )
+
+
+class InvalidCursorError(RecordsFilesError, ValueError):
+    """The listing cursor is damaged or belongs to another listing."""
+
+
+class InvalidPageSizeError(RecordsFilesError, ValueError):
+    """The page size asked of a listing is out of range."""
+
+
+class TooManyFilesError(RecordsFilesError, KeyError):
+    """The record holds too many files to show them inline.
+
+    Raised by ``record["_files"]`` when the record holds more files than
+    ``RECORDS_FILES_INLINE_MAX_ENTRIES``: use ``record.files`` (it streams)
+    or the paginated REST listing instead.
+    """
+
+    def __init__(self, count_limit: int) -> None:
+        """Remember the limit that was passed."""
+        self.limit = count_limit
+        super().__init__(
+            "The record holds more than {0} files, the most that "
+            "record['_files'] shows (RECORDS_FILES_INLINE_MAX_ENTRIES); "
+            "iterate record.files instead.".format(count_limit)
         )
 
 

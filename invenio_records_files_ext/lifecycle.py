@@ -1,18 +1,20 @@
 """Soft deletion, restoring and purging of a record's files.
 
-* *Bury* (soft delete): the record's file state (order, metadata, default
-  preview, lock) is kept in a tombstone tag on the bucket, and the bucket is
-  locked. Invenio-Records empties the JSON of a soft-deleted record, so the
-  tombstone is what lets :func:`restore` bring the files back as they were.
-* *Restore*: the lock state and ``_files`` come back from the tombstone.
-* *Purge*: the record-bucket link, the bucket, its object versions, tags
-  and multipart uploads are removed; file instances no other bucket uses
-  are removed too and their bytes deleted from storage after commit. Bytes
-  shared with another record (a new version made with ``files.copy()``)
-  stay where they are.
+* *Bury* (soft delete): the bucket is locked and its previous lock state
+  kept in a tombstone tag on the bucket. The file rows stay as they are, so
+  the files, their order and metadata survive the record's emptied JSON.
+* *Restore*: the lock state comes back from the tombstone.
+* *Purge*: the record-bucket link, the bucket, its rows, object versions,
+  tags and multipart uploads are removed; file instances no other bucket
+  uses are removed too and their bytes deleted from storage after commit.
+  Bytes shared with another record (a new version made with
+  ``files.copy()``) stay where they are.
 """
 
+from __future__ import annotations
+
 import json
+from typing import Any
 
 from invenio_db import db
 from invenio_files_rest.models import (
@@ -27,101 +29,78 @@ from invenio_files_rest.models import (
 from sqlalchemy import delete, select
 from sqlalchemy.orm.attributes import flag_modified
 
-from . import signals, transaction
-from .entries import FileEntries
-from .locks import lock_record_row
+from . import ledger, locks, signals
+from .files import inline, rows
 from .models import RecordsBuckets
+from .references import bucket_file_ids, used_elsewhere
 from .sql import chunks
 from .steps import send_signal
 
 TOMBSTONE_TAG = "invenio-records-files-ext:tombstone"
-"""Bucket tag keeping a soft-deleted record's file state."""
+"""Bucket tag keeping a soft-deleted record's lock state."""
 
 
-def bury(record):
-    """Keep the record's file state in a tombstone and lock its files."""
+def bury(record: Any) -> None:
+    """Lock the record's files, remembering whether they were locked."""
     files = record.files
     if files is None:
         return
-    lock_record_row(record.model)
     bucket = files.bucket
-    state = {
-        "locked": bool(bucket.locked),
-        "files": files.entries.list,
-        "default_preview": files.entries.default_preview,
-    }
-    BucketTag.create_or_update(bucket, TOMBSTONE_TAG, json.dumps(state))
+    locks.lock_bucket(bucket.id)
+    locks.refresh_bucket(bucket)
+    BucketTag.create_or_update(
+        bucket, TOMBSTONE_TAG, json.dumps({"locked": bool(bucket.locked)})
+    )
     bucket.locked = True
 
 
-def restore(record):
-    """Bring back the file state kept by :func:`bury`."""
+def restore(record: Any) -> None:
+    """Bring back the lock state kept by :func:`bury`."""
     bucket = record.bucket
     if bucket is None:
         return
     tag = BucketTag.get(bucket, TOMBSTONE_TAG)
     if tag is None:
         return
-    lock_record_row(record.model)
-    state = json.loads(tag.value)
-    bucket.locked = state["locked"]
+    locks.lock_bucket(bucket.id)
+    locks.refresh_bucket(bucket)
+    try:
+        locked = bool(json.loads(tag.value).get("locked", False))
+    except (ValueError, TypeError, AttributeError):
+        locked = False
+    bucket.locked = locked
     db.session.delete(tag)
-    entries = FileEntries(state["files"], state.get("default_preview"))
-    stored = entries.merged_into(record.model.json)
+    # Invenio-Records restores an empty JSON: the bucket id comes back.
+    stored = dict(record.model.json or {})
     record.dump_bucket(stored, bucket)
     record.model.json = stored
     flag_modified(record.model, "json")
-    entries.write_into(record)
     record.dump_bucket(record, bucket)
     record.__dict__.pop("_files_iter", None)
+    inline.forget(record)
     send_signal(signals.files_restored, record=record)
 
 
-def bucket_file_ids(bucket_id):
-    """Return the ids of the file instances a bucket uses (uploads included)."""
-    objects = select(ObjectVersion.file_id).where(
-        ObjectVersion.bucket_id == bucket_id, ObjectVersion.file_id.isnot(None)
-    )
-    uploads = select(MultipartObject.file_id).where(
-        MultipartObject.bucket_id == bucket_id
-    )
-    return set(db.session.execute(objects.union(uploads)).scalars())
-
-
-def file_ids_only_in(bucket_id, file_ids=None):
-    """Return which of the bucket's file instances no other bucket uses."""
-    file_ids = bucket_file_ids(bucket_id) if file_ids is None else set(file_ids)
-    used = set()
-    for chunk in chunks(file_ids):
-        objects = select(ObjectVersion.file_id).where(
-            ObjectVersion.file_id.in_(chunk), ObjectVersion.bucket_id != bucket_id
-        )
-        uploads = select(MultipartObject.file_id).where(
-            MultipartObject.file_id.in_(chunk),
-            MultipartObject.bucket_id != bucket_id,
-        )
-        used.update(db.session.execute(objects.union(uploads)).scalars())
-    return file_ids - used
-
-
-def remove_bucket(bucket_id):
+def remove_bucket(bucket_id: Any) -> list[tuple[Any, str]]:
     """Remove a bucket, its contents and the file instances only it uses.
 
-    Deletes the bucket's object versions and their tags, multipart uploads
-    and their parts, bucket tags and record links, and the file instances no
-    other bucket references; their bytes are deleted from storage once the
-    transaction commits (nothing is lost if it rolls back).
+    Deletes the bucket's file rows, object versions and their tags,
+    multipart uploads and their parts, bucket tags and record links, and the
+    file instances no other bucket references; their bytes are deleted from
+    storage once the transaction commits (nothing is lost if it rolls back).
 
     :returns: ``[(file_id, uri), ...]`` of the file instances removed.
     """
     session = db.session
-    unshared = sorted(file_ids_only_in(bucket_id))
+    file_ids = bucket_file_ids(bucket_id)
+    unshared = sorted(file_ids - used_elsewhere(file_ids, bucket_id=bucket_id))
     versions = select(ObjectVersion.version_id).where(
         ObjectVersion.bucket_id == bucket_id
     )
     uploads = select(MultipartObject.upload_id).where(
         MultipartObject.bucket_id == bucket_id
     )
+    rows.delete_bucket_rows(bucket_id)
     session.execute(
         delete(ObjectVersionTag).where(ObjectVersionTag.version_id.in_(versions))
     )
@@ -139,13 +118,13 @@ def remove_bucket(bucket_id):
         ).scalars():
             removed.append((fileinstance.id, fileinstance.uri))
             if fileinstance.uri:
-                transaction.doom(fileinstance.storage())
+                ledger.doom(fileinstance.storage())
         session.execute(delete(FileInstance).where(FileInstance.id.in_(chunk)))
     session.execute(delete(Bucket).where(Bucket.id == bucket_id))
     return removed
 
 
-def purge(record):
+def purge(record: Any) -> None:
     """Remove the record's bucket and the bytes only it uses.
 
     The bytes are deleted from storage once the transaction commits; if it
@@ -155,8 +134,8 @@ def purge(record):
     if bucket is None:
         return
     session = db.session
-    lock_record_row(record.model, refresh=True)
     bucket_id = bucket.id
+    locks.lock_bucket(bucket_id)
     session.execute(
         delete(RecordsBuckets).where(
             RecordsBuckets.record_id == record.id,
@@ -166,8 +145,8 @@ def purge(record):
     still_linked = session.execute(
         select(RecordsBuckets.record_id).where(RecordsBuckets.bucket_id == bucket_id)
     ).first()
-    removed = [] if still_linked is not None else remove_bucket(bucket_id)
     # When another record uses the bucket too, only the link goes.
+    removed = [] if still_linked is not None else remove_bucket(bucket_id)
     send_signal(
         signals.files_purged,
         record=record,

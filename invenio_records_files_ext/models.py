@@ -1,16 +1,32 @@
-"""The link between records and buckets.
+"""Tables: the record-bucket link and the bucket's file entries.
 
 ``RecordsBuckets`` is a join table: one row says "this bucket belongs to
-this record". The table name and columns are those of
-``invenio_records_files``, so an existing database keeps working unchanged.
-The link, not the record's JSON, decides which bucket a record's file
-routes use.
+this record". Its name and columns are those of ``invenio_records_files``,
+so an existing database keeps working unchanged. The link, not the record's
+JSON, decides which bucket a record's files use.
+
+``FileEntry`` holds one row per file of a linked bucket: the key, its place
+in the record's order, the object version it names, the per-file metadata
+and a status. A change to one file writes one row, however many files the
+record holds; the record's own JSON is not rewritten.
 """
 
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
 from invenio_db import db
-from invenio_files_rest.models import Bucket
+from invenio_files_rest.models import Bucket, ObjectVersion
 from invenio_records.models import RecordMetadata
-from sqlalchemy_utils.types import UUIDType
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy_utils.types import JSONType, UUIDType
+
+COMPLETED = "completed"
+"""Status of a file whose bytes are in place."""
+
+PENDING = "pending"
+"""Status of a file announced but not yet completed."""
 
 
 class RecordsBuckets(db.Model):
@@ -42,17 +58,83 @@ class RecordsBuckets(db.Model):
     """Relationship to the record's metadata row."""
 
     @classmethod
-    def create(cls, record, bucket):
+    def create(cls, record: Any, bucket: Bucket) -> RecordsBuckets:
         """Create a new ``RecordsBuckets`` row and add it to the session.
 
-        :param record: the record (or its model) to link.
+        :param record: the record (or its model) to link; it need not be
+            flushed yet.
         :param bucket: the :class:`~invenio_files_rest.models.Bucket` to link.
         :returns: the :class:`RecordsBuckets` object created.
         """
+        model = getattr(record, "model", None) or record
         with db.session.begin_nested():
-            link = cls(record_id=record.id, bucket_id=bucket.id)
+            link = cls(record_id=model.id, bucket_id=bucket.id)
+            if isinstance(model, RecordMetadata):
+                link.record = model
+            link.bucket = bucket
             db.session.add(link)
         return link
 
 
-__all__ = ("RecordsBuckets",)
+JSON_TYPE = (
+    db.JSON()
+    .with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+    .with_variant(JSONType(), "sqlite")
+    .with_variant(JSONType(), "mysql")
+)
+
+
+class FileEntry(db.Model, db.Timestamp):
+    """One file of a bucket linked to a record.
+
+    Rows are written by :mod:`invenio_records_files_ext.files.rows` only;
+    read them through :mod:`invenio_records_files_ext.files.queries`.
+    """
+
+    __tablename__ = "records_files_entry"
+    __table_args__ = (
+        db.UniqueConstraint("bucket_id", "key"),
+        db.Index("ix_records_files_entry_order", "bucket_id", "position", "key"),
+    )
+
+    id = db.Column(UUIDType, primary_key=True, default=uuid.uuid4)
+    """Identifier of the entry; it survives renames."""
+
+    bucket_id = db.Column(
+        UUIDType,
+        db.ForeignKey(Bucket.id, ondelete="CASCADE"),
+        nullable=False,
+    )
+    """Bucket holding the file."""
+
+    key = db.Column(db.Text().with_variant(mysql.VARCHAR(255), "mysql"), nullable=False)
+    """Key of the file, unique in its bucket."""
+
+    position = db.Column(db.BigInteger, nullable=False)
+    """Place in the record's order (ties are broken by key)."""
+
+    version_id = db.Column(
+        UUIDType,
+        db.ForeignKey(ObjectVersion.version_id, ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    )
+    """Object version holding the bytes (``None`` while pending)."""
+
+    size = db.Column(db.BigInteger, nullable=True)
+    """Size in bytes of the file (copied from its file instance)."""
+
+    mimetype = db.Column(db.String(255), nullable=True)
+    """MIME type of the file (copied from its object version)."""
+
+    status = db.Column(db.String(16), nullable=False, default=COMPLETED)
+    """``completed`` or ``pending``."""
+
+    preview = db.Column(db.Boolean(name="preview"), nullable=False, default=False)
+    """Whether this is the record's default preview."""
+
+    json = db.Column(JSON_TYPE, nullable=False, default=dict)
+    """Per-file metadata set by users."""
+
+
+__all__ = ("COMPLETED", "FileEntry", "PENDING", "RecordsBuckets")

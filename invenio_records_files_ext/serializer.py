@@ -57,9 +57,12 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
         if not many:
             return data
         data = {"contents": data}
-        bucket = context_schema.get().get("bucket")
+        context = context_schema.get()
+        bucket = context.get("bucket")
         if bucket:
             data.update(BucketSchema().dump(bucket))
+        if context.get("page_links"):
+            data.setdefault("links", {}).update(context["page_links"])
         return data
 
 

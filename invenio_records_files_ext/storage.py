@@ -2,7 +2,7 @@
 
 Bytes are written through Invenio-Files-REST's storage factory, so any
 backend it supports (local disk, invenio-s3, ...) works. Every write is
-entered in the transaction ledger (:mod:`.transaction`): if the transaction
+entered in the transaction ledger (:mod:`.ledger`): if the transaction
 does not commit, the bytes are deleted again.
 
 :func:`pyfs_storage_factory` is Invenio-Files-REST's local storage with one
@@ -11,9 +11,8 @@ client), the previous one is hashed in another thread, so an upload costs
 about the slower of writing and hashing instead of their sum.
 """
 
-import base64
-import binascii
-import hashlib
+from __future__ import annotations
+
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -26,60 +25,17 @@ from invenio_files_rest.storage import PyFSFileStorage
 from invenio_files_rest.storage import pyfs_storage_factory as files_rest_pyfs_factory
 from invenio_files_rest.storage.base import check_size, check_sizelimit
 
-from . import transaction
-from .errors import ChecksumMismatchError, RecordsFilesError
+from . import ledger
+from .hashing import parse_content_md5, verify_md5
 
 DEFAULT_UPLOAD_CHUNK_SIZE = 1024 * 1024
 
 
-class InvalidContentMD5Error(RecordsFilesError, ValueError):
-    """The Content-MD5 value is not an MD5 digest."""
-
-
-def parse_content_md5(value):
-    """Return the hex digest announced by a Content-MD5 value.
-
-    RFC 1864 asks for the base64 of the 16-byte digest; a 32-character hex
-    digest is accepted too, because many clients send that.
-    """
-    value = (value or "").strip()
-    if len(value) == 32:
-        try:
-            int(value, 16)
-            return value.lower()
-        except ValueError:
-            pass
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 16:
-        raise InvalidContentMD5Error(
-            "Content-MD5 must be the base64 (or hex) MD5 digest of the body."
-        )
-    return raw.hex()
-
-
-def _md5_of(storage):
-    digest = hashlib.md5()
-    with storage.open("rb") as fp:
-        for chunk in iter(lambda: fp.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify_md5(storage, checksum, expected):
-    algorithm, _, value = (checksum or "").partition(":")
-    actual = value if algorithm == "md5" else _md5_of(storage)
-    if actual != expected:
-        raise ChecksumMismatchError(expected, actual)
-
-
 def discard(file_id):
     """Delete bytes written in this transaction for ``file_id``, if any."""
-    storage = transaction.unstage(file_id)
+    storage = ledger.unstage(file_id)
     if storage is not None:
-        transaction.delete_bytes(storage)
+        ledger.delete_bytes(storage)
 
 
 def write_bytes(
@@ -110,13 +66,13 @@ def write_bytes(
     storage = fileinstance.storage(
         default_location=location_uri, default_storage_class=storage_class
     )
-    transaction.stage(fileinstance.id, storage)
+    ledger.stage(fileinstance.id, storage)
     try:
         uri, written, checksum = storage.save(
             stream, size=size, size_limit=size_limit, chunk_size=chunk_size
         )
         if expected_md5 is not None:
-            _verify_md5(storage, checksum, expected_md5)
+            verify_md5(storage, checksum, expected_md5)
     except BaseException:
         discard(fileinstance.id)
         raise

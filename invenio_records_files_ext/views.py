@@ -16,9 +16,18 @@ injected, and add what a record needs:
 * every error answers JSON.
 """
 
+from __future__ import annotations
+
+from typing import Any, Optional
+from urllib.parse import urlencode
+
 from flask import Blueprint, current_app, jsonify, request
 from invenio_db import db
-from invenio_files_rest.errors import BucketLockedError, FileSizeError
+from invenio_files_rest.errors import (
+    BucketLockedError,
+    FileSizeError,
+    MissingQueryParameter,
+)
 from invenio_files_rest.models import MultipartObject, ObjectVersion, ObjectVersionTag
 from invenio_files_rest.proxies import current_files_rest, current_permission_factory
 from invenio_files_rest.signals import file_deleted, file_uploaded
@@ -28,24 +37,26 @@ from invenio_files_rest.views import (
     check_permission,
     need_permissions,
     pass_multipart,
+    use_kwargs_from_json,
+    use_kwargs_from_query,
 )
 from invenio_records_rest.errors import PIDResolveRESTError
 from invenio_records_rest.utils import obj_or_import_string
 from invenio_rest.errors import RESTException
 from marshmallow import missing
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from . import transaction
 from .api import FilesMixin, Record
-from .errors import RecordGoneError, RecordsFilesError
+from .errors import InvalidPageSizeError, RecordGoneError, RecordsFilesError
+from .files import multipart as multipart_uploads
+from .files import queries
 from .keys import validate_key
 from .permissions import check_record_permission
 from .serializer import BLUEPRINT_NAME, json_serializer
-from .steps import step
 from .storage import UploadTarget
 from .streams import ensure_limited_stream, serve_file_body
+from .versions import VersionCursor, versions_page
 
 READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
@@ -119,7 +130,6 @@ class _RecordFilesView:
         self.files = self.record.files
         if self.files is None:
             return _json_error(404, "The record has no files.")
-        self.files.refresh_on_conflict = True
         if request.method not in READ_METHODS:
             if self.files.locked:
                 raise BucketLockedError(
@@ -138,45 +148,102 @@ class _RecordFilesView:
         return super().make_response(*args, **kwargs)
 
 
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= maximum:
+        raise InvalidPageSizeError(
+            "{0} must be a whole number from 1 to {1}.".format(name, maximum)
+        )
+    return number
+
+
+def _page_links(url: str, size: int, **cursors: Optional[Any]) -> dict[str, str]:
+    links = {}
+    for name, (param, cursor) in cursors.items():
+        if cursor is not None:
+            links[name] = "{0}?{1}".format(
+                url, urlencode({"size": size, param: cursor.encode()})
+            )
+    return links
+
+
 class RecordBucketResource(_RecordFilesView, BucketResource):
     """The record's bucket: list files, versions and multipart uploads."""
 
     @need_permissions(lambda self, bucket, versions: bucket, "bucket-read")
-    def listobjects(self, bucket, versions):
-        """List the files (or all versions) with a constant number of queries."""
+    def listobjects(self, bucket: Any, versions: Any) -> Any:
+        """List one page of the files (or of all their versions).
+
+        ``size`` sets the page size; the ``next`` and ``prev`` links carry
+        the cursors (``after``, ``before``) of the neighbouring pages. Each
+        page costs the same queries and memory whatever the record holds.
+        """
+        config = current_app.config
+        size = _int_arg(
+            "size",
+            config["RECORDS_FILES_LISTING_PAGE_SIZE"],
+            config["RECORDS_FILES_LISTING_MAX_PAGE_SIZE"],
+        )
+        url = request.base_url
         if versions is not missing:
             check_permission(
                 current_permission_factory(bucket, "bucket-read-versions"),
                 hidden=False,
             )
-        objects = (
-            ObjectVersion.get_by_bucket(bucket.id, versions=versions is not missing)
-            # Invenio-Files-REST loads each object's file and tags one by one.
-            .options(selectinload(ObjectVersion.file), selectinload(ObjectVersion.tags))
-            .limit(1000)
-            .all()
-        )
+            after = request.args.get("after")
+            page = versions_page(
+                bucket.id, size, VersionCursor.decode(after) if after else None
+            )
+            objects = page.items
+            links = _page_links(url + "?versions", size, next=("after", page.next))
+            links = {k: v.replace("?versions?", "?versions&") for k, v in links.items()}
+        else:
+            after, before = request.args.get("after"), request.args.get("before")
+            files_page = queries.page(
+                bucket.id,
+                size,
+                after=queries.Cursor.decode(after) if after else None,
+                before=queries.Cursor.decode(before) if before else None,
+            )
+            objects = [obj for obj, _ in files_page.items]
+            links = _page_links(
+                url,
+                size,
+                next=("after", files_page.next),
+                prev=("before", files_page.prev),
+            )
         return self.make_response(
             data=objects,
-            context={"class": ObjectVersion, "bucket": bucket, "many": True},
+            context={
+                "class": ObjectVersion,
+                "bucket": bucket,
+                "many": True,
+                "page_links": links,
+            },
         )
 
 
 class RecordObjectResource(_RecordFilesView, ObjectResource):
     """One file of the record: download, upload, delete, multipart."""
 
-    def dispatch_request(self, pid_value, **kwargs):
+    def dispatch_request(self, pid_value: Any, **kwargs: Any) -> Any:
         """Validate the key of uploads before anything else happens."""
         if request.method in ("PUT", "POST"):
             validate_key(kwargs.get("key"))
         return super().dispatch_request(pid_value, **kwargs)
 
     @staticmethod
-    def send_object(*args, **kwargs):
+    def send_object(*args: Any, **kwargs: Any) -> Any:
         """Send a file, letting the WSGI server stream it."""
         return serve_file_body(ObjectResource.send_object(*args, **kwargs))
 
-    def create_object(self, bucket, key):
+    def create_object(self, bucket: Any, key: str) -> Any:
         """Upload a file through the record's files API."""
         stream, content_length, content_md5, tags = current_files_rest.upload_factory()
         size_limit = bucket.size_limit
@@ -206,11 +273,36 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
         file_uploaded.send(current_app._get_current_object(), obj=fileobj.obj)
         return response
 
+    @use_kwargs_from_query(ObjectResource.multipart_init_args)
+    @use_kwargs_from_json(ObjectResource.multipart_init_json_args)
+    def multipart_init(
+        self,
+        bucket: Any,
+        key: str,
+        query_size: Any = None,
+        query_part_size: Any = None,
+        json_size: Any = None,
+        json_part_size: Any = None,
+    ) -> Any:
+        """Start a multipart upload; its size is reserved under the bucket's lock."""
+        size = query_size or json_size
+        part_size = query_part_size or json_part_size
+        if size is None:
+            raise MissingQueryParameter("size")
+        if part_size is None:
+            raise MissingQueryParameter("partSize")
+        multipart = multipart_uploads.start(bucket, key, size, part_size)
+        response = self.make_response(
+            data=multipart, context={"class": MultipartObject, "bucket": bucket}
+        )
+        db.session.commit()
+        return response
+
     # Multipart uploads are completed and aborted here, in the request, not
     # by Celery tasks: the file gets attached through the record's files API
-    # (lock, quota, hooks, ``_files``) and no task queue is needed.
+    # (locks, quota, hooks, rows) and no task queue is needed.
     @pass_multipart(with_completed=True)
-    def multipart_complete(self, multipart):
+    def multipart_complete(self, multipart: Any) -> Any:
         """Complete a multipart upload: the file appears in the record."""
         fileobj = self.files.complete_multipart(multipart)
         response = self.make_response(
@@ -227,11 +319,9 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
 
     @pass_multipart()
     @need_permissions(lambda self, multipart: multipart, "multipart-delete")
-    def multipart_delete(self, multipart):
+    def multipart_delete(self, multipart: Any) -> Any:
         """Abort a multipart upload; its bytes go once this is committed."""
-        file = multipart.file
-        multipart.delete()
-        _forget_file_if_unused(file)
+        multipart_uploads.abort(multipart)
         response = self.make_response("", 204)
         db.session.commit()
         return response
@@ -239,7 +329,7 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
     @need_permissions(
         lambda self, bucket, obj, *args: obj, "object-delete", hidden=False
     )
-    def delete_object(self, bucket, obj, version_id):
+    def delete_object(self, bucket: Any, obj: Any, version_id: Any) -> Any:
         """Delete a file (delete marker) or one version of it for good."""
         if version_id is None:
             self.files.delete(obj.key)
@@ -248,43 +338,11 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
                 current_permission_factory(bucket, "object-delete-version"),
                 hidden=False,
             )
-            _remove_version(self.files, obj)
+            self.files.remove_version(obj)
         response = self.make_response("", 204)
         db.session.commit()
         file_deleted.send(current_app._get_current_object(), obj=obj)
         return response
-
-
-def _remove_version(files, obj):
-    """Remove one object version for good, and its bytes if unused."""
-    with step():
-        files._lock_row()
-        was_head = obj.is_head
-        file = obj.file
-        obj.remove()
-        if was_head:
-            latest = ObjectVersion.get_versions(
-                obj.bucket_id, obj.key, desc=True
-            ).first()
-            if latest is not None:
-                latest.is_head = True
-        transaction.touch(obj.bucket_id, obj.key)
-        if file is not None:
-            _forget_file_if_unused(file)
-
-
-def _forget_file_if_unused(file):
-    used = (
-        db.session.query(ObjectVersion.version_id)
-        .filter(ObjectVersion.file_id == file.id)
-        .first()
-        or db.session.query(MultipartObject.upload_id)
-        .filter(MultipartObject.file_id == file.id)
-        .first()
-    )
-    if used is None:
-        transaction.doom(file.storage())
-        db.session.delete(file)
 
 
 def create_blueprint_from_app(app):

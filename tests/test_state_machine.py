@@ -22,8 +22,8 @@ from hypothesis.stateful import (
 from invenio_files_rest.models import ObjectVersion
 
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.entries import user_metadata
 from invenio_records_files_ext.errors import FileKeyExistsError, InvalidMetadataError
+from invenio_records_files_ext.files.entries import user_metadata
 from tests.conftest import stream
 
 KEYS = st.sampled_from(["a.txt", "b.txt", "dir/c.txt", "d e.txt", "été.txt", "f"])

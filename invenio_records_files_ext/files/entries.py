@@ -1,0 +1,143 @@
+"""The shape of a file entry as users see it (``record["_files"]`` items).
+
+An entry is a plain dict: the fields describing the stored file (see
+:data:`FILE_FIELDS`) plus whatever per-file metadata users set. In the
+database the metadata is a JSON column of the file's row
+(:class:`~invenio_records_files_ext.models.FileEntry`); the file fields
+come from the object version and file instance it names.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional, TypedDict
+
+from ..errors import InvalidMetadataError
+
+FILES_KEY = "_files"
+"""Record key holding the list of entries."""
+
+DEFAULT_PREVIEW_KEY = "_default_preview"
+"""Record key naming the file to preview by default."""
+
+SUMMARY_KEY = "_files_summary"
+"""Dump key holding :class:`FilesSummary` data."""
+
+FILE_FIELDS = (
+    "bucket",
+    "checksum",
+    "file_id",
+    "key",
+    "mimetype",
+    "size",
+    "version_id",
+)
+"""Entry fields that describe the stored file; all others are metadata."""
+
+
+class FileFields(TypedDict):
+    """The file fields of an entry (per-file metadata is added beside them)."""
+
+    bucket: str
+    checksum: Optional[str]
+    file_id: str
+    key: str
+    mimetype: Optional[str]
+    size: Optional[int]
+    version_id: str
+
+
+class FilesSummary(TypedDict):
+    """What ``_files_summary`` holds."""
+
+    count: int
+    total_bytes: int
+    mimetypes: list[str]
+    default_preview: Optional[str]
+    inline: bool
+
+
+def make_fields(
+    bucket_id: Any,
+    key: str,
+    version_id: Any,
+    file_id: Any,
+    checksum: Optional[str],
+    size: Optional[int],
+    mimetype: Optional[str],
+) -> FileFields:
+    """Return the file fields of an entry from their values."""
+    return {
+        "bucket": str(bucket_id),
+        "checksum": checksum,
+        "file_id": str(file_id),
+        "key": key,
+        "mimetype": mimetype,
+        "size": size,
+        "version_id": str(version_id),
+    }
+
+
+def file_fields(obj: Any, file: Any = None) -> FileFields:
+    """Return the entry fields describing an object version's file.
+
+    :param obj: an :class:`~invenio_files_rest.models.ObjectVersion`.
+    :param file: its file instance, when ``obj.file`` is not loaded.
+    """
+    file = file if file is not None else obj.file
+    return make_fields(
+        obj.bucket_id,
+        obj.key,
+        obj.version_id,
+        file.id,
+        file.checksum,
+        file.size,
+        obj.mimetype,
+    )
+
+
+def check_metadata(name: Any, value: Any) -> Any:
+    """Refuse per-file metadata the database cannot hold as given.
+
+    Names are non-empty strings; values must be JSON (no ``NaN`` or
+    infinities, only string keys) without NUL characters, which PostgreSQL's
+    JSONB refuses: better a clear error now than a failed commit later.
+
+    :raises invenio_records_files_ext.errors.InvalidMetadataError: a
+        :class:`ValueError`.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidMetadataError(name, "a name must be a non-empty string")
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidMetadataError(
+            name, "the value is not JSON ({0})".format(error)
+        ) from error
+    if "\\u0000" in encoded or "\x00" in name:
+        raise InvalidMetadataError(name, "NUL characters cannot be stored")
+    if json.loads(encoded) != value:
+        # Tuples, non-string keys...: stored, they would read back otherwise.
+        raise InvalidMetadataError(name, "the value does not survive JSON as it is")
+    return value
+
+
+def user_metadata(entry: dict[str, Any]) -> dict[str, Any]:
+    """Return the user's per-file metadata of an entry (no file fields)."""
+    return {k: v for k, v in entry.items() if k not in FILE_FIELDS}
+
+
+def summarize(
+    entries: list[dict[str, Any]], default_preview: Optional[str], inline: bool = True
+) -> FilesSummary:
+    """Return the summary of a list of entries (no database access)."""
+    mimetypes = sorted(
+        {entry["mimetype"] for entry in entries if entry.get("mimetype")}
+    )
+    return {
+        "count": len(entries),
+        "total_bytes": sum(entry.get("size") or 0 for entry in entries),
+        "mimetypes": mimetypes,
+        "default_preview": default_preview,
+        "inline": inline,
+    }

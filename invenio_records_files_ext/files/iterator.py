@@ -1,0 +1,434 @@
+"""``FilesIterator``: the dict-like view behind ``record.files``.
+
+Reads go through :mod:`.queries` (one query each, or one per chunk when
+iterating); writes go through :class:`~.writer.FilesWriter`, each inside a
+step (:func:`..steps.step`) that also sends the hooks, so a change is all or
+nothing. Before reading, changes other code made to the bucket in this
+transaction are applied to the rows (:func:`.sync.settle`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Optional, Union
+
+from invenio_db import db
+from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
+from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
+
+from .. import signals, versions
+from ..errors import CopyOntoItselfError
+from ..keys import validate_key
+from ..references import release
+from ..steps import send_signal, step
+from ..storage import UploadTarget, discard, stage_file
+from . import bulk, inline, queries, sync
+from .entries import file_fields
+from .fileobject import FileObject
+from .multipart import remove_upload
+from .writer import MISSING, Attached, FilesWriter
+
+
+class FilesIterator:
+    """Dict-like view of the files of a record.
+
+    Keys are file keys, values are :attr:`file_cls` instances. Iteration
+    follows the record's order and reads the files in chunks, so it works
+    for records with any number of files.
+    """
+
+    def __init__(
+        self, record: Any, bucket: Optional[Bucket] = None, file_cls: Any = None
+    ) -> None:
+        """Bind to a record and its bucket."""
+        self.record = record
+        self.model = getattr(record, "model", None)
+        self.bucket = bucket
+        self.bucket_id = bucket.id if bucket is not None else None
+        self.file_cls = file_cls or FileObject
+        self._it: Optional[Iterator[Any]] = None
+
+    #
+    # Reading
+    #
+    def _settle(self) -> None:
+        sync.settle(self.bucket_id)
+
+    def _make_file(self, obj: ObjectVersion, entry: dict[str, Any]) -> Any:
+        fileobj = self.file_cls(obj, entry)
+        fileobj._files = self
+        return fileobj
+
+    @property
+    def keys(self) -> list[str]:
+        """Return the file keys in the record's order."""
+        self._settle()
+        return queries.keys(self.bucket_id)
+
+    def __len__(self) -> int:
+        """Return the number of files."""
+        self._settle()
+        return queries.count(self.bucket_id)
+
+    def __contains__(self, key: object) -> bool:
+        """Tell whether the record has a file with this key."""
+        if not isinstance(key, str):
+            return False
+        self._settle()
+        return queries.contains(self.bucket_id, key)
+
+    def __iter__(self) -> FilesIterator:
+        """Iterate over the files in the record's order, chunk by chunk."""
+        self._settle()
+        self._it = (
+            self._make_file(obj, entry)
+            for obj, entry in queries.iterate(self.bucket_id)
+        )
+        return self
+
+    def __next__(self) -> Any:
+        """Return the next file."""
+        if self._it is None:
+            iter(self)
+        assert self._it is not None
+        return next(self._it)
+
+    next = __next__
+
+    def __getitem__(self, key: str) -> Any:
+        """Return the file with this key, or raise :class:`KeyError`."""
+        self._settle()
+        found = queries.get_file(self.bucket_id, key)
+        if found is None:
+            raise KeyError(key)
+        return self._make_file(*found)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the file with this key, or ``default``."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def dumps(self, bucket: Optional[Bucket] = None) -> list[dict[str, Any]]:
+        """Serialize the files in the record's order.
+
+        :param bucket: another :class:`~invenio_files_rest.models.Bucket`
+            to serialize instead (its current files, by key, without
+            metadata).
+        :returns: list of entries: file fields plus per-file metadata.
+        """
+        if bucket is not None and bucket.id != self.bucket_id:
+            objects = db.session.execute(
+                versions.heads_query(bucket.id).order_by(ObjectVersion.key)
+            ).scalars()
+            return [dict(file_fields(obj)) for obj in objects]
+        self._settle()
+        return [
+            queries.entry_from_row(self.bucket_id, row)
+            for row in queries.iterate_rows(self.bucket_id)
+        ]
+
+    @property
+    def filesmap(self) -> dict[str, dict[str, Any]]:
+        """Return ``{key: entry}`` in the record's order."""
+        return {entry["key"]: entry for entry in self.dumps()}
+
+    def summary(self) -> dict[str, Any]:
+        """Return count, total bytes, MIME types and default preview."""
+        self._settle()
+        found = queries.summary(self.bucket_id)
+        found["inline"] = found["count"] <= inline.max_entries()
+        return dict(found)
+
+    @property
+    def locked(self) -> bool:
+        """Tell whether the record's files are locked."""
+        return bool(self.bucket.locked)
+
+    @property
+    def default_preview(self) -> Optional[str]:
+        """The key of the file to preview by default, or ``None``.
+
+        Setting it to a key that is not a file of the record raises
+        :class:`KeyError`; it follows renames and is cleared when the file
+        is deleted.
+        """
+        self._settle()
+        return queries.default_preview(self.bucket_id)
+
+    @default_preview.setter
+    def default_preview(self, key: Optional[str]) -> None:
+        self._writable_bucket()
+        with step():
+            self._writer().set_default_preview(key)
+        self._changed()
+
+    #
+    # Writing: helpers
+    #
+    def _writable_bucket(self) -> Bucket:
+        bucket = self.bucket
+        if bucket.deleted:
+            raise InvalidOperationError(description="The bucket has been deleted.")
+        if bucket.locked:
+            raise BucketLockedError(description="The files of this record are locked.")
+        return bucket
+
+    def _writer(self) -> FilesWriter:
+        self._settle()
+        return FilesWriter(self.bucket)
+
+    def _changed(self) -> None:
+        inline.forget(self.record)
+
+    def _after_attach(self, attached: Attached) -> Any:
+        self._changed()
+        fileobj = self._make_file(attached.obj, attached.entry)
+        if attached.previous is None:
+            send_signal(signals.file_added, record=self.record, file=fileobj)
+        else:
+            send_signal(
+                signals.file_replaced,
+                record=self.record,
+                file=fileobj,
+                previous=attached.previous,
+            )
+        return fileobj
+
+    #
+    # Writing: single files
+    #
+    def put(
+        self,
+        key: str,
+        stream: Any,
+        size: Optional[int] = None,
+        content_md5: Optional[str] = None,
+        target: Optional[UploadTarget] = None,
+    ) -> Any:
+        """Store ``stream`` under ``key`` (a new file or a new version).
+
+        The bytes are written first, with no database work, then the
+        version and row are written under the key's lock, so a slow stream
+        never blocks other writers. A replaced file keeps its position and
+        metadata.
+
+        :param size: the announced size in bytes (checked when given).
+        :param content_md5: Content-MD5 of the stream (checked when given).
+        :param target: an :class:`~invenio_records_files_ext.storage.UploadTarget`
+            read beforehand (the REST routes use it to stream the body with
+            no transaction open); by default it is read from the bucket.
+        :returns: the new :attr:`file_cls` instance.
+        """
+        key = validate_key(key)
+        if target is None:
+            target = UploadTarget.of(self._writable_bucket())
+        fileinstance = stage_file(target, stream, size=size, content_md5=content_md5)
+        with step() as current:
+            current.undo(lambda: discard(fileinstance.id))
+            return self._after_attach(self._writer().attach(key, fileinstance))
+
+    def complete_multipart(self, multipart: MultipartObject) -> Any:
+        """Turn a multipart upload whose parts are all in into the file.
+
+        The parts already sit in one file instance: it is checksummed and
+        attached under the upload's key like :meth:`put` would, and the
+        upload record is removed.
+
+        :returns: the new :attr:`file_cls` instance.
+        """
+        self._writable_bucket()
+        with step():
+            if not multipart.completed:
+                multipart.complete()
+            fileinstance = multipart.file
+            fileinstance.update_checksum()
+            fileinstance.readable = True
+            fileinstance.writable = False
+            key = multipart.key
+            # The upload reserved its size when it started: attaching the
+            # file counts only the difference.
+            reserved = remove_upload(multipart)
+            attached = self._writer().attach(
+                key, fileinstance, stored_instance=True, reserved=reserved
+            )
+            return self._after_attach(attached)
+
+    def __setitem__(self, key: str, stream: Any) -> None:
+        """Store a stream under ``key`` (see :meth:`put`)."""
+        self.put(key, stream)
+
+    def __delitem__(self, key: str) -> None:
+        """Delete the file with this key (a delete marker is created)."""
+        self.delete(key)
+
+    def delete(self, key: str) -> ObjectVersion:
+        """Delete the file with this key; raise :class:`KeyError` if absent.
+
+        :returns: the delete marker
+            (:class:`~invenio_files_rest.models.ObjectVersion`).
+        """
+        self._writable_bucket()
+        with step():
+            removed = self._writer().remove(key)
+            self._changed()
+            send_signal(
+                signals.file_deleted,
+                record=self.record,
+                key=key,
+                previous=removed.previous,
+            )
+        return removed.marker
+
+    def remove_version(self, obj: ObjectVersion) -> None:
+        """Remove one version of a file for good (the REST ``?versionId`` delete).
+
+        When it was the current version, the newest remaining one becomes
+        current; bytes no longer used by anything are deleted after commit.
+        """
+        self._writable_bucket()
+        with step():
+            fileinstance = self._writer().remove_version(obj)
+            if fileinstance is not None:
+                release(fileinstance)
+        self._changed()
+
+    def rename(self, old_key: str, new_key: str) -> ObjectVersion:
+        """Rename a file; it keeps its position and metadata.
+
+        :param old_key: old key that holds the object.
+        :param new_key: new key that will hold the object.
+        :returns: the :class:`~invenio_files_rest.models.ObjectVersion` now
+            holding the file under ``new_key``.
+        """
+        self._writable_bucket()
+        with step():
+            renamed = self._writer().rename(old_key, new_key)
+            self._changed()
+            send_signal(
+                signals.file_renamed,
+                record=self.record,
+                file=self._make_file(renamed.obj, renamed.entry),
+                old_key=old_key,
+                new_key=renamed.entry["key"],
+            )
+        return renamed.obj
+
+    def sort_by(self, *ids: Any) -> None:
+        """Change the files' order.
+
+        :param ids: keys or file ids. The files named come first, in this
+            order; the others follow in their current order.
+        """
+        self._settle()
+        named = [str(id_) for id_ in ids]
+        known = queries.stored_entries(self.bucket_id, named)
+        by_file_id = queries.keys_of_file_ids(
+            self.bucket_id, [id_ for id_ in named if id_ not in known]
+        )
+        keys = []
+        for id_, name in zip(ids, named):
+            key = name if name in known else by_file_id.get(name)
+            if key is None:
+                raise KeyError(id_)
+            keys.append(key)
+        self._writable_bucket()
+        with step():
+            self._writer().reorder(keys)
+        self._changed()
+
+    def _set_metadata(self, fileobj: Any, name: str, value: Any) -> dict[str, Any]:
+        """Set one metadata value of a file; return its new entry."""
+        self._writable_bucket()
+        with step():
+            data = self._writer().set_metadata(fileobj.obj.key, name, value)
+        self._changed()
+        entry = dict(fileobj.data)
+        for stale in set(entry) - set(data) - set(file_fields(fileobj.obj)):
+            del entry[stale]
+        entry.update(data)
+        return entry
+
+    def _delete_metadata(self, fileobj: Any, name: str) -> dict[str, Any]:
+        """Remove one metadata value of a file; return its new entry."""
+        return self._set_metadata(fileobj, name, MISSING)
+
+    def flush(self) -> None:
+        """Bring the files in step with the bucket.
+
+        Order and metadata of known files are kept, files of the bucket
+        without a row are appended, rows without a file are dropped. Use it
+        to repair records whose bucket was changed before this library
+        managed it. It works on locked files too: it only corrects what the
+        rows say.
+        """
+        with step():
+            sync.repair(self.bucket_id)
+        self._changed()
+
+    #
+    # Writing: many files at once, life cycle
+    #
+    def update(
+        self,
+        items: Union[Mapping[str, Any], Iterable[tuple[str, Any]]] = (),
+        **kwargs: Any,
+    ) -> list[str]:
+        """Store many streams in one go (new files or new versions).
+
+        ``items`` is a mapping or an iterable of ``(key, stream)`` pairs.
+        All keys are checked before any byte is written; the bytes are
+        written one after the other and the database rows are inserted in a
+        few statements, which makes this much faster than a loop of
+        ``files[key] = stream``. It is all or nothing.
+
+        :returns: the list of keys stored, in order.
+        """
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        pairs += list(kwargs.items())
+        bucket = self._writable_bucket()
+        self._settle()
+        keys = bulk.put_many(bucket, self.record, pairs, self._make_file)
+        self._changed()
+        return keys
+
+    def copy(self, source: Any) -> list[str]:
+        """Import every current file of another record, sharing the bytes.
+
+        The files keep their per-file metadata and order; no byte is copied
+        in storage: the new object versions point to the same file
+        instances. Existing files with the same keys get a new version.
+        Later changes to either record never touch the other.
+
+        :param source: another record's files iterator (or the record).
+        :returns: the list of imported keys.
+        """
+        # A record gives its files view; a files view has no ``files``.
+        src = getattr(source, "files", source)
+        if src is None:
+            raise InvalidOperationError(description="The source record has no bucket.")
+        bucket = self._writable_bucket()
+        if src.bucket_id == bucket.id:
+            raise CopyOntoItselfError()
+        self._settle()
+        src._settle()
+        keys = bulk.copy_files(bucket, self.record, src.bucket_id, src.record)
+        self._changed()
+        return keys
+
+    def lock(self) -> None:
+        """Lock the files: every later write fails until :meth:`unlock`."""
+        with step():
+            if self._writer().set_locked(True):
+                send_signal(signals.files_locked, record=self.record)
+
+    def unlock(self) -> None:
+        """Unlock the files of a record that is not deleted."""
+        if self.model is not None and self.model.is_deleted:
+            raise InvalidOperationError(
+                description="The record is deleted; restore it first."
+            )
+        with step():
+            if self._writer().set_locked(False):
+                send_signal(signals.files_unlocked, record=self.record)

@@ -1,0 +1,186 @@
+"""``FilesMixin``: the ``files`` property of a record class.
+
+The record's bucket is the one linked to it in
+:class:`~invenio_records_files_ext.models.RecordsBuckets`; ``record.files``
+is a :class:`~.iterator.FilesIterator` over it. The mixin also makes the
+record show its files as ``record["_files"]`` (see :mod:`.inline`): for
+that, list it *before* the record base class, as
+:class:`~invenio_records_files_ext.api.Record` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from invenio_db import db
+from invenio_files_rest.models import Bucket
+from invenio_records.errors import MissingModelError
+from sqlalchemy import select
+
+from ..errors import FilesAlreadySetError, InvalidOperationError, TooManyFilesError
+from ..models import RecordsBuckets
+from . import hooks, inline
+from .entries import FILES_KEY
+from .fileobject import FileObject
+from .iterator import FilesIterator
+
+_MISSING = object()
+
+
+class FilesMixin:
+    """Give a record class a ``files`` property backed by a linked bucket.
+
+    Implement ``_create_bucket()`` in a subclass to create and link a bucket
+    on first access when the record has none.
+    """
+
+    file_cls: Any = FileObject
+    """File class used to generate the instance of files."""
+
+    files_iter_cls: Any = FilesIterator
+    """Files iterator class used to generate the files iterator."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Initialise the record; stored copies of derived keys are dropped."""
+        super().__init__(*args, **kwargs)
+        for key in inline.DERIVED_KEYS:
+            dict.pop(self, key, None)  # type: ignore[arg-type]
+        inline.reset(self)
+
+    #
+    # The record's dict shows its files
+    #
+    def _load_inline(self) -> None:
+        if self.__dict__.get(inline.STATE) is inline.NOT_LOADED:
+            inline.load(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        """Return a value; ``_files`` is read from the file rows when needed.
+
+        :raises invenio_records_files_ext.errors.TooManyFilesError: for
+            ``_files`` of a record with more files than
+            ``RECORDS_FILES_INLINE_MAX_ENTRIES``.
+        """
+        if key in inline.INLINE_KEYS:
+            self._load_inline()
+            if key == FILES_KEY and inline.state(self) == inline.OVERFLOW:
+                raise TooManyFilesError(inline.max_entries())
+        return super().__getitem__(key)  # type: ignore[misc]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """Return a value or ``default`` (see :meth:`__getitem__`)."""
+        if key in inline.INLINE_KEYS:
+            self._load_inline()
+        return super().get(key, default)  # type: ignore[misc]
+
+    def __contains__(self, key: Any) -> bool:
+        """Tell whether the record has a key (``_files`` if it has files)."""
+        if key in inline.INLINE_KEYS:
+            self._load_inline()
+        return bool(super().__contains__(key))  # type: ignore[misc]
+
+    def __iter__(self) -> Any:
+        """Iterate over the keys, ``_files`` included."""
+        self._load_inline()
+        return super().__iter__()  # type: ignore[misc]
+
+    def keys(self) -> Any:
+        """Return the keys, ``_files`` included."""
+        self._load_inline()
+        return super().keys()  # type: ignore[misc]
+
+    def items(self) -> Any:
+        """Return the items, ``_files`` included."""
+        self._load_inline()
+        return super().items()  # type: ignore[misc]
+
+    def values(self) -> Any:
+        """Return the values, ``_files`` included."""
+        self._load_inline()
+        return super().values()  # type: ignore[misc]
+
+    def copy(self) -> dict[str, Any]:
+        """Return a shallow copy as a plain dict, ``_files`` included."""
+        self._load_inline()
+        return dict(super().items())  # type: ignore[misc]
+
+    #
+    # The bucket
+    #
+    def _create_bucket(self) -> Optional[Bucket]:
+        """Return a new bucket for a record that has none (default: none)."""
+        return None
+
+    def _linked_bucket(self) -> Optional[Bucket]:
+        buckets = (
+            db.session.execute(
+                select(Bucket)
+                .join(RecordsBuckets, RecordsBuckets.bucket_id == Bucket.id)
+                .where(RecordsBuckets.record_id == self.id)  # type: ignore[attr-defined]
+            )
+            .scalars()
+            .all()
+        )
+        if not buckets:
+            return None
+        wanted = getattr(self, "bucket_id", None)
+        for bucket in buckets:
+            if wanted and str(bucket.id) == str(wanted):
+                return bucket
+        return buckets[0]
+
+    @property
+    def bucket(self) -> Optional[Bucket]:
+        """Return the bucket linked to the record, or ``None``."""
+        cached = self.__dict__.get("_files_bucket", _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[no-any-return]
+        if getattr(self, "model", None) is None or getattr(self, "id", None) is None:
+            return None
+        bucket = self._linked_bucket()
+        self.__dict__["_files_bucket"] = bucket
+        return bucket
+
+    def _forget_files(self) -> None:
+        self.__dict__.pop("_files_bucket", None)
+        self.__dict__.pop("_files_iter", None)
+        inline.forget(self)
+
+    @property
+    def files(self) -> Optional[FilesIterator]:
+        """Return the files iterator, or ``None`` if the record has no bucket.
+
+        :raises invenio_records.errors.MissingModelError: if the record has
+            not been stored yet.
+        """
+        if getattr(self, "model", None) is None:
+            raise MissingModelError()
+        hooks.ensure_session_hooks()
+        bucket = self.bucket
+        if bucket is None:
+            bucket = self._create_bucket()
+            if bucket is None:
+                return None
+            RecordsBuckets.create(record=self, bucket=bucket)
+            if hasattr(self, "dump_bucket"):
+                self.dump_bucket(self, bucket)
+            self.__dict__["_files_bucket"] = bucket
+        files = self.__dict__.get("_files_iter")
+        if files is None or files.bucket is not bucket:
+            files = self.files_iter_cls(self, bucket=bucket, file_cls=self.file_cls)
+            self.__dict__["_files_iter"] = files
+        return files  # type: ignore[no-any-return]
+
+    @files.setter
+    def files(self, data: Any) -> None:
+        """Store a mapping of keys to streams in a record that has no files.
+
+        :raises invenio_records_files_ext.errors.FilesAlreadySetError: a
+            :class:`RuntimeError`, if the record already has files.
+        """
+        current = self.files
+        if current is None:
+            raise InvalidOperationError(description="The record has no bucket.")
+        if len(current):
+            raise FilesAlreadySetError()
+        current.update(data)

@@ -1,0 +1,435 @@
+"""Every read of a bucket's file rows, written once.
+
+A file row (:class:`~invenio_records_files_ext.models.FileEntry`) names
+its object version; the queries here join it with that version and its
+file instance by primary key, filter completed files, and order by the
+record's order (``position``, then ``key``). Each function costs one query
+whatever the number of files, except the iterators, which cost one query
+per chunk and keep one chunk in memory.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from invenio_db import db
+from invenio_files_rest.models import FileInstance, ObjectVersion
+from sqlalchemy import Select, and_, case, func, select, tuple_
+from sqlalchemy.orm import Session, contains_eager, selectinload
+
+from .. import cursors
+from ..models import COMPLETED, FileEntry
+from ..sql import chunks
+from .entries import FilesSummary, make_fields
+
+ITER_CHUNK_SIZE = 1000
+"""Files read per query when iterating."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the record's order: just after (or before) this file."""
+
+    position: int
+    key: str
+
+    def encode(self) -> str:
+        """Return the cursor as an opaque, URL-safe string."""
+        return cursors.encode([self.position, self.key])
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        """Read a cursor made by :meth:`encode`.
+
+        :raises invenio_records_files_ext.errors.InvalidCursorError: if it
+            is not one.
+        """
+        position, key = cursors.decode(value, int, str)
+        return cls(position, key)
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """A file row as the writer needs it (pending rows included)."""
+
+    id: Any
+    key: str
+    position: int
+    version_id: Any
+    status: str
+    preview: bool
+    json: dict[str, Any]
+
+
+@dataclass
+class Page:
+    """One page of a listing in the record's order."""
+
+    items: list[tuple[Any, dict[str, Any]]]
+    """``(object version, entry)`` pairs; the version has its file and tags."""
+
+    next: Optional[Cursor]
+    """Cursor for the following page, if there is one."""
+
+    prev: Optional[Cursor]
+    """Cursor for the preceding page, if there is one."""
+
+
+def _session(session: Optional[Session]) -> Session:
+    return session if session is not None else db.session()
+
+
+def _order() -> tuple[Any, Any]:
+    return (FileEntry.position, FileEntry.key)
+
+
+def _completed(bucket_id: Any) -> Any:
+    return and_(FileEntry.bucket_id == bucket_id, FileEntry.status == COMPLETED)
+
+
+ENTRY_COLUMNS = (
+    FileEntry.key,
+    FileEntry.version_id,
+    ObjectVersion.file_id,
+    FileInstance.checksum,
+    FileInstance.size,
+    FileEntry.mimetype,
+    FileEntry.json,
+    FileEntry.preview,
+    FileEntry.position,
+    ObjectVersion._mimetype.label("stored_mimetype"),
+)
+
+
+def _joined(*columns: Any) -> Select[Any]:
+    return (
+        select(*columns)
+        .select_from(FileEntry)
+        .join(ObjectVersion, ObjectVersion.version_id == FileEntry.version_id)
+        .join(FileInstance, FileInstance.id == ObjectVersion.file_id)
+    )
+
+
+def entry_from_row(bucket_id: Any, row: Any) -> dict[str, Any]:
+    """Return the entry dict of a row selected with :data:`ENTRY_COLUMNS`."""
+    entry = dict(row.json or {})
+    entry.update(
+        make_fields(
+            bucket_id,
+            row.key,
+            row.version_id,
+            row.file_id,
+            row.checksum,
+            row.size,
+            row.mimetype,
+        )
+    )
+    return entry
+
+
+@dataclass
+class InlineEntries:
+    """The first files of a bucket, for ``record["_files"]`` and dumps."""
+
+    entries: list[dict[str, Any]]
+    default_preview: Optional[str]
+    complete: bool
+    """False when the bucket holds more files than were asked for."""
+
+
+def inline_entries(
+    bucket_id: Any, limit: int, session: Optional[Session] = None
+) -> InlineEntries:
+    """Return up to ``limit`` entries in order (one query of ``limit + 1`` rows)."""
+    rows = (
+        _session(session)
+        .execute(
+            _joined(*ENTRY_COLUMNS)
+            .where(_completed(bucket_id))
+            .order_by(*_order())
+            .limit(limit + 1)
+        )
+        .all()
+    )
+    complete = len(rows) <= limit
+    rows = rows[:limit]
+    preview = next((row.key for row in rows if row.preview), None)
+    return InlineEntries(
+        [entry_from_row(bucket_id, row) for row in rows], preview, complete
+    )
+
+
+def count(bucket_id: Any, session: Optional[Session] = None) -> int:
+    """Return the number of completed files."""
+    return int(
+        _session(session)
+        .execute(
+            select(func.count()).select_from(FileEntry).where(_completed(bucket_id))
+        )
+        .scalar()
+        or 0
+    )
+
+
+def contains(bucket_id: Any, key: str, session: Optional[Session] = None) -> bool:
+    """Tell whether a completed file has this key."""
+    return (
+        _session(session)
+        .execute(
+            select(FileEntry.id).where(_completed(bucket_id), FileEntry.key == key)
+        )
+        .first()
+        is not None
+    )
+
+
+def keys(bucket_id: Any, session: Optional[Session] = None) -> list[str]:
+    """Return the keys of the completed files, in order."""
+    return list(
+        _session(session)
+        .execute(select(FileEntry.key).where(_completed(bucket_id)).order_by(*_order()))
+        .scalars()
+    )
+
+
+def default_preview(bucket_id: Any, session: Optional[Session] = None) -> Optional[str]:
+    """Return the key of the default preview, or ``None``."""
+    return (
+        _session(session)
+        .execute(
+            select(FileEntry.key).where(
+                _completed(bucket_id), FileEntry.preview.is_(True)
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+def summary(bucket_id: Any, session: Optional[Session] = None) -> FilesSummary:
+    """Return count, bytes, MIME types and default preview (two queries)."""
+    session = _session(session)
+    total, size, preview = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(FileEntry.size), 0),
+            func.max(case((FileEntry.preview.is_(True), FileEntry.key))),
+        ).where(_completed(bucket_id))
+    ).one()
+    mimetypes = session.execute(
+        select(FileEntry.mimetype)
+        .where(_completed(bucket_id), FileEntry.mimetype.isnot(None))
+        .distinct()
+    ).scalars()
+    return {
+        "count": int(total),
+        "total_bytes": int(size),
+        "mimetypes": sorted(mimetypes),
+        "default_preview": preview,
+        "inline": False,
+    }
+
+
+def _files_query(bucket_id: Any) -> Select[Any]:
+    return (
+        select(ObjectVersion, FileEntry.json, FileEntry.mimetype, FileEntry.position)
+        .select_from(FileEntry)
+        .join(ObjectVersion, ObjectVersion.version_id == FileEntry.version_id)
+        .join(FileInstance, FileInstance.id == ObjectVersion.file_id)
+        .options(contains_eager(ObjectVersion.file))
+        .where(_completed(bucket_id))
+    )
+
+
+def _file_pair(row: Any) -> tuple[Any, dict[str, Any]]:
+    obj, data, mimetype, _ = row
+    file = obj.file
+    entry = dict(data or {})
+    entry.update(
+        make_fields(
+            obj.bucket_id,
+            obj.key,
+            obj.version_id,
+            file.id,
+            file.checksum,
+            file.size,
+            mimetype,
+        )
+    )
+    return obj, entry
+
+
+def get_file(
+    bucket_id: Any, key: str, session: Optional[Session] = None
+) -> Optional[tuple[Any, dict[str, Any]]]:
+    """Return ``(object version, entry)`` of a completed file, or ``None``."""
+    row = (
+        _session(session)
+        .execute(_files_query(bucket_id).where(FileEntry.key == key))
+        .first()
+    )
+    return _file_pair(row) if row is not None else None
+
+
+def iterate(
+    bucket_id: Any,
+    chunk_size: int = ITER_CHUNK_SIZE,
+    session: Optional[Session] = None,
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Yield ``(object version, entry)`` in order, reading chunk by chunk."""
+    session = _session(session)
+    after: Optional[Cursor] = None
+    while True:
+        query = _files_query(bucket_id)
+        if after is not None:
+            query = query.where(tuple_(*_order()) > tuple_(after.position, after.key))
+        rows = session.execute(query.order_by(*_order()).limit(chunk_size)).all()
+        for row in rows:
+            yield _file_pair(row)
+        if len(rows) < chunk_size:
+            return
+        last = rows[-1]
+        after = Cursor(last.position, last[0].key)
+
+
+def iterate_rows(
+    bucket_id: Any,
+    chunk_size: int = ITER_CHUNK_SIZE,
+    session: Optional[Session] = None,
+) -> Iterator[Any]:
+    """Yield rows of :data:`ENTRY_COLUMNS` in order, chunk by chunk.
+
+    Lighter than :func:`iterate` (no ORM objects): for dumps and copies.
+    """
+    session = _session(session)
+    after: Optional[Cursor] = None
+    while True:
+        query = _joined(*ENTRY_COLUMNS).where(_completed(bucket_id))
+        if after is not None:
+            query = query.where(tuple_(*_order()) > tuple_(after.position, after.key))
+        rows = session.execute(query.order_by(*_order()).limit(chunk_size)).all()
+        yield from rows
+        if len(rows) < chunk_size:
+            return
+        after = Cursor(rows[-1].position, rows[-1].key)
+
+
+def page(
+    bucket_id: Any,
+    size: int,
+    after: Optional[Cursor] = None,
+    before: Optional[Cursor] = None,
+    session: Optional[Session] = None,
+) -> Page:
+    """Return one page of at most ``size`` files after or before a cursor.
+
+    Two queries (files, then their tags) whatever the page or the record.
+    """
+    session = _session(session)
+    query = _files_query(bucket_id).options(selectinload(ObjectVersion.tags))
+    if before is not None:
+        query = query.where(
+            tuple_(*_order()) < tuple_(before.position, before.key)
+        ).order_by(FileEntry.position.desc(), FileEntry.key.desc())
+    else:
+        if after is not None:
+            query = query.where(tuple_(*_order()) > tuple_(after.position, after.key))
+        query = query.order_by(*_order())
+    rows = session.execute(query.limit(size + 1)).all()
+    more = len(rows) > size
+    rows = rows[:size]
+    if before is not None:
+        rows.reverse()
+    items = [_file_pair(row) for row in rows]
+    first = Cursor(rows[0].position, rows[0][0].key) if rows else None
+    last = Cursor(rows[-1].position, rows[-1][0].key) if rows else None
+    if before is not None:
+        return Page(items, next=last if rows else before, prev=first if more else None)
+    return Page(
+        items,
+        next=last if more else None,
+        prev=first if after is not None and rows else None,
+    )
+
+
+def stored_entries(
+    bucket_id: Any,
+    keys: Sequence[str],
+    session: Optional[Session] = None,
+) -> dict[str, StoredEntry]:
+    """Return the rows of ``keys`` (any status), by key."""
+    session = _session(session)
+    found: dict[str, StoredEntry] = {}
+    for chunk in chunks(keys):
+        for row in session.execute(
+            select(
+                FileEntry.id,
+                FileEntry.key,
+                FileEntry.position,
+                FileEntry.version_id,
+                FileEntry.status,
+                FileEntry.preview,
+                FileEntry.json,
+            ).where(FileEntry.bucket_id == bucket_id, FileEntry.key.in_(chunk))
+        ):
+            found[row.key] = StoredEntry(
+                row.id,
+                row.key,
+                row.position,
+                row.version_id,
+                row.status,
+                bool(row.preview),
+                dict(row.json or {}),
+            )
+    return found
+
+
+def keys_of_file_ids(
+    bucket_id: Any, file_ids: Sequence[str], session: Optional[Session] = None
+) -> dict[str, str]:
+    """Return ``{file id: key}`` for completed files with these file ids."""
+    wanted = set()
+    for file_id in file_ids:
+        try:
+            wanted.add(_uuid(file_id))
+        except ValueError:
+            continue
+    if not wanted:
+        return {}
+    rows = _session(session).execute(
+        _joined(ObjectVersion.file_id, FileEntry.key).where(
+            _completed(bucket_id), ObjectVersion.file_id.in_(list(wanted))
+        )
+    )
+    return {str(file_id): key for file_id, key in rows}
+
+
+def _uuid(value: Any) -> Any:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def next_position(bucket_id: Any, session: Optional[Session] = None) -> int:
+    """Return the position after the last row of the bucket."""
+    last = (
+        _session(session)
+        .execute(
+            select(func.max(FileEntry.position)).where(FileEntry.bucket_id == bucket_id)
+        )
+        .scalar()
+    )
+    return (last or 0) + 1
+
+
+def first_position(bucket_id: Any, session: Optional[Session] = None) -> int:
+    """Return the position of the first row of the bucket (1 if none)."""
+    first = (
+        _session(session)
+        .execute(
+            select(func.min(FileEntry.position)).where(FileEntry.bucket_id == bucket_id)
+        )
+        .scalar()
+    )
+    return first if first is not None else 1

@@ -1,0 +1,191 @@
+"""Keep a bucket's file rows in step with its object versions.
+
+The library's writer changes rows and versions together. Object versions
+can also change through code that knows nothing about records
+(Invenio-Files-REST's model API, its multipart merge task, scripts). A
+session listener notes the keys of every object version such code flushes
+(:func:`watch`); before the next read of the bucket's files
+(:func:`settle`) and before commit (:func:`reconcile`), the rows of those
+keys are made to match the bucket's current versions:
+
+* a new key gets a row at the end of the order;
+* a replaced key keeps its row (position, metadata), which names the new
+  version;
+* a deleted key loses its row.
+
+Only buckets linked to a record have rows. :func:`repair` does the same for
+every key of a bucket, for data written before this library managed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from invenio_db import db
+from invenio_files_rest.models import ObjectVersion
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from .. import ledger, locks, versions
+from ..models import COMPLETED, FileEntry, RecordsBuckets
+from ..sql import chunks
+from . import queries, rows
+
+
+@dataclass
+class SyncReport:
+    """What bringing rows in step changed (or, in a check, would change)."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was (or would be) changed."""
+        return bool(self.added or self.updated or self.removed)
+
+    def extend(self, other: SyncReport) -> None:
+        """Add another report's findings to this one."""
+        self.added.extend(other.added)
+        self.updated.extend(other.updated)
+        self.removed.extend(other.removed)
+
+
+def _watch(session: Session, flush_context: Any) -> None:
+    # The session's collections still hold what was just flushed.
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, ObjectVersion) and obj.bucket_id is not None:
+            ledger.touch(obj.bucket_id, obj.key, session)
+
+
+def watch(target: Any = None) -> None:
+    """Note the keys of object versions flushed by other code (idempotent)."""
+    target = target if target is not None else db.session
+    if not event.contains(target, "after_flush", _watch):
+        event.listen(target, "after_flush", _watch)
+
+
+def apply(
+    bucket_id: Any,
+    keys: Iterable[str],
+    session: Optional[Session] = None,
+    dry_run: bool = False,
+) -> SyncReport:
+    """Make the rows of ``keys`` match the bucket's current versions."""
+    session = session if session is not None else db.session()
+    report = SyncReport()
+    keys = sorted(set(keys))
+    if not keys:
+        return report
+    if not dry_run:
+        locks.lock_keys(bucket_id, keys, session)
+    heads = versions.heads(bucket_id, keys, session)
+    stored = queries.stored_entries(bucket_id, keys, session)
+    new_rows = []
+    position: Optional[int] = None
+    for key in keys:
+        head, entry = heads.get(key), stored.get(key)
+        if head is None:
+            if entry is not None and entry.status == COMPLETED:
+                report.removed.append(key)
+                if not dry_run:
+                    rows.delete_rows([entry.id], session)
+            continue
+        if entry is None:
+            report.added.append(key)
+            if position is None:
+                position = queries.next_position(bucket_id, session)
+            new_rows.append(
+                rows.new_row(
+                    bucket_id,
+                    key,
+                    position,
+                    head.version_id,
+                    head.size,
+                    head.mimetype,
+                )
+            )
+            position += 1
+        elif entry.version_id != head.version_id or entry.status != COMPLETED:
+            report.updated.append(key)
+            if not dry_run:
+                rows.point_to(
+                    entry.id,
+                    head.version_id,
+                    head.size,
+                    head.mimetype,
+                    session,
+                    status=COMPLETED,
+                )
+    if new_rows and not dry_run:
+        rows.insert_many(new_rows, session)
+    return report
+
+
+def linked_buckets(bucket_ids: Iterable[Any], session: Session) -> set[Any]:
+    """Return which of these buckets are linked to a record."""
+    linked: set[Any] = set()
+    for chunk in chunks(list(bucket_ids)):
+        linked.update(
+            session.execute(
+                select(RecordsBuckets.bucket_id).where(
+                    RecordsBuckets.bucket_id.in_(chunk)
+                )
+            ).scalars()
+        )
+    return linked
+
+
+def _apply_touched(session: Session, touched: dict[Any, set[str]]) -> None:
+    if not touched:
+        return
+    for bucket_id in linked_buckets(touched, session):
+        apply(bucket_id, touched[bucket_id], session)
+
+
+def settle(bucket_id: Any, session: Optional[Session] = None) -> None:
+    """Apply pending changes of other code to one bucket's rows, if any."""
+    session = session if session is not None else db.session()
+    state = session.info.get(ledger.STATE_KEY)
+    if state is None or not state.touched:
+        return
+    session.flush()
+    _apply_touched(session, ledger.take_touched(session, bucket_id))
+
+
+def reconcile(session: Session, state: ledger.TransactionState) -> None:
+    """Before-commit hook: apply every pending change of other code."""
+    _apply_touched(session, ledger.take_touched(session))
+
+
+def repair(
+    bucket_id: Any, session: Optional[Session] = None, dry_run: bool = False
+) -> SyncReport:
+    """Bring every row of a bucket in step with its current versions.
+
+    With ``dry_run`` nothing is written: the report says what would change.
+    """
+    session = session if session is not None else db.session()
+    head_keys = set(
+        session.execute(
+            select(ObjectVersion.key).where(
+                ObjectVersion.bucket_id == bucket_id,
+                ObjectVersion.is_head.is_(True),
+                ObjectVersion.file_id.isnot(None),
+            )
+        ).scalars()
+    )
+    row_keys = set(
+        session.execute(
+            select(FileEntry.key).where(
+                FileEntry.bucket_id == bucket_id, FileEntry.status == COMPLETED
+            )
+        ).scalars()
+    )
+    report = SyncReport()
+    for chunk in chunks(sorted(head_keys | row_keys)):
+        report.extend(apply(bucket_id, chunk, session, dry_run=dry_run))
+    return report

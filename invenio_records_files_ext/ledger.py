@@ -1,0 +1,245 @@
+"""The transaction ledger: what a database transaction owes storage.
+
+Storage is not transactional, so the session keeps a small ledger
+(:class:`TransactionState`, in ``session.info``) and settles it when the
+transaction ends:
+
+* bytes written during the transaction (*staged*) are deleted again unless
+  the transaction commits, so a failed or rolled back upload leaves nothing
+  in storage;
+* bytes of purged files (*doomed*) are deleted only after the removal has
+  been committed, so a rolled back purge loses nothing;
+* both follow savepoints: rolling back a savepoint deletes the bytes staged
+  in it and cancels the deletions it asked for;
+* *touched* keys (object versions that code outside this library changed)
+  are handed to the before-commit hooks, which bring the file rows in step.
+
+This module is the bottom layer of the package: it imports nothing from
+it. Listeners are attached by :func:`register`, which the Flask extension
+calls from ``init_app`` (see
+:func:`invenio_records_files_ext.ext.register_session_hooks`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from invenio_db import db
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+logger = logging.getLogger(__name__)
+
+STATE_KEY = "invenio_records_files_ext"
+GENERATION_KEY = "invenio_records_files_ext.generation"
+
+
+@dataclass
+class HeldBytes:
+    """Bytes in storage and the (sub)transaction that decided their fate."""
+
+    owner: SessionTransaction
+    storage: Any
+    """An Invenio-Files-REST storage object (has ``delete()``)."""
+
+
+@dataclass
+class TransactionState:
+    """The ledger of one database transaction."""
+
+    staged: dict[Any, HeldBytes] = field(default_factory=dict)
+    """File id -> bytes written in this transaction (deleted unless it
+    commits)."""
+
+    doomed: list[HeldBytes] = field(default_factory=list)
+    """Bytes to delete once the transaction has committed."""
+
+    touched: dict[Any, set[str]] = field(default_factory=dict)
+    """Bucket id -> keys whose object versions other code changed."""
+
+
+BeforeCommitHook = Callable[[Session, TransactionState], None]
+"""Called before the outermost commit with the session and its ledger."""
+
+_before_commit_hooks: list[BeforeCommitHook] = []
+
+
+def current_state(session: Optional[Session] = None) -> TransactionState:
+    """Return the ledger of the session's current transaction."""
+    session = session if session is not None else db.session()
+    state = session.info.get(STATE_KEY)
+    if state is None:
+        state = session.info[STATE_KEY] = TransactionState()
+    return state
+
+
+def generation(session: Optional[Session] = None) -> int:
+    """Return a number that changes every time a transaction ends.
+
+    Objects that cache what they read from the database compare it with the
+    number they saw to know that a commit or rollback happened since.
+    """
+    session = session if session is not None else db.session()
+    return session.info.get(GENERATION_KEY, 0)
+
+
+def innermost_transaction(session: Session) -> SessionTransaction:
+    """Return the session's current savepoint, or its transaction."""
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def stage(file_id: Any, storage: Any) -> None:
+    """Remember bytes written in this transaction (deleted unless committed).
+
+    If the savepoint they were written in is rolled back, they are deleted
+    at once: the rows that would have referenced them are gone.
+    """
+    session = db.session()
+    current_state(session).staged[file_id] = HeldBytes(
+        innermost_transaction(session), storage
+    )
+
+
+def unstage(file_id: Any) -> Any:
+    """Forget staged bytes, returning their storage object (or ``None``)."""
+    held = current_state().staged.pop(file_id, None)
+    return held.storage if held else None
+
+
+def doom(storage: Any) -> None:
+    """Delete these bytes from storage once the transaction has committed.
+
+    Rolling back the savepoint (or transaction) that doomed them cancels it.
+    """
+    session = db.session()
+    current_state(session).doomed.append(
+        HeldBytes(innermost_transaction(session), storage)
+    )
+
+
+def touch(bucket_id: Any, key: str, session: Optional[Session] = None) -> None:
+    """Have ``key``'s file row brought in step with its bucket before commit."""
+    current_state(session).touched.setdefault(bucket_id, set()).add(key)
+
+
+def take_touched(session: Session, bucket_id: Any = None) -> dict[Any, set[str]]:
+    """Remove and return touched keys (of one bucket, or of all)."""
+    state = session.info.get(STATE_KEY)
+    if state is None or not state.touched:
+        return {}
+    if bucket_id is None:
+        touched, state.touched = state.touched, {}
+        return touched
+    keys = state.touched.pop(bucket_id, None)
+    return {bucket_id: keys} if keys else {}
+
+
+def delete_bytes(storage: Any) -> None:
+    """Delete bytes from storage, logging instead of raising on failure.
+
+    Failures are not fatal: the bytes are then merely unreferenced, and
+    ``flask records-files gc`` finds them on local storage.
+    """
+    try:
+        storage.delete()
+    except FileNotFoundError:
+        # Already gone: storage backends clean up after failed writes.
+        pass
+    except Exception:  # noqa: BLE001 - storage backends raise anything
+        logger.warning("Could not delete bytes at %s", storage, exc_info=True)
+
+
+def on_before_commit(hook: BeforeCommitHook) -> BeforeCommitHook:
+    """Register a hook run before every outermost commit (idempotent)."""
+    if hook not in _before_commit_hooks:
+        _before_commit_hooks.append(hook)
+    return hook
+
+
+def _before_commit(session: Session) -> None:
+    # SQLAlchemy also calls this when a savepoint is released.
+    if session.in_nested_transaction():
+        return
+    state = session.info.get(STATE_KEY)
+    if state is None or not _before_commit_hooks:
+        return
+    session.flush()
+    for hook in _before_commit_hooks:
+        hook(session, state)
+
+
+def _after_commit(session: Session) -> None:
+    # SQLAlchemy also calls this when a savepoint is released.
+    if session.in_nested_transaction():
+        return
+    state = session.info.get(STATE_KEY)
+    if state is None:
+        return
+    # Committed bytes are now referenced by committed rows: keep them.
+    state.staged.clear()
+    doomed, state.doomed = state.doomed, []
+    for held in doomed:
+        delete_bytes(held.storage)
+
+
+def _within(transaction: Optional[SessionTransaction], ancestor: Any) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        return
+    state = session.info.get(STATE_KEY)
+    if state is None:
+        return
+    state.doomed = [
+        held for held in state.doomed if not _within(held.owner, previous_transaction)
+    ]
+    for file_id, held in list(state.staged.items()):
+        if _within(held.owner, previous_transaction):
+            del state.staged[file_id]
+            delete_bytes(held.storage)
+
+
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is not None or transaction.nested:
+        return
+    session.info[GENERATION_KEY] = session.info.get(GENERATION_KEY, 0) + 1
+    state = session.info.pop(STATE_KEY, None)
+    if state is None:
+        return
+    # Anything still staged was not committed: its rows are gone, so are
+    # the bytes.
+    for held in state.staged.values():
+        delete_bytes(held.storage)
+
+
+_LISTENERS = (
+    ("before_commit", _before_commit),
+    ("after_commit", _after_commit),
+    ("after_soft_rollback", _after_soft_rollback),
+    ("after_transaction_end", _after_transaction_end),
+)
+
+
+def register(target: Any = None) -> None:
+    """Attach the ledger's listeners to a session (default: Invenio-DB's).
+
+    Idempotent: registering twice changes nothing.
+    """
+    target = target if target is not None else db.session
+    for name, listener in _LISTENERS:
+        if not event.contains(target, name, listener):
+            event.listen(target, name, listener)
+
+
+def is_registered(target: Any = None) -> bool:
+    """Tell whether :func:`register` ran for this session (default: Invenio-DB's)."""
+    target = target if target is not None else db.session
+    return event.contains(target, "after_transaction_end", _after_transaction_end)
