@@ -57,13 +57,17 @@ nitpick_ignore_regex = [
     (
         r"py:.*",
         r"(invenio_[a-z_]+|flask|werkzeug|sqlalchemy|sqlalchemy_utils"
-        r"|marshmallow|marshmallow_utils|blinker|jsonschema|click|uuid)(\..*)?",
+        r"|marshmallow|marshmallow_utils|blinker|jsonschema|click|uuid"
+        r"|collections\.abc|typing)(\..*)?",
     ),
     (
         r"py:.*",
         r"(Bucket|ObjectVersion|FileInstance|Location|MultipartObject"
-        r"|Part|RecordMetadata|Flask|Blueprint)",
+        r"|Part|RecordMetadata|Flask|Blueprint|Session|SessionTransaction"
+        r"|Select)",
     ),
+    # Generic aliases in type hints (``dict[str, Any]``...).
+    (r"py:class", r"(dict|list|tuple|set)\[.*"),
 ]
 
 # -- HTML --------------------------------------------------------------------

@@ -119,7 +119,7 @@ def check_writable(bucket: Bucket) -> Bucket:
     if bucket.deleted:
         raise InvalidOperationError(description="The bucket has been deleted.")
     if bucket.locked:
-        raise BucketLockedError(description="The files of this record are locked.")
+        raise BucketLockedError()
     return bucket
 
 

@@ -2,7 +2,7 @@
 
 A step opens a savepoint for its database changes and keeps an undo log for
 what a savepoint cannot undo (the record's ``_files`` in memory, bytes
-written to storage). Hooks (:mod:`.signals`) are sent from inside the step,
+written to storage). Hooks (:mod:`~invenio_records_files_ext.signals`) are sent from inside the step,
 so a hook that raises undoes the whole step.
 """
 

@@ -2,7 +2,7 @@
 
 Bytes are written through Invenio-Files-REST's storage factory, so any
 backend it supports (local disk, invenio-s3, ...) works. Every write is
-entered in the transaction ledger (:mod:`.ledger`): if the transaction
+entered in the transaction ledger (:mod:`~invenio_records_files_ext.ledger`): if the transaction
 does not commit, the bytes are deleted again.
 
 :func:`pyfs_storage_factory` is Invenio-Files-REST's local storage with one

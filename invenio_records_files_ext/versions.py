@@ -3,10 +3,10 @@
 Invenio-Files-REST's ``ObjectVersion.create`` opens a savepoint of its own
 and, through relationship back-references, rewrites the bucket and file
 instance rows. This library already runs every change in a savepoint and
-adds the size under the bucket's row lock (:func:`.locks.charge`), so here
+adds the size under the bucket's row lock (:func:`~invenio_records_files_ext.locks.charge`), so here
 rows are inserted with plain statements and the objects are then attached
 to the session as already stored: no extra UPDATE, and no flush event that
-would make the change look foreign to :mod:`.files.sync`.
+would make the change look foreign to :mod:`~invenio_records_files_ext.files.sync`.
 """
 
 from __future__ import annotations

@@ -2,15 +2,15 @@
 
 Layout, bottom to top:
 
-* :mod:`.entries`: the shape of an entry (a dict) and the metadata rules;
-* :mod:`.queries`: every read of the file rows;
-* :mod:`.rows`: every write of the file rows;
-* :mod:`.writer`: file changes (versions, rows, locks, quota) in one place;
-* :mod:`.bulk`: many files at once (bulk attach, copy);
-* :mod:`.sync`: rows kept in step with versions changed by other code;
-* :mod:`.hooks`: wiring of the session listeners;
-* :mod:`.inline`: ``record["_files"]``, computed from the rows;
-* :mod:`.fileobject`, :mod:`.iterator`, :mod:`.mixin`: the public faces
+* ``entries``: the shape of an entry (a dict) and the metadata rules;
+* ``queries``: every read of the file rows;
+* ``rows``: every write of the file rows;
+* ``writer``: file changes (versions, rows, locks, quota) in one place;
+* ``bulk``: many files at once (bulk attach, copy);
+* ``sync``: rows kept in step with versions changed by other code;
+* ``hooks``: wiring of the session listeners;
+* ``inline``: ``record["_files"]``, computed from the rows;
+* ``fileobject``, ``iterator``, ``mixin``: the public faces
   ``FileObject``, ``FilesIterator`` and ``FilesMixin``.
 """
 

@@ -5,7 +5,7 @@ A loop of ``files[key] = stream`` costs a handful of statements per file.
 instances, object versions and rows a thousand per statement, and
 :func:`copy_files` imports another record's files without touching any
 byte: the new object versions point to the same file instances. Both take
-the bucket's exclusive lock (:func:`..locks.lock_bucket`) and charge the
+the bucket's exclusive lock (:func:`~invenio_records_files_ext.locks.lock_bucket`) and charge the
 bucket once.
 """
 

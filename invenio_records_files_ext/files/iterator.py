@@ -1,10 +1,10 @@
 """``FilesIterator``: the dict-like view behind ``record.files``.
 
-Reads go through :mod:`.queries` (one query each, or one per chunk when
-iterating); writes go through :class:`~.writer.FilesWriter`, each inside a
-step (:func:`..steps.step`) that also sends the hooks, so a change is all or
+Reads go through :mod:`~invenio_records_files_ext.files.queries` (one query each, or one per chunk when
+iterating); writes go through :class:`~invenio_records_files_ext.files.writer.FilesWriter`, each inside a
+step (:func:`~invenio_records_files_ext.steps.step`) that also sends the hooks, so a change is all or
 nothing. Before reading, changes other code made to the bucket in this
-transaction are applied to the rows (:func:`.sync.settle`).
+transaction are applied to the rows (:func:`~invenio_records_files_ext.files.sync.settle`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .writer import MISSING, Attached, FilesWriter
 class FilesIterator:
     """Dict-like view of the files of a record.
 
-    Keys are file keys, values are :attr:`file_cls` instances. Iteration
+    Keys are file keys, values are ``file_cls`` instances. Iteration
     follows the record's order and reads the files in chunks, so it works
     for records with any number of files.
     """
@@ -172,7 +172,7 @@ class FilesIterator:
         if bucket.deleted:
             raise InvalidOperationError(description="The bucket has been deleted.")
         if bucket.locked:
-            raise BucketLockedError(description="The files of this record are locked.")
+            raise BucketLockedError()
         return bucket
 
     def _writer(self) -> FilesWriter:
@@ -219,7 +219,7 @@ class FilesIterator:
         :param target: an :class:`~invenio_records_files_ext.storage.UploadTarget`
             read beforehand (the REST routes use it to stream the body with
             no transaction open); by default it is read from the bucket.
-        :returns: the new :attr:`file_cls` instance.
+        :returns: the new ``file_cls`` instance.
         """
         key = validate_key(key)
         if target is None:
@@ -236,7 +236,7 @@ class FilesIterator:
         attached under the upload's key like :meth:`put` would, and the
         upload record is removed.
 
-        :returns: the new :attr:`file_cls` instance.
+        :returns: the new ``file_cls`` instance.
         """
         self._writable_bucket()
         with step():

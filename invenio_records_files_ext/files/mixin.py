@@ -2,8 +2,8 @@
 
 The record's bucket is the one linked to it in
 :class:`~invenio_records_files_ext.models.RecordsBuckets`; ``record.files``
-is a :class:`~.iterator.FilesIterator` over it. The mixin also makes the
-record show its files as ``record["_files"]`` (see :mod:`.inline`): for
+is a :class:`~invenio_records_files_ext.files.iterator.FilesIterator` over it. The mixin also makes the
+record show its files as ``record["_files"]`` (see :mod:`~invenio_records_files_ext.files.inline`): for
 that, list it *before* the record base class, as
 :class:`~invenio_records_files_ext.api.Record` does.
 """
@@ -68,7 +68,7 @@ class FilesMixin:
         return super().__getitem__(key)  # type: ignore[misc]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        """Return a value or ``default`` (see :meth:`__getitem__`)."""
+        """Return a value or ``default`` (``_files`` is read as ``record["_files"]`` is)."""
         if key in inline.INLINE_KEYS:
             self._load_inline()
         return super().get(key, default)  # type: ignore[misc]

@@ -2,10 +2,10 @@
 
 Invenio-Files-REST reserves an upload's size in the bucket when it starts,
 without locking the bucket, so parallel starts could all pass the quota.
-Here the size is reserved by :func:`..locks.charge`, under the bucket's row
+Here the size is reserved by :func:`~invenio_records_files_ext.locks.charge`, under the bucket's row
 lock like every other write: starts and single uploads together never pass
 the quota. Completing an upload is
-:meth:`~.iterator.FilesIterator.complete_multipart`.
+:meth:`~invenio_records_files_ext.files.iterator.FilesIterator.complete_multipart`.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def _completed(bucket_id: Any) -> Any:
     return and_(FileEntry.bucket_id == bucket_id, FileEntry.status == COMPLETED)
 
 
-ENTRY_COLUMNS = (
+ENTRY_COLUMNS = (  # the columns of an entry, joined by primary key
     FileEntry.key,
     FileEntry.version_id,
     ObjectVersion.file_id,
@@ -114,7 +114,7 @@ def _joined(*columns: Any) -> Select[Any]:
 
 
 def entry_from_row(bucket_id: Any, row: Any) -> dict[str, Any]:
-    """Return the entry dict of a row selected with :data:`ENTRY_COLUMNS`."""
+    """Return the entry dict of a row selected with ``ENTRY_COLUMNS``."""
     entry = dict(row.json or {})
     entry.update(
         make_fields(
@@ -300,7 +300,7 @@ def iterate_rows(
     chunk_size: int = ITER_CHUNK_SIZE,
     session: Optional[Session] = None,
 ) -> Iterator[Any]:
-    """Yield rows of :data:`ENTRY_COLUMNS` in order, chunk by chunk.
+    """Yield rows of ``ENTRY_COLUMNS`` in order, chunk by chunk.
 
     Lighter than :func:`iterate` (no ORM objects): for dumps and copies.
     """

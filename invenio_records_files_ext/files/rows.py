@@ -1,7 +1,7 @@
 """Every write to the file rows, as plain statements.
 
-Callers hold the locks (:mod:`..locks`) and run inside a step
-(:mod:`..steps`); these functions only say how a row changes. Each one
+Callers hold the locks (:mod:`~invenio_records_files_ext.locks`) and run inside a step
+(:mod:`~invenio_records_files_ext.steps`); these functions only say how a row changes. Each one
 costs one statement whatever the number of files in the bucket.
 """
 

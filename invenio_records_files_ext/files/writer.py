@@ -1,10 +1,10 @@
 """The writer: the one way the library changes a bucket's files.
 
 Every change follows the same order, which is what makes concurrent
-writers safe (see :mod:`..locks`): lock the keys, read their rows and
+writers safe (see :mod:`~invenio_records_files_ext.locks`): lock the keys, read their rows and
 heads, write object versions and rows, and last *charge* the bucket (its
 row lock, the locked/deleted check, the quota and the size). Callers run
-the writer inside a step (:func:`..steps.step`), so a failure anywhere
+the writer inside a step (:func:`~invenio_records_files_ext.steps.step`), so a failure anywhere
 rolls everything back, and send the hooks themselves.
 
 The writer costs a constant number of statements per file, whatever the
