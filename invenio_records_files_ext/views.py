@@ -93,6 +93,7 @@ class _RecordFilesView:
             self.endpoint_options.get("search_class")
         )
         self.pid = self.record = self.files = None
+        self.pid_value = None
 
     def _as_files_record(self, record):
         if isinstance(record, FilesMixin):
@@ -126,6 +127,8 @@ class _RecordFilesView:
     def dispatch_request(self, pid_value, **kwargs):
         """Resolve the record and hand its bucket to Invenio-Files-REST."""
         self.pid, self.record = self._resolve(pid_value)
+        # Kept as text: an upload ends the transaction, which expires the PID.
+        self.pid_value = self.pid.pid_value
         self._check_record_permission()
         self.files = self.record.files
         if self.files is None:
@@ -143,7 +146,7 @@ class _RecordFilesView:
         """Give the serializer what it needs to link to the record's routes."""
         context = kwargs.get("context")
         if context is not None:
-            context.setdefault("pid_value", self.pid.pid_value)
+            context.setdefault("pid_value", self.pid_value)
             context.setdefault("endpoint", self.endpoint)
         return super().make_response(*args, **kwargs)
 

@@ -129,3 +129,62 @@ def test_rest_listing_query_count_does_not_grow(client, db, count_queries):
         assert len(versions["contents"]) >= size
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def _statements_compiled_anew(db, operation):
+    """Run ``operation`` on a new record; return its statements not cached."""
+    from sqlalchemy import event
+    from sqlalchemy.engine.interfaces import CacheStats
+
+    record_id = _make_record(db, 5)
+    _, files = _fresh_files(record_id)
+    found = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if context is None or context.compiled is None:
+            return
+        if statement.lstrip().split(None, 1)[0].upper() in ("SAVEPOINT", "RELEASE"):
+            return
+        if context.cache_hit in (CacheStats.NO_CACHE_KEY, CacheStats.CACHE_MISS):
+            found.append(statement)
+
+    event.listen(db.engine, "after_cursor_execute", seen)
+    try:
+        operation(files)
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "after_cursor_execute", seen)
+    return found
+
+
+def _bulk(files):
+    files.update({"b1.txt": stream(b"1"), "f0002.txt": stream(b"2")})
+
+
+@pytest.mark.parametrize("name", sorted(WRITES) + ["bulk"])
+def test_writes_reuse_compiled_statements(db, location, name):
+    """Once warm, a write compiles no statement again.
+
+    A statement holding a value of an uncacheable type (Invenio-DB's
+    timestamps) is compiled on every call, which costs more than running
+    it: the writer passes values as execution parameters instead.
+    """
+    operation = WRITES.get(name, _bulk)
+    _statements_compiled_anew(db, operation)
+    assert _statements_compiled_anew(db, operation) == []
+
+
+def test_object_versions_are_indexed_by_bucket_and_key(db):
+    """Finding the current version of a key reads that key's versions only.
+
+    Invenio-Files-REST indexes ``files_object`` by bucket, and by bucket,
+    version and key: without this index, each upload read every version of
+    the bucket.
+    """
+    from sqlalchemy import inspect
+
+    indexes = {
+        index["name"]: index["column_names"]
+        for index in inspect(db.engine).get_indexes("files_object")
+    }
+    assert indexes["ix_records_files_object_bucket_key"] == ["bucket_id", "key"]
