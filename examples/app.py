@@ -8,7 +8,9 @@ Run it with ``./run-demo.sh`` (see README.rst), or::
 It uses SQLite (``instance/demo.db``) and a local storage folder
 (``instance/files``) unless ``SQLALCHEMY_DATABASE_URI`` and
 ``FILES_STORAGE_PATH`` are set in the environment. Tables and the default
-storage location are created on first start.
+storage location are created on first start. ``GET /records/`` lists the
+records from the database, unless ``SEARCH_HOSTS`` names an OpenSearch
+cluster (see ``examples/search.py``).
 
 Records REST lives on ``/records/`` and each record's files on
 ``/records/<pid>/files/``. **Every permission is open: this is a demo, never
@@ -32,8 +34,9 @@ from invenio_records_rest.views import create_blueprint_from_app as records_blue
 from invenio_rest import InvenioREST
 from sqlalchemy import inspect
 
+from examples import search
 from invenio_records_files_ext import InvenioRecordsFiles
-from invenio_records_files_ext.sqlite import enable_sqlite_savepoints
+from invenio_records_files_ext.sqlite import init_sqlite_app
 from invenio_records_files_ext.views import create_blueprint_from_app as files_blueprint
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -86,8 +89,9 @@ def demo_config(instance_path):
                 pid_minter="recid",
                 pid_fetcher="recid",
                 record_class=RECORD_CLASS,
-                indexer_class=None,
-                search_class="invenio_search.api:RecordsSearch",
+                # The list route reads the database, unless SEARCH_HOSTS
+                # names a search cluster (see examples/search.py).
+                **search.endpoint_options(),
                 list_route="/records/",
                 item_route='/records/<pid(recid,record_class="{0}"):pid_value>'.format(
                     RECORD_CLASS
@@ -165,12 +169,12 @@ def create_app(config=None, instance_path=None):
     InvenioPIDStore(app)
     InvenioFilesREST(app)
     InvenioRecordsREST(app)
+    search.init_search(app)
     InvenioRecordsFiles(app)
     app.register_blueprint(records_blueprint(app))
     app.register_blueprint(files_blueprint(app))
 
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            enable_sqlite_savepoints(db.engine, wal=True)
+    # SQLite: savepoints that work, and writers that wait their turn.
+    init_sqlite_app(app, wal=True)
     _initialise_storage(app)
     return app

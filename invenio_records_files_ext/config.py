@@ -53,6 +53,35 @@ Invenio-Files-REST also limits keys to ``FILES_REST_OBJECT_KEY_MAX_LEN``
 characters (255 by default); raise it to accept longer keys.
 """
 
+RECORDS_FILES_KEY_NORMALIZATION = "NFC"
+"""Unicode normal form keys are stored in (``None`` keeps keys as given).
+
+With ``"NFC"`` the composed and decomposed spellings of ``café.txt`` are
+one key, whether it comes from a Mac (which sends the decomposed form) or
+from anywhere else. Files stored before (under another spelling) are still
+found by their own spelling.
+"""
+
+RECORDS_FILES_KEY_ALLOW_BACKSLASH = False
+"""Accept backslashes in keys. Off by default: Windows tools and archive
+extractors read it as a path separator."""
+
+RECORDS_FILES_KEY_ALLOWED_FORMAT_CHARACTERS = "\u200c\u200d"
+"""Invisible format characters (Unicode category Cf) accepted in keys.
+
+Every other one is refused: bidirectional overrides (U+202E makes
+``exe.txt`` display as ``txt.exe``), zero-width spaces (U+200B), the byte
+order mark (U+FEFF). The default accepts the zero-width non-joiner and
+joiner, which Persian, Indic scripts and emoji sequences need; set ``""``
+to refuse them too.
+"""
+
+RECORDS_FILES_KEY_ALLOW_BLANK = False
+"""Accept keys, or path segments, made only of white space (spaces,
+no-break spaces, ideographic spaces...) or of other characters that display
+as nothing (joiners, Hangul fillers). Off by default: such files cannot be
+told apart in a listing."""
+
 RECORDS_FILES_UPLOAD_CHUNK_SIZE = 1024 * 1024
 """Bytes read from an upload at a time while writing and hashing it.
 

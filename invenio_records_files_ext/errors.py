@@ -16,8 +16,10 @@ from typing import Any
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 
 __all__ = (
+    "BodyTooSmallError",
     "BucketLockedError",
     "ChecksumMismatchError",
+    "ContentLengthRequiredError",
     "CopyOntoItselfError",
     "DuplicateFileKeyError",
     "FileKeyExistsError",
@@ -119,6 +121,25 @@ class ChecksumMismatchError(RecordsFilesError, ValueError):
         super().__init__(
             "Content-MD5 does not match the body "
             "(announced {0}, received {1}).".format(expected, actual)
+        )
+
+
+class ContentLengthRequiredError(RecordsFilesError):
+    """The upload has no Content-Length header."""
+
+    code = 411
+
+
+class BodyTooSmallError(RecordsFilesError, ValueError):
+    """The upload's body is smaller than the smallest file accepted."""
+
+    def __init__(self, size: int, minimum: int) -> None:
+        """Remember the size received and the minimum."""
+        self.size = size
+        self.minimum = minimum
+        super().__init__(
+            "The body is {0} byte(s) long; files must have at least {1} "
+            "(FILES_REST_MIN_FILE_SIZE).".format(size, minimum)
         )
 
 

@@ -83,6 +83,25 @@ def digest_stream(
     return read
 
 
+class MD5Reader:
+    """A readable stream that computes the MD5 of what is read through it."""
+
+    def __init__(self, stream: Any) -> None:
+        """Wrap ``stream``."""
+        self._stream = stream
+        self._digest = hashlib.md5(usedforsecurity=False)
+
+    def read(self, size: int = -1) -> bytes:
+        """Read from the wrapped stream, digesting the bytes."""
+        data: bytes = self._stream.read(size)
+        self._digest.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        """Return the MD5 hex digest of the bytes read so far."""
+        return self._digest.hexdigest()
+
+
 def md5_of_storage(storage: Any) -> str:
     """Return the MD5 hex digest of bytes in a storage object."""
     digest = hashlib.md5(usedforsecurity=False)

@@ -19,8 +19,10 @@ def default_bucket_link_factory(pid):
     """Return the URL of the files of the record ``pid`` points to.
 
     The record's files route when it is configured, else Invenio-Files-REST's
-    bucket route, else ``None``.
+    bucket route, else ``None`` (also for ``pid=None``).
     """
+    if pid is None:
+        return None
     prefix = _endpoint_prefix(pid)
     endpoint = "{0}.{1}_bucket_api".format(BLUEPRINT_NAME, prefix)
     if prefix and endpoint in current_app.view_functions:
@@ -28,7 +30,7 @@ def default_bucket_link_factory(pid):
     from .api import Record
 
     try:
-        record = Record.get_record(pid.object_uuid)
+        record = Record.get_record(pid.get_assigned_object())
     except Exception:  # noqa: BLE001 - no record, no link
         return None
     bucket = record.bucket
@@ -40,6 +42,34 @@ def default_bucket_link_factory(pid):
         )
     except BuildError:
         return None
+
+
+def moved_files_url(destination_pid, key=None, query_string=b""):
+    """Return the URL of the same files route under the PID a PID moved to.
+
+    :param destination_pid: the PID the requested one redirects to.
+    :param key: the file key, for the route of one file.
+    :param query_string: the request's query string, kept as it is.
+    :raises werkzeug.routing.BuildError: the destination's endpoint has no
+        files route.
+    """
+    prefix = _endpoint_prefix(destination_pid)
+    if not prefix:
+        raise BuildError(
+            "{0}.<{1}>".format(BLUEPRINT_NAME, destination_pid.pid_type), {}, None
+        )
+    values = dict(pid_value=destination_pid.pid_value)
+    if key is None:
+        endpoint = "{0}.{1}_bucket_api".format(BLUEPRINT_NAME, prefix)
+    else:
+        endpoint = "{0}.{1}_object_api".format(BLUEPRINT_NAME, prefix)
+        values["key"] = key
+    url = url_for(endpoint, _external=True, **values)
+    if query_string:
+        if isinstance(query_string, bytes):
+            query_string = query_string.decode("latin-1")
+        url = "{0}?{1}".format(url, query_string)
+    return url
 
 
 def default_record_files_links_factory(pid, record=None, **kwargs):

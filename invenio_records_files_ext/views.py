@@ -9,11 +9,16 @@ injected, and add what a record needs:
 * the PID is resolved (404 unknown, 410 deleted record, 404 no bucket);
 * the record's own read/update permission is checked
   (``RECORDS_FILES_REST_PERMISSION_FACTORY``);
-* writes to locked files answer 403, keys are validated before any byte is
-  read, a Content-MD5 or size that does not match the body is refused;
+* a PID redirected to another one answers a redirect to the same route
+  under the other PID (301 for reads, 308 for writes, so that clients
+  repeat the method and body);
+* writes to locked files answer 403, keys are validated (and normalised)
+  before any byte is read, uploads need a ``Content-Length``, a Content-MD5
+  or size that does not match the body (or a part) is refused;
 * uploads and deletions go through the record's files API, so ``_files``
   changes in the same transaction;
-* every error answers JSON.
+* every answer is JSON, errors and ``OPTIONS`` included, and every error
+  carries a message.
 """
 
 from __future__ import annotations
@@ -21,14 +26,19 @@ from __future__ import annotations
 from typing import Any, Optional
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from invenio_db import db
 from invenio_files_rest.errors import (
     BucketLockedError,
     FileSizeError,
     MissingQueryParameter,
 )
-from invenio_files_rest.models import MultipartObject, ObjectVersion, ObjectVersionTag
+from invenio_files_rest.models import (
+    MultipartObject,
+    ObjectVersion,
+    ObjectVersionTag,
+    Part,
+)
 from invenio_files_rest.proxies import current_files_rest, current_permission_factory
 from invenio_files_rest.signals import file_deleted, file_uploaded
 from invenio_files_rest.views import (
@@ -40,29 +50,40 @@ from invenio_files_rest.views import (
     use_kwargs_from_json,
     use_kwargs_from_query,
 )
-from invenio_records_rest.errors import PIDResolveRESTError
+from invenio_records_rest.errors import PIDRedirectedRESTError, PIDResolveRESTError
 from invenio_records_rest.utils import obj_or_import_string
 from invenio_rest.errors import RESTException
 from marshmallow import missing
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import BuildError, PathConverter
 
 from .api import FilesMixin, Record
 from .errors import InvalidPageSizeError, RecordGoneError, RecordsFilesError
 from .files import multipart as multipart_uploads
 from .files import queries
-from .keys import validate_key
+from .keys import check_url_path, validate_key
+from .links import moved_files_url
 from .permissions import check_record_permission
 from .serializer import BLUEPRINT_NAME, json_serializer
 from .storage import UploadTarget
-from .streams import ensure_limited_stream, serve_file_body
+from .streams import check_upload_body, ensure_limited_stream, serve_file_body
+from .transactions import release_if_read_only
 from .versions import VersionCursor, versions_page
 
 READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
+def _default_message(code):
+    known = default_exceptions.get(code)
+    if known is not None and known.description:
+        return known.description
+    return HTTP_STATUS_CODES.get(code, "Error {0}".format(code))
+
+
 def _json_error(code, message):
-    response = jsonify({"status": code, "message": message})
+    response = jsonify({"status": code, "message": message or _default_message(code)})
     response.status_code = code
     return response
 
@@ -75,6 +96,8 @@ def handle_records_files_error(error):
 def handle_http_exception(error):
     """Answer any HTTP error raised in the files routes with JSON."""
     if isinstance(error, RESTException):
+        if not error.description:
+            error.description = _default_message(error.code)
         return error
     if error.code is None:  # pragma: no cover - not an error response
         return error
@@ -104,14 +127,43 @@ class _RecordFilesView:
             record_class = Record
         return record_class(dict(record), model=record.model)
 
-    def _resolve(self, pid_value):
+    def _resolve(self, pid_value, key=None):
         try:
             pid, record = pid_value.data
         except SQLAlchemyError:
             raise PIDResolveRESTError(pid_value.value)
+        except PIDRedirectedRESTError as error:
+            self._redirect(error, key)
         if record.model is None or record.model.is_deleted:
             raise RecordGoneError("The record has been deleted.")
         return pid, self._as_files_record(record)
+
+    @staticmethod
+    def _redirect(error, key):
+        """Answer a redirect to this route under the PID the requested one moved to."""
+        destination = getattr(error.pid_error, "destination_pid", None)
+        if destination is None:
+            raise error
+        try:
+            location = moved_files_url(destination, key, request.query_string)
+        except BuildError:
+            raise error
+        code = 301 if request.method in READ_METHODS else 308
+        response = jsonify(
+            {"status": code, "message": "Moved Permanently", "location": location}
+        )
+        response.status_code = code
+        response.headers["Location"] = location
+        abort(response)
+
+    def options(self, *args, **kwargs):
+        """Answer ``OPTIONS`` with the allowed methods, in JSON."""
+        methods = set(self.methods or ()) | {"OPTIONS"}
+        if "GET" in methods:
+            methods.add("HEAD")
+        response = jsonify({"methods": sorted(methods)})
+        response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
 
     def _check_record_permission(self):
         factory = obj_or_import_string(
@@ -125,7 +177,10 @@ class _RecordFilesView:
 
     def dispatch_request(self, pid_value, **kwargs):
         """Resolve the record and hand its bucket to Invenio-Files-REST."""
-        self.pid, self.record = self._resolve(pid_value)
+        if request.method == "OPTIONS":
+            # Before anything else: no record, no permission (CORS preflight).
+            return self.options()
+        self.pid, self.record = self._resolve(pid_value, kwargs.get("key"))
         self._check_record_permission()
         self.files = self.record.files
         if self.files is None:
@@ -232,11 +287,29 @@ class RecordBucketResource(_RecordFilesView, BucketResource):
 class RecordObjectResource(_RecordFilesView, ObjectResource):
     """One file of the record: download, upload, delete, multipart."""
 
+    requested_key: Optional[str] = None
+    """The key as the URL spells it."""
+
     def dispatch_request(self, pid_value: Any, **kwargs: Any) -> Any:
-        """Validate the key of uploads before anything else happens."""
-        if request.method in ("PUT", "POST"):
-            validate_key(kwargs.get("key"))
+        """Check the key before anything else happens."""
+        if request.method != "OPTIONS":
+            check_url_path(request.environ.get("PATH_INFO"))
+            self.requested_key = kwargs.get("key")
+            kwargs["key"] = validate_key(self.requested_key)
         return super().dispatch_request(pid_value, **kwargs)
+
+    def _stored_spelling(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # Files stored before keys were normalised keep their spelling.
+        kwargs["key"] = self.files.stored_key(self.requested_key)
+        return kwargs
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        """Download a file, list its versions or a multipart upload's parts."""
+        return super().get(*args, **self._stored_spelling(kwargs))
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        """Delete a file, one of its versions, or abort a multipart upload."""
+        return super().delete(*args, **self._stored_spelling(kwargs))
 
     @staticmethod
     def send_object(*args: Any, **kwargs: Any) -> Any:
@@ -245,6 +318,7 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
 
     def create_object(self, bucket: Any, key: str) -> Any:
         """Upload a file through the record's files API."""
+        check_upload_body()
         stream, content_length, content_md5, tags = current_files_rest.upload_factory()
         size_limit = bucket.size_limit
         if content_length and size_limit and content_length > size_limit:
@@ -253,10 +327,11 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
                 description=getattr(size_limit, "reason", "File size limit exceeded.")
             )
         target = UploadTarget.of(bucket)
-        # Only reads happened so far: ending the transaction now means the
-        # body is streamed with no database connection held, and a database
-        # restart meanwhile does not fail the upload.
-        db.session.rollback()
+        # Ending the transaction now means the body is streamed with no
+        # database connection held, and a database restart meanwhile does
+        # not fail the upload; but only if it holds no work of earlier code
+        # of this request, which must be committed with the file.
+        release_if_read_only()
         fileobj = self.files.put(
             key, stream, size=content_length, content_md5=content_md5, target=target
         )
@@ -285,8 +360,9 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
         json_part_size: Any = None,
     ) -> Any:
         """Start a multipart upload; its size is reserved under the bucket's lock."""
-        size = query_size or json_size
-        part_size = query_part_size or json_part_size
+        # 0 is a value (refused by the size checks), not a missing one.
+        size = query_size if query_size is not None else json_size
+        part_size = query_part_size if query_part_size is not None else json_part_size
         if size is None:
             raise MissingQueryParameter("size")
         if part_size is None:
@@ -294,6 +370,22 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
         multipart = multipart_uploads.start(bucket, key, size, part_size)
         response = self.make_response(
             data=multipart, context={"class": MultipartObject, "bucket": bucket}
+        )
+        db.session.commit()
+        return response
+
+    @pass_multipart(with_completed=True)
+    def multipart_uploadpart(self, multipart: Any) -> Any:
+        """Upload one part; a part that does not match its Content-MD5 is refused."""
+        check_upload_body()
+        content_length, part_number, stream, _, content_md5, _ = (
+            current_files_rest.multipart_partfactory()
+        )
+        part = multipart_uploads.upload_part(
+            multipart, part_number, stream, content_length, content_md5
+        )
+        response = self.make_response(
+            data=part, context={"class": Part}, etag=part.checksum
         )
         db.session.commit()
         return response
@@ -345,12 +437,27 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
         return response
 
 
+class FileKeyConverter(PathConverter):
+    """Any file key, a leading ``/`` included, so that it reaches the key checks.
+
+    Werkzeug's ``path`` converter does not match a leading ``/``, and merging
+    slashes answers an HTML redirect: both would hide a bad key.
+    """
+
+    regex = ".+?"
+    part_isolating = False
+
+
+KEY_CONVERTER = "records_files_key"
+
+
 def create_blueprint_from_app(app):
     """Create the files blueprint from ``RECORDS_FILES_REST_ENDPOINTS``.
 
     :raises ValueError: if an endpoint is not in the named configuration.
     """
     blueprint = Blueprint(BLUEPRINT_NAME, __name__, url_prefix="")
+    app.url_map.converters.setdefault(KEY_CONVERTER, FileKeyConverter)
     serializers = {"application/json": json_serializer}
     for config_name, endpoints in (
         app.config.get("RECORDS_FILES_REST_ENDPOINTS") or {}
@@ -372,12 +479,15 @@ def create_blueprint_from_app(app):
                     "{0}_bucket_api".format(endpoint), **view_options
                 ),
                 strict_slashes=False,
+                # A JSON 400 for keys with '//', not Werkzeug's HTML redirect.
+                merge_slashes=False,
             )
             blueprint.add_url_rule(
-                route + "/<path:key>",
+                route + "/<{0}:key>".format(KEY_CONVERTER),
                 view_func=RecordObjectResource.as_view(
                     "{0}_object_api".format(endpoint), **view_options
                 ),
+                merge_slashes=False,
             )
     blueprint.register_error_handler(RecordsFilesError, handle_records_files_error)
     blueprint.register_error_handler(HTTPException, handle_http_exception)

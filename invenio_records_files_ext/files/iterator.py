@@ -18,7 +18,7 @@ from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 
 from .. import signals, versions
 from ..errors import CopyOntoItselfError
-from ..keys import validate_key
+from ..keys import spellings, validate_key
 from ..references import release
 from ..steps import send_signal, step
 from ..storage import UploadTarget, discard, stage_file
@@ -54,6 +54,24 @@ class FilesIterator:
     def _settle(self) -> None:
         sync.settle(self.bucket_id)
 
+    def stored_key(self, key: str) -> str:
+        """Return the spelling under which ``key`` is stored.
+
+        Keys are stored normalised (NFC), so the decomposed spelling of
+        ``café.txt`` names the same file as the composed one. Files stored
+        before keys were normalised keep their own spelling: it is found
+        too (at the cost of one query, for keys that are not normalised).
+        """
+        if not isinstance(key, str):
+            return key
+        forms = spellings(key)
+        if len(forms) > 1:
+            self._settle()
+            for form in forms:
+                if queries.contains(self.bucket_id, form):
+                    return form
+        return forms[0]
+
     def _make_file(self, obj: ObjectVersion, entry: dict[str, Any]) -> Any:
         fileobj = self.file_cls(obj, entry)
         fileobj._files = self
@@ -74,6 +92,7 @@ class FilesIterator:
         """Tell whether the record has a file with this key."""
         if not isinstance(key, str):
             return False
+        key = self.stored_key(key)
         self._settle()
         return queries.contains(self.bucket_id, key)
 
@@ -98,7 +117,7 @@ class FilesIterator:
     def __getitem__(self, key: str) -> Any:
         """Return the file with this key, or raise :class:`KeyError`."""
         self._settle()
-        found = queries.get_file(self.bucket_id, key)
+        found = queries.get_file(self.bucket_id, self.stored_key(key))
         if found is None:
             raise KeyError(key)
         return self._make_file(*found)
@@ -270,6 +289,7 @@ class FilesIterator:
             (:class:`~invenio_files_rest.models.ObjectVersion`).
         """
         self._writable_bucket()
+        key = self.stored_key(key)
         with step():
             removed = self._writer().remove(key)
             self._changed()
@@ -303,6 +323,7 @@ class FilesIterator:
             holding the file under ``new_key``.
         """
         self._writable_bucket()
+        old_key = self.stored_key(old_key)
         with step():
             renamed = self._writer().rename(old_key, new_key)
             self._changed()
@@ -322,7 +343,7 @@ class FilesIterator:
             order; the others follow in their current order.
         """
         self._settle()
-        named = [str(id_) for id_ in ids]
+        named = [self.stored_key(str(id_)) for id_ in ids]
         known = queries.stored_entries(self.bucket_id, named)
         by_file_id = queries.keys_of_file_ids(
             self.bucket_id, [id_ for id_ in named if id_ not in known]
