@@ -44,9 +44,8 @@ from .errors import (
 from .maintenance import attach as attaching
 from .maintenance import check as checking
 from .maintenance import gc as collecting
-from .maintenance import localstorage
+from .maintenance import identifiers, localstorage
 from .maintenance import verify as verifying
-from .maintenance.identifiers import RecordRef, resolve
 from .maintenance.records import load_record, record_files
 
 PID_TYPE_KEY = "invenio_records_files_ext.pid_type"
@@ -64,9 +63,9 @@ class RecordIdParamType(click.ParamType):
 
     def convert(
         self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]
-    ) -> Union[uuid.UUID, RecordRef]:
-        """Return a :class:`uuid.UUID`, or a :class:`RecordRef` to resolve."""
-        if isinstance(value, (uuid.UUID, RecordRef)):
+    ) -> Union[uuid.UUID, identifiers.RecordRef]:
+        """Return a :class:`uuid.UUID`, or a record reference to resolve."""
+        if isinstance(value, (uuid.UUID, identifiers.RecordRef)):
             return value
         text = str(value).strip()
         if not text:
@@ -74,7 +73,7 @@ class RecordIdParamType(click.ParamType):
         try:
             return uuid.UUID(text)
         except ValueError:
-            return RecordRef(text)
+            return identifiers.RecordRef(text)
 
 
 class DurationParamType(click.ParamType):
@@ -132,13 +131,13 @@ def _stderr() -> Any:
     return click.get_text_stream("stderr")
 
 
-def _record_id(value: Union[uuid.UUID, RecordRef]) -> uuid.UUID:
+def _record_id(value: Union[uuid.UUID, identifiers.RecordRef]) -> uuid.UUID:
     """Return the id of the record a RECORD argument names (usage error if none)."""
     if isinstance(value, uuid.UUID):
         return value
     ctx = click.get_current_context()
     try:
-        return resolve(value.value, ctx.meta.get(PID_TYPE_KEY))
+        return identifiers.resolve(value.value, ctx.meta.get(PID_TYPE_KEY))
     except UnknownIdentifierError as error:
         raise click.BadParameter(error.message, ctx=ctx, param_hint="RECORD") from None
 
@@ -183,7 +182,7 @@ def _plural(count: int, word: str) -> str:
     help="Bytes stored per transaction (a larger file is a batch of its own).",
 )
 def attach(
-    record_id: Union[uuid.UUID, RecordRef],
+    record_id: Union[uuid.UUID, identifiers.RecordRef],
     paths: tuple[str, ...],
     batch_size: int,
     batch_bytes: int,
@@ -239,7 +238,7 @@ def attach(
 #
 @records_files.command("list")
 @click.argument("record_id", metavar="RECORD", type=RECORD_ID)
-def list_files(record_id: Union[uuid.UUID, RecordRef]) -> None:
+def list_files(record_id: Union[uuid.UUID, identifiers.RecordRef]) -> None:
     """List a record's files in order: key, size and checksum.
 
     Soft-deleted records are listed too, in the order they had.
@@ -270,7 +269,7 @@ def list_files(record_id: Union[uuid.UUID, RecordRef]) -> None:
 @click.pass_context
 def verify(
     ctx: click.Context,
-    record_id: Optional[Union[uuid.UUID, RecordRef]],
+    record_id: Optional[Union[uuid.UUID, identifiers.RecordRef]],
     all_records: bool,
 ) -> None:
     """Check that the stored bytes still match their checksums.
@@ -317,7 +316,7 @@ def verify(
 @click.pass_context
 def check(
     ctx: click.Context,
-    record_ids: tuple[Union[uuid.UUID, RecordRef], ...],
+    record_ids: tuple[Union[uuid.UUID, identifiers.RecordRef], ...],
     all_records: bool,
     repair: bool,
 ) -> None:

@@ -2,9 +2,9 @@
 
 Rows and object versions change together through this package; code that
 writes object versions directly (or a database restored from pieces) can
-leave them apart. :func:`check_record` says what
+leave them apart. :func:`check_link` says what
 :func:`~invenio_records_files_ext.files.sync.repair` would change for a
-record, and with ``repair`` changes it: keys with a current version but no
+bucket of a record, and with ``repair`` changes it: keys with a current version but no
 row are *added* (at the end of the order), rows naming another version (or
 with a stale size or MIME type) are *updated*, and rows of keys without a
 current file are *removed*.

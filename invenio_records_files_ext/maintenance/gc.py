@@ -31,8 +31,13 @@ from ..sql import chunks
 from .localstorage import SweepState
 
 DELETED = "deleted"
+"""Status of a bucket that was removed."""
+
 KEPT = "kept"
+"""Status of a bucket linked again (or gone) before it could be removed."""
+
 FAILED = "failed"
+"""Status of a bucket whose removal failed (and was rolled back)."""
 
 
 @dataclass(frozen=True)
