@@ -32,7 +32,6 @@ from typing import Any, Optional, Union
 
 import click
 from flask.cli import AppGroup
-from invenio_db import db
 
 from .errors import (
     InvalidOperationError,
@@ -206,24 +205,10 @@ def attach(
     with click.progressbar(
         length=collected.size, label="Attaching", file=_stderr()
     ) as bar:
-        try:
-            with _reported():
-                done = attaching.attach(
-                    record_id,
-                    collected.files,
-                    stored,
-                    batch_size,
-                    batch_bytes,
-                    bar.update,
-                )
-        except attaching.AttachStopped as stop:
-            raise click.ClickException(
-                "Stopped: {0} (after attaching {1} files and skipping {2}; {3} "
-                "queued files were not stored). Run the command again to "
-                "resume.".format(
-                    stop.reason, stop.result.attached, stop.result.skipped, stop.queued
-                )
-            ) from None
+        with _reported():
+            done = attaching.attach(
+                record_id, collected.files, stored, batch_size, batch_bytes, bar.update
+            )
 
     for path in collected.ignored:
         click.echo("Not a regular file or folder, ignored: {0}".format(path), err=True)
@@ -360,7 +345,6 @@ def check(
 def _named_links(ids: list[uuid.UUID]) -> list[list[checking.Link]]:
     with _reported():
         found = [checking.links_of(record_id) for record_id in ids]
-    db.session.rollback()
     for record_id, links in zip(ids, found):
         if not links:
             click.echo(
@@ -501,7 +485,6 @@ def _gc_bytes(
         else:
             walkable.append(location)
     if not walkable:
-        db.session.rollback()
         return
     # Read after the rows were cleaned up, so their bytes are not counted
     # twice, and before walking, so the walk holds no transaction open.

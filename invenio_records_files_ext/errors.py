@@ -16,6 +16,7 @@ from typing import Any
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 
 __all__ = (
+    "AttachStoppedError",
     "BucketLockedError",
     "ChecksumMismatchError",
     "CopyOntoItselfError",
@@ -195,6 +196,25 @@ class NoBucketError(RecordsFilesError):
 
 class LocalPathError(RecordsFilesError, ValueError):
     """A local path cannot be attached as given."""
+
+
+class AttachStoppedError(RecordsFilesError):
+    """Attaching local files stopped; the batches committed before stay."""
+
+    code = 500
+
+    def __init__(self, reason: str, attached: int, skipped: int, queued: int) -> None:
+        """Keep why it stopped and how far it went."""
+        self.reason = reason
+        self.attached = attached
+        self.skipped = skipped
+        self.queued = queued
+        super().__init__(
+            "Stopped: {0} (after attaching {1} files and skipping {2}; {3} queued "
+            "files were not stored). Run the command again to resume.".format(
+                reason, attached, skipped, queued
+            )
+        )
 
 
 def describe(error: BaseException) -> str:

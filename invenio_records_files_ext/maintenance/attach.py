@@ -18,6 +18,7 @@ from invenio_db import db
 
 from .. import hashing
 from ..errors import (
+    AttachStoppedError,
     InvalidFileKeyError,
     InvalidOperationError,
     LocalPathError,
@@ -69,17 +70,6 @@ class AttachResult:
     attached_bytes: int = 0
     skipped: int = 0
     skipped_bytes: int = 0
-
-
-class AttachStopped(Exception):
-    """A batch could not be stored; the committed batches stay."""
-
-    def __init__(self, reason: str, result: AttachResult, queued: int) -> None:
-        """Keep what was done and how many files were waiting."""
-        self.reason = reason
-        self.result = result
-        self.queued = queued
-        super().__init__(reason)
 
 
 class _Collector:
@@ -248,8 +238,9 @@ def attach(
     A batch closes at ``batch_size`` files or ``batch_bytes`` bytes (a larger
     file is a batch of its own).
 
-    :raises AttachStopped: a file could not be read or a batch could not be
-        stored; the batches committed before stay.
+    :raises invenio_records_files_ext.errors.AttachStoppedError: a file
+        could not be read or a batch could not be stored; the batches
+        committed before stay.
     :raises invenio_records_files_ext.errors.RecordsFilesError: the record
         can no longer be written.
     """
@@ -257,8 +248,10 @@ def attach(
     batch: list[LocalFile] = []
     pending = 0
 
-    def stopped(error: BaseException) -> AttachStopped:
-        return AttachStopped(describe(error), result, len(batch))
+    def stopped(error: BaseException) -> AttachStoppedError:
+        return AttachStoppedError(
+            describe(error), result.attached, result.skipped, len(batch)
+        )
 
     def flush() -> None:
         nonlocal batch, pending

@@ -80,7 +80,9 @@ def links_of(record_id: Any) -> list[Link]:
         .where(RecordsBuckets.record_id == record_id)
         .order_by(RecordsBuckets.bucket_id)
     ).scalars()
-    return [Link(record_id, bucket_id) for bucket_id in bucket_ids]
+    links = [Link(record_id, bucket_id) for bucket_id in bucket_ids]
+    db.session.rollback()
+    return links
 
 
 def all_links(slice_size: int = LINKS_SLICE) -> Iterator[list[Link]]:

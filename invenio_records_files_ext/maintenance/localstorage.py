@@ -62,7 +62,10 @@ class LocalLocation:
 
 
 def locations() -> list[LocalLocation]:
-    """Return every location by name, saying which ones can be walked."""
+    """Return every location by name, saying which ones can be walked.
+
+    The read transaction ends before returning: walking folders takes long.
+    """
     found = []
     for location in db.session.execute(
         select(Location).order_by(Location.name)
@@ -74,6 +77,7 @@ def locations() -> list[LocalLocation]:
             found.append(LocalLocation(location.name, location.uri, root, "missing"))
         else:
             found.append(LocalLocation(location.name, location.uri, root))
+    db.session.rollback()
     return found
 
 
