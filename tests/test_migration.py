@@ -230,6 +230,13 @@ def build(tmp_path):
         }
         ids["two"] = legacy.record(json["two"], [other, bucket])
 
+        # One bucket linked to two records: rows once, from the first.
+        bucket = buckets["shared"] = legacy.bucket()
+        shared = legacy.version(bucket, "shared.txt", b"shared")
+        for name in ("sharer1", "sharer2"):
+            json[name] = {"_bucket": str(bucket), "_files": [legacy.entry(shared)]}
+            ids[name] = legacy.record(json[name], [bucket])
+
         # Every file deleted: an empty list.
         bucket = buckets["empty"] = legacy.bucket()
         json["empty"] = {"_bucket": str(bucket), "_files": []}
@@ -361,6 +368,10 @@ def test_upgrade_moves_entries_into_rows(alembic, migration, tmp_path, caplog):
     assert [row.key for row in rows_of(built.buckets["named"])] == ["named.txt"]
     assert rows_of(built.buckets["other"]) == []
     assert rows_of(built.buckets["empty"]) == []
+    assert [row.key for row in rows_of(built.buckets["shared"])] == ["shared.txt"]
+    assert "is shared with a record migrated before" in caplog.text
+    for name in ("sharer1", "sharer2"):
+        assert stored_json(built.ids[name]) == {"_bucket": str(built.buckets["shared"])}
     assert stored_json(built.ids["empty"]) == {"_bucket": str(built.buckets["empty"])}
 
     # Every linked bucket is marked as a record's.

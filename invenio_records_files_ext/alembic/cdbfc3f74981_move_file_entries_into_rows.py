@@ -309,7 +309,7 @@ def _listed_entries(record_id, listed):
 
 
 def _rows_for(bind, record_id, data, bucket_id):
-    """Return the rows of a record's files, in its order."""
+    """Yield the rows of a record's files, in its order."""
     heads = _heads(bind, bucket_id)
     listed = _listed_entries(record_id, data.get(FILES_KEY))
     preview = data.get(PREVIEW_KEY)
@@ -319,7 +319,7 @@ def _rows_for(bind, record_id, data, bucket_id):
     wanted.discard(None)
     named = _named_versions(bind, bucket_id, wanted) if wanted else {}
 
-    now, found, seen = _now(), [], set()
+    now, seen, position = _now(), set(), 0
     for key, entry in listed:
         version = heads.get(key)
         if version is None:
@@ -339,20 +339,18 @@ def _rows_for(bind, record_id, data, bucket_id):
             name: value for name, value in entry.items() if name not in FILE_FIELDS
         }
         seen.add(key)
-        found.append((key, version, metadata))
+        position += 1
+        yield _row(bucket_id, key, position, version, metadata, key == preview, now)
     # Files of the bucket the list forgot come last, as a repair adds them.
     for key in sorted(set(heads) - seen):
-        found.append((key, heads[key], {}))
-    if preview is not None and preview not in {key for key, _, _ in found}:
+        position += 1
+        yield _row(bucket_id, key, position, heads[key], {}, False, now)
+    if preview is not None and preview not in seen:
         log.warning(
             "Record %s: default preview %r is not one of its files: dropped.",
             record_id,
             preview,
         )
-    return [
-        _row(bucket_id, key, position, version, metadata, key == preview, now)
-        for position, (key, version, metadata) in enumerate(found, start=1)
-    ]
 
 
 def _tombstone_rows(bind, bucket_id):
@@ -365,9 +363,23 @@ def _tombstone_rows(bind, bucket_id):
     ]
 
 
-def _insert_rows(bind, rows):
-    for chunk in _chunks(rows, INSERT_ROWS):
-        bind.execute(entries.insert(), chunk)
+class _Rows:
+    """Rows waiting to be inserted, across records: few, large statements."""
+
+    def __init__(self, bind):
+        self.bind = bind
+        self.pending = []
+
+    def add(self, rows):
+        for row in rows:
+            self.pending.append(row)
+            if len(self.pending) >= INSERT_ROWS:
+                self.flush()
+
+    def flush(self):
+        if self.pending:
+            self.bind.execute(entries.insert(), self.pending)
+            self.pending = []
 
 
 def _write_json(bind, changed):
@@ -390,8 +402,10 @@ def _without_file_keys(data):
     }
 
 
-def _move_record(bind, record_id, data, bucket_id, shared):
-    """Write one record's rows; return its new JSON, or None if unchanged."""
+def _move_record(bind, out, record_id, data, bucket_id, shared):
+    """Queue one record's rows; return its new JSON, or None if unchanged."""
+    if bucket_id is not None and bucket_id in shared:
+        out.flush()
     if bucket_id is not None and bucket_id in shared and _has_rows(bind, bucket_id):
         log.warning(
             "Record %s: bucket %s is shared with a record migrated before; its "
@@ -402,12 +416,12 @@ def _move_record(bind, record_id, data, bucket_id, shared):
         bucket_id = None
     if data is None:
         if bucket_id is not None:
-            _insert_rows(bind, _tombstone_rows(bind, bucket_id))
+            out.add(_tombstone_rows(bind, bucket_id))
         return None
     if not isinstance(data, dict):
         return None
     if bucket_id is not None:
-        _insert_rows(bind, _rows_for(bind, record_id, data, bucket_id))
+        out.add(_rows_for(bind, record_id, data, bucket_id))
     elif data.get(FILES_KEY):
         log.warning(
             "Record %s has no linked bucket: its %s entries are dropped.",
@@ -459,6 +473,7 @@ def upgrade():
     _create_table()
     bind = op.get_bind()
     shared = _shared_buckets(bind)
+    out = _Rows(bind)
     moved = 0
     for batch in _record_batches(bind):
         data, linked = _load(bind, batch)
@@ -466,11 +481,12 @@ def upgrade():
         for record_id in batch:
             record_data = data.get(record_id)
             bucket_id = _pick_bucket(record_data, linked.get(record_id))
-            new = _move_record(bind, record_id, record_data, bucket_id, shared)
+            new = _move_record(bind, out, record_id, record_data, bucket_id, shared)
             if new is not None:
                 changed[record_id] = new
         _write_json(bind, changed)
         moved += len(batch)
+    out.flush()
     log.info("Moved the file entries of %d records into records_files_entry.", moved)
 
 
