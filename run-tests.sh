@@ -45,6 +45,7 @@ step "Documentation: examples (doctests) and build"
 step "Benchmarks: smoke run (figures are measured with the full runs, see benchmarks/README.rst)"
 "$PY" benchmarks/attach.py --quick
 "$PY" benchmarks/rest_throughput.py --quick
+"$PY" benchmarks/migration.py --quick
 
 if [ "${SKIP_POSTGRESQL:-}" = 1 ]; then
     step "PostgreSQL run skipped (SKIP_POSTGRESQL=1)"

@@ -107,3 +107,11 @@ RECORDS_FILES_LISTING_PAGE_SIZE = 1000
 
 RECORDS_FILES_LISTING_MAX_PAGE_SIZE = 1000
 """Largest ``size`` a client may ask of the REST listing."""
+
+RECORDS_FILES_CLI_DEFAULT_PID_TYPE = "recid"
+"""PID type of bare record identifiers given to ``flask records-files``.
+
+``flask records-files list 6`` then means the record of PID ``recid:6``;
+other types are named in full (``doi:10.1234/abc``) or with the group's
+``--pid-type`` option.
+"""

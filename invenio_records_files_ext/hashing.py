@@ -73,10 +73,14 @@ def digest_stream(
     digest: Any,
     advance: Optional[Callable[[int], None]] = None,
 ) -> int:
-    """Feed a stream to a hash object in chunks; return the bytes read."""
+    """Feed a stream to a hash object in chunks; return the bytes read.
+
+    With ``digest`` ``None`` the stream is only read (and counted).
+    """
     read = 0
     for chunk in iter(lambda: fp.read(READ_SIZE), b""):
-        digest.update(chunk)
+        if digest is not None:
+            digest.update(chunk)
         read += len(chunk)
         if advance is not None:
             advance(len(chunk))

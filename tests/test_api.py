@@ -595,6 +595,24 @@ def test_metadata_that_json_cannot_hold_is_refused(record, db, name, value):
     assert name not in reload(record)["_files"][0] or name == "kept"
 
 
+def test_linked_buckets_are_marked_as_records(db, location):
+    from invenio_files_rest.models import BucketTag
+
+    from invenio_records_files_ext.ownership import OWNER_TAG, OWNER_VALUE
+
+    record = Record.create({})
+    bare = Record.create({}, with_bucket=False)
+    foreign = Bucket.create()
+    db.session.commit()
+    assert BucketTag.get(record.bucket, OWNER_TAG).value == OWNER_VALUE
+    assert BucketTag.get(foreign, OWNER_TAG) is None
+    # Linking a bucket hands it to this package; linking twice tags once.
+    RecordsBuckets.create(record=bare, bucket=foreign)
+    RecordsBuckets.create(record=Record.create({}, with_bucket=False), bucket=foreign)
+    db.session.commit()
+    assert BucketTag.query.filter_by(bucket_id=foreign.id, key=OWNER_TAG).count() == 1
+
+
 def test_bulk_attach_statement_count_does_not_grow(db, location, count_queries):
     counts = []
     for size in (5, 150):
