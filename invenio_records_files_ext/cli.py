@@ -46,6 +46,7 @@ from .maintenance import gc as collecting
 from .maintenance import identifiers, localstorage
 from .maintenance import verify as verifying
 from .maintenance.records import load_record, record_files
+from .sqlite import immediate_transactions
 
 PID_TYPE_KEY = "invenio_records_files_ext.pid_type"
 """Where the group's ``--pid-type`` is kept in the click context."""
@@ -194,6 +195,7 @@ def attach(
     size and checksum, in which case it is skipped: an interrupted run can
     simply be started again. Files are committed in batches.
     """
+    click.get_current_context().with_resource(immediate_transactions())
     record_id = _record_id(record_id)
     with _reported():
         stored = attaching.stored_files(record_id)
@@ -314,6 +316,8 @@ def check(
     in a transaction of its own. Exits with 1 if differences were found and
     not repaired.
     """
+    if repair:
+        ctx.with_resource(immediate_transactions())
     if not record_ids and not all_records:
         raise click.UsageError("Give RECORD ids or --all.")
     if record_ids and all_records:
@@ -547,6 +551,8 @@ def gc(
     them). Buckets of other modules are left alone (see
     --include-unmarked-buckets).
     """
+    if not dry_run:
+        ctx.with_resource(immediate_transactions())
     state, tally = localstorage.SweepState(), _Tally()
     _gc_buckets(dry_run, include_unmarked_buckets, state, tally)
     _gc_file_instances(dry_run, state, tally)

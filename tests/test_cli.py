@@ -219,6 +219,16 @@ def test_attach_two_paths_one_key(cli, record, tmp_path):
     assert reload(record).files.keys == []
 
 
+def test_attach_two_spellings_of_one_key(cli, record, tmp_path):
+    """Keys are stored in NFC: NFC and NFD file names are one key."""
+    nfc = write(tmp_path / "caf\u00e9.txt", b"1")
+    nfd = write(tmp_path / "other" / "cafe\u0301.txt", b"2")
+    result = cli("attach", record.id, nfc, nfd)
+    assert result.exit_code == 2
+    assert "would both be stored as 'caf\u00e9.txt'" in result.output
+    assert reload(record).files.keys == []
+
+
 def test_attach_to_deleted_record(cli, record, db, tree):
     record.delete()
     db.session.commit()

@@ -79,7 +79,9 @@ class _Collector:
 
     def add(self, key: str, path: str) -> None:
         try:
-            validate_key(key)
+            # The normalised key is the one stored: two paths spelling one
+            # key differently (NFC and NFD) must collide here, not later.
+            key = validate_key(key)
         except InvalidFileKeyError as error:
             raise LocalPathError("{0}: {1}".format(path, error.message)) from error
         if key in self.owner:
