@@ -29,6 +29,8 @@ __all__ = (
     "InvalidMetadataError",
     "InvalidOperationError",
     "InvalidPageSizeError",
+    "LoginRequiredError",
+    "PermissionDeniedError",
     "RecordConflictError",
     "RecordGoneError",
     "RecordsFilesError",
@@ -158,3 +160,15 @@ class RecordGoneError(RecordsFilesError):
     """The record has been deleted."""
 
     code = 410
+
+
+class PermissionDeniedError(RecordsFilesError):
+    """You do not have permission to do this with the files of this record."""
+
+    code = 403
+
+
+class LoginRequiredError(PermissionDeniedError):
+    """You must log in to do this with the files of this record."""
+
+    code = 401
