@@ -135,7 +135,10 @@ def endpoint_of(record_id: Any) -> Optional[Endpoint]:
 
 
 def record_class_of(endpoint: Optional[Endpoint]) -> type:
-    """Return the endpoint's record class if it has files, else :class:`Record`."""
+    """Return the endpoint's record class if it has files.
+
+    Otherwise (or without an endpoint) :class:`~invenio_records_files_ext.api.Record`.
+    """
     if endpoint is not None:
         record_class = obj_or_import_string(endpoint.options.get("record_class"))
         if isinstance(record_class, type) and issubclass(record_class, FilesMixin):

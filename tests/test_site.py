@@ -40,6 +40,7 @@ PERMISSION_OPTIONS = (
     "delete_permission_factory_imp",
 )
 OWNERS = "invenio_records_files_ext.permissions:owner_permission_factory"
+ALLOW_ALL = "invenio_records_rest.utils:allow_all"
 
 
 def _endpoints(**options):
@@ -59,7 +60,7 @@ SCENARIOS = {
     ),
     "update = owners, FILES_REST_PERMISSION_FACTORY = allow_all": dict(
         RECORDS_REST_ENDPOINTS=_endpoints(update_permission_factory_imp=OWNERS),
-        FILES_REST_PERMISSION_FACTORY="invenio_records_rest.utils:allow_all",
+        FILES_REST_PERMISSION_FACTORY=ALLOW_ALL,
     ),
     "invenio.cfg as shipped": {},
 }
@@ -215,14 +216,19 @@ def test_owners_write_through_the_library(site):
 @pytest.fixture(scope="module")
 def server(site, tmp_path_factory):
     port = free_port()
-    env = site.environment(SITE_API_URL="http://127.0.0.1:{0}/api".format(port))
+    # The server opens Files-REST's factory, as sites did to make uploads
+    # work: records must protect their buckets anyway.
+    env = site.environment(
+        SITE_API_URL="http://127.0.0.1:{0}/api".format(port),
+        FILES_REST_PERMISSION_FACTORY=ALLOW_ALL,
+    )
     # Where the server's log goes.
     env["DEMO_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("site-server"))
     running = Server(
         "gunicorn",
         env,
         target="tests.site_wsgi:application",
-        ready_path="/api/records/",
+        ready_path="/api/ping",
         port=port,
     )
     yield running
@@ -296,6 +302,11 @@ def test_attacker_through_gunicorn(site, server):
     refused(owner.put(files + "/a/%2E%2E/b.txt", data=b"x", headers=OCTETS), 400)
     # Guessing buckets gets nowhere.
     assert anonymous.get("{0}/files/{1}".format(api, "0" * 32)).status_code == 404
+    # A bucket of no record is Files-REST's business: open on this server.
+    created = anonymous.post(api + "/files")
+    assert created.status_code == 200, created.text
+    loose = "{0}/files/{1}".format(api, created.json()["id"])
+    assert anonymous.get(loose).json()["contents"] == []
     # A soft-deleted record's files are gone from every route.
     from invenio_db import db
 
