@@ -249,11 +249,11 @@ class RecordObjectResource(_RecordFilesView, ObjectResource):
         else:
             decision.check()
 
-    def dispatch_request(self, pid_value: Any, **kwargs: Any) -> Any:
+    def serve(self, pid: Any, record: Any, **kwargs: Any) -> Any:
         """Validate the key of uploads before anything else happens."""
         if request.method in ("PUT", "POST"):
             validate_key(kwargs.get("key"))
-        return super().dispatch_request(pid_value, **kwargs)
+        return super().serve(pid, record, **kwargs)
 
     @staticmethod
     def send_object(*args: Any, **kwargs: Any) -> Any:

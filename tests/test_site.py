@@ -343,3 +343,14 @@ def test_locked_files_refuse_writes_through_gunicorn(site, server):
         refused(response, 403)
         assert "locked" in response.json()["message"]
     assert owner.get(files + "/data.txt").content == b"data"
+
+
+def test_installed_when_the_app_is_built(site):
+    """Invenio-Base's finalize hook wraps Files-REST before any request."""
+    from invenio_records_files_ext.access import FilesRestPermissionFactory
+
+    app = site.create_api()
+    assert app.view_functions["invenio_files_rest.object_api"].records_files_guard
+    assert app.view_functions["invenio_files_rest.bucket_api"].records_files_guard
+    state = app.extensions["invenio-files-rest"]
+    assert isinstance(state.permission_factory, FilesRestPermissionFactory)
