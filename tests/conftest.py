@@ -199,14 +199,11 @@ class QueryCounter:
         return len(self.statements)
 
 
-@pytest.fixture()
-def count_queries(db):
-    """Context manager counting the statements run inside it."""
-
+def _statement_counter():
     @contextmanager
     def counting():
         counter = QueryCounter()
-        engine = db.engine
+        engine = db_.engine
         event.listen(engine, "before_cursor_execute", counter)
         try:
             yield counter
@@ -214,6 +211,29 @@ def count_queries(db):
             event.remove(engine, "before_cursor_execute", counter)
 
     return counting
+
+
+@pytest.fixture()
+def count_queries(db):
+    """Context manager counting the statements run inside it (empty database)."""
+    return _statement_counter()
+
+
+@pytest.fixture()
+def count_statements(appctx):
+    """Context manager counting statements, leaving the database as it is."""
+    return _statement_counter()
+
+
+@pytest.fixture()
+def client_for(app):
+    """Factory of isolated test clients that leave the database as it is."""
+
+    def make():
+        app.test_client_class = IsolatedClient
+        return app.test_client()
+
+    return make
 
 
 def storage_files(root):
