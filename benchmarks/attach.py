@@ -284,8 +284,9 @@ class Bench:
         record_id, bucket_id = ids
         heads = self._heads(bucket_id)
         if self.kind == "ours":
-            from invenio_records_files_ext.models import FileEntry
             from sqlalchemy import func, select
+
+            from invenio_records_files_ext.models import FileEntry
 
             listed = self.db.session.execute(
                 select(func.count())
