@@ -23,16 +23,37 @@ configuration lacks raises :class:`ValueError` when the blueprint is built.
 RECORDS_FILES_REST_PERMISSION_FACTORY = (
     "invenio_records_files_ext.permissions:record_permission_factory"
 )
-"""Record-level permission checked by the files routes.
+"""Record permission that decides who may read and change a record's files.
 
 Called as ``factory(record=record, action=action, endpoint=endpoint)`` with
-``action`` ``"read"`` (GET, HEAD) or ``"update"`` (PUT, POST, DELETE) and
-the records REST endpoint configuration; returns an object with ``can()``,
-or ``None`` to allow. It applies on top of ``FILES_REST_PERMISSION_FACTORY``.
+``action`` ``"read"`` or ``"update"`` and the records REST endpoint
+configuration; returns an object with ``can()``, or ``None`` to allow.
 The default uses the endpoint's ``read_permission_factory_imp`` and
 ``update_permission_factory_imp`` (falling back to Invenio-Records-REST's
-defaults), so a user who may not update a record may not change its files.
+defaults, whose search-backed read check is answered from the database),
+so a user who may not update a record may not change its files.
+
+It decides on the record's files routes *and* on Invenio-Files-REST's own
+routes for every bucket linked to a record, whatever
+``FILES_REST_PERMISSION_FACTORY`` says; that factory keeps deciding for
+buckets no record owns. Superusers (Invenio-Access's ``superuser-access``)
+pass in any case. See :mod:`invenio_records_files_ext.access`.
 """
+
+RECORDS_FILES_VERSIONS_PERMISSION = "update"
+"""Record permission needed to see earlier versions of the files.
+
+Listing ``?versions`` and downloading a replaced or deleted file with
+``?versionId=`` show content the record no longer offers (a file replaced
+because it held personal data, say), so by default they need the record's
+``"update"`` permission. Set ``"read"`` to let every reader of the record
+see them, as Invenio-Records-Files did.
+"""
+
+RECORDS_FILES_OWNERS_FIELD = "owners"
+"""Where :func:`~invenio_records_files_ext.permissions.owner_permission_factory`
+finds the record's owners: the key (or dotted path, such as
+``"access.owned_by"``) of a list of user ids in the record's JSON."""
 
 RECORDS_FILES_BUCKET_LOCATION = None
 """Name of the location for new records' buckets (default location if None)."""

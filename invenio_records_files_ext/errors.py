@@ -33,7 +33,9 @@ __all__ = (
     "InvalidOperationError",
     "InvalidPageSizeError",
     "LocalPathError",
+    "LoginRequiredError",
     "NoBucketError",
+    "PermissionDeniedError",
     "RecordConflictError",
     "RecordGoneError",
     "RecordNotFoundError",
@@ -250,3 +252,15 @@ def describe(error: BaseException) -> str:
         or str(error)
         or type(error).__name__
     )
+
+
+class PermissionDeniedError(RecordsFilesError):
+    """You do not have permission to do this with the files of this record."""
+
+    code = 403
+
+
+class LoginRequiredError(PermissionDeniedError):
+    """You must log in to do this with the files of this record."""
+
+    code = 401

@@ -2,13 +2,15 @@
 
 Use :func:`default_record_files_links_factory` as ``links_factory_imp`` of
 a records REST endpoint to add a ``files`` link to the record's JSON.
+Links start with the site's ``SITE_API_URL`` when it is set.
 """
 
-from flask import current_app, url_for
+from flask import current_app
 from invenio_records_rest.proxies import current_records_rest
 from werkzeug.routing import BuildError
 
 from .serializer import BLUEPRINT_NAME
+from .urls import api_url
 
 
 def _endpoint_prefix(pid):
@@ -26,7 +28,7 @@ def default_bucket_link_factory(pid):
     prefix = _endpoint_prefix(pid)
     endpoint = "{0}.{1}_bucket_api".format(BLUEPRINT_NAME, prefix)
     if prefix and endpoint in current_app.view_functions:
-        return url_for(endpoint, pid_value=pid.pid_value, _external=True)
+        return api_url(endpoint, pid_value=pid.pid_value)
     from .api import Record
 
     try:
@@ -37,9 +39,7 @@ def default_bucket_link_factory(pid):
     if bucket is None:
         return None
     try:
-        return url_for(
-            "invenio_files_rest.bucket_api", bucket_id=str(bucket.id), _external=True
-        )
+        return api_url("invenio_files_rest.bucket_api", bucket_id=str(bucket.id))
     except BuildError:
         return None
 
@@ -64,7 +64,7 @@ def moved_files_url(destination_pid, key=None, query_string=b""):
     else:
         endpoint = "{0}.{1}_object_api".format(BLUEPRINT_NAME, prefix)
         values["key"] = key
-    url = url_for(endpoint, _external=True, **values)
+    url = api_url(endpoint, **values)
     if query_string:
         if isinstance(query_string, bytes):
             query_string = query_string.decode("latin-1")
@@ -81,10 +81,8 @@ def default_record_files_links_factory(pid, record=None, **kwargs):
     links = {}
     prefix = _endpoint_prefix(pid)
     try:
-        links["self"] = url_for(
-            "invenio_records_rest.{0}_item".format(prefix),
-            pid_value=pid.pid_value,
-            _external=True,
+        links["self"] = api_url(
+            "invenio_records_rest.{0}_item".format(prefix), pid_value=pid.pid_value
         )
     except BuildError:
         pass

@@ -7,18 +7,21 @@ Invenio-Files-REST's bucket and object routes, with the record's bucket
 injected, and add what a record needs:
 
 * the PID is resolved (404 unknown, 410 deleted record, 404 no bucket);
-* the record's own read/update permission is checked
-  (``RECORDS_FILES_REST_PERMISSION_FACTORY``);
 * a PID redirected to another one answers a redirect to the same route
   under the other PID (301 for reads, 308 for writes, so that clients
   repeat the method and body);
-* writes to locked files answer 403, keys are validated (and normalised)
-  before any byte is read, uploads need a ``Content-Length``, a Content-MD5
-  or size that does not match the body (or a part) is refused;
-* uploads and deletions go through the record's files API, so ``_files``
-  changes in the same transaction;
+* :func:`~invenio_records_files_ext.access.decide` says whether the user
+  may do what the request asks (401, 403, 410, locked files 403);
+* keys are validated (and normalised) before any byte is read, uploads need
+  a ``Content-Length``, a Content-MD5 or size that does not match the body
+  (or a part) is refused;
+* uploads and deletions go through the record's files API, so the record's
+  files change in the same transaction;
 * every answer is JSON, errors and ``OPTIONS`` included, and every error
   carries a message.
+
+The same views serve Invenio-Files-REST's own routes for buckets linked to
+a record (:mod:`invenio_records_files_ext.files_rest_views`).
 """
 
 from __future__ import annotations
@@ -28,11 +31,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from invenio_db import db
-from invenio_files_rest.errors import (
-    BucketLockedError,
-    FileSizeError,
-    MissingQueryParameter,
-)
+from invenio_files_rest.errors import FileSizeError, MissingQueryParameter
 from invenio_files_rest.models import (
     MultipartObject,
     ObjectVersion,
@@ -59,20 +58,18 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import BuildError, PathConverter
 
-from .api import FilesMixin, Record
+from . import access, linked
+from .api import FilesMixin
 from .errors import InvalidPageSizeError, RecordGoneError, RecordsFilesError
 from .files import multipart as multipart_uploads
 from .files import queries
 from .keys import check_url_path, validate_key
 from .links import moved_files_url
-from .permissions import check_record_permission
-from .serializer import BLUEPRINT_NAME, json_serializer
+from .serializer import BLUEPRINT_NAME, files_url, json_serializer
 from .storage import UploadTarget
 from .streams import check_upload_body, ensure_limited_stream, serve_file_body
 from .transactions import release_if_read_only
 from .versions import VersionCursor, versions_page
-
-READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
 def _default_message(code):
@@ -105,7 +102,10 @@ def handle_http_exception(error):
 
 
 class _RecordFilesView:
-    """Resolve the record, check its permissions, inject its bucket."""
+    """Resolve the record, decide access, inject its bucket."""
+
+    on_object = False
+    """Whether the view serves one file (else the bucket)."""
 
     def __init__(self, *args, endpoint=None, endpoint_options=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,16 +117,6 @@ class _RecordFilesView:
         )
         self.pid = self.record = self.files = None
 
-    def _as_files_record(self, record):
-        if isinstance(record, FilesMixin):
-            return record
-        record_class = obj_or_import_string(self.endpoint_options.get("record_class"))
-        if not (
-            isinstance(record_class, type) and issubclass(record_class, FilesMixin)
-        ):
-            record_class = Record
-        return record_class(dict(record), model=record.model)
-
     def _resolve(self, pid_value, key=None):
         try:
             pid, record = pid_value.data
@@ -136,7 +126,10 @@ class _RecordFilesView:
             self._redirect(error, key)
         if record.model is None or record.model.is_deleted:
             raise RecordGoneError("The record has been deleted.")
-        return pid, self._as_files_record(record)
+        if not isinstance(record, FilesMixin):
+            endpoint = linked.Endpoint(self.endpoint, self.endpoint_options, pid, True)
+            record = linked.record_class_of(endpoint)(dict(record), model=record.model)
+        return pid, record
 
     @staticmethod
     def _redirect(error, key):
@@ -148,7 +141,7 @@ class _RecordFilesView:
             location = moved_files_url(destination, key, request.query_string)
         except BuildError:
             raise error
-        code = 301 if request.method in READ_METHODS else 308
+        code = 301 if request.method in access.READ_METHODS else 308
         response = jsonify(
             {"status": code, "message": "Moved Permanently", "location": location}
         )
@@ -165,41 +158,51 @@ class _RecordFilesView:
         response.headers["Allow"] = ", ".join(sorted(methods))
         return response
 
-    def _check_record_permission(self):
-        factory = obj_or_import_string(
-            current_app.config["RECORDS_FILES_REST_PERMISSION_FACTORY"]
-        )
-        action = "read" if request.method in READ_METHODS else "update"
-        request._methodview = self
-        check_record_permission(
-            factory(record=self.record, action=action, endpoint=self.endpoint_options)
-        )
-
     def dispatch_request(self, pid_value, **kwargs):
-        """Resolve the record and hand its bucket to Invenio-Files-REST."""
+        """Resolve the record and serve its files."""
         if request.method == "OPTIONS":
             # Before anything else: no record, no permission (CORS preflight).
             return self.options()
-        self.pid, self.record = self._resolve(pid_value, kwargs.get("key"))
-        self._check_record_permission()
-        self.files = self.record.files
+        pid, record = self._resolve(pid_value, kwargs.get("key"))
+        return self.serve(pid, record, **kwargs)
+
+    def serve(self, pid, record, **kwargs):
+        """Serve the request with the files of ``record`` (``pid`` may be None)."""
+        if request.method == "OPTIONS":
+            return self.options()
+        self.pid, self.record = pid, record
+        request._methodview = self
+        action = access.request_action(request.method, request.args, self.on_object)
+        access.decide(record, action, self.endpoint_options).check()
+        self.files = record.files
         if self.files is None:
             return _json_error(404, "The record has no files.")
-        if request.method not in READ_METHODS:
-            if self.files.locked:
-                raise BucketLockedError(
-                    description="The files of this record are locked."
-                )
+        endpoint = None
+        if pid is not None:
+            endpoint = linked.Endpoint(
+                self.endpoint or "", self.endpoint_options, pid, bool(self.endpoint)
+            )
+        linked.remember(linked.LinkedBucket(self.files.bucket.id, record, endpoint))
+        if request.method not in access.READ_METHODS:
             ensure_limited_stream()
         kwargs["bucket_id"] = str(self.files.bucket.id)
         return super().dispatch_request(**kwargs)
+
+    def _link_context(self):
+        if self.pid is not None and self.endpoint:
+            return {"endpoint": self.endpoint, "pid_value": self.pid.pid_value}
+        return {}
+
+    def files_url(self, view, bucket_id, **values):
+        """Return the URL of the bucket or of one of its files."""
+        return files_url(view, bucket_id, **self._link_context(), **values)
 
     def make_response(self, *args, **kwargs):
         """Give the serializer what it needs to link to the record's routes."""
         context = kwargs.get("context")
         if context is not None:
-            context.setdefault("pid_value", self.pid.pid_value)
-            context.setdefault("endpoint", self.endpoint)
+            for name, value in self._link_context().items():
+                context.setdefault(name, value)
         return super().make_response(*args, **kwargs)
 
 
@@ -245,7 +248,7 @@ class RecordBucketResource(_RecordFilesView, BucketResource):
             config["RECORDS_FILES_LISTING_PAGE_SIZE"],
             config["RECORDS_FILES_LISTING_MAX_PAGE_SIZE"],
         )
-        url = request.base_url
+        url = self.files_url("bucket_api", bucket.id)
         if versions is not missing:
             check_permission(
                 current_permission_factory(bucket, "bucket-read-versions"),
@@ -287,16 +290,32 @@ class RecordBucketResource(_RecordFilesView, BucketResource):
 class RecordObjectResource(_RecordFilesView, ObjectResource):
     """One file of the record: download, upload, delete, multipart."""
 
+    on_object = True
+
+    @staticmethod
+    def check_object_permission(obj: Any) -> None:
+        """Check the record's permission to read this version of a file.
+
+        The current version needs ``read``; a replaced or deleted one
+        ``versions`` (see ``RECORDS_FILES_VERSIONS_PERMISSION``).
+        """
+        action = access.READ if obj.is_head else access.VERSIONS
+        decision = access.decide_for_bucket(obj.bucket_id, action)
+        if decision is None:
+            ObjectResource.check_object_permission(obj)
+        else:
+            decision.check()
+
     requested_key: Optional[str] = None
     """The key as the URL spells it."""
 
-    def dispatch_request(self, pid_value: Any, **kwargs: Any) -> Any:
+    def serve(self, pid: Any, record: Any, **kwargs: Any) -> Any:
         """Check the key before anything else happens."""
         if request.method != "OPTIONS":
             check_url_path(request.environ.get("PATH_INFO"))
             self.requested_key = kwargs.get("key")
             kwargs["key"] = validate_key(self.requested_key)
-        return super().dispatch_request(pid_value, **kwargs)
+        return super().serve(pid, record, **kwargs)
 
     def _stored_spelling(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         # Files stored before keys were normalised keep their spelling.
