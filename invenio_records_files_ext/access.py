@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from flask import Flask, current_app
-from flask_login import current_user
 from invenio_files_rest.errors import BucketLockedError
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 from invenio_records_rest.utils import obj_or_import_string
 
 from . import linked
 from .errors import LoginRequiredError, PermissionDeniedError, RecordGoneError
-from .permissions import is_superuser
+from .permissions import is_superuser, logged_in_user
 
 READ = "read"
 """List and download the current files."""
@@ -135,7 +134,7 @@ def needed_permission(action: str) -> str:
 
 def _refusal(action: str) -> Decision:
     verb = _VERBS[action]
-    if not current_user.is_authenticated:
+    if logged_in_user() is None:
         return Decision(
             False, 401, "You must log in to {0} the files of this record.".format(verb)
         )

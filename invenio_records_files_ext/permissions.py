@@ -94,10 +94,25 @@ def owner_permission_factory(record: Any = None, **kwargs: Any) -> Decided:
     stored as numbers or strings. Anonymous users are never owners.
     Superusers pass anyway (see :mod:`~invenio_records_files_ext.access`).
     """
-    if record is None or not current_user.is_authenticated:
+    user = logged_in_user()
+    if record is None or user is None:
         return Decided(False)
-    user_id = getattr(current_user, "id", None)
+    user_id = getattr(user, "id", None)
     return Decided(user_id is not None and str(user_id) in _owner_ids(record))
+
+
+def logged_in_user() -> Any:
+    """Return the logged-in user, or ``None``.
+
+    Also ``None`` in applications without Flask-Login's login manager (the
+    files routes then treat every request as anonymous instead of failing).
+    """
+    if getattr(current_app, "login_manager", None) is None:
+        return None
+    user = current_user._get_current_object()
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
 
 
 def is_superuser() -> bool:
@@ -115,13 +130,14 @@ def is_superuser() -> bool:
 def check_record_permission(permission: Any) -> None:
     """Abort with 401 (anonymous) or 403 unless ``permission`` allows."""
     if permission is not None and not permission.can():
-        if not current_user.is_authenticated:
+        if logged_in_user() is None:
             abort(401, "You must be logged in to access the files of this record.")
         abort(403, "You do not have permission to access the files of this record.")
 
 
 __all__ = (
     "Decided",
+    "logged_in_user",
     "check_record_permission",
     "is_superuser",
     "owner_permission_factory",

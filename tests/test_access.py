@@ -310,3 +310,27 @@ def test_record_route_refusals_are_json(secured, db, location):
     assert_refused(response, 401)
     assert json.loads(response.data)["message"].startswith("You must log in")
     db_.session.rollback()
+
+
+def _reads_only(record=None, action=None, endpoint=None):
+    from invenio_records_rest.utils import deny_all
+
+    return allow_all() if action == "read" else deny_all()
+
+
+def test_apps_without_login_manager_get_json_refusals(
+    app, client, db, location, monkeypatch
+):
+    """No Flask-Login login manager: every request is anonymous, never a 500."""
+    pid = create_record(client, {"title": "public"})
+    upload(client, pid, "a.txt", b"a")
+    bucket = "/files/" + bucket_of(pid)
+    monkeypatch.setitem(
+        app.config, "RECORDS_FILES_REST_PERMISSION_FACTORY", _reads_only
+    )
+    monkeypatch.delattr(app, "login_manager")
+    assert client.get(bucket + "/a.txt").status_code == 200
+    assert_refused(put(client, bucket + "/b.txt", b"b"), 401)
+    assert_refused(client.delete(bucket + "/a.txt"), 401)
+    assert_refused(put(client, "/records/{0}/files/b.txt".format(pid), b"b"), 401)
+    assert stored_record(pid).files.keys == ["a.txt"]
