@@ -6,8 +6,10 @@ from typing import Optional
 
 from flask import Flask
 
-from . import config
+from . import access, config
+from .dumpers import add_files_to_index
 from .files.hooks import register_session_hooks
+from .rest import files_rest
 
 
 class InvenioRecordsFiles:
@@ -67,17 +69,15 @@ def finalize_app(app: Flask) -> None:
 
     Wraps Invenio-Files-REST's permission factory
     (:func:`invenio_records_files_ext.access.install`) and its bucket and
-    object views (:func:`invenio_records_files_ext.files_rest_views.install`).
+    object views (:func:`invenio_records_files_ext.rest.files_rest.install`).
     Invenio-Base calls it once the application is built (the
     ``invenio_base.finalize_app`` and ``invenio_base.api_finalize_app``
     entry points); the extension also calls it from ``init_app`` and before
     the first request, so that applications built by hand need nothing
     more. Calling it again changes nothing.
     """
-    from . import access, files_rest_views
-
     access.install(app)
-    files_rest_views.install(app)
+    files_rest.install(app)
 
 
 def _connect_indexer() -> None:
@@ -85,8 +85,6 @@ def _connect_indexer() -> None:
         from invenio_indexer.signals import before_record_index
     except ImportError:  # pragma: no cover - Invenio-Indexer is optional
         return
-    from .dumpers import add_files_to_index
-
     before_record_index.connect(add_files_to_index, weak=False)
 
 

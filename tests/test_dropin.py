@@ -146,7 +146,7 @@ def app_with_earlier_work(base_config, tmp_path, location):
         seen.append(released)
         return released
 
-    transactions_release = "invenio_records_files_ext.views.release_if_read_only"
+    transactions_release = "invenio_records_files_ext.rest.objects.release_if_read_only"
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setattr(transactions_release, spying)
     try:

@@ -8,8 +8,8 @@ the record's locks, quota checks, file rows and hooks.
 :func:`install` wraps the application's bucket and object views of
 Invenio-Files-REST: a request for a bucket linked to a record is served by
 the record's files views
-(:class:`~invenio_records_files_ext.views.RecordBucketResource`,
-:class:`~invenio_records_files_ext.views.RecordObjectResource`), so the
+(:class:`~invenio_records_files_ext.rest.listing.RecordBucketResource`,
+:class:`~invenio_records_files_ext.rest.objects.RecordObjectResource`), so the
 record's permissions decide and every write takes the library's one code
 path. Requests for other buckets go to Invenio-Files-REST as before.
 
@@ -25,15 +25,12 @@ from typing import Any, Callable
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
-from . import access, linked
-from .errors import PermissionDeniedError, RecordsFilesError
-from .serializer import json_serializer
-from .views import (
-    RecordBucketResource,
-    RecordObjectResource,
-    handle_http_exception,
-    handle_records_files_error,
-)
+from .. import access, linked
+from ..errors import PermissionDeniedError, RecordsFilesError
+from ..serializer import json_serializer
+from .errors import handle_http_exception, handle_records_files_error
+from .listing import RecordBucketResource
+from .objects import RecordObjectResource
 
 GUARDED_VIEWS = {
     "invenio_files_rest.bucket_api": RecordBucketResource,
