@@ -15,7 +15,7 @@ from invenio_files_rest.models import Bucket, Location
 from invenio_records.models import RecordMetadata
 
 from examples.app import create_app
-from invenio_records_files_ext import signals, transactions
+from invenio_records_files_ext import ledger, signals
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.links import default_bucket_link_factory
 from invenio_records_files_ext.models import RecordsBuckets
@@ -139,7 +139,7 @@ def app_with_earlier_work(base_config, tmp_path, location):
             db_.session.add(Location(name=name, uri=str(tmp_path / name)))
 
     seen = []
-    original = transactions.release_if_read_only
+    original = ledger.release_if_read_only
 
     def spying(*args, **kwargs):
         released = original(*args, **kwargs)
@@ -204,21 +204,21 @@ def test_failed_upload_rolls_back_earlier_work_with_it(app_with_earlier_work, lo
 
 
 def test_has_written_sees_flushed_and_raw_writes(db, location):
-    assert not transactions.has_written()
+    assert not ledger.has_written()
     Bucket.create()
-    assert transactions.has_written()  # pending, or flushed by create()
+    assert ledger.has_written()  # pending, or flushed by create()
     db.session.flush()
-    assert transactions.has_written()
+    assert ledger.has_written()
     db.session.rollback()
-    assert not transactions.has_written()
+    assert not ledger.has_written()
     db.session.execute(
         Location.__table__.update().where(Location.name == "default").values(uri="x")
     )
-    assert transactions.has_written()
+    assert ledger.has_written()
     db.session.rollback()
-    assert transactions.release_if_read_only() is True
+    assert ledger.release_if_read_only() is True
     Bucket.create()
-    assert transactions.release_if_read_only() is False
+    assert ledger.release_if_read_only() is False
     db.session.rollback()
 
 

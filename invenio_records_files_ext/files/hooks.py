@@ -1,4 +1,4 @@
-"""Wiring the files' session hooks: the ledger, the write tracker, the sync watcher.
+"""Wiring the files' session hooks: the ledger and the sync watcher.
 
 :func:`register_session_hooks` is what the Flask extension calls from
 ``init_app``; applications that do not initialise the extension may call
@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import ledger, transactions
+from .. import ledger
 from . import sync
 
 _registered = False
 
 
 def register_session_hooks(target: Any = None) -> None:
-    """Attach the ledger, the write tracker and the sync watcher to a session (idempotent).
+    """Attach the ledger and the sync watcher to a session (idempotent).
 
     :param target: a session or scoped session (default: Invenio-DB's).
     """
     global _registered
     ledger.register(target)
-    transactions.register(target)
     sync.watch(target)
     ledger.on_before_commit(sync.reconcile)
     if target is None:

@@ -30,9 +30,9 @@ from .. import ledger, locks
 from ..errors import ChecksumMismatchError
 from ..hashing import MD5Reader, parse_content_md5
 from ..keys import validate_key
+from ..ledger import release_if_read_only
 from ..references import release
 from ..steps import step
-from ..transactions import release_if_read_only
 
 
 def start(
@@ -118,7 +118,7 @@ def upload_part(
     checked before any byte is read. The bytes are then written with no
     transaction open (as single uploads are: a slow client holds no lock;
     unless the transaction holds earlier work of the caller, see
-    :func:`~invenio_records_files_ext.transactions.release_if_read_only`),
+    :func:`~invenio_records_files_ext.ledger.release_if_read_only`),
     compared with the Content-MD5, and the part is recorded in a short
     transaction. If writing fails (a wrong Content-MD5, a body cut short),
     the part is not recorded, and an earlier record of the same part, whose

@@ -27,9 +27,9 @@ from invenio_files_rest.views import (
 from .. import access
 from ..files import multipart as multipart_uploads
 from ..keys import check_url_path, validate_key
+from ..ledger import release_if_read_only
 from ..storage import UploadTarget
 from ..streams import check_upload_body, serve_file_body
-from ..transactions import release_if_read_only
 from .base import FilesView
 
 
