@@ -43,8 +43,10 @@ step "Documentation: examples (doctests) and build"
 "$PY" -m sphinx -qnNW -b html docs docs/_build/html
 
 step "Benchmarks: smoke run (figures are measured with the full runs, see benchmarks/README.rst)"
+"$PY" benchmarks/scale.py --quick
 "$PY" benchmarks/attach.py --quick
 "$PY" benchmarks/rest_throughput.py --quick
+"$PY" benchmarks/migration.py --quick
 
 if [ "${SKIP_POSTGRESQL:-}" = 1 ]; then
     step "PostgreSQL run skipped (SKIP_POSTGRESQL=1)"

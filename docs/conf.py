@@ -64,7 +64,7 @@ nitpick_ignore_regex = [
         r"py:.*",
         r"(Bucket|ObjectVersion|FileInstance|Location|MultipartObject"
         r"|Part|RecordMetadata|Flask|Blueprint|Session|SessionTransaction"
-        r"|Select)",
+        r"|Select|Map|t\.Any)",
     ),
     # Generic aliases in type hints (``dict[str, Any]``...).
     (r"py:class", r"(dict|list|tuple|set)\[.*"),

@@ -8,11 +8,15 @@ Run it with ``./run-demo.sh`` (see README.rst), or::
 It uses SQLite (``instance/demo.db``) and a local storage folder
 (``instance/files``) unless ``SQLALCHEMY_DATABASE_URI`` and
 ``FILES_STORAGE_PATH`` are set in the environment. Tables and the default
-storage location are created on first start.
+storage location are created on first start. ``GET /records/`` lists the
+records from the database, unless ``SEARCH_HOSTS`` names an OpenSearch
+cluster (see ``examples/search.py``).
 
 Records REST lives on ``/records/`` and each record's files on
-``/records/<pid>/files/``. **Every permission is open: this is a demo, never
-deploy it as is.**
+``/records/<pid>/files/``; Invenio-Files-REST's own routes on ``/files/``,
+where a record's bucket follows the record's permissions and buckets no
+record owns stay closed. **Every record permission is open: this is a demo,
+never deploy it as is.**
 """
 
 import fcntl
@@ -23,28 +27,25 @@ from flask_login import LoginManager
 from invenio_db import InvenioDB, db
 from invenio_files_rest import InvenioFilesREST
 from invenio_files_rest.models import Location
+from invenio_files_rest.views import blueprint as files_rest_blueprint
 from invenio_i18n import InvenioI18N
 from invenio_pidstore import InvenioPIDStore
 from invenio_records import InvenioRecords
 from invenio_records_rest import InvenioRecordsREST
-from invenio_records_rest.utils import PIDConverter, allow_all
+from invenio_records_rest.utils import PIDConverter, allow_all, deny_all
 from invenio_records_rest.views import create_blueprint_from_app as records_blueprint
 from invenio_rest import InvenioREST
 from sqlalchemy import inspect
 
+from examples import search
 from invenio_records_files_ext import InvenioRecordsFiles
-from invenio_records_files_ext.sqlite import enable_sqlite_savepoints
+from invenio_records_files_ext.sqlite import init_sqlite_app
 from invenio_records_files_ext.views import create_blueprint_from_app as files_blueprint
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_INSTANCE = os.path.join(os.path.dirname(HERE), "instance")
 
 RECORD_CLASS = "invenio_records_files_ext.api:Record"
-
-
-def allow_everything(*args, **kwargs):
-    """Permission factory of the demo: everybody may do anything."""
-    return allow_all()
 
 
 def _engine_options(uri):
@@ -69,7 +70,9 @@ def demo_config(instance_path):
         FILES_STORAGE_PATH=os.environ.get(
             "FILES_STORAGE_PATH", os.path.join(instance_path, "files")
         ),
-        FILES_REST_PERMISSION_FACTORY=allow_everything,
+        # Buckets linked to a record follow the record's permissions
+        # whatever this says; it decides for the other buckets: none.
+        FILES_REST_PERMISSION_FACTORY=deny_all,
         # Local storage that hashes while it writes: faster uploads.
         FILES_REST_STORAGE_FACTORY=(
             "invenio_records_files_ext.storage:pyfs_storage_factory"
@@ -86,8 +89,9 @@ def demo_config(instance_path):
                 pid_minter="recid",
                 pid_fetcher="recid",
                 record_class=RECORD_CLASS,
-                indexer_class=None,
-                search_class="invenio_search.api:RecordsSearch",
+                # The list route reads the database, unless SEARCH_HOSTS
+                # names a search cluster (see examples/search.py).
+                **search.endpoint_options(),
                 list_route="/records/",
                 item_route='/records/<pid(recid,record_class="{0}"):pid_value>'.format(
                     RECORD_CLASS
@@ -165,12 +169,13 @@ def create_app(config=None, instance_path=None):
     InvenioPIDStore(app)
     InvenioFilesREST(app)
     InvenioRecordsREST(app)
+    search.init_search(app)
     InvenioRecordsFiles(app)
     app.register_blueprint(records_blueprint(app))
     app.register_blueprint(files_blueprint(app))
+    app.register_blueprint(files_rest_blueprint)
 
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            enable_sqlite_savepoints(db.engine, wal=True)
+    # SQLite: savepoints that work, and writers that wait their turn.
+    init_sqlite_app(app, wal=True)
     _initialise_storage(app)
     return app

@@ -23,16 +23,37 @@ configuration lacks raises :class:`ValueError` when the blueprint is built.
 RECORDS_FILES_REST_PERMISSION_FACTORY = (
     "invenio_records_files_ext.permissions:record_permission_factory"
 )
-"""Record-level permission checked by the files routes.
+"""Record permission that decides who may read and change a record's files.
 
 Called as ``factory(record=record, action=action, endpoint=endpoint)`` with
-``action`` ``"read"`` (GET, HEAD) or ``"update"`` (PUT, POST, DELETE) and
-the records REST endpoint configuration; returns an object with ``can()``,
-or ``None`` to allow. It applies on top of ``FILES_REST_PERMISSION_FACTORY``.
+``action`` ``"read"`` or ``"update"`` and the records REST endpoint
+configuration; returns an object with ``can()``, or ``None`` to allow.
 The default uses the endpoint's ``read_permission_factory_imp`` and
 ``update_permission_factory_imp`` (falling back to Invenio-Records-REST's
-defaults), so a user who may not update a record may not change its files.
+defaults, whose search-backed read check is answered from the database),
+so a user who may not update a record may not change its files.
+
+It decides on the record's files routes *and* on Invenio-Files-REST's own
+routes for every bucket linked to a record, whatever
+``FILES_REST_PERMISSION_FACTORY`` says; that factory keeps deciding for
+buckets no record owns. Superusers (Invenio-Access's ``superuser-access``)
+pass in any case. See :mod:`invenio_records_files_ext.access`.
 """
+
+RECORDS_FILES_VERSIONS_PERMISSION = "update"
+"""Record permission needed to see earlier versions of the files.
+
+Listing ``?versions`` and downloading a replaced or deleted file with
+``?versionId=`` show content the record no longer offers (a file replaced
+because it held personal data, say), so by default they need the record's
+``"update"`` permission. Set ``"read"`` to let every reader of the record
+see them, as Invenio-Records-Files did.
+"""
+
+RECORDS_FILES_OWNERS_FIELD = "owners"
+"""Where :func:`~invenio_records_files_ext.permissions.owner_permission_factory`
+finds the record's owners: the key (or dotted path, such as
+``"access.owned_by"``) of a list of user ids in the record's JSON."""
 
 RECORDS_FILES_BUCKET_LOCATION = None
 """Name of the location for new records' buckets (default location if None)."""
@@ -52,6 +73,35 @@ RECORDS_FILES_KEY_MAX_LENGTH = 1024
 Invenio-Files-REST also limits keys to ``FILES_REST_OBJECT_KEY_MAX_LEN``
 characters (255 by default); raise it to accept longer keys.
 """
+
+RECORDS_FILES_KEY_NORMALIZATION = "NFC"
+"""Unicode normal form keys are stored in (``None`` keeps keys as given).
+
+With ``"NFC"`` the composed and decomposed spellings of ``café.txt`` are
+one key, whether it comes from a Mac (which sends the decomposed form) or
+from anywhere else. Files stored before (under another spelling) are still
+found by their own spelling.
+"""
+
+RECORDS_FILES_KEY_ALLOW_BACKSLASH = False
+"""Accept backslashes in keys. Off by default: Windows tools and archive
+extractors read it as a path separator."""
+
+RECORDS_FILES_KEY_ALLOWED_FORMAT_CHARACTERS = "\u200c\u200d"
+"""Invisible format characters (Unicode category Cf) accepted in keys.
+
+Every other one is refused: bidirectional overrides (U+202E makes
+``exe.txt`` display as ``txt.exe``), zero-width spaces (U+200B), the byte
+order mark (U+FEFF). The default accepts the zero-width non-joiner and
+joiner, which Persian, Indic scripts and emoji sequences need; set ``""``
+to refuse them too.
+"""
+
+RECORDS_FILES_KEY_ALLOW_BLANK = False
+"""Accept keys, or path segments, made only of white space (spaces,
+no-break spaces, ideographic spaces...) or of other characters that display
+as nothing (joiners, Hangul fillers). Off by default: such files cannot be
+told apart in a listing."""
 
 RECORDS_FILES_UPLOAD_CHUNK_SIZE = 1024 * 1024
 """Bytes read from an upload at a time while writing and hashing it.
@@ -78,3 +128,11 @@ RECORDS_FILES_LISTING_PAGE_SIZE = 1000
 
 RECORDS_FILES_LISTING_MAX_PAGE_SIZE = 1000
 """Largest ``size`` a client may ask of the REST listing."""
+
+RECORDS_FILES_CLI_DEFAULT_PID_TYPE = "recid"
+"""PID type of bare record identifiers given to ``flask records-files``.
+
+``flask records-files list 6`` then means the record of PID ``recid:6``;
+other types are named in full (``doi:10.1234/abc``) or with the group's
+``--pid-type`` option.
+"""

@@ -16,8 +16,11 @@ from typing import Any
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 
 __all__ = (
+    "AttachStoppedError",
+    "BodyTooSmallError",
     "BucketLockedError",
     "ChecksumMismatchError",
+    "ContentLengthRequiredError",
     "CopyOntoItselfError",
     "DuplicateFileKeyError",
     "FileKeyExistsError",
@@ -29,10 +32,17 @@ __all__ = (
     "InvalidMetadataError",
     "InvalidOperationError",
     "InvalidPageSizeError",
+    "LocalPathError",
+    "LoginRequiredError",
+    "NoBucketError",
+    "PermissionDeniedError",
     "RecordConflictError",
     "RecordGoneError",
+    "RecordNotFoundError",
     "RecordsFilesError",
     "TooManyFilesError",
+    "UnknownIdentifierError",
+    "describe",
 )
 
 
@@ -122,6 +132,25 @@ class ChecksumMismatchError(RecordsFilesError, ValueError):
         )
 
 
+class ContentLengthRequiredError(RecordsFilesError):
+    """The upload has no Content-Length header."""
+
+    code = 411
+
+
+class BodyTooSmallError(RecordsFilesError, ValueError):
+    """The upload's body is smaller than the smallest file accepted."""
+
+    def __init__(self, size: int, minimum: int) -> None:
+        """Remember the size received and the minimum."""
+        self.size = size
+        self.minimum = minimum
+        super().__init__(
+            "The body is {0} byte(s) long; files must have at least {1} "
+            "(FILES_REST_MIN_FILE_SIZE).".format(size, minimum)
+        )
+
+
 class InvalidCursorError(RecordsFilesError, ValueError):
     """The listing cursor is damaged or belongs to another listing."""
 
@@ -158,3 +187,80 @@ class RecordGoneError(RecordsFilesError):
     """The record has been deleted."""
 
     code = 410
+
+
+class RecordNotFoundError(RecordsFilesError, LookupError):
+    """No record has this id."""
+
+    code = 404
+
+    def __init__(self, record_id: Any) -> None:
+        """Remember the id looked for."""
+        self.record_id = record_id
+        super().__init__("No record with id {0}.".format(record_id))
+
+
+class UnknownIdentifierError(RecordsFilesError, ValueError):
+    """A persistent identifier names no record."""
+
+    code = 404
+
+
+class NoBucketError(RecordsFilesError):
+    """The record has no bucket."""
+
+    code = 409
+
+    def __init__(self, record_id: Any) -> None:
+        """Remember the record."""
+        self.record_id = record_id
+        super().__init__("Record {0} has no bucket.".format(record_id))
+
+
+class LocalPathError(RecordsFilesError, ValueError):
+    """A local path cannot be attached as given."""
+
+
+class AttachStoppedError(RecordsFilesError):
+    """Attaching local files stopped; the batches committed before stay."""
+
+    code = 500
+
+    def __init__(self, reason: str, attached: int, skipped: int, queued: int) -> None:
+        """Keep why it stopped and how far it went."""
+        self.reason = reason
+        self.attached = attached
+        self.skipped = skipped
+        self.queued = queued
+        super().__init__(
+            "Stopped: {0} (after attaching {1} files and skipping {2}; {3} queued "
+            "files were not stored). Run the command again to resume.".format(
+                reason, attached, skipped, queued
+            )
+        )
+
+
+def describe(error: BaseException) -> str:
+    """Return the most telling one-line text of any exception.
+
+    This package's errors and Invenio's REST errors carry a ``message`` or
+    a ``description``; others fall back to ``str()`` or the class name.
+    """
+    return (
+        getattr(error, "message", None)
+        or getattr(error, "description", None)
+        or str(error)
+        or type(error).__name__
+    )
+
+
+class PermissionDeniedError(RecordsFilesError):
+    """You do not have permission to do this with the files of this record."""
+
+    code = 403
+
+
+class LoginRequiredError(PermissionDeniedError):
+    """You must log in to do this with the files of this record."""
+
+    code = 401

@@ -1,4 +1,4 @@
-"""The Flask extension: configuration, session hooks, indexer hook."""
+"""The Flask extension: configuration, session hooks, indexer hook, access."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Optional
 
 from flask import Flask
 
-from . import config
+from . import access, config
+from .dumpers import add_files_to_index
 from .files.hooks import register_session_hooks
+from .rest import files_rest
 
 
 class InvenioRecordsFiles:
@@ -16,8 +18,9 @@ class InvenioRecordsFiles:
     ``init_app`` sets the ``RECORDS_FILES_*`` defaults, attaches the
     session hooks (the transaction ledger that cleans up bytes of failed
     uploads, and the watcher that keeps file rows in step with changes made
-    by other code) and, when Invenio-Indexer is installed, puts the files
-    into search documents.
+    by other code), when Invenio-Indexer is installed puts the files into
+    search documents, and lets records decide for their buckets on
+    Invenio-Files-REST's routes too (:func:`finalize_app`).
     """
 
     def __init__(self, app: Optional[Flask] = None) -> None:
@@ -31,13 +34,50 @@ class InvenioRecordsFiles:
         register_session_hooks()
         _connect_indexer()
         app.extensions["invenio-records-files"] = self
+        finalize_app(app)
+        finalized = []
+
+        @app.before_request
+        def _finalize_once() -> None:
+            # Applications built by hand register Invenio-Files-REST's
+            # blueprint after the extensions and call no finalize hook: by
+            # the first request everything is registered.
+            if not finalized:
+                finalize_app(app)
+                finalized.append(True)
 
     @staticmethod
     def init_config(app: Flask) -> None:
-        """Set every ``RECORDS_FILES_*`` default that the app did not set."""
+        """Set every ``RECORDS_FILES_*`` default that the app did not set.
+
+        :raises ValueError: if ``RECORDS_FILES_VERSIONS_PERMISSION`` is
+            neither ``"read"`` nor ``"update"``.
+        """
         for name in dir(config):
             if name.startswith("RECORDS_FILES_"):
                 app.config.setdefault(name, getattr(config, name))
+        versions = app.config["RECORDS_FILES_VERSIONS_PERMISSION"]
+        if versions not in ("read", "update"):
+            raise ValueError(
+                "RECORDS_FILES_VERSIONS_PERMISSION must be 'read' or 'update', "
+                "not {0!r}.".format(versions)
+            )
+
+
+def finalize_app(app: Flask) -> None:
+    """Let records decide for their buckets on Invenio-Files-REST's routes.
+
+    Wraps Invenio-Files-REST's permission factory
+    (:func:`invenio_records_files_ext.access.install`) and its bucket and
+    object views (:func:`invenio_records_files_ext.rest.files_rest.install`).
+    Invenio-Base calls it once the application is built (the
+    ``invenio_base.finalize_app`` and ``invenio_base.api_finalize_app``
+    entry points); the extension also calls it from ``init_app`` and before
+    the first request, so that applications built by hand need nothing
+    more. Calling it again changes nothing.
+    """
+    access.install(app)
+    files_rest.install(app)
 
 
 def _connect_indexer() -> None:
@@ -45,9 +85,7 @@ def _connect_indexer() -> None:
         from invenio_indexer.signals import before_record_index
     except ImportError:  # pragma: no cover - Invenio-Indexer is optional
         return
-    from .dumpers import add_files_to_index
-
     before_record_index.connect(add_files_to_index, weak=False)
 
 
-__all__ = ("InvenioRecordsFiles", "register_session_hooks")
+__all__ = ("InvenioRecordsFiles", "finalize_app", "register_session_hooks")

@@ -73,14 +73,37 @@ def digest_stream(
     digest: Any,
     advance: Optional[Callable[[int], None]] = None,
 ) -> int:
-    """Feed a stream to a hash object in chunks; return the bytes read."""
+    """Feed a stream to a hash object in chunks; return the bytes read.
+
+    With ``digest`` ``None`` the stream is only read (and counted).
+    """
     read = 0
     for chunk in iter(lambda: fp.read(READ_SIZE), b""):
-        digest.update(chunk)
+        if digest is not None:
+            digest.update(chunk)
         read += len(chunk)
         if advance is not None:
             advance(len(chunk))
     return read
+
+
+class MD5Reader:
+    """A readable stream that computes the MD5 of what is read through it."""
+
+    def __init__(self, stream: Any) -> None:
+        """Wrap ``stream``."""
+        self._stream = stream
+        self._digest = hashlib.md5(usedforsecurity=False)
+
+    def read(self, size: int = -1) -> bytes:
+        """Read from the wrapped stream, digesting the bytes."""
+        data: bytes = self._stream.read(size)
+        self._digest.update(data)
+        return data
+
+    def hexdigest(self) -> str:
+        """Return the MD5 hex digest of the bytes read so far."""
+        return self._digest.hexdigest()
 
 
 def md5_of_storage(storage: Any) -> str:

@@ -12,7 +12,11 @@ transaction ends:
 * both follow savepoints: rolling back a savepoint deletes the bytes staged
   in it and cancels the deletions it asked for;
 * *touched* keys (object versions that code outside this library changed)
-  are handed to the before-commit hooks, which bring the file rows in step.
+  are handed to the before-commit hooks, which bring the file rows in step;
+* whether the transaction has *written* anything: the upload route streams
+  a body with no transaction open only if the request's transaction has
+  done nothing but read (:func:`release_if_read_only`), so that work done
+  earlier in the request is never discarded.
 
 This module is the bottom layer of the package: it imports nothing from
 it. Listeners are attached by :func:`register`, which the Flask extension
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from invenio_db import db
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 logger = logging.getLogger(__name__)
@@ -211,6 +215,7 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
     if transaction.parent is not None or transaction.nested:
         return
     session.info[GENERATION_KEY] = session.info.get(GENERATION_KEY, 0) + 1
+    session.info.pop(WROTE_KEY, None)
     state = session.info.pop(STATE_KEY, None)
     if state is None:
         return
@@ -220,7 +225,49 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
         delete_bytes(held.storage)
 
 
+WROTE_KEY = "invenio_records_files_ext.wrote"
+
+_PG_HAS_WRITTEN = text("SELECT txid_current_if_assigned() IS NOT NULL")
+
+
+def _note_flush(session: Session, flush_context: Any) -> None:
+    session.info[WROTE_KEY] = True
+
+
+def _note_statement(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[WROTE_KEY] = True
+
+
+def has_written(session: Optional[Session] = None) -> bool:
+    """Tell whether the session's transaction holds changes of its own."""
+    session = session if session is not None else db.session()
+    if session.new or session.dirty or session.deleted:
+        return True
+    if not session.in_transaction():
+        return False
+    if session.info.get(WROTE_KEY):
+        return True
+    if session.get_bind().dialect.name == "postgresql":
+        return bool(session.execute(_PG_HAS_WRITTEN).scalar())
+    return False
+
+
+def release_if_read_only(session: Optional[Session] = None) -> bool:
+    """End the session's transaction if it has only read; return whether it did.
+
+    A transaction that holds changes is left open, changes and all.
+    """
+    session = session if session is not None else db.session()
+    if has_written(session):
+        return False
+    session.rollback()
+    return True
+
+
 _LISTENERS = (
+    ("after_flush", _note_flush),
+    ("do_orm_execute", _note_statement),
     ("before_commit", _before_commit),
     ("after_commit", _after_commit),
     ("after_soft_rollback", _after_soft_rollback),

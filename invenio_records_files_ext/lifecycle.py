@@ -29,7 +29,7 @@ from invenio_files_rest.models import (
 from sqlalchemy import delete, select
 from sqlalchemy.orm.attributes import flag_modified
 
-from . import ledger, locks, signals
+from . import ledger, locks, ownership, signals
 from .files import inline, rows
 from .models import RecordsBuckets
 from .references import bucket_file_ids, used_elsewhere
@@ -145,8 +145,13 @@ def purge(record: Any) -> None:
     still_linked = session.execute(
         select(RecordsBuckets.record_id).where(RecordsBuckets.bucket_id == bucket_id)
     ).first()
-    # When another record uses the bucket too, only the link goes.
-    removed = [] if still_linked is not None else remove_bucket(bucket_id)
+    # When another record uses the bucket too, only the link goes; the tag
+    # lets garbage collection take the bucket once the last link goes.
+    if still_linked is not None:
+        ownership.mark_id(bucket_id)
+        removed = []
+    else:
+        removed = remove_bucket(bucket_id)
     send_signal(
         signals.files_purged,
         record=record,

@@ -2,13 +2,15 @@
 
 Use :func:`default_record_files_links_factory` as ``links_factory_imp`` of
 a records REST endpoint to add a ``files`` link to the record's JSON.
+Links start with the site's ``SITE_API_URL`` when it is set.
 """
 
-from flask import current_app, url_for
+from flask import current_app
 from invenio_records_rest.proxies import current_records_rest
 from werkzeug.routing import BuildError
 
 from .serializer import BLUEPRINT_NAME
+from .urls import api_url
 
 
 def _endpoint_prefix(pid):
@@ -19,27 +21,55 @@ def default_bucket_link_factory(pid):
     """Return the URL of the files of the record ``pid`` points to.
 
     The record's files route when it is configured, else Invenio-Files-REST's
-    bucket route, else ``None``.
+    bucket route, else ``None`` (also for ``pid=None``).
     """
+    if pid is None:
+        return None
     prefix = _endpoint_prefix(pid)
     endpoint = "{0}.{1}_bucket_api".format(BLUEPRINT_NAME, prefix)
     if prefix and endpoint in current_app.view_functions:
-        return url_for(endpoint, pid_value=pid.pid_value, _external=True)
+        return api_url(endpoint, pid_value=pid.pid_value)
     from .api import Record
 
     try:
-        record = Record.get_record(pid.object_uuid)
+        record = Record.get_record(pid.get_assigned_object())
     except Exception:  # noqa: BLE001 - no record, no link
         return None
     bucket = record.bucket
     if bucket is None:
         return None
     try:
-        return url_for(
-            "invenio_files_rest.bucket_api", bucket_id=str(bucket.id), _external=True
-        )
+        return api_url("invenio_files_rest.bucket_api", bucket_id=str(bucket.id))
     except BuildError:
         return None
+
+
+def moved_files_url(destination_pid, key=None, query_string=b""):
+    """Return the URL of the same files route under the PID a PID moved to.
+
+    :param destination_pid: the PID the requested one redirects to.
+    :param key: the file key, for the route of one file.
+    :param query_string: the request's query string, kept as it is.
+    :raises werkzeug.routing.BuildError: the destination's endpoint has no
+        files route.
+    """
+    prefix = _endpoint_prefix(destination_pid)
+    if not prefix:
+        raise BuildError(
+            "{0}.<{1}>".format(BLUEPRINT_NAME, destination_pid.pid_type), {}, None
+        )
+    values = dict(pid_value=destination_pid.pid_value)
+    if key is None:
+        endpoint = "{0}.{1}_bucket_api".format(BLUEPRINT_NAME, prefix)
+    else:
+        endpoint = "{0}.{1}_object_api".format(BLUEPRINT_NAME, prefix)
+        values["key"] = key
+    url = api_url(endpoint, **values)
+    if query_string:
+        if isinstance(query_string, bytes):
+            query_string = query_string.decode("latin-1")
+        url = "{0}?{1}".format(url, query_string)
+    return url
 
 
 def default_record_files_links_factory(pid, record=None, **kwargs):
@@ -51,10 +81,8 @@ def default_record_files_links_factory(pid, record=None, **kwargs):
     links = {}
     prefix = _endpoint_prefix(pid)
     try:
-        links["self"] = url_for(
-            "invenio_records_rest.{0}_item".format(prefix),
-            pid_value=pid.pid_value,
-            _external=True,
+        links["self"] = api_url(
+            "invenio_records_rest.{0}_item".format(prefix), pid_value=pid.pid_value
         )
     except BuildError:
         pass

@@ -22,6 +22,8 @@ from invenio_records.models import RecordMetadata
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy_utils.types import JSONType, UUIDType
 
+from . import ownership
+
 COMPLETED = "completed"
 """Status of a file whose bytes are in place."""
 
@@ -73,6 +75,7 @@ class RecordsBuckets(db.Model):
                 link.record = model
             link.bucket = bucket
             db.session.add(link)
+            ownership.mark(bucket)
         return link
 
 

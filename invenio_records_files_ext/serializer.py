@@ -3,27 +3,48 @@
 Invenio-Files-REST's schemas link to its own ``/files/<bucket_id>`` routes.
 Under a record those links must point to ``<item_route>/<suffix>`` built
 from the PID *value* (a string), which the views put in the serializer
-context as ``pid_value`` and ``endpoint``.
+context as ``pid_value`` and ``endpoint``. Without them (a record whose
+endpoint has no files routes) the links stay on Invenio-Files-REST's
+routes. Links start with the site's ``SITE_API_URL`` when it is set
+(:func:`~invenio_records_files_ext.urls.api_url`).
 """
 
 from functools import partial
 
-from flask import url_for
 from invenio_files_rest import serializer as files_rest
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion, Part
 from marshmallow import post_dump
 from marshmallow_utils.context import context_schema
 
+from .urls import api_url
+
 BLUEPRINT_NAME = "invenio_records_files"
 
+_FILES_REST_VIEWS = {
+    "bucket_api": "invenio_files_rest.bucket_api",
+    "object_api": "invenio_files_rest.object_api",
+}
 
-def _url(view, **values):
+
+def files_url(view, bucket_id, endpoint=None, pid_value=None, **values):
+    """Return the URL of a bucket (``view="bucket_api"``) or file (``"object_api"``).
+
+    Under the record's files route of ``endpoint`` when it and
+    ``pid_value`` are given, else under Invenio-Files-REST's route.
+    """
+    if endpoint and pid_value is not None:
+        return api_url(
+            "{0}.{1}_{2}".format(BLUEPRINT_NAME, endpoint, view),
+            pid_value=pid_value,
+            **values,
+        )
+    return api_url(_FILES_REST_VIEWS[view], bucket_id=str(bucket_id), **values)
+
+
+def _url(view, bucket_id, **values):
     context = context_schema.get()
-    return url_for(
-        "{0}.{1}_{2}".format(BLUEPRINT_NAME, context["endpoint"], view),
-        pid_value=context["pid_value"],
-        _external=True,
-        **values,
+    return files_url(
+        view, bucket_id, context.get("endpoint"), context.get("pid_value"), **values
     )
 
 
@@ -32,7 +53,7 @@ class BucketSchema(files_rest.BucketSchema):
 
     def dump_links(self, o):
         """Dump links."""
-        url = _url("bucket_api")
+        url = _url("bucket_api", o.id)
         return {"self": url, "versions": url + "?versions", "uploads": url + "?uploads"}
 
 
@@ -44,11 +65,13 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
         version = {"versionId": o.version_id}
         current = o.is_head and not o.deleted
         links = {
-            "self": _url("object_api", key=o.key, **({} if current else version)),
-            "version": _url("object_api", key=o.key, **version),
+            "self": _url(
+                "object_api", o.bucket_id, key=o.key, **({} if current else version)
+            ),
+            "version": _url("object_api", o.bucket_id, key=o.key, **version),
         }
         if current:
-            links["uploads"] = _url("object_api", key=o.key) + "?uploads"
+            links["uploads"] = _url("object_api", o.bucket_id, key=o.key) + "?uploads"
         return links
 
     @post_dump(pass_many=True)
@@ -73,15 +96,18 @@ class MultipartObjectSchema(files_rest.MultipartObjectSchema):
         """Dump links."""
         context = context_schema.get()
         links = {
-            "self": _url("object_api", key=o.key, uploadId=o.upload_id),
-            "object": _url("object_api", key=o.key),
+            "self": _url("object_api", o.bucket_id, key=o.key, uploadId=o.upload_id),
+            "object": _url("object_api", o.bucket_id, key=o.key),
         }
         if context.get("object_version_id"):
             links["object_version"] = _url(
-                "object_api", key=o.key, versionId=context["object_version_id"]
+                "object_api",
+                o.bucket_id,
+                key=o.key,
+                versionId=context["object_version_id"],
             )
         if context.get("bucket"):
-            links["bucket"] = _url("bucket_api")
+            links["bucket"] = _url("bucket_api", o.bucket_id)
         return links
 
 

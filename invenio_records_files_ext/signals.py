@@ -12,7 +12,11 @@ Receivers run in the caller's transaction: they may add their own changes
 to the session, which are committed or rolled back with the step.
 
 Connect with ``signal.connect(receiver)``; a receiver is called as
-``receiver(app, **kwargs)``.
+``receiver(app, **kwargs)``. Files are passed as
+:class:`~invenio_records_files_ext.api.FileObject` instances; files that
+are gone (``previous``) as plain entries (:class:`dict`), since their object
+version may no longer be the current one, or exist at all, by the time the
+receiver looks.
 """
 
 from blinker import Namespace
@@ -25,12 +29,16 @@ file_added = _signals.signal("records-files-file-added")
 
 file_replaced = _signals.signal("records-files-file-replaced")
 """An existing key got a new version. Arguments: ``record``, ``file`` (the
-new version) and ``previous`` (the replaced
-:class:`~invenio_files_rest.models.ObjectVersion`)."""
+new version) and ``previous``: the previous entry of the file, a
+:class:`dict` as in ``record["_files"]`` (``bucket``, ``checksum``,
+``file_id``, ``key``, ``mimetype``, ``size``, ``version_id`` of the
+replaced version, plus its per-file metadata). Sent for every replaced key,
+by ``files.update()`` too."""
 
 file_deleted = _signals.signal("records-files-file-deleted")
-"""A key was removed. Arguments: ``record``, ``key`` and ``previous`` (the
-removed :class:`~invenio_files_rest.models.ObjectVersion`)."""
+"""A key was removed. Arguments: ``record``, ``key`` and ``previous``: the
+previous entry of the file, a :class:`dict` as for :data:`file_replaced`
+(the removed version's fields plus its per-file metadata)."""
 
 file_renamed = _signals.signal("records-files-file-renamed")
 """A key was renamed. Arguments: ``record``, ``file`` (under its new key),

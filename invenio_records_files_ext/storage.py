@@ -59,7 +59,8 @@ def write_bytes(
         :class:`~invenio_records_files_ext.errors.ChecksumMismatchError`.
     :returns: ``(storage, uri, size, checksum)``.
     """
-    expected_md5 = parse_content_md5(content_md5) if content_md5 else None
+    # An empty Content-MD5 is refused like any other value that is no digest.
+    expected_md5 = parse_content_md5(content_md5) if content_md5 is not None else None
     chunk_size = current_app.config.get(
         "RECORDS_FILES_UPLOAD_CHUNK_SIZE", DEFAULT_UPLOAD_CHUNK_SIZE
     )

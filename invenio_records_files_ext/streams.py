@@ -13,6 +13,7 @@ from flask import current_app, request
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import wrap_file
 
+from .errors import BodyTooSmallError, ContentLengthRequiredError
 from .storage import DEFAULT_UPLOAD_CHUNK_SIZE
 
 DOWNLOAD_BUFFER_SIZE = 1024 * 1024
@@ -94,6 +95,34 @@ class BoundedInput:
             if not line:
                 return
             yield line
+
+
+def check_upload_body():
+    """Refuse an upload body that cannot be stored, before reading it.
+
+    :raises invenio_records_files_ext.errors.ContentLengthRequiredError: a
+        chunked body (``Transfer-Encoding: chunked``, no ``Content-Length``),
+        which gunicorn passes on as it comes: the size must be known
+        beforehand to check the quota and the body.
+    :raises invenio_records_files_ext.errors.BodyTooSmallError: fewer
+        bytes than ``FILES_REST_MIN_FILE_SIZE`` (an empty body, or none).
+    """
+    length = request.content_length
+    if (
+        length is None
+        and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    ):
+        raise ContentLengthRequiredError(
+            "Chunked uploads (Transfer-Encoding: chunked) are not supported: "
+            "send the body with a Content-Length header, or use a multipart "
+            "upload for large files."
+        )
+    # Without Content-Length nor Transfer-Encoding, HTTP says the body is
+    # empty.
+    length = length or 0
+    minimum = current_app.config.get("FILES_REST_MIN_FILE_SIZE", 1)
+    if length < minimum:
+        raise BodyTooSmallError(length, minimum)
 
 
 def ensure_limited_stream():

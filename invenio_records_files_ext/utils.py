@@ -76,7 +76,7 @@ def file_download_ui(pid, record, _record_file_factory=None, **kwargs):
     :param pid: the :class:`~invenio_pidstore.models.PersistentIdentifier`.
     :param record: the record.
     """
-    from .views import RecordObjectResource
+    from .rest.objects import RecordObjectResource
 
     factory = _record_file_factory or record_file_factory
     fileobj = factory(pid, record, kwargs.get("filename"))

@@ -25,7 +25,7 @@ from invenio_files_rest.models import (
     ObjectVersionTag,
 )
 from invenio_files_rest.utils import guess_mimetype
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import (
     Session,
     contains_eager,
@@ -95,6 +95,34 @@ def heads_query(bucket_id: Any, keys: Optional[Iterable[str]] = None) -> Any:
     if keys is not None:
         query = query.where(ObjectVersion.key.in_(list(keys)))
     return query
+
+
+def current_files(*columns: Any) -> Select[Any]:
+    """Return a query of ``columns`` over every current version with bytes.
+
+    Object versions are joined with their file instances; callers add the
+    buckets they want (a join with the record links, a bucket id...).
+    """
+    return (
+        select(*columns)
+        .select_from(ObjectVersion)
+        .join(FileInstance, FileInstance.id == ObjectVersion.file_id)
+        .where(ObjectVersion.is_head.is_(True))
+    )
+
+
+def head_keys(bucket_id: Any, session: Optional[Session] = None) -> set[str]:
+    """Return the keys of a bucket's current versions with bytes."""
+    session = session if session is not None else db.session()
+    return set(
+        session.execute(
+            select(ObjectVersion.key).where(
+                ObjectVersion.bucket_id == bucket_id,
+                ObjectVersion.is_head.is_(True),
+                ObjectVersion.file_id.isnot(None),
+            )
+        ).scalars()
+    )
 
 
 def heads(

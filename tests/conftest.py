@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import threading
+import uuid
 from contextlib import contextmanager
 from io import BytesIO
 
@@ -16,7 +17,7 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from invenio_db import db as db_
 from invenio_files_rest.models import Location
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, make_url, text
 
 from examples.app import create_app
 
@@ -199,14 +200,11 @@ class QueryCounter:
         return len(self.statements)
 
 
-@pytest.fixture()
-def count_queries(db):
-    """Context manager counting the statements run inside it."""
-
+def _statement_counter():
     @contextmanager
     def counting():
         counter = QueryCounter()
-        engine = db.engine
+        engine = db_.engine
         event.listen(engine, "before_cursor_execute", counter)
         try:
             yield counter
@@ -216,6 +214,29 @@ def count_queries(db):
     return counting
 
 
+@pytest.fixture()
+def count_queries(db):
+    """Context manager counting the statements run inside it (empty database)."""
+    return _statement_counter()
+
+
+@pytest.fixture()
+def count_statements(appctx):
+    """Context manager counting statements, leaving the database as it is."""
+    return _statement_counter()
+
+
+@pytest.fixture()
+def client_for(app):
+    """Factory of isolated test clients that leave the database as it is."""
+
+    def make():
+        app.test_client_class = IsolatedClient
+        return app.test_client()
+
+    return make
+
+
 def storage_files(root):
     """Return the set of files under a storage folder."""
     found = set()
@@ -223,3 +244,77 @@ def storage_files(root):
         for name in filenames:
             found.add(os.path.join(dirpath, name))
     return found
+
+
+#
+# Alembic: a fresh database per test
+#
+OWN_TABLES = ("records_buckets", "records_files_entry")
+"""Tables this package's Alembic branch creates."""
+
+ALEMBIC_DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]
+"""Branches this package's recipes build on."""
+
+
+@pytest.fixture()
+def alembic_database(database_uri, tmp_path):
+    """A fresh, empty database of the suite's kind (SQLite or PostgreSQL)."""
+    if not database_uri.startswith("postgresql"):
+        yield "sqlite:///" + str(tmp_path / "alembic.db")
+        return
+    url = make_url(database_uri)
+    name = "rfx_alembic_{0}".format(uuid.uuid4().hex[:8])
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("CREATE DATABASE {0}".format(name)))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(
+            text("DROP DATABASE IF EXISTS {0} WITH (FORCE)".format(name))
+        )
+    admin.dispose()
+
+
+def _stand_in_for_other_recipes(alembic):
+    """Build other modules' tables from their models and stamp them.
+
+    Their Alembic recipes alter constraints, which SQLite cannot do; this
+    package's own recipes run for real on both databases.
+    """
+    tables = [t for t in db_.metadata.sorted_tables if t.name not in OWN_TABLES]
+    db_.metadata.create_all(db_.engine, tables=tables)
+    alembic.stamp(ALEMBIC_DEPENDENCIES)
+
+
+@pytest.fixture()
+def alembic_app(alembic_database, tmp_path):
+    """An application on :func:`alembic_database`, its context pushed.
+
+    On SQLite the tables of Invenio's other modules already exist (see
+    :func:`_stand_in_for_other_recipes`); on PostgreSQL the database is empty.
+    """
+    from flask import Flask
+    from invenio_db import InvenioDB
+    from invenio_files_rest import InvenioFilesREST
+    from invenio_records import InvenioRecords
+
+    from invenio_records_files_ext import InvenioRecordsFiles
+    from invenio_records_files_ext.sqlite import enable_sqlite_savepoints
+
+    application = Flask("alembic")
+    application.config.update(
+        SQLALCHEMY_DATABASE_URI=alembic_database,
+        FILES_STORAGE_PATH=str(tmp_path / "files"),
+    )
+    InvenioDB(application)
+    InvenioRecords(application)
+    InvenioFilesREST(application)
+    InvenioRecordsFiles(application)
+    with application.app_context():
+        alembic = application.extensions["invenio-db"].alembic
+        if db_.engine.dialect.name == "sqlite":
+            enable_sqlite_savepoints(db_.engine)
+            _stand_in_for_other_recipes(alembic)
+        yield application
+        db_.session.remove()
+        db_.engine.dispose()

@@ -18,8 +18,12 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def server_command(kind, port, workers=2, timeout=60):
-    """Return the command line that serves the demo with ``kind``."""
+DEMO = "examples.app:create_app()"
+"""Gunicorn's name of the demo application."""
+
+
+def server_command(kind, port, workers=2, timeout=60, target=DEMO):
+    """Return the command line that serves ``target`` (the demo) with ``kind``."""
     if kind == "gunicorn":
         return [
             sys.executable,
@@ -37,7 +41,7 @@ def server_command(kind, port, workers=2, timeout=60):
             # workers fork: no worker then initialises the database while a
             # test is already using it.
             "--preload",
-            "examples.app:create_app()",
+            target,
         ]
     if kind == "waitress":
         return [
@@ -52,17 +56,33 @@ def server_command(kind, port, workers=2, timeout=60):
 
 
 class Server:
-    """A running WSGI server process serving the demo application."""
+    """A running WSGI server process serving the demo application.
 
-    def __init__(self, kind, env, workers=2, timeout=60):
+    ``target`` and ``ready_path`` serve another application (gunicorn
+    only): its module path and a URL path it answers once started.
+    """
+
+    def __init__(
+        self,
+        kind,
+        env,
+        workers=2,
+        timeout=60,
+        target=DEMO,
+        ready_path="/records/0/files",
+        port=None,
+    ):
         """Start the server and wait until it answers."""
+        self.ready_path = ready_path
         self.kind = kind
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = "http://127.0.0.1:{0}".format(self.port)
         self.log_path = os.path.join(env["DEMO_INSTANCE_PATH"], "{0}.log".format(kind))
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            server_command(kind, self.port, workers=workers, timeout=timeout),
+            server_command(
+                kind, self.port, workers=workers, timeout=timeout, target=target
+            ),
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=self.log,
@@ -79,7 +99,7 @@ class Server:
                     "{0} exited:\n{1}".format(self.kind, open(self.log_path).read())
                 )
             try:
-                requests.get(self.url + "/records/0/files", timeout=2)
+                requests.get(self.url + self.ready_path, timeout=2)
                 return
             except requests.RequestException:
                 time.sleep(0.2)

@@ -593,3 +593,122 @@ def test_metadata_that_json_cannot_hold_is_refused(record, db, name, value):
     db.session.commit()
     assert reload(record)["_files"][0]["kept"] == "yes"
     assert name not in reload(record)["_files"][0] or name == "kept"
+
+
+def test_linked_buckets_are_marked_as_records(db, location):
+    from invenio_files_rest.models import BucketTag
+
+    from invenio_records_files_ext.ownership import OWNER_TAG, OWNER_VALUE
+
+    record = Record.create({})
+    bare = Record.create({}, with_bucket=False)
+    foreign = Bucket.create()
+    db.session.commit()
+    assert BucketTag.get(record.bucket, OWNER_TAG).value == OWNER_VALUE
+    assert BucketTag.get(foreign, OWNER_TAG) is None
+    # Linking a bucket hands it to this package; linking twice tags once.
+    RecordsBuckets.create(record=bare, bucket=foreign)
+    RecordsBuckets.create(record=Record.create({}, with_bucket=False), bucket=foreign)
+    db.session.commit()
+    assert BucketTag.query.filter_by(bucket_id=foreign.id, key=OWNER_TAG).count() == 1
+
+
+def test_bulk_attach_statement_count_does_not_grow(db, location, count_queries):
+    counts = []
+    for size in (5, 150):
+        record = Record.create({})
+        db.session.commit()
+        files = Record.get_record(record.id).files
+        with count_queries() as counter:
+            files.update(("k{0}".format(i), stream(b"y")) for i in range(size))
+            db.session.commit()
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+
+
+def _revisions(db, record_id):
+    return len(Record.get_record(record_id).revisions)
+
+
+def test_file_changes_leave_the_record_json_alone(record, db):
+    """Only files change: no JSON rewrite, no new revision (history is in versions)."""
+    before = (record.model.version_id, _revisions(db, record.id))
+    record.files["a.txt"] = stream(b"a")
+    record.files["a.txt"] = stream(b"a2")
+    record.files["a.txt"]["note"] = "n"
+    record.files.rename("a.txt", "b.txt")
+    record.files["c.txt"] = stream(b"c")
+    record.files.sort_by("c.txt")
+    record.files.default_preview = "b.txt"
+    del record.files["c.txt"]
+    db.session.commit()
+    stored = reload(record)
+    assert (stored.model.version_id, _revisions(db, record.id)) == before
+    assert "_files" not in stored.model.json
+    assert "_default_preview" not in stored.model.json
+    assert [entry["key"] for entry in stored["_files"]] == ["b.txt"]
+    assert stored["_files"][0]["note"] == "n"
+    assert stored["_default_preview"] == "b.txt"
+    # File history lives in object versions: two contents and the rename.
+    history = ObjectVersion.get_versions(stored.bucket, "a.txt").all()
+    assert [obj.file_id is None for obj in history] == [True, False, False]
+
+
+def test_explicit_commit_still_makes_a_revision(record, db):
+    record.files["a.txt"] = stream(b"a")
+    db.session.commit()
+    stored = reload(record)
+    before = _revisions(db, record.id)
+    assert stored["_files"][0]["key"] == "a.txt"
+    stored["title"] = "Renamed"
+    stored.commit()
+    db.session.commit()
+    again = reload(record)
+    assert _revisions(db, record.id) == before + 1
+    assert again["title"] == "Renamed"
+    assert "_files" not in again.model.json
+    # The record still shows its files after the commit.
+    assert stored["_files"][0]["key"] == "a.txt"
+    assert again["_files"][0]["key"] == "a.txt"
+
+
+def test_record_dict_shows_files_everywhere(record, db):
+    import copy
+    import json
+
+    record.files["a.txt"] = stream(b"a")
+    db.session.commit()
+    for read in (
+        lambda r: dict(r),
+        lambda r: json.loads(json.dumps(r)),
+        lambda r: copy.deepcopy(r),
+        lambda r: dict(r.items()),
+        lambda r: r.copy(),
+        lambda r: {key: r[key] for key in r},
+    ):
+        assert read(reload(record))["_files"][0]["key"] == "a.txt"
+
+
+def test_stored_copies_of_derived_keys_are_ignored(record, db):
+    """A JSON still holding _files (not migrated, or a revert) does not mislead."""
+    from sqlalchemy.orm.attributes import flag_modified
+
+    record.files["a.txt"] = stream(b"a")
+    db.session.commit()
+    stored = reload(record)
+    stored.model.json = {**stored.model.json, "_files": [{"key": "ghost.txt"}]}
+    flag_modified(stored.model, "json")
+    db.session.commit()
+    assert [entry["key"] for entry in reload(record)["_files"]] == ["a.txt"]
+
+
+def test_indexer_documents_carry_the_files(app, record, db):
+    from invenio_indexer.signals import before_record_index
+
+    record.files["a.txt"] = stream(b"a")
+    db.session.commit()
+    stored = reload(record)
+    document = {"title": stored["title"]}
+    before_record_index.send(app, json=document, record=stored, index="records")
+    assert document["_files"][0]["key"] == "a.txt"
+    assert document["_files_summary"]["count"] == 1

@@ -15,8 +15,10 @@ from invenio_files_rest.models import (
 )
 
 from invenio_records_files_ext import cli as cli_module
+from invenio_records_files_ext import hashing
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.cli import records_files
+from invenio_records_files_ext.maintenance import attach as attach_module
 from invenio_records_files_ext.models import RecordsBuckets
 from tests.conftest import storage_files, stream
 
@@ -139,14 +141,14 @@ def test_attach_interrupted_keeps_committed_batches(cli, record, tmp_path, monke
     folder = tmp_path / "many"
     for index in range(5):
         write(folder / "f{0}.txt".format(index), b"x" * (index + 1))
-    real_read = cli_module._ProgressFile.read
+    real_read = attach_module.ProgressFile.read
 
     def failing_read(self, size=-1):
         if self.path.endswith("f3.txt"):
             raise OSError("disk on fire")
         return real_read(self, size)
 
-    monkeypatch.setattr(cli_module._ProgressFile, "read", failing_read)
+    monkeypatch.setattr(attach_module.ProgressFile, "read", failing_read)
     result = cli("attach", "--batch-size", 2, record.id, folder)
     assert result.exit_code == 1
     assert "disk on fire" in result.output
@@ -155,7 +157,7 @@ def test_attach_interrupted_keeps_committed_batches(cli, record, tmp_path, monke
     files_before = storage_files(Location.get_default().uri)
     assert len(files_before) == 2
 
-    monkeypatch.setattr(cli_module._ProgressFile, "read", real_read)
+    monkeypatch.setattr(attach_module.ProgressFile, "read", real_read)
     result = cli("attach", "--batch-size", 2, record.id, folder)
     assert result.exit_code == 0, result.output
     assert "Attached 3 files (12 bytes); skipped 2" in result.stdout
@@ -202,10 +204,10 @@ def test_attach_unknown_record(cli, location, tree):
     assert "No record with id {0}.".format(missing) in result.output
 
 
-def test_attach_bad_uuid(cli, location, tree):
+def test_attach_unknown_pid(cli, location, tree):
     result = cli("attach", "not-a-uuid", tree)
     assert result.exit_code == 2
-    assert "'not-a-uuid' is not a valid UUID." in result.output
+    assert "No record with PID recid:not-a-uuid." in result.output
 
 
 def test_attach_two_paths_one_key(cli, record, tmp_path):
@@ -214,6 +216,16 @@ def test_attach_two_paths_one_key(cli, record, tmp_path):
     result = cli("attach", record.id, one, two)
     assert result.exit_code == 2
     assert "would both be stored as 'same.txt'" in result.output
+    assert reload(record).files.keys == []
+
+
+def test_attach_two_spellings_of_one_key(cli, record, tmp_path):
+    """Keys are stored in NFC: NFC and NFD file names are one key."""
+    nfc = write(tmp_path / "caf\u00e9.txt", b"1")
+    nfd = write(tmp_path / "other" / "cafe\u0301.txt", b"2")
+    result = cli("attach", record.id, nfc, nfd)
+    assert result.exit_code == 2
+    assert "would both be stored as 'caf\u00e9.txt'" in result.output
     assert reload(record).files.keys == []
 
 
@@ -299,7 +311,7 @@ def test_list_unknown_and_bad_ids(cli, location):
     assert cli("list", uuid.uuid4()).exit_code == 1
     result = cli("list", "1234")
     assert result.exit_code == 2
-    assert "not a valid UUID" in result.output
+    assert "Invalid value for RECORD: No record with PID recid:1234." in (result.output)
 
 
 #
@@ -585,10 +597,10 @@ def test_attach_unreadable_file_stops_cleanly(cli, record, tmp_path, monkeypatch
     path = write(tmp_path / "f.txt", b"data")
     assert cli("attach", record.id, path).exit_code == 0
 
-    def refuse(path, digest):
+    def refuse(path, size, stored_size, checksum):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cli_module, "_digest_file", refuse)
+    monkeypatch.setattr(hashing, "file_matches", refuse)
     result = cli("attach", record.id, path)
     assert result.exit_code == 1
     assert "Stopped: [Errno 13] Permission denied" in result.output
@@ -605,3 +617,311 @@ def test_attach_ignores_linked_folders_and_special_files(cli, record, tree):
     )
     assert "ignored: {0}".format(tree / "dangling") in result.stderr
     assert len(reload(record).files.keys) == 3
+
+
+#
+# Records named by PID
+#
+@pytest.fixture()
+def numbered(record, db, make_stream):
+    """``record`` with a file, registered as ``recid:6`` and ``doi:10.1/x:y``."""
+    from invenio_pidstore.models import PersistentIdentifier, PIDStatus
+
+    record.files["a.txt"] = make_stream(b"alpha")
+    for pid_type, pid_value in (("recid", "6"), ("doi", "10.1/x:y")):
+        PersistentIdentifier.create(
+            pid_type,
+            pid_value,
+            object_type="rec",
+            object_uuid=record.id,
+            status=PIDStatus.REGISTERED,
+        )
+    db.session.commit()
+    return record
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list", "6"),
+        ("list", "recid:6"),
+        ("list", " recid:6 "),
+        ("--pid-type", "doi", "list", "10.1/x:y"),
+        ("list", "doi:10.1/x:y"),
+    ],
+)
+def test_record_named_by_pid(cli, numbered, args):
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("a.txt\t5\t")
+
+
+def test_default_pid_type_from_config(cli, numbered, app, monkeypatch):
+    monkeypatch.setitem(app.config, "RECORDS_FILES_CLI_DEFAULT_PID_TYPE", "doi")
+    assert cli("list", "10.1/x:y").exit_code == 0
+    result = cli("list", "6")
+    assert result.exit_code == 2
+    assert "No record with PID doi:6." in result.output
+    # The group's option wins over the configuration.
+    assert cli("--pid-type", "recid", "list", "6").exit_code == 0
+
+
+def test_unknown_pids_are_usage_errors(cli, numbered, db):
+    from invenio_pidstore.models import PersistentIdentifier, PIDStatus
+
+    PersistentIdentifier.create("recid", "7", status=PIDStatus.RESERVED)
+    db.session.commit()
+    for args, message in (
+        (("list", "60"), "No record with PID recid:60."),
+        (("list", "doi:10.1/z"), "No record with PID doi:10.1/z or recid:doi:10.1/z."),
+        (("verify", "recid:60"), "No record with PID recid:60 or recid:recid:60."),
+        (("attach", "7", "."), "PID recid:7 does not point to a record."),
+        (("check", "6", "60"), "No record with PID recid:60."),
+        (("list", ""), "A record id cannot be empty."),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output
+        assert "Usage:" in result.output
+
+
+def test_soft_deleted_record_by_pid(cli, numbered, db):
+    numbered.delete()
+    db.session.commit()
+    result = cli("list", "recid:6")
+    assert result.exit_code == 0, result.output
+    assert "is deleted" in result.stderr
+
+
+def test_attach_and_verify_by_pid(cli, numbered, tmp_path):
+    path = write(tmp_path / "b.txt", b"bravo")
+    assert cli("attach", "6", path).exit_code == 0
+    assert reload(numbered).files.keys == ["a.txt", "b.txt"]
+    result = cli("verify", "recid:6")
+    assert result.exit_code == 0
+    assert "Verified 2 files (10 bytes): 0 problems." in result.stdout
+
+
+#
+# check
+#
+def _drift(record, db, make_stream):
+    """Change object versions behind the rows' back, with plain SQL.
+
+    ``added.txt`` gets a version but no row, ``a.txt`` a new current version
+    its row does not name, ``b.txt`` loses its current version, and the row
+    of ``c.txt`` says a wrong MIME type.
+    """
+    from sqlalchemy import insert, update
+
+    from invenio_records_files_ext.models import FileEntry
+
+    record.files["a.txt"] = make_stream(b"alpha")
+    record.files["b.txt"] = make_stream(b"bravo")
+    record.files["c.txt"] = make_stream(b"charlie")
+    db.session.commit()
+    bucket_id = record.bucket.id
+    a_file = record.files["a.txt"].file.id
+    table = ObjectVersion.__table__
+    statements = [
+        update(table)
+        .where(table.c.bucket_id == bucket_id, table.c.key.in_(["a.txt", "b.txt"]))
+        .values(is_head=False),
+        insert(table).values(
+            version_id=uuid.uuid4(),
+            bucket_id=bucket_id,
+            key="a.txt",
+            file_id=a_file,
+            is_head=True,
+        ),
+        insert(table).values(
+            version_id=uuid.uuid4(),
+            bucket_id=bucket_id,
+            key="b.txt",
+            file_id=None,
+            is_head=True,
+        ),
+        insert(table).values(
+            version_id=uuid.uuid4(),
+            bucket_id=bucket_id,
+            key="added.txt",
+            file_id=a_file,
+            is_head=True,
+        ),
+        update(FileEntry.__table__)
+        .where(FileEntry.__table__.c.key == "c.txt")
+        .values(mimetype="application/x-wrong"),
+    ]
+    # Plain statements: nothing tells the library about them.
+    for statement in statements:
+        db.session.execute(statement)
+    db.session.commit()
+
+
+def test_check_reports_and_repairs(cli, record, db, make_stream):
+    _drift(record, db, make_stream)
+    result = cli("check", record.id)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "{0}\tadded.txt\tadded".format(record.id),
+        "{0}\ta.txt\tupdated".format(record.id),
+        "{0}\tc.txt\tupdated".format(record.id),
+        "{0}\tb.txt\tremoved".format(record.id),
+        "Checked 1 record: 1 with differences (1 added, 2 updated, 1 removed).",
+    ]
+    # A check changes nothing.
+    assert cli("check", record.id).stdout == result.stdout
+
+    result = cli("check", "--repair", record.id)
+    assert result.exit_code == 0, result.output
+    assert "Checked 1 record: repaired 1 (1 added, 2 updated, 1 removed)." in (
+        result.stdout
+    )
+    stored = reload(record)
+    assert stored.files.keys == ["a.txt", "c.txt", "added.txt"]
+    assert stored.files["c.txt"]["mimetype"] == "text/plain"
+
+    result = cli("check", record.id)
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "Checked 1 record: 0 with differences (0 added, 0 updated, 0 removed).\n"
+    )
+
+
+def test_check_all(cli, record, db, make_stream):
+    clean = Record.create({})
+    clean.files["x.txt"] = make_stream(b"x")
+    db.session.commit()
+    Record.create({}, with_bucket=False)
+    deleted = Record.create({})
+    deleted.files["y.txt"] = make_stream(b"y")
+    deleted.delete()
+    db.session.commit()
+    _drift(record, db, make_stream)
+
+    result = cli("check", "--all")
+    assert result.exit_code == 1
+    assert "Checked 3 records: 1 with differences" in result.stdout
+    assert {line.split("\t")[0] for line in result.stdout.splitlines()[:-1]} == {
+        str(record.id)
+    }
+    assert cli("check", "--all", "--repair").exit_code == 0
+    result = cli("check", "--all")
+    assert result.exit_code == 0
+    assert "Checked 3 records: 0 with differences" in result.stdout
+
+
+def test_check_walks_links_in_slices(record, db, make_stream, monkeypatch):
+    from invenio_records_files_ext.maintenance import check as check_module
+
+    others = [Record.create({}) for _ in range(4)]
+    db.session.commit()
+    found = [links for links in check_module.all_links(slice_size=2)]
+    assert sorted(links[0].record_id for links in found) == sorted(
+        [record.id] + [other.id for other in others]
+    )
+    assert all(len(links) == 1 for links in found)
+
+
+def test_check_arguments(cli, record, db):
+    result = cli("check")
+    assert result.exit_code == 2
+    assert "Give RECORD ids or --all." in result.output
+    result = cli("check", "--all", record.id)
+    assert result.exit_code == 2
+    assert "not both" in result.output
+    missing = uuid.uuid4()
+    result = cli("check", missing)
+    assert result.exit_code == 1
+    assert "No record with id {0}.".format(missing) in result.output
+    bare = Record.create({}, with_bucket=False)
+    db.session.commit()
+    result = cli("check", bare.id, record.id)
+    assert result.exit_code == 0
+    assert "Record {0} has no bucket: nothing to check.".format(bare.id) in (
+        result.stderr
+    )
+    assert "Checked 1 record: 0 with differences" in result.stdout
+
+
+#
+# gc: buckets of other modules
+#
+def test_gc_leaves_other_modules_buckets(cli, filled, location, db, make_stream):
+    foreign = Bucket.create()
+    ObjectVersion.create(foreign, "logo.png", stream=make_stream(b"logo"))
+    db.session.commit()
+    foreign_id = foreign.id
+    foreign_uri = foreign.objects[0].file.uri
+
+    result = cli("gc", "--delete")
+    assert result.exit_code == 0, result.output
+    assert "Unused buckets: 0, 0 bytes to reclaim." in result.stdout
+    assert db.session.get(Bucket, foreign_id) is not None
+    assert os.path.exists(foreign_uri)
+
+    result = cli("gc", "--include-unmarked-buckets")
+    assert "Unused bucket {0}: 1 object versions, 4 bytes".format(foreign_id) in (
+        result.stdout
+    )
+    result = cli("gc", "--delete", "--include-unmarked-buckets")
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 unused buckets." in result.stdout
+    db.session.expire_all()
+    assert db.session.get(Bucket, foreign_id) is None
+    assert not os.path.exists(foreign_uri)
+    assert cli("verify", filled.id).exit_code == 0
+
+
+def test_gc_help_names_the_risk(cli):
+    result = cli("gc", "--help")
+    assert "--include-unmarked-buckets" in result.output
+    assert "other modules'" in result.output
+    assert "deleted with their files" in " ".join(result.output.split())
+
+
+def test_purge_marks_a_shared_bucket(cli, location, db, make_stream):
+    """A bucket linked outside the library is marked when a purge unlinks it."""
+    from invenio_records_files_ext.ownership import OWNER_TAG
+
+    first = Record.create({}, with_bucket=False)
+    second = Record.create({}, with_bucket=False)
+    bucket = Bucket.create()
+    ObjectVersion.create(bucket, "shared.txt", stream=make_stream(b"shared"))
+    db.session.commit()
+    bucket_id = bucket.id
+    for record in (first, second):
+        db.session.execute(
+            RecordsBuckets.__table__.insert().values(
+                record_id=record.id, bucket_id=bucket_id
+            )
+        )
+    db.session.commit()
+    assert BucketTagCount(db, bucket_id, OWNER_TAG) == 0
+
+    reload(first).delete(force=True)
+    db.session.commit()
+    assert BucketTagCount(db, bucket_id, OWNER_TAG) == 1
+    RecordsBuckets.query.filter_by(bucket_id=bucket_id).delete()
+    db.session.commit()
+    result = cli("gc")
+    assert "Unused bucket {0}".format(bucket_id) in result.stdout
+
+
+def BucketTagCount(db, bucket_id, key):
+    """Number of tags ``key`` on a bucket."""
+    from invenio_files_rest.models import BucketTag
+
+    return BucketTag.query.filter_by(bucket_id=bucket_id, key=key).count()
+
+
+def test_verify_unsupported_checksum(cli, filled, db):
+    fileinstance = filled.files["a.txt"].file
+    fileinstance.checksum = "whirlpool9:abcdef"
+    db.session.commit()
+    result = cli("verify", filled.id)
+    assert result.exit_code == 1
+    assert (
+        "{0}\ta.txt\tcannot compare: unsupported or missing checksum "
+        "'whirlpool9:abcdef'".format(filled.id) in result.stdout
+    )

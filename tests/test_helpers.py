@@ -93,9 +93,11 @@ def test_bucket_link_without_files_routes(record, db, base_config, instance_path
     )
     pid = _minted(record)
     db.session.commit()
+    # Invenio-Files-REST's route, where the record's permissions apply too.
+    expected = "http://localhost/files/{0}".format(record.bucket_id)
     with other.test_request_context():
-        assert default_bucket_link_factory(pid) is None
-        assert "files" not in default_record_files_links_factory(pid)
+        assert default_bucket_link_factory(pid) == expected
+        assert default_record_files_links_factory(pid)["files"] == expected
 
 
 def test_json_schema_is_registered_and_valid(app, record, db):

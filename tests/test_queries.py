@@ -1,143 +1,197 @@
-"""Single-file operations cost the same number of queries at 5 and 150 files."""
+"""Statement counts: a change or a read costs the same at 5 and 5,000 files.
+
+The two records are built once for the module; every measured operation
+runs in a transaction that is rolled back afterwards (the ledger deletes
+the bytes it staged), so each test sees the same records.
+"""
+
+import math
+from io import BytesIO
 
 import pytest
+from invenio_db import db as db_
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext.api import Record
-from tests.conftest import stream
+from invenio_records_files_ext.errors import TooManyFilesError
+from invenio_records_files_ext.files import queries
+from tests.conftest import empty_database
 
-SIZES = (5, 150)
-
-
-def _make_record(db, size):
-    record = Record.create({"title": "many"})
-    record.files.update(
-        (("f{0:04d}.txt".format(i), stream(b"x" * i)) for i in range(size))
-    )
-    record.files["f0001.txt"]["note"] = "n"
-    db.session.commit()
-    return record.id
+SIZES = (5, 5000)
 
 
-def _fresh_files(record_id):
-    record = Record.get_record(record_id)
-    files = record.files
-    return record, files
+def stream(data=b"x"):
+    """A small readable stream."""
+    return BytesIO(data)
 
 
-def _add(files):
-    files["new.txt"] = stream(b"new")
+@pytest.fixture(scope="module")
+def records(app, tmp_path_factory):
+    """``{size: record id}`` of records holding 5 and 5,000 files."""
+    storage = tmp_path_factory.mktemp("storage")
+    with app.app_context():
+        with empty_database():
+            db_.session.add(Location(name="default", uri=str(storage), default=True))
+            db_.session.commit()
+            ids = {}
+            for size in SIZES:
+                record = Record.create({"title": "many"})
+                record.files.update(
+                    ("f{0:05d}.txt".format(i), stream(b"x" * (i % 7)))
+                    for i in range(size)
+                )
+                record.files["f00001.txt"]["note"] = "n"
+                db_.session.commit()
+                ids[size] = record.id
+            yield ids
 
 
-def _replace(files):
-    files["f0002.txt"] = stream(b"replaced")
+@pytest.fixture()
+def measure(app, records, count_statements):
+    """Run ``operation(files)`` on a fresh record of each size; return counts."""
 
+    def run(operation, sizes=SIZES):
+        counts = []
+        for size in sizes:
+            record = Record.get_record(records[size])
+            files = record.files
+            try:
+                with count_statements() as counter:
+                    operation(files)
+                    db_.session.flush()
+                counts.append(counter.count)
+            finally:
+                db_.session.rollback()
+        return counts
 
-def _delete(files):
-    del files["f0003.txt"]
-
-
-def _rename(files):
-    files.rename("f0004.txt", "renamed.txt")
-
-
-def _metadata(files):
-    files["f0001.txt"]["note"] = "changed"
-
-
-def _sort(files):
-    files.sort_by("f0004.txt", "f0000.txt")
-
-
-def _preview(files):
-    files.default_preview = "f0002.txt"
+    with app.app_context():
+        yield run
 
 
 WRITES = {
-    "add": _add,
-    "replace": _replace,
-    "delete": _delete,
-    "rename": _rename,
-    "metadata": _metadata,
-    "sort": _sort,
-    "default_preview": _preview,
+    "add": lambda files: files.__setitem__("new.txt", stream(b"new")),
+    "replace": lambda files: files.__setitem__("f00002.txt", stream(b"replaced")),
+    "delete": lambda files: files.__delitem__("f00003.txt"),
+    "rename": lambda files: files.rename("f00004.txt", "renamed.txt"),
+    "metadata": lambda files: files["f00001.txt"].__setitem__("note", "changed"),
+    "sort": lambda files: files.sort_by("f00004.txt", "f00000.txt"),
+    "default_preview": lambda files: setattr(files, "default_preview", "f00002.txt"),
 }
 
 READS = {
     "len": len,
-    "in": lambda files: "f0002.txt" in files,
-    "getitem": lambda files: files["f0002.txt"].file.checksum,
-    "iterate": lambda files: [(f.key, f.file.size, f.get("note")) for f in files],
-    "dumps": lambda files: files.dumps(),
-    "keys": lambda files: files.keys,
+    "in": lambda files: "f00002.txt" in files,
+    "getitem": lambda files: files["f00002.txt"].file.checksum,
     "summary": lambda files: files.summary(),
+    "default_preview": lambda files: files.default_preview,
 }
 
 
-def _count(db, count_queries, size, operation, commit):
-    record_id = _make_record(db, size)
-    _, files = _fresh_files(record_id)
-    with count_queries() as counter:
-        operation(files)
-        if commit:
-            db.session.commit()
-    return counter.count
-
-
 @pytest.mark.parametrize("name", sorted(WRITES))
-def test_write_query_count_does_not_grow(db, location, count_queries, name):
-    counts = [_count(db, count_queries, size, WRITES[name], True) for size in SIZES]
+def test_write_statement_count_does_not_grow(measure, name):
+    counts = measure(WRITES[name])
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 30
+    assert counts[0] <= 16, counts
 
 
 @pytest.mark.parametrize("name", sorted(READS))
-def test_read_query_count_does_not_grow(db, location, count_queries, name):
-    counts = [_count(db, count_queries, size, READS[name], False) for size in SIZES]
+def test_read_statement_count_does_not_grow(measure, name):
+    counts = measure(READS[name])
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 2
+    assert counts[0] <= 2, counts
 
 
-def test_bulk_attach_query_count_does_not_grow(db, location, count_queries):
+@pytest.mark.parametrize(
+    "name, operation",
+    [
+        ("iterate", lambda files: [(f.key, f.file.size, f.get("note")) for f in files]),
+        ("dumps", lambda files: files.dumps()),
+    ],
+)
+def test_iteration_costs_one_query_per_chunk(measure, name, operation):
+    counts = measure(operation)
+    for size, count in zip(SIZES, counts):
+        assert count <= math.ceil(size / queries.ITER_CHUNK_SIZE) + 1, (size, counts)
+
+
+def test_reading_a_record_costs_the_same_at_any_size(app, records, count_statements):
     counts = []
     for size in SIZES:
-        record = Record.create({})
-        db.session.commit()
-        files = Record.get_record(record.id).files
-        with count_queries() as counter:
-            files.update(("k{0}".format(i), stream(b"y")) for i in range(size))
-            db.session.commit()
+        with count_statements() as counter:
+            record = Record.get_record(records[size])
+            assert record["title"] == "many"
+            assert record.get("_bucket")
         counts.append(counter.count)
-    assert counts[0] == counts[1], counts
+        db_.session.rollback()
+    # One SELECT (plus the BEGIN that SQLite gets explicitly).
+    assert counts[0] == counts[1] <= 2, counts
 
 
-def test_rest_listing_query_count_does_not_grow(client, db, count_queries):
+def test_inline_files_are_bounded(app, records, count_statements):
+    small = Record.get_record(records[5])
+    with count_statements() as counter:
+        assert [entry["key"] for entry in small["_files"]][:2] == [
+            "f00000.txt",
+            "f00001.txt",
+        ]
+        assert small["_files"][1]["note"] == "n"
+    assert counter.count == 2  # the bucket link, then the entries
+    big = Record.get_record(records[5000])
+    with pytest.raises(TooManyFilesError) as raised:
+        big["_files"]
+    assert isinstance(raised.value, KeyError)
+    assert "RECORDS_FILES_INLINE_MAX_ENTRIES" in str(raised.value)
+    assert big.get("_files") is None
+    assert "_files" not in big
+    dump = big.dumps()
+    assert "_files" not in dump
+    assert dump["_files_summary"]["count"] == 5000
+    assert dump["_files_summary"]["inline"] is False
+    assert dump["_files_summary"]["total_bytes"] == sum(i % 7 for i in range(5000))
+    assert small.dumps()["_files_summary"]["inline"] is True
+    db_.session.rollback()
+
+
+def test_inline_limit_is_configurable(app, records, monkeypatch):
+    monkeypatch.setitem(app.config, "RECORDS_FILES_INLINE_MAX_ENTRIES", 4)
+    record = Record.get_record(records[5])
+    with pytest.raises(TooManyFilesError):
+        record["_files"]
+    monkeypatch.setitem(app.config, "RECORDS_FILES_INLINE_MAX_ENTRIES", 5)
+    assert len(Record.get_record(records[5])["_files"]) == 5
+    db_.session.rollback()
+
+
+def test_rest_listing_pages_cost_the_same(app, records, client_for, count_statements):
     from invenio_files_rest.models import ObjectVersionTag
     from invenio_pidstore.providers.recordid import RecordIdProvider
 
     counts = []
     for size in SIZES:
-        record_id = _make_record(db, size)
-        record = Record.get_record(record_id)
-        ObjectVersionTag.create(record.files["f0001.txt"].obj, "tag", "value")
-        pid = RecordIdProvider.create(object_type="rec", object_uuid=record_id).pid
-        db.session.commit()
+        record = Record.get_record(records[size])
+        ObjectVersionTag.create(record.files["f00001.txt"].obj, "tag", "value")
+        pid = RecordIdProvider.create(object_type="rec", object_uuid=record.id).pid
+        db_.session.commit()
+        client = client_for()
         url = "/records/{0}/files".format(pid.pid_value)
-        with count_queries() as counter:
-            listing = client.get(url).json
-            versions = client.get(url + "?versions").json
-        assert len(listing["contents"]) == size
-        assert len(versions["contents"]) >= size
+        with count_statements() as counter:
+            listing = client.get(url + "?size=100").json
+            versions = client.get(url + "?versions&size=100").json
+        assert len(listing["contents"]) == min(size, 100)
+        assert len(versions["contents"]) == min(size, 100)
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
 
 
-def _statements_compiled_anew(db, operation):
-    """Run ``operation`` on a new record; return its statements not cached."""
+def _statements_compiled_anew(record_id, operation):
+    """Run ``operation`` on a record's files; return the statements not cached.
+
+    The transaction is rolled back afterwards, like every measure here.
+    """
     from sqlalchemy import event
     from sqlalchemy.engine.interfaces import CacheStats
 
-    record_id = _make_record(db, 5)
-    _, files = _fresh_files(record_id)
+    files = Record.get_record(record_id).files
     found = []
 
     def seen(conn, cursor, statement, parameters, context, executemany):
@@ -148,21 +202,22 @@ def _statements_compiled_anew(db, operation):
         if context.cache_hit in (CacheStats.NO_CACHE_KEY, CacheStats.CACHE_MISS):
             found.append(statement)
 
-    event.listen(db.engine, "after_cursor_execute", seen)
+    event.listen(db_.engine, "after_cursor_execute", seen)
     try:
         operation(files)
-        db.session.commit()
+        db_.session.flush()
     finally:
-        event.remove(db.engine, "after_cursor_execute", seen)
+        event.remove(db_.engine, "after_cursor_execute", seen)
+        db_.session.rollback()
     return found
 
 
 def _bulk(files):
-    files.update({"b1.txt": stream(b"1"), "f0002.txt": stream(b"2")})
+    files.update({"b1.txt": stream(b"1"), "f00002.txt": stream(b"2")})
 
 
 @pytest.mark.parametrize("name", sorted(WRITES) + ["bulk"])
-def test_writes_reuse_compiled_statements(db, location, name):
+def test_writes_reuse_compiled_statements(app, records, name):
     """Once warm, a write compiles no statement again.
 
     A statement holding a value of an uncacheable type (Invenio-DB's
@@ -170,11 +225,11 @@ def test_writes_reuse_compiled_statements(db, location, name):
     it: the writer passes values as execution parameters instead.
     """
     operation = WRITES.get(name, _bulk)
-    _statements_compiled_anew(db, operation)
-    assert _statements_compiled_anew(db, operation) == []
+    _statements_compiled_anew(records[5], operation)
+    assert _statements_compiled_anew(records[5], operation) == []
 
 
-def test_object_versions_are_indexed_by_bucket_and_key(db):
+def test_object_versions_are_indexed_by_bucket_and_key(app, records):
     """Finding the current version of a key reads that key's versions only.
 
     Invenio-Files-REST indexes ``files_object`` by bucket, and by bucket,
@@ -185,6 +240,6 @@ def test_object_versions_are_indexed_by_bucket_and_key(db):
 
     indexes = {
         index["name"]: index["column_names"]
-        for index in inspect(db.engine).get_indexes("files_object")
+        for index in inspect(db_.engine).get_indexes("files_object")
     }
     assert indexes["ix_records_files_object_bucket_key"] == ["bucket_id", "key"]

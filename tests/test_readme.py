@@ -114,21 +114,36 @@ def test_readme_has_exactly_two_quick_start_commands():
 
 def test_readme_curl_commands_work_on_the_demo(demo, tmp_path):
     commands = readme_curl_commands()
-    assert len(commands) == 5
+    assert len(commands) == 6
     workdir = tmp_path / "client"
     workdir.mkdir()
     shutil.copy(README, workdir / "README.rst")
 
+    # The first page ./run-demo.sh points to answers JSON, with no search
+    # cluster.
+    printed = re.search(
+        r"Demo: (http://\S+)", (tmp_path / "demo.log").read_text()
+    ).group(1)
+    assert printed == demo + "/records/"
+    first = requests.get(printed)
+    assert first.status_code == 200, first.text
+    assert first.headers["Content-Type"] == "application/json"
+    assert first.json()["hits"] == {"hits": [], "total": 0}
+
     created = json.loads(run_curl(commands[0], demo, workdir))
     assert created["id"] == "1"
-    uploaded = json.loads(run_curl(commands[1], demo, workdir))
+    records = json.loads(run_curl(commands[1], demo, workdir))
+    assert records["hits"]["total"] == 1
+    assert [hit["id"] for hit in records["hits"]["hits"]] == ["1"]
+    assert records["hits"]["hits"][0]["metadata"]["title"] == "My record"
+    uploaded = json.loads(run_curl(commands[2], demo, workdir))
     assert uploaded["key"] == "README.rst"
-    listing = json.loads(run_curl(commands[2], demo, workdir))
+    listing = json.loads(run_curl(commands[3], demo, workdir))
     assert [item["key"] for item in listing["contents"]] == ["README.rst"]
-    run_curl(commands[3], demo, workdir)
+    run_curl(commands[4], demo, workdir)
     assert (workdir / "README.copy").read_bytes() == (
         workdir / "README.rst"
     ).read_bytes()
-    run_curl(commands[4], demo, workdir)
+    run_curl(commands[5], demo, workdir)
     record = requests.get(demo + "/records/1").json()
     assert "_files" not in record["metadata"]

@@ -105,7 +105,8 @@ def test_streamed_upload_in_small_pieces(http):
 
 
 def test_chunked_upload_is_whole_or_refused(http, location):
-    """Chunked bodies: waitress de-chunks them, gunicorn has no length."""
+    """Chunked bodies: waitress de-chunks them; gunicorn has no length, and
+    the client is told to send one (411 Length Required)."""
     pid = create_record(http)
     response = requests.put(
         "{0}/records/{1}/files/chunked.bin".format(http, pid),
@@ -116,8 +117,8 @@ def test_chunked_upload_is_whole_or_refused(http, location):
     if response.status_code == 200:
         assert requests.get(url).content == b"abcdef"
     else:
-        assert response.status_code == 400
-        assert response.json()["message"]
+        assert response.status_code == 411
+        assert "Transfer-Encoding: chunked" in response.json()["message"]
         assert storage_files(location.uri) == set()
         assert requests.get(url).status_code == 404
 
@@ -132,6 +133,16 @@ def test_multipart_upload(http, app):
     )
     assert init.status_code == 200, init.text
     upload_id = init.json()["id"]
+    wrong = requests.put(
+        "{0}?uploadId={1}&partNumber=0".format(base, upload_id),
+        data=body[:part_size],
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-MD5": hashlib.md5(b"not the part").hexdigest(),
+        },
+    )
+    assert wrong.status_code == 400
+    assert "Content-MD5" in wrong.json()["message"]
     for number, start in enumerate(range(0, len(body), part_size)):
         part = requests.put(
             "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
@@ -184,3 +195,79 @@ def test_body_shorter_than_announced_leaves_nothing(http, location):
     )
     record = requests.get("{0}/records/{1}".format(http, pid)).json()
     assert record["metadata"].get("_files", []) == []
+
+
+def _status_and_json(reply):
+    """Split a raw HTTP reply into its status code, headers and JSON body."""
+    import json
+
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    assert headers.get("Content-Type", "").startswith("application/json"), reply
+    if headers.get("Transfer-Encoding") == "chunked":
+        size, _, rest = body.partition(b"\r\n")
+        body = rest[: int(size, 16)]
+    return status, headers, json.loads(body) if body else None
+
+
+def _raw(http, method, path, body=b"", headers=""):
+    head = (
+        "{0} {1} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/octet-stream\r\n"
+        "Content-Length: {2}\r\n{3}Connection: close\r\n\r\n"
+    ).format(method, path, len(body), headers)
+    return _status_and_json(_raw_request(http, head, body))
+
+
+def test_bad_paths_answer_json_400(http, location):
+    """``//`` used to answer Werkzeug's HTML 308; raw invalid UTF-8 became U+FFFD."""
+    pid = create_record(http)
+    for path in ("/a.txt", "a//b.txt", "a/./b.txt", "%FFa.txt", "a%5Cb.txt"):
+        for method in ("PUT", "GET", "DELETE"):
+            status, _, body = _raw(
+                http, method, "/records/{0}/files/{1}".format(pid, path), b"x"
+            )
+            assert status == 400, (method, path, body)
+            assert body["message"].startswith("Invalid file key: "), body
+    assert storage_files(location.uri) == set()
+
+
+def test_empty_body_and_options_answer_json(http, location):
+    pid = create_record(http)
+    status, _, body = _raw(http, "PUT", "/records/{0}/files/empty.txt".format(pid))
+    assert status == 400
+    assert "0 byte(s)" in body["message"]
+    status, headers, body = _raw(
+        http, "OPTIONS", "/records/{0}/files/empty.txt".format(pid)
+    )
+    assert status == 200
+    assert "PUT" in body["methods"] and "PUT" in headers["Allow"]
+    assert storage_files(location.uri) == set()
+
+
+def test_redirected_pid(http, app):
+    from invenio_db import db
+    from invenio_pidstore.models import PersistentIdentifier
+
+    old, new = create_record(http), create_record(http)
+    with app.app_context():
+        PersistentIdentifier.get("recid", old).redirect(
+            PersistentIdentifier.get("recid", new)
+        )
+        db.session.commit()
+    put = requests.put(
+        "{0}/records/{1}/files/moved.txt".format(http, old),
+        data=b"moved",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    # requests repeats the PUT, body included, at the new address (308).
+    assert put.status_code == 200, put.text
+    assert [r.status_code for r in put.history] == [308]
+    assert put.json()["links"]["self"].endswith(
+        "/records/{0}/files/moved.txt".format(new)
+    )
+    download = requests.get("{0}/records/{1}/files/moved.txt".format(http, old))
+    assert [r.status_code for r in download.history] == [301]
+    assert download.content == b"moved"

@@ -10,6 +10,7 @@ Layout, bottom to top:
 * ``sync``: rows kept in step with versions changed by other code;
 * ``hooks``: wiring of the session listeners;
 * ``inline``: ``record["_files"]``, computed from the rows;
+* ``reading``: the read half of ``FilesIterator``;
 * ``fileobject``, ``iterator``, ``mixin``: the public faces
   ``FileObject``, ``FilesIterator`` and ``FilesMixin``.
 """

@@ -254,6 +254,8 @@ def put_many(
     keys = _check_keys(pairs)
     if not pairs:
         return []
+    # Store under the normalised keys.
+    pairs = [(key, stream) for key, (_, stream) in zip(keys, pairs)]
     target = UploadTarget.of(bucket)
     session = db.session()
     with step() as current:

@@ -1,10 +1,12 @@
-"""Multipart uploads into a record's bucket: start, abort.
+"""Multipart uploads into a record's bucket: start, upload parts, abort.
 
 Invenio-Files-REST reserves an upload's size in the bucket when it starts,
 without locking the bucket, so parallel starts could all pass the quota.
 Here the size is reserved by :func:`~invenio_records_files_ext.locks.charge`, under the bucket's row
 lock like every other write: starts and single uploads together never pass
-the quota. Completing an upload is
+the quota. A part announced with a Content-MD5 is checked against it: a
+part that does not match is not recorded, and can be sent again.
+Completing an upload is
 :meth:`~invenio_records_files_ext.files.iterator.FilesIterator.complete_multipart`.
 """
 
@@ -15,7 +17,9 @@ from typing import Any, Optional
 
 from invenio_db import db
 from invenio_files_rest.errors import (
+    MultipartAlreadyCompleted,
     MultipartInvalidChunkSize,
+    MultipartInvalidPartNumber,
     MultipartInvalidSize,
 )
 from invenio_files_rest.models import Bucket, FileInstance, MultipartObject, Part
@@ -23,7 +27,10 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from .. import ledger, locks
+from ..errors import ChecksumMismatchError
+from ..hashing import MD5Reader, parse_content_md5
 from ..keys import validate_key
+from ..ledger import release_if_read_only
 from ..references import release
 from ..steps import step
 
@@ -70,6 +77,105 @@ def start(
         if fileinstance.uri:
             ledger.stage(fileinstance.id, fileinstance.storage())
     return multipart
+
+
+def check_part(
+    multipart: MultipartObject, part_number: int, content_length: Optional[int]
+) -> None:
+    """Refuse a part whose number or length does not fit the upload.
+
+    :raises invenio_files_rest.errors.MultipartAlreadyCompleted: the
+        upload is completed.
+    :raises invenio_files_rest.errors.MultipartInvalidPartNumber: no such
+        part.
+    :raises invenio_files_rest.errors.MultipartInvalidChunkSize: the part
+        is not ``partSize`` bytes long (the last one: the rest).
+    """
+    if multipart.completed:
+        raise MultipartAlreadyCompleted()
+    if not 0 <= part_number <= multipart.last_part_number:
+        raise MultipartInvalidPartNumber()
+    expected = (
+        multipart.last_part_size
+        if part_number == multipart.last_part_number
+        else multipart.chunk_size
+    )
+    if content_length is not None and content_length != expected:
+        raise MultipartInvalidChunkSize()
+
+
+def upload_part(
+    multipart: MultipartObject,
+    part_number: int,
+    stream: Any,
+    content_length: Optional[int] = None,
+    content_md5: Optional[str] = None,
+    session: Optional[Session] = None,
+) -> Part:
+    """Write one part of a multipart upload and record it.
+
+    The part's number and length, and the Content-MD5 when given, are
+    checked before any byte is read. The bytes are then written with no
+    transaction open (as single uploads are: a slow client holds no lock;
+    unless the transaction holds earlier work of the caller, see
+    :func:`~invenio_records_files_ext.ledger.release_if_read_only`),
+    compared with the Content-MD5, and the part is recorded in a short
+    transaction. If writing fails (a wrong Content-MD5, a body cut short),
+    the part is not recorded, and an earlier record of the same part, whose
+    bytes were just overwritten, is dropped (:func:`forget_part`): the part
+    must be sent again.
+
+    :raises invenio_records_files_ext.errors.InvalidContentMD5Error: the
+        Content-MD5 is not an MD5 digest.
+    :raises invenio_records_files_ext.errors.ChecksumMismatchError: the
+        part does not match its Content-MD5.
+    """
+    session = session if session is not None else db.session()
+    check_part(multipart, part_number, content_length)
+    expected = parse_content_md5(content_md5) if content_md5 is not None else None
+    upload_id = multipart.upload_id
+    start_byte = part_number * multipart.chunk_size
+    size = (
+        multipart.last_part_size
+        if part_number == multipart.last_part_number
+        else multipart.chunk_size
+    )
+    storage = multipart.file.storage()
+    release_if_read_only(session)
+    reader = MD5Reader(stream) if expected is not None else stream
+    try:
+        _, checksum = storage.update(reader, seek=start_byte, size=size)
+        if expected is not None and reader.hexdigest() != expected:
+            raise ChecksumMismatchError(expected, reader.hexdigest())
+        with step():
+            current = session.get(MultipartObject, upload_id)
+            if current is None or current.completed:
+                raise MultipartAlreadyCompleted()
+            part = Part.get_or_create(current, part_number)
+            part.checksum = checksum
+            session.flush()
+    except Exception:
+        forget_part(upload_id, part_number, session)
+        raise
+    return part
+
+
+def forget_part(
+    upload_id: Any, part_number: int, session: Optional[Session] = None
+) -> None:
+    """Drop the record of one part, in a transaction of its own, and commit.
+
+    Used after a part upload failed: its bytes may have overwritten those
+    of an earlier upload of the same part, so that record is no longer
+    true. The session's transaction is rolled back first (the upload
+    failed: nothing of it is kept).
+    """
+    session = session if session is not None else db.session()
+    session.rollback()
+    session.execute(
+        delete(Part).where(Part.upload_id == upload_id, Part.part_number == part_number)
+    )
+    session.commit()
 
 
 def remove_upload(multipart: MultipartObject, session: Optional[Session] = None) -> int:

@@ -62,6 +62,8 @@ class StoredEntry:
     status: str
     preview: bool
     json: dict[str, Any]
+    size: Optional[int] = None
+    mimetype: Optional[str] = None
 
 
 @dataclass
@@ -373,6 +375,8 @@ def stored_entries(
                 FileEntry.status,
                 FileEntry.preview,
                 FileEntry.json,
+                FileEntry.size,
+                FileEntry.mimetype,
             ).where(FileEntry.bucket_id == bucket_id, FileEntry.key.in_(chunk))
         ):
             found[row.key] = StoredEntry(
@@ -383,6 +387,8 @@ def stored_entries(
                 row.status,
                 bool(row.preview),
                 dict(row.json or {}),
+                row.size,
+                row.mimetype,
             )
     return found
 

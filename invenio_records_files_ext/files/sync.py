@@ -10,7 +10,7 @@ keys are made to match the bucket's current versions:
 
 * a new key gets a row at the end of the order;
 * a replaced key keeps its row (position, metadata), which names the new
-  version;
+  version (a row whose copied size or MIME type is stale is refreshed too);
 * a deleted key loses its row.
 
 Only buckets linked to a record have rows. :func:`repair` does the same for
@@ -109,7 +109,12 @@ def apply(
                 )
             )
             position += 1
-        elif entry.version_id != head.version_id or entry.status != COMPLETED:
+        elif (
+            entry.version_id != head.version_id
+            or entry.status != COMPLETED
+            or entry.size != head.size
+            or entry.mimetype != head.mimetype
+        ):
             report.updated.append(key)
             if not dry_run:
                 rows.point_to(
@@ -169,15 +174,7 @@ def repair(
     With ``dry_run`` nothing is written: the report says what would change.
     """
     session = session if session is not None else db.session()
-    head_keys = set(
-        session.execute(
-            select(ObjectVersion.key).where(
-                ObjectVersion.bucket_id == bucket_id,
-                ObjectVersion.is_head.is_(True),
-                ObjectVersion.file_id.isnot(None),
-            )
-        ).scalars()
-    )
+    head_keys = versions.head_keys(bucket_id, session)
     row_keys = set(
         session.execute(
             select(FileEntry.key).where(

@@ -1,0 +1,14 @@
+"""Maintenance of records' files outside requests.
+
+What ``flask records-files`` does, as a library: each module holds one
+command's algorithm and returns dataclasses; the command line only parses
+arguments, calls these functions and prints what they return.
+
+* :mod:`.identifiers`: a record named by UUID or persistent identifier.
+* :mod:`.records`: loading a record for maintenance.
+* :mod:`.attach`: storing local files and folders in committed batches.
+* :mod:`.verify`: reading stored bytes back against their checksums.
+* :mod:`.check`: comparing file rows with the buckets' current versions.
+* :mod:`.gc` and :mod:`.localstorage`: finding and removing what nothing
+  uses any more.
+"""

@@ -1,0 +1,211 @@
+"""Finding, and removing, what no record uses any more.
+
+* Buckets linked to no record. Only buckets this package marked as a
+  record's (:mod:`~invenio_records_files_ext.ownership`) are considered
+  unless asked otherwise: other modules' buckets have no record link either.
+  A bucket goes with its object versions, uploads and the file instances no
+  other bucket uses; their bytes are deleted once the removal is committed.
+* File instances no object version or multipart upload points to.
+
+Bytes in local folders no file instance points to are the job of
+:mod:`.localstorage`. Each removal is committed on its own, and every
+candidate is looked at again under lock before it goes: something may have
+started using it since it was listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from invenio_db import db
+from invenio_files_rest.models import Bucket, FileInstance, ObjectVersion
+from sqlalchemy import delete, func, select
+
+from .. import ledger, ownership
+from ..errors import describe
+from ..lifecycle import remove_bucket
+from ..models import RecordsBuckets
+from ..references import bucket_file_ids, orphans, used_elsewhere
+from ..sql import chunks
+from .localstorage import SweepState
+
+DELETED = "deleted"
+"""Status of a bucket that was removed."""
+
+KEPT = "kept"
+"""Status of a bucket linked again (or gone) before it could be removed."""
+
+FAILED = "failed"
+"""Status of a bucket whose removal failed (and was rolled back)."""
+
+
+@dataclass(frozen=True)
+class UnusedBucket:
+    """A bucket no record links, and what removing it would reclaim."""
+
+    bucket_id: Any
+    versions: int
+    size: int
+    """Bytes of every file instance the bucket uses."""
+
+    reclaim: int
+    """Bytes of the file instances no other bucket uses."""
+
+
+@dataclass(frozen=True)
+class BucketOutcome:
+    """What became of one unused bucket."""
+
+    bucket_id: Any
+    status: str
+    """:data:`DELETED`, :data:`KEPT` (in use again) or :data:`FAILED`."""
+
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class OrphanFile:
+    """A file instance nothing points to."""
+
+    file_id: Any
+    size: Optional[int]
+    uri: Optional[str]
+
+
+@dataclass
+class OrphanDeletion:
+    """What removing orphan file instances did."""
+
+    removed: int
+    errors: list[str]
+
+
+def _unlinked() -> Any:
+    linked = select(RecordsBuckets.record_id).where(
+        RecordsBuckets.bucket_id == Bucket.id
+    )
+    return ~linked.exists()
+
+
+def _sizes_of(file_ids: Any) -> int:
+    total = 0
+    for chunk in chunks(file_ids):
+        total += db.session.execute(
+            select(func.coalesce(func.sum(FileInstance.size), 0)).where(
+                FileInstance.id.in_(chunk)
+            )
+        ).scalar()
+    return int(total)
+
+
+def _describe(bucket_id: Any) -> UnusedBucket:
+    versions = db.session.execute(
+        select(func.count()).where(ObjectVersion.bucket_id == bucket_id)
+    ).scalar()
+    file_ids = bucket_file_ids(bucket_id)
+    return UnusedBucket(
+        bucket_id,
+        int(versions or 0),
+        _sizes_of(file_ids),
+        _sizes_of(file_ids - used_elsewhere(file_ids, bucket_id=bucket_id)),
+    )
+
+
+def unused_buckets(include_unmarked: bool = False) -> list[UnusedBucket]:
+    """Return the buckets no record links, oldest first.
+
+    :param include_unmarked: also buckets this package never linked, such
+        as other modules' buckets: they are garbage only if nothing else in
+        the site uses them, which this package cannot know.
+    """
+    query = select(Bucket.id).where(_unlinked()).order_by(Bucket.created)
+    if not include_unmarked:
+        query = query.where(ownership.is_marked(Bucket.id))
+    bucket_ids = list(db.session.execute(query).scalars())
+    found = [_describe(bucket_id) for bucket_id in bucket_ids]
+    db.session.rollback()
+    return found
+
+
+def _delete_bucket(bucket_id: Any, state: SweepState) -> bool:
+    """Remove an unused bucket and what only it uses; return if removed."""
+    session = db.session
+    # Lock the bucket before looking at its links: a transaction linking it
+    # to a record (or adding an object to it) waits for this one and then
+    # fails on the missing bucket, instead of losing its files.
+    locked = session.execute(
+        select(Bucket.id).where(Bucket.id == bucket_id).with_for_update()
+    ).first()
+    if locked is None:
+        return False
+    linked = session.execute(
+        select(RecordsBuckets.record_id).where(RecordsBuckets.bucket_id == bucket_id)
+    ).first()
+    if linked is not None:
+        return False
+    for _, uri in remove_bucket(bucket_id):
+        # The ledger deletes the bytes once the removal is committed.
+        state.bytes_removed(uri)
+    return True
+
+
+def delete_buckets(bucket_ids: list[Any], state: SweepState) -> list[BucketOutcome]:
+    """Remove unused buckets, one transaction each, in order."""
+    outcomes = []
+    for bucket_id in bucket_ids:
+        try:
+            removed = _delete_bucket(bucket_id, state)
+            db.session.commit()
+        except Exception as error:
+            db.session.rollback()
+            outcomes.append(BucketOutcome(bucket_id, FAILED, describe(error)))
+            continue
+        outcomes.append(BucketOutcome(bucket_id, DELETED if removed else KEPT))
+    return outcomes
+
+
+def _orphans(*columns: Any, ids: Optional[list[Any]] = None) -> Any:
+    query = orphans(*columns)
+    if ids is not None:
+        query = query.where(FileInstance.id.in_(ids))
+    return query
+
+
+def orphan_files() -> list[OrphanFile]:
+    """Return the file instances nothing points to, oldest first."""
+    rows = db.session.execute(
+        _orphans(FileInstance.id, FileInstance.size, FileInstance.uri).order_by(
+            FileInstance.created
+        )
+    ).all()
+    db.session.rollback()
+    return [OrphanFile(*row) for row in rows]
+
+
+def delete_orphan_files(file_ids: list[Any], state: SweepState) -> OrphanDeletion:
+    """Remove file instances still unused; bytes go after each commit."""
+    removed, errors = 0, []
+    for chunk in chunks(file_ids):
+        try:
+            # Looked at again under lock: one may have been used meanwhile.
+            found = (
+                db.session.execute(_orphans(FileInstance, ids=chunk).with_for_update())
+                .scalars()
+                .all()
+            )
+            for fileinstance in found:
+                if fileinstance.uri:
+                    ledger.doom(fileinstance.storage())
+                    state.bytes_removed(fileinstance.uri)
+            db.session.execute(
+                delete(FileInstance).where(
+                    FileInstance.id.in_([fileinstance.id for fileinstance in found])
+                )
+            )
+            db.session.commit()
+            removed += len(found)
+        except Exception as error:
+            db.session.rollback()
+            errors.append(describe(error))
+    return OrphanDeletion(removed, errors)

@@ -1,0 +1,102 @@
+"""Naming a record on the command line: its UUID or a persistent identifier.
+
+A value is read as:
+
+1. a UUID: the record's own id;
+2. ``pid_type:pid_value`` (``recid:6``, ``doi:10.1234/abc``);
+3. otherwise a PID value of the default type (``recid`` unless configured
+   with ``RECORDS_FILES_CLI_DEFAULT_PID_TYPE``).
+
+A value with a colon that names no PID in form 2 is also tried in form 3,
+so that values which contain a colon themselves still resolve.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Optional
+
+from flask import current_app, has_app_context
+from invenio_db import db
+from invenio_pidstore.models import PersistentIdentifier
+from sqlalchemy import select
+
+from ..errors import UnknownIdentifierError
+
+DEFAULT_PID_TYPE = "recid"
+"""PID type of bare values unless configured otherwise."""
+
+RECORD_OBJECT_TYPE = "rec"
+"""``object_type`` of PIDs that point to records."""
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """A record as named by a user, not yet looked up."""
+
+    value: str
+
+    def uuid(self) -> Optional[uuid.UUID]:
+        """Return the value as a UUID, or ``None`` if it is not one."""
+        try:
+            return uuid.UUID(self.value)
+        except ValueError:
+            return None
+
+    def candidates(self, default_pid_type: str) -> list[tuple[str, str]]:
+        """Return the ``(pid_type, pid_value)`` pairs the value may mean."""
+        found = []
+        pid_type, colon, pid_value = self.value.partition(":")
+        if colon and pid_type and pid_value:
+            found.append((pid_type, pid_value))
+        found.append((default_pid_type, self.value))
+        return found
+
+
+def default_pid_type() -> str:
+    """Return ``RECORDS_FILES_CLI_DEFAULT_PID_TYPE`` (``recid`` by default)."""
+    if has_app_context():
+        return str(
+            current_app.config.get(
+                "RECORDS_FILES_CLI_DEFAULT_PID_TYPE", DEFAULT_PID_TYPE
+            )
+        )
+    return DEFAULT_PID_TYPE
+
+
+def resolve(value: str, pid_type: Optional[str] = None) -> uuid.UUID:
+    """Return the id of the record a UUID or persistent identifier names.
+
+    A UUID is returned as it is (whether a record has it is for the caller
+    to find out, as for any record id).
+
+    :param pid_type: type of bare PID values (default:
+        :func:`default_pid_type`).
+    :raises invenio_records_files_ext.errors.UnknownIdentifierError: no
+        PID of that form exists, or it points to no record.
+    """
+    ref = RecordRef(str(value).strip())
+    as_uuid = ref.uuid()
+    if as_uuid is not None:
+        return as_uuid
+    candidates = ref.candidates(pid_type or default_pid_type())
+    for kind, pid_value in candidates:
+        pid = db.session.execute(
+            select(PersistentIdentifier).where(
+                PersistentIdentifier.pid_type == kind,
+                PersistentIdentifier.pid_value == pid_value,
+            )
+        ).scalar_one_or_none()
+        if pid is None:
+            continue
+        if pid.object_type != RECORD_OBJECT_TYPE or pid.object_uuid is None:
+            raise UnknownIdentifierError(
+                "PID {0}:{1} does not point to a record.".format(kind, pid_value)
+            )
+        return pid.object_uuid  # type: ignore[no-any-return]
+    raise UnknownIdentifierError(
+        "No record with PID {0}.".format(
+            " or ".join("{0}:{1}".format(kind, v) for kind, v in candidates)
+        )
+    )

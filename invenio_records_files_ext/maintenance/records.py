@@ -1,0 +1,44 @@
+"""Loading a record for maintenance, with the reasons it cannot be used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import NoResultFound
+
+from ..api import Record
+from ..errors import NoBucketError, RecordGoneError, RecordNotFoundError
+from ..files import FilesIterator
+
+
+def load_record(record_id: Any, allow_deleted: bool = False) -> Record:
+    """Return the record (soft-deleted ones only with ``allow_deleted``).
+
+    :raises invenio_records_files_ext.errors.RecordNotFoundError: no
+        record has this id.
+    :raises invenio_records_files_ext.errors.RecordGoneError: the record is
+        soft-deleted and ``allow_deleted`` is false.
+    """
+    try:
+        record = Record.get_record(record_id, with_deleted=True)
+    except NoResultFound:
+        raise RecordNotFoundError(record_id) from None
+    if record.model.is_deleted and not allow_deleted:
+        raise RecordGoneError(
+            "Record {0} is deleted; restore it before changing its files.".format(
+                record_id
+            )
+        )
+    return record  # type: ignore[no-any-return]
+
+
+def record_files(record: Record) -> FilesIterator:
+    """Return the record's files.
+
+    :raises invenio_records_files_ext.errors.NoBucketError: the record has
+        no bucket.
+    """
+    files = record.files
+    if files is None:
+        raise NoBucketError(record.id)
+    return files

@@ -1,0 +1,140 @@
+"""The base of the files views: resolve the record, decide, inject its bucket.
+
+A files view answers for one record. On the record's routes
+(``<item route>/files...``) it resolves the PID (404 unknown, 410 deleted,
+a redirect for a PID that moved); on Invenio-Files-REST's own routes
+(:mod:`invenio_records_files_ext.rest.files_rest`) the record is found from
+the bucket. Both then go through :meth:`FilesView.serve`: the access
+decision (:func:`invenio_records_files_ext.access.decide`), the record's
+files, and Invenio-Files-REST's resource with the record's bucket.
+"""
+
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+from invenio_records_rest.errors import PIDRedirectedRESTError, PIDResolveRESTError
+from invenio_records_rest.utils import obj_or_import_string
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.routing import BuildError
+
+from .. import access, linked
+from ..api import FilesMixin
+from ..errors import RecordGoneError
+from ..links import moved_files_url
+from ..serializer import files_url
+from ..streams import ensure_limited_stream
+from .errors import json_error
+
+
+class FilesView:
+    """Resolve the record, decide access, inject its bucket."""
+
+    on_object = False
+    """Whether the view serves one file (else the bucket)."""
+
+    def __init__(self, *args, endpoint=None, endpoint_options=None, **kwargs):
+        """Serve the files of records of a records REST endpoint.
+
+        :param endpoint: the endpoint's name (its files routes' prefix), or
+            ``None`` on Invenio-Files-REST's routes.
+        :param endpoint_options: the endpoint's configuration.
+        """
+        super().__init__(*args, **kwargs)
+        self.endpoint = endpoint
+        self.endpoint_options = endpoint_options or {}
+        # Invenio-Records-REST's ``check_search`` permission looks for it.
+        self.search_class = obj_or_import_string(
+            self.endpoint_options.get("search_class")
+        )
+        self.pid = self.record = self.files = None
+        self.pid_value = None
+
+    def _resolve(self, pid_value, key=None):
+        try:
+            pid, record = pid_value.data
+        except SQLAlchemyError:
+            raise PIDResolveRESTError(pid_value.value)
+        except PIDRedirectedRESTError as error:
+            self._redirect(error, key)
+        if record.model is None or record.model.is_deleted:
+            raise RecordGoneError("The record has been deleted.")
+        if not isinstance(record, FilesMixin):
+            endpoint = linked.Endpoint(self.endpoint, self.endpoint_options, pid, True)
+            record = linked.record_class_of(endpoint)(dict(record), model=record.model)
+        return pid, record
+
+    @staticmethod
+    def _redirect(error, key):
+        """Answer a redirect to this route under the PID the requested one moved to."""
+        destination = getattr(error.pid_error, "destination_pid", None)
+        if destination is None:
+            raise error
+        try:
+            location = moved_files_url(destination, key, request.query_string)
+        except BuildError:
+            raise error
+        code = 301 if request.method in access.READ_METHODS else 308
+        response = jsonify(
+            {"status": code, "message": "Moved Permanently", "location": location}
+        )
+        response.status_code = code
+        response.headers["Location"] = location
+        abort(response)
+
+    def options(self, *args, **kwargs):
+        """Answer ``OPTIONS`` with the allowed methods, in JSON."""
+        methods = set(self.methods or ()) | {"OPTIONS"}
+        if "GET" in methods:
+            methods.add("HEAD")
+        response = jsonify({"methods": sorted(methods)})
+        response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
+
+    def dispatch_request(self, pid_value, **kwargs):
+        """Resolve the record and serve its files."""
+        if request.method == "OPTIONS":
+            # Before anything else: no record, no permission (CORS preflight).
+            return self.options()
+        pid, record = self._resolve(pid_value, kwargs.get("key"))
+        return self.serve(pid, record, **kwargs)
+
+    def serve(self, pid, record, **kwargs):
+        """Serve the request with the files of ``record`` (``pid`` may be None)."""
+        if request.method == "OPTIONS":
+            return self.options()
+        self.pid, self.record = pid, record
+        # Kept as text: an upload may end the transaction, expiring the PID.
+        self.pid_value = pid.pid_value if pid is not None else None
+        request._methodview = self
+        action = access.request_action(request.method, request.args, self.on_object)
+        access.decide(record, action, self.endpoint_options).check()
+        self.files = record.files
+        if self.files is None:
+            return json_error(404, "The record has no files.")
+        endpoint = None
+        if pid is not None:
+            endpoint = linked.Endpoint(
+                self.endpoint or "", self.endpoint_options, pid, bool(self.endpoint)
+            )
+        linked.remember(linked.LinkedBucket(self.files.bucket.id, record, endpoint))
+        if request.method not in access.READ_METHODS:
+            ensure_limited_stream()
+        kwargs["bucket_id"] = str(self.files.bucket.id)
+        return super().dispatch_request(**kwargs)
+
+    def _link_context(self):
+        if self.pid is not None and self.endpoint:
+            return {"endpoint": self.endpoint, "pid_value": self.pid_value}
+        return {}
+
+    def files_url(self, view, bucket_id, **values):
+        """Return the URL of the bucket or of one of its files."""
+        return files_url(view, bucket_id, **self._link_context(), **values)
+
+    def make_response(self, *args, **kwargs):
+        """Give the serializer what it needs to link to the record's routes."""
+        context = kwargs.get("context")
+        if context is not None:
+            for name, value in self._link_context().items():
+                context.setdefault(name, value)
+        return super().make_response(*args, **kwargs)

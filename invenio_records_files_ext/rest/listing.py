@@ -1,0 +1,98 @@
+"""The record's files listed: one page at a time, in the record's order."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+from urllib.parse import urlencode
+
+from flask import current_app, request
+from invenio_files_rest.models import ObjectVersion
+from invenio_files_rest.proxies import current_permission_factory
+from invenio_files_rest.views import BucketResource, check_permission, need_permissions
+from marshmallow import missing
+
+from ..errors import InvalidPageSizeError
+from ..files import queries
+from ..versions import VersionCursor, versions_page
+from .base import FilesView
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= maximum:
+        raise InvalidPageSizeError(
+            "{0} must be a whole number from 1 to {1}.".format(name, maximum)
+        )
+    return number
+
+
+def _page_links(url: str, size: int, **cursors: Optional[Any]) -> dict[str, str]:
+    links = {}
+    for name, (param, cursor) in cursors.items():
+        if cursor is not None:
+            links[name] = "{0}?{1}".format(
+                url, urlencode({"size": size, param: cursor.encode()})
+            )
+    return links
+
+
+class RecordBucketResource(FilesView, BucketResource):
+    """The record's bucket: list files, versions and multipart uploads."""
+
+    @need_permissions(lambda self, bucket, versions: bucket, "bucket-read")
+    def listobjects(self, bucket: Any, versions: Any) -> Any:
+        """List one page of the files (or of all their versions).
+
+        ``size`` sets the page size; the ``next`` and ``prev`` links carry
+        the cursors (``after``, ``before``) of the neighbouring pages. Each
+        page costs the same queries and memory whatever the record holds.
+        """
+        config = current_app.config
+        size = _int_arg(
+            "size",
+            config["RECORDS_FILES_LISTING_PAGE_SIZE"],
+            config["RECORDS_FILES_LISTING_MAX_PAGE_SIZE"],
+        )
+        url = self.files_url("bucket_api", bucket.id)
+        if versions is not missing:
+            check_permission(
+                current_permission_factory(bucket, "bucket-read-versions"),
+                hidden=False,
+            )
+            after = request.args.get("after")
+            page = versions_page(
+                bucket.id, size, VersionCursor.decode(after) if after else None
+            )
+            objects = page.items
+            links = _page_links(url + "?versions", size, next=("after", page.next))
+            links = {k: v.replace("?versions?", "?versions&") for k, v in links.items()}
+        else:
+            after, before = request.args.get("after"), request.args.get("before")
+            files_page = queries.page(
+                bucket.id,
+                size,
+                after=queries.Cursor.decode(after) if after else None,
+                before=queries.Cursor.decode(before) if before else None,
+            )
+            objects = [obj for obj, _ in files_page.items]
+            links = _page_links(
+                url,
+                size,
+                next=("after", files_page.next),
+                prev=("before", files_page.prev),
+            )
+        return self.make_response(
+            data=objects,
+            context={
+                "class": ObjectVersion,
+                "bucket": bucket,
+                "many": True,
+                "page_links": links,
+            },
+        )
