@@ -238,8 +238,8 @@ def safe_uri(uri):
 def demo_app(workdir, database, files_rest_routes=False, config=None):
     """Build the demo application on the benchmark's database and storage.
 
-    :param files_rest_routes: also mount Invenio-Files-REST's own routes
-        (``/files/<bucket_id>/<key>``), which the demo does not.
+    :param files_rest_routes: make sure Invenio-Files-REST's own routes
+        (``/files/<bucket_id>/<key>``) are mounted.
     """
     import sys
 
@@ -257,7 +257,7 @@ def demo_app(workdir, database, files_rest_routes=False, config=None):
         )
     settings.update(config or {})
     app = create_app(settings, instance_path=os.path.join(workdir, "instance"))
-    if files_rest_routes:
+    if files_rest_routes and "invenio_files_rest" not in app.blueprints:
         from invenio_files_rest.views import blueprint
 
         app.register_blueprint(blueprint)
