@@ -210,10 +210,13 @@ class Run:
         """Save a screenshot of the whole page as ``<SCREENSHOTS>/<name>.png``."""
         os.makedirs(SCREENSHOTS, exist_ok=True)
         path = os.path.join(SCREENSHOTS, name + ".png")
-        height = driver.execute_script(
-            "return Math.ceil(document.documentElement.scrollHeight);"
+        # The window is taller than the page's viewport by the browser's own
+        # bars: grow it so that the whole page fits in the viewport.
+        height, chrome = driver.execute_script(
+            "return [Math.ceil(document.documentElement.scrollHeight),"
+            " window.outerHeight - window.innerHeight];"
         )
-        driver.set_window_size(WINDOW[0], max(WINDOW[1], min(int(height), 2400)))
+        driver.set_window_size(WINDOW[0], min(int(height) + int(chrome), 2400))
         driver.execute_script("window.scrollTo(0, 0);")
         try:
             driver.save_screenshot(path)

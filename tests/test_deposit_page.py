@@ -71,7 +71,7 @@ def driver(tmp_path_factory):
 
 
 @pytest.fixture()
-def demo(server, location, driver):
+def demo(driver, server, location):
     """Base URL of the demo; empty database with a storage location."""
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
@@ -337,6 +337,30 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
         assert "count\n3" in summary and "(12 MiB)" in summary
         assert "12 MiB used of 9.3 GiB" in by_css(driver, "#quota-text").text
     run.screenshot(driver, "deposit-2-uploaded")
+
+    with run.step("cancel a failed 6 MiB upload (the server aborts it)"):
+        (tmp_path / "extra.bin").write_bytes(b"x" * 6 * MIB)
+        on_disk = storage_files(location.uri)
+        chromium.block_requests(driver, ["*partNumber=1*"])
+        by_css(driver, "#file-input").send_keys(str(tmp_path / "extra.bin"))
+        chromium.wait_for(
+            lambda: all_css(driver, "#uploads .upload-failed"), what="a failure"
+        )
+        chromium.block_requests(driver, [])
+        assert [u.key for u in stored("1").uploads] == ["extra.bin"]
+        by_css(driver, "#uploads .upload-failed .cancel").click()
+        chromium.wait_for(
+            lambda: all_css(driver, "#uploads .upload-cancelled"), what="cancelled"
+        )
+        chromium.wait_for(lambda: stored("1").uploads == [], what="the abort")
+        state = stored("1")
+        assert state.keys == ["notes.txt", "table.csv", "big.bin"]
+        assert state.bucket.size == sum(len(d) for d in data.values())
+        # The part sent is deleted from storage with the upload.
+        assert storage_files(location.uri) == on_disk
+        by_css(driver, "#clear-uploads").click()
+        assert all_css(driver, "#uploads li") == []
+        assert not by_css(driver, "#clear-uploads").is_displayed()
 
     with run.step("move big.bin to the top with the keyboard (2 moves)"):
         driver.execute_script("document.getElementById('files-heading').focus();")

@@ -42,6 +42,7 @@ export class RecordView {
     byId("delete-record").addEventListener("click", () => this.deleteRecord());
     byId("restore-record").addEventListener("click", () => this.restore());
     byId("more-files").addEventListener("click", () => this.loadMoreFiles());
+    byId("clear-uploads").addEventListener("click", () => this.clearUploads());
 
     const input = byId("file-input");
     input.addEventListener("change", () => {
@@ -73,9 +74,14 @@ export class RecordView {
     if (pid !== this.pid) {
       this.queue.clearFinished();
       byId("uploads").replaceChildren();
+      byId("clear-uploads").hidden = true;
       this.editing = null;
     }
     this.pid = pid;
+    // Uploads to this record still under way (the page was elsewhere).
+    for (const upload of this.queue.items) {
+      if (upload.recordPid === pid) this.uploadChanged(upload);
+    }
     byId("record").hidden = false;
     await this.reload();
     if (focus) byId("record-heading").focus();
@@ -289,15 +295,20 @@ export class RecordView {
       showError("The files of this record are locked: unlock them to upload.");
       return;
     }
-    const added = this.queue.add(fileList, this.filesUrl);
+    const added = this.queue.add(fileList, this.filesUrl, this.pid);
     announce(`${added.length} upload${added.length === 1 ? "" : "s"} queued.`);
   }
 
   uploadChanged(upload) {
+    // An upload goes on when the page shows another record; it shows in its own.
+    if (upload.recordPid !== this.pid) return;
     renderUpload(byId("uploads"), upload, {
       retry: (item) => this.queue.retry(item),
       cancel: (item) => this.queue.cancel(item),
     });
+    byId("clear-uploads").hidden = !this.queue.items.some(
+      (item) => item.finished && item.recordPid === this.pid,
+    );
     if (upload.state !== this.lastAnnounced?.[upload.id]) {
       this.lastAnnounced = { ...this.lastAnnounced, [upload.id]: upload.state };
       if (upload.state === "done") {
@@ -309,6 +320,16 @@ export class RecordView {
         announce(`${upload.key} cancelled.`);
       }
     }
+  }
+
+  clearUploads() {
+    const list = byId("uploads");
+    for (const upload of this.queue.items) {
+      if (upload.finished) list.querySelector(`[data-upload="${upload.id}"]`)?.remove();
+    }
+    this.queue.clearFinished();
+    byId("clear-uploads").hidden = true;
+    byId("upload-heading").focus();
   }
 
   async act(method, action, message) {

@@ -13,8 +13,9 @@ export const PART_SIZE = 5 * 1024 * 1024;
 let counter = 0;
 
 export class Upload {
-  constructor(file, filesUrl) {
+  constructor(file, filesUrl, recordPid) {
     this.id = `upload-${++counter}`;
+    this.recordPid = recordPid;
     this.file = file;
     this.key = file.name;
     this.url = fileUrl(filesUrl, this.key);
@@ -133,8 +134,8 @@ export class UploadQueue {
     this.running = false;
   }
 
-  add(files, filesUrl) {
-    const added = Array.from(files, (file) => new Upload(file, filesUrl));
+  add(files, filesUrl, recordPid) {
+    const added = Array.from(files, (file) => new Upload(file, filesUrl, recordPid));
     this.items.push(...added);
     added.forEach((upload) => this.onChange(upload));
     this.pump();
