@@ -249,7 +249,7 @@ def storage_files(root):
 #
 # Alembic: a fresh database per test
 #
-OWN_TABLES = ("records_buckets", "records_files_entry")
+OWN_TABLES = ("records_buckets", "records_files_entry", "records_files_transfer")
 """Tables this package's Alembic branch creates."""
 
 ALEMBIC_DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]

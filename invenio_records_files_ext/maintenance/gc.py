@@ -26,7 +26,7 @@ from .. import ledger, ownership
 from ..errors import describe
 from ..lifecycle import remove_bucket
 from ..models import RecordsBuckets
-from ..references import bucket_file_ids, orphans, used_elsewhere
+from ..references import bucket_file_ids, holds_bytes, orphans, used_elsewhere
 from ..sql import chunks
 from .localstorage import SweepState
 
@@ -195,7 +195,7 @@ def delete_orphan_files(file_ids: list[Any], state: SweepState) -> OrphanDeletio
                 .all()
             )
             for fileinstance in found:
-                if fileinstance.uri:
+                if holds_bytes(fileinstance):
                     ledger.doom(fileinstance.storage())
                     state.bytes_removed(fileinstance.uri)
             db.session.execute(

@@ -1,0 +1,402 @@
+"""``record.files.transfers``: announce files, send their bytes, commit them.
+
+The three-step upload of InvenioRDM, on any record of this library::
+
+    files = record.files
+    files.transfers.init([{"key": "data.csv", "size": 12, "checksum": "md5:..."}])
+    files.transfers.set_content("data.csv", stream)
+    files.transfers.commit("data.csv")     # now record.files["data.csv"]
+
+and the other transfer types (fetch, remote, multipart: see
+:mod:`invenio_records_files_ext.transfers`). Pending files are not files of
+the record: ``record.files`` and ``record["_files"]`` show completed files
+only; :meth:`Transfers.get` and :meth:`Transfers.pending` show the others.
+
+Bytes are written before any database work, so a slow client holds no
+lock; each change is a step (all or nothing) that also sends the hooks.
+Work that must wait for the commit (a fetch) is handed to the launcher set
+with :func:`invenio_records_files_ext.transfers.set_launcher` (the Flask
+extension sets the Celery one).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+from invenio_db import db
+from invenio_files_rest.models import FileInstance
+
+from .. import ledger, transfers
+from ..errors import ChecksumMismatchError, SizeMismatchError, TransferStateError
+from ..keys import validate_key
+from ..steps import step
+from ..storage import UploadTarget, discard, stage_file
+from ..transfers import (
+    FETCH,
+    LOCAL,
+    MULTIPART,
+    RECEIVED,
+    REMOTE,
+    REMOTE_STORAGE_CLASS,
+    VERIFYING,
+    WAITING,
+)
+from ..transfers.parts import PartLayout, PartsStorage
+from . import pending_rows
+from .pending import PendingWriter, abort_at_storage
+from .pending_rows import PendingFile
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What committing a file gave."""
+
+    file: Any
+    """The completed file (``file_cls``), or ``None`` while it is verified."""
+
+    pending: Optional[PendingFile]
+    """The pending file, while a worker verifies its bytes."""
+
+
+class Transfers:
+    """The pending files of one record's bucket."""
+
+    def __init__(self, files: Any) -> None:
+        """Bind to a record's files (a ``FilesIterator``)."""
+        self.files = files
+
+    @property
+    def bucket(self) -> Any:
+        """The record's bucket."""
+        return self.files.bucket
+
+    def _writer(self) -> PendingWriter:
+        self.files._writable_bucket()
+        return PendingWriter(self.bucket)
+
+    #
+    # Reading
+    #
+    def get(self, key: str) -> PendingFile:
+        """Return the pending file ``key``; :class:`KeyError` if none."""
+        found = pending_rows.get(self.bucket.id, validate_key(key))
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def pending(self) -> Iterator[PendingFile]:
+        """Yield the pending files in the record's order, chunk by chunk."""
+        return pending_rows.iterate(self.bucket.id)
+
+    def __len__(self) -> int:
+        """Return the number of pending files."""
+        return pending_rows.count(self.bucket.id)
+
+    def part_links(
+        self, found: PendingFile, base_url: Optional[str] = None
+    ) -> list[dict[str, Any]]:
+        """Return where the parts of a multipart upload go (one URL per part).
+
+        Direct uploads (S3) get presigned URLs; others get
+        ``<base_url>/content/<n>``.
+        """
+        if found.type != MULTIPART or found.file_id is None or found.state != WAITING:
+            return []
+        target = self._parts_storage(found)
+        return target.part_links(
+            PartLayout.from_json(found.details),
+            dict(found.details.get("storage", {})),
+            base_url,
+        )
+
+    #
+    # Announcing
+    #
+    def init(self, data: Any) -> list[Union[PendingFile, Any]]:
+        """Announce files (the body of ``POST .../files``); all or nothing.
+
+        Remote files are completed at once; the others are pending. Fetches
+        start once the transaction commits.
+
+        :returns: for each file, the pending file, or the completed file of
+            a remote one.
+        :raises invenio_records_files_ext.errors.FilesNotEnabledError: the
+            record's files are disabled.
+        """
+        requests = transfers.parse_requests(data)
+        writer = self._writer()
+        results: dict[str, Any] = {}
+        with step():
+            writer.announce(requests)
+            for request in requests:
+                if request.type == REMOTE:
+                    results[request.key] = self._attach_remote(request)
+                elif request.type == MULTIPART:
+                    self._start_multipart(writer, request)
+                elif request.type == FETCH:
+                    transfers.launch_after_commit(
+                        transfers.FETCH_JOB, self.bucket.id, request.key
+                    )
+        for request in requests:
+            if request.key not in results:
+                results[request.key] = self.get(request.key)
+        self.files._changed()
+        return [results[request.key] for request in requests]
+
+    def _attach_remote(self, request: transfers.TransferRequest) -> Any:
+        fileinstance = FileInstance.get_by_uri(request.url)
+        if fileinstance is None:
+            fileinstance = FileInstance(
+                id=uuid.uuid4(),
+                uri=request.url,
+                size=request.size or 0,
+                checksum=request.checksum,
+                storage_class=REMOTE_STORAGE_CLASS,
+                readable=False,
+                writable=False,
+            )
+            stored = False
+        else:
+            stored = True
+        attached = self.files._writer().attach(
+            request.key,
+            fileinstance,
+            stored_instance=stored,
+            metadata=request.metadata,
+        )
+        return self.files._after_attach(attached)
+
+    def _start_multipart(
+        self, writer: PendingWriter, request: transfers.TransferRequest
+    ) -> None:
+        assert request.size is not None
+        assert request.parts is not None and request.part_size is not None
+        layout = PartLayout(request.size, request.parts, request.part_size)
+        bucket = self.bucket
+        fileinstance = FileInstance(id=uuid.uuid4(), size=request.size)
+        storage = fileinstance.storage(
+            default_location=bucket.location.uri,
+            default_storage_class=bucket.default_storage_class,
+        )
+        target = PartsStorage(storage)
+        with step() as current:
+            state = target.initialize(layout)
+            current.undo(lambda: target.abort(layout, state))
+            fileinstance.uri = target.uri
+            fileinstance.storage_class = bucket.default_storage_class
+            fileinstance.readable = False
+            fileinstance.writable = True
+            if not target.direct:
+                # Allocated in storage: deleted again unless this commits.
+                ledger.stage(fileinstance.id, storage)
+            writer.set_instance(
+                request.key,
+                fileinstance,
+                {"storage": state, "direct": target.direct},
+            )
+
+    def _parts_storage(self, found: PendingFile) -> PartsStorage:
+        fileinstance = db.session.get(FileInstance, found.file_id)
+        return PartsStorage(fileinstance.storage())
+
+    #
+    # Local uploads
+    #
+    def set_content(
+        self,
+        key: str,
+        stream: Any,
+        size: Optional[int] = None,
+        content_md5: Optional[str] = None,
+        target: Optional[UploadTarget] = None,
+    ) -> PendingFile:
+        """Store the bytes of a pending local file (``PUT .../content``).
+
+        Sending them again before the commit replaces them.
+
+        :raises KeyError: no pending file has this key.
+        :raises invenio_records_files_ext.errors.TransferStateError: the
+            file is not a local transfer waiting for its bytes.
+        :raises invenio_records_files_ext.errors.SizeMismatchError: the
+            size differs from the announced one.
+        """
+        key = validate_key(key)
+        found = self.get(key)
+        self._check_type(found, LOCAL, "PUT .../content")
+        if target is None:
+            target = UploadTarget.of(self.files._writable_bucket())
+        expected = found.size if found.size is not None else size
+        if found.size is not None and size is not None and size != found.size:
+            raise SizeMismatchError(found.size, size)
+        fileinstance = stage_file(
+            target, stream, size=expected, content_md5=content_md5
+        )
+        with step() as current:
+            current.undo(lambda: discard(fileinstance.id))
+            return self._writer().receive(
+                key, fileinstance, (WAITING, RECEIVED), RECEIVED
+            )
+
+    @staticmethod
+    def _check_type(found: PendingFile, kind: str, operation: str) -> None:
+        if found.type != kind:
+            raise TransferStateError(
+                "The file {0!r} is a {1} transfer: {2} is for {3} transfers.".format(
+                    found.key, found.type, operation, kind
+                )
+            )
+
+    #
+    # Multipart uploads through the application
+    #
+    def upload_part(
+        self, key: str, number: int, stream: Any, size: Optional[int] = None
+    ) -> PendingFile:
+        """Write part ``number`` of a multipart upload that goes through the app.
+
+        The part is written in place, with no transaction open, then noted.
+        A part whose upload fails must be sent again.
+        """
+        key = validate_key(key)
+        found = self.get(key)
+        self._check_type(found, MULTIPART, "uploading a part")
+        if found.state != WAITING or found.file_id is None:
+            raise TransferStateError(
+                "The upload of {0!r} takes no more parts (state {1!r}).".format(
+                    key, found.state
+                )
+            )
+        self.files._writable_bucket()
+        layout = PartLayout.from_json(found.details)
+        length = layout.check_length(number, size)
+        target = self._parts_storage(found)
+        ledger.release_if_read_only()
+        try:
+            target.write_part(layout, number, stream, length)
+        except BaseException:
+            with step():
+                self._writer().forget_part(key, number)
+            db.session.commit()
+            raise
+        with step():
+            return self._writer().record_part(key, number)
+
+    #
+    # Committing
+    #
+    def commit(self, key: str) -> Committed:
+        """Complete a pending file once its bytes are all in (``POST .../commit``).
+
+        The size and, when one was announced, the checksum are verified.
+        Multipart uploads sent directly to the storage are verified by a
+        worker (the file stays pending until then; ``Committed.file`` is
+        ``None``). Committing a completed file again gives it back.
+
+        :raises invenio_records_files_ext.errors.ChecksumMismatchError: the
+            bytes do not match the announced checksum (nothing changes:
+            send them again, or delete the file).
+        """
+        key = validate_key(key)
+        found = pending_rows.get(self.bucket.id, key)
+        if found is None:
+            completed = self.files.get(key)
+            if completed is None:
+                raise KeyError(key)
+            return Committed(completed, None)
+        if found.type == LOCAL:
+            return Committed(self._commit_local(found), None)
+        if found.type == MULTIPART:
+            return self._commit_multipart(found)
+        raise TransferStateError(
+            "The file {0!r} is fetched by the application, which completes it "
+            "itself (state {1!r}).".format(key, found.state)
+        )
+
+    def _commit_local(self, found: PendingFile) -> Any:
+        if found.state != RECEIVED:
+            raise TransferStateError(
+                "The bytes of {0!r} have not been uploaded yet (PUT .../content "
+                "first).".format(found.key)
+            )
+        fileinstance = db.session.get(FileInstance, found.file_id)
+        self._check_checksum(found, fileinstance.checksum)
+        return self.complete(found.key, fileinstance)
+
+    @staticmethod
+    def _check_checksum(found: PendingFile, actual: Optional[str]) -> None:
+        if found.checksum and actual != found.checksum:
+            raise ChecksumMismatchError(found.checksum, actual or "none")
+
+    def _commit_multipart(self, found: PendingFile) -> Committed:
+        if found.state == VERIFYING:
+            return Committed(None, found)
+        if found.state != WAITING or found.file_id is None:
+            raise TransferStateError(
+                "The upload of {0!r} cannot be committed (state {1!r}).".format(
+                    found.key, found.state
+                )
+            )
+        self.files._writable_bucket()
+        layout = PartLayout.from_json(found.details)
+        target = self._parts_storage(found)
+        if target.direct:
+            target.complete(layout, dict(found.details.get("storage", {})))
+            with step():
+                pending = self._writer().set_state(found.key, (WAITING,), VERIFYING)
+                transfers.launch_after_commit(
+                    transfers.VERIFY_JOB, self.bucket.id, found.key
+                )
+            return Committed(None, pending)
+        missing = sorted(
+            set(range(1, layout.parts + 1)) - set(found.details.get("received", []))
+        )
+        if missing:
+            raise TransferStateError(
+                "Parts missing from the upload of {0!r}: {1}.".format(
+                    found.key, ", ".join(map(str, missing[:20]))
+                )
+            )
+        fileinstance = db.session.get(FileInstance, found.file_id)
+        checksum = fileinstance.storage().checksum()
+        self._check_checksum(found, checksum)
+        fileinstance.checksum = checksum
+        fileinstance.readable = True
+        fileinstance.writable = False
+        return Committed(self.complete(found.key, fileinstance), None)
+
+    def complete(self, key: str, fileinstance: FileInstance) -> Any:
+        """Make a pending file completed with these (checked) bytes; send the hooks."""
+        with step():
+            attached = self._writer().complete(key, fileinstance)
+            return self.files._after_attach(attached)
+
+    #
+    # Ending otherwise
+    #
+    def fail(self, key: str, message: str) -> Optional[PendingFile]:
+        """Mark a transfer failed; its bytes go once this commits."""
+        with step():
+            writer = PendingWriter(self.bucket)
+            found = pending_rows.get(self.bucket.id, key)
+            if found is not None:
+                abort_at_storage(found, db.session())
+            return writer.fail(key, message)
+
+    def abort(self, key: str) -> PendingFile:
+        """Delete a pending file, its bytes and its reservation.
+
+        :raises KeyError: no pending file has this key.
+        """
+        key = validate_key(key)
+        writer = self._writer()
+        with step():
+            found = writer.discard(key)
+            abort_at_storage(found, db.session())
+        self.files._changed()
+        return found
+
+
+__all__ = ("Committed", "Transfers")
