@@ -374,6 +374,27 @@ class Transfers:
             return self.files._after_attach(attached)
 
     #
+    # Work done by a worker (fetch, verification)
+    #
+    def begin(self, key: str, states: tuple[str, ...], new_state: str) -> PendingFile:
+        """Move a pending file to ``new_state`` (a worker takes it on)."""
+        with step():
+            return PendingWriter(self.bucket).set_state(key, states, new_state)
+
+    def finish(self, key: str, fileinstance: FileInstance, state: str) -> Any:
+        """Complete a pending file with bytes a worker wrote (and checked).
+
+        :param fileinstance: a new, transient file instance (a fetch), or
+            the upload's own, already stored (a verified multipart upload).
+        """
+        with step():
+            writer = self._writer()
+            if fileinstance not in db.session:
+                writer.receive(key, fileinstance, (state,), state)
+            attached = writer.complete(key, fileinstance)
+            return self.files._after_attach(attached)
+
+    #
     # Ending otherwise
     #
     def fail(self, key: str, message: str) -> Optional[PendingFile]:

@@ -171,6 +171,12 @@ class FetchedBody:
             raise TransferFailedError(
                 "Reading {0} failed: {1}".format(self.url, describe(error))
             )
+        if not data and self.length is not None and self.read_bytes < self.length:
+            # http.client returns b"" when the server hangs up early.
+            raise TransferFailedError(
+                "The transfer from {0} failed: the connection closed after {1} "
+                "of {2} bytes.".format(self.url, self.read_bytes, self.length)
+            )
         self.read_bytes += len(data)
         maximum = self.limits.max_size
         if maximum is not None and self.read_bytes > maximum:
