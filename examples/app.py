@@ -116,6 +116,8 @@ def demo_config(instance_path):
         # broker is named: CELERY_BROKER_URL=redis://... and a worker
         # (``celery -A examples.worker worker``).
         CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
+        # Invenio-Celery's older name of the same setting wins when set.
+        BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
         CELERY_RESULT_BACKEND=None,
         CELERY_TASK_ALWAYS_EAGER="CELERY_BROKER_URL" not in os.environ,
         CELERY_TASK_EAGER_PROPAGATES=False,
@@ -159,6 +161,8 @@ def create_app(config=None, instance_path=None):
     app = Flask("invenio_records_files_ext_demo", instance_path=instance_path)
     app.config.update(demo_config(instance_path))
     app.config.update(config or {})
+    if "CELERY_BROKER_URL" in (config or {}):
+        app.config["BROKER_URL"] = config["CELERY_BROKER_URL"]
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS",
         _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),

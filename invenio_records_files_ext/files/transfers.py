@@ -414,8 +414,9 @@ class Transfers:
         key = validate_key(key)
         writer = self._writer()
         with step():
-            found = writer.discard(key)
+            found = writer.get(key)
             abort_at_storage(found, db.session())
+            found = writer.discard(key)
         self.files._changed()
         return found
 
