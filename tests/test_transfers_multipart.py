@@ -2,12 +2,13 @@
 straight to S3 with presigned URLs (moto), as a browser would send them."""
 
 import hashlib
-import json
 
 import pytest
 
+import tests.test_s3 as s3_tests
 from invenio_records_files_ext.models import FileTransfer
 from tests.conftest import storage_files
+from tests.s3server import http_session, object_keys
 from tests.test_transfers_local import commit, files_url, init
 from tests.test_views import create_record, stored_record
 
@@ -108,20 +109,17 @@ def test_layout_errors(client, db, location):
     )
 
 
-from tests.s3server import http_session, object_keys  # noqa: E402
-
 #
 # S3: parts go to presigned URLs, never through the application
 #
-from tests.test_s3 import (  # noqa: E402,F401
-    s3,
-    s3_app,
-    s3_bucket,
-    s3_client,
-    s3_db,
-    s3_location,
-    s3_server,
-)
+# The S3 fixtures of test_s3.py: a moto server, an application storing in it.
+s3_server = s3_tests.s3_server
+s3 = s3_tests.s3
+s3_app = s3_tests.s3_app
+s3_db = s3_tests.s3_db
+s3_bucket = s3_tests.s3_bucket
+s3_location = s3_tests.s3_location
+s3_client = s3_tests.s3_client
 
 S3_PART = 5 * MiB
 
