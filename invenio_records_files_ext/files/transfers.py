@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
-from .. import ledger, transfers
-from ..errors import ChecksumMismatchError, SizeMismatchError, TransferStateError
+from .. import transfers
+from ..errors import SizeMismatchError, TransferStateError
 from ..keys import validate_key
 from ..steps import step
 from ..storage import UploadTarget, discard, stage_file
@@ -41,24 +40,12 @@ from ..transfers import (
     RECEIVED,
     REMOTE,
     REMOTE_STORAGE_CLASS,
-    VERIFYING,
     WAITING,
 )
-from ..transfers.parts import PartLayout, PartsStorage
 from . import pending_rows
+from .multipart_flow import Committed, MultipartFlow, check_checksum, check_type
 from .pending import PendingWriter, abort_at_storage
 from .pending_rows import PendingFile
-
-
-@dataclass(frozen=True)
-class Committed:
-    """What committing a file gave."""
-
-    file: Any
-    """The completed file (``file_cls``), or ``None`` while it is verified."""
-
-    pending: Optional[PendingFile]
-    """The pending file, while a worker verifies its bytes."""
 
 
 class Transfers:
@@ -67,6 +54,7 @@ class Transfers:
     def __init__(self, files: Any) -> None:
         """Bind to a record's files (a ``FilesIterator``)."""
         self.files = files
+        self.multipart = MultipartFlow(self)
 
     @property
     def bucket(self) -> Any:
@@ -87,14 +75,6 @@ class Transfers:
             raise KeyError(key)
         return found
 
-    def pending(self) -> Iterator[PendingFile]:
-        """Yield the pending files in the record's order, chunk by chunk."""
-        return pending_rows.iterate(self.bucket.id)
-
-    def __len__(self) -> int:
-        """Return the number of pending files."""
-        return pending_rows.count(self.bucket.id)
-
     def part_links(
         self, found: PendingFile, base_url: Optional[str] = None
     ) -> list[dict[str, Any]]:
@@ -103,14 +83,21 @@ class Transfers:
         Direct uploads (S3) get presigned URLs; others get
         ``<base_url>/content/<n>``.
         """
-        if found.type != MULTIPART or found.file_id is None or found.state != WAITING:
-            return []
-        target = self._parts_storage(found)
-        return target.part_links(
-            PartLayout.from_json(found.details),
-            dict(found.details.get("storage", {})),
-            base_url,
-        )
+        return self.multipart.part_links(found, base_url)
+
+    def upload_part(
+        self, key: str, number: int, stream: Any, size: Optional[int] = None
+    ) -> PendingFile:
+        """Write part ``number`` of a multipart upload that goes through the app."""
+        return self.multipart.upload_part(key, number, stream, size)
+
+    def pending(self) -> Iterator[PendingFile]:
+        """Yield the pending files in the record's order, chunk by chunk."""
+        return pending_rows.iterate(self.bucket.id)
+
+    def __len__(self) -> int:
+        """Return the number of pending files."""
+        return pending_rows.count(self.bucket.id)
 
     #
     # Announcing
@@ -135,7 +122,7 @@ class Transfers:
                 if request.type == REMOTE:
                     results[request.key] = self._attach_remote(request)
                 elif request.type == MULTIPART:
-                    self._start_multipart(writer, request)
+                    self.multipart.start(writer, request)
                 elif request.type == FETCH:
                     transfers.launch_after_commit(
                         transfers.FETCH_JOB, self.bucket.id, request.key
@@ -169,39 +156,6 @@ class Transfers:
         )
         return self.files._after_attach(attached)
 
-    def _start_multipart(
-        self, writer: PendingWriter, request: transfers.TransferRequest
-    ) -> None:
-        assert request.size is not None
-        assert request.parts is not None and request.part_size is not None
-        layout = PartLayout(request.size, request.parts, request.part_size)
-        bucket = self.bucket
-        fileinstance = FileInstance(id=uuid.uuid4(), size=request.size)
-        storage = fileinstance.storage(
-            default_location=bucket.location.uri,
-            default_storage_class=bucket.default_storage_class,
-        )
-        target = PartsStorage(storage)
-        with step() as current:
-            state = target.initialize(layout)
-            current.undo(lambda: target.abort(layout, state))
-            fileinstance.uri = target.uri
-            fileinstance.storage_class = bucket.default_storage_class
-            fileinstance.readable = False
-            fileinstance.writable = True
-            if not target.direct:
-                # Allocated in storage: deleted again unless this commits.
-                ledger.stage(fileinstance.id, storage)
-            writer.set_instance(
-                request.key,
-                fileinstance,
-                {"storage": state, "direct": target.direct},
-            )
-
-    def _parts_storage(self, found: PendingFile) -> PartsStorage:
-        fileinstance = db.session.get(FileInstance, found.file_id)
-        return PartsStorage(fileinstance.storage())
-
     #
     # Local uploads
     #
@@ -225,7 +179,7 @@ class Transfers:
         """
         key = validate_key(key)
         found = self.get(key)
-        self._check_type(found, LOCAL, "PUT .../content")
+        check_type(found, LOCAL, "PUT .../content")
         if target is None:
             target = UploadTarget.of(self.files._writable_bucket())
         expected = found.size if found.size is not None else size
@@ -240,53 +194,6 @@ class Transfers:
                 key, fileinstance, (WAITING, RECEIVED), RECEIVED
             )
 
-    @staticmethod
-    def _check_type(found: PendingFile, kind: str, operation: str) -> None:
-        if found.type != kind:
-            raise TransferStateError(
-                "The file {0!r} is a {1} transfer: {2} is for {3} transfers.".format(
-                    found.key, found.type, operation, kind
-                )
-            )
-
-    #
-    # Multipart uploads through the application
-    #
-    def upload_part(
-        self, key: str, number: int, stream: Any, size: Optional[int] = None
-    ) -> PendingFile:
-        """Write part ``number`` of a multipart upload that goes through the app.
-
-        The part is written in place, with no transaction open, then noted.
-        A part whose upload fails must be sent again.
-        """
-        key = validate_key(key)
-        found = self.get(key)
-        self._check_type(found, MULTIPART, "uploading a part")
-        if found.state != WAITING or found.file_id is None:
-            raise TransferStateError(
-                "The upload of {0!r} takes no more parts (state {1!r}).".format(
-                    key, found.state
-                )
-            )
-        self.files._writable_bucket()
-        layout = PartLayout.from_json(found.details)
-        length = layout.check_length(number, size)
-        target = self._parts_storage(found)
-        ledger.release_if_read_only()
-        try:
-            target.write_part(layout, number, stream, length)
-        except BaseException:
-            with step():
-                self._writer().forget_part(key, number)
-            db.session.commit()
-            raise
-        with step():
-            return self._writer().record_part(key, number)
-
-    #
-    # Committing
-    #
     def commit(self, key: str) -> Committed:
         """Complete a pending file once its bytes are all in (``POST .../commit``).
 
@@ -309,7 +216,7 @@ class Transfers:
         if found.type == LOCAL:
             return Committed(self._commit_local(found), None)
         if found.type == MULTIPART:
-            return self._commit_multipart(found)
+            return self.multipart.commit(found)
         raise TransferStateError(
             "The file {0!r} is fetched by the application, which completes it "
             "itself (state {1!r}).".format(key, found.state)
@@ -322,50 +229,8 @@ class Transfers:
                 "first).".format(found.key)
             )
         fileinstance = db.session.get(FileInstance, found.file_id)
-        self._check_checksum(found, fileinstance.checksum)
+        check_checksum(found, fileinstance.checksum)
         return self.complete(found.key, fileinstance)
-
-    @staticmethod
-    def _check_checksum(found: PendingFile, actual: Optional[str]) -> None:
-        if found.checksum and actual != found.checksum:
-            raise ChecksumMismatchError(found.checksum, actual or "none")
-
-    def _commit_multipart(self, found: PendingFile) -> Committed:
-        if found.state == VERIFYING:
-            return Committed(None, found)
-        if found.state != WAITING or found.file_id is None:
-            raise TransferStateError(
-                "The upload of {0!r} cannot be committed (state {1!r}).".format(
-                    found.key, found.state
-                )
-            )
-        self.files._writable_bucket()
-        layout = PartLayout.from_json(found.details)
-        target = self._parts_storage(found)
-        if target.direct:
-            target.complete(layout, dict(found.details.get("storage", {})))
-            with step():
-                pending = self._writer().set_state(found.key, (WAITING,), VERIFYING)
-                transfers.launch_after_commit(
-                    transfers.VERIFY_JOB, self.bucket.id, found.key
-                )
-            return Committed(None, pending)
-        missing = sorted(
-            set(range(1, layout.parts + 1)) - set(found.details.get("received", []))
-        )
-        if missing:
-            raise TransferStateError(
-                "Parts missing from the upload of {0!r}: {1}.".format(
-                    found.key, ", ".join(map(str, missing[:20]))
-                )
-            )
-        fileinstance = db.session.get(FileInstance, found.file_id)
-        checksum = fileinstance.storage().checksum()
-        self._check_checksum(found, checksum)
-        fileinstance.checksum = checksum
-        fileinstance.readable = True
-        fileinstance.writable = False
-        return Committed(self.complete(found.key, fileinstance), None)
 
     def complete(self, key: str, fileinstance: FileInstance) -> Any:
         """Make a pending file completed with these (checked) bytes; send the hooks."""

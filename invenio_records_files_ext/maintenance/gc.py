@@ -19,9 +19,8 @@ started using it since it was listed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
-
 from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
 
 from invenio_db import db
 from invenio_files_rest.models import Bucket, FileInstance, ObjectVersion

@@ -34,7 +34,7 @@ from typing import Any, Optional
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import InvalidTransferError, TransferFailedError, describe
-from . import check_url
+from .requests import check_url
 
 REDIRECTS = frozenset((301, 302, 303, 307, 308))
 ALLOWED_HOSTS_SETTING = "RECORDS_FILES_FETCH_ALLOWED_HOSTS"
