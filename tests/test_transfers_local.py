@@ -266,3 +266,35 @@ def test_metadata_only_record_over_rest(client, db):
     )
     assert updated.status_code == 200, updated.json
     assert upload(client, pid, "a", b"a").status_code == 200
+
+
+def test_max_file_size_applies_to_announced_and_received_sizes(client, db):
+    pid = create_record(client)
+    rec = stored_record(pid)
+    rec.files.bucket.max_file_size = 5
+    db.session.commit()
+    too_big = init(client, pid, [{"key": "big", "size": 6}])
+    assert too_big.status_code == 400, too_big.json
+    assert init(client, pid, [{"key": "unsized"}]).status_code == 201
+    refused = put_content(client, pid, "unsized", b"123456")
+    assert refused.status_code == 400, refused.json
+    assert put_content(client, pid, "unsized", b"12345").status_code == 200
+    assert commit(client, pid, "unsized").json["status"] == "completed"
+    assert stored_record(pid).files.bucket.size == 5
+
+
+def test_init_of_many_files_costs_constant_statements(client, db, count_statements):
+    pid = create_record(client)
+    rec = stored_record(pid)
+    counts = []
+    for size in (5, 50):
+        entries = [{"key": "{0}-{1}".format(size, n)} for n in range(size)]
+        db.session.commit()
+        # The commit expired the record and its bucket: load them before
+        # counting, so that both rounds start alike.
+        assert rec.files.bucket.id is not None
+        with count_statements() as counter:
+            rec.files.transfers.init(entries)
+        counts.append(counter.count)
+        db.session.commit()
+    assert counts[0] == counts[1], counts

@@ -127,9 +127,8 @@ class Transfers:
                     transfers.launch_after_commit(
                         transfers.FETCH_JOB, self.bucket.id, request.key
                     )
-        for request in requests:
-            if request.key not in results:
-                results[request.key] = self.get(request.key)
+        waiting = [request.key for request in requests if request.key not in results]
+        results.update(pending_rows.by_keys(self.bucket.id, waiting))
         self.files._changed()
         return [results[request.key] for request in requests]
 
