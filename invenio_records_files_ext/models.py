@@ -193,10 +193,22 @@ class FileTransfer(db.Model, db.Timestamp):
     """Details of the transfer type (source URL, parts...)."""
 
 
+OBJECT_KEY_INDEX = db.Index(
+    "ix_records_files_object_bucket_key", ObjectVersion.bucket_id, ObjectVersion.key
+)
+"""Index of Invenio-Files-REST's object versions by bucket and key.
+
+Its own indexes lead with ``bucket_id`` and ``version_id``, so finding the
+current version of one key read every version of the bucket: the cost of
+one upload grew with the number of files. With this index it is constant.
+"""
+
+
 __all__ = (
     "COMPLETED",
     "FileEntry",
     "FileTransfer",
+    "OBJECT_KEY_INDEX",
     "PENDING",
     "REMOTE_STORAGE_CLASS",
     "RecordsBuckets",

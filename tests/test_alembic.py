@@ -15,8 +15,11 @@ def _tables(app):
     return set(sa.inspect(db_.engine).get_table_names())
 
 
-def _indexes(app):
-    return {ix["name"] for ix in sa.inspect(db_.engine).get_indexes("records_buckets")}
+OBJECT_KEY_INDEX = "ix_records_files_object_bucket_key"
+
+
+def _indexes(app, table="records_buckets"):
+    return {ix["name"] for ix in sa.inspect(db_.engine).get_indexes(table)}
 
 
 def test_branch_creates_its_tables(alembic_app):
@@ -27,8 +30,10 @@ def test_branch_creates_its_tables(alembic_app):
     assert "ix_records_buckets_bucket_id" in _indexes(alembic_app)
     columns = {c["name"] for c in sa.inspect(db_.engine).get_columns("records_buckets")}
     assert columns == {"record_id", "bucket_id"}
+    assert OBJECT_KEY_INDEX in _indexes(alembic_app, "files_object")
     alembic.downgrade("c3f1e2a9b7d4")
     assert not own & _tables(alembic_app)
+    assert OBJECT_KEY_INDEX not in _indexes(alembic_app, "files_object")
 
 
 def test_database_migrated_by_invenio_records_files(alembic_app):
@@ -84,7 +89,7 @@ def test_models_match_recipes(alembic_app):
     differences = [
         diff
         for diff in alembic.compare_metadata()
-        if any(table in repr(diff) for table in OWN_TABLES)
+        if any(name in repr(diff) for name in OWN_TABLES + (OBJECT_KEY_INDEX,))
         and not _sqlite_uuid_artefact(diff)
     ]
     assert differences == []
@@ -104,13 +109,14 @@ def _sqlite_uuid_artefact(diff):
 
 
 def test_transfer_table_comes_and_goes(alembic_app):
-    """The transfer table has its own revision, on top of the marks."""
+    """The transfer table has its own revision, on top of the key index."""
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")
     columns = {
         c["name"] for c in sa.inspect(db_.engine).get_columns("records_files_transfer")
     }
     assert {"entry_id", "type", "state", "file_id", "reserved", "json"} <= columns
-    alembic.downgrade("dc5e25f9187c")
+    alembic.downgrade("e4b7d2a19c03")
     assert "records_files_transfer" not in _tables(alembic_app)
+    assert OBJECT_KEY_INDEX in _indexes(alembic_app, "files_object")
     assert "records_files_entry" in _tables(alembic_app)

@@ -13,7 +13,7 @@ from sqlalchemy_utils.types import JSONType, UUIDType
 
 # revision identifiers, used by Alembic.
 revision = "7b1e4c9d2a6f"
-down_revision = "dc5e25f9187c"
+down_revision = "e4b7d2a19c03"
 branch_labels = ()
 depends_on = None
 
