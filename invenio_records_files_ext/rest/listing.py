@@ -103,5 +103,8 @@ class RecordBucketResource(FilesView, BucketResource):
         )
 
     def post(self, *args: Any, **kwargs: Any) -> Any:
-        """Announce files (InvenioRDM's ``POST /files``), see :mod:`.transfers`."""
+        """Announce files (InvenioRDM's ``POST /files``).
+
+        See :mod:`invenio_records_files_ext.rest.transfers`.
+        """
         return announce(self)
