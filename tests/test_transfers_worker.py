@@ -69,6 +69,17 @@ def source():
     server.stop()
 
 
+def _forget_connections(celery):
+    """Drop the connections pooled for the broker used before.
+
+    Celery keeps its producers' pool once made, even when the broker
+    setting changes (and ``close()`` leaves it when no connection pool is
+    open): without this the task would go to the earlier broker.
+    """
+    celery.close()
+    celery.amqp._producer_pool = None
+
+
 @pytest.fixture()
 def worker(app, client, redis_url, database_uri, tmp_path):
     """A Celery worker process on the test database, fed by Redis."""
@@ -113,10 +124,12 @@ def worker(app, client, redis_url, database_uri, tmp_path):
         broker_url=celery.conf.broker_url,
     )
     celery.conf.update(task_always_eager=False, broker_url=redis_url)
+    _forget_connections(celery)
     try:
         yield process
     finally:
         celery.conf.update(**saved)
+        _forget_connections(celery)
         stop_process_group(process)
         log.close()
         worker_log = (tmp_path / "worker.log").read_text(errors="replace")
