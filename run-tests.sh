@@ -9,6 +9,10 @@
 #   ./run-tests.sh                 # everything
 #   ./run-tests.sh tests/test_api.py -k rename   # extra arguments go to pytest
 #
+# A throwaway Redis server on loopback (scripts/redis.sh, Debian's
+# redis-server) is the Celery broker of the real-worker test; when none can
+# be started that test is skipped, saying why.
+#
 # Environment: VENV (default .venv), SKIP_POSTGRESQL=1 to skip the
 # PostgreSQL run, SKIP_BROWSER=1 not to install Chromium (the browser tests
 # then run only if it is already installed).
@@ -61,6 +65,24 @@ step "Style: black, isort, flake8, pydocstyle"
 "$PY" -m flake8 invenio_records_files_ext tests examples benchmarks
 "$PY" -m pydocstyle invenio_records_files_ext
 
+step "Redis (Celery broker of the real-worker test)"
+REDISDIR=$(mktemp -d /tmp/rfx-redis.XXXXXX)
+REDISPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PGDIR=""
+cleanup() {
+    scripts/redis.sh stop "$REDISDIR"
+    if [ -n "$PGDIR" ]; then
+        scripts/postgres.sh stop "$PGDIR"
+    fi
+}
+trap cleanup EXIT
+if RFX_REDIS_URL=$(scripts/redis.sh start "$REDISDIR" "$REDISPORT"); then
+    export RFX_REDIS_URL
+    echo "Redis on $RFX_REDIS_URL"
+else
+    echo "No Redis here: the real-worker test will be skipped (see above)."
+fi
+
 step "Tests on SQLite"
 "$PY" -m pytest "$@"
 
@@ -77,6 +99,7 @@ step "Benchmarks: smoke run (figures are measured with the full runs, see benchm
 "$PY" benchmarks/attach.py --quick
 "$PY" benchmarks/rest_throughput.py --quick
 "$PY" benchmarks/migration.py --quick
+"$PY" benchmarks/transfers.py --quick
 
 if [ "${SKIP_POSTGRESQL:-}" = 1 ]; then
     step "PostgreSQL run skipped (SKIP_POSTGRESQL=1)"
@@ -86,7 +109,6 @@ fi
 step "Tests on PostgreSQL"
 PGDIR=$(mktemp -d /tmp/rfx-postgres.XXXXXX)
 PGPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-trap 'scripts/postgres.sh stop "$PGDIR"' EXIT
 set +e
 PGURI=$(scripts/postgres.sh start "$PGDIR" "$PGPORT")
 status=$?

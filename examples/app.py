@@ -26,6 +26,7 @@ import os
 
 from flask import Flask
 from flask_login import LoginManager
+from invenio_celery import InvenioCelery
 from invenio_db import InvenioDB, db
 from invenio_files_rest import InvenioFilesREST
 from invenio_files_rest.models import Location
@@ -115,6 +116,15 @@ def demo_config(instance_path):
             ),
         ),
         RECORDS_FILES_REST_ENDPOINTS={"RECORDS_REST_ENDPOINTS": {"recid": "/files"}},
+        # Background work (fetch transfers) runs in the request unless a
+        # broker is named: CELERY_BROKER_URL=redis://... and a worker
+        # (``celery -A examples.worker worker``).
+        CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
+        # Invenio-Celery's older name of the same setting wins when set.
+        BROKER_URL=os.environ.get("CELERY_BROKER_URL", "memory://"),
+        CELERY_RESULT_BACKEND=None,
+        CELERY_TASK_ALWAYS_EAGER="CELERY_BROKER_URL" not in os.environ,
+        CELERY_TASK_EAGER_PROPAGATES=False,
     )
 
 
@@ -155,6 +165,8 @@ def create_app(config=None, instance_path=None):
     app = Flask("invenio_records_files_ext_demo", instance_path=instance_path)
     app.config.update(demo_config(instance_path))
     app.config.update(config or {})
+    if "CELERY_BROKER_URL" in (config or {}):
+        app.config["BROKER_URL"] = config["CELERY_BROKER_URL"]
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS",
         _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
@@ -174,6 +186,7 @@ def create_app(config=None, instance_path=None):
     InvenioFilesREST(app)
     InvenioRecordsREST(app)
     search.init_search(app)
+    InvenioCelery(app)
     InvenioRecordsFiles(app)
     app.register_blueprint(records_blueprint(app))
     app.register_blueprint(files_blueprint(app))

@@ -19,7 +19,8 @@ from invenio_records.errors import MissingModelError
 
 from . import signals
 from .dumpers import FilesDumpExtension
-from .files import FileObject, FilesIterator, FilesMixin, inline
+from .errors import FilesNotEmptyError
+from .files import FileObject, FilesIterator, FilesMixin, enabled, inline
 from .lifecycle import bury, purge, restore
 from .models import RecordsBuckets
 from .steps import send_signal, step
@@ -38,6 +39,9 @@ class Record(FilesMixin, _Record):
     is ignored and the linked bucket's id kept. ``_files``,
     ``_default_preview`` and ``_files_summary`` are computed from the file
     rows and never stored in the record's JSON.
+
+    ``files: {"enabled": bool}`` (InvenioRDM's shape) says whether the
+    record has files; see :attr:`files_enabled`.
     """
 
     _extensions = [FilesDumpExtension()]
@@ -53,10 +57,16 @@ class Record(FilesMixin, _Record):
         """Create a record and the associated bucket.
 
         :param with_bucket: create a bucket automatically on record creation.
+            ``data["files"]["enabled"]``, when given, decides instead: a
+            record created with ``{"files": {"enabled": False}}`` is
+            metadata-only and has no bucket.
         """
         for key in inline.DERIVED_KEYS:
             data.pop(key, None)
-        bucket = cls.create_bucket(data) if with_bucket else None
+        flag = enabled.stored_flag(data)
+        files_enabled = bool(with_bucket) if flag is None else flag
+        enabled.set_flag(data, files_enabled)
+        bucket = cls.create_bucket(data) if files_enabled else None
         if bucket is not None:
             cls.dump_bucket(data, bucket)
         record = super().create(data, id_=id_, **kwargs)
@@ -125,13 +135,68 @@ class Record(FilesMixin, _Record):
             else:
                 self.pop("_bucket", None)
 
+    @property
+    def files_enabled(self) -> bool:
+        """Whether the record has files (``files.enabled`` in its JSON).
+
+        Setting it to true creates the bucket if the record has none;
+        setting it to false needs a record without files (completed or
+        pending). Commit the record to store the flag.
+
+        :raises invenio_records_files_ext.errors.FilesNotEmptyError: files
+            cannot be disabled while the record has some.
+        """
+        return enabled.is_enabled(self)
+
+    @files_enabled.setter
+    def files_enabled(self, value: bool) -> None:
+        """Enable or disable the record's files."""
+        if value:
+            enabled.set_flag(self, True)
+            self._ensure_bucket()
+        else:
+            self._check_no_files()
+            enabled.set_flag(self, False)
+
+    def _ensure_bucket(self) -> None:
+        if self.model is None or self.bucket is not None:
+            return
+        bucket = self.create_bucket(dict(self))
+        if bucket is None:
+            return
+        RecordsBuckets.create(record=self, bucket=bucket)
+        self.dump_bucket(self, bucket)
+        self._forget_files()
+        self.__dict__["_files_bucket"] = bucket
+
+    def _check_no_files(self) -> None:
+        files = self.files if self.model is not None else None
+        if files is not None and (len(files) or len(files.transfers)):
+            raise FilesNotEmptyError()
+
+    def _apply_files_flag(self) -> None:
+        stored = self.model.json or {}
+        flag = enabled.stored_flag(self)
+        if flag is None:
+            # An update that leaves the flag out keeps the stored one.
+            flag = enabled.stored_flag(stored)
+            if flag is None:
+                return
+            enabled.set_flag(self, flag)
+        if flag:
+            self._ensure_bucket()
+        elif enabled.stored_flag(stored) is not False:
+            self._check_no_files()
+
     def commit(self, *args: Any, **kwargs: Any) -> Record:
         """Store the record; ``_bucket`` keeps the linked bucket's id.
 
         The derived keys (``_files``...) are not stored: the file rows are
-        the truth, and committing a record never changes its files.
+        the truth, and committing a record never changes its files. A
+        record whose ``files.enabled`` was set to true gets its bucket now.
         """
         if self.model is not None and not self.model.is_deleted:
+            self._apply_files_flag()
             self._restore_bucket_key()
         with inline.suspended(self):
             super().commit(*args, **kwargs)

@@ -9,8 +9,9 @@
   buckets' current versions; ``--repair`` brings them in step.
 * ``gc`` finds what nothing uses any more: buckets this package linked to
   a record and no record links any more, file instances no object points
-  to, and bytes in local storage folders that no file instance points to.
-  It only reports unless given ``--delete``.
+  to, bytes in local storage folders that no file instance points to, and
+  pending files abandoned for longer than ``--pending-age``. It only
+  reports unless given ``--delete``.
 
 A RECORD is a record's UUID, ``pid_type:pid_value`` (``recid:6``) or a
 bare PID value of the default type (``--pid-type``, else
@@ -31,6 +32,7 @@ from contextlib import contextmanager
 from typing import Any, Optional, Union
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from .errors import (
@@ -460,6 +462,25 @@ def _gc_file_instances(
     click.echo("Deleted {0} orphan file instances.".format(deletion.removed))
 
 
+def _gc_pending(dry_run: bool, max_age: float, tally: _Tally) -> None:
+    found = collecting.abandoned_files(max_age)
+    for item in found:
+        click.echo(
+            "Abandoned pending file {0.key!r} of bucket {0.bucket_id}: {0.type} "
+            "transfer, state {0.state}, untouched since {0.updated} ({0.reserved} "
+            "bytes reserved)".format(item)
+        )
+    click.echo("Abandoned pending files: {0}.".format(len(found)))
+    tally.found += len(found)
+    if dry_run or not found:
+        return
+    deletion = collecting.delete_abandoned(found, max_age)
+    for error in deletion.errors:
+        tally.errors += 1
+        click.echo("Could not delete pending file {0}".format(error))
+    click.echo("Deleted {0} abandoned pending files.".format(deletion.removed))
+
+
 def _print_stray(stray: localstorage.StrayFile) -> None:
     if stray.recent:
         click.echo(
@@ -529,6 +550,13 @@ def _gc_bytes(
     "write bytes before their rows are committed. 0 disables it.",
 )
 @click.option(
+    "--pending-age",
+    type=DURATION,
+    default=None,
+    help="Pending files whose transfer has not moved for longer than this "
+    "are abandoned (default: RECORDS_FILES_PENDING_MAX_AGE, 7 days).",
+)
+@click.option(
     "--include-unmarked-buckets",
     is_flag=True,
     help="Also take buckets this package never linked to a record for "
@@ -539,14 +567,20 @@ def _gc_bytes(
 )
 @click.pass_context
 def gc(
-    ctx: click.Context, dry_run: bool, min_age: float, include_unmarked_buckets: bool
+    ctx: click.Context,
+    dry_run: bool,
+    min_age: float,
+    pending_age: Optional[float],
+    include_unmarked_buckets: bool,
 ) -> None:
     """Find, and with --delete remove, what nothing uses any more.
 
-    Three kinds of garbage are looked for: buckets this package linked to a
-    record that no record links any more (removed with their objects and
-    the bytes no other bucket uses), file instances no object version or
-    multipart upload points to, and bytes in local storage folders that no
+    Four kinds of garbage are looked for: pending files abandoned (announced
+    and untouched for longer than --pending-age; removed with their bytes
+    and quota reservation), buckets this package linked to a record that no
+    record links any more (removed with their objects and the bytes no
+    other bucket uses), file instances no object version, multipart upload
+    or pending file points to, and bytes in local storage folders that no
     file instance points to (left by aborted uploads; empty folders go with
     them). Buckets of other modules are left alone (see
     --include-unmarked-buckets).
@@ -554,6 +588,9 @@ def gc(
     if not dry_run:
         ctx.with_resource(immediate_transactions())
     state, tally = localstorage.SweepState(), _Tally()
+    if pending_age is None:
+        pending_age = float(current_app.config["RECORDS_FILES_PENDING_MAX_AGE"])
+    _gc_pending(dry_run, pending_age, tally)
     _gc_buckets(dry_run, include_unmarked_buckets, state, tally)
     _gc_file_instances(dry_run, state, tally)
     _gc_bytes(dry_run, min_age, state, tally)

@@ -136,3 +136,50 @@ RECORDS_FILES_CLI_DEFAULT_PID_TYPE = "recid"
 other types are named in full (``doi:10.1234/abc``) or with the group's
 ``--pid-type`` option.
 """
+
+#
+# Pending files and transfers (see docs/transfers.rst)
+#
+RECORDS_FILES_TRANSFER_TYPES = ("L", "F", "R", "M")
+"""Transfer types clients may choose when they announce files: ``L``
+(local, three steps), ``F`` (fetch from a URL), ``R`` (remote: a reference
+to a URL) and ``M`` (multipart). Fetch and remote transfers also need their
+allowed hosts."""
+
+RECORDS_FILES_INIT_MAX_FILES = 1000
+"""Most files one ``POST .../files`` (or ``transfers.init()``) may announce."""
+
+RECORDS_FILES_PENDING_MAX_AGE = 7 * 24 * 3600
+"""Seconds after which a pending file whose transfer has not moved counts as
+abandoned: ``flask records-files gc --delete`` removes it, its bytes and
+its quota reservation."""
+
+RECORDS_FILES_MULTIPART_MAX_PARTS = 10000
+"""Most parts of a multipart transfer (S3's own limit is 10,000)."""
+
+RECORDS_FILES_FETCH_ALLOWED_HOSTS = ()
+"""Hosts fetch transfers may download from: host names
+(``data.example.org``), ``host:port``, or ``*.example.org`` for a domain.
+Empty (the default): no fetch transfer is accepted."""
+
+RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES = False
+"""Let fetches connect to loopback, private, link-local and other
+non-public addresses. Off by default: a fetch must not reach services that
+only the server can (SSRF). Tests and closed networks may turn it on."""
+
+RECORDS_FILES_FETCH_MAX_SIZE = None
+"""Largest file a fetch may download, in bytes (``None``: the bucket's limits
+alone)."""
+
+RECORDS_FILES_FETCH_TIMEOUT = 3600
+"""Seconds a whole fetch may take (and any one read may wait)."""
+
+RECORDS_FILES_FETCH_CONNECT_TIMEOUT = 10
+"""Seconds a fetch may wait for its connection."""
+
+RECORDS_FILES_FETCH_MAX_REDIRECTS = 5
+"""Redirects a fetch follows (each target is checked like the first URL)."""
+
+RECORDS_FILES_REMOTE_ALLOWED_HOSTS = ()
+"""Hosts remote transfers may point to (same forms as
+``RECORDS_FILES_FETCH_ALLOWED_HOSTS``). Empty: no remote file is accepted."""

@@ -24,6 +24,9 @@ __all__ = (
     "CopyOntoItselfError",
     "DuplicateFileKeyError",
     "FileKeyExistsError",
+    "FilePendingError",
+    "FilesNotEmptyError",
+    "FilesNotEnabledError",
     "FilesAlreadySetError",
     "InvalidContentMD5Error",
     "InvalidCursorError",
@@ -32,6 +35,7 @@ __all__ = (
     "InvalidMetadataError",
     "InvalidOperationError",
     "InvalidPageSizeError",
+    "InvalidTransferError",
     "LocalPathError",
     "LoginRequiredError",
     "NoBucketError",
@@ -40,7 +44,10 @@ __all__ = (
     "RecordGoneError",
     "RecordNotFoundError",
     "RecordsFilesError",
+    "SizeMismatchError",
     "TooManyFilesError",
+    "TransferFailedError",
+    "TransferStateError",
     "UnknownIdentifierError",
     "describe",
 )
@@ -264,3 +271,66 @@ class LoginRequiredError(PermissionDeniedError):
     """You must log in to do this with the files of this record."""
 
     code = 401
+
+
+class FilesNotEnabledError(RecordsFilesError, InvalidOperationError):
+    """Files are not enabled for this record."""
+
+    code = 400
+
+    def __init__(self, message: str | None = None) -> None:
+        """Keep the message; also an Invenio-Files-REST error."""
+        self.message = message or (self.__doc__ or "").splitlines()[0]
+        InvalidOperationError.__init__(self, description=self.message)
+
+    def __str__(self) -> str:
+        """Return the message."""
+        return self.message
+
+
+class FilesNotEmptyError(RecordsFilesError):
+    """Files cannot be disabled while the record has files; delete them first."""
+
+    code = 409
+
+
+class FilePendingError(RecordsFilesError):
+    """The key names a pending file: commit or delete it first."""
+
+    code = 409
+
+    def __init__(self, key: str) -> None:
+        """Remember the key."""
+        self.key = key
+        super().__init__(
+            "The file {0!r} is pending (announced, not completed): commit it or "
+            "delete it first.".format(key)
+        )
+
+
+class InvalidTransferError(RecordsFilesError, ValueError):
+    """A file announced for upload is described wrongly."""
+
+
+class TransferStateError(RecordsFilesError):
+    """The pending file is not in a state that allows this."""
+
+
+class SizeMismatchError(RecordsFilesError, ValueError):
+    """The bytes received do not have the size announced for them."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        """Keep both sizes."""
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            "The file was announced with {0} bytes but {1} were received.".format(
+                expected, actual
+            )
+        )
+
+
+class TransferFailedError(RecordsFilesError):
+    """The bytes of a file could not be transferred."""
+
+    code = 502

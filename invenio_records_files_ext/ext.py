@@ -6,10 +6,11 @@ from typing import Optional
 
 from flask import Flask
 
-from . import access, config
+from . import access, config, transfers
 from .dumpers import add_files_to_index
 from .files.hooks import register_session_hooks
 from .rest import files_rest
+from .tasks.transfers import launch
 
 
 class InvenioRecordsFiles:
@@ -32,6 +33,7 @@ class InvenioRecordsFiles:
         """Set configuration defaults and wire the hooks."""
         self.init_config(app)
         register_session_hooks()
+        transfers.set_launcher(launch)
         _connect_indexer()
         app.extensions["invenio-records-files"] = self
         finalize_app(app)

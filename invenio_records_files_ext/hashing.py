@@ -114,6 +114,14 @@ def md5_of_storage(storage: Any) -> str:
     return digest.hexdigest()
 
 
+def measure_storage(storage: Any) -> tuple[int, str]:
+    """Read stored bytes once; return their size and checksum (``md5:<hex>``)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with storage.open("rb") as fp:
+        size = digest_stream(fp, digest)
+    return size, "md5:" + digest.hexdigest()
+
+
 def verify_md5(storage: Any, checksum: Optional[str], expected: str) -> None:
     """Check stored bytes against the MD5 a client announced.
 

@@ -13,6 +13,9 @@ transaction ends:
   in it and cancels the deletions it asked for;
 * *touched* keys (object versions that code outside this library changed)
   are handed to the before-commit hooks, which bring the file rows in step;
+* *callbacks* to run once the transaction has committed (starting a
+  background task that reads what the transaction wrote); rolling back the
+  savepoint that registered one cancels it;
 * whether the transaction has *written* anything: the upload route streams
   a body with no transaction open only if the request's transaction has
   done nothing but read (:func:`release_if_read_only`), so that work done
@@ -50,6 +53,14 @@ class HeldBytes:
 
 
 @dataclass
+class HeldCallback:
+    """A callback to run after commit and the (sub)transaction that asked for it."""
+
+    owner: SessionTransaction
+    callback: Callable[[], None]
+
+
+@dataclass
 class TransactionState:
     """The ledger of one database transaction."""
 
@@ -62,6 +73,9 @@ class TransactionState:
 
     touched: dict[Any, set[str]] = field(default_factory=dict)
     """Bucket id -> keys whose object versions other code changed."""
+
+    callbacks: list[HeldCallback] = field(default_factory=list)
+    """What to run once the transaction has committed."""
 
 
 BeforeCommitHook = Callable[[Session, TransactionState], None]
@@ -120,6 +134,20 @@ def doom(storage: Any) -> None:
     session = db.session()
     current_state(session).doomed.append(
         HeldBytes(innermost_transaction(session), storage)
+    )
+
+
+def call_after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the transaction has committed (never if it rolls back).
+
+    The callback runs inside SQLAlchemy's ``after_commit`` event, when the
+    session can emit no SQL: it must not use the session (sending a Celery
+    task is fine; see :mod:`invenio_records_files_ext.tasks`). Errors it
+    raises are logged, never raised: the transaction has committed.
+    """
+    session = db.session()
+    current_state(session).callbacks.append(
+        HeldCallback(innermost_transaction(session), callback)
     )
 
 
@@ -186,6 +214,12 @@ def _after_commit(session: Session) -> None:
     doomed, state.doomed = state.doomed, []
     for held in doomed:
         delete_bytes(held.storage)
+    callbacks, state.callbacks = state.callbacks, []
+    for pending in callbacks:
+        try:
+            pending.callback()
+        except Exception:  # noqa: BLE001 - the transaction has committed
+            logger.exception("A callback after commit failed")
 
 
 def _within(transaction: Optional[SessionTransaction], ancestor: Any) -> bool:
@@ -204,6 +238,11 @@ def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
         return
     state.doomed = [
         held for held in state.doomed if not _within(held.owner, previous_transaction)
+    ]
+    state.callbacks = [
+        held
+        for held in state.callbacks
+        if not _within(held.owner, previous_transaction)
     ]
     for file_id, held in list(state.staged.items()):
         if _within(held.owner, previous_transaction):

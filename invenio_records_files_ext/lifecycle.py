@@ -31,8 +31,9 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from . import ledger, locks, ownership, signals
 from .files import inline, rows
+from .files.pending import discard_bucket
 from .models import RecordsBuckets
-from .references import bucket_file_ids, used_elsewhere
+from .references import bucket_file_ids, holds_bytes, used_elsewhere
 from .sql import chunks
 from .steps import send_signal
 
@@ -100,6 +101,9 @@ def remove_bucket(bucket_id: Any) -> list[tuple[Any, str]]:
     uploads = select(MultipartObject.upload_id).where(
         MultipartObject.bucket_id == bucket_id
     )
+    # Pending uploads' transfers go first: they reference their file
+    # instances (counted in file_ids above) and their rows.
+    discard_bucket(bucket_id, session)
     rows.delete_bucket_rows(bucket_id)
     session.execute(
         delete(ObjectVersionTag).where(ObjectVersionTag.version_id.in_(versions))
@@ -117,7 +121,7 @@ def remove_bucket(bucket_id: Any) -> list[tuple[Any, str]]:
             select(FileInstance).where(FileInstance.id.in_(chunk))
         ).scalars():
             removed.append((fileinstance.id, fileinstance.uri))
-            if fileinstance.uri:
+            if holds_bytes(fileinstance):
                 ledger.doom(fileinstance.storage())
         session.execute(delete(FileInstance).where(FileInstance.id.in_(chunk)))
     session.execute(delete(Bucket).where(Bucket.id == bucket_id))

@@ -164,16 +164,19 @@ def remember(link: LinkedBucket) -> None:
         cache[link.bucket_id] = link
 
 
-def find(bucket_id: Any) -> Optional[LinkedBucket]:
+def find(bucket_id: Any, cached: bool = True) -> Optional[LinkedBucket]:
     """Return the record linked to ``bucket_id``, or ``None`` if none is.
 
     Costs three queries (link, PIDs, record) the first time in a request and
     none after.
+
+    :param cached: use (and fill) the request's cache; background work
+        started from a request passes ``False``: it has a session of its own.
     """
     bucket_id = as_bucket_id(bucket_id)
     if bucket_id is None:
         return None
-    cache = _cache()
+    cache = _cache() if cached else None
     if cache is not None and bucket_id in cache:
         return cache[bucket_id]
     record_id = db.session.execute(

@@ -46,6 +46,11 @@ _ADD_SIZE = (
     .values(size=_BUCKETS.c.size + bindparam("b_delta", type_=BigInteger))
 )
 _SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(:id)")
+# unnest() yields the array in its order: the locks are taken in the order
+# of the ids, one statement however many keys.
+_KEY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(id) FROM unnest(CAST(:ids AS bigint[])) AS id"
+)
 
 
 def lock_id(*parts: Any) -> int:
@@ -84,8 +89,13 @@ def lock_keys(
         _lock_bucket_row(session, bucket_id)
         return
     session.execute(_SHARED_LOCK, {"id": lock_id(bucket_id)})
-    for key in sorted(set(keys)):
-        session.execute(_KEY_LOCK, {"id": lock_id(bucket_id, key)})
+    # Every writer takes its keys' locks in the same (id) order: two
+    # writers of the same keys cannot deadlock.
+    ids = sorted({lock_id(bucket_id, key) for key in keys})
+    if len(ids) == 1:
+        session.execute(_KEY_LOCK, {"id": ids[0]})
+    elif ids:
+        session.execute(_KEY_LOCKS, {"ids": ids})
 
 
 def lock_bucket(bucket_id: Any, session: Optional[Session] = None) -> None:

@@ -9,6 +9,11 @@ JSON, decides which bucket a record's files use.
 in the record's order, the object version it names, the per-file metadata
 and a status. A change to one file writes one row, however many files the
 record holds; the record's own JSON is not rewritten.
+
+``FileTransfer`` holds the state of a file announced but not completed yet
+(a *pending* entry): how its bytes come (transfer type), what the client
+announced, the bytes received so far and, for fetched files, how the
+fetch went. It goes when the file is completed or abandoned.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import uuid
 from typing import Any
 
 from invenio_db import db
-from invenio_files_rest.models import Bucket, ObjectVersion
+from invenio_files_rest.models import Bucket, FileInstance, ObjectVersion
 from invenio_records.models import RecordMetadata
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy_utils.types import JSONType, UUIDType
@@ -29,6 +34,10 @@ COMPLETED = "completed"
 
 PENDING = "pending"
 """Status of a file announced but not yet completed."""
+
+REMOTE_STORAGE_CLASS = "R"
+"""Storage class of a remote file's instance: its URI is the file's URL and
+no bytes are stored (a download redirects there)."""
 
 
 class RecordsBuckets(db.Model):
@@ -140,6 +149,50 @@ class FileEntry(db.Model, db.Timestamp):
     """Per-file metadata set by users."""
 
 
+class FileTransfer(db.Model, db.Timestamp):
+    """How the bytes of a pending file come, and how far they got.
+
+    One row per pending :class:`FileEntry` (deleted with it). Rows are
+    written by :mod:`invenio_records_files_ext.files.pending_rows` only.
+    """
+
+    __tablename__ = "records_files_transfer"
+    __table_args__ = (db.Index("ix_records_files_transfer_updated", "updated"),)
+
+    entry_id = db.Column(
+        UUIDType,
+        db.ForeignKey(FileEntry.id, ondelete="CASCADE"),
+        primary_key=True,
+    )
+    """The pending file."""
+
+    type = db.Column(db.String(1), nullable=False)
+    """Transfer type: ``L`` (local), ``F`` (fetch) or ``M`` (multipart)."""
+
+    state = db.Column(db.String(16), nullable=False)
+    """Where the transfer is (see :mod:`invenio_records_files_ext.transfers`)."""
+
+    file_id = db.Column(
+        UUIDType, db.ForeignKey(FileInstance.id), nullable=True, index=True
+    )
+    """File instance receiving the bytes, once there is one."""
+
+    size = db.Column(db.BigInteger, nullable=True)
+    """Size announced by the client."""
+
+    checksum = db.Column(db.String(255), nullable=True)
+    """Checksum announced by the client (``md5:<hex>``)."""
+
+    reserved = db.Column(db.BigInteger, nullable=False, default=0)
+    """Bytes the bucket's size counts for this upload (its quota share)."""
+
+    error = db.Column(db.Text, nullable=True)
+    """Why the transfer failed."""
+
+    json = db.Column(JSON_TYPE, nullable=False, default=dict)
+    """Details of the transfer type (source URL, parts...)."""
+
+
 OBJECT_KEY_INDEX = db.Index(
     "ix_records_files_object_bucket_key", ObjectVersion.bucket_id, ObjectVersion.key
 )
@@ -151,4 +204,12 @@ one upload grew with the number of files. With this index it is constant.
 """
 
 
-__all__ = ("COMPLETED", "FileEntry", "OBJECT_KEY_INDEX", "PENDING", "RecordsBuckets")
+__all__ = (
+    "COMPLETED",
+    "FileEntry",
+    "FileTransfer",
+    "OBJECT_KEY_INDEX",
+    "PENDING",
+    "REMOTE_STORAGE_CLASS",
+    "RecordsBuckets",
+)

@@ -3,7 +3,7 @@
 Stored bytes may be shared: a new version of a record (``files.copy()``)
 points its object versions at the same file instances. Bytes are deleted
 only once nothing references them any more: no object version (of any
-bucket) and no multipart upload.
+bucket), no multipart upload and no pending file's transfer.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from . import ledger
+from .models import REMOTE_STORAGE_CLASS, FileEntry, FileTransfer
 from .sql import chunks
 
 
@@ -32,7 +33,12 @@ def bucket_file_ids(bucket_id: Any, session: Optional[Session] = None) -> set[An
     uploads = select(MultipartObject.file_id).where(
         MultipartObject.bucket_id == bucket_id
     )
-    return set(_session(session).execute(objects.union(uploads)).scalars())
+    transfers = (
+        select(FileTransfer.file_id)
+        .join(FileEntry, FileEntry.id == FileTransfer.entry_id)
+        .where(FileEntry.bucket_id == bucket_id, FileTransfer.file_id.isnot(None))
+    )
+    return set(_session(session).execute(objects.union(uploads, transfers)).scalars())
 
 
 def used_elsewhere(
@@ -52,15 +58,19 @@ def used_elsewhere(
         uploads = select(MultipartObject.file_id).where(
             MultipartObject.file_id.in_(chunk)
         )
+        transfers = select(FileTransfer.file_id).where(FileTransfer.file_id.in_(chunk))
         if bucket_id is not None:
             objects = objects.where(ObjectVersion.bucket_id != bucket_id)
             uploads = uploads.where(MultipartObject.bucket_id != bucket_id)
-        used.update(session.execute(objects.union(uploads)).scalars())
+            transfers = transfers.join(
+                FileEntry, FileEntry.id == FileTransfer.entry_id
+            ).where(FileEntry.bucket_id != bucket_id)
+        used.update(session.execute(objects.union(uploads, transfers)).scalars())
     return used
 
 
 def is_used(file_id: Any, session: Optional[Session] = None) -> bool:
-    """Tell whether any object version or upload references a file instance."""
+    """Tell whether any object version, upload or transfer references a file instance."""
     return bool(used_elsewhere([file_id], session=session))
 
 
@@ -72,7 +82,19 @@ def orphans(*columns: Any) -> Select[Any]:
     by_upload = select(MultipartObject.upload_id).where(
         MultipartObject.file_id == FileInstance.id
     )
-    return select(*columns).where(~by_object.exists(), ~by_upload.exists())
+    by_transfer = select(FileTransfer.entry_id).where(
+        FileTransfer.file_id == FileInstance.id
+    )
+    return select(*columns).where(
+        ~by_object.exists(), ~by_upload.exists(), ~by_transfer.exists()
+    )
+
+
+def holds_bytes(fileinstance: FileInstance) -> bool:
+    """Tell whether a file instance has bytes in storage (remote files have none)."""
+    return bool(fileinstance.uri) and (
+        fileinstance.storage_class != REMOTE_STORAGE_CLASS
+    )
 
 
 def release(fileinstance: FileInstance, session: Optional[Session] = None) -> bool:
@@ -83,7 +105,7 @@ def release(fileinstance: FileInstance, session: Optional[Session] = None) -> bo
     session = _session(session)
     if is_used(fileinstance.id, session):
         return False
-    if fileinstance.uri:
+    if holds_bytes(fileinstance):
         ledger.doom(fileinstance.storage())
     session.delete(fileinstance)
     return True

@@ -86,6 +86,8 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
             data.update(BucketSchema().dump(bucket))
         if context.get("page_links"):
             data.setdefault("links", {}).update(context["page_links"])
+        # InvenioRDM's shape beside Files-REST's (see rest/transfers.py).
+        data.update(context.get("listing_extra") or {})
         return data
 
 

@@ -15,6 +15,8 @@ from io import BytesIO
 import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
+from flask_celeryext._mapping import FLASK_TO_CELERY_MAPPING
+from flask_celeryext.app import map_invenio_to_celery
 from invenio_db import db as db_
 from invenio_files_rest.models import Location
 from sqlalchemy import create_engine, event, make_url, text
@@ -71,6 +73,28 @@ def app(base_config, instance_path):
     _reset_schema(probe)
     application = create_app(dict(base_config), instance_path=instance_path)
     return application
+
+
+@pytest.fixture(autouse=True)
+def celery_of_the_test_app(request):
+    """Point Celery at the configuration of the application the test uses.
+
+    Flask-CeleryExt configures one Celery application per process: each
+    Flask application created reconfigures it (broker, eager mode). Tests
+    create several (the site's, S3's...); the last one would otherwise
+    decide where a test's tasks go.
+    """
+    for name in ("s3_app", "app"):
+        if name in request.fixturenames:
+            application = request.getfixturevalue(name)
+            extension = application.extensions.get("flask-celeryext")
+            if extension is not None:
+                extension.celery.config_from_object(
+                    map_invenio_to_celery(application.config, FLASK_TO_CELERY_MAPPING)
+                )
+                extension.celery.flask_app = application
+            break
+    yield
 
 
 def _clear_tables():
@@ -249,7 +273,7 @@ def storage_files(root):
 #
 # Alembic: a fresh database per test
 #
-OWN_TABLES = ("records_buckets", "records_files_entry")
+OWN_TABLES = ("records_buckets", "records_files_entry", "records_files_transfer")
 """Tables this package's Alembic branch creates."""
 
 ALEMBIC_DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]

@@ -5,6 +5,8 @@ import sqlalchemy as sa
 from invenio_db import db as db_
 from sqlalchemy_utils.types import UUIDType
 
+from tests.conftest import OWN_TABLES
+
 RECORD_ID = "3fa4a9a4-5c62-4d52-9d5e-8a0c2f0e6f11"
 BUCKET_ID = "0b9f5e26-7d61-4a3c-9f8e-2c1d0a7b4e22"
 
@@ -23,13 +25,14 @@ def _indexes(app, table="records_buckets"):
 def test_branch_creates_its_tables(alembic_app):
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")
-    assert {"records_buckets", "records_files_entry"} <= _tables(alembic_app)
+    own = {"records_buckets", "records_files_entry", "records_files_transfer"}
+    assert own <= _tables(alembic_app)
     assert "ix_records_buckets_bucket_id" in _indexes(alembic_app)
     columns = {c["name"] for c in sa.inspect(db_.engine).get_columns("records_buckets")}
     assert columns == {"record_id", "bucket_id"}
     assert OBJECT_KEY_INDEX in _indexes(alembic_app, "files_object")
     alembic.downgrade("c3f1e2a9b7d4")
-    assert not {"records_buckets", "records_files_entry"} & _tables(alembic_app)
+    assert not own & _tables(alembic_app)
     assert OBJECT_KEY_INDEX not in _indexes(alembic_app, "files_object")
 
 
@@ -86,10 +89,7 @@ def test_models_match_recipes(alembic_app):
     differences = [
         diff
         for diff in alembic.compare_metadata()
-        if any(
-            name in repr(diff)
-            for name in ("records_buckets", "records_files_entry", OBJECT_KEY_INDEX)
-        )
+        if any(name in repr(diff) for name in OWN_TABLES + (OBJECT_KEY_INDEX,))
         and not _sqlite_uuid_artefact(diff)
     ]
     assert differences == []
@@ -106,3 +106,17 @@ def _sqlite_uuid_artefact(diff):
         and isinstance(reflected, sa.NUMERIC)
         and reflected.precision == 16
     )
+
+
+def test_transfer_table_comes_and_goes(alembic_app):
+    """The transfer table has its own revision, on top of the key index."""
+    alembic = alembic_app.extensions["invenio-db"].alembic
+    alembic.upgrade("invenio_records_files_ext@head")
+    columns = {
+        c["name"] for c in sa.inspect(db_.engine).get_columns("records_files_transfer")
+    }
+    assert {"entry_id", "type", "state", "file_id", "reserved", "json"} <= columns
+    alembic.downgrade("e4b7d2a19c03")
+    assert "records_files_transfer" not in _tables(alembic_app)
+    assert OBJECT_KEY_INDEX in _indexes(alembic_app, "files_object")
+    assert "records_files_entry" in _tables(alembic_app)

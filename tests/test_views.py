@@ -174,13 +174,26 @@ def test_unknown_pid_and_missing_file(client, db):
     assert response.is_json
 
 
-def test_record_without_bucket_answers_404(client, db):
+def test_record_without_bucket(client, db):
     from invenio_pidstore.providers.recordid import RecordIdProvider
 
+    # Created without a bucket: metadata-only (InvenioRDM's files.enabled).
     record = Record.create({}, with_bucket=False)
     provider = RecordIdProvider.create(object_type="rec", object_uuid=record.id)
     db.session.commit()
-    response = client.get("/records/{0}/files".format(provider.pid.pid_value))
+    files = "/records/{0}/files".format(provider.pid.pid_value)
+    response = client.get(files)
+    assert response.status_code == 200
+    assert response.json == {"enabled": False}
+    refused = client.put(files + "/a.txt", data=b"a")
+    assert refused.status_code == 400
+    assert refused.json["message"] == "Files are not enabled for this record."
+    # Stored before files.enabled existed (no flag) and without a bucket:
+    # 404, as Invenio-Records-Files answered.
+    model = Record.get_record(record.id).model
+    model.json = {k: v for k, v in model.json.items() if k != "files"}
+    db.session.commit()
+    response = client.get(files)
     assert response.status_code == 404
     assert response.json["message"]
 
@@ -214,6 +227,11 @@ def test_blueprint_suffix_with_or_without_slash(app):
     assert rules == [
         "/r/<pid_value>/files",
         "/r/<pid_value>/files/<records_files_key:key>",
+        "/r/<pid_value>/files/<records_files_key:key>/commit",
+        # Downloads and uploads of the content: two rules, one path.
+        "/r/<pid_value>/files/<records_files_key:key>/content",
+        "/r/<pid_value>/files/<records_files_key:key>/content",
+        "/r/<pid_value>/files/<records_files_key:key>/content/<int:part>",
     ]
 
 

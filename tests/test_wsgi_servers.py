@@ -271,3 +271,71 @@ def test_redirected_pid(http, app):
     download = requests.get("{0}/records/{1}/files/moved.txt".format(http, old))
     assert [r.status_code for r in download.history] == [301]
     assert download.content == b"moved"
+
+
+def test_three_step_upload(http, location, server):
+    pid = create_record(http)
+    files = "{0}/records/{1}/files".format(http, pid)
+    body = os.urandom(2 * 1024 * 1024 + 3)
+    md5 = "md5:" + hashlib.md5(body).hexdigest()
+    announced = requests.post(
+        files, json=[{"key": "data.bin", "size": len(body), "checksum": md5}]
+    )
+    assert announced.status_code == 201, announced.text
+    assert announced.json()["entries"][0]["status"] == "pending"
+    assert requests.get(files + "/data.bin/content").status_code == 404
+    short = requests.put(
+        files + "/data.bin/content",
+        data=body[:-1],
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert short.status_code == 400, short.text
+    sent = requests.put(
+        files + "/data.bin/content",
+        data=SlowReader(body),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert sent.status_code == 200, server.logs()[-2000:]
+    done = requests.post(files + "/data.bin/commit")
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
+    assert done.json()["checksum"] == md5
+    assert requests.get(files + "/data.bin/content").content == body
+    record = requests.get("{0}/records/{1}".format(http, pid)).json()
+    assert [f["key"] for f in record["metadata"]["_files"]] == ["data.bin"]
+    assert record["metadata"]["files"] == {"enabled": True}
+    assert len(storage_files(location.uri)) == 1
+
+
+def test_multipart_transfer_through_the_app(http, location):
+    pid = create_record(http)
+    files = "{0}/records/{1}/files".format(http, pid)
+    part_size = 5 * 1024 * 1024
+    body = os.urandom(2 * part_size + 10)
+    announced = requests.post(
+        files,
+        json=[
+            {
+                "key": "parts.bin",
+                "size": len(body),
+                "checksum": "md5:" + hashlib.md5(body).hexdigest(),
+                "transfer": {"type": "M", "parts": 3, "part_size": part_size},
+            }
+        ],
+    )
+    assert announced.status_code == 201, announced.text
+    parts = announced.json()["entries"][0]["links"]["parts"]
+    assert [p["url"].startswith(http + "/records/") for p in parts] == [True] * 3
+    # Parts in any order, as parallel clients send them.
+    for part in reversed(parts):
+        start = (part["part"] - 1) * part_size
+        sent = requests.put(
+            part["url"],
+            data=body[start : start + part_size],
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert sent.status_code == 200, sent.text
+    done = requests.post(files + "/parts.bin/commit")
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
+    assert requests.get(files + "/parts.bin/content").content == body

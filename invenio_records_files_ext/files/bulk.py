@@ -23,9 +23,9 @@ from invenio_files_rest.utils import guess_mimetype
 from sqlalchemy import insert, select
 
 from .. import locks, signals, versions
-from ..errors import DuplicateFileKeyError
+from ..errors import DuplicateFileKeyError, FilePendingError
 from ..keys import validate_key
-from ..models import COMPLETED
+from ..models import COMPLETED, PENDING
 from ..sql import chunks
 from ..steps import send_signal, step
 from ..storage import UploadTarget, discard, write_bytes
@@ -243,6 +243,13 @@ def _previous_entries(
     return previous
 
 
+def _refuse_pending(stored: dict[str, queries.StoredEntry]) -> None:
+    """Refuse to write over pending files: their upload owns the key."""
+    for key, entry in stored.items():
+        if entry.status == PENDING:
+            raise FilePendingError(key)
+
+
 def put_many(
     bucket: Any, record: Any, pairs: Sequence[tuple[str, Any]], make_file: MakeFile
 ) -> list[str]:
@@ -264,6 +271,7 @@ def put_many(
         written = _write_all(bucket, target, pairs, current)
         locks.lock_bucket(bucket.id, session)
         stored = queries.stored_entries(bucket.id, keys, session)
+        _refuse_pending(stored)
         heads = versions.heads(bucket.id, keys, session)
         previous = _previous_entries(bucket.id, stored, heads)
         versions.retire(versions.head_version_ids(bucket.id, keys, session), session)
@@ -326,6 +334,7 @@ def _copy_batch(bucket: Any, batch: Sequence[Any], position: int) -> tuple[int, 
     session = db.session()
     keys = [row.key for row in batch]
     stored = queries.stored_entries(bucket.id, keys, session)
+    _refuse_pending(stored)
     versions.retire(versions.head_version_ids(bucket.id, keys, session), session)
     now = _now()
     new_ids = {row.version_id: uuid.uuid4() for row in batch}

@@ -15,15 +15,17 @@ from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 
 from .. import signals
-from ..errors import CopyOntoItselfError
+from ..errors import CopyOntoItselfError, FilesNotEnabledError
 from ..keys import validate_key
 from ..references import release
 from ..steps import send_signal, step
 from ..storage import UploadTarget, discard, stage_file
 from . import bulk, inline, queries, sync
+from .enabled import is_enabled
 from .entries import file_fields
 from .multipart import remove_upload
 from .reading import FilesReader
+from .transfers import Transfers
 from .writer import MISSING, Attached, FilesWriter
 
 
@@ -34,6 +36,14 @@ class FilesIterator(FilesReader):
     each inside a step (:func:`invenio_records_files_ext.steps.step`) that
     also sends the hooks, so a change is all or nothing.
     """
+
+    @property
+    def transfers(self) -> Transfers:
+        """The record's pending files: announce, upload, commit (three steps)."""
+        found = self.__dict__.get("_transfers")
+        if found is None:
+            found = self.__dict__["_transfers"] = Transfers(self)
+        return found
 
     @FilesReader.default_preview.setter
     def default_preview(self, key: Optional[str]) -> None:
@@ -47,6 +57,8 @@ class FilesIterator(FilesReader):
     # Writing: helpers
     #
     def _writable_bucket(self) -> Bucket:
+        if not is_enabled(self.record):
+            raise FilesNotEnabledError()
         bucket = self.bucket
         if bucket.deleted:
             raise InvalidOperationError(description="The bucket has been deleted.")

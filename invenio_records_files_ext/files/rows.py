@@ -134,6 +134,13 @@ def set_json(
     _update(entry_id, session, json=data)
 
 
+def set_size(
+    entry_id: Any, size: Optional[int], session: Optional[Session] = None
+) -> None:
+    """Change the size a row shows (a pending file's bytes arrived)."""
+    _update(entry_id, session, size=size)
+
+
 def set_positions(
     positions: Mapping[Any, int], session: Optional[Session] = None
 ) -> None:

@@ -11,7 +11,9 @@ keys are made to match the bucket's current versions:
 * a new key gets a row at the end of the order;
 * a replaced key keeps its row (position, metadata), which names the new
   version (a row whose copied size or MIME type is stale is refreshed too);
-* a deleted key loses its row.
+* a deleted key loses its row;
+* a pending file's row is left alone: only its transfer completes or drops
+  it (:mod:`~invenio_records_files_ext.files.pending`).
 
 Only buckets linked to a record have rows. :func:`repair` does the same for
 every key of a bucket, for data written before this library managed it.
@@ -109,9 +111,12 @@ def apply(
                 )
             )
             position += 1
+        elif entry.status != COMPLETED:
+            # A pending file: its transfer completes (or drops) the row,
+            # never a version written under its key by other code.
+            continue
         elif (
             entry.version_id != head.version_id
-            or entry.status != COMPLETED
             or entry.size != head.size
             or entry.mimetype != head.mimetype
         ):

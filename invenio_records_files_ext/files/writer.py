@@ -28,9 +28,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import locks, versions
-from ..errors import FileKeyExistsError, InvalidFileKeyError, InvalidFileOrderError
+from ..errors import (
+    FileKeyExistsError,
+    FilePendingError,
+    InvalidFileKeyError,
+    InvalidFileOrderError,
+)
 from ..keys import validate_key
-from ..models import COMPLETED
+from ..models import COMPLETED, PENDING
 from . import queries, rows, sync
 from .entries import check_metadata, make_fields
 
@@ -111,6 +116,7 @@ class FilesWriter:
         mimetype: Optional[str] = None,
         metadata: Optional[dict[str, Any]] = None,
         reserved: int = 0,
+        completing: bool = False,
     ) -> Attached:
         """Make ``fileinstance`` the current version of ``key``.
 
@@ -121,10 +127,17 @@ class FilesWriter:
             database (a multipart upload); otherwise it is inserted.
         :param reserved: bytes the bucket's size already counts for this
             file (a multipart upload reserves its size when it starts).
+        :param completing: the key's pending file is being completed
+            (:mod:`~invenio_records_files_ext.files.pending`); otherwise a
+            pending file under the key refuses the write.
+        :raises invenio_records_files_ext.errors.FilePendingError: the key
+            names a pending file.
         """
         session = self.session
         locks.lock_keys(self.bucket_id, [key], session)
         stored = queries.stored_entries(self.bucket_id, [key], session).get(key)
+        if stored is not None and stored.status == PENDING and not completing:
+            raise FilePendingError(key)
         head = versions.heads(self.bucket_id, [key], session).get(key)
         previous = self._previous(stored, head)
         self._retire(key, head)

@@ -6,6 +6,9 @@
   A bucket goes with its object versions, uploads and the file instances no
   other bucket uses; their bytes are deleted once the removal is committed.
 * File instances no object version or multipart upload points to.
+* Pending files abandoned: announced, and their transfer has not moved for
+  longer than ``RECORDS_FILES_PENDING_MAX_AGE``. They go with their bytes
+  and their quota reservation (a multipart upload open at S3 is aborted).
 
 Bytes in local folders no file instance points to are the job of
 :mod:`.localstorage`. Each removal is committed on its own, and every
@@ -16,17 +19,20 @@ started using it since it was listed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from invenio_db import db
 from invenio_files_rest.models import Bucket, FileInstance, ObjectVersion
 from sqlalchemy import delete, func, select
 
-from .. import ledger, ownership
+from .. import ledger, locks, ownership
 from ..errors import describe
+from ..files import pending_rows
+from ..files.pending import PendingWriter, abort_at_storage
 from ..lifecycle import remove_bucket
 from ..models import RecordsBuckets
-from ..references import bucket_file_ids, orphans, used_elsewhere
+from ..references import bucket_file_ids, holds_bytes, orphans, used_elsewhere
 from ..sql import chunks
 from .localstorage import SweepState
 
@@ -195,7 +201,7 @@ def delete_orphan_files(file_ids: list[Any], state: SweepState) -> OrphanDeletio
                 .all()
             )
             for fileinstance in found:
-                if fileinstance.uri:
+                if holds_bytes(fileinstance):
                     ledger.doom(fileinstance.storage())
                     state.bytes_removed(fileinstance.uri)
             db.session.execute(
@@ -209,3 +215,59 @@ def delete_orphan_files(file_ids: list[Any], state: SweepState) -> OrphanDeletio
             db.session.rollback()
             errors.append(describe(error))
     return OrphanDeletion(removed, errors)
+
+
+@dataclass(frozen=True)
+class AbandonedFile:
+    """A pending file whose transfer has not moved for too long."""
+
+    bucket_id: Any
+    key: str
+    type: str
+    state: str
+    updated: Any
+    reserved: int
+
+
+def abandoned_files(max_age: float) -> list[AbandonedFile]:
+    """Return the pending files untouched for ``max_age`` seconds, oldest first."""
+    cutoff = datetime.now(tz=timezone.utc) - timedelta(seconds=max_age)
+    found = [
+        AbandonedFile(
+            item.bucket_id, item.key, item.type, item.state, item.updated, item.reserved
+        )
+        for item in pending_rows.abandoned(cutoff)
+    ]
+    db.session.rollback()
+    return found
+
+
+def delete_abandoned(items: list[AbandonedFile], max_age: float) -> OrphanDeletion:
+    """Remove abandoned pending files, one transaction each.
+
+    Each is looked at again under its lock: a transfer that moved since it
+    was listed is kept.
+    """
+    cutoff = datetime.now(tz=timezone.utc) - timedelta(seconds=max_age)
+    removed, errors = 0, []
+    for item in items:
+        try:
+            bucket = db.session.get(Bucket, item.bucket_id)
+            writer = PendingWriter(bucket)
+            locks.lock_keys(item.bucket_id, [item.key])
+            found = pending_rows.get(item.bucket_id, item.key)
+            if found is not None and _older(found.updated, cutoff):
+                abort_at_storage(found, db.session())
+                writer.discard(item.key)
+                removed += 1
+            db.session.commit()
+        except Exception as error:  # noqa: BLE001 - reported, the next goes on
+            db.session.rollback()
+            errors.append("{0}: {1}".format(item.key, describe(error)))
+    return OrphanDeletion(removed, errors)
+
+
+def _older(updated: Any, cutoff: datetime) -> bool:
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=timezone.utc)
+    return bool(updated < cutoff)

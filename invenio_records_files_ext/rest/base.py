@@ -19,7 +19,8 @@ from werkzeug.routing import BuildError
 
 from .. import access, linked
 from ..api import FilesMixin
-from ..errors import RecordGoneError
+from ..errors import FilesNotEnabledError, RecordGoneError
+from ..files.enabled import is_enabled
 from ..links import moved_files_url
 from ..serializer import files_url
 from ..streams import ensure_limited_stream
@@ -109,6 +110,11 @@ class FilesView:
         action = access.request_action(request.method, request.args, self.on_object)
         access.decide(record, action, self.endpoint_options).check()
         self.files = record.files
+        if not is_enabled(record) and (self.files is None or request.method != "GET"):
+            if request.method == "GET" and not self.on_object:
+                # InvenioRDM's answer for a metadata-only record.
+                return jsonify({"enabled": False})
+            raise FilesNotEnabledError()
         if self.files is None:
             return json_error(404, "The record has no files.")
         endpoint = None

@@ -15,6 +15,7 @@ from ..errors import InvalidPageSizeError
 from ..files import queries
 from ..versions import VersionCursor, versions_page
 from .base import FilesView
+from .transfers import announce, rdm_listing
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
@@ -81,6 +82,9 @@ class RecordBucketResource(FilesView, BucketResource):
                 before=queries.Cursor.decode(before) if before else None,
             )
             objects = [obj for obj, _ in files_page.items]
+            extra = rdm_listing(
+                self, files_page.items, size, first=not (after or before)
+            )
             links = _page_links(
                 url,
                 size,
@@ -94,5 +98,13 @@ class RecordBucketResource(FilesView, BucketResource):
                 "bucket": bucket,
                 "many": True,
                 "page_links": links,
+                "listing_extra": extra if versions is missing else None,
             },
         )
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        """Announce files (InvenioRDM's ``POST /files``).
+
+        See :mod:`invenio_records_files_ext.rest.transfers`.
+        """
+        return announce(self)

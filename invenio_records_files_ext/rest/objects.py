@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from flask import current_app, request
+from flask import abort, current_app, redirect, request
 from invenio_db import db
 from invenio_files_rest.errors import FileSizeError, MissingQueryParameter
 from invenio_files_rest.models import (
@@ -31,6 +31,7 @@ from ..ledger import release_if_read_only
 from ..storage import UploadTarget
 from ..streams import check_upload_body, serve_file_body
 from .base import FilesView
+from .transfers import abort_pending, is_remote
 
 
 class RecordObjectResource(FilesView, ObjectResource):
@@ -73,8 +74,20 @@ class RecordObjectResource(FilesView, ObjectResource):
         return super().get(*args, **self._stored_spelling(kwargs))
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        """Delete a file, one of its versions, or abort a multipart upload."""
+        """Delete a file, one of its versions, a pending file, or abort a multipart upload."""
+        if not request.args:
+            answer = abort_pending(self, kwargs["key"])
+            if answer is not None:
+                return answer
         return super().delete(*args, **self._stored_spelling(kwargs))
+
+    @classmethod
+    def get_object(cls, bucket: Any, key: str, version_id: Any) -> Any:
+        """Find the version; a download of a remote file redirects to its URL."""
+        obj = super().get_object(bucket, key, version_id)
+        if request.method in ("GET", "HEAD") and is_remote(obj):
+            abort(redirect(obj.file.uri, 302))
+        return obj
 
     @staticmethod
     def send_object(*args: Any, **kwargs: Any) -> Any:

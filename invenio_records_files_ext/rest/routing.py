@@ -11,6 +11,7 @@ from ..serializer import BLUEPRINT_NAME, json_serializer
 from .errors import handle_http_exception, handle_records_files_error
 from .listing import RecordBucketResource
 from .objects import RecordObjectResource
+from .transfers import CommitResource, ContentResource, PartResource
 
 
 class FileKeyConverter(PathConverter):
@@ -25,6 +26,26 @@ class FileKeyConverter(PathConverter):
 
 
 KEY_CONVERTER = "records_files_key"
+
+RESERVED_SUFFIXES = ("/content", "/content/<part>", "/commit")
+"""Key endings the three-step upload routes take on a record's files routes."""
+
+
+def _add_transfer_rules(blueprint, endpoint, object_route, view_options):
+    """Add the three-step upload routes of one endpoint (see rest/transfers.py)."""
+    rules = (
+        ("/content", "content_api", RecordObjectResource, ["GET", "HEAD", "OPTIONS"]),
+        ("/content", "content_upload_api", ContentResource, ["PUT"]),
+        ("/content/<int:part>", "part_api", PartResource, ["PUT", "OPTIONS"]),
+        ("/commit", "commit_api", CommitResource, ["POST", "OPTIONS"]),
+    )
+    for suffix, name, view, methods in rules:
+        blueprint.add_url_rule(
+            object_route + suffix,
+            view_func=view.as_view("{0}_{1}".format(endpoint, name), **view_options),
+            methods=methods,
+            merge_slashes=False,
+        )
 
 
 def create_blueprint_from_app(app):
@@ -58,13 +79,15 @@ def create_blueprint_from_app(app):
                 # A JSON 400 for keys with '//', not Werkzeug's HTML redirect.
                 merge_slashes=False,
             )
+            object_route = route + "/<{0}:key>".format(KEY_CONVERTER)
             blueprint.add_url_rule(
-                route + "/<{0}:key>".format(KEY_CONVERTER),
+                object_route,
                 view_func=RecordObjectResource.as_view(
                     "{0}_object_api".format(endpoint), **view_options
                 ),
                 merge_slashes=False,
             )
+            _add_transfer_rules(blueprint, endpoint, object_route, view_options)
     blueprint.register_error_handler(RecordsFilesError, handle_records_files_error)
     blueprint.register_error_handler(HTTPException, handle_http_exception)
     return blueprint

@@ -1,0 +1,177 @@
+"""File entries in InvenioRDM's JSON shape, for the three-step upload routes.
+
+InvenioRDM answers its files routes with entries such as::
+
+    {"key": "data.csv", "status": "pending", "metadata": {...},
+     "checksum": null, "size": 12, "mimetype": "text/csv",
+     "transfer": {"type": "L"},
+     "links": {"self": ".../files/data.csv",
+               "content": ".../files/data.csv/content",
+               "commit": ".../files/data.csv/commit"}}
+
+and lists them as ``{"enabled": true, "entries": [...], "links": {...}}``.
+This module builds the same shapes from completed files
+(:class:`~invenio_records_files_ext.files.fileobject.FileObject`) and
+pending ones (:class:`~invenio_records_files_ext.files.pending_rows.PendingFile`).
+The source URL of a fetch or remote transfer is never shown (it may carry
+credentials, and remote downloads go through ``/content`` for statistics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from werkzeug.routing import BuildError
+
+from ..files.entries import user_metadata
+from ..files.pending_rows import PendingFile
+from ..models import REMOTE_STORAGE_CLASS
+from ..serializer import BLUEPRINT_NAME
+from ..transfers import FAILED, LOCAL, MULTIPART, REMOTE
+from ..urls import api_url
+
+COMPLETED_STATUS = "completed"
+PENDING_STATUS = "pending"
+FAILED_STATUS = "failed"
+
+
+@dataclass(frozen=True)
+class EntryLinks:
+    """Builds the links of a record's file entries (record routes only)."""
+
+    endpoint: Optional[str]
+    pid_value: Optional[str]
+
+    def url(self, view: str, **values: Any) -> Optional[str]:
+        """Return the URL of one of the files views, or ``None`` without one."""
+        if not self.endpoint or self.pid_value is None:
+            return None
+        try:
+            return api_url(
+                "{0}.{1}_{2}".format(BLUEPRINT_NAME, self.endpoint, view),
+                pid_value=self.pid_value,
+                **values,
+            )
+        except BuildError:
+            return None
+
+    def files(self) -> dict[str, str]:
+        """Links of the files list."""
+        url = self.url("bucket_api")
+        return {"self": url} if url else {}
+
+    def entry(self, key: str, *names: str) -> dict[str, str]:
+        """Links ``self`` plus ``names`` (``content``, ``commit``) of one file."""
+        links = {}
+        for name, view in (("self", "object_api"), ("content", "content_api")):
+            if name == "self" or name in names:
+                url = self.url(view, key=key)
+                if url:
+                    links[name] = url
+        if "commit" in names:
+            url = self.url("commit_api", key=key)
+            if url:
+                links["commit"] = url
+        return links
+
+
+def _iso(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.isoformat()
+    return str(value)
+
+
+def completed_entry(fileobj: Any, links: EntryLinks) -> dict[str, Any]:
+    """Return the entry of a completed file."""
+    obj = fileobj.obj
+    file = obj.file
+    remote = file is not None and file.storage_class == REMOTE_STORAGE_CLASS
+    data = fileobj.data
+    return {
+        "key": obj.key,
+        "created": _iso(obj.created),
+        "updated": _iso(obj.updated),
+        "status": COMPLETED_STATUS,
+        "metadata": user_metadata(data),
+        "checksum": data.get("checksum"),
+        "size": data.get("size"),
+        "mimetype": data.get("mimetype"),
+        "storage_class": REMOTE if remote else LOCAL,
+        "file_id": data.get("file_id"),
+        "version_id": data.get("version_id"),
+        "bucket_id": data.get("bucket"),
+        "transfer": {"type": REMOTE if remote else LOCAL},
+        "links": links.entry(obj.key, "content"),
+    }
+
+
+def pending_status(found: PendingFile) -> str:
+    """Return ``pending`` or ``failed``."""
+    return FAILED_STATUS if found.state == FAILED else PENDING_STATUS
+
+
+def pending_entry(
+    found: PendingFile, links: EntryLinks, parts: Optional[list[Any]] = None
+) -> dict[str, Any]:
+    """Return the entry of a pending file.
+
+    :param parts: the part links of a multipart upload.
+    """
+    transfer: dict[str, Any] = {"type": found.type, "state": found.state}
+    if found.error:
+        transfer["error"] = found.error
+    names: tuple[str, ...] = ()
+    if found.type == LOCAL:
+        names = ("content", "commit")
+    elif found.type == MULTIPART:
+        transfer["parts"] = found.details.get("parts")
+        transfer["part_size"] = found.details.get("part_size")
+        names = ("commit",)
+    entry_links: dict[str, Any] = links.entry(found.key, *names)
+    if parts:
+        entry_links["parts"] = parts
+    return {
+        "key": found.key,
+        "created": _iso(found.created),
+        "updated": _iso(found.updated),
+        "status": pending_status(found),
+        "metadata": dict(found.metadata),
+        "checksum": found.checksum,
+        "size": found.size,
+        "mimetype": found.mimetype,
+        "storage_class": found.type,
+        "transfer": transfer,
+        "links": entry_links,
+    }
+
+
+def files_list(
+    entries: list[dict[str, Any]],
+    links: EntryLinks,
+    default_preview: Optional[str] = None,
+) -> dict[str, Any]:
+    """Return the files list shape (``enabled``, ``entries``, ``links``)."""
+    return {
+        "enabled": True,
+        "links": links.files(),
+        "entries": entries,
+        "default_preview": default_preview,
+    }
+
+
+__all__ = (
+    "COMPLETED_STATUS",
+    "EntryLinks",
+    "FAILED_STATUS",
+    "PENDING_STATUS",
+    "completed_entry",
+    "files_list",
+    "pending_entry",
+    "pending_status",
+)

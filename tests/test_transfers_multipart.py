@@ -1,0 +1,201 @@
+"""Multipart transfers: parts through the application (local storage) and
+straight to S3 with presigned URLs (moto), as a browser would send them."""
+
+import hashlib
+
+import pytest
+
+import tests.test_s3 as s3_tests
+from invenio_records_files_ext.models import FileTransfer
+from tests.conftest import storage_files
+from tests.s3server import http_session, object_keys
+from tests.test_transfers_local import commit, files_url, init
+from tests.test_views import create_record, stored_record
+
+MiB = 1024 * 1024
+
+
+def payload(size, seed="parts"):
+    block = hashlib.sha256(seed.encode()).digest()
+    return (block * (size // len(block) + 1))[:size]
+
+
+def md5(data):
+    return "md5:" + hashlib.md5(data).hexdigest()
+
+
+def multipart(key, data, parts, part_size=None, checksum=True):
+    transfer = {"type": "M", "parts": parts}
+    if part_size:
+        transfer["part_size"] = part_size
+    entry = {"key": key, "size": len(data), "transfer": transfer}
+    if checksum:
+        entry["checksum"] = md5(data)
+    return entry
+
+
+def test_parts_through_the_app(client, db, location):
+    data = payload(1000)
+    pid = create_record(client)
+    response = init(client, pid, [multipart("m.bin", data, 3, 400)])
+    assert response.status_code == 201, response.json
+    [entry] = response.json["entries"]
+    assert entry["transfer"]["type"] == "M"
+    assert entry["transfer"]["parts"] == 3
+    parts = entry["links"]["parts"]
+    assert [p["part"] for p in parts] == [1, 2, 3]
+    assert parts[0]["url"].endswith("/files/m.bin/content/1")
+    assert "content" not in entry["links"]
+    assert stored_record(pid).files.bucket.size == 1000  # reserved
+
+    pieces = [data[:400], data[400:800], data[800:]]
+    # Parts in any order; a part of the wrong length is refused.
+    wrong = client.put(parts[0]["url"], data=b"x" * 10)
+    assert wrong.status_code == 400
+    assert "400 bytes" in wrong.json["message"]
+    for number in (3, 1):
+        put = client.put(parts[number - 1]["url"], data=pieces[number - 1])
+        assert put.status_code == 200, put.json
+    missing = commit(client, pid, "m.bin")
+    assert missing.status_code == 400
+    assert "Parts missing" in missing.json["message"] and "2" in missing.json["message"]
+    assert client.put(parts[1]["url"], data=pieces[1]).status_code == 200
+    done = commit(client, pid, "m.bin")
+    assert done.status_code == 200, done.json
+    assert done.json["status"] == "completed"
+    assert done.json["checksum"] == md5(data)
+    assert client.get(files_url(pid, "m.bin", "content")).data == data
+    record = stored_record(pid)
+    assert record.files.bucket.size == 1000
+    assert db.session.query(FileTransfer).count() == 0
+
+
+def test_multipart_checksum_mismatch_keeps_it_pending(client, db, location):
+    data = payload(100)
+    pid = create_record(client)
+    entry = multipart("m.bin", data, 2, 50)
+    entry["checksum"] = md5(b"other")
+    [listed] = init(client, pid, [entry]).json["entries"]
+    for part in listed["links"]["parts"]:
+        n = part["part"]
+        client.put(part["url"], data=data[(n - 1) * 50 : n * 50])
+    response = commit(client, pid, "m.bin")
+    assert response.status_code == 400
+    assert "does not match" in response.json["message"]
+    assert client.get(files_url(pid)).json["entries"][0]["status"] == "pending"
+    assert client.delete(files_url(pid, "m.bin")).status_code == 204
+    assert storage_files(location.uri) == set()
+    assert stored_record(pid).files.bucket.size == 0
+
+
+def test_layout_errors(client, db, location):
+    pid = create_record(client)
+    bad = init(client, pid, [multipart("m", payload(100), 2, 10)])
+    assert bad.status_code == 400
+    assert "cannot hold" in bad.json["message"]
+    init(client, pid, [multipart("m", payload(100), 2, 50)])
+    no_part = client.put(files_url(pid, "m", "content", "3"), data=b"x" * 50)
+    assert no_part.status_code == 400
+    assert "parts 1 to 2" in no_part.json["message"]
+    not_local = client.put(
+        files_url(pid, "m", "content"),
+        data=b"x",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert not_local.status_code == 400
+    assert (
+        "multipart" in not_local.json["message"].lower()
+        or "M transfer" in not_local.json["message"]
+    )
+
+
+#
+# S3: parts go to presigned URLs, never through the application
+#
+# The S3 fixtures of test_s3.py: a moto server, an application storing in it.
+s3_server = s3_tests.s3_server
+s3 = s3_tests.s3
+s3_app = s3_tests.s3_app
+s3_db = s3_tests.s3_db
+s3_bucket = s3_tests.s3_bucket
+s3_location = s3_tests.s3_location
+s3_client = s3_tests.s3_client
+
+S3_PART = 5 * MiB
+
+
+def browser_put(url, data):
+    """PUT a part to a presigned URL as a browser would: plain HTTP."""
+    response = http_session().put(url, data=data, timeout=60)
+    assert response.status_code == 200, response.text
+    return response
+
+
+@pytest.mark.s3
+def test_direct_to_s3(s3_app, s3_client, s3_db, s3, s3_bucket):
+    data = payload(S3_PART + 1234, "s3")
+    with s3_app.app_context():
+        pid = create_record(s3_client)
+        response = init(s3_client, pid, [multipart("big.bin", data, 2, S3_PART)])
+        assert response.status_code == 201, response.json
+        [entry] = response.json["entries"]
+        parts = entry["links"]["parts"]
+        assert all(p["url"].startswith("http://127.0.0.1:") for p in parts)
+        assert "/files/" not in parts[0]["url"]  # not the application
+        assert "X-Amz-Signature" in parts[0]["url"]
+        # The application refuses parts meant for S3.
+        through_app = s3_client.put(
+            files_url(pid, "big.bin", "content", "1"), data=data[:S3_PART]
+        )
+        assert through_app.status_code == 400
+        browser_put(parts[1]["url"], data[S3_PART:])
+        browser_put(parts[0]["url"], data[:S3_PART])
+        done = commit(s3_client, pid, "big.bin")
+        # Eager Celery: the verification ran after the commit's commit.
+        assert done.status_code == 202, done.json
+        listed = s3_client.get(files_url(pid)).json["entries"]
+        assert [(e["key"], e["status"]) for e in listed] == [("big.bin", "completed")]
+        redirect = s3_client.get(files_url(pid, "big.bin", "content"))
+        assert redirect.status_code == 302
+        fetched = http_session().get(redirect.headers["Location"], timeout=30)
+        assert fetched.content == data
+        record = stored_record(pid)
+        assert record["_files"][0]["checksum"] == md5(data)
+        assert record.files.bucket.size == len(data)
+        assert len(object_keys(s3, s3_bucket)) == 1
+
+
+@pytest.mark.s3
+def test_direct_to_s3_bad_checksum_leaves_nothing(
+    s3_app, s3_client, s3_db, s3, s3_bucket
+):
+    data = payload(S3_PART + 10, "bad")
+    entry = multipart("bad.bin", data, 2, S3_PART)
+    entry["checksum"] = md5(b"something else")
+    with s3_app.app_context():
+        pid = create_record(s3_client)
+        [listed] = init(s3_client, pid, [entry]).json["entries"]
+        for part in listed["links"]["parts"]:
+            n = part["part"]
+            browser_put(part["url"], data[(n - 1) * S3_PART : n * S3_PART])
+        assert commit(s3_client, pid, "bad.bin").status_code == 202
+        [failed] = s3_client.get(files_url(pid)).json["entries"]
+        assert failed["status"] == "failed"
+        assert "checksum" in failed["transfer"]["error"]
+        assert object_keys(s3, s3_bucket) == set()
+        assert stored_record(pid).files.bucket.size == 0
+
+
+@pytest.mark.s3
+def test_abandoned_s3_upload_is_aborted(s3_app, s3_client, s3_db, s3, s3_bucket):
+    data = payload(S3_PART + 10, "abort")
+    with s3_app.app_context():
+        pid = create_record(s3_client)
+        [listed] = init(s3_client, pid, [multipart("a.bin", data, 2, S3_PART)]).json[
+            "entries"
+        ]
+        browser_put(listed["links"]["parts"][0]["url"], data[:S3_PART])
+        assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+        assert s3_client.delete(files_url(pid, "a.bin")).status_code == 204
+        assert not s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+        assert object_keys(s3, s3_bucket) == set()
