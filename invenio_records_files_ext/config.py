@@ -136,3 +136,27 @@ RECORDS_FILES_CLI_DEFAULT_PID_TYPE = "recid"
 other types are named in full (``doi:10.1234/abc``) or with the group's
 ``--pid-type`` option.
 """
+
+RECORDS_FILES_ACCESS_FIELD = "access"
+"""Key of the record's access settings in its JSON (InvenioRDM's shape).
+
+``{"files": "public" | "restricted", "embargo": {"active": ..., "until":
+"YYYY-MM-DD", "reason": ...}}``: see
+:mod:`invenio_records_files_ext.restrictions`.
+"""
+
+RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY = (
+    "invenio_records_files_ext.permissions:restricted_files_permission_factory"
+)
+"""Who may read the files of a record whose files are restricted or embargoed.
+
+Asked *in addition to* the record's read permission, on every route that
+reads files (listing, download, versions, the files archive, zip browsing),
+as ``factory(record=record, action=action, endpoint=endpoint)`` with
+``action`` ``"read"`` or ``"versions"``; returns an object with ``can()``,
+or ``None`` to allow. The default lets those who may update the record
+read its restricted files. Superusers pass in any case.
+"""
+
+RECORDS_FILES_EMBARGO_BATCH_SIZE = 500
+"""Records whose embargo ends that ``lift-embargoes`` reads per query."""

@@ -18,13 +18,17 @@ from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 __all__ = (
     "AttachStoppedError",
     "BodyTooSmallError",
+    "BrokenContainerError",
     "BucketLockedError",
     "ChecksumMismatchError",
+    "ContainerError",
+    "ContainerTooLargeError",
     "ContentLengthRequiredError",
     "CopyOntoItselfError",
     "DuplicateFileKeyError",
     "FileKeyExistsError",
     "FilesAlreadySetError",
+    "InvalidAccessError",
     "InvalidContentMD5Error",
     "InvalidCursorError",
     "InvalidFileKeyError",
@@ -34,14 +38,21 @@ __all__ = (
     "InvalidPageSizeError",
     "LocalPathError",
     "LoginRequiredError",
+    "MemberNotFoundError",
     "NoBucketError",
+    "NoMediaFilesError",
+    "NotAContainerError",
     "PermissionDeniedError",
+    "RangeNotSatisfiableError",
     "RecordConflictError",
     "RecordGoneError",
     "RecordNotFoundError",
     "RecordsFilesError",
+    "ReservedMetadataError",
     "TooManyFilesError",
     "UnknownIdentifierError",
+    "UnsupportedMemberError",
+    "ZipBombError",
     "describe",
 )
 
@@ -264,3 +275,64 @@ class LoginRequiredError(PermissionDeniedError):
     """You must log in to do this with the files of this record."""
 
     code = 401
+
+
+class InvalidAccessError(RecordsFilesError, ValueError):
+    """The access settings of the record's files are not valid."""
+
+
+class ReservedMetadataError(InvalidMetadataError):
+    """A per-file metadata name this library keeps for itself."""
+
+    def __init__(self, name: Any) -> None:
+        """Name the reserved metadata key."""
+        super().__init__(name, "this name is reserved for the library")
+
+
+class NoMediaFilesError(RecordsFilesError, LookupError):
+    """The record has no media files."""
+
+    code = 404
+
+
+class ContainerError(RecordsFilesError, ValueError):
+    """The file cannot be read as a zip archive."""
+
+
+class NotAContainerError(ContainerError):
+    """The file is not a zip archive."""
+
+
+class BrokenContainerError(ContainerError):
+    """The zip archive is damaged."""
+
+
+class UnsupportedMemberError(ContainerError):
+    """This member of the zip archive cannot be extracted."""
+
+
+class ZipBombError(ContainerError):
+    """The zip archive expands far more than its size allows."""
+
+
+class ContainerTooLargeError(RecordsFilesError, ValueError):
+    """The zip archive is beyond what this service browses."""
+
+    code = 413
+
+
+class MemberNotFoundError(RecordsFilesError, KeyError):
+    """The zip archive has no such member."""
+
+    code = 404
+
+
+class RangeNotSatisfiableError(RecordsFilesError, ValueError):
+    """The requested byte range is not in the file."""
+
+    code = 416
+
+    def __init__(self, length: int, message: str | None = None) -> None:
+        """Keep the file's length for the ``Content-Range`` header."""
+        super().__init__(message)
+        self.length = length
