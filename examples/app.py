@@ -13,7 +13,8 @@ records from the database, unless ``SEARCH_HOSTS`` names an OpenSearch
 cluster (see ``examples/search.py``).
 
 Records REST lives on ``/records/`` and each record's files on
-``/records/<pid>/files/``; Invenio-Files-REST's own routes on ``/files/``,
+``/records/<pid>/files/`` (media files on ``/records/<pid>/media-files/``,
+all files as a zip on ``/records/<pid>/files-archive``); Invenio-Files-REST's own routes on ``/files/``,
 where a record's bucket follows the record's permissions and buckets no
 record owns stay closed. **Every record permission is open: this is a demo,
 never deploy it as is.**
@@ -111,6 +112,9 @@ def demo_config(instance_path):
             ),
         ),
         RECORDS_FILES_REST_ENDPOINTS={"RECORDS_REST_ENDPOINTS": {"recid": "/files"}},
+        RECORDS_FILES_REST_MEDIA_ENDPOINTS={
+            "RECORDS_REST_ENDPOINTS": {"recid": "/media-files"}
+        },
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 
 __all__ = (
+    "ArchiveSizeError",
     "AttachStoppedError",
     "BodyTooSmallError",
     "BrokenContainerError",
@@ -336,3 +337,9 @@ class RangeNotSatisfiableError(RecordsFilesError, ValueError):
         """Keep the file's length for the ``Content-Range`` header."""
         super().__init__(message)
         self.length = length
+
+
+class ArchiveSizeError(RecordsFilesError):
+    """A file's bytes in storage differ in size from what the database says."""
+
+    code = 500

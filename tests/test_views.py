@@ -213,7 +213,11 @@ def test_blueprint_suffix_with_or_without_slash(app):
     )
     assert rules == [
         "/r/<pid_value>/files",
+        "/r/<pid_value>/files-archive",
         "/r/<pid_value>/files/<records_files_key:key>",
+        "/r/<pid_value>/files/<records_files_key:key>/container",
+        "/r/<pid_value>/files/<records_files_key:key>/container/"
+        "<records_files_key:path>",
     ]
 
 

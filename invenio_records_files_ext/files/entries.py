@@ -17,6 +17,9 @@ from ..errors import InvalidMetadataError
 FILES_KEY = "_files"
 """Record key holding the list of entries."""
 
+MEDIA_FILES_KEY = "_media_files"
+"""Record key holding the list of media files entries."""
+
 DEFAULT_PREVIEW_KEY = "_default_preview"
 """Record key naming the file to preview by default."""
 
