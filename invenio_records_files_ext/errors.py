@@ -44,6 +44,7 @@ __all__ = (
     "NoMediaFilesError",
     "NotAContainerError",
     "PermissionDeniedError",
+    "ProcessorLimitError",
     "RangeNotSatisfiableError",
     "RecordConflictError",
     "RecordGoneError",
@@ -343,3 +344,7 @@ class ArchiveSizeError(RecordsFilesError):
     """A file's bytes in storage differ in size from what the database says."""
 
     code = 500
+
+
+class ProcessorLimitError(RecordsFilesError):
+    """A metadata processor went past its time or read limit."""

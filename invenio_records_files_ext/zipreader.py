@@ -173,6 +173,9 @@ def _read_end(source: Source, limits: Limits) -> _End:
             # The zip64 record may be followed by extensible data: the
             # directory ends where the record starts.
             end = min(end, record_at)
+    position = end - size
+    if position < 0 or offset > position:
+        raise _broken("its directory lies outside the file")
     if count > limits.max_members:
         raise ContainerTooLargeError(
             "The zip archive has {0} members; at most {1} are browsed.".format(
@@ -185,9 +188,6 @@ def _read_end(source: Source, limits: Limits) -> _End:
                 size, limits.max_directory_size
             )
         )
-    position = end - size
-    if position < 0 or offset > position:
-        raise _broken("its directory lies outside the file")
     return _End(count, size, offset, position)
 
 

@@ -22,7 +22,7 @@ from ..steps import send_signal, step
 from ..storage import UploadTarget, discard, stage_file
 from . import bulk, inline, queries, sync
 from .buckets import FILES
-from .entries import file_fields
+from .entries import check_user_metadata_name, file_fields
 from .multipart import remove_upload
 from .reading import FilesReader
 from .writer import MISSING, Attached, FilesWriter
@@ -221,7 +221,12 @@ class FilesIterator(FilesReader):
         self._changed()
 
     def _set_metadata(self, fileobj: Any, name: str, value: Any) -> dict[str, Any]:
-        """Set one metadata value of a file; return its new entry."""
+        """Set one metadata value of a file; return its new entry.
+
+        :raises invenio_records_files_ext.errors.ReservedMetadataError: for
+            a name the library keeps (``_extracted``).
+        """
+        check_user_metadata_name(name)
         self._writable_bucket()
         with step():
             data = self._writer().set_metadata(fileobj.obj.key, name, value)
