@@ -46,6 +46,7 @@ step "Benchmarks: smoke run (figures are measured with the full runs, see benchm
 "$PY" benchmarks/attach.py --quick
 "$PY" benchmarks/rest_throughput.py --quick
 "$PY" benchmarks/migration.py --quick
+"$PY" benchmarks/archive.py --quick
 
 if [ "${SKIP_POSTGRESQL:-}" = 1 ]; then
     step "PostgreSQL run skipped (SKIP_POSTGRESQL=1)"

@@ -57,7 +57,7 @@ nitpick_ignore_regex = [
     (
         r"py:.*",
         r"(invenio_[a-z_]+|flask|werkzeug|sqlalchemy|sqlalchemy_utils"
-        r"|marshmallow|marshmallow_utils|blinker|jsonschema|click|uuid"
+        r"|marshmallow|marshmallow_utils|blinker|jsonschema|click|uuid|datetime"
         r"|collections\.abc|typing)(\..*)?",
     ),
     (

@@ -77,6 +77,17 @@ class RandomAccess:
         self.bytes_read += len(found)
         return found
 
+    @property
+    def requested_bytes(self) -> int:
+        """Bytes asked of the storage backend so far, read-ahead included.
+
+        Known for fsspec-based storages (S3 through s3fs); elsewhere the
+        bytes returned (:attr:`bytes_read`).
+        """
+        cache = getattr(self._fp, "cache", None)
+        requested = getattr(cache, "total_requested_bytes", None)
+        return int(requested) if requested is not None else self.bytes_read
+
     def close(self) -> None:
         """Close the stored file."""
         self._fp.close()

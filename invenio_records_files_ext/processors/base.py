@@ -15,7 +15,7 @@ class BoundedFile:
     Offers what parsers expect of a binary file (``read``, ``seek``,
     ``tell``) and ``read_at`` (:mod:`~invenio_records_files_ext.zipreader`).
     Every read past the budget, or after the deadline, raises
-    :class:`ProcessorLimitError`: a processor stuck on a hostile file stops
+    :class:`~invenio_records_files_ext.errors.ProcessorLimitError`: a processor stuck on a hostile file stops
     at its next read.
     """
 
@@ -70,7 +70,7 @@ class BoundedFile:
 class Processor:
     """Extracts metadata from one kind of file.
 
-    Subclasses set :attr:`name` (the key of their results under
+    Subclasses set ``name`` (the key of their results under
     ``_extracted``), and implement :meth:`accepts` and :meth:`process`.
     """
 
