@@ -16,7 +16,7 @@ Every archive is checked (member count and sizes) as it is read.
 
 Usage::
 
-    python benchmarks/archive.py              # 8 x 64 MiB, 10 vs 10,000 files, 3 rounds
+    python benchmarks/archive.py              # 8 x 64 MiB, 10 vs 10,000 files, 5 rounds
     python benchmarks/archive.py --quick      # CI smoke run (4 x 4 MiB, 10 vs 1,000)
 """
 
@@ -43,6 +43,7 @@ from benchmarks.rest_throughput import (  # noqa: E402
     _make_file,
     _put_file,
 )
+from invenio_records_files_ext import crc  # noqa: E402
 
 RSS_GROWTH_TARGET_MIB = 10
 RATIO_TARGET = 0.7
@@ -225,12 +226,19 @@ def report(args, figures):
                 " ".join("{0:.2f}s".format(t) for t in figures["times"][name]),
             )
         )
-    ratio = rates["archive"] / rates["downloads"]
-    print(
-        "  archive / downloads:             {0:.2f}   target >= {1:.2f}: {2}".format(
-            ratio, RATIO_TARGET, "PASS" if ratio >= RATIO_TARGET else "MISS"
+    # Each round times both side by side: the median of the rounds' ratios
+    # is steadier than the ratio of medians on a shared machine.
+    ratio = statistics.median(
+        downloads / archive
+        for archive, downloads in zip(
+            figures["times"]["archive"], figures["times"]["downloads"]
         )
     )
+    print(
+        "  archive / downloads (median of rounds): {0:.2f}   target >= {1:.2f}: "
+        "{2}".format(ratio, RATIO_TARGET, "PASS" if ratio >= RATIO_TARGET else "MISS")
+    )
+    print("  CRC-32 by: {0}".format(crc.IMPLEMENTATION))
     print(
         "  archive / cat:                   {0:.2f}".format(
             rates["archive"] / rates["cat"]
@@ -270,7 +278,7 @@ def main(argv=None):
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--size-mib", type=int, default=64)
     parser.add_argument("--many", type=int, default=10000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--db-uri", default=None, help="an empty database")
     parser.add_argument("--quick", action="store_true", help="CI smoke run")

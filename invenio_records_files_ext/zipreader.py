@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
+from .crc import crc32
 from .errors import (
     BrokenContainerError,
     ContainerTooLargeError,
@@ -376,7 +377,7 @@ def _checked(pieces: Iterator[bytes], member: Member) -> Iterator[bytes]:
     for piece in pieces:
         if held is not None:
             yield held
-        crc = zlib.crc32(piece, crc)
+        crc = crc32(piece, crc)
         size += len(piece)
         # Hold the last piece back until the checks pass, so that a reader
         # never gets a complete-looking member that is wrong.

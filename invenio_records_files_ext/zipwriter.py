@@ -19,11 +19,11 @@ This module knows nothing of Invenio: see
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Optional
 
+from .crc import crc32
 from .errors import ArchiveSizeError
 
 LIMIT_32 = 0xFFFFFFFF
@@ -109,7 +109,7 @@ class ZipStreamWriter:
         for chunk in chunks:
             if not chunk:
                 continue
-            crc = zlib.crc32(chunk, crc)
+            crc = crc32(chunk, crc)
             size += len(chunk)
             if size > expected_size:
                 break
