@@ -234,3 +234,21 @@ def test_record_json_access_is_plain_json(app, db, location):
     record.files["a.txt"] = stream(b"a")
     db.session.commit()
     assert json.loads(json.dumps(record.dumps()))["access"] == {"files": "restricted"}
+
+
+def test_versions_open_to_readers_stay_restricted(app, secured, db, location):
+    pid = make_restricted(secured)
+    upload(secured, pid, "a.txt", b"a2", **as_user("alice"))
+    app.config["RECORDS_FILES_VERSIONS_PERMISSION"] = "read"
+    try:
+        url = "/records/{0}/files?versions".format(pid)
+        refused = secured.get(url, headers=as_user("bob"))
+        assert refused.status_code == 403
+        assert "restricted" in refused.json["message"]
+        assert secured.get(url, headers=as_user("alice")).status_code == 200
+        record = stored_record(pid)
+        embargo.restrict_files(record, restricted=False)
+        db.session.commit()
+        assert secured.get(url, headers=as_user("bob")).status_code == 200
+    finally:
+        app.config["RECORDS_FILES_VERSIONS_PERMISSION"] = "update"
