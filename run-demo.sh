@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the package with the demo's dependencies and serve the demo.
 #
-#   ./run-demo.sh            # http://127.0.0.1:5000
+#   ./run-demo.sh            # http://127.0.0.1:5000/ (the deposit page)
 #   PORT=8000 ./run-demo.sh
 #
 # SQLite in instance/demo.db and files in instance/files, unless
@@ -17,6 +17,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[demo]"
 
-echo "Demo: http://127.0.0.1:${PORT}/records/ (every permission is open: demo only)"
+echo "Demo: http://127.0.0.1:${PORT}/ (the deposit page; REST API under /records/; every permission is open: demo only)"
 exec "$VENV/bin/gunicorn" --workers 2 --bind "127.0.0.1:${PORT}" \
     --access-logfile - "examples.app:create_app()"

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Install what the tests need, then run everything:
 #   style checks, the test suite on SQLite (S3 tests against a moto server on
-#   loopback included), the documentation's examples and build, a smoke run of
-#   the benchmarks, and the test suite again on a throwaway PostgreSQL server
-#   (with the load and fault tests).
+#   loopback included, and the demo's page driven in headless Chromium), the
+#   documentation's examples and build, a smoke run of the benchmarks, and the
+#   test suite again on a throwaway PostgreSQL server (with the load and fault
+#   tests).
 #
 #   ./run-tests.sh                 # everything
 #   ./run-tests.sh tests/test_api.py -k rename   # extra arguments go to pytest
 #
 # Environment: VENV (default .venv), SKIP_POSTGRESQL=1 to skip the
-# PostgreSQL run.
+# PostgreSQL run, SKIP_BROWSER=1 not to install Chromium (the browser tests
+# then run only if it is already installed).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,6 +26,34 @@ if [ ! -x "$PY" ]; then
 fi
 "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$PY" -m pip install --quiet --disable-pip-version-check -e ".[tests]"
+
+step "Browser for the page tests: Debian's chromium and chromium-driver, axe-core"
+if [ "${SKIP_BROWSER:-}" = 1 ]; then
+    echo "Not installing Chromium (SKIP_BROWSER=1)."
+elif [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    echo "Chromium is installed."
+else
+    SUDO=""
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        SUDO="sudo -n"
+    fi
+    if ! command -v apt-get >/dev/null; then
+        echo "Browser tests will be skipped: no apt-get here to install Debian's chromium and chromium-driver."
+    elif [ "$(id -u)" != 0 ] && [ -z "$SUDO" ]; then
+        echo "Browser tests will be skipped: installing chromium and chromium-driver needs root (or sudo without a password)."
+    elif ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            $SUDO apt-get install -y -qq chromium chromium-driver; } >/tmp/rfx-apt.log 2>&1; then
+        echo "Browser tests will be skipped: apt-get could not install chromium and chromium-driver:"
+        tail -n 5 /tmp/rfx-apt.log
+    fi
+fi
+# axe-core checks the page's accessibility; pinned in tests/a11y's lock file.
+if command -v npm >/dev/null; then
+    npm ci --silent --no-audit --no-fund --prefix tests/a11y >/dev/null 2>&1 \
+        || echo "axe-core could not be installed (npm ci in tests/a11y): its check will be skipped."
+else
+    echo "No npm here: the axe-core accessibility check will be skipped."
+fi
 
 step "Style: black, isort, flake8, pydocstyle"
 "$PY" -m black --check --quiet invenio_records_files_ext tests examples benchmarks docs/conf.py
@@ -43,6 +73,7 @@ step "Documentation: examples (doctests) and build"
 "$PY" -m sphinx -qnNW -b html docs docs/_build/html
 
 step "Benchmarks: smoke run (figures are measured with the full runs, see benchmarks/README.rst)"
+"$PY" benchmarks/scale.py --quick
 "$PY" benchmarks/attach.py --quick
 "$PY" benchmarks/rest_throughput.py --quick
 "$PY" benchmarks/migration.py --quick

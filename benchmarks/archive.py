@@ -24,7 +24,6 @@ import argparse
 import http.client
 import os
 import shutil
-import statistics
 import struct
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.common import Targets, median  # noqa: E402
 from benchmarks.rest_throughput import (  # noqa: E402
     MIB,
     Server,
@@ -125,14 +125,6 @@ def add_small_files(workdir, pid, count):
         db.engine.dispose()
 
 
-def current_rss_mib(server):
-    with open("/proc/{0}/status".format(server.worker_pid())) as fp:
-        for line in fp:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def run(args, workdir):
     """Measure; return the report's figures."""
     os.environ["SQLALCHEMY_DATABASE_URI"] = args.db_uri or "sqlite:///" + os.path.join(
@@ -152,13 +144,13 @@ def run(args, workdir):
         drain(few_url)  # warm-up: first request of the worker
         _, _, tail = drain(few_url)
         assert zip_members(tail) == 10
-        figures["rss_few"] = (server.peak_rss_mib(), current_rss_mib(server))
+        figures["rss_few"] = (server.peak_rss_mib(), server.rss_mib())
         seconds, size, tail = drain(many_url)
         members = zip_members(tail) if args.many < 0xFFFF else args.many
         assert members == args.many, members
         figures["many_seconds"] = seconds
         figures["many_bytes"] = size
-        figures["rss_many"] = (server.peak_rss_mib(), current_rss_mib(server))
+        figures["rss_many"] = (server.peak_rss_mib(), server.rss_mib())
 
         # Throughput: large files.
         big = create_record(server, "big")
@@ -204,14 +196,14 @@ def run(args, workdir):
 def report(args, figures):
     """Print the figures and ratios."""
     total_mib = figures["total"] / MIB
+    targets = Targets()
     print(
         "Files archive: {0} x {1} MiB files, {2} round(s), medians".format(
             args.files, args.size_mib, args.rounds
         )
     )
     rates = {
-        name: total_mib / statistics.median(values)
-        for name, values in figures["times"].items()
+        name: total_mib / median(values) for name, values in figures["times"].items()
     }
     labels = {
         "archive": "GET files-archive (one zip)",
@@ -228,15 +220,21 @@ def report(args, figures):
         )
     # Each round times both side by side: the median of the rounds' ratios
     # is steadier than the ratio of medians on a shared machine.
-    ratio = statistics.median(
-        downloads / archive
-        for archive, downloads in zip(
-            figures["times"]["archive"], figures["times"]["downloads"]
-        )
+    ratio = median(
+        [
+            downloads / archive
+            for archive, downloads in zip(
+                figures["times"]["archive"], figures["times"]["downloads"]
+            )
+        ]
     )
     print(
         "  archive / downloads (median of rounds): {0:.2f}   target >= {1:.2f}: "
-        "{2}".format(ratio, RATIO_TARGET, "PASS" if ratio >= RATIO_TARGET else "MISS")
+        "{2}".format(
+            ratio,
+            RATIO_TARGET,
+            targets.check("archive / downloads", ratio >= RATIO_TARGET),
+        )
     )
     print("  CRC-32 by: {0}".format(crc.IMPLEMENTATION))
     print(
@@ -267,9 +265,10 @@ def report(args, figures):
         "  peak growth:                          {0:6.1f}   target < {1}: {2}".format(
             growth,
             RSS_GROWTH_TARGET_MIB,
-            "PASS" if growth < RSS_GROWTH_TARGET_MIB else "MISS",
+            targets.check("worker peak growth", growth < RSS_GROWTH_TARGET_MIB),
         )
     )
+    print(targets.summary())
 
 
 def main(argv=None):

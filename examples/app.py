@@ -16,8 +16,10 @@ Records REST lives on ``/records/`` and each record's files on
 ``/records/<pid>/files/`` (media files on ``/records/<pid>/media-files/``,
 all files as a zip on ``/records/<pid>/files-archive``); Invenio-Files-REST's own routes on ``/files/``,
 where a record's bucket follows the record's permissions and buckets no
-record owns stay closed. **Every record permission is open: this is a demo,
-never deploy it as is.**
+record owns stay closed. The deposit page is at ``/`` (see
+``examples/page.py``), with the few routes it needs beyond the REST API
+under ``/demo/records/<pid>/`` (see ``examples/actions.py``). **Every record
+permission is open: this is a demo, never deploy it as is.**
 """
 
 import fcntl
@@ -38,7 +40,7 @@ from invenio_records_rest.views import create_blueprint_from_app as records_blue
 from invenio_rest import InvenioREST
 from sqlalchemy import inspect
 
-from examples import search
+from examples import actions, page, search
 from invenio_records_files_ext import InvenioRecordsFiles
 from invenio_records_files_ext.sqlite import init_sqlite_app
 from invenio_records_files_ext.views import create_blueprint_from_app as files_blueprint
@@ -79,6 +81,8 @@ def demo_config(instance_path):
             "invenio_records_files_ext.storage:pyfs_storage_factory"
         ),
         FILES_REST_OBJECT_KEY_MAX_LEN=1024,
+        # Each record's files may hold up to 10 GB, InvenioRDM's default.
+        RECORDS_FILES_BUCKET_QUOTA_SIZE=10 * 10**9,
         FILES_REST_TASK_WAIT_INTERVAL=0.1,
         RECORDS_REST_DEFAULT_CREATE_PERMISSION_FACTORY=allow_all,
         RECORDS_REST_DEFAULT_READ_PERMISSION_FACTORY=allow_all,
@@ -178,6 +182,8 @@ def create_app(config=None, instance_path=None):
     app.register_blueprint(records_blueprint(app))
     app.register_blueprint(files_blueprint(app))
     app.register_blueprint(files_rest_blueprint)
+    app.register_blueprint(page.blueprint)
+    app.register_blueprint(actions.blueprint)
 
     # SQLite: savepoints that work, and writers that wait their turn.
     init_sqlite_app(app, wal=True)

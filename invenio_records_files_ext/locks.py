@@ -32,11 +32,19 @@ from invenio_files_rest.errors import (
     InvalidOperationError,
 )
 from invenio_files_rest.models import Bucket
-from sqlalchemy import select, text, update
+from sqlalchemy import BigInteger, bindparam, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 _KEY_LOCK = text("SELECT pg_advisory_xact_lock(:id)")
+_BUCKETS = Bucket.__table__
+# The timestamp is an execution parameter: a statement holding one (its
+# type is not cacheable) would be compiled again on every call.
+_ADD_SIZE = (
+    update(_BUCKETS)
+    .where(_BUCKETS.c.id == bindparam("b_id"))
+    .values(size=_BUCKETS.c.size + bindparam("b_delta", type_=BigInteger))
+)
 _SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(:id)")
 
 
@@ -155,8 +163,11 @@ def charge(
             )
     if delta:
         session.execute(
-            update(Bucket)
-            .where(Bucket.id == bucket.id)
-            .values(size=Bucket.size + delta, updated=datetime.now(tz=timezone.utc))
+            _ADD_SIZE,
+            {
+                "b_id": bucket.id,
+                "b_delta": delta,
+                "updated": datetime.now(tz=timezone.utc),
+            },
         )
         set_committed_value(bucket, "size", bucket.size + delta)

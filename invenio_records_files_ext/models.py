@@ -140,4 +140,15 @@ class FileEntry(db.Model, db.Timestamp):
     """Per-file metadata set by users."""
 
 
-__all__ = ("COMPLETED", "FileEntry", "PENDING", "RecordsBuckets")
+OBJECT_KEY_INDEX = db.Index(
+    "ix_records_files_object_bucket_key", ObjectVersion.bucket_id, ObjectVersion.key
+)
+"""Index of Invenio-Files-REST's object versions by bucket and key.
+
+Its own indexes lead with ``bucket_id`` and ``version_id``, so finding the
+current version of one key read every version of the bucket: the cost of
+one upload grew with the number of files. With this index it is constant.
+"""
+
+
+__all__ = ("COMPLETED", "FileEntry", "OBJECT_KEY_INDEX", "PENDING", "RecordsBuckets")

@@ -126,7 +126,8 @@ class HashingWhileWritingMixin:
     reads chunk *n + 1* from the client. CPython's hash, file and socket
     functions release the GIL on large buffers, so these overlap; the
     digest is sequential, so one chunk at a time is hashed and memory stays
-    at two chunks.
+    at two chunks. The first chunk is hashed in the caller's thread: a
+    stream that fits in one chunk (most files) never starts a thread.
     """
 
     def _write_stream(
@@ -141,8 +142,9 @@ class HashingWhileWritingMixin:
         chunk_size = chunk_size_or_default(chunk_size)
         algorithm, digest = self._init_hash()
         written = 0
+        hasher = None
         hashing = None
-        with ThreadPoolExecutor(max_workers=1) as hasher:
+        try:
             while True:
                 check_sizelimit(size_limit, written, size)
                 chunk = src.read(chunk_size)
@@ -151,13 +153,22 @@ class HashingWhileWritingMixin:
                     hashing = None
                 if not chunk:
                     break
-                hashing = hasher.submit(digest.update, chunk)
+                if written == 0:
+                    digest.update(chunk)
+                else:
+                    if hasher is None:
+                        hasher = ThreadPoolExecutor(max_workers=1)
+                    hashing = hasher.submit(digest.update, chunk)
                 dst.write(chunk)
                 written += len(chunk)
                 if progress_callback:
                     progress_callback(None, written)
-            if progress_callback:
-                progress_callback(written, written)
+        finally:
+            if hasher is not None:
+                # Waits for a chunk still being hashed, even on error.
+                hasher.shutdown(wait=True)
+        if progress_callback:
+            progress_callback(written, written)
         check_size(written, size)
         return written, "{0}:{1}".format(algorithm, digest.hexdigest())
 

@@ -25,7 +25,7 @@ from invenio_files_rest.models import (
     ObjectVersionTag,
 )
 from invenio_files_rest.utils import guess_mimetype
-from sqlalchemy import Select, and_, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import (
     Session,
     contains_eager,
@@ -56,6 +56,21 @@ class Head:
 
 def _now() -> datetime:
     return datetime.now(tz=timezone.utc)
+
+
+# Values travel as execution parameters, never inside the statements: a
+# statement holding a timestamp (Invenio-DB's type is not cacheable) would
+# be compiled again on every call, which costs more than running it.
+_FILES = FileInstance.__table__
+_OBJECTS = ObjectVersion.__table__
+_RETIRE_IDS = update(_OBJECTS).where(
+    _OBJECTS.c.version_id.in_(bindparam("b_version_ids", expanding=True))
+)
+_RETIRE_KEY = update(_OBJECTS).where(
+    _OBJECTS.c.bucket_id == bindparam("b_bucket_id"),
+    _OBJECTS.c.key == bindparam("b_key"),
+    _OBJECTS.c.is_head.is_(True),
+)
 
 
 def effective_mimetype(key: str, stored: Optional[str]) -> Optional[str]:
@@ -178,10 +193,8 @@ def retire(version_ids: Sequence[Any], session: Optional[Session] = None) -> Non
     session = session if session is not None else db.session()
     for chunk in chunks(version_ids):
         session.execute(
-            update(ObjectVersion)
-            .where(ObjectVersion.version_id.in_(chunk))
-            .values(is_head=False, updated=_now())
-            .execution_options(synchronize_session=False)
+            _RETIRE_IDS,
+            {"b_version_ids": list(chunk), "is_head": False, "updated": _now()},
         )
     _mark_retired(session, version_ids)
 
@@ -200,14 +213,8 @@ def retire_key(
     """
     session = session if session is not None else db.session()
     session.execute(
-        update(ObjectVersion)
-        .where(
-            ObjectVersion.bucket_id == bucket_id,
-            ObjectVersion.key == key,
-            ObjectVersion.is_head.is_(True),
-        )
-        .values(is_head=False, updated=_now())
-        .execution_options(synchronize_session=False)
+        _RETIRE_KEY,
+        {"b_bucket_id": bucket_id, "b_key": key, "is_head": False, "updated": _now()},
     )
     _mark_retired(session, known)
 
@@ -237,7 +244,7 @@ def insert_file_instance(
         created=now,
         updated=now,
     )
-    session.execute(insert(FileInstance).values(**values))
+    session.execute(insert(_FILES), values)
     for name, value in values.items():
         setattr(fileinstance, name, value)
     return _attach_stored(session, fileinstance)
@@ -272,7 +279,7 @@ def insert_version(
         created=now,
         updated=now,
     )
-    session.execute(insert(ObjectVersion).values(**values))
+    session.execute(insert(_OBJECTS), values)
     obj = ObjectVersion()
     for name, value in values.items():
         setattr(obj, name, value)

@@ -318,3 +318,15 @@ def alembic_app(alembic_database, tmp_path):
         yield application
         db_.session.remove()
         db_.engine.dispose()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the steps and timings of the browser runs (tests/browser.py)."""
+    from tests.browser import RUNS
+
+    if not RUNS:
+        return
+    terminalreporter.section("deposit page in Chromium: steps and timings")
+    for run in RUNS:
+        for line in run.lines():
+            terminalreporter.write_line(line)

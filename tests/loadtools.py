@@ -12,13 +12,14 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections import Counter, namedtuple
 
 import psycopg2
 import requests
 from invenio_db import db
-from invenio_files_rest.models import FileInstance, ObjectVersion
-from sqlalchemy import select
+from invenio_files_rest.models import Bucket, FileInstance, ObjectVersion
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from invenio_records_files_ext.cli import records_files
@@ -479,6 +480,48 @@ def file_rows(bucket_ids):
     return rows
 
 
+def quota_problems(bucket_ids):
+    """Compare each bucket's size with what Invenio-Files-REST would count.
+
+    Files-REST adds the size of every new version and takes back the size
+    of the version a delete marker hides; for buckets that only received
+    uploads (no delete marker) the size is the sum of all their versions.
+    """
+    db.session.rollback()
+    ids = [uuid.UUID(str(bucket_id)) for bucket_id in bucket_ids]
+    sizes = dict(
+        db.session.execute(
+            select(Bucket.id, Bucket.size).where(Bucket.id.in_(ids))
+        ).all()
+    )
+    counted = dict(
+        db.session.execute(
+            select(ObjectVersion.bucket_id, func.sum(FileInstance.size))
+            .join(FileInstance, FileInstance.id == ObjectVersion.file_id)
+            .where(ObjectVersion.bucket_id.in_(ids))
+            .group_by(ObjectVersion.bucket_id)
+        ).all()
+    )
+    markers = db.session.execute(
+        select(func.count())
+        .select_from(ObjectVersion)
+        .where(ObjectVersion.bucket_id.in_(ids), ObjectVersion.file_id.is_(None))
+    ).scalar()
+    db.session.rollback()
+    problems = []
+    if markers:
+        problems.append("{0} delete markers: not an uploads-only load".format(markers))
+    for bucket_id in ids:
+        expected = int(counted.get(bucket_id) or 0)
+        if sizes.get(bucket_id) != expected:
+            problems.append(
+                "bucket {0}: size {1}, its versions hold {2} bytes".format(
+                    bucket_id, sizes.get(bucket_id), expected
+                )
+            )
+    return problems
+
+
 def missing_bytes(rows):
     """Return a description of every version whose bytes are not on disk whole."""
     problems = []
@@ -541,6 +584,26 @@ def parse_gc(output):
     return report
 
 
+def listed_files(client, pid):
+    """Return ``(key, checksum)`` of every file the listing shows, page by page.
+
+    ``None`` if a page could not be read.
+    """
+    found = []
+    response = client.listing(pid, kind="check")
+    while True:
+        if not is_success(response):
+            return None
+        page = response.json()
+        found += [(item["key"], item["checksum"]) for item in page["contents"]]
+        following = page.get("links", {}).get("next")
+        if not following:
+            return found
+        response = client.send(
+            "check", "GET", following[following.index("/records/") :]
+        )
+
+
 def check_consistency(app, client, root, attempted, acknowledged, workers=8):
     """Check what the server holds against what the clients did.
 
@@ -558,21 +621,31 @@ def check_consistency(app, client, root, attempted, acknowledged, workers=8):
     for pid, sent in sorted(attempted.items()):
         acked = acknowledged.of(pid)
         bucket_ids.append(bucket_of(client, pid))
-        listing = client.listing(pid, kind="check")
-        if not is_success(listing):
-            problems.append("{0}: listing answered {1}".format(pid, listing))
+        listed = listed_files(client, pid)
+        if listed is None:
+            problems.append("{0}: listing failed".format(pid))
             continue
-        listed = [
-            (item["key"], item["checksum"]) for item in listing.json()["contents"]
-        ]
         record = client.record(pid, kind="check")
         if not is_success(record):
             problems.append("{0}: record answered {1}".format(pid, record))
             continue
-        entries = [
-            (entry["key"], entry["checksum"])
-            for entry in record.json()["metadata"].get("_files", [])
-        ]
+        metadata = record.json()["metadata"]
+        summary = metadata.get("_files_summary", {})
+        if "_files" in metadata or summary.get("inline", True):
+            entries = [
+                (entry["key"], entry["checksum"])
+                for entry in metadata.get("_files", [])
+            ]
+        else:
+            # Records with more files than RECORDS_FILES_INLINE_MAX_ENTRIES
+            # show no _files: compare the listing with the summary instead.
+            if summary["count"] != len(listed):
+                problems.append(
+                    "{0}: summary counts {1} files, listing {2}".format(
+                        pid, summary["count"], len(listed)
+                    )
+                )
+            entries = listed
         for where, found in (("listing", listed), ("_files", entries)):
             counts = Counter(key for key, _ in found)
             for key, count in counts.items():

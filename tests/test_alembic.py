@@ -13,8 +13,11 @@ def _tables(app):
     return set(sa.inspect(db_.engine).get_table_names())
 
 
-def _indexes(app):
-    return {ix["name"] for ix in sa.inspect(db_.engine).get_indexes("records_buckets")}
+OBJECT_KEY_INDEX = "ix_records_files_object_bucket_key"
+
+
+def _indexes(app, table="records_buckets"):
+    return {ix["name"] for ix in sa.inspect(db_.engine).get_indexes(table)}
 
 
 def test_branch_creates_its_tables(alembic_app):
@@ -24,8 +27,10 @@ def test_branch_creates_its_tables(alembic_app):
     assert "ix_records_buckets_bucket_id" in _indexes(alembic_app)
     columns = {c["name"] for c in sa.inspect(db_.engine).get_columns("records_buckets")}
     assert columns == {"record_id", "bucket_id"}
+    assert OBJECT_KEY_INDEX in _indexes(alembic_app, "files_object")
     alembic.downgrade("c3f1e2a9b7d4")
     assert not {"records_buckets", "records_files_entry"} & _tables(alembic_app)
+    assert OBJECT_KEY_INDEX not in _indexes(alembic_app, "files_object")
 
 
 def test_database_migrated_by_invenio_records_files(alembic_app):
@@ -81,7 +86,10 @@ def test_models_match_recipes(alembic_app):
     differences = [
         diff
         for diff in alembic.compare_metadata()
-        if ("records_buckets" in repr(diff) or "records_files_entry" in repr(diff))
+        if any(
+            name in repr(diff)
+            for name in ("records_buckets", "records_files_entry", OBJECT_KEY_INDEX)
+        )
         and not _sqlite_uuid_artefact(diff)
     ]
     assert differences == []

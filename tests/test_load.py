@@ -41,12 +41,14 @@ from tests.loadtools import (
     PausingBody,
     Problems,
     Recorder,
+    bucket_of,
     check_consistency,
     files_at_least,
     is_postgresql,
     is_success,
     join_all,
     md5,
+    quota_problems,
     start_threads,
     wait_until,
 )
@@ -78,6 +80,10 @@ READERS = 4
 
 PHASE_LIMIT = {"reduced": 300, "full": 1200}
 """Seconds the concurrency test's clients may run before giving up."""
+
+SHARED_RATE_FLOOR = 0.8
+"""Uploads per second to one record, as a share of the same load spread
+over one record per client (asserted in the full mode)."""
 
 
 def files_per_writer():
@@ -289,6 +295,135 @@ def test_concurrent_uploads(served, app, location, report):
     assert len(acked) == uploads, dict(recorder.statuses())
     assert not consistency, consistency[:20]
     assert leftovers == {}
+
+
+def upload_phase(url, recorder, clients, per_client, attempted, acked, problems):
+    """Each client uploads ``per_client`` files to its record; return the wall time.
+
+    :param clients: ``[(pid, key prefix), ...]``, one per client thread.
+    """
+    start = threading.Barrier(len(clients) + 1)
+    lock = threading.Lock()
+
+    def write(pid, prefix, seed):
+        client = Client(url, recorder)
+        rng = random.Random(seed)
+        try:
+            start.wait(60)
+            for number in range(per_client):
+                data = os.urandom(rng.randint(1024, 8 * 1024))
+                key = "{0}-{1:02d}.bin".format(prefix, number)
+                digest = md5(data)
+                with lock:
+                    attempted.setdefault(pid, {})[key] = digest
+                response = client.upload(pid, key, data, digest, kind="upload")
+                if not is_success(response):
+                    continue
+                if response.json().get("checksum") != "md5:" + digest:
+                    problems.add("{0}: acknowledged with another checksum".format(key))
+                acked.add(pid, key, digest)
+        finally:
+            client.close()
+
+    threads = start_threads(
+        problems,
+        write,
+        [(pid, prefix, index) for index, (pid, prefix) in enumerate(clients)],
+    )
+    start.wait(60)
+    began = time.monotonic()
+    stuck = join_all(threads, 600)
+    assert not stuck, "uploads still running after 600 s"
+    return time.monotonic() - began
+
+
+def test_one_record_keeps_up_with_many(served, app, location, report):
+    """Fifty clients uploading to one record, against the same load on fifty.
+
+    The uploads per second to one record are printed as a share of those
+    spread over one record per client; the full mode asserts at least
+    ``SHARED_RATE_FLOOR``. Both modes check that nothing is lost and that
+    every bucket's size is exact.
+    """
+    scale, per_writer = files_per_writer()
+    recorder, acked, problems = Recorder(), Acknowledged(), Problems()
+    attempted = {}
+    setup = Client(served.url, recorder)
+    shared = setup.create_record()
+    own = [setup.create_record() for _ in range(SHARED_WRITERS)]
+    warm = setup.create_record()
+    for number in range(2 * WORKERS):
+        data = os.urandom(4096)
+        attempted.setdefault(warm, {})["warm-{0}".format(number)] = md5(data)
+        response = setup.upload(warm, "warm-{0}".format(number), data, md5(data))
+        assert is_success(response), response
+        acked.add(warm, "warm-{0}".format(number), md5(data))
+    # The full mode runs each layout twice, in mirrored order, so that a
+    # drift of the machine's speed favours neither.
+    order = ["spread", "shared"] + (["shared", "spread"] if scale == "full" else [])
+    phases = []
+    sampler = LockWaitSampler(app.config["SQLALCHEMY_DATABASE_URI"])
+    sampler.start()
+    try:
+        for number, layout in enumerate(order):
+            pids = [shared] * SHARED_WRITERS if layout == "shared" else own
+            clients = [
+                (pid, "{0}{1}-c{2:02d}".format(layout, number, index))
+                for index, pid in enumerate(pids)
+            ]
+            wall = upload_phase(
+                served.url, recorder, clients, per_writer, attempted, acked, problems
+            )
+            phases.append((layout, wall))
+    finally:
+        sampler.stop()
+    per_phase = SHARED_WRITERS * per_writer
+    rates = {}
+    for layout in ("spread", "shared"):
+        times = [wall for name, wall in phases if name == layout]
+        rates[layout] = per_phase * len(times) / sum(times)
+    ratio = rates["shared"] / rates["spread"]
+
+    consistency, leftovers, details = check_consistency(
+        app, setup, location.uri, attempted, acked
+    )
+    quotas = quota_problems(bucket_of(setup, pid) for pid in [shared, warm] + own)
+    setup.close()
+    floor_note = "asserted" if scale == "full" else "printed only (reduced mode)"
+    report(
+        "one record vs many ({0}: {1} clients x {2} uploads, {3} sync workers)".format(
+            scale, SHARED_WRITERS, per_writer, WORKERS
+        ),
+        [
+            "  phases (wall seconds): {0}".format(
+                ", ".join("{0} {1:.2f}".format(*phase) for phase in phases)
+            ),
+            "  uploads/s: spread over {0} records {1:.1f}, one record {2:.1f}".format(
+                SHARED_WRITERS, rates["spread"], rates["shared"]
+            ),
+            "  one record / spread: {0:.2f}   floor {1}: {2}".format(
+                ratio, SHARED_RATE_FLOOR, floor_note
+            ),
+            "  statuses: {0}".format(dict(recorder.statuses())),
+            "  server log errors: {0}".format(dict(logged_errors(served))),
+            "  quotas: {0}".format("exact" if not quotas else quotas[:5]),
+        ]
+        + recorder.timings(kinds={"upload"})
+        + sampler.report()
+        + [
+            "  after: {versions} object versions, {downloads} files downloaded "
+            "again; {verify}".format(**details)
+        ],
+    )
+    assert not recorder.server_errors(), recorder.server_errors()[:10]
+    assert not recorder.unanswered(), recorder.unanswered()[:10]
+    assert not problems, problems.found[:20]
+    assert len(acked) == per_phase * len(order) + 2 * WORKERS, dict(recorder.statuses())
+    assert not consistency, consistency[:20]
+    assert leftovers == {}
+    assert not quotas, quotas
+    if scale == "full":
+        assert ratio >= SHARED_RATE_FLOOR, rates
 
 
 KILLED = 2

@@ -181,3 +181,65 @@ def test_rest_listing_pages_cost_the_same(app, records, client_for, count_statem
         assert len(versions["contents"]) == min(size, 100)
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def _statements_compiled_anew(record_id, operation):
+    """Run ``operation`` on a record's files; return the statements not cached.
+
+    The transaction is rolled back afterwards, like every measure here.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.engine.interfaces import CacheStats
+
+    files = Record.get_record(record_id).files
+    found = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if context is None or context.compiled is None:
+            return
+        if statement.lstrip().split(None, 1)[0].upper() in ("SAVEPOINT", "RELEASE"):
+            return
+        if context.cache_hit in (CacheStats.NO_CACHE_KEY, CacheStats.CACHE_MISS):
+            found.append(statement)
+
+    event.listen(db_.engine, "after_cursor_execute", seen)
+    try:
+        operation(files)
+        db_.session.flush()
+    finally:
+        event.remove(db_.engine, "after_cursor_execute", seen)
+        db_.session.rollback()
+    return found
+
+
+def _bulk(files):
+    files.update({"b1.txt": stream(b"1"), "f00002.txt": stream(b"2")})
+
+
+@pytest.mark.parametrize("name", sorted(WRITES) + ["bulk"])
+def test_writes_reuse_compiled_statements(app, records, name):
+    """Once warm, a write compiles no statement again.
+
+    A statement holding a value of an uncacheable type (Invenio-DB's
+    timestamps) is compiled on every call, which costs more than running
+    it: the writer passes values as execution parameters instead.
+    """
+    operation = WRITES.get(name, _bulk)
+    _statements_compiled_anew(records[5], operation)
+    assert _statements_compiled_anew(records[5], operation) == []
+
+
+def test_object_versions_are_indexed_by_bucket_and_key(app, records):
+    """Finding the current version of a key reads that key's versions only.
+
+    Invenio-Files-REST indexes ``files_object`` by bucket, and by bucket,
+    version and key: without this index, each upload read every version of
+    the bucket.
+    """
+    from sqlalchemy import inspect
+
+    indexes = {
+        index["name"]: index["column_names"]
+        for index in inspect(db_.engine).get_indexes("files_object")
+    }
+    assert indexes["ix_records_files_object_bucket_key"] == ["bucket_id", "key"]

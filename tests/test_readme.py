@@ -119,13 +119,16 @@ def test_readme_curl_commands_work_on_the_demo(demo, tmp_path):
     workdir.mkdir()
     shutil.copy(README, workdir / "README.rst")
 
-    # The first page ./run-demo.sh points to answers JSON, with no search
-    # cluster.
+    # ./run-demo.sh points to the deposit page; the records' list answers
+    # JSON with no search cluster.
     printed = re.search(
         r"Demo: (http://\S+)", (tmp_path / "demo.log").read_text()
     ).group(1)
-    assert printed == demo + "/records/"
-    first = requests.get(printed)
+    assert printed == demo + "/"
+    page = requests.get(printed)
+    assert page.status_code == 200, page.text
+    assert page.headers["Content-Type"].startswith("text/html")
+    first = requests.get(demo + "/records/")
     assert first.status_code == 200, first.text
     assert first.headers["Content-Type"] == "application/json"
     assert first.json()["hits"] == {"hits": [], "total": 0}

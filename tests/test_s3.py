@@ -528,6 +528,16 @@ def test_range_through_the_s3_redirect(s3_client, s3_db):
     assert fetched.status_code == 206
     assert fetched.content == data[10:20]
     assert fetched.headers["Content-Range"] == "bytes 10-19/{0}".format(len(data))
+    # A range outside the file: the redirect leads to S3's own 416.
+    outside = "bytes={0}-".format(len(data) + 10)
+    response = s3_client.get(
+        "/records/{0}/files/r.bin".format(pid), headers={"Range": outside}
+    )
+    assert response.status_code == 302
+    refused = http_session().get(
+        response.headers["Location"], headers={"Range": outside}, timeout=30
+    )
+    assert refused.status_code == 416
 
 
 def test_containers_on_s3_read_only_what_they_need(s3_client, s3_db, s3_app):

@@ -36,9 +36,16 @@ MakeFile = Callable[[ObjectVersion, dict[str, Any]], Any]
 """Builds the public file object of an object version and its entry."""
 
 
+BATCH_SIZE = 1000
+"""Files whose rows are built and inserted together."""
+
+
 @dataclass
 class _Written:
     """One file whose bytes are stored, waiting for its rows."""
+
+    # One of these is kept per file of the call: slots keep it small.
+    __slots__ = ("key", "file_id", "uri", "size", "checksum", "version_id")
 
     key: str
     file_id: Any
@@ -77,13 +84,14 @@ def _write_all(
     bucket: Any, target: UploadTarget, pairs: Sequence[tuple[str, Any]], current: Any
 ) -> list[_Written]:
     written: list[_Written] = []
+    # One undo callback for the whole batch, not one per file.
+    current.undo(lambda: [discard(item.file_id) for item in written])
     total = 0
     for key, stream in pairs:
         file_id = uuid.uuid4()
         # A transient file instance only tells the storage factory where
         # the bytes go; the row is inserted with the others.
         probe = FileInstance(id=file_id, size=0)
-        current.undo(lambda file_id=file_id: discard(file_id))
         _, uri, size, checksum = write_bytes(
             probe,
             target.location_uri,
@@ -96,40 +104,76 @@ def _write_all(
     return written
 
 
-def _insert_versions(bucket: Any, written: Sequence[_Written]) -> None:
+def _insert_versions(bucket: Any, batch: Sequence[_Written]) -> None:
+    """Insert the file instances and object versions of one batch."""
     session = db.session()
     now = _now()
-    file_rows = [
-        dict(
-            id=item.file_id,
-            uri=item.uri,
-            size=item.size,
-            checksum=item.checksum,
-            storage_class=bucket.default_storage_class,
-            readable=True,
-            writable=False,
-            last_check=True,
-            created=now,
-            updated=now,
-        )
-        for item in written
-    ]
-    version_rows = [
-        dict(
-            version_id=item.version_id,
-            key=item.key,
-            bucket_id=bucket.id,
-            file_id=item.file_id,
-            is_head=True,
-            created=now,
-            updated=now,
-        )
-        for item in written
-    ]
-    for chunk in chunks(file_rows, 1000):
-        session.execute(insert(FileInstance), chunk)
-    for chunk in chunks(version_rows, 1000):
-        session.execute(insert(ObjectVersion), chunk)
+    session.execute(
+        insert(FileInstance),
+        [
+            dict(
+                id=item.file_id,
+                uri=item.uri,
+                size=item.size,
+                checksum=item.checksum,
+                storage_class=bucket.default_storage_class,
+                readable=True,
+                writable=False,
+                last_check=True,
+                created=now,
+                updated=now,
+            )
+            for item in batch
+        ],
+    )
+    session.execute(
+        insert(ObjectVersion),
+        [
+            dict(
+                version_id=item.version_id,
+                key=item.key,
+                bucket_id=bucket.id,
+                file_id=item.file_id,
+                is_head=True,
+                created=now,
+                updated=now,
+            )
+            for item in batch
+        ],
+    )
+
+
+def _write_rows(
+    bucket_id: Any,
+    batch: Sequence[_Written],
+    stored: dict[str, queries.StoredEntry],
+    position: int,
+) -> int:
+    """Insert or repoint the file rows of one batch; return the next position."""
+    new_rows, changes = [], []
+    for item in batch:
+        mimetype = guess_mimetype(item.key)
+        entry = stored.get(item.key)
+        if entry is None:
+            new_rows.append(
+                rows.new_row(
+                    bucket_id, item.key, position, item.version_id, item.size, mimetype
+                )
+            )
+            position += 1
+        else:
+            changes.append(
+                dict(
+                    id=entry.id,
+                    version_id=item.version_id,
+                    size=item.size,
+                    mimetype=mimetype,
+                    json=without_content_metadata(entry.json),
+                )
+            )
+    rows.insert_many(new_rows)
+    rows.point_many(changes)
+    return position
 
 
 def _send_file_signals(
@@ -223,36 +267,11 @@ def put_many(
         heads = versions.heads(bucket.id, keys, session)
         previous = _previous_entries(bucket.id, stored, heads)
         versions.retire(versions.head_version_ids(bucket.id, keys, session), session)
-        _insert_versions(bucket, written)
         position = queries.next_position(bucket.id, session)
-        new_rows, changes = [], []
-        for item in written:
-            mimetype = guess_mimetype(item.key)
-            entry = stored.get(item.key)
-            if entry is None:
-                new_rows.append(
-                    rows.new_row(
-                        bucket.id,
-                        item.key,
-                        position,
-                        item.version_id,
-                        item.size,
-                        mimetype,
-                    )
-                )
-                position += 1
-            else:
-                changes.append(
-                    dict(
-                        id=entry.id,
-                        version_id=item.version_id,
-                        size=item.size,
-                        mimetype=mimetype,
-                        json=without_content_metadata(entry.json),
-                    )
-                )
-        rows.insert_many(new_rows, session)
-        rows.point_many(changes, session)
+        # Rows are built a batch at a time: memory holds one batch of them.
+        for batch in chunks(written, BATCH_SIZE):
+            _insert_versions(bucket, batch)
+            position = _write_rows(bucket.id, batch, stored, position)
         sizes = [item.size for item in written]
         locks.charge(bucket, sum(sizes), largest=max(sizes), session=session)
         metadata = {

@@ -28,6 +28,13 @@ def _now() -> datetime:
     return datetime.now(tz=timezone.utc)
 
 
+# Values travel as execution parameters, never inside the statements: a
+# statement holding a timestamp (Invenio-DB's type is not cacheable) would
+# be compiled again on every call.
+_TABLE = FileEntry.__table__
+_BY_ID = update(_TABLE).where(_TABLE.c.id == bindparam("b_id"))
+
+
 def new_row(
     bucket_id: Any,
     key: str,
@@ -68,16 +75,11 @@ def insert_many(
 
 def insert_one(row: dict[str, Any], session: Optional[Session] = None) -> None:
     """Insert one row made by :func:`new_row`."""
-    _session(session).execute(insert(FileEntry).values(**row))
+    _session(session).execute(insert(_TABLE), row)
 
 
 def _update(entry_id: Any, session: Optional[Session], **values: Any) -> None:
-    _session(session).execute(
-        update(FileEntry)
-        .where(FileEntry.id == entry_id)
-        .values(updated=_now(), **values)
-        .execution_options(synchronize_session=False)
-    )
+    _session(session).execute(_BY_ID, dict(values, b_id=entry_id, updated=_now()))
 
 
 def point_to(
@@ -108,31 +110,21 @@ def point_many(
     json=...)``.
     """
     session = _session(session)
-    table = FileEntry.__table__
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(
-            version_id=bindparam("row_version_id"),
-            size=bindparam("row_size"),
-            mimetype=bindparam("row_mimetype"),
-            json=bindparam("row_json"),
-            status=COMPLETED,
-            updated=_now(),
-        )
-    )
+    now = _now()
     params = [
         dict(
-            row_id=change["id"],
-            row_version_id=change["version_id"],
-            row_size=change["size"],
-            row_mimetype=change["mimetype"],
-            row_json=change["json"],
+            b_id=change["id"],
+            version_id=change["version_id"],
+            size=change["size"],
+            mimetype=change["mimetype"],
+            json=change["json"],
+            status=COMPLETED,
+            updated=now,
         )
         for change in changes
     ]
     for chunk in chunks(params, 1000):
-        session.connection().execute(statement, chunk)
+        session.connection().execute(_BY_ID, chunk)
 
 
 def set_json(
@@ -148,16 +140,11 @@ def set_positions(
     """Give rows new positions: ``{row id: position}`` (one statement)."""
     if not positions:
         return
-    table = FileEntry.__table__
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(position=bindparam("row_position"), updated=_now())
-    )
+    now = _now()
     _session(session).connection().execute(
-        statement,
+        _BY_ID,
         [
-            dict(row_id=row_id, row_position=position)
+            dict(b_id=row_id, position=position, updated=now)
             for row_id, position in positions.items()
         ],
     )

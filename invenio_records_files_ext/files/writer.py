@@ -25,6 +25,7 @@ from invenio_files_rest.models import (
 )
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import locks, versions
 from ..errors import FileKeyExistsError, InvalidFileKeyError, InvalidFileOrderError
@@ -130,6 +131,8 @@ class FilesWriter:
         if not stored_instance:
             versions.insert_file_instance(fileinstance, session)
         obj = versions.insert_version(self.bucket, key, fileinstance, mimetype, session)
+        # A new version has no tags yet: nothing to load when it is answered.
+        set_committed_value(obj, "tags", [])
         effective = versions.effective_mimetype(key, mimetype)
         if stored is None:
             data = dict(metadata or {})

@@ -64,6 +64,7 @@ class FilesView:
             self.endpoint_options.get("search_class")
         )
         self.pid = self.record = self.files = None
+        self.pid_value = None
 
     def _resolve(self, pid_value, key=None):
         try:
@@ -128,6 +129,8 @@ class FilesView:
         if request.method == "OPTIONS":
             return self.options()
         self.pid, self.record = pid, record
+        # Kept as text: an upload may end the transaction, expiring the PID.
+        self.pid_value = pid.pid_value if pid is not None else None
         request._methodview = self
         action = access.request_action(request.method, request.args, self.on_object)
         access.decide(record, action, self.endpoint_options).check()
@@ -166,7 +169,7 @@ class FilesView:
 
     def _link_context(self):
         if self.pid is not None and self.view_prefix:
-            return {"endpoint": self.view_prefix, "pid_value": self.pid.pid_value}
+            return {"endpoint": self.view_prefix, "pid_value": self.pid_value}
         return {}
 
     def files_url(self, view, bucket_id, **values):

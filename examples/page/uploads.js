@@ -1,0 +1,177 @@
+// Uploads of local files into a record, one file after the other.
+//
+// A file up to PART_SIZE goes in one PUT. A larger one goes through a
+// multipart upload: start it (POST ?uploads), send the parts (PUT
+// ?uploadId=&partNumber=), complete it (POST ?uploadId=). A failed upload
+// keeps its upload id: retrying asks the server which parts it already has
+// and sends only the others.
+
+import { ApiError, fileUrl, getJSON, request, send } from "./api.js";
+
+export const PART_SIZE = 5 * 1024 * 1024;
+
+let counter = 0;
+
+export class Upload {
+  constructor(file, filesUrl, recordPid) {
+    this.id = `upload-${++counter}`;
+    this.recordPid = recordPid;
+    this.file = file;
+    this.key = file.name;
+    this.url = fileUrl(filesUrl, this.key);
+    this.multipart = file.size > PART_SIZE;
+    this.state = "queued"; // queued, uploading, done, failed, cancelled
+    this.loaded = 0;
+    this.error = null;
+    this.uploadId = null;
+    this.partsSent = 0;
+    this.controller = null;
+  }
+
+  get partCount() {
+    return Math.max(1, Math.ceil(this.file.size / PART_SIZE));
+  }
+
+  get finished() {
+    return this.state === "done" || this.state === "cancelled";
+  }
+
+  async run(onChange) {
+    this.state = "uploading";
+    this.error = null;
+    this.controller = new AbortController();
+    onChange(this);
+    try {
+      if (this.multipart) {
+        await this.sendParts(onChange);
+      } else {
+        await send("PUT", this.url, this.file, {
+          signal: this.controller.signal,
+          onProgress: (loaded) => this.progress(loaded, onChange),
+        });
+      }
+      this.loaded = this.file.size;
+      this.state = "done";
+    } catch (error) {
+      if (this.state !== "cancelled") {
+        this.state = "failed";
+        this.error = error instanceof ApiError ? error : new ApiError(0, String(error));
+      }
+    } finally {
+      this.controller = null;
+    }
+    onChange(this);
+  }
+
+  progress(loaded, onChange) {
+    this.loaded = Math.min(loaded, this.file.size);
+    onChange(this);
+  }
+
+  async sendParts(onChange) {
+    const signal = this.controller.signal;
+    let have = new Set();
+    if (this.uploadId) {
+      // A retry: the server says which parts arrived.
+      try {
+        const listing = await getJSON(`${this.url}?uploadId=${this.uploadId}`);
+        have = new Set((listing.parts || []).map((part) => part.part_number));
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 404) throw error;
+        this.uploadId = null; // The server forgot it: start again.
+      }
+    }
+    if (!this.uploadId) {
+      const started = await request(
+        "POST",
+        `${this.url}?uploads&size=${this.file.size}&partSize=${PART_SIZE}`,
+      );
+      this.uploadId = started.id;
+    }
+    const sizeOf = (n) => Math.min(PART_SIZE, this.file.size - n * PART_SIZE);
+    let done = 0;
+    for (const n of have) done += sizeOf(n);
+    this.partsSent = have.size;
+    this.progress(done, onChange);
+    for (let n = 0; n < this.partCount; n++) {
+      if (have.has(n)) continue;
+      const body = this.file.slice(n * PART_SIZE, n * PART_SIZE + sizeOf(n));
+      await send("PUT", `${this.url}?uploadId=${this.uploadId}&partNumber=${n}`, body, {
+        signal,
+        onProgress: (loaded) => this.progress(done + loaded, onChange),
+      });
+      done += sizeOf(n);
+      this.partsSent += 1;
+      this.progress(done, onChange);
+    }
+    await request("POST", `${this.url}?uploadId=${this.uploadId}`);
+    this.uploadId = null;
+  }
+
+  // Stops the upload; a multipart upload is aborted on the server too, so
+  // that its parts do not keep their share of the quota.
+  async cancel() {
+    const uploadId = this.uploadId;
+    this.state = "cancelled";
+    if (this.controller) this.controller.abort();
+    this.uploadId = null;
+    if (uploadId) {
+      try {
+        await request("DELETE", `${this.url}?uploadId=${uploadId}`);
+      } catch (ignored) {
+        // Gone already, or the server is unreachable: nothing more to do here.
+      }
+    }
+  }
+}
+
+// Runs uploads one at a time, in the order they were added.
+export class UploadQueue {
+  constructor(onChange, onIdle) {
+    this.items = [];
+    this.onChange = onChange;
+    this.onIdle = onIdle;
+    this.running = false;
+  }
+
+  add(files, filesUrl, recordPid) {
+    const added = Array.from(files, (file) => new Upload(file, filesUrl, recordPid));
+    this.items.push(...added);
+    added.forEach((upload) => this.onChange(upload));
+    this.pump();
+    return added;
+  }
+
+  retry(upload) {
+    if (upload.state !== "failed") return;
+    upload.state = "queued";
+    this.onChange(upload);
+    this.pump();
+  }
+
+  async cancel(upload) {
+    await upload.cancel();
+    this.onChange(upload);
+    this.pump();
+  }
+
+  clearFinished() {
+    this.items = this.items.filter((upload) => !upload.finished);
+  }
+
+  async pump() {
+    if (this.running) return;
+    this.running = true;
+    let changed = false;
+    try {
+      let next;
+      while ((next = this.items.find((upload) => upload.state === "queued"))) {
+        await next.run(this.onChange);
+        changed = true;
+      }
+    } finally {
+      this.running = false;
+    }
+    if (changed) this.onIdle();
+  }
+}
