@@ -9,27 +9,37 @@ from typing import Any, Optional
 from ..errors import ProcessorLimitError
 
 
+def out_of_time(timeout: float) -> str:
+    """Return the error recorded for a processor that took too long."""
+    return "Gave up after {0:g} seconds.".format(timeout)
+
+
 class BoundedFile:
     """A stored file, readable and seekable, within a read budget and a deadline.
 
     Offers what parsers expect of a binary file (``read``, ``seek``,
     ``tell``) and ``read_at`` (:mod:`~invenio_records_files_ext.zipreader`).
     Every read past the budget, or after the deadline, raises
-    :class:`~invenio_records_files_ext.errors.ProcessorLimitError`: a processor stuck on a hostile file stops
-    at its next read.
+    :class:`~invenio_records_files_ext.errors.ProcessorLimitError`: a
+    processor stuck on a hostile file stops at its next read.
     """
 
-    def __init__(self, source: Any, max_read: int, deadline: float) -> None:
-        """Wrap ``source`` (a :class:`~invenio_records_files_ext.blobs.RandomAccess`)."""
+    def __init__(self, source: Any, max_read: int, timeout: float) -> None:
+        """Wrap ``source`` (a :class:`~invenio_records_files_ext.blobs.RandomAccess`).
+
+        :param max_read: bytes the processor may read in all.
+        :param timeout: seconds from now after which reads are refused.
+        """
         self._source = source
         self.size = source.size
         self._position = 0
         self._budget = max_read
-        self._deadline = deadline
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout
 
     def _charge(self, length: int) -> None:
         if time.monotonic() > self._deadline:
-            raise ProcessorLimitError("The processor ran out of time.")
+            raise ProcessorLimitError(out_of_time(self._timeout))
         self._budget -= length
         if self._budget < 0:
             raise ProcessorLimitError("The processor read more than it may.")
@@ -85,4 +95,4 @@ class Processor:
         raise NotImplementedError
 
 
-__all__ = ("BoundedFile", "Processor")
+__all__ = ("BoundedFile", "Processor", "out_of_time")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any, Optional
 
 from flask import Flask, current_app
@@ -32,7 +31,7 @@ from ..errors import describe
 from ..files.entries import EXTRACTED_KEY, check_metadata
 from ..files.writer import FilesWriter
 from ..steps import send_signal
-from .base import BoundedFile, Processor
+from .base import BoundedFile, Processor, out_of_time
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +49,13 @@ def _run_bounded(
     app: Flask, processor: Processor, source: RandomAccess, timeout: float
 ) -> dict[str, Any]:
     max_read = int(app.config.get("RECORDS_FILES_PROCESSORS_MAX_READ", 16 << 20))
-    deadline = time.monotonic() + timeout
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         with app.app_context():
             try:
                 outcome["result"] = processor.process(
-                    BoundedFile(source, max_read, deadline)
+                    BoundedFile(source, max_read, timeout)
                 )
             except Exception as error:  # noqa: BLE001 - recorded on the file
                 outcome["error"] = describe(error)
@@ -68,7 +66,8 @@ def _run_bounded(
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        return {"error": "Gave up after {0:g} seconds.".format(timeout)}
+        # The same message as the file's own refusal, whichever comes first.
+        return {"error": out_of_time(timeout)}
     if "error" in outcome:
         return {"error": outcome["error"]}
     result = outcome.get("result") or {}
