@@ -13,7 +13,8 @@ records from the database, unless ``SEARCH_HOSTS`` names an OpenSearch
 cluster (see ``examples/search.py``).
 
 Records REST lives on ``/records/`` and each record's files on
-``/records/<pid>/files/``; Invenio-Files-REST's own routes on ``/files/``,
+``/records/<pid>/files/`` (media files on ``/records/<pid>/media-files/``,
+all files as a zip on ``/records/<pid>/files-archive``); Invenio-Files-REST's own routes on ``/files/``,
 where a record's bucket follows the record's permissions and buckets no
 record owns stay closed. The deposit page is at ``/`` (see
 ``examples/page.py``), with the few routes it needs beyond the REST API
@@ -125,6 +126,9 @@ def demo_config(instance_path):
         CELERY_RESULT_BACKEND=None,
         CELERY_TASK_ALWAYS_EAGER="CELERY_BROKER_URL" not in os.environ,
         CELERY_TASK_EAGER_PROPAGATES=False,
+        RECORDS_FILES_REST_MEDIA_ENDPOINTS={
+            "RECORDS_REST_ENDPOINTS": {"recid": "/media-files"}
+        },
     )
 
 

@@ -3,11 +3,15 @@
 Who may do what with the files of a bucket linked to a record is decided
 here, from the record, by :func:`decide`:
 
-* ``read`` (list, download): the record's read permission;
+* ``read`` (list, download, the files archive, browsing inside zip files):
+  the record's read permission and, when the record's files are
+  restricted or under embargo (:mod:`~invenio_records_files_ext.restrictions`),
+  the permission of ``RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY`` too;
 * ``update`` (upload, delete, multipart uploads): its update permission;
 * ``versions`` (list ``?versions``, download a replaced or deleted file
   with ``?versionId=``): the permission named by
-  ``RECORDS_FILES_VERSIONS_PERMISSION``, ``update`` by default;
+  ``RECORDS_FILES_VERSIONS_PERMISSION``, ``update`` by default, and the
+  restricted files' permission as for ``read``;
 * the record's state comes first: a deleted record's files answer 410, and
   locked files refuse every write;
 * superusers (Invenio-Access's ``superuser-access``) pass every permission.
@@ -39,6 +43,7 @@ from invenio_records_rest.utils import obj_or_import_string
 from . import linked
 from .errors import LoginRequiredError, PermissionDeniedError, RecordGoneError
 from .permissions import is_superuser, logged_in_user
+from .restrictions import files_restricted
 
 READ = "read"
 """List and download the current files."""
@@ -145,6 +150,23 @@ def _refusal(action: str) -> Decision:
     )
 
 
+def _restricted_refusal() -> Decision:
+    if logged_in_user() is None:
+        return Decision(
+            False, 401, "The files of this record are restricted: you must log in."
+        )
+    return Decision(
+        False,
+        403,
+        "The files of this record are restricted: you do not have permission "
+        "to read them.",
+    )
+
+
+def _grants(permission: Any) -> bool:
+    return permission is None or bool(permission.can())
+
+
 def _is_locked(record: Any) -> bool:
     bucket = getattr(record, "bucket", None)
     return bool(bucket is not None and bucket.locked)
@@ -164,13 +186,25 @@ def decide(
     if model is None or model.is_deleted:
         return Decision(False, 410, "The record has been deleted.")
     needed = needed_permission(action)
-    factory = obj_or_import_string(
-        current_app.config["RECORDS_FILES_REST_PERMISSION_FACTORY"]
-    )
+    config = current_app.config
+    factory = obj_or_import_string(config["RECORDS_FILES_REST_PERMISSION_FACTORY"])
     permission = factory(record=record, action=needed, endpoint=endpoint or {})
     # Ask Invenio-Access last: the record's own permission usually settles it.
-    if permission is not None and not permission.can() and not is_superuser():
-        return _refusal(action)
+    superuser = None
+    if not _grants(permission):
+        superuser = is_superuser()
+        if not superuser:
+            return _refusal(action)
+    if action != UPDATE and files_restricted(record):
+        restricted = obj_or_import_string(
+            config["RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY"]
+        )
+        permission = restricted(record=record, action=action, endpoint=endpoint or {})
+        if not _grants(permission):
+            if superuser is None:
+                superuser = is_superuser()
+            if not superuser:
+                return _restricted_refusal()
     if needed == UPDATE and _is_locked(record):
         return Decision(False, 403, "The files of this record are locked.", locked=True)
     return ALLOWED

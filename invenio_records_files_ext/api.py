@@ -17,13 +17,32 @@ from invenio_files_rest.models import Bucket
 from invenio_records.api import Record as _Record
 from invenio_records.errors import MissingModelError
 
-from . import signals
+from . import ownership, signals
 from .dumpers import FilesDumpExtension
 from .errors import FilesNotEmptyError
 from .files import FileObject, FilesIterator, FilesMixin, enabled, inline
 from .lifecycle import bury, purge, restore
 from .models import RecordsBuckets
 from .steps import send_signal, step
+
+MEDIA_BUCKET_KEY = "_media_bucket"
+"""Record key naming the media files bucket."""
+
+
+def _new_bucket(prefix: str) -> Bucket:
+    config = current_app.config
+    options = {}
+    for option, key in (
+        ("quota_size", prefix + "_QUOTA_SIZE"),
+        ("max_file_size", prefix + "_MAX_FILE_SIZE"),
+    ):
+        if config.get(key) is not None:
+            options[option] = config[key]
+    return Bucket.create(  # type: ignore[no-any-return]
+        location=config.get("RECORDS_FILES_BUCKET_LOCATION") or None,
+        storage_class=config.get("RECORDS_FILES_BUCKET_STORAGE_CLASS") or None,
+        **options,
+    )
 
 
 class Record(FilesMixin, _Record):
@@ -35,8 +54,9 @@ class Record(FilesMixin, _Record):
     :meth:`load_bucket` together to store it elsewhere, and
     :meth:`create_bucket` to create buckets differently.
 
-    ``_bucket`` belongs to this library: a value for it in a record update
-    is ignored and the linked bucket's id kept. ``_files``,
+    ``_bucket`` (and ``_media_bucket``, for records with media files)
+    belong to this library: a value for them in a record update is ignored
+    and the linked buckets' ids kept. ``_files``,
     ``_default_preview`` and ``_files_summary`` are computed from the file
     rows and never stored in the record's JSON.
 
@@ -52,6 +72,7 @@ class Record(FilesMixin, _Record):
         data: dict[str, Any],
         id_: Any = None,
         with_bucket: bool = True,
+        with_media_bucket: bool = False,
         **kwargs: Any,
     ) -> Record:
         """Create a record and the associated bucket.
@@ -60,19 +81,30 @@ class Record(FilesMixin, _Record):
             ``data["files"]["enabled"]``, when given, decides instead: a
             record created with ``{"files": {"enabled": False}}`` is
             metadata-only and has no bucket.
+        :param with_media_bucket: create a media files bucket too (see
+            :meth:`~invenio_records_files_ext.api.FilesMixin.enable_media_files`).
         """
         for key in inline.DERIVED_KEYS:
             data.pop(key, None)
+        data.pop(MEDIA_BUCKET_KEY, None)
         flag = enabled.stored_flag(data)
         files_enabled = bool(with_bucket) if flag is None else flag
         enabled.set_flag(data, files_enabled)
         bucket = cls.create_bucket(data) if files_enabled else None
         if bucket is not None:
             cls.dump_bucket(data, bucket)
+        media = cls.create_media_bucket(data) if with_media_bucket else None
+        if media is not None:
+            cls.dump_media_bucket(data, media)
         record = super().create(data, id_=id_, **kwargs)
         if bucket is not None:
             RecordsBuckets.create(record=record, bucket=bucket)
             record.__dict__["_files_bucket"] = bucket
+        if media is not None:
+            RecordsBuckets.create(record=record, bucket=media)
+            ownership.mark_media(media)
+        # What the record links is known: no query to find it.
+        record.__dict__["_media_bucket"] = media
         # A new record has no files yet: nothing to load.
         inline.reset(record, loaded=True)
         return record  # type: ignore[no-any-return]
@@ -88,19 +120,44 @@ class Record(FilesMixin, _Record):
         configuration applies to new records. Override to create buckets
         differently; return ``None`` to create none.
         """
-        config = current_app.config
-        options = {}
-        for option, key in (
-            ("quota_size", "RECORDS_FILES_BUCKET_QUOTA_SIZE"),
-            ("max_file_size", "RECORDS_FILES_BUCKET_MAX_FILE_SIZE"),
-        ):
-            if config.get(key) is not None:
-                options[option] = config[key]
-        return Bucket.create(  # type: ignore[no-any-return]
-            location=config.get("RECORDS_FILES_BUCKET_LOCATION") or None,
-            storage_class=config.get("RECORDS_FILES_BUCKET_STORAGE_CLASS") or None,
-            **options,
-        )
+        return _new_bucket("RECORDS_FILES_BUCKET")
+
+    @classmethod
+    def create_media_bucket(cls, data: dict[str, Any]) -> Optional[Bucket]:
+        """Create a media files bucket for this record.
+
+        In the files' location and storage class, with
+        ``RECORDS_FILES_MEDIA_BUCKET_QUOTA_SIZE`` and
+        ``RECORDS_FILES_MEDIA_BUCKET_MAX_FILE_SIZE``. Override to create
+        them differently; return ``None`` to have no media files.
+        """
+        return _new_bucket("RECORDS_FILES_MEDIA_BUCKET")
+
+    def _create_media_bucket(self) -> Optional[Bucket]:
+        return self.create_media_bucket(self)
+
+    @classmethod
+    def dump_media_bucket(cls, data: dict[str, Any], bucket: Bucket) -> None:
+        """Store the media files bucket id in the record metadata (``_media_bucket``)."""
+        data[MEDIA_BUCKET_KEY] = str(bucket.id)
+
+    @classmethod
+    def load_media_bucket(cls, record: Any) -> Any:
+        """Read the media files bucket id from the record metadata."""
+        return record.get(MEDIA_BUCKET_KEY)
+
+    def enable_media_files(self) -> FilesIterator:
+        """Give the record media files if it has none, and store the record.
+
+        See :meth:`FilesMixin.enable_media_files`; the record is committed
+        (``record.commit()``) so that its JSON names the new bucket. The
+        caller commits the transaction.
+        """
+        had = self.media_bucket is not None
+        files = super().enable_media_files()
+        if not had:
+            self.commit()
+        return files
 
     @classmethod
     def dump_bucket(cls, data: dict[str, Any], bucket: Bucket) -> None:
@@ -134,6 +191,12 @@ class Record(FilesMixin, _Record):
                 self["_bucket"] = stored["_bucket"]
             else:
                 self.pop("_bucket", None)
+        media = self.media_bucket
+        if media is not None:
+            if str(self.load_media_bucket(self)) != str(media.id):
+                self.dump_media_bucket(self, media)
+        elif type(self).load_media_bucket.__func__ is Record.load_media_bucket.__func__:  # type: ignore[attr-defined]
+            self.pop(MEDIA_BUCKET_KEY, None)
 
     @property
     def files_enabled(self) -> bool:

@@ -7,6 +7,8 @@
   storage and compares them with the stored checksums.
 * ``check RECORD...`` / ``check --all`` compares the file rows with the
   buckets' current versions; ``--repair`` brings them in step.
+* ``lift-embargoes`` lifts every embargo whose day has come (the files
+  become public, the record is stored, a signal is sent).
 * ``gc`` finds what nothing uses any more: buckets this package linked to
   a record and no record links any more, file instances no object points
   to, bytes in local storage folders that no file instance points to, and
@@ -44,10 +46,12 @@ from .errors import (
 )
 from .maintenance import attach as attaching
 from .maintenance import check as checking
+from .maintenance import embargoes
 from .maintenance import gc as collecting
 from .maintenance import identifiers, localstorage
 from .maintenance import verify as verifying
 from .maintenance.records import load_record, record_files
+from .restrictions import parse_date
 from .sqlite import immediate_transactions
 
 PID_TYPE_KEY = "invenio_records_files_ext.pid_type"
@@ -600,12 +604,50 @@ def gc(
         ctx.exit(1)
 
 
+#
+# lift-embargoes
+#
+@records_files.command("lift-embargoes")
+@click.option(
+    "--today",
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="Lift the embargoes due on this day (default: today, UTC).",
+)
+@click.pass_context
+def lift_embargoes(ctx: click.Context, today: Optional[str]) -> None:
+    """Lift every embargo whose day has come: the files become public.
+
+    Each record is stored and committed on its own; one that fails is
+    reported and the command exits with 1 once the others are done.
+    """
+    with _reported():
+        day = parse_date(today) if today else None
+    ctx.with_resource(immediate_transactions())
+    report = embargoes.lift_due_embargoes(day)
+    for record_id in report.lifted:
+        click.echo("Lifted\t{0}".format(record_id))
+    for failure in report.failed:
+        click.echo("Failed\t{0}\t{1}".format(failure.record_id, failure.error))
+    click.echo(
+        "{0} {1} lifted, {2} failed (embargoes due on {3}).".format(
+            len(report.lifted),
+            "embargo" if len(report.lifted) == 1 else "embargoes",
+            len(report.failed),
+            report.today.isoformat(),
+        )
+    )
+    if report.failed:
+        ctx.exit(1)
+
+
 __all__ = (
     "DurationParamType",
     "RecordIdParamType",
     "attach",
     "check",
     "gc",
+    "lift_embargoes",
     "list_files",
     "records_files",
     "verify",

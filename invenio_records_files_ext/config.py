@@ -183,3 +183,97 @@ RECORDS_FILES_FETCH_MAX_REDIRECTS = 5
 RECORDS_FILES_REMOTE_ALLOWED_HOSTS = ()
 """Hosts remote transfers may point to (same forms as
 ``RECORDS_FILES_FETCH_ALLOWED_HOSTS``). Empty: no remote file is accepted."""
+RECORDS_FILES_ACCESS_FIELD = "access"
+"""Key of the record's access settings in its JSON (InvenioRDM's shape).
+
+``{"files": "public" | "restricted", "embargo": {"active": ..., "until":
+"YYYY-MM-DD", "reason": ...}}``: see
+:mod:`invenio_records_files_ext.restrictions`.
+"""
+
+RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY = (
+    "invenio_records_files_ext.permissions:restricted_files_permission_factory"
+)
+"""Who may read the files of a record whose files are restricted or embargoed.
+
+Asked *in addition to* the record's read permission, on every route that
+reads files (listing, download, versions, the files archive, zip browsing),
+as ``factory(record=record, action=action, endpoint=endpoint)`` with
+``action`` ``"read"`` or ``"versions"``; returns an object with ``can()``,
+or ``None`` to allow. The default lets those who may update the record
+read its restricted files. Superusers pass in any case.
+"""
+
+RECORDS_FILES_EMBARGO_BATCH_SIZE = 500
+"""Records whose embargo ends that ``lift-embargoes`` reads per query."""
+
+RECORDS_FILES_REST_MEDIA_ENDPOINTS = {}
+"""Media files routes, in the shape of ``RECORDS_FILES_REST_ENDPOINTS``::
+
+    RECORDS_FILES_REST_MEDIA_ENDPOINTS = {
+        "RECORDS_REST_ENDPOINTS": {"recid": "/media-files"},
+    }
+
+mounts ``<item_route>/media-files`` and ``<item_route>/media-files/<key>``
+(and ``<item_route>/media-files-archive``) for the record's media files. An
+upload there gives a record without media files its media files bucket.
+"""
+
+RECORDS_FILES_MEDIA_BUCKET_QUOTA_SIZE = None
+"""Quota in bytes of new media files buckets (Files-REST default if None)."""
+
+RECORDS_FILES_MEDIA_BUCKET_MAX_FILE_SIZE = None
+"""Largest media file in bytes (Files-REST default if None)."""
+
+RECORDS_FILES_ARCHIVE_CHUNK_SIZE = 1024 * 1024
+"""Bytes read from storage at a time while streaming the files archive."""
+
+RECORDS_FILES_ARCHIVE_BLOCK_SIZE = 64 * 1024
+"""Small pieces of the files archive (headers, small files) are sent in
+blocks of at least this many bytes."""
+
+RECORDS_FILES_CONTAINER_MAX_MEMBERS = 10000
+"""Most members of a zip file that ``.../<key>/container`` lists (413 beyond)."""
+
+RECORDS_FILES_CONTAINER_MAX_DIRECTORY_SIZE = 16 * 1024 * 1024
+"""Largest central directory of a zip file read, in bytes (413 beyond)."""
+
+RECORDS_FILES_CONTAINER_MAX_MEMBER_SIZE = 1024 * 1024 * 1024
+"""Largest member extracted from a zip file, uncompressed (413 beyond)."""
+
+RECORDS_FILES_CONTAINER_MAX_RATIO = 200
+"""Largest expansion (uncompressed / compressed size) of an extracted
+member: more is taken for a zip bomb (400)."""
+
+RECORDS_FILES_CONTAINER_CACHE_MEMBERS = 100000
+"""Members of the tables of contents each process keeps in memory, in all
+(cached per file version, least recently used dropped first)."""
+
+RECORDS_FILES_ALLOW_RANGE_REQUESTS = True
+"""Answer ``Range`` requests on the record's file routes (206, 416).
+
+Single ranges only: a request for several ranges gets the whole file.
+Invenio-Files-REST's own ``FILES_REST_ALLOW_RANGE_REQUESTS`` is not needed.
+On S3 (invenio-s3), downloads are redirected to the object store, which
+answers the range itself.
+"""
+
+RECORDS_FILES_PROCESSORS = [
+    "invenio_records_files_ext.processors.image:ImageProcessor",
+    "invenio_records_files_ext.processors.zip:ZipProcessor",
+]
+"""Metadata extractors run when a file is completed (import strings or classes).
+
+Their results are stored in the file's metadata under ``_extracted``
+(see :mod:`invenio_records_files_ext.processors`); ``[]`` turns extraction
+off.
+"""
+
+RECORDS_FILES_PROCESSORS_TIMEOUT = 5.0
+"""Seconds a processor may take on one file before it is given up."""
+
+RECORDS_FILES_PROCESSORS_MAX_READ = 16 * 1024 * 1024
+"""Most bytes a processor may read from one file."""
+
+RECORDS_FILES_PROCESSORS_MAX_PIXELS = 178956970
+"""Largest image (in pixels) the image processor accepts (Pillow's default)."""

@@ -16,10 +16,14 @@ from typing import Any
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 
 __all__ = (
+    "ArchiveSizeError",
     "AttachStoppedError",
     "BodyTooSmallError",
+    "BrokenContainerError",
     "BucketLockedError",
     "ChecksumMismatchError",
+    "ContainerError",
+    "ContainerTooLargeError",
     "ContentLengthRequiredError",
     "CopyOntoItselfError",
     "DuplicateFileKeyError",
@@ -28,6 +32,7 @@ __all__ = (
     "FilesNotEmptyError",
     "FilesNotEnabledError",
     "FilesAlreadySetError",
+    "InvalidAccessError",
     "InvalidContentMD5Error",
     "InvalidCursorError",
     "InvalidFileKeyError",
@@ -38,17 +43,25 @@ __all__ = (
     "InvalidTransferError",
     "LocalPathError",
     "LoginRequiredError",
+    "MemberNotFoundError",
     "NoBucketError",
+    "NoMediaFilesError",
+    "NotAContainerError",
     "PermissionDeniedError",
+    "ProcessorLimitError",
+    "RangeNotSatisfiableError",
     "RecordConflictError",
     "RecordGoneError",
     "RecordNotFoundError",
     "RecordsFilesError",
     "SizeMismatchError",
+    "ReservedMetadataError",
     "TooManyFilesError",
     "TransferFailedError",
     "TransferStateError",
     "UnknownIdentifierError",
+    "UnsupportedMemberError",
+    "ZipBombError",
     "describe",
 )
 
@@ -334,3 +347,74 @@ class TransferFailedError(RecordsFilesError):
     """The bytes of a file could not be transferred."""
 
     code = 502
+
+
+class InvalidAccessError(RecordsFilesError, ValueError):
+    """The access settings of the record's files are not valid."""
+
+
+class ReservedMetadataError(InvalidMetadataError):
+    """A per-file metadata name this library keeps for itself."""
+
+    def __init__(self, name: Any) -> None:
+        """Name the reserved metadata key."""
+        super().__init__(name, "this name is reserved for the library")
+
+
+class NoMediaFilesError(RecordsFilesError, LookupError):
+    """The record has no media files."""
+
+    code = 404
+
+
+class ContainerError(RecordsFilesError, ValueError):
+    """The file cannot be read as a zip archive."""
+
+
+class NotAContainerError(ContainerError):
+    """The file is not a zip archive."""
+
+
+class BrokenContainerError(ContainerError):
+    """The zip archive is damaged."""
+
+
+class UnsupportedMemberError(ContainerError):
+    """This member of the zip archive cannot be extracted."""
+
+
+class ZipBombError(ContainerError):
+    """The zip archive expands far more than its size allows."""
+
+
+class ContainerTooLargeError(RecordsFilesError, ValueError):
+    """The zip archive is beyond what this service browses."""
+
+    code = 413
+
+
+class MemberNotFoundError(RecordsFilesError, KeyError):
+    """The zip archive has no such member."""
+
+    code = 404
+
+
+class RangeNotSatisfiableError(RecordsFilesError, ValueError):
+    """The requested byte range is not in the file."""
+
+    code = 416
+
+    def __init__(self, length: int, message: str | None = None) -> None:
+        """Keep the file's length for the ``Content-Range`` header."""
+        super().__init__(message)
+        self.length = length
+
+
+class ArchiveSizeError(RecordsFilesError):
+    """A file's bytes in storage differ in size from what the database says."""
+
+    code = 500
+
+
+class ProcessorLimitError(RecordsFilesError):
+    """A metadata processor went past its time or read limit."""

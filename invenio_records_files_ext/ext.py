@@ -9,6 +9,7 @@ from flask import Flask
 from . import access, config, transfers
 from .dumpers import add_files_to_index
 from .files.hooks import register_session_hooks
+from .processors import runner as processors_runner
 from .rest import files_rest
 from .tasks.transfers import launch
 
@@ -20,7 +21,8 @@ class InvenioRecordsFiles:
     session hooks (the transaction ledger that cleans up bytes of failed
     uploads, and the watcher that keeps file rows in step with changes made
     by other code), when Invenio-Indexer is installed puts the files into
-    search documents, and lets records decide for their buckets on
+    search documents, runs the metadata processors on completed files
+    (:mod:`~invenio_records_files_ext.processors`), and lets records decide for their buckets on
     Invenio-Files-REST's routes too (:func:`finalize_app`).
     """
 
@@ -35,6 +37,7 @@ class InvenioRecordsFiles:
         register_session_hooks()
         transfers.set_launcher(launch)
         _connect_indexer()
+        processors_runner.connect()
         app.extensions["invenio-records-files"] = self
         finalize_app(app)
         finalized = []

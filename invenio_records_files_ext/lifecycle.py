@@ -1,7 +1,7 @@
 """Soft deletion, restoring and purging of a record's files.
 
-* *Bury* (soft delete): the bucket is locked and its previous lock state
-  kept in a tombstone tag on the bucket. The file rows stay as they are, so
+* *Bury* (soft delete): the bucket (and the media files bucket, if any) is
+  locked and its previous lock state kept in a tombstone tag on the bucket. The file rows stay as they are, so
   the files, their order and metadata survive the record's emptied JSON.
 * *Restore*: the lock state comes back from the tombstone.
 * *Purge*: the record-bucket link, the bucket, its rows, object versions,
@@ -41,28 +41,31 @@ TOMBSTONE_TAG = "invenio-records-files-ext:tombstone"
 """Bucket tag keeping a soft-deleted record's lock state."""
 
 
-def bury(record: Any) -> None:
-    """Lock the record's files, remembering whether they were locked."""
-    files = record.files
-    if files is None:
-        return
-    bucket = files.bucket
-    locks.lock_bucket(bucket.id)
-    locks.refresh_bucket(bucket)
-    BucketTag.create_or_update(
-        bucket, TOMBSTONE_TAG, json.dumps({"locked": bool(bucket.locked)})
-    )
-    bucket.locked = True
-
-
-def restore(record: Any) -> None:
-    """Bring back the lock state kept by :func:`bury`."""
+def _buckets(record: Any) -> list[Any]:
+    """The record's files bucket, then its media files bucket (when it has them)."""
+    if hasattr(record, "buckets_by_role"):
+        return [bucket for _, bucket in record.buckets_by_role()]
     bucket = record.bucket
-    if bucket is None:
+    return [bucket] if bucket is not None else []
+
+
+def bury(record: Any) -> None:
+    """Lock the record's files and media files, remembering whether they were locked."""
+    if record.files is None:
         return
+    for bucket in _buckets(record):
+        locks.lock_bucket(bucket.id)
+        locks.refresh_bucket(bucket)
+        BucketTag.create_or_update(
+            bucket, TOMBSTONE_TAG, json.dumps({"locked": bool(bucket.locked)})
+        )
+        bucket.locked = True
+
+
+def _unbury(bucket: Any) -> bool:
     tag = BucketTag.get(bucket, TOMBSTONE_TAG)
     if tag is None:
-        return
+        return False
     locks.lock_bucket(bucket.id)
     locks.refresh_bucket(bucket)
     try:
@@ -71,13 +74,28 @@ def restore(record: Any) -> None:
         locked = False
     bucket.locked = locked
     db.session.delete(tag)
-    # Invenio-Records restores an empty JSON: the bucket id comes back.
+    return True
+
+
+def restore(record: Any) -> None:
+    """Bring back the lock states kept by :func:`bury`."""
+    bucket = record.bucket
+    if bucket is None:
+        return
+    restored = [_unbury(each) for each in _buckets(record)]
+    if not restored[0]:
+        return
+    # Invenio-Records restores an empty JSON: the bucket ids come back.
     stored = dict(record.model.json or {})
-    record.dump_bucket(stored, bucket)
+    media = getattr(record, "media_bucket", None)
+    for target in (stored, record):
+        record.dump_bucket(target, bucket)
+        if media is not None and hasattr(record, "dump_media_bucket"):
+            record.dump_media_bucket(target, media)
     record.model.json = stored
     flag_modified(record.model, "json")
-    record.dump_bucket(record, bucket)
     record.__dict__.pop("_files_iter", None)
+    record.__dict__.pop("_media_iter", None)
     inline.forget(record)
     send_signal(signals.files_restored, record=record)
 
@@ -129,16 +147,18 @@ def remove_bucket(bucket_id: Any) -> list[tuple[Any, str]]:
 
 
 def purge(record: Any) -> None:
-    """Remove the record's bucket and the bytes only it uses.
+    """Remove the record's buckets (files and media files) and the bytes only they use.
 
     The bytes are deleted from storage once the transaction commits; if it
-    rolls back, nothing is lost.
+    rolls back, nothing is lost. :data:`~invenio_records_files_ext.signals.files_purged`
+    is sent once per bucket.
     """
-    bucket = record.bucket
-    if bucket is None:
-        return
+    for bucket in _buckets(record):
+        _purge_bucket(record, bucket.id)
+
+
+def _purge_bucket(record: Any, bucket_id: Any) -> None:
     session = db.session
-    bucket_id = bucket.id
     locks.lock_bucket(bucket_id)
     session.execute(
         delete(RecordsBuckets).where(

@@ -27,6 +27,7 @@ from invenio_records_rest.utils import obj_or_import_string
 from sqlalchemy import select
 
 from .api import FilesMixin, Record
+from .files.buckets import FILES, MEDIA
 from .models import RecordsBuckets
 
 _CACHE_ATTRIBUTE = "_invenio_records_files_links"
@@ -63,14 +64,24 @@ class LinkedBucket:
     """The record's endpoint, or ``None`` if no endpoint serves its PIDs."""
 
     @property
-    def is_files_bucket(self) -> bool:
-        """Whether the bucket is the one ``record.files`` uses.
+    def role(self) -> Optional[str]:
+        """``"files"`` (``record.files``), ``"media"`` (``record.media_files``) or ``None``.
 
-        A record normally has one linked bucket; data from older code may
-        link more, and only the record's own is written through its files.
+        A record normally has its files bucket and perhaps a media files
+        bucket; data from older code may link more, which are neither.
         """
         bucket = getattr(self.record, "bucket", None)
-        return bucket is not None and bucket.id == self.bucket_id
+        if bucket is not None and bucket.id == self.bucket_id:
+            return FILES
+        media = getattr(self.record, "media_bucket", None)
+        if media is not None and media.id == self.bucket_id:
+            return MEDIA
+        return None
+
+    @property
+    def is_files_bucket(self) -> bool:
+        """Whether the bucket is one the record's files views write through."""
+        return self.role is not None
 
 
 def as_bucket_id(value: Any) -> Optional[uuid.UUID]:

@@ -44,26 +44,32 @@ def default_bucket_link_factory(pid):
         return None
 
 
-def moved_files_url(destination_pid, key=None, query_string=b""):
+def moved_files_url(
+    destination_pid, key=None, query_string=b"", view=None, **route_values
+):
     """Return the URL of the same files route under the PID a PID moved to.
 
     :param destination_pid: the PID the requested one redirects to.
     :param key: the file key, for the route of one file.
     :param query_string: the request's query string, kept as it is.
+    :param view: the route's view name after the endpoint's prefix
+        (default: ``bucket_api``, or ``object_api`` with a key), such as
+        ``media_object_api`` or ``container_api``; ``route_values`` are the
+        route's other values.
     :raises werkzeug.routing.BuildError: the destination's endpoint has no
-        files route.
+        such route.
     """
     prefix = _endpoint_prefix(destination_pid)
     if not prefix:
         raise BuildError(
             "{0}.<{1}>".format(BLUEPRINT_NAME, destination_pid.pid_type), {}, None
         )
-    values = dict(pid_value=destination_pid.pid_value)
-    if key is None:
-        endpoint = "{0}.{1}_bucket_api".format(BLUEPRINT_NAME, prefix)
-    else:
-        endpoint = "{0}.{1}_object_api".format(BLUEPRINT_NAME, prefix)
+    values = dict(route_values, pid_value=destination_pid.pid_value)
+    if key is not None:
         values["key"] = key
+    if view is None:
+        view = "bucket_api" if key is None else "object_api"
+    endpoint = "{0}.{1}_{2}".format(BLUEPRINT_NAME, prefix, view)
     url = api_url(endpoint, **values)
     if query_string:
         if isinstance(query_string, bytes):

@@ -23,6 +23,12 @@ OWNER_TAG = "invenio-records-files-ext:owner"
 OWNER_VALUE = "records"
 """Value of that tag."""
 
+ROLE_TAG = "invenio-records-files-ext:role"
+"""Key of the bucket tag naming what a record's second bucket is for."""
+
+MEDIA_ROLE = "media"
+"""Value of :data:`ROLE_TAG` on a record's media files bucket."""
+
 
 def _session(session: Optional[Session]) -> Session:
     return session if session is not None else db.session()
@@ -41,6 +47,14 @@ def mark_id(bucket_id: Any, session: Optional[Session] = None) -> None:
     session = _session(session)
     if session.get(BucketTag, (bucket_id, OWNER_TAG)) is None:
         session.add(BucketTag(bucket_id=bucket_id, key=OWNER_TAG, value=OWNER_VALUE))
+
+
+def mark_media(bucket: Bucket, session: Optional[Session] = None) -> None:
+    """Tag a bucket as a record's media files bucket (added to the session)."""
+    session = _session(session)
+    if bucket.id is not None and session.get(BucketTag, (bucket.id, ROLE_TAG)):
+        return
+    session.add(BucketTag(bucket=bucket, key=ROLE_TAG, value=MEDIA_ROLE))
 
 
 def is_marked(bucket_id: Any) -> ColumnElement[bool]:

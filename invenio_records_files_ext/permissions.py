@@ -71,6 +71,20 @@ def record_permission_factory(
     return factory(record=record) if factory else None
 
 
+def restricted_files_permission_factory(
+    record: Any = None,
+    action: Optional[str] = None,
+    endpoint: Optional[Mapping[str, Any]] = None,
+) -> Any:
+    """Who may read restricted or embargoed files: who may update the record.
+
+    The default of ``RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY``. It is
+    asked *in addition to* the record's read permission, with ``action``
+    ``"read"`` or ``"versions"``; superusers pass anyway.
+    """
+    return record_permission_factory(record=record, action="update", endpoint=endpoint)
+
+
 def _owner_ids(record: Any) -> set[str]:
     value: Any = record
     for part in current_app.config["RECORDS_FILES_OWNERS_FIELD"].split("."):
@@ -142,4 +156,5 @@ __all__ = (
     "is_superuser",
     "owner_permission_factory",
     "record_permission_factory",
+    "restricted_files_permission_factory",
 )

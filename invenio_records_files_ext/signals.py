@@ -68,7 +68,20 @@ files_purged = _signals.signal("records-files-purged")
 deleted from storage once the transaction commits, because no other bucket
 uses them)."""
 
+embargo_lifted = _signals.signal("records-files-embargo-lifted")
+"""A record's embargo was lifted: its files (and the record, if it was
+restricted) are public. Arguments: ``record`` (stored with the change) and
+``embargo`` (the :class:`~invenio_records_files_ext.restrictions.Embargo`
+as it was). A receiver that raises leaves the embargo in place."""
+
+file_processed = _signals.signal("records-files-file-processed")
+"""Metadata was extracted from a completed file. Arguments: ``record``,
+``file`` (the :class:`~invenio_records_files_ext.api.FileObject`) and
+``extracted`` (what the processors stored, errors included)."""
+
 __all__ = (
+    "embargo_lifted",
+    "file_processed",
     "file_added",
     "file_deleted",
     "file_renamed",

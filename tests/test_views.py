@@ -226,8 +226,12 @@ def test_blueprint_suffix_with_or_without_slash(app):
     )
     assert rules == [
         "/r/<pid_value>/files",
+        "/r/<pid_value>/files-archive",
         "/r/<pid_value>/files/<records_files_key:key>",
         "/r/<pid_value>/files/<records_files_key:key>/commit",
+        "/r/<pid_value>/files/<records_files_key:key>/container",
+        "/r/<pid_value>/files/<records_files_key:key>/container/"
+        "<records_files_key:path>",
         # Downloads and uploads of the content: two rules, one path.
         "/r/<pid_value>/files/<records_files_key:key>/content",
         "/r/<pid_value>/files/<records_files_key:key>/content",

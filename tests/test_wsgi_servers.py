@@ -339,3 +339,50 @@ def test_multipart_transfer_through_the_app(http, location):
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed"
     assert requests.get(files + "/parts.bin/content").content == body
+
+
+def test_archive_range_and_containers(http, server, tmp_path):
+    import subprocess
+    import zipfile
+
+    pid = create_record(http)
+    files = {"a.bin": os.urandom(2 * 1024 * 1024 + 3), "b.txt": b"bee"}
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("in/side.txt", b"inside " * 1000)
+    files["c.zip"] = inner.getvalue()
+    base = "{0}/records/{1}".format(http, pid)
+    for key, data in files.items():
+        response = requests.put(
+            base + "/files/" + key,
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert response.status_code == 200, server.logs()[-2000:]
+    with requests.get(base + "/files-archive", stream=True) as response:
+        assert response.status_code == 200
+        path = tmp_path / "archive.zip"
+        with open(path, "wb") as out:
+            for chunk in response.iter_content(1 << 16):
+                out.write(chunk)
+    zipped = zipfile.ZipFile(path)
+    assert {name: zipped.read(name) for name in zipped.namelist()} == files
+    assert subprocess.run(["unzip", "-tq", str(path)]).returncode == 0
+    # Ranges through the fast path (sendfile under gunicorn).
+    data = files["a.bin"]
+    for start, stop in ((0, 1), (1000, 1024 * 1024 + 5), (len(data) - 7, len(data))):
+        part = requests.get(
+            base + "/files/a.bin",
+            headers={"Range": "bytes={0}-{1}".format(start, stop - 1)},
+        )
+        assert part.status_code == 206
+        assert part.content == data[start:stop]
+        assert part.headers["Content-Range"] == "bytes {0}-{1}/{2}".format(
+            start, stop - 1, len(data)
+        )
+    refused = requests.get(base + "/files/a.bin", headers={"Range": "bytes=9999999-"})
+    assert refused.status_code == 416
+    listing = requests.get(base + "/files/c.zip/container").json()
+    assert [entry["key"] for entry in listing["entries"]] == ["in/side.txt"]
+    member = requests.get(base + "/files/c.zip/container/in/side.txt")
+    assert member.content == b"inside " * 1000

@@ -30,7 +30,7 @@ from ..sql import chunks
 from ..steps import send_signal, step
 from ..storage import UploadTarget, discard, write_bytes
 from . import queries, rows
-from .entries import make_fields
+from .entries import make_fields, without_content_metadata
 
 MakeFile = Callable[[ObjectVersion, dict[str, Any]], Any]
 """Builds the public file object of an object version and its entry."""
@@ -168,7 +168,7 @@ def _write_rows(
                     version_id=item.version_id,
                     size=item.size,
                     mimetype=mimetype,
-                    json=entry.json,
+                    json=without_content_metadata(entry.json),
                 )
             )
     rows.insert_many(new_rows)
@@ -282,7 +282,9 @@ def put_many(
             position = _write_rows(bucket.id, batch, stored, position)
         sizes = [item.size for item in written]
         locks.charge(bucket, sum(sizes), largest=max(sizes), session=session)
-        metadata = {key: entry.json for key, entry in stored.items()}
+        metadata = {
+            key: without_content_metadata(entry.json) for key, entry in stored.items()
+        }
         _send_file_signals(record, make_file, written, previous, metadata)
     return keys
 

@@ -12,16 +12,25 @@ from __future__ import annotations
 import json
 from typing import Any, Optional, TypedDict
 
-from ..errors import InvalidMetadataError
+from ..errors import InvalidMetadataError, ReservedMetadataError
 
 FILES_KEY = "_files"
 """Record key holding the list of entries."""
+
+MEDIA_FILES_KEY = "_media_files"
+"""Record key holding the list of media files entries."""
 
 DEFAULT_PREVIEW_KEY = "_default_preview"
 """Record key naming the file to preview by default."""
 
 SUMMARY_KEY = "_files_summary"
 """Dump key holding :class:`FilesSummary` data."""
+
+EXTRACTED_KEY = "_extracted"
+"""Per-file metadata key where the library stores what processors extracted."""
+
+RESERVED_METADATA = frozenset((EXTRACTED_KEY,))
+"""Per-file metadata names the library writes and users may not."""
 
 FILE_FIELDS = (
     "bucket",
@@ -120,6 +129,27 @@ def check_metadata(name: Any, value: Any) -> Any:
         # Tuples, non-string keys...: stored, they would read back otherwise.
         raise InvalidMetadataError(name, "the value does not survive JSON as it is")
     return value
+
+
+def check_user_metadata_name(name: Any) -> None:
+    """Refuse a metadata name the library keeps for itself.
+
+    :raises invenio_records_files_ext.errors.ReservedMetadataError: an
+        :class:`~invenio_records_files_ext.errors.InvalidMetadataError`.
+    """
+    if name in RESERVED_METADATA:
+        raise ReservedMetadataError(name)
+
+
+def without_content_metadata(data: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """Return per-file metadata less what described the previous bytes.
+
+    A file replaced by new bytes keeps its metadata, but not what was
+    extracted from the old bytes (processors run again on the new ones).
+    """
+    kept = dict(data or {})
+    kept.pop(EXTRACTED_KEY, None)
+    return kept
 
 
 def user_metadata(entry: dict[str, Any]) -> dict[str, Any]:

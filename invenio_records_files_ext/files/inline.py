@@ -24,15 +24,16 @@ from . import queries
 from .entries import (
     DEFAULT_PREVIEW_KEY,
     FILES_KEY,
+    MEDIA_FILES_KEY,
     SUMMARY_KEY,
     FilesSummary,
     summarize,
 )
 
-INLINE_KEYS = (FILES_KEY, DEFAULT_PREVIEW_KEY)
+INLINE_KEYS = (FILES_KEY, DEFAULT_PREVIEW_KEY, MEDIA_FILES_KEY)
 """Record keys computed from the rows."""
 
-DERIVED_KEYS = (FILES_KEY, DEFAULT_PREVIEW_KEY, SUMMARY_KEY)
+DERIVED_KEYS = (FILES_KEY, DEFAULT_PREVIEW_KEY, SUMMARY_KEY, MEDIA_FILES_KEY)
 """Record keys never stored in the record's JSON."""
 
 DEFAULT_INLINE_MAX_ENTRIES = 1000
@@ -71,7 +72,7 @@ def _bucket_id(record: Any) -> Any:
 
 
 def load(record: Any) -> None:
-    """Fill ``_files`` and ``_default_preview`` in from the rows, once."""
+    """Fill ``_files``, ``_default_preview`` and ``_media_files`` in from the rows, once."""
     if state(record) is not NOT_LOADED:
         return
     record.__dict__[STATE] = LOADING
@@ -88,8 +89,19 @@ def load(record: Any) -> None:
                     dict.__setitem__(record, FILES_KEY, found.entries)
                 if found.default_preview is not None:
                     dict.__setitem__(record, DEFAULT_PREVIEW_KEY, found.default_preview)
+            _load_media(record)
     finally:
         record.__dict__[STATE] = result
+
+
+def _load_media(record: Any) -> None:
+    media = getattr(record, "media_bucket", None)
+    if media is None:
+        return
+    found = queries.inline_entries(media.id, max_entries())
+    # Like ``_files``: shown when all of them fit, as a list of entries.
+    if found.complete and found.entries:
+        dict.__setitem__(record, MEDIA_FILES_KEY, found.entries)
 
 
 def forget(record: Any) -> None:

@@ -21,8 +21,9 @@ from ..references import release
 from ..steps import send_signal, step
 from ..storage import UploadTarget, discard, stage_file
 from . import bulk, inline, queries, sync
+from .buckets import FILES
 from .enabled import is_enabled
-from .entries import file_fields
+from .entries import check_user_metadata_name, file_fields
 from .multipart import remove_upload
 from .reading import FilesReader
 from .transfers import Transfers
@@ -232,7 +233,12 @@ class FilesIterator(FilesReader):
         self._changed()
 
     def _set_metadata(self, fileobj: Any, name: str, value: Any) -> dict[str, Any]:
-        """Set one metadata value of a file; return its new entry."""
+        """Set one metadata value of a file; return its new entry.
+
+        :raises invenio_records_files_ext.errors.ReservedMetadataError: for
+            a name the library keeps (``_extracted``).
+        """
+        check_user_metadata_name(name)
         self._writable_bucket()
         with step():
             data = self._writer().set_metadata(fileobj.obj.key, name, value)
@@ -294,8 +300,12 @@ class FilesIterator(FilesReader):
         instances. Existing files with the same keys get a new version.
         Later changes to either record never touch the other.
 
+        Given a *record* (not its ``files``), the record's media files are
+        imported too, into this record's media files (created if needed).
+
         :param source: another record's files iterator (or the record).
-        :returns: the list of imported keys.
+        :returns: the list of imported keys (of the files, not the media
+            files).
         """
         # A record gives its files view; a files view has no ``files``.
         src = getattr(source, "files", source)
@@ -308,20 +318,40 @@ class FilesIterator(FilesReader):
         src._settle()
         keys = bulk.copy_files(bucket, self.record, src.bucket_id, src.record)
         self._changed()
+        if src is not source and self.role == FILES:
+            source_media = getattr(source, "media_files", None)
+            if source_media is not None:
+                self.record.enable_media_files().copy(source_media)
         return keys
 
+    def _followers(self) -> list[FilesIterator]:
+        """The record's media files, which follow its files' lock state."""
+        if self.role != FILES:
+            return []
+        media = getattr(self.record, "media_files", None)
+        return [media] if media is not None else []
+
     def lock(self) -> None:
-        """Lock the files: every later write fails until :meth:`unlock`."""
+        """Lock the files: every later write fails until :meth:`unlock`.
+
+        The record's media files are locked with its files.
+        """
         with step():
-            if self._writer().set_locked(True):
+            changed = self._writer().set_locked(True)
+            for follower in self._followers():
+                follower._writer().set_locked(True)
+            if changed:
                 send_signal(signals.files_locked, record=self.record)
 
     def unlock(self) -> None:
-        """Unlock the files of a record that is not deleted."""
+        """Unlock the files (and media files) of a record that is not deleted."""
         if self.model is not None and self.model.is_deleted:
             raise InvalidOperationError(
                 description="The record is deleted; restore it first."
             )
         with step():
-            if self._writer().set_locked(False):
+            changed = self._writer().set_locked(False)
+            for follower in self._followers():
+                follower._writer().set_locked(False)
+            if changed:
                 send_signal(signals.files_unlocked, record=self.record)

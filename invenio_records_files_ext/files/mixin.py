@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from invenio_db import db
 from invenio_files_rest.models import Bucket
 from invenio_records.errors import MissingModelError
-from sqlalchemy import select
 
+from .. import ownership
 from ..errors import FilesAlreadySetError, InvalidOperationError, TooManyFilesError
 from ..models import RecordsBuckets
 from . import hooks, inline
+from .buckets import FILES, MEDIA, LinkedBuckets, linked_buckets
 from .entries import FILES_KEY
 from .fileobject import FileObject
 from .iterator import FilesIterator
@@ -111,23 +111,22 @@ class FilesMixin:
         """Return a new bucket for a record that has none (default: none)."""
         return None
 
-    def _linked_bucket(self) -> Optional[Bucket]:
-        buckets = (
-            db.session.execute(
-                select(Bucket)
-                .join(RecordsBuckets, RecordsBuckets.bucket_id == Bucket.id)
-                .where(RecordsBuckets.record_id == self.id)  # type: ignore[attr-defined]
+    def _linked(self) -> LinkedBuckets:
+        cached = self.__dict__.get("_linked_buckets")
+        if cached is None:
+            wanted_media = None
+            if hasattr(self, "load_media_bucket"):
+                wanted_media = self.load_media_bucket(self)
+            cached = linked_buckets(
+                self.id,  # type: ignore[attr-defined]
+                getattr(self, "bucket_id", None),
+                wanted_media,
             )
-            .scalars()
-            .all()
-        )
-        if not buckets:
-            return None
-        wanted = getattr(self, "bucket_id", None)
-        for bucket in buckets:
-            if wanted and str(bucket.id) == str(wanted):
-                return bucket
-        return buckets[0]
+            self.__dict__["_linked_buckets"] = cached
+        return cached  # type: ignore[no-any-return]
+
+    def _linked_bucket(self) -> Optional[Bucket]:
+        return self._linked().files
 
     @property
     def bucket(self) -> Optional[Bucket]:
@@ -141,9 +140,35 @@ class FilesMixin:
         self.__dict__["_files_bucket"] = bucket
         return bucket
 
+    @property
+    def media_bucket(self) -> Optional[Bucket]:
+        """Return the record's media files bucket, or ``None``."""
+        cached = self.__dict__.get("_media_bucket", _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[no-any-return]
+        if getattr(self, "model", None) is None or getattr(self, "id", None) is None:
+            return None
+        bucket = self._linked().media
+        self.__dict__["_media_bucket"] = bucket
+        return bucket
+
+    def buckets_by_role(self) -> list[tuple[str, Bucket]]:
+        """Return ``(role, bucket)`` of the record's files and media files buckets."""
+        found = []
+        for role, bucket in ((FILES, self.bucket), (MEDIA, self.media_bucket)):
+            if bucket is not None:
+                found.append((role, bucket))
+        return found
+
     def _forget_files(self) -> None:
-        self.__dict__.pop("_files_bucket", None)
-        self.__dict__.pop("_files_iter", None)
+        for name in (
+            "_files_bucket",
+            "_files_iter",
+            "_media_bucket",
+            "_media_iter",
+            "_linked_buckets",
+        ):
+            self.__dict__.pop(name, None)
         inline.forget(self)
 
     @property
@@ -165,11 +190,72 @@ class FilesMixin:
             if hasattr(self, "dump_bucket"):
                 self.dump_bucket(self, bucket)
             self.__dict__["_files_bucket"] = bucket
+            self.__dict__.pop("_linked_buckets", None)
         files = self.__dict__.get("_files_iter")
         if files is None or files.bucket is not bucket:
             files = self.files_iter_cls(self, bucket=bucket, file_cls=self.file_cls)
             self.__dict__["_files_iter"] = files
         return files  # type: ignore[no-any-return]
+
+    @property
+    def media_files(self) -> Optional[FilesIterator]:
+        """Return the media files iterator, or ``None`` if the record has none.
+
+        Media files (previews, thumbnails, derived formats...) are a second
+        set of files with a bucket, quota and routes of their own; see
+        :meth:`enable_media_files`.
+
+        :raises invenio_records.errors.MissingModelError: if the record has
+            not been stored yet.
+        """
+        if getattr(self, "model", None) is None:
+            raise MissingModelError()
+        hooks.ensure_session_hooks()
+        bucket = self.media_bucket
+        if bucket is None:
+            return None
+        files = self.__dict__.get("_media_iter")
+        if files is None or files.bucket is not bucket:
+            files = self.files_iter_cls(
+                self, bucket=bucket, file_cls=self.file_cls, role=MEDIA
+            )
+            self.__dict__["_media_iter"] = files
+        return files  # type: ignore[no-any-return]
+
+    def _create_media_bucket(self) -> Optional[Bucket]:
+        """Return a new bucket for the record's media files (default: none)."""
+        return None
+
+    def enable_media_files(self) -> FilesIterator:
+        """Give the record a media files bucket if it has none; return its files.
+
+        The bucket is created by ``_create_media_bucket()`` (for
+        :class:`~invenio_records_files_ext.api.Record`, from the
+        ``RECORDS_FILES_MEDIA_BUCKET_*`` settings), linked to the record and
+        tagged as its media bucket. The caller commits.
+
+        :raises invenio_records_files_ext.errors.InvalidOperationError: if
+            the record class creates no media bucket.
+        """
+        current = self.media_files
+        if current is not None:
+            return current
+        bucket = self._create_media_bucket()
+        if bucket is None:
+            raise InvalidOperationError(
+                description="This record class has no media files."
+            )
+        if self.bucket is not None and self.bucket.locked:
+            # Media files follow the record's files: published, they are locked.
+            bucket.locked = True
+        RecordsBuckets.create(record=self, bucket=bucket)
+        ownership.mark_media(bucket)
+        if hasattr(self, "dump_media_bucket"):
+            self.dump_media_bucket(self, bucket)
+        self.__dict__["_media_bucket"] = bucket
+        self.__dict__.pop("_linked_buckets", None)
+        inline.forget(self)
+        return self.media_files  # type: ignore[return-value]
 
     @files.setter
     def files(self, data: Any) -> None:

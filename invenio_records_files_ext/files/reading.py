@@ -17,6 +17,7 @@ from invenio_files_rest.models import Bucket, ObjectVersion
 from .. import versions
 from ..keys import spellings
 from . import inline, queries, sync
+from .buckets import FILES
 from .entries import file_fields
 from .fileobject import FileObject
 
@@ -30,10 +31,21 @@ class FilesReader:
     """
 
     def __init__(
-        self, record: Any, bucket: Optional[Bucket] = None, file_cls: Any = None
+        self,
+        record: Any,
+        bucket: Optional[Bucket] = None,
+        file_cls: Any = None,
+        role: str = FILES,
     ) -> None:
-        """Bind to a record and its bucket."""
+        """Bind to a record and one of its buckets.
+
+        :param role: :data:`~invenio_records_files_ext.files.buckets.FILES`
+            (``record.files``) or
+            :data:`~invenio_records_files_ext.files.buckets.MEDIA`
+            (``record.media_files``).
+        """
         self.record = record
+        self.role = role
         self.model = getattr(record, "model", None)
         self.bucket = bucket
         self.bucket_id = bucket.id if bucket is not None else None

@@ -37,7 +37,7 @@ from ..errors import (
 from ..keys import validate_key
 from ..models import COMPLETED, PENDING
 from . import queries, rows, sync
-from .entries import check_metadata, make_fields
+from .entries import check_metadata, make_fields, without_content_metadata
 
 MISSING = object()
 """Value given to :meth:`FilesWriter.set_metadata` to remove a metadata key."""
@@ -162,9 +162,11 @@ class FilesWriter:
                 session,
             )
         else:
-            data = dict(stored.json if metadata is None else metadata)
+            data = without_content_metadata(
+                stored.json if metadata is None else metadata
+            )
             extra = {"status": COMPLETED}
-            if metadata is not None:
+            if metadata is not None or data != (stored.json or {}):
                 extra["json"] = data
             rows.point_to(
                 stored.id,

@@ -12,6 +12,7 @@ files, and Invenio-Files-REST's resource with the record's bucket.
 from __future__ import annotations
 
 from flask import abort, jsonify, request
+from invenio_db import db
 from invenio_records_rest.errors import PIDRedirectedRESTError, PIDResolveRESTError
 from invenio_records_rest.utils import obj_or_import_string
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +21,7 @@ from werkzeug.routing import BuildError
 from .. import access, linked
 from ..api import FilesMixin
 from ..errors import FilesNotEnabledError, RecordGoneError
+from ..files.buckets import FILES, MEDIA
 from ..files.enabled import is_enabled
 from ..links import moved_files_url
 from ..serializer import files_url
@@ -33,16 +35,31 @@ class FilesView:
     on_object = False
     """Whether the view serves one file (else the bucket)."""
 
-    def __init__(self, *args, endpoint=None, endpoint_options=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        endpoint=None,
+        endpoint_options=None,
+        role=FILES,
+        view_prefix=None,
+        **kwargs,
+    ):
         """Serve the files of records of a records REST endpoint.
 
-        :param endpoint: the endpoint's name (its files routes' prefix), or
-            ``None`` on Invenio-Files-REST's routes.
+        :param endpoint: the endpoint's name, or ``None`` on
+            Invenio-Files-REST's routes.
         :param endpoint_options: the endpoint's configuration.
+        :param role: which of the record's files: ``"files"``
+            (``record.files``) or ``"media"`` (``record.media_files``).
+        :param view_prefix: prefix of the names of the views to link to
+            (default: the endpoint's name; ``<endpoint>_media`` for media
+            files).
         """
         super().__init__(*args, **kwargs)
         self.endpoint = endpoint
         self.endpoint_options = endpoint_options or {}
+        self.role = role
+        self.view_prefix = view_prefix or endpoint
         # Invenio-Records-REST's ``check_search`` permission looks for it.
         self.search_class = obj_or_import_string(
             self.endpoint_options.get("search_class")
@@ -64,14 +81,23 @@ class FilesView:
             record = linked.record_class_of(endpoint)(dict(record), model=record.model)
         return pid, record
 
-    @staticmethod
-    def _redirect(error, key):
+    def _redirect(self, error, key):
         """Answer a redirect to this route under the PID the requested one moved to."""
         destination = getattr(error.pid_error, "destination_pid", None)
         if destination is None:
             raise error
+        rule = request.url_rule
+        view = rule.endpoint.rsplit(".", 1)[-1] if rule is not None else ""
+        view = view[len(self.endpoint or "") + 1 :] if self.endpoint else None
+        others = {
+            name: value
+            for name, value in (request.view_args or {}).items()
+            if name not in ("pid_value", "key")
+        }
         try:
-            location = moved_files_url(destination, key, request.query_string)
+            location = moved_files_url(
+                destination, key, request.query_string, view or None, **others
+            )
         except BuildError:
             raise error
         code = 301 if request.method in access.READ_METHODS else 308
@@ -109,14 +135,18 @@ class FilesView:
         request._methodview = self
         action = access.request_action(request.method, request.args, self.on_object)
         access.decide(record, action, self.endpoint_options).check()
-        self.files = record.files
-        if not is_enabled(record) and (self.files is None or request.method != "GET"):
+        self.files = self.files_of(record, action)
+        if (
+            self.role != MEDIA
+            and not is_enabled(record)
+            and (self.files is None or request.method != "GET")
+        ):
             if request.method == "GET" and not self.on_object:
                 # InvenioRDM's answer for a metadata-only record.
                 return jsonify({"enabled": False})
             raise FilesNotEnabledError()
         if self.files is None:
-            return json_error(404, "The record has no files.")
+            return json_error(404, "The record has no {0}.".format(self.role_name))
         endpoint = None
         if pid is not None:
             endpoint = linked.Endpoint(
@@ -128,9 +158,28 @@ class FilesView:
         kwargs["bucket_id"] = str(self.files.bucket.id)
         return super().dispatch_request(**kwargs)
 
+    @property
+    def role_name(self):
+        """What the files are called in messages."""
+        return "media files" if self.role == MEDIA else "files"
+
+    def files_of(self, record, action):
+        """Return the record's files of this view's role (``None``: it has none).
+
+        A write to the media files of a record that has none gives it its
+        media files bucket (the decision allowed the write).
+        """
+        if self.role != MEDIA:
+            return record.files
+        media = record.media_files
+        if media is None and action == access.UPDATE:
+            media = record.enable_media_files()
+            db.session.commit()
+        return media
+
     def _link_context(self):
-        if self.pid is not None and self.endpoint:
-            return {"endpoint": self.endpoint, "pid_value": self.pid_value}
+        if self.pid is not None and self.view_prefix:
+            return {"endpoint": self.view_prefix, "pid_value": self.pid_value}
         return {}
 
     def files_url(self, view, bucket_id, **values):

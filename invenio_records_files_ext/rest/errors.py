@@ -33,7 +33,11 @@ def json_error(code: int, message: Any) -> Any:
 
 def handle_records_files_error(error):
     """Answer a :class:`~invenio_records_files_ext.errors.RecordsFilesError` with its status and a JSON body."""
-    return json_error(error.code, error.message)
+    response = json_error(error.code, error.message)
+    length = getattr(error, "length", None)
+    if error.code == 416 and length is not None:
+        response.headers["Content-Range"] = "bytes */{0}".format(length)
+    return response
 
 
 def handle_http_exception(error):

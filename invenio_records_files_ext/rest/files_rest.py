@@ -20,14 +20,15 @@ those are readable with the record's read permission and refuse writes.
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from .. import access, linked
 from ..errors import PermissionDeniedError, RecordsFilesError
-from ..serializer import json_serializer
+from ..files.buckets import FILES, MEDIA
+from ..serializer import BLUEPRINT_NAME, json_serializer
 from .errors import handle_http_exception, handle_records_files_error
 from .listing import RecordBucketResource
 from .objects import RecordObjectResource
@@ -39,13 +40,28 @@ GUARDED_VIEWS = {
 """Invenio-Files-REST's endpoints, and the record views serving linked buckets."""
 
 
+def _view_prefix(link: linked.LinkedBucket) -> Optional[str]:
+    """Prefix of the record's routes to link to, if it has them."""
+    endpoint = link.endpoint
+    if endpoint is None or not endpoint.files_routes:
+        return None
+    if link.role != MEDIA:
+        return endpoint.name
+    prefix = endpoint.name + "_media"
+    view = "{0}.{1}_bucket_api".format(BLUEPRINT_NAME, prefix)
+    return prefix if view in current_app.view_functions else None
+
+
 def serve_linked(resource: type, link: linked.LinkedBucket, **kwargs: Any) -> Any:
     """Serve a request for a linked bucket with the record's files view."""
     endpoint = link.endpoint
+    prefix = _view_prefix(link)
     view = resource(
         serializers={"application/json": json_serializer},
-        endpoint=endpoint.name if endpoint and endpoint.files_routes else None,
+        endpoint=endpoint.name if prefix else None,
         endpoint_options=endpoint.options if endpoint else {},
+        role=link.role or FILES,
+        view_prefix=prefix,
     )
     return view.serve(endpoint.pid if endpoint else None, link.record, **kwargs)
 

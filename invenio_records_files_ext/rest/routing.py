@@ -1,13 +1,40 @@
-"""The files blueprint, built from ``RECORDS_FILES_REST_ENDPOINTS``."""
+"""The files blueprint, built from ``RECORDS_FILES_REST_ENDPOINTS``.
+
+For each endpoint named there (``{config: {endpoint: suffix}}``), under its
+``item_route`` and with ``/files`` as the suffix:
+
+===========================================  =================================
+Route                                        View
+===========================================  =================================
+``/files``                                   ``<endpoint>_bucket_api``
+``/files/<key>``                             ``<endpoint>_object_api``
+``/files/<key>/container``                   ``<endpoint>_container_api``
+``/files/<key>/container/<path>``            ``<endpoint>_container_member_api``
+``/files-archive``                           ``<endpoint>_archive_api``
+===========================================  =================================
+
+``RECORDS_FILES_REST_MEDIA_ENDPOINTS`` (same shape) mounts the same routes
+for the record's media files, named ``<endpoint>_media_...``.
+
+Reserved suffixes of a file's URL: ``/container`` and ``/container/...``
+(GET and HEAD). Routes with a fixed suffix after ``<key>`` are matched
+before the route of one file, whatever their suffix; other modules adding
+such routes (``/<key>/content``, ``/<key>/commit``) follow the same rule.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 from ..errors import RecordsFilesError
+from ..files.buckets import FILES, MEDIA
 from ..serializer import BLUEPRINT_NAME, json_serializer
+from .archive import RecordArchiveResource
+from .containers import SUFFIX, ContainerListResource, ContainerMemberResource
 from .errors import handle_http_exception, handle_records_files_error
 from .listing import RecordBucketResource
 from .objects import RecordObjectResource
@@ -48,46 +75,103 @@ def _add_transfer_rules(blueprint, endpoint, object_route, view_options):
         )
 
 
-def create_blueprint_from_app(app):
-    """Create the files blueprint from ``RECORDS_FILES_REST_ENDPOINTS``.
+def _add_routes(
+    blueprint: Blueprint,
+    route: str,
+    prefix: str,
+    role: str,
+    endpoint: str,
+    options: Any,
+) -> None:
+    serializers = {"application/json": json_serializer}
+    view_options = dict(
+        endpoint=endpoint, endpoint_options=options, role=role, view_prefix=prefix
+    )
+    key = "/<{0}:key>".format(KEY_CONVERTER)
+    member = "/<{0}:path>".format(KEY_CONVERTER)
+    # The suffixed routes first: Werkzeug tries rules of equal weight in
+    # the order they were added.
+    blueprint.add_url_rule(
+        route + key + "/" + SUFFIX + member,
+        view_func=ContainerMemberResource.as_view(
+            "{0}_container_member_api".format(prefix), **view_options
+        ),
+        methods=["GET", "HEAD", "OPTIONS"],
+        merge_slashes=False,
+    )
+    blueprint.add_url_rule(
+        route + key + "/" + SUFFIX,
+        view_func=ContainerListResource.as_view(
+            "{0}_container_api".format(prefix), **view_options
+        ),
+        methods=["GET", "HEAD", "OPTIONS"],
+        merge_slashes=False,
+    )
+    blueprint.add_url_rule(
+        route,
+        view_func=RecordBucketResource.as_view(
+            "{0}_bucket_api".format(prefix), serializers=serializers, **view_options
+        ),
+        strict_slashes=False,
+        # A JSON 400 for keys with '//', not Werkzeug's HTML redirect.
+        merge_slashes=False,
+    )
+    blueprint.add_url_rule(
+        route + key,
+        view_func=RecordObjectResource.as_view(
+            "{0}_object_api".format(prefix), serializers=serializers, **view_options
+        ),
+        merge_slashes=False,
+    )
+    blueprint.add_url_rule(
+        route + "-archive",
+        view_func=RecordArchiveResource.as_view(
+            "{0}_archive_api".format(prefix), **view_options
+        ),
+        methods=["GET", "HEAD", "OPTIONS"],
+    )
+    if role == FILES:
+        _add_transfer_rules(
+            blueprint,
+            prefix,
+            route + key,
+            dict(serializers=serializers, **view_options),
+        )
+
+
+def _endpoints(app: Any, setting: str) -> list[tuple[str, Any, str]]:
+    """Return ``(endpoint, options, suffix)`` of a routes setting.
 
     :raises ValueError: if an endpoint is not in the named configuration.
     """
-    blueprint = Blueprint(BLUEPRINT_NAME, __name__, url_prefix="")
-    app.url_map.converters.setdefault(KEY_CONVERTER, FileKeyConverter)
-    serializers = {"application/json": json_serializer}
-    for config_name, endpoints in (
-        app.config.get("RECORDS_FILES_REST_ENDPOINTS") or {}
-    ).items():
+    found = []
+    for config_name, endpoints in (app.config.get(setting) or {}).items():
         rest_endpoints = app.config.get(config_name) or {}
         for endpoint, suffix in endpoints.items():
             if endpoint not in rest_endpoints:
                 raise ValueError(
                     "Endpoint {0} is not defined in {1}.".format(endpoint, config_name)
                 )
-            options = rest_endpoints[endpoint]
+            found.append((endpoint, rest_endpoints[endpoint], suffix))
+    return found
+
+
+def create_blueprint_from_app(app):
+    """Create the files blueprint from ``RECORDS_FILES_REST_ENDPOINTS``.
+
+    Media files routes come from ``RECORDS_FILES_REST_MEDIA_ENDPOINTS``.
+
+    :raises ValueError: if an endpoint is not in the named configuration.
+    """
+    blueprint = Blueprint(BLUEPRINT_NAME, __name__, url_prefix="")
+    app.url_map.converters.setdefault(KEY_CONVERTER, FileKeyConverter)
+    for setting, role, label in (
+        ("RECORDS_FILES_REST_ENDPOINTS", FILES, ""),
+        ("RECORDS_FILES_REST_MEDIA_ENDPOINTS", MEDIA, "_media"),
+    ):
+        for endpoint, options, suffix in _endpoints(app, setting):
             route = options["item_route"] + "/" + suffix.strip("/")
-            view_options = dict(
-                serializers=serializers, endpoint=endpoint, endpoint_options=options
-            )
-            blueprint.add_url_rule(
-                route,
-                view_func=RecordBucketResource.as_view(
-                    "{0}_bucket_api".format(endpoint), **view_options
-                ),
-                strict_slashes=False,
-                # A JSON 400 for keys with '//', not Werkzeug's HTML redirect.
-                merge_slashes=False,
-            )
-            object_route = route + "/<{0}:key>".format(KEY_CONVERTER)
-            blueprint.add_url_rule(
-                object_route,
-                view_func=RecordObjectResource.as_view(
-                    "{0}_object_api".format(endpoint), **view_options
-                ),
-                merge_slashes=False,
-            )
-            _add_transfer_rules(blueprint, endpoint, object_route, view_options)
+            _add_routes(blueprint, route, endpoint + label, role, endpoint, options)
     blueprint.register_error_handler(RecordsFilesError, handle_records_files_error)
     blueprint.register_error_handler(HTTPException, handle_http_exception)
     return blueprint

@@ -1,8 +1,11 @@
-"""Celery tasks of invenio-records-files-ext (``invenio_celery.tasks`` entry point).
+"""Celery tasks (the ``invenio_celery.tasks`` entry point loads this package).
 
-Importing the package registers every task module with Celery.
+Importing the package registers every task module with Celery:
+
+* :mod:`.transfers`: fetching files announced with a fetch transfer;
+* :mod:`.embargo`: lifting embargoes whose day has come.
 """
 
-from . import transfers
+from . import embargo, transfers
 
-__all__ = ("transfers",)
+__all__ = ("embargo", "transfers")

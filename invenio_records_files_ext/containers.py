@@ -1,0 +1,194 @@
+"""Browsing inside a record's zip files: list the members, extract one.
+
+The archive is never read whole: its central directory is read with ranged
+reads through the storage (:class:`~invenio_records_files_ext.blobs.RandomAccess`;
+on S3 a seek and a read are a ranged GET), and extracting a member reads
+its local header and data only (:mod:`~invenio_records_files_ext.zipreader`).
+
+The table of contents is cached per object version (a version's bytes
+never change) in each process, bounded by
+``RECORDS_FILES_CONTAINER_CACHE_MEMBERS`` members in all, least recently
+used first out.
+
+Limits come from the configuration (``RECORDS_FILES_CONTAINER_MAX_*``):
+archives with too many members or too large a directory answer 413, members
+too large 413, members expanding more than the ratio allowed (zip bombs)
+and damaged archives 400.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from .blobs import RandomAccess
+from .errors import MemberNotFoundError
+from .zipreader import Directory, Limits, Member, open_member, read_directory
+
+DEFAULT_CACHE_MEMBERS = 100000
+
+
+def limits() -> Limits:
+    """Return the limits set by the configuration."""
+    config = current_app.config
+    defaults = Limits()
+    return Limits(
+        max_members=int(
+            config.get("RECORDS_FILES_CONTAINER_MAX_MEMBERS", defaults.max_members)
+        ),
+        max_directory_size=int(
+            config.get(
+                "RECORDS_FILES_CONTAINER_MAX_DIRECTORY_SIZE",
+                defaults.max_directory_size,
+            )
+        ),
+        max_member_size=int(
+            config.get(
+                "RECORDS_FILES_CONTAINER_MAX_MEMBER_SIZE", defaults.max_member_size
+            )
+        ),
+        max_ratio=int(
+            config.get("RECORDS_FILES_CONTAINER_MAX_RATIO", defaults.max_ratio)
+        ),
+    )
+
+
+class DirectoryCache:
+    """Tables of contents by object version id, bounded by their members in all."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._entries: OrderedDict[str, Directory] = OrderedDict()
+        self._members = 0
+        self._lock = threading.Lock()
+
+    def get(self, version_id: Any) -> Any:
+        """Return the cached directory of a version, or ``None``."""
+        with self._lock:
+            found = self._entries.get(str(version_id))
+            if found is not None:
+                self._entries.move_to_end(str(version_id))
+            return found
+
+    def put(self, version_id: Any, directory: Directory, budget: int) -> None:
+        """Keep ``directory``, dropping the least recently used beyond ``budget``."""
+        size = len(directory.members)
+        if size > budget:
+            return
+        with self._lock:
+            previous = self._entries.pop(str(version_id), None)
+            if previous is not None:
+                self._members -= len(previous.members)
+            self._entries[str(version_id)] = directory
+            self._members += size
+            while self._members > budget:
+                _, dropped = self._entries.popitem(last=False)
+                self._members -= len(dropped.members)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._entries.clear()
+            self._members = 0
+
+    def __len__(self) -> int:
+        """Return the number of directories kept."""
+        return len(self._entries)
+
+
+cache = DirectoryCache()
+"""The process's cache of tables of contents."""
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """A member about to be extracted: its entry, then its bytes."""
+
+    member: Member
+    chunks: Iterator[bytes]
+
+
+def _reader(obj: Any) -> RandomAccess:
+    file = obj.file
+    return RandomAccess(file.storage(), int(file.size or 0))
+
+
+def directory_of(obj: Any) -> Directory:
+    """Return the table of contents of the zip file of an object version.
+
+    :raises invenio_records_files_ext.errors.ContainerError: not a zip
+        archive, or a damaged one (400).
+    :raises invenio_records_files_ext.errors.ContainerTooLargeError: beyond
+        the configured limits (413).
+    """
+    found = cache.get(obj.version_id)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    with _reader(obj) as source:
+        directory = read_directory(source, limits())
+    budget = int(
+        current_app.config.get(
+            "RECORDS_FILES_CONTAINER_CACHE_MEMBERS", DEFAULT_CACHE_MEMBERS
+        )
+    )
+    cache.put(obj.version_id, directory, budget)
+    return directory
+
+
+def extract(obj: Any, name: str) -> Extraction:
+    """Check member ``name`` of an object version's zip file; prepare its bytes.
+
+    The checks (size, ratio, encryption, method) and the member's local
+    header are done before this returns; the bytes are read as
+    ``chunks`` is iterated (the stored file stays open until then).
+
+    :raises invenio_records_files_ext.errors.MemberNotFoundError: no such
+        member (404).
+    """
+    member = directory_of(obj).find(name)
+    if member is None:
+        raise MemberNotFoundError("The zip archive has no member {0!r}.".format(name))
+    source = _reader(obj)
+    try:
+        chunks = open_member(source, member, limits())
+    except BaseException:
+        source.close()
+        raise
+    return Extraction(member, _closing(chunks, source))
+
+
+def _closing(chunks: Iterator[bytes], source: RandomAccess) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    finally:
+        source.close()
+
+
+def describe_members(directory: Directory) -> list[dict[str, Any]]:
+    """Return the members as JSON-ready entries (name, sizes, CRC, folder)."""
+    return [
+        {
+            "key": member.name,
+            "size": member.size,
+            "compressed_size": member.compressed_size,
+            "checksum": "crc32:{0:08x}".format(member.crc),
+            "is_dir": member.is_dir,
+        }
+        for member in directory.members
+    ]
+
+
+__all__ = (
+    "DirectoryCache",
+    "Extraction",
+    "cache",
+    "describe_members",
+    "directory_of",
+    "extract",
+    "limits",
+)

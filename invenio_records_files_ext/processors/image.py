@@ -1,0 +1,58 @@
+"""Width, height and format of images, read from their headers (Pillow)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import current_app
+
+from .base import BoundedFile, Processor
+
+EXTENSIONS = frozenset(
+    (".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp", ".webp", ".jp2")
+)
+
+
+class ImageProcessor(Processor):
+    """``{"width", "height", "format", "mode"}`` of an image.
+
+    Only the header is read (Pillow decodes no pixel to tell the size).
+    Images larger than ``RECORDS_FILES_PROCESSORS_MAX_PIXELS`` are refused
+    as decompression bombs. Without Pillow installed, no image is accepted.
+    """
+
+    name = "image"
+
+    def accepts(self, key: str, mimetype: Optional[str]) -> bool:
+        """Images by MIME type or extension, when Pillow is installed."""
+        try:
+            import PIL  # noqa: F401
+        except ImportError:
+            return False
+        lowered = key.lower()
+        return bool(mimetype and mimetype.startswith("image/")) or any(
+            lowered.endswith(extension) for extension in EXTENSIONS
+        )
+
+    def process(self, file: BoundedFile) -> dict[str, Any]:
+        """Read the header."""
+        from PIL import Image
+
+        limit = int(current_app.config.get("RECORDS_FILES_PROCESSORS_MAX_PIXELS"))
+        with Image.open(file) as image:
+            width, height = image.size
+            if width * height > limit:
+                raise ValueError(
+                    "The image has {0} pixels, more than the {1} allowed.".format(
+                        width * height, limit
+                    )
+                )
+            return {
+                "width": int(width),
+                "height": int(height),
+                "format": image.format,
+                "mode": image.mode,
+            }
+
+
+__all__ = ("ImageProcessor",)

@@ -1,0 +1,124 @@
+"""Browsing inside a zip file of a record.
+
+* ``GET <files route>/<key>/container`` lists the members of the zip file
+  ``key`` (name, sizes, CRC-32, folder or not, and a link to each);
+* ``GET <files route>/<key>/container/<path>`` extracts the member ``path``.
+
+These routes reserve the suffixes ``/container`` and ``/container/...`` of
+file URLs: they are matched before the route of one file. A file whose key
+itself ends in ``/container`` (or holds ``/container/``) is still served
+when ``GET`` finds no zip file under the shorter key. Other methods (an
+upload to such a key) go to the file route as usual.
+
+The work is :mod:`invenio_records_files_ext.containers`'s: the archive is
+read with ranged reads, never whole; limits answer 413, damaged archives
+and zip bombs 400.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from typing import Any
+
+from flask import jsonify, request
+from flask.views import MethodView
+from invenio_files_rest.helpers import send_stream
+
+from .. import containers
+from ..keys import validate_key
+from ..serializer import files_url, json_serializer
+from .base import FilesView
+from .objects import RecordObjectResource
+
+SUFFIX = "container"
+"""The reserved path segment after a file's key."""
+
+
+class ContainerView(FilesView, MethodView):
+    """Shared by the listing and the extraction: find the zip file."""
+
+    on_object = True
+
+    def _object(self, key: str) -> Any:
+        """Return the current object version of ``key``, or ``None``."""
+        found = self.files.get(validate_key(key))
+        return found.obj if found is not None else None
+
+    def _as_file(self, key: str, member: Any = None) -> Any:
+        """Serve the file whose key is the whole path, if there is one."""
+        full = key + "/" + SUFFIX + ("/" + member if member is not None else "")
+        view = RecordObjectResource(
+            serializers={"application/json": json_serializer},
+            endpoint=self.endpoint,
+            endpoint_options=self.endpoint_options,
+            role=self.role,
+            view_prefix=self.view_prefix,
+        )
+        return view.serve(self.pid, self.record, key=full)
+
+    def _container_url(self, key: str, member: str) -> str:
+        return files_url(
+            "container_member_api",
+            self.files.bucket.id,
+            **self._link_context(),
+            key=key,
+            path=member,
+        )
+
+
+class ContainerListResource(ContainerView):
+    """``.../<key>/container``: the members of a zip file."""
+
+    def get(self, bucket_id: Any, key: str) -> Any:
+        """List the members."""
+        obj = self._object(key)
+        if obj is None:
+            return self._as_file(key)
+        directory = containers.directory_of(obj)
+        entries = containers.describe_members(directory)
+        if self._link_context():
+            for entry in entries:
+                if not entry["is_dir"]:
+                    entry["links"] = {
+                        "content": self._container_url(obj.key, entry["key"])
+                    }
+        return jsonify(
+            {
+                "key": obj.key,
+                "version_id": str(obj.version_id),
+                "total": len(entries),
+                "total_size": directory.total_size,
+                "entries": entries,
+            }
+        )
+
+
+class ContainerMemberResource(ContainerView):
+    """``.../<key>/container/<path>``: one member, extracted."""
+
+    def get(self, bucket_id: Any, key: str, path: str) -> Any:
+        """Extract the member (``?download`` for an attachment)."""
+        obj = self._object(key)
+        if obj is None:
+            return self._as_file(key, path)
+        extraction = containers.extract(obj, path)
+        name = posixpath.basename(extraction.member.name) or "member"
+        body: Any = extraction.chunks
+        if request.method == "HEAD":
+            extraction.chunks.close()  # type: ignore[attr-defined]
+            body = iter(())
+        return send_stream(
+            body,
+            name,
+            extraction.member.size,
+            None,
+            mimetype=mimetypes.guess_type(name)[0],
+            restricted=True,
+            as_attachment="download" in request.args,
+            etag="crc32:{0:08x}-{1}".format(extraction.member.crc, obj.version_id),
+            conditional=False,
+        )
+
+
+__all__ = ("ContainerListResource", "ContainerMemberResource", "SUFFIX")
