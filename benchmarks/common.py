@@ -92,7 +92,7 @@ class Bench:
     def ratio(self, label, top, bottom, limit, at_least=False):
         """Check the ratio of two benchmarks' medians."""
         top, bottom = top.median(), bottom.median()
-        label += f" ({top * 1000:.4g} ms / {bottom * 1000:.4g} ms)"
+        label += f" ({top * 1000:,.1f} ms / {bottom * 1000:,.1f} ms)"
         self.target(label, top / bottom, limit, at_least)
 
     def finish(self):

@@ -260,7 +260,7 @@ def test_attaching_one_by_one_costs_the_same_per_file(measure):
     """Each file attached one by one costs the same statements, however many."""
     one, two, ten = (measure(_attach(n), sizes=(5,))[0] for n in (1, 2, 10))
     assert ten - two == 8 * (two - one), (one, two, ten)
-    assert two - one <= 12, (one, two, ten)
+    assert two - one <= 16, (one, two, ten)  # 11 on SQLite, 13 on PostgreSQL
 
 
 def test_bulk_attach_costs_statements_per_chunk(measure):
