@@ -6,11 +6,14 @@ the bytes it staged), so each test sees the same records.
 """
 
 import math
+import re
+from contextlib import contextmanager
 from io import BytesIO
 
 import pytest
 from invenio_db import db as db_
 from invenio_files_rest.models import Location
+from sqlalchemy import event
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import TooManyFilesError
@@ -243,3 +246,87 @@ def test_object_versions_are_indexed_by_bucket_and_key(app, records):
         for index in inspect(db_.engine).get_indexes("files_object")
     }
     assert indexes["ix_records_files_object_bucket_key"] == ["bucket_id", "key"]
+
+
+def _attach(count):
+    def operation(files):
+        for index in range(count):
+            files["new-{0}.txt".format(index)] = stream(b"%d" % index)
+
+    return operation
+
+
+def test_attaching_one_by_one_costs_the_same_per_file(measure):
+    """Each file attached one by one costs the same statements, however many."""
+    one, two, ten = (measure(_attach(n), sizes=(5,))[0] for n in (1, 2, 10))
+    assert ten - two == 8 * (two - one), (one, two, ten)
+    assert two - one <= 16, (one, two, ten)  # 11 on SQLite, 13 on PostgreSQL
+
+
+def test_bulk_attach_costs_statements_per_chunk(measure):
+    """``files.update()`` writes a thousand files with a few statements."""
+
+    def bulk(count):
+        return lambda files: files.update(
+            ("bulk-{0}.txt".format(i), stream(b"%d" % i)) for i in range(count)
+        )
+
+    ten, many = (measure(bulk(n), sizes=(5,))[0] for n in (10, 2000))
+    assert many - ten <= 2 * 10, (ten, many)
+
+
+RECORD_TABLES = ("records_metadata", "records_metadata_version", "records_files_entry")
+_WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
+
+
+def _size(value):
+    """Bytes of one bound value: text and binary by length, numbers 8."""
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if value is None or isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value or b"")
+    return 8 if isinstance(value, (int, float)) else len(str(value))
+
+
+@contextmanager
+def written_to_record_tables():
+    """Collect the bytes bound to each INSERT and UPDATE on the record tables."""
+    written = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        match = _WRITE.match(statement)
+        if match and match.group(1) in RECORD_TABLES:
+            for values in parameters if executemany else [parameters]:
+                values = values.values() if isinstance(values, dict) else values
+                written.append(sum(map(_size, values)))
+
+    event.listen(db_.engine, "before_cursor_execute", seen)
+    try:
+        yield written
+    finally:
+        event.remove(db_.engine, "before_cursor_execute", seen)
+
+
+def test_rest_upload_costs_the_same_at_any_size(
+    app, records, client_for, count_statements
+):
+    """One REST upload sends the same statements whatever the record holds,
+    and writes at most 4 KiB to the record tables (never the record's JSON)."""
+    from invenio_pidstore.providers.recordid import RecordIdProvider
+
+    counts, written = [], []
+    for size in SIZES:
+        provider = RecordIdProvider.create(object_type="rec", object_uuid=records[size])
+        db_.session.commit()
+        client = client_for()
+        url = "/records/{0}/files/upload.txt".format(provider.pid.pid_value)
+        headers = {"Content-Type": "application/octet-stream"}
+        with count_statements() as counter, written_to_record_tables() as sizes:
+            response = client.put(url, data=b"u" * 100, headers=headers)
+        assert response.status_code == 200, response.json
+        counts.append(counter.count)
+        written.append(sum(sizes))
+        version = response.json["version_id"]
+        assert client.delete(url + "?versionId=" + version).status_code == 204
+    assert counts[0] == counts[1], counts
+    assert 0 < max(written) <= 4 * 1024, written
