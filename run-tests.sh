@@ -8,6 +8,13 @@
 #
 #   ./run-tests.sh                 # everything
 #   ./run-tests.sh tests/test_api.py -k rename   # extra arguments go to pytest
+#   ./run-tests.sh -m "not slow"   # quick loop: without the README's pip
+#                                  # install and the long state-machine run
+#   ./run-tests.sh --lf            # only the tests that failed last time
+#
+# The full run measures the package's line coverage on the SQLite run and
+# fails under 90% (pyproject.toml's [tool.coverage.report]); with extra
+# arguments only the tests run, without coverage.
 #
 # Environment: VENV (default .venv), SKIP_POSTGRESQL=1 to skip the
 # PostgreSQL run, SKIP_BROWSER=1 not to install Chromium (the browser tests
@@ -61,12 +68,14 @@ step "Style: black, isort, flake8, pydocstyle"
 "$PY" -m flake8 invenio_records_files_ext tests examples benchmarks
 "$PY" -m pydocstyle invenio_records_files_ext
 
-step "Tests on SQLite"
-"$PY" -m pytest "$@"
-
 if [ $# -gt 0 ]; then
+    step "Tests on SQLite"
+    "$PY" -m pytest "$@"
     exit 0
 fi
+
+step "Tests on SQLite, with line coverage of the package"
+"$PY" -m pytest --cov --cov-report=term-missing:skip-covered
 
 step "Documentation: examples (doctests) and build"
 "$PY" -m pytest -q --doctest-glob='*.rst' docs

@@ -20,7 +20,7 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.maintenance import attach as attach_module
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.conftest import storage_files, stream
+from tests.helpers import storage_files, stream
 
 OLD = time.time() - 7 * 86400
 

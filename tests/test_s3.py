@@ -17,12 +17,19 @@ from invenio_files_rest.errors import FileSizeError
 from invenio_files_rest.models import FileInstance, Location
 from invenio_s3 import InvenioS3
 
-from examples.app import create_app
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.errors import ChecksumMismatchError
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.conftest import IsolatedClient, empty_database, stream
+from tests.app import app_config, create_test_app
+from tests.helpers import (
+    IsolatedClient,
+    create_record,
+    empty_database,
+    stored_record,
+    stream,
+    upload,
+)
 from tests.s3server import (
     MotoServer,
     http_session,
@@ -30,7 +37,6 @@ from tests.s3server import (
     object_keys,
     remove_bucket,
 )
-from tests.test_views import create_record, stored_record, upload
 
 pytestmark = pytest.mark.s3
 
@@ -58,21 +64,23 @@ def s3(s3_server):
 
 
 @pytest.fixture(scope="session")
-def s3_app(app, base_config, instance_path, s3_server):
-    """The demo application storing its bytes in S3.
+def s3_app(app, database_uri, instance_path, s3_server):
+    """A test application storing its bytes in S3.
 
     It has its own instance path but shares the test database with ``app``,
     which it depends on so that, on PostgreSQL, the schema is reset first.
     """
+    s3_instance = os.path.join(instance_path, "s3")
     config = dict(
-        base_config,
+        app_config(database_uri, s3_instance),
         # Parts smaller than S3's 5 MiB minimum: invenio-s3 writes the parts
         # of an upload into one object, not as S3 multipart parts.
         FILES_REST_MULTIPART_CHUNKSIZE_MIN=PART_SIZE,
         **s3_server.app_config(),
     )
-    application = create_app(config, instance_path=os.path.join(instance_path, "s3"))
-    # The demo initialises its extensions by hand, not from entry points.
+    application = create_test_app(config, instance_path=s3_instance)
+    # The test application initialises its extensions by hand, not from
+    # entry points.
     InvenioS3(application)
     application.test_client_class = IsolatedClient
     return application
@@ -438,12 +446,9 @@ def test_rolled_back_upload_leaves_no_object(s3_db, s3_location, s3_bucket, s3):
 
 
 @pytest.fixture()
-def s3_limits(s3_app):
+def s3_limits(s3_app, monkeypatch):
     """A 1 MiB file size limit on new buckets of the S3 application."""
-    previous = s3_app.config.get("RECORDS_FILES_BUCKET_MAX_FILE_SIZE")
-    s3_app.config["RECORDS_FILES_BUCKET_MAX_FILE_SIZE"] = MiB
-    yield
-    s3_app.config["RECORDS_FILES_BUCKET_MAX_FILE_SIZE"] = previous
+    monkeypatch.setitem(s3_app.config, "RECORDS_FILES_BUCKET_MAX_FILE_SIZE", MiB)
 
 
 def test_upload_over_limit_leaves_no_object(
