@@ -27,6 +27,7 @@ and print what it returns. The group is meant to be registered as the
 from __future__ import annotations
 
 import re
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -133,8 +134,9 @@ def records_files(ctx: click.Context, pid_type: Optional[str]) -> None:
 # Shared helpers
 #
 def _stderr() -> Any:
-    # Progress bars go to stderr so that stdout holds only the report.
-    return click.get_text_stream("stderr")
+    # Progress bars go to stderr so that stdout holds only the report. Read
+    # at call time: Click's test runner swaps sys.stderr.
+    return sys.stderr
 
 
 def _record_id(value: Union[uuid.UUID, identifiers.RecordRef]) -> uuid.UUID:

@@ -1,27 +1,37 @@
-"""Shared fixtures: the demo application on SQLite (default) or PostgreSQL.
+"""Fixtures: the test application on SQLite (default) or PostgreSQL.
 
 Set ``SQLALCHEMY_DATABASE_URI`` to run the suite against another database;
-``run-tests.sh`` does so with a throwaway PostgreSQL server.
+``run-tests.sh`` does so with a throwaway PostgreSQL server. Only fixtures
+live here: what test modules share as plain code is in ``tests/helpers.py``.
 """
 
 import os
 import shutil
 import tempfile
-import threading
 import uuid
-from contextlib import contextmanager
-from io import BytesIO
 
 import pytest
-from flask import has_app_context
-from flask.testing import FlaskClient
 from flask_celeryext._mapping import FLASK_TO_CELERY_MAPPING
 from flask_celeryext.app import map_invenio_to_celery
 from invenio_db import db as db_
 from invenio_files_rest.models import Location
-from sqlalchemy import create_engine, event, make_url, text
+from invenio_s3 import InvenioS3
+from sqlalchemy import create_engine, make_url, text
 
-from examples.app import create_app
+from invenio_records_files_ext.cli import records_files
+from tests.app import app_config, create_test_app
+from tests.helpers import (
+    ALEMBIC_DEPENDENCIES,
+    OWN_TABLES,
+    IsolatedClient,
+    counting_statements,
+    empty_database,
+    reset_schema,
+    stream,
+)
+from tests.httpserver import SourceServer
+from tests.s3server import S3_TEST_PART_SIZE, MotoServer, new_bucket_name, remove_bucket
+from tests.users import owner_permissions
 
 collect_ignore_glob = []
 
@@ -48,7 +58,7 @@ def database_uri(instance_path):
 
 @pytest.fixture(scope="session")
 def base_config(database_uri, instance_path):
-    """Configuration shared by every test application."""
+    """What every application of the suite overrides: database, storage, tests."""
     return dict(
         TESTING=True,
         SERVER_NAME="localhost",
@@ -57,21 +67,15 @@ def base_config(database_uri, instance_path):
     )
 
 
-def _reset_schema(app):
-    with app.app_context():
-        if db_.engine.dialect.name == "postgresql":
-            # Start from an empty schema: earlier runs may have left tables.
-            with db_.engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-
-
 @pytest.fixture(scope="session")
-def app(base_config, instance_path):
-    """The application (the demo's, with test configuration)."""
-    probe = create_app(dict(base_config), instance_path=instance_path + "/probe")
-    _reset_schema(probe)
-    application = create_app(dict(base_config), instance_path=instance_path)
+def test_app(database_uri, instance_path):
+    """The test application (``tests/app.py``), its tables created."""
+    application = create_test_app(
+        app_config(database_uri, instance_path), instance_path=instance_path
+    )
+    with application.app_context():
+        reset_schema()
+        db_.create_all()
     return application
 
 
@@ -97,15 +101,27 @@ def celery_of_the_test_app(request):
     yield
 
 
-def _clear_tables():
-    tables = list(reversed(db_.metadata.sorted_tables))
-    if db_.engine.dialect.name == "postgresql":
-        names = ", ".join('"{0}"'.format(table.name) for table in tables)
-        db_.session.execute(text("TRUNCATE {0} RESTART IDENTITY CASCADE".format(names)))
-    else:
-        for table in tables:
-            db_.session.execute(table.delete())
-    db_.session.commit()
+@pytest.fixture(scope="session")
+def app(test_app):
+    """The application the tests run on: :func:`test_app`.
+
+    A test module about the demo overrides it with :func:`demo_app`.
+    """
+    return test_app
+
+
+@pytest.fixture(scope="session")
+def demo_app(test_app, base_config, instance_path):
+    """The demo application (``examples/app.py``), for the tests about the demo.
+
+    It shares the test database with :func:`test_app`, which it depends on
+    so that the tables exist (and, on PostgreSQL, the schema is reset) first.
+    """
+    from examples.app import create_app
+
+    return create_app(
+        dict(base_config), instance_path=os.path.join(instance_path, "demo")
+    )
 
 
 @pytest.fixture()
@@ -122,18 +138,6 @@ def db(appctx):
         yield database
 
 
-@contextmanager
-def empty_database():
-    """Empty every table, hand over the database, then empty them again."""
-    _clear_tables()
-    try:
-        yield db_
-    finally:
-        db_.session.rollback()
-        db_.session.remove()
-        _clear_tables()
-
-
 @pytest.fixture()
 def location(db, tmp_path):
     """A default storage location in a fresh folder."""
@@ -143,40 +147,6 @@ def location(db, tmp_path):
     db.session.add(loc)
     db.session.commit()
     return loc
-
-
-class IsolatedClient(FlaskClient):
-    """A test client that serves each request as a separate client would.
-
-    The tests keep an application context (and its database session) open;
-    a request served in the same thread would share that context, its
-    session and ``flask.g``. Serving it in its own thread gives it a fresh
-    application context and session, as in production. The test's session
-    commits before the request (so the request sees the test's changes) and
-    is rolled back after it (so the test then reads what the request did).
-    """
-
-    def open(self, *args, **kwargs):
-        """Serve one request in its own thread."""
-        kwargs.setdefault("buffered", True)
-        outcome = {}
-
-        def serve():
-            try:
-                outcome["response"] = super(IsolatedClient, self).open(*args, **kwargs)
-            except BaseException as error:  # noqa: BLE001 - re-raised below
-                outcome["error"] = error
-
-        if has_app_context():
-            db_.session.commit()
-        thread = threading.Thread(target=serve)
-        thread.start()
-        thread.join()
-        if has_app_context():
-            db_.session.rollback()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["response"]
 
 
 @pytest.fixture()
@@ -196,58 +166,22 @@ def record(location):
     return rec
 
 
-def stream(data=b"Hello, World"):
-    """Return a readable stream of ``data``."""
-    return BytesIO(data)
-
-
 @pytest.fixture()
 def make_stream():
     """Factory of byte streams."""
     return stream
 
 
-class QueryCounter:
-    """Counts SQL statements sent to the database."""
-
-    def __init__(self):
-        """Start at zero."""
-        self.statements = []
-
-    def __call__(self, conn, cursor, statement, *args):
-        """Record one statement (SQLAlchemy ``before_cursor_execute``)."""
-        self.statements.append(statement)
-
-    @property
-    def count(self):
-        """Number of statements seen."""
-        return len(self.statements)
-
-
-def _statement_counter():
-    @contextmanager
-    def counting():
-        counter = QueryCounter()
-        engine = db_.engine
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            yield counter
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
-
-    return counting
-
-
 @pytest.fixture()
 def count_queries(db):
     """Context manager counting the statements run inside it (empty database)."""
-    return _statement_counter()
+    return counting_statements
 
 
 @pytest.fixture()
 def count_statements(appctx):
     """Context manager counting statements, leaving the database as it is."""
-    return _statement_counter()
+    return counting_statements
 
 
 @pytest.fixture()
@@ -261,25 +195,9 @@ def client_for(app):
     return make
 
 
-def storage_files(root):
-    """Return the set of files under a storage folder."""
-    found = set()
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            found.add(os.path.join(dirpath, name))
-    return found
-
-
 #
 # Alembic: a fresh database per test
 #
-OWN_TABLES = ("records_buckets", "records_files_entry", "records_files_transfer")
-"""Tables this package's Alembic branch creates."""
-
-ALEMBIC_DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]
-"""Branches this package's recipes build on."""
-
-
 @pytest.fixture()
 def alembic_database(database_uri, tmp_path):
     """A fresh, empty database of the suite's kind (SQLite or PostgreSQL)."""
@@ -354,3 +272,112 @@ def pytest_terminal_summary(terminalreporter):
     for run in RUNS:
         for line in run.lines():
             terminalreporter.write_line(line)
+
+
+#
+# S3: a moto server on loopback, an application storing in it
+#
+@pytest.fixture(scope="session")
+def s3_server(instance_path):
+    """A moto S3 server on a free loopback port, for the whole session."""
+    server = MotoServer(instance_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(s3_server):
+    """A boto3 client of the S3 server, to look behind the application's back."""
+    return s3_server.client()
+
+
+@pytest.fixture(scope="session")
+def s3_app(app, database_uri, instance_path, s3_server):
+    """A test application storing its bytes in S3.
+
+    It has its own instance path but shares the test database with ``app``,
+    which it depends on so that, on PostgreSQL, the schema is reset first.
+    """
+    s3_instance = os.path.join(instance_path, "s3")
+    config = dict(
+        app_config(database_uri, s3_instance),
+        # Parts smaller than S3's 5 MiB minimum: invenio-s3 writes the parts
+        # of an upload into one object, not as S3 multipart parts.
+        FILES_REST_MULTIPART_CHUNKSIZE_MIN=S3_TEST_PART_SIZE,
+        **s3_server.app_config(),
+    )
+    application = create_test_app(config, instance_path=s3_instance)
+    # The test application initialises its extensions by hand, not from
+    # entry points.
+    InvenioS3(application)
+    application.test_client_class = IsolatedClient
+    return application
+
+
+@pytest.fixture()
+def s3_db(s3_app):
+    """The database, in an S3 application context; emptied before and after."""
+    with s3_app.app_context(), empty_database() as database:
+        yield database
+
+
+@pytest.fixture()
+def s3_bucket(s3):
+    """A fresh, empty S3 bucket, removed with its contents after the test."""
+    name = new_bucket_name()
+    s3.create_bucket(Bucket=name)
+    yield name
+    remove_bucket(s3, name)
+
+
+@pytest.fixture()
+def s3_location(s3_db, s3_bucket):
+    """The default location, in the test's S3 bucket."""
+    location = Location(name="s3", uri="s3://" + s3_bucket, default=True)
+    s3_db.session.add(location)
+    s3_db.session.commit()
+    return location
+
+
+@pytest.fixture()
+def s3_client(s3_app, s3_location):
+    """A test client of the S3 application (one thread per request)."""
+    return s3_app.test_client()
+
+
+@pytest.fixture()
+def secured(app, client, monkeypatch):
+    """A client of the application with owner-only permissions."""
+    owner_permissions(monkeypatch, app)
+    return client
+
+
+@pytest.fixture()
+def cli(app):
+    """Run ``flask records-files ARGS...``; return click's result."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args):
+        return runner.invoke(records_files, [str(arg) for arg in args])
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def source():
+    """The HTTP source on loopback."""
+    server = SourceServer(delay=0.05).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def fetching(app, source, monkeypatch):
+    """Let fetches reach the source on loopback (eager Celery)."""
+    monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOWED_HOSTS", ["127.0.0.1"])
+    monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES", True)
+    monkeypatch.setitem(
+        app.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["*.example.org"]
+    )
+    assert app.config["CELERY_TASK_ALWAYS_EAGER"]
+    return source

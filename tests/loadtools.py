@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from invenio_records_files_ext.cli import records_files
-from tests.conftest import storage_files
+from tests.helpers import storage_files
 
 MIB = 1024 * 1024
 

@@ -27,6 +27,10 @@ SECRET_ACCESS_KEY = "rfx-test-secret-key"
 REGION = "us-east-1"
 """Region of every bucket: moto's default, which needs no location constraint."""
 
+S3_TEST_PART_SIZE = 1024 * 1024
+"""Multipart part size of the tests' S3 application: S3 itself wants 5 MiB,
+the tests keep data small (invenio-s3 then writes the parts into one object)."""
+
 
 def free_port():
     """Return a TCP port nobody listens on right now."""

@@ -95,9 +95,8 @@ class Server:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    "{0} exited:\n{1}".format(self.kind, open(self.log_path).read())
-                )
+                with open(self.log_path) as log:
+                    raise RuntimeError("{0} exited:\n{1}".format(self.kind, log.read()))
             try:
                 requests.get(self.url + self.ready_path, timeout=2)
                 return

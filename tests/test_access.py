@@ -21,33 +21,17 @@ from invenio_records_files_ext import InvenioRecordsFiles, access, signals
 from invenio_records_files_ext.ext import finalize_app
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.permissions import owner_permission_factory
-from tests.conftest import stream
-from tests.test_lifecycle import receiving
-from tests.test_views import create_record, stored_record, upload
-from tests.users import as_user, owner_permissions
-
-OCTETS = {"Content-Type": "application/octet-stream"}
-
-
-@pytest.fixture()
-def secured(app, client):
-    with owner_permissions(app):
-        yield client
-
-
-def bucket_of(pid):
-    return str(stored_record(pid).bucket_id)
-
-
-def put(client, url, data, **headers):
-    return client.put(url, data=data, headers={**OCTETS, **headers})
-
-
-def assert_refused(response, status):
-    """A refusal with its status and a JSON message, never 404 or 500."""
-    assert response.status_code == status, response.data
-    assert response.json["status"] == status
-    assert response.json["message"]
+from tests.helpers import (
+    assert_refused,
+    bucket_of,
+    create_record,
+    put,
+    receiving,
+    stored_record,
+    stream,
+    upload,
+)
+from tests.users import as_user
 
 
 def test_files_rest_route_follows_the_record(secured, db, location):
@@ -85,7 +69,7 @@ def test_upper_case_bucket_id_is_the_same_bucket(secured, db, location):
     assert stored_record(pid).files.keys == ["a.txt"]
 
 
-def test_files_rest_writes_take_the_library_path(client, db, location):
+def test_files_rest_writes_take_the_library_path(client, db, location, monkeypatch):
     pid = create_record(client)
     bucket = "/files/" + bucket_of(pid)
     with receiving(signals.file_added) as added:
@@ -105,8 +89,10 @@ def test_files_rest_writes_take_the_library_path(client, db, location):
     assert stored_record(pid).files.keys == ["a.txt"]
     # Multipart uploads complete in the request, through the record's files.
     base = bucket + "/big.bin"
-    client.application.config["FILES_REST_MULTIPART_CHUNKSIZE_MIN"] = 4
-    try:
+    with monkeypatch.context() as patch:
+        patch.setitem(
+            client.application.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", 4
+        )
         init = client.post(base + "?uploads&size=6&partSize=4")
         assert init.status_code == 200, init.data
         upload_id = init.json["id"]
@@ -119,18 +105,16 @@ def test_files_rest_writes_take_the_library_path(client, db, location):
             assert part.status_code == 200, part.data
         done = client.post("{0}?uploadId={1}".format(base, upload_id))
         assert done.status_code == 200, done.data
-    finally:
-        client.application.config["FILES_REST_MULTIPART_CHUNKSIZE_MIN"] = 5 * 2**20
     assert stored_record(pid).files.keys == ["a.txt", "big.bin"]
     assert client.get(base).data == b"012345"
 
 
-def test_files_rest_writes_respect_limits_and_locks(app, client, db, location):
-    app.config["RECORDS_FILES_BUCKET_QUOTA_SIZE"] = 4
-    try:
+def test_files_rest_writes_respect_limits_and_locks(
+    app, client, db, location, monkeypatch
+):
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_BUCKET_QUOTA_SIZE", 4)
         pid = create_record(client)
-    finally:
-        app.config["RECORDS_FILES_BUCKET_QUOTA_SIZE"] = None
     bucket = "/files/" + bucket_of(pid)
     assert put(client, bucket + "/a.txt", b"abc").status_code == 200
     assert put(client, bucket + "/b.txt", b"abc").status_code == 400
@@ -165,7 +149,7 @@ def test_soft_deleted_record_answers_410_everywhere(client, db, location):
     assert ObjectVersion.query.filter_by(key="b.txt").count() == 0
 
 
-def test_old_versions_need_update_permission(app, secured, db, location):
+def test_old_versions_need_update_permission(app, secured, db, location, monkeypatch):
     pid = create_record(secured, {"public": True, "owners": ["alice"]})
     old = upload(secured, pid, "a.txt", b"one", **as_user("alice")).json["version_id"]
     head = upload(secured, pid, "a.txt", b"two", **as_user("alice")).json["version_id"]
@@ -182,15 +166,12 @@ def test_old_versions_need_update_permission(app, secured, db, location):
         assert secured.get(versions, headers=as_user("alice")).status_code == 200
         # Multipart uploads in progress are the writers' business too.
         assert_refused(secured.get(base + "?uploads", headers=as_user("bob")), 403)
-    app.config["RECORDS_FILES_VERSIONS_PERMISSION"] = "read"
-    try:
-        for base in ("/records/{0}/files".format(pid), "/files/" + bucket_of(pid)):
-            old_file = "{0}/a.txt?versionId={1}".format(base, old)
-            assert secured.get(old_file, headers=as_user("bob")).data == b"one"
-            listed = secured.get(base + "?versions")
-            assert len(listed.json["contents"]) == 2
-    finally:
-        app.config["RECORDS_FILES_VERSIONS_PERMISSION"] = "update"
+    monkeypatch.setitem(app.config, "RECORDS_FILES_VERSIONS_PERMISSION", "read")
+    for base in ("/records/{0}/files".format(pid), "/files/" + bucket_of(pid)):
+        old_file = "{0}/a.txt?versionId={1}".format(base, old)
+        assert secured.get(old_file, headers=as_user("bob")).data == b"one"
+        listed = secured.get(base + "?versions")
+        assert len(listed.json["contents"]) == 2
 
 
 def test_versions_setting_is_checked(app):
@@ -200,7 +181,9 @@ def test_versions_setting_is_checked(app):
         InvenioRecordsFiles(broken)
 
 
-def test_unlinked_buckets_keep_files_rest_factory(app, client, db, location):
+def test_unlinked_buckets_keep_files_rest_factory(
+    app, client, db, location, monkeypatch
+):
     bucket = Bucket.create()
     db.session.commit()
     url = "/files/{0}".format(bucket.id)
@@ -209,13 +192,10 @@ def test_unlinked_buckets_keep_files_rest_factory(app, client, db, location):
     assert client.get(url).status_code == 404
     assert put(client, url + "/a.txt", b"a").status_code == 404
     factory = app.extensions["invenio-files-rest"].permission_factory
-    inner = factory._inner
-    factory._inner = allow_all
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(factory, "_inner", allow_all)
         assert put(client, url + "/a.txt", b"a").status_code == 200
         assert client.get(url + "/a.txt").data == b"a"
-    finally:
-        factory._inner = inner
     assert client.get(url + "/" + "missing").status_code == 404
     assert client.get("/files/{0}".format(uuid.uuid4())).status_code == 404
     assert client.get("/files/not-a-uuid").status_code == 404
@@ -257,16 +237,13 @@ def test_records_decide_for_every_files_rest_caller(app, client, db, location):
     assert app.view_functions["invenio_files_rest.object_api"] is wrapped
 
 
-def test_links_use_site_api_url(app, client, db, location):
+def test_links_use_site_api_url(app, client, db, location, monkeypatch):
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
-    app.config["SITE_API_URL"] = "https://data.example.org/api/"
-    try:
-        listing = client.get("/records/{0}/files".format(pid)).json
-        record = client.get("/records/{0}".format(pid)).json
-        from_files_rest = client.get("/files/" + bucket_of(pid)).json
-    finally:
-        del app.config["SITE_API_URL"]
+    monkeypatch.setitem(app.config, "SITE_API_URL", "https://data.example.org/api/")
+    listing = client.get("/records/{0}/files".format(pid)).json
+    record = client.get("/records/{0}".format(pid)).json
+    from_files_rest = client.get("/files/" + bucket_of(pid)).json
     expected = "https://data.example.org/api/records/{0}/files".format(pid)
     assert listing["links"]["self"] == expected
     assert listing["contents"][0]["links"]["self"] == expected + "/a.txt"
@@ -283,11 +260,11 @@ class _Account(UserMixin):
 
 
 def test_owner_permission_factory():
-    app = Flask("owners")
-    app.secret_key = "test"
-    LoginManager(app).user_loader(lambda user_id: None)
-    InvenioRecordsFiles(app)
-    with app.test_request_context():
+    bare = Flask("owners")
+    bare.secret_key = "test"
+    LoginManager(bare).user_loader(lambda user_id: None)
+    InvenioRecordsFiles(bare)
+    with bare.test_request_context():
         record = {"owners": [7, "8"], "access": {"owned_by": [9]}}
         assert not owner_permission_factory(record=record).can()
         login_user(_Account(7))
@@ -297,7 +274,7 @@ def test_owner_permission_factory():
         assert not owner_permission_factory(record={}).can()
         login_user(_Account(8))
         assert owner_permission_factory(record=record).can()
-        app.config["RECORDS_FILES_OWNERS_FIELD"] = "access.owned_by"
+        bare.config["RECORDS_FILES_OWNERS_FIELD"] = "access.owned_by"
         assert not owner_permission_factory(record=record).can()
         login_user(_Account(9))
         assert owner_permission_factory(record=record).can()

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from invenio_db import db as db_
 from sqlalchemy_utils.types import UUIDType
 
-from tests.conftest import OWN_TABLES
+from tests.helpers import OWN_TABLES
 
 RECORD_ID = "3fa4a9a4-5c62-4d52-9d5e-8a0c2f0e6f11"
 BUCKET_ID = "0b9f5e26-7d61-4a3c-9f8e-2c1d0a7b4e22"

@@ -10,7 +10,7 @@ from invenio_records.errors import MissingModelError
 from invenio_records_files_ext.api import FileObject, FilesIterator, Record
 from invenio_records_files_ext.errors import FileKeyExistsError, InvalidFileKeyError
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.conftest import stream
+from tests.helpers import storage_files, stream
 
 
 def reload(record):
@@ -52,38 +52,29 @@ def test_create_ignores_client_files_keys(db, location):
     assert "_default_preview" not in reload(record)
 
 
-def test_create_bucket_uses_configuration(app, db, location):
-    app.config.update(
-        RECORDS_FILES_BUCKET_QUOTA_SIZE=1000, RECORDS_FILES_BUCKET_MAX_FILE_SIZE=100
-    )
-    try:
+def test_create_bucket_uses_configuration(app, db, location, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_BUCKET_QUOTA_SIZE", 1000)
+        patch.setitem(app.config, "RECORDS_FILES_BUCKET_MAX_FILE_SIZE", 100)
         record = Record.create({})
         db.session.commit()
         assert record.bucket.quota_size == 1000
         assert record.bucket.max_file_size == 100
-    finally:
-        app.config.update(
-            RECORDS_FILES_BUCKET_QUOTA_SIZE=None,
-            RECORDS_FILES_BUCKET_MAX_FILE_SIZE=None,
-        )
     other = Record.create({})
     assert other.bucket.quota_size is None
 
 
-def test_create_bucket_in_named_location(app, db, location, tmp_path):
+def test_create_bucket_in_named_location(app, db, location, tmp_path, monkeypatch):
     from invenio_files_rest.models import Location
 
     db.session.add(Location(name="archive", uri=str(tmp_path / "archive")))
     db.session.commit()
-    app.config["RECORDS_FILES_BUCKET_LOCATION"] = "archive"
-    try:
-        record = Record.create({})
-        record.files["a.txt"] = stream(b"abc")
-        db.session.commit()
-        assert record.bucket.location.name == "archive"
-        assert record.files["a.txt"].file.uri.startswith(str(tmp_path / "archive"))
-    finally:
-        app.config["RECORDS_FILES_BUCKET_LOCATION"] = None
+    monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_LOCATION", "archive")
+    record = Record.create({})
+    record.files["a.txt"] = stream(b"abc")
+    db.session.commit()
+    assert record.bucket.location.name == "archive"
+    assert record.files["a.txt"].file.uri.startswith(str(tmp_path / "archive"))
 
 
 def test_custom_dump_and_load_bucket(db, location):
@@ -470,12 +461,9 @@ def test_summary_and_default_preview(record, db):
     assert "_default_preview" not in reload(record)
 
 
-def test_dump_summary_can_be_disabled(app, record):
-    app.config["RECORDS_FILES_DUMP_SUMMARY"] = False
-    try:
-        assert "_files_summary" not in record.dumps()
-    finally:
-        app.config["RECORDS_FILES_DUMP_SUMMARY"] = True
+def test_dump_summary_can_be_disabled(app, record, monkeypatch):
+    monkeypatch.setitem(app.config, "RECORDS_FILES_DUMP_SUMMARY", False)
+    assert "_files_summary" not in record.dumps()
 
 
 def _drop_rows(db):
@@ -531,8 +519,6 @@ def test_rolled_back_changes_are_forgotten(record, db):
 
 
 def test_savepoint_rolled_back_by_caller_removes_its_bytes(record, db, location):
-    from tests.conftest import storage_files
-
     record.files["kept.txt"] = stream(b"kept")
     savepoint = db.session.begin_nested()
     record.files["gone.txt"] = stream(b"gone")
@@ -545,16 +531,13 @@ def test_savepoint_rolled_back_by_caller_removes_its_bytes(record, db, location)
     assert reload(record).files.keys == ["kept.txt"]
 
 
-def test_create_bucket_storage_class(app, db, location):
-    app.config["RECORDS_FILES_BUCKET_STORAGE_CLASS"] = "A"
-    try:
-        record = Record.create({})
-        record.files["a.txt"] = stream()
-        db.session.commit()
-        assert record.bucket.default_storage_class == "A"
-        assert record.files["a.txt"].file.storage_class == "A"
-    finally:
-        app.config["RECORDS_FILES_BUCKET_STORAGE_CLASS"] = None
+def test_create_bucket_storage_class(app, db, location, monkeypatch):
+    monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_STORAGE_CLASS", "A")
+    record = Record.create({})
+    record.files["a.txt"] = stream()
+    db.session.commit()
+    assert record.bucket.default_storage_class == "A"
+    assert record.files["a.txt"].file.storage_class == "A"
 
 
 def test_flush_repairs_locked_files_too(record, db):

@@ -17,23 +17,11 @@ from invenio_files_rest.models import (
 from invenio_records_files_ext import cli as cli_module
 from invenio_records_files_ext import hashing
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.maintenance import attach as attach_module
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.conftest import storage_files, stream
+from tests.helpers import storage_files, stream
 
 OLD = time.time() - 7 * 86400
-
-
-@pytest.fixture()
-def cli(app):
-    """Run ``flask records-files ARGS...``; return click's result."""
-    runner = app.test_cli_runner()
-
-    def invoke(*args):
-        return runner.invoke(records_files, [str(arg) for arg in args])
-
-    return invoke
 
 
 def write(path, data):

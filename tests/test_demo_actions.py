@@ -8,7 +8,13 @@ import pytest
 from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 
 from invenio_records_files_ext.api import Record
-from tests.test_views import create_record, upload
+from tests.helpers import create_record, upload
+
+
+@pytest.fixture(scope="module")
+def app(demo_app):
+    """This module is about the demo: its application serves the requests."""
+    return demo_app
 
 
 def url(pid, action):

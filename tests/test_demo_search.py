@@ -5,9 +5,17 @@ HTML page because no search cluster was configured. The demo now lists
 records from its database, unless ``SEARCH_HOSTS`` names a cluster.
 """
 
+import pytest
+
 from examples import search
 from examples.app import create_app
-from tests.test_views import create_record
+from tests.helpers import create_record
+
+
+@pytest.fixture(scope="module")
+def app(demo_app):
+    """This module is about the demo: its application serves the requests."""
+    return demo_app
 
 
 def test_list_route_pages_through_the_database(client, db):

@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from invenio_records_files_ext.lifecycle import TOMBSTONE_TAG
 from invenio_records_files_ext.models import FileEntry, RecordsBuckets
 from tests import browser as chromium
-from tests.conftest import storage_files
+from tests.helpers import storage_files
 from tests.servers import Server
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.browser]
@@ -412,7 +412,8 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
         # Deleting leaves a delete marker: the earlier version and its
         # bytes stay until purged, but no longer count in the quota.
         instance = db_.session.get(FileInstance, notes.file_id)
-        assert open(instance.uri, "rb").read() == data["notes.txt"]
+        with open(instance.uri, "rb") as kept:
+            assert kept.read() == data["notes.txt"]
         assert ObjectVersion.get(state.bucket.id, "notes.txt") is None
         assert state.bucket.size == len(data["big.bin"]) + len(data["table.csv"])
 

@@ -4,7 +4,6 @@ tests (and Invenio-Previewer) against this package."""
 import hashlib
 import json
 import os
-from contextlib import contextmanager
 from io import BytesIO
 
 import jsonschema
@@ -14,13 +13,20 @@ from invenio_db import db as db_
 from invenio_files_rest.models import Bucket, Location
 from invenio_records.models import RecordMetadata
 
-from examples.app import create_app
 from invenio_records_files_ext import ledger, signals
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.links import default_bucket_link_factory
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.conftest import IsolatedClient, storage_files
-from tests.test_views import TransactionProbe, create_record, stored_record, upload
+from tests.app import app_config, create_test_app
+from tests.helpers import (
+    IsolatedClient,
+    TransactionProbe,
+    create_record,
+    receiving,
+    storage_files,
+    stored_record,
+    upload,
+)
 
 FILE_FIELDS = {"bucket", "checksum", "file_id", "key", "mimetype", "size", "version_id"}
 
@@ -67,20 +73,6 @@ def test_records_buckets_create_with_unflushed_record_model(db, location):
     assert Record.get_record(model.id).bucket.id == bucket.id
 
 
-@contextmanager
-def receiving(signal):
-    calls = []
-
-    def receiver(sender, **kwargs):
-        calls.append(kwargs)
-
-    signal.connect(receiver)
-    try:
-        yield calls
-    finally:
-        signal.disconnect(receiver)
-
-
 def _check_previous(previous, key, data, metadata):
     assert isinstance(previous, dict)
     assert FILE_FIELDS <= set(previous)
@@ -121,13 +113,14 @@ def test_signal_documentation_says_previous_is_an_entry():
 
 
 @pytest.fixture()
-def app_with_earlier_work(base_config, tmp_path, location):
-    """The demo, where a ``before_request`` hook adds a row to the session.
+def app_with_earlier_work(database_uri, tmp_path, location, monkeypatch):
+    """A test application, where a ``before_request`` hook adds a row to the session.
 
     It stands for any code that runs before the upload in the same request
     (an upload factory, an audit log, a permission with side effects).
     """
-    app = create_app(dict(base_config), instance_path=str(tmp_path / "instance"))
+    instance = str(tmp_path / "instance")
+    app = create_test_app(app_config(database_uri, instance), instance_path=instance)
     app.test_client_class = IsolatedClient
 
     @app.before_request
@@ -147,13 +140,9 @@ def app_with_earlier_work(base_config, tmp_path, location):
         return released
 
     transactions_release = "invenio_records_files_ext.rest.objects.release_if_read_only"
-    monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setattr(transactions_release, spying)
-    try:
-        with app.app_context():
-            yield app, seen
-    finally:
-        monkeypatch.undo()
+    with app.app_context():
+        yield app, seen
 
 
 def test_upload_keeps_earlier_work_of_the_request(app_with_earlier_work, location):

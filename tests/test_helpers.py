@@ -20,7 +20,8 @@ from invenio_records_files_ext.utils import (
     record_file_factory,
     sorted_files_from_bucket,
 )
-from tests.conftest import stream
+from tests.app import app_config, create_test_app
+from tests.helpers import stream
 
 
 def test_sorted_files_from_bucket(db, location):
@@ -61,9 +62,11 @@ def test_file_download_ui(app, record, db):
         assert response.status_code == 200
         assert response.get_data() == b"Hello, World"
         assert "attachment" not in response.headers.get("Content-Disposition", "")
+        response.close()
     with app.test_request_context("/records/1/files/hello.txt?download"):
         response = file_download_ui(pid, record, filename="hello.txt")
         assert "attachment" in response.headers["Content-Disposition"]
+        response.close()
     with app.test_request_context("/records/1/files/missing.txt"):
         with pytest.raises(Exception) as error:
             file_download_ui(pid, record, filename="missing.txt")
@@ -84,13 +87,10 @@ def test_link_factories(app, record, db):
         }
 
 
-def test_bucket_link_without_files_routes(record, db, base_config, instance_path):
-    from examples.app import create_app
-
-    other = create_app(
-        dict(base_config, RECORDS_FILES_REST_ENDPOINTS={}),
-        instance_path=instance_path + "/nofiles",
-    )
+def test_bucket_link_without_files_routes(record, db, database_uri, tmp_path):
+    instance = str(tmp_path / "nofiles")
+    config = dict(app_config(database_uri, instance), RECORDS_FILES_REST_ENDPOINTS={})
+    other = create_test_app(config, instance_path=instance)
     pid = _minted(record)
     db.session.commit()
     # Invenio-Files-REST's route, where the record's permissions apply too.
@@ -118,13 +118,13 @@ def test_json_schema_is_registered_and_valid(app, record, db):
 
 
 def test_extension_sets_defaults():
-    app = Flask("ext")
-    app.config["RECORDS_FILES_KEY_MAX_LENGTH"] = 10
-    InvenioRecordsFiles(app)
-    assert app.config["RECORDS_FILES_REST_ENDPOINTS"] == {}
-    assert app.config["RECORDS_FILES_KEY_MAX_LENGTH"] == 10
-    assert app.config["RECORDS_FILES_DUMP_SUMMARY"] is True
-    assert "invenio-records-files" in app.extensions
+    bare = Flask("ext")
+    bare.config["RECORDS_FILES_KEY_MAX_LENGTH"] = 10
+    InvenioRecordsFiles(bare)
+    assert bare.config["RECORDS_FILES_REST_ENDPOINTS"] == {}
+    assert bare.config["RECORDS_FILES_KEY_MAX_LENGTH"] == 10
+    assert bare.config["RECORDS_FILES_DUMP_SUMMARY"] is True
+    assert "invenio-records-files" in bare.extensions
 
 
 @pytest.mark.parametrize(

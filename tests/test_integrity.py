@@ -14,8 +14,7 @@ import pytest
 from invenio_files_rest.models import FileInstance, ObjectVersion
 
 from invenio_records_files_ext.api import Record
-from tests.conftest import storage_files, stream
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import create_record, storage_files, stored_record, stream, upload
 from tests.users import as_user, owner_permissions
 
 JSON = {"Content-Type": "application/json"}
@@ -102,9 +101,9 @@ def test_records_rest_patch_keeps_files(client, db):
 # 3. Record permissions
 #
 @pytest.fixture()
-def secured(app, client):
-    with owner_permissions(app):
-        yield client
+def secured(app, client, monkeypatch):
+    owner_permissions(monkeypatch, app)
+    return client
 
 
 def _private_record(client, owner="alice"):
@@ -155,7 +154,7 @@ def test_writes_need_record_update_permission(secured, db, location):
     assert stored_record(pid).files.keys == ["a.txt"]
 
 
-def test_permission_factory_can_be_replaced(app, client, db):
+def test_permission_factory_can_be_replaced(app, client, db, monkeypatch):
     def deny_reads(record=None, action=None, endpoint=None):
         from tests.users import Allowed
 
@@ -163,28 +162,18 @@ def test_permission_factory_can_be_replaced(app, client, db):
 
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
-    app.config["RECORDS_FILES_REST_PERMISSION_FACTORY"] = deny_reads
-    try:
-        assert client.get("/records/{0}/files/a.txt".format(pid)).status_code == 401
-        assert upload(client, pid, "b.txt", b"b").status_code == 200
-    finally:
-        app.config["RECORDS_FILES_REST_PERMISSION_FACTORY"] = (
-            "invenio_records_files_ext.permissions:record_permission_factory"
-        )
+    monkeypatch.setitem(app.config, "RECORDS_FILES_REST_PERMISSION_FACTORY", deny_reads)
+    assert client.get("/records/{0}/files/a.txt".format(pid)).status_code == 401
+    assert upload(client, pid, "b.txt", b"b").status_code == 200
 
 
 #
 # 4. Limits
 #
 @pytest.fixture()
-def limits(app):
-    app.config.update(
-        RECORDS_FILES_BUCKET_QUOTA_SIZE=20, RECORDS_FILES_BUCKET_MAX_FILE_SIZE=12
-    )
-    yield
-    app.config.update(
-        RECORDS_FILES_BUCKET_QUOTA_SIZE=None, RECORDS_FILES_BUCKET_MAX_FILE_SIZE=None
-    )
+def limits(app, monkeypatch):
+    monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_QUOTA_SIZE", 20)
+    monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_MAX_FILE_SIZE", 12)
 
 
 def test_rest_upload_over_max_file_size(client, db, location, limits):
@@ -284,14 +273,11 @@ def test_good_keys_work(client, db, key):
     assert stored_record(pid).files.keys == [key]
 
 
-def test_key_length_is_configurable(app, record):
-    app.config["RECORDS_FILES_KEY_MAX_LENGTH"] = 8
-    try:
-        with pytest.raises(ValueError):
-            record.files["123456789"] = stream()
-        record.files["12345678"] = stream()
-    finally:
-        app.config["RECORDS_FILES_KEY_MAX_LENGTH"] = 1024
+def test_key_length_is_configurable(app, record, monkeypatch):
+    monkeypatch.setitem(app.config, "RECORDS_FILES_KEY_MAX_LENGTH", 8)
+    with pytest.raises(ValueError):
+        record.files["123456789"] = stream()
+    record.files["12345678"] = stream()
 
 
 def test_content_md5(client, db, location):

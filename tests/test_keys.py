@@ -15,8 +15,7 @@ from invenio_files_rest.models import ObjectVersion
 
 from invenio_records_files_ext.errors import InvalidFileKeyError
 from invenio_records_files_ext.keys import check_url_path, spellings, validate_key
-from tests.conftest import storage_files
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import create_record, storage_files, stored_record, upload
 
 REFUSED = {
     "backslash": "dir\\file.txt",
@@ -98,36 +97,39 @@ def test_messages_name_the_character(app):
 
 
 @contextmanager
-def configured(app, **values):
-    saved = {name: app.config.get(name) for name in values}
-    app.config.update(values)
-    try:
+def configured(monkeypatch, app, **values):
+    with monkeypatch.context() as patch:
+        for name, value in values.items():
+            patch.setitem(app.config, name, value)
         yield
-    finally:
-        app.config.update(saved)
 
 
-def test_rules_sites_may_relax(app):
+def test_rules_sites_may_relax(app, monkeypatch):
     with app.app_context():
-        with configured(app, RECORDS_FILES_KEY_ALLOW_BACKSLASH=True):
+        with configured(monkeypatch, app, RECORDS_FILES_KEY_ALLOW_BACKSLASH=True):
             assert validate_key("dir\\file.txt") == "dir\\file.txt"
             # A segment that reads as '..' stays refused.
             with pytest.raises(InvalidFileKeyError):
                 validate_key("\u2025/x")
-        with configured(app, RECORDS_FILES_KEY_ALLOW_BLANK=True):
+        with configured(monkeypatch, app, RECORDS_FILES_KEY_ALLOW_BLANK=True):
             assert validate_key("\u3000") == "\u3000"
             assert validate_key("dir/ /f") == "dir/ /f"
-        with configured(app, RECORDS_FILES_KEY_ALLOWED_FORMAT_CHARACTERS="\u200b"):
+        with configured(
+            monkeypatch, app, RECORDS_FILES_KEY_ALLOWED_FORMAT_CHARACTERS="\u200b"
+        ):
             assert validate_key("a\u200bb") == "a\u200bb"
             with pytest.raises(InvalidFileKeyError):
                 validate_key("a\u200db")
-        with configured(app, RECORDS_FILES_KEY_ALLOWED_FORMAT_CHARACTERS=""):
+        with configured(
+            monkeypatch, app, RECORDS_FILES_KEY_ALLOWED_FORMAT_CHARACTERS=""
+        ):
             with pytest.raises(InvalidFileKeyError):
                 validate_key("a\u200db")
-        with configured(app, RECORDS_FILES_KEY_NORMALIZATION=None):
+        with configured(monkeypatch, app, RECORDS_FILES_KEY_NORMALIZATION=None):
             assert validate_key(NFD) == NFD
         # Never negotiable: separators, control characters, '..'.
         with configured(
+            monkeypatch,
             app,
             RECORDS_FILES_KEY_ALLOW_BACKSLASH=True,
             RECORDS_FILES_KEY_ALLOW_BLANK=True,

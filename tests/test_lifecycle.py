@@ -1,7 +1,6 @@
 """The file side of the record life cycle, and the hooks at each step."""
 
 import json
-from contextlib import contextmanager
 
 import pytest
 from invenio_db import db
@@ -13,8 +12,14 @@ from invenio_records_files_ext import signals
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.lifecycle import TOMBSTONE_TAG
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.conftest import storage_files, stream
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import (
+    create_record,
+    receiving,
+    storage_files,
+    stored_record,
+    stream,
+    upload,
+)
 
 
 def reload(record, with_deleted=False):
@@ -249,8 +254,8 @@ def test_purge_never_published_draft_and_tombstone(db, location):
     assert Bucket.query.count() == 0
 
 
-def test_purge_removes_multipart_uploads(app, client, db, location):
-    app.config["FILES_REST_MULTIPART_CHUNKSIZE_MIN"] = 4
+def test_purge_removes_multipart_uploads(app, client, db, location, monkeypatch):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", 4)
     pid = create_record(client)
     client.post("/records/{0}/files/big.bin?uploads&size=10&partSize=4".format(pid))
     assert len(storage_files(location.uri)) == 1
@@ -262,22 +267,6 @@ def test_purge_removes_multipart_uploads(app, client, db, location):
 #
 # Hooks
 #
-@contextmanager
-def receiving(signal, fail=False):
-    calls = []
-
-    def receiver(sender, **kwargs):
-        calls.append(kwargs)
-        if fail:
-            raise RuntimeError("hook refused")
-
-    signal.connect(receiver)
-    try:
-        yield calls
-    finally:
-        signal.disconnect(receiver)
-
-
 def test_hooks_receive_their_arguments(app, db, location):
     record = Record.create({})
     with receiving(signals.file_added) as added:

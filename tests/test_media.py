@@ -11,9 +11,14 @@ from invenio_records_files_ext import signals
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.ownership import MEDIA_ROLE, ROLE_TAG
-from tests.conftest import storage_files, stream
-from tests.test_lifecycle import receiving
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import (
+    create_record,
+    receiving,
+    storage_files,
+    stored_record,
+    stream,
+    upload,
+)
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 
@@ -62,12 +67,10 @@ def test_records_without_media_files(app, db, location):
     assert stored.bucket.id == record.bucket.id
 
 
-def test_media_files_have_their_own_quota(app, db, location):
-    app.config["RECORDS_FILES_MEDIA_BUCKET_QUOTA_SIZE"] = 5
-    try:
+def test_media_files_have_their_own_quota(app, db, location, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_MEDIA_BUCKET_QUOTA_SIZE", 5)
         record = Record.create({}, with_media_bucket=True)
-    finally:
-        app.config["RECORDS_FILES_MEDIA_BUCKET_QUOTA_SIZE"] = None
     record.files["big.bin"] = stream(b"x" * 100)
     with pytest.raises(Exception) as raised:
         record.media_files["big.png"] = stream(b"x" * 100)
@@ -196,10 +199,11 @@ def test_purge_removes_media_bytes_not_shared(app, db, location):
     assert RecordsBuckets.query.filter_by(record_id=new.id).count() == 0
 
 
-def test_restricted_files_restrict_media_files(app, client, db):
+def test_restricted_files_restrict_media_files(app, client, db, monkeypatch):
     from tests.users import as_user, owner_permissions
 
-    with owner_permissions(app):
+    with monkeypatch.context() as patch:
+        owner_permissions(patch, app)
         pid = create_record(
             client,
             {"public": True, "owners": ["alice"], "access": {"files": "restricted"}},

@@ -28,7 +28,7 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.files import sync
 from invenio_records_files_ext.models import FileEntry, RecordsBuckets
 from invenio_records_files_ext.ownership import OWNER_TAG
-from tests.conftest import ALEMBIC_DEPENDENCIES
+from tests.helpers import ALEMBIC_DEPENDENCIES
 
 BEFORE = "5e8a91d2c0f7"
 MIGRATION = "cdbfc3f74981"

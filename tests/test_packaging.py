@@ -11,8 +11,7 @@ from invenio_records_files_ext import archive, containers, zipreader
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.blobs import RandomAccess
 from invenio_records_files_ext.zipwriter import LIMIT_32, ZipStreamWriter
-from tests.conftest import stream
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import create_record, stored_record, stream, upload
 
 
 def zip_of(compression=zipfile.ZIP_DEFLATED, **members):
@@ -225,28 +224,24 @@ def test_broken_archives_answer_400(client, db, data, status, words):
     assert words in response.json["message"]
 
 
-def test_limits_answer_413_and_bombs_400(app, client, db):
+def test_limits_answer_413_and_bombs_400(app, client, db, monkeypatch):
     pid = create_record(client)
     upload(client, pid, "many.zip", zip_of(**{str(i): b"" for i in range(30)}))
     upload(client, pid, "bomb.zip", zip_of(bomb=b"\0" * 10_000_000))
     base = "/records/{0}/files/".format(pid)
-    app.config["RECORDS_FILES_CONTAINER_MAX_MEMBERS"] = 10
-    try:
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_CONTAINER_MAX_MEMBERS", 10)
         response = client.get(base + "many.zip/container")
         assert response.status_code == 413 and "30 members" in response.json["message"]
-    finally:
-        app.config["RECORDS_FILES_CONTAINER_MAX_MEMBERS"] = 10000
     assert client.get(base + "bomb.zip/container").status_code == 200
     response = client.get(base + "bomb.zip/container/bomb")
     assert response.status_code == 400
     assert "200 times" in response.json["message"]
-    app.config["RECORDS_FILES_CONTAINER_MAX_MEMBER_SIZE"] = 1000
-    try:
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_CONTAINER_MAX_MEMBER_SIZE", 1000)
         assert client.get(base + "many.zip/container/1").status_code == 200
         response = client.get(base + "bomb.zip/container/bomb")
         assert response.status_code == 413
-    finally:
-        app.config["RECORDS_FILES_CONTAINER_MAX_MEMBER_SIZE"] = 1024**3
 
 
 def test_lying_member_sizes_stop_the_stream(app, db, location):
@@ -351,14 +346,12 @@ def test_range_requests(client, db):
     assert files_rest.status_code == 206 and files_rest.data == data[3:5]
 
 
-def test_range_requests_can_be_turned_off(app, client, db):
+def test_range_requests_can_be_turned_off(app, client, db, monkeypatch):
     pid = create_record(client)
     upload(client, pid, "r.bin", b"0123456789")
-    app.config["RECORDS_FILES_ALLOW_RANGE_REQUESTS"] = False
-    try:
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_ALLOW_RANGE_REQUESTS", False)
         response = client.get(
             "/records/{0}/files/r.bin".format(pid), headers={"Range": "bytes=0-1"}
         )
-    finally:
-        app.config["RECORDS_FILES_ALLOW_RANGE_REQUESTS"] = True
     assert response.status_code == 200 and response.data == b"0123456789"

@@ -12,9 +12,7 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import ReservedMetadataError
 from invenio_records_files_ext.processors import EXTRACTED_KEY
 from invenio_records_files_ext.processors.base import Processor
-from tests.conftest import stream
-from tests.test_lifecycle import receiving
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import create_record, receiving, stored_record, stream, upload
 
 
 def png(width=3, height=2):
@@ -32,15 +30,13 @@ def zip_of(**members):
 
 
 @pytest.fixture()
-def processors(app):
+def processors(app, monkeypatch):
     """Restore the processors' configuration after the test."""
-    saved = {
-        key: app.config[key]
-        for key in app.config
-        if key.startswith("RECORDS_FILES_PROCESSORS")
-    }
-    yield app.config
-    app.config.update(saved)
+    for key in [
+        key for key in app.config if key.startswith("RECORDS_FILES_PROCESSORS")
+    ]:
+        monkeypatch.setitem(app.config, key, app.config[key])
+    return app.config
 
 
 def test_image_and_zip_metadata_on_upload(app, db, location):
@@ -82,20 +78,15 @@ def test_malformed_files_record_an_error_and_upload(client, db):
     assert "not a zip" in files["broken.zip"][EXTRACTED_KEY]["zip"]["error"]
 
 
-def test_replaced_file_drops_stale_metadata(app, db, location):
+def test_replaced_file_drops_stale_metadata(app, db, location, monkeypatch):
     record = Record.create({})
     record.files["a.png"] = stream(png())
     record.files["a.png"]["title"] = "kept"
     assert EXTRACTED_KEY in record.files["a.png"].data
-    app.config["RECORDS_FILES_PROCESSORS"] = []
-    try:
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_PROCESSORS", [])
         record.files["a.png"] = stream(b"now text")
         record.files.update({"b.png": stream(b"x")})
-    finally:
-        app.config["RECORDS_FILES_PROCESSORS"] = [
-            "invenio_records_files_ext.processors.image:ImageProcessor",
-            "invenio_records_files_ext.processors.zip:ZipProcessor",
-        ]
     assert record.files["a.png"].data.get("title") == "kept"
     assert EXTRACTED_KEY not in record.files["a.png"].data
 

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import TooManyFilesError
 from invenio_records_files_ext.files import queries
-from tests.conftest import empty_database
+from tests.helpers import empty_database
 
 SIZES = (5, 5000)
 

@@ -243,7 +243,8 @@ def test_parallel_writers_of_one_key_stay_in_order(http):
     downloaded = requests.get(
         "{0}/records/{1}/files/same.bin".format(http, pid), timeout=30
     )
-    assert downloaded.content == heads[0].file.storage().open("rb").read()
+    with heads[0].file.storage().open("rb") as stored:
+        assert downloaded.content == stored.read()
     size, expected = accounted(bucket_id)
     assert size == sum(obj.file.size for obj in versions)
 

@@ -14,7 +14,7 @@ import requests
 
 from tests.servers import ROOT, free_port
 
-pytestmark = pytest.mark.gunicorn
+pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]
 
 README = os.path.join(ROOT, "README.rst")
 DEMO_URL = "http://127.0.0.1:5000"

@@ -13,8 +13,13 @@ import pytest
 from invenio_files_rest.models import MultipartObject, ObjectVersion, Part
 from invenio_pidstore.models import PersistentIdentifier
 
-from tests.conftest import storage_files
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import (
+    TransactionProbe,
+    create_record,
+    storage_files,
+    stored_record,
+    upload,
+)
 
 PART = 5 * 1024 * 1024
 
@@ -43,14 +48,15 @@ def test_empty_body_has_a_message(client, db, location):
 
 def test_chunked_body_is_refused_with_a_clear_message(client, db, location):
     pid = create_record(client)
-    response = client.put(
-        "/records/{0}/files/chunked.txt".format(pid),
-        input_stream=open(os.devnull, "rb"),
-        headers={
-            "Content-Type": "application/octet-stream",
-            "Transfer-Encoding": "chunked",
-        },
-    )
+    with open(os.devnull, "rb") as body:
+        response = client.put(
+            "/records/{0}/files/chunked.txt".format(pid),
+            input_stream=body,
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Transfer-Encoding": "chunked",
+            },
+        )
     assert_json_error(response, 411)
     assert "Transfer-Encoding: chunked" in response.json["message"]
     assert "Content-Length" in response.json["message"]
@@ -261,8 +267,6 @@ def test_part_refused_before_writing_keeps_the_earlier_part(client, db):
 def test_parts_stream_with_no_transaction_open(client, db):
     """A slow client sending a part holds no lock (on SQLite: the write lock
     of the whole database)."""
-    from tests.test_views import TransactionProbe
-
     pid = create_record(client)
     upload_id = _start(client, pid, "big.bin", PART + 100)
     body = TransactionProbe(os.urandom(PART))
@@ -297,14 +301,17 @@ def test_empty_content_md5_is_refused(client, db, location):
     assert storage_files(location.uri) == set()
 
 
-def test_side_doors_stay_shut_on_a_restrictive_app(app, client, db, location):
+def test_side_doors_stay_shut_on_a_restrictive_app(
+    app, client, db, location, monkeypatch
+):
     """OPTIONS, redirects, part uploads, legacy spellings: none skips the
     record's permissions."""
     from urllib.parse import quote
 
     from tests.users import as_user, owner_permissions
 
-    with owner_permissions(app):
+    with monkeypatch.context() as patch:
+        owner_permissions(patch, app)
         pid = create_record(client, {"title": "private", "owners": ["alice"]})
         alice = as_user("alice")
         body = os.urandom(PART + 10)

@@ -21,10 +21,8 @@ from invenio_records_files_ext.restrictions import (
     set_files_access,
 )
 from invenio_records_files_ext.tasks.embargo import lift_embargoes
-from tests.conftest import stream
-from tests.test_lifecycle import receiving
-from tests.test_views import create_record, stored_record, upload
-from tests.users import Allowed, as_user, owner_permissions
+from tests.helpers import create_record, receiving, stored_record, stream, upload
+from tests.users import Allowed, as_user
 
 RESTRICTED = {
     "title": "metadata open, files closed",
@@ -32,12 +30,6 @@ RESTRICTED = {
     "owners": ["alice"],
     "access": {"record": "public", "files": "restricted"},
 }
-
-
-@pytest.fixture()
-def secured(app, client):
-    with owner_permissions(app):
-        yield client
 
 
 def curators_too(record=None, action=None, endpoint=None):
@@ -104,18 +96,18 @@ def test_public_files_need_only_the_record(secured, db, location):
     assert secured.get("/records/{0}/files-archive".format(pid)).status_code == 200
 
 
-def test_restricted_permission_factory_is_configurable(app, secured, db, location):
+def test_restricted_permission_factory_is_configurable(
+    app, secured, db, location, monkeypatch
+):
     pid = make_restricted(secured)
     url = "/records/{0}/files/a.txt".format(pid)
     assert secured.get(url, headers=as_user("carol")).status_code == 403
-    app.config["RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY"] = curators_too
-    try:
+    with monkeypatch.context() as patch:
+        patch.setitem(
+            app.config, "RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY", curators_too
+        )
         assert secured.get(url, headers=as_user("carol")).status_code == 200
         assert secured.get(url, headers=as_user("bob")).status_code == 403
-    finally:
-        app.config["RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY"] = (
-            "invenio_records_files_ext.permissions:restricted_files_permission_factory"
-        )
 
 
 def test_unknown_level_counts_as_restricted(app, db, location):
@@ -208,9 +200,9 @@ def test_celery_task_lifts_due_embargoes(app, db, location):
     assert outcome == {"lifted": [str(later.id)], "failed": []}
 
 
-def test_lift_pages_through_many_records(app, db, location):
-    app.config["RECORDS_FILES_EMBARGO_BATCH_SIZE"] = 2
-    try:
+def test_lift_pages_through_many_records(app, db, location, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_EMBARGO_BATCH_SIZE", 2)
         ids = []
         for number in range(5):
             record = Record.create({"n": number})
@@ -225,8 +217,6 @@ def test_lift_pages_through_many_records(app, db, location):
         assert "5 embargoes lifted" in result.output
         bad = runner.invoke(records_files, ["lift-embargoes", "--today", "soon"])
         assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
-    finally:
-        app.config["RECORDS_FILES_EMBARGO_BATCH_SIZE"] = 500
 
 
 def test_record_json_access_is_plain_json(app, db, location):
@@ -236,11 +226,13 @@ def test_record_json_access_is_plain_json(app, db, location):
     assert json.loads(json.dumps(record.dumps()))["access"] == {"files": "restricted"}
 
 
-def test_versions_open_to_readers_stay_restricted(app, secured, db, location):
+def test_versions_open_to_readers_stay_restricted(
+    app, secured, db, location, monkeypatch
+):
     pid = make_restricted(secured)
     upload(secured, pid, "a.txt", b"a2", **as_user("alice"))
-    app.config["RECORDS_FILES_VERSIONS_PERMISSION"] = "read"
-    try:
+    with monkeypatch.context() as patch:
+        patch.setitem(app.config, "RECORDS_FILES_VERSIONS_PERMISSION", "read")
         url = "/records/{0}/files?versions".format(pid)
         refused = secured.get(url, headers=as_user("bob"))
         assert refused.status_code == 403
@@ -250,5 +242,3 @@ def test_versions_open_to_readers_stay_restricted(app, secured, db, location):
         embargo.restrict_files(record, restricted=False)
         db.session.commit()
         assert secured.get(url, headers=as_user("bob")).status_code == 200
-    finally:
-        app.config["RECORDS_FILES_VERSIONS_PERMISSION"] = "update"

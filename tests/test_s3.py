@@ -16,115 +16,27 @@ import zipfile
 
 import pytest
 from invenio_files_rest.errors import FileSizeError
-from invenio_files_rest.models import FileInstance, Location
-from invenio_s3 import InvenioS3
+from invenio_files_rest.models import FileInstance
 
-from examples.app import create_app
 from invenio_records_files_ext import containers, zipreader
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.blobs import RandomAccess
 from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.errors import ChecksumMismatchError
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.conftest import IsolatedClient, empty_database, stream
-from tests.s3server import (
-    MotoServer,
-    http_session,
-    new_bucket_name,
-    object_keys,
-    remove_bucket,
-)
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import create_record, md5, payload, stored_record, stream, upload
+from tests.s3server import S3_TEST_PART_SIZE, http_session, object_keys
 
 pytestmark = pytest.mark.s3
 
 MiB = 1024 * 1024
 
-PART_SIZE = MiB
-"""Multipart part size: S3 itself wants 5 MiB, the tests keep data small."""
-
-
-#
-# Fixtures
-#
-@pytest.fixture(scope="session")
-def s3_server(instance_path):
-    """A moto S3 server on a free loopback port, for the whole session."""
-    server = MotoServer(instance_path).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def s3(s3_server):
-    """A boto3 client of the S3 server, to look behind the application's back."""
-    return s3_server.client()
-
-
-@pytest.fixture(scope="session")
-def s3_app(app, base_config, instance_path, s3_server):
-    """The demo application storing its bytes in S3.
-
-    It has its own instance path but shares the test database with ``app``,
-    which it depends on so that, on PostgreSQL, the schema is reset first.
-    """
-    config = dict(
-        base_config,
-        # Parts smaller than S3's 5 MiB minimum: invenio-s3 writes the parts
-        # of an upload into one object, not as S3 multipart parts.
-        FILES_REST_MULTIPART_CHUNKSIZE_MIN=PART_SIZE,
-        **s3_server.app_config(),
-    )
-    application = create_app(config, instance_path=os.path.join(instance_path, "s3"))
-    # The demo initialises its extensions by hand, not from entry points.
-    InvenioS3(application)
-    application.test_client_class = IsolatedClient
-    return application
-
-
-@pytest.fixture()
-def s3_db(s3_app):
-    """The database, in an S3 application context; emptied before and after."""
-    with s3_app.app_context(), empty_database() as database:
-        yield database
-
-
-@pytest.fixture()
-def s3_bucket(s3):
-    """A fresh, empty S3 bucket, removed with its contents after the test."""
-    name = new_bucket_name()
-    s3.create_bucket(Bucket=name)
-    yield name
-    remove_bucket(s3, name)
-
-
-@pytest.fixture()
-def s3_location(s3_db, s3_bucket):
-    """The default location, in the test's S3 bucket."""
-    location = Location(name="s3", uri="s3://" + s3_bucket, default=True)
-    s3_db.session.add(location)
-    s3_db.session.commit()
-    return location
-
-
-@pytest.fixture()
-def s3_client(s3_app, s3_location):
-    """A test client of the S3 application (one thread per request)."""
-    return s3_app.test_client()
+PART_SIZE = S3_TEST_PART_SIZE
 
 
 #
 # Helpers
 #
-def md5(data):
-    """Return the checksum Invenio-Files-REST stores for ``data``."""
-    return "md5:" + hashlib.md5(data).hexdigest()
-
-
-def payload(size, seed):
-    """Return ``size`` reproducible bytes that differ from seed to seed."""
-    block = hashlib.sha256(seed.encode()).digest()
-    return (block * (size // len(block) + 1))[:size]
 
 
 def s3_key(bucket, uri):
@@ -442,12 +354,9 @@ def test_rolled_back_upload_leaves_no_object(s3_db, s3_location, s3_bucket, s3):
 
 
 @pytest.fixture()
-def s3_limits(s3_app):
+def s3_limits(s3_app, monkeypatch):
     """A 1 MiB file size limit on new buckets of the S3 application."""
-    previous = s3_app.config.get("RECORDS_FILES_BUCKET_MAX_FILE_SIZE")
-    s3_app.config["RECORDS_FILES_BUCKET_MAX_FILE_SIZE"] = MiB
-    yield
-    s3_app.config["RECORDS_FILES_BUCKET_MAX_FILE_SIZE"] = previous
+    monkeypatch.setitem(s3_app.config, "RECORDS_FILES_BUCKET_MAX_FILE_SIZE", MiB)
 
 
 def test_upload_over_limit_leaves_no_object(

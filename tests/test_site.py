@@ -131,6 +131,9 @@ def attempt(client, base, record: SiteRecord, person, route):
         statuses[action] = response.status_code
         if response.status_code >= 400:
             refusals.append((action, response))
+        else:
+            # A download streams its file: closing the response closes it.
+            response.close()
     return statuses, refusals
 
 

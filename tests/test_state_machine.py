@@ -24,7 +24,7 @@ from invenio_files_rest.models import ObjectVersion
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import FileKeyExistsError, InvalidMetadataError
 from invenio_records_files_ext.files.entries import user_metadata
-from tests.conftest import stream
+from tests.helpers import stream
 
 KEYS = st.sampled_from(["a.txt", "b.txt", "dir/c.txt", "d e.txt", "été.txt", "f"])
 CONTENT = st.binary(min_size=0, max_size=64)
@@ -179,6 +179,7 @@ class FilesOfARecord(RuleBasedStateMachine):
             assert user_metadata(entry) == self.metadata[entry["key"]]
 
 
+@pytest.mark.slow
 def test_files_always_tell_the_truth(client, db):
     FilesOfARecord.client = client
     FilesOfARecord.db = db

@@ -92,12 +92,9 @@ def test_hashing_storage_limits(tmp_path):
         storage.save(BytesIO(b"x" * 30), size=20)
 
 
-def test_uploads_are_read_in_configured_chunks(app, record, db):
+def test_uploads_are_read_in_configured_chunks(app, record, db, monkeypatch):
     reader = CountingReader(os.urandom(1000))
-    app.config["RECORDS_FILES_UPLOAD_CHUNK_SIZE"] = 300
-    try:
-        record.files.put("a.bin", reader)
-    finally:
-        app.config["RECORDS_FILES_UPLOAD_CHUNK_SIZE"] = 1024 * 1024
+    monkeypatch.setitem(app.config, "RECORDS_FILES_UPLOAD_CHUNK_SIZE", 300)
+    record.files.put("a.bin", reader)
     assert set(reader.requests) == {300}
     assert record.files["a.bin"].file.size == 1000

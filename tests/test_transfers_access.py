@@ -3,20 +3,23 @@
 import json
 
 from invenio_records_files_ext import signals
-from tests.test_access import (  # noqa: F401
-    OCTETS,
+from tests.helpers import (
+    JSON,
     assert_refused,
     bucket_of,
+    commit,
+    create_record,
+    files_url,
+    init,
     put,
-    secured,
+    put_content,
+    receiving,
+    stored_record,
 )
-from tests.test_lifecycle import receiving
-from tests.test_transfers_local import commit, files_url, init, put_content
-from tests.test_views import JSON, create_record, stored_record
 from tests.users import as_user
 
 
-def test_permissions_decide_every_step(secured, db, location):  # noqa: F811
+def test_permissions_decide_every_step(secured, db, location):
     pid = create_record(secured, {"title": "private", "owners": ["alice"]})
     body = json.dumps([{"key": "a.txt"}])
     url = files_url(pid)

@@ -8,37 +8,17 @@ import pytest
 from invenio_records_files_ext.errors import TransferFailedError
 from invenio_records_files_ext.models import FileTransfer
 from invenio_records_files_ext.transfers.fetching import FetchLimits, open_url
-from tests.conftest import storage_files
-from tests.httpserver import SourceServer
-from tests.test_transfers_local import files_url, init
-from tests.test_views import create_record, stored_record
+from tests.helpers import (
+    create_record,
+    fetch_entry,
+    files_url,
+    init,
+    storage_files,
+    stored_record,
+)
 
 DATA = bytes(range(256)) * 40
 MD5 = "md5:" + hashlib.md5(DATA).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def source():
-    """The HTTP source on loopback."""
-    server = SourceServer(delay=0.05).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def fetching(app, source, monkeypatch):
-    """Let fetches reach the source on loopback (eager Celery)."""
-    monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOWED_HOSTS", ["127.0.0.1"])
-    monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES", True)
-    monkeypatch.setitem(
-        app.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["*.example.org"]
-    )
-    assert app.config["CELERY_TASK_ALWAYS_EAGER"]
-    return source
-
-
-def fetch_entry(url, **extra):
-    return dict({"key": "f.bin", "transfer": {"type": "F", "url": url}}, **extra)
 
 
 def test_fetch_completes_the_file(client, db, fetching):

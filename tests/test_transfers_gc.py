@@ -6,8 +6,7 @@ from sqlalchemy import update
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import FileTransfer
-from tests.conftest import storage_files, stream
-from tests.test_cli import cli  # noqa: F401 - the fixture
+from tests.helpers import storage_files, stream
 
 
 def age(days):
@@ -19,7 +18,7 @@ def age(days):
     db.session.commit()
 
 
-def test_gc_removes_abandoned_pending_files(cli, db, location):  # noqa: F811
+def test_gc_removes_abandoned_pending_files(cli, db, location):
     record = Record.create({"title": "t"})
     files = record.files
     files.transfers.init([{"key": "old.bin", "size": 5}, {"key": "fresh.bin"}])
@@ -50,7 +49,7 @@ def test_gc_removes_abandoned_pending_files(cli, db, location):  # noqa: F811
     assert storage_files(location.uri) == set()
 
 
-def test_gc_orphans_spare_pending_bytes(cli, db, location):  # noqa: F811
+def test_gc_orphans_spare_pending_bytes(cli, db, location):
     record = Record.create({"title": "t"})
     record.files.transfers.init([{"key": "a"}])
     record.files.transfers.set_content("a", stream(b"abc"))

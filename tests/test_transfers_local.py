@@ -17,31 +17,20 @@ from invenio_records_files_ext.errors import (
     TransferStateError,
 )
 from invenio_records_files_ext.models import FileTransfer
-from tests.conftest import stream
-from tests.test_views import JSON, create_record, stored_record, upload
+from tests.helpers import (
+    JSON,
+    commit,
+    create_record,
+    files_url,
+    init,
+    put_content,
+    stored_record,
+    stream,
+    upload,
+)
 
 DATA = b"a,b\n1,2\n"
 MD5 = "md5:" + hashlib.md5(DATA).hexdigest()
-
-
-def files_url(pid, *parts):
-    return "/".join(["/records/{0}/files".format(pid), *parts])
-
-
-def init(client, pid, entries):
-    return client.post(files_url(pid), data=json.dumps(entries), headers=JSON)
-
-
-def put_content(client, pid, key, data, **headers):
-    return client.put(
-        files_url(pid, key, "content"),
-        data=data,
-        headers={"Content-Type": "application/octet-stream", **headers},
-    )
-
-
-def commit(client, pid, key):
-    return client.post(files_url(pid, key, "commit"))
 
 
 def test_three_steps_through_rest(client, db):

@@ -1,37 +1,23 @@
 """Multipart transfers: parts through the application (local storage) and
 straight to S3 with presigned URLs (moto), as a browser would send them."""
 
-import hashlib
-
 import pytest
 
-import tests.test_s3 as s3_tests
 from invenio_records_files_ext.models import FileTransfer
-from tests.conftest import storage_files
+from tests.helpers import (
+    commit,
+    create_record,
+    files_url,
+    init,
+    md5,
+    multipart,
+    payload,
+    storage_files,
+    stored_record,
+)
 from tests.s3server import http_session, object_keys
-from tests.test_transfers_local import commit, files_url, init
-from tests.test_views import create_record, stored_record
 
 MiB = 1024 * 1024
-
-
-def payload(size, seed="parts"):
-    block = hashlib.sha256(seed.encode()).digest()
-    return (block * (size // len(block) + 1))[:size]
-
-
-def md5(data):
-    return "md5:" + hashlib.md5(data).hexdigest()
-
-
-def multipart(key, data, parts, part_size=None, checksum=True):
-    transfer = {"type": "M", "parts": parts}
-    if part_size:
-        transfer["part_size"] = part_size
-    entry = {"key": key, "size": len(data), "transfer": transfer}
-    if checksum:
-        entry["checksum"] = md5(data)
-    return entry
 
 
 def test_parts_through_the_app(client, db, location):
@@ -112,14 +98,6 @@ def test_layout_errors(client, db, location):
 #
 # S3: parts go to presigned URLs, never through the application
 #
-# The S3 fixtures of test_s3.py: a moto server, an application storing in it.
-s3_server = s3_tests.s3_server
-s3 = s3_tests.s3
-s3_app = s3_tests.s3_app
-s3_db = s3_tests.s3_db
-s3_bucket = s3_tests.s3_bucket
-s3_location = s3_tests.s3_location
-s3_client = s3_tests.s3_client
 
 S3_PART = 5 * MiB
 

@@ -4,11 +4,19 @@ from contextlib import contextmanager
 
 from invenio_records_files_ext import signals
 from invenio_records_files_ext.dumpers import add_files_to_index
-from tests.conftest import storage_files
-from tests.test_transfers_fetch import fetch_entry, fetching, source  # noqa: F401
-from tests.test_transfers_local import commit, files_url, init, put_content
-from tests.test_transfers_multipart import multipart, payload
-from tests.test_views import create_record, stored_record, upload
+from tests.helpers import fetch_entry  # noqa: F401
+from tests.helpers import (
+    commit,
+    create_record,
+    files_url,
+    init,
+    multipart,
+    payload,
+    put_content,
+    storage_files,
+    stored_record,
+    upload,
+)
 
 REMOTE = "https://data.example.org/"
 
@@ -52,9 +60,7 @@ def test_pending_files_stay_out_of_dumps(client, db, location):
     assert record.files.keys == ["done.txt"]
 
 
-def test_quota_through_every_transfer_type(
-    client, db, location, fetching  # noqa: F811
-):
+def test_quota_through_every_transfer_type(client, db, location, fetching):
     pid = create_record(client)
     record = stored_record(pid)
     record.files.bucket.quota_size = 100
@@ -99,7 +105,7 @@ def test_quota_through_every_transfer_type(
     assert init(client, pid, [remote("r4", 1)]).status_code == 400
 
 
-def test_file_added_once_per_transfer_type(client, db, location, fetching):  # noqa
+def test_file_added_once_per_transfer_type(client, db, location, fetching):
     pid = create_record(client)
     url = fetching.add("hooked.bin", b"h" * 10)
     data = payload(20)

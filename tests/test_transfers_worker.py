@@ -15,11 +15,10 @@ import time
 
 import pytest
 
+from tests.helpers import create_record, files_url, init, stored_record
 from tests.httpserver import SourceServer
 from tests.s3server import free_port
 from tests.servers import stop_process_group
-from tests.test_transfers_local import files_url, init
-from tests.test_views import create_record, stored_record
 
 DATA = b"fetched by a worker\n" * 1000
 

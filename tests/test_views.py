@@ -9,32 +9,14 @@ from invenio_files_rest.models import ObjectVersion
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.views import create_blueprint_from_app
-from tests.conftest import stream
-
-JSON = {"Content-Type": "application/json"}
-
-
-def create_record(client, data=None):
-    response = client.post(
-        "/records/", data=json.dumps(data or {"title": "t"}), headers=JSON
-    )
-    assert response.status_code == 201, response.data
-    return response.json["id"]
-
-
-def upload(client, pid, key, data, **headers):
-    return client.put(
-        "/records/{0}/files/{1}".format(pid, key),
-        data=data,
-        headers={"Content-Type": "application/octet-stream", **headers},
-    )
-
-
-def stored_record(pid):
-    from invenio_pidstore.models import PersistentIdentifier
-
-    uuid = PersistentIdentifier.get("recid", pid).object_uuid
-    return Record.get_record(uuid)
+from tests.helpers import (
+    TransactionProbe,
+    create_record,
+    storage_files,
+    stored_record,
+    stream,
+    upload,
+)
 
 
 def test_upload_list_download_delete(client, db):
@@ -114,8 +96,6 @@ def test_versions(client, db):
 
 
 def test_delete_version_removes_unused_bytes(client, db, location):
-    from tests.conftest import storage_files
-
     pid = create_record(client)
     version = upload(client, pid, "a.txt", b"only").json["version_id"]
     assert len(storage_files(location.uri)) == 1
@@ -123,8 +103,8 @@ def test_delete_version_removes_unused_bytes(client, db, location):
     assert storage_files(location.uri) == set()
 
 
-def test_multipart_upload(app, client, db):
-    app.config["FILES_REST_MULTIPART_CHUNKSIZE_MIN"] = 4
+def test_multipart_upload(app, client, db, monkeypatch):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", 4)
     pid = create_record(client)
     base = "/records/{0}/files/big.bin".format(pid)
     init = client.post(base + "?uploads&size=10&partSize=4")
@@ -151,10 +131,8 @@ def test_multipart_upload(app, client, db):
     assert stored_record(pid).files.keys == ["big.bin"]
 
 
-def test_multipart_abort(app, client, db, location):
-    from tests.conftest import storage_files
-
-    app.config["FILES_REST_MULTIPART_CHUNKSIZE_MIN"] = 4
+def test_multipart_abort(app, client, db, location, monkeypatch):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", 4)
     pid = create_record(client)
     base = "/records/{0}/files/big.bin".format(pid)
     upload_id = client.post(base + "?uploads&size=10&partSize=4").json["id"]
@@ -204,13 +182,13 @@ def test_route_not_configured_answers_404(client, db):
 
 
 def test_blueprint_refuses_unknown_endpoint():
-    app = Flask("bad")
-    app.config["RECORDS_REST_ENDPOINTS"] = {}
-    app.config["RECORDS_FILES_REST_ENDPOINTS"] = {
+    bare = Flask("bad")
+    bare.config["RECORDS_REST_ENDPOINTS"] = {}
+    bare.config["RECORDS_FILES_REST_ENDPOINTS"] = {
         "RECORDS_REST_ENDPOINTS": {"recid": "files"}
     }
     with pytest.raises(ValueError):
-        create_blueprint_from_app(app)
+        create_blueprint_from_app(bare)
 
 
 def test_blueprint_suffix_with_or_without_slash(app):
@@ -247,31 +225,6 @@ def test_python_and_rest_see_the_same_files(client, db):
     listing = client.get("/records/{0}/files".format(pid)).json["contents"]
     assert [item["key"] for item in listing] == ["py.txt"]
     assert ObjectVersion.get(record.bucket, "py.txt") is not None
-
-
-class TransactionProbe:
-    """A request body that notes whether a database transaction is open."""
-
-    def __init__(self, data):
-        import io
-
-        self.data = io.BytesIO(data)
-        self.seen = []
-
-    def read(self, size=-1):
-        from invenio_db import db as db_
-
-        self.seen.append(db_.session().in_transaction())
-        return self.data.read(size)
-
-    def readline(self, size=-1):
-        return self.data.readline(size)
-
-    def tell(self):
-        return self.data.tell()
-
-    def seek(self, *args):
-        return self.data.seek(*args)
 
 
 def test_upload_streams_with_no_transaction_open(client, db):

@@ -13,7 +13,7 @@ import socket
 import pytest
 import requests
 
-from tests.conftest import storage_files
+from tests.helpers import storage_files
 from tests.servers import Server
 
 pytestmark = pytest.mark.gunicorn

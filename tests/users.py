@@ -1,7 +1,5 @@
 """Test users and record permissions: who may read and update a record."""
 
-from contextlib import contextmanager
-
 from flask_login import UserMixin, current_user
 
 
@@ -60,20 +58,17 @@ def update_permission_factory(record=None):
     return Allowed(_is_owner(record))
 
 
-@contextmanager
-def owner_permissions(app):
-    """Use the owner-based permissions on the ``recid`` endpoint."""
+def owner_permissions(monkeypatch, app):
+    """Use the owner-based permissions on the ``recid`` endpoint.
+
+    The changes go through ``monkeypatch`` (pytest's fixture, or one of its
+    ``context()``), which undoes them.
+    """
     endpoint = app.config["RECORDS_REST_ENDPOINTS"]["recid"]
-    saved = {
-        key: endpoint.get(key)
-        for key in ("read_permission_factory_imp", "update_permission_factory_imp")
-    }
-    saved_loader = app.login_manager._request_callback
-    endpoint["read_permission_factory_imp"] = read_permission_factory
-    endpoint["update_permission_factory_imp"] = update_permission_factory
-    app.login_manager.request_loader(load_user_from_request)
-    try:
-        yield
-    finally:
-        endpoint.update(saved)
-        app.login_manager._request_callback = saved_loader
+    monkeypatch.setitem(
+        endpoint, "read_permission_factory_imp", read_permission_factory
+    )
+    monkeypatch.setitem(
+        endpoint, "update_permission_factory_imp", update_permission_factory
+    )
+    monkeypatch.setattr(app.login_manager, "_request_callback", load_user_from_request)
