@@ -72,6 +72,9 @@ step "Style: black, isort, flake8, pydocstyle"
 "$PY" -m flake8 invenio_records_files_ext tests examples benchmarks
 "$PY" -m pydocstyle invenio_records_files_ext
 
+step "Types: mypy (strict on the modules listed in pyproject.toml)"
+"$PY" -m mypy invenio_records_files_ext
+
 step "Redis (Celery broker of the real-worker test)"
 REDISDIR=$(mktemp -d /tmp/rfx-redis.XXXXXX)
 REDISPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -38,13 +38,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .errors import (
-    InvalidOperationError,
-    LocalPathError,
-    RecordsFilesError,
-    UnknownIdentifierError,
-    describe,
-)
+from .errors import (InvalidOperationError, LocalPathError, RecordsFilesError,
+                     UnknownIdentifierError, describe)
 from .maintenance import attach as attaching
 from .maintenance import check as checking
 from .maintenance import embargoes
@@ -278,7 +273,7 @@ def verify(
     if record_id is not None and all_records:
         raise click.UsageError("Give either a RECORD_ID or --all, not both.")
     with _reported():
-        if all_records:
+        if record_id is None:  # then ``--all`` was given (checked above)
             plan = verifying.plan_all()
         else:
             plan = verifying.plan_record(_record_id(record_id))
@@ -519,7 +514,9 @@ def _gc_bytes(
         return
     # Read after the rows were cleaned up, so their bytes are not counted
     # twice, and before walking, so the walk holds no transaction open.
-    known = localstorage.referenced([location.root for location in walkable])
+    known = localstorage.referenced(
+        [location.root for location in walkable if location.root is not None]
+    )
     cutoff = time.time() - min_age
     for location in walkable:
         swept = localstorage.sweep(

@@ -3,7 +3,7 @@
 Every key has a default set by :class:`~invenio_records_files_ext.ext.InvenioRecordsFiles`.
 """
 
-RECORDS_FILES_REST_ENDPOINTS = {}
+RECORDS_FILES_REST_ENDPOINTS: dict[str, dict[str, str]] = {}
 """Files routes to mount under Invenio-Records-REST item routes.
 
 Maps the name of a records REST configuration to ``{endpoint: suffix}``::
@@ -207,7 +207,7 @@ read its restricted files. Superusers pass in any case.
 RECORDS_FILES_EMBARGO_BATCH_SIZE = 500
 """Records whose embargo ends that ``lift-embargoes`` reads per query."""
 
-RECORDS_FILES_REST_MEDIA_ENDPOINTS = {}
+RECORDS_FILES_REST_MEDIA_ENDPOINTS: dict[str, dict[str, str]] = {}
 """Media files routes, in the shape of ``RECORDS_FILES_REST_ENDPOINTS``::
 
     RECORDS_FILES_REST_MEDIA_ENDPOINTS = {

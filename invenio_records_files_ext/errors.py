@@ -286,7 +286,10 @@ class LoginRequiredError(PermissionDeniedError):
     code = 401
 
 
-class FilesNotEnabledError(RecordsFilesError, InvalidOperationError):
+# Invenio-Files-REST ships no type information: its errors are ``Any``.
+class FilesNotEnabledError(
+    RecordsFilesError, InvalidOperationError  # type: ignore[misc]
+):
     """Files are not enabled for this record."""
 
     code = 400

@@ -40,7 +40,7 @@ class InvenioRecordsFiles:
         processors_runner.connect()
         app.extensions["invenio-records-files"] = self
         finalize_app(app)
-        finalized = []
+        finalized: list[bool] = []
 
         @app.before_request
         def _finalize_once() -> None:

@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from flask import current_app, has_app_context
 
 from .errors import InvalidFileKeyError
 
 DEFAULT_MAX_KEY_BYTES = 1024
-DEFAULT_NORMALIZATION = "NFC"
+NormalForm = Literal["NFC", "NFD", "NFKC", "NFKD"]
+"""The Unicode normal forms a key can be stored in."""
+
+DEFAULT_NORMALIZATION: NormalForm = "NFC"
 DEFAULT_ALLOWED_FORMAT_CHARACTERS = "\u200c\u200d"
 """Zero-width non-joiner and joiner: needed to write Persian, Indic
 scripts and emoji sequences, so allowed by default."""
@@ -61,7 +64,7 @@ class KeyPolicy:
     max_bytes: int = DEFAULT_MAX_KEY_BYTES
     max_chars: Optional[int] = None
     """Invenio-Files-REST's own limit, in characters, if any."""
-    normalization: Optional[str] = DEFAULT_NORMALIZATION
+    normalization: Optional[NormalForm] = DEFAULT_NORMALIZATION
     allow_backslash: bool = False
     allowed_format_characters: frozenset[str] = frozenset(
         DEFAULT_ALLOWED_FORMAT_CHARACTERS
@@ -204,11 +207,11 @@ def validate_key(key: Any) -> str:
     except UnicodeEncodeError:
         raise InvalidFileKeyError(key, "the key is not valid Unicode text")
     policy = KeyPolicy.current()
-    key = normalize_key(key, policy)
-    _check_characters(key, policy)
-    _check_segments(key, policy)
-    _check_length(key, policy)
-    return key
+    normalized = normalize_key(key, policy)
+    _check_characters(normalized, policy)
+    _check_segments(normalized, policy)
+    _check_length(normalized, policy)
+    return normalized
 
 
 def check_url_path(path_info: Optional[str]) -> None:

@@ -47,7 +47,7 @@ GENERATION_KEY = "invenio_records_files_ext.generation"
 class HeldBytes:
     """Bytes in storage and the (sub)transaction that decided their fate."""
 
-    owner: SessionTransaction
+    owner: Optional[SessionTransaction]
     storage: Any
     """An Invenio-Files-REST storage object (has ``delete()``)."""
 
@@ -56,7 +56,7 @@ class HeldBytes:
 class HeldCallback:
     """A callback to run after commit and the (sub)transaction that asked for it."""
 
-    owner: SessionTransaction
+    owner: Optional[SessionTransaction]
     callback: Callable[[], None]
 
 
@@ -100,11 +100,16 @@ def generation(session: Optional[Session] = None) -> int:
     number they saw to know that a commit or rollback happened since.
     """
     session = session if session is not None else db.session()
-    return session.info.get(GENERATION_KEY, 0)
+    number: int = session.info.get(GENERATION_KEY, 0)
+    return number
 
 
-def innermost_transaction(session: Session) -> SessionTransaction:
-    """Return the session's current savepoint, or its transaction."""
+def innermost_transaction(session: Session) -> Optional[SessionTransaction]:
+    """Return the session's current savepoint, or its transaction.
+
+    ``None`` when the session has not begun one: what is held then belongs
+    to no savepoint, so only the end of the transaction settles it.
+    """
     return session.get_nested_transaction() or session.get_transaction()
 
 
@@ -158,7 +163,7 @@ def touch(bucket_id: Any, key: str, session: Optional[Session] = None) -> None:
 
 def take_touched(session: Session, bucket_id: Any = None) -> dict[Any, set[str]]:
     """Remove and return touched keys (of one bucket, or of all)."""
-    state = session.info.get(STATE_KEY)
+    state: Optional[TransactionState] = session.info.get(STATE_KEY)
     if state is None or not state.touched:
         return {}
     if bucket_id is None:

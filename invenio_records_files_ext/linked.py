@@ -145,7 +145,7 @@ def endpoint_of(record_id: Any) -> Optional[Endpoint]:
     return best
 
 
-def record_class_of(endpoint: Optional[Endpoint]) -> type:
+def record_class_of(endpoint: Optional[Endpoint]) -> type[Any]:
     """Return the endpoint's record class if it has files.
 
     Otherwise (or without an endpoint) :class:`~invenio_records_files_ext.api.Record`.

@@ -22,7 +22,8 @@ from flask import current_app
 from invenio_files_rest.helpers import chunk_size_or_default
 from invenio_files_rest.models import FileInstance
 from invenio_files_rest.storage import PyFSFileStorage
-from invenio_files_rest.storage import pyfs_storage_factory as files_rest_pyfs_factory
+from invenio_files_rest.storage import \
+    pyfs_storage_factory as files_rest_pyfs_factory
 from invenio_files_rest.storage.base import check_size, check_sizelimit
 
 from . import ledger

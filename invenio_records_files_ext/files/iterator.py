@@ -46,7 +46,17 @@ class FilesIterator(FilesReader):
             found = self.__dict__["_transfers"] = Transfers(self)
         return found
 
-    @FilesReader.default_preview.setter
+    @property
+    def default_preview(self) -> Optional[str]:
+        """The key of the file to preview by default, or ``None``.
+
+        Setting it to a key that is not a file of the record raises
+        :class:`KeyError`; it follows renames and is cleared when the file
+        is deleted.
+        """
+        return super().default_preview
+
+    @default_preview.setter
     def default_preview(self, key: Optional[str]) -> None:
         """Make ``key`` the default preview (``None``: none); refuse unknown keys."""
         self._writable_bucket()
@@ -60,7 +70,7 @@ class FilesIterator(FilesReader):
     def _writable_bucket(self) -> Bucket:
         if not is_enabled(self.record):
             raise FilesNotEnabledError()
-        bucket = self.bucket
+        bucket = self._bound_bucket()
         if bucket.deleted:
             raise InvalidOperationError(description="The bucket has been deleted.")
         if bucket.locked:

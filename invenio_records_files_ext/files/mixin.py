@@ -10,13 +10,14 @@ that, list it *before* the record base class, as
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from invenio_files_rest.models import Bucket
 from invenio_records.errors import MissingModelError
 
 from .. import ownership
-from ..errors import FilesAlreadySetError, InvalidOperationError, TooManyFilesError
+from ..errors import (FilesAlreadySetError, InvalidOperationError,
+                      TooManyFilesError)
 from ..models import RecordsBuckets
 from . import hooks, inline
 from .buckets import FILES, MEDIA, LinkedBuckets, linked_buckets
@@ -44,7 +45,9 @@ class FilesMixin:
         """Initialise the record; stored copies of derived keys are dropped."""
         super().__init__(*args, **kwargs)
         for key in inline.DERIVED_KEYS:
-            dict.pop(self, key, None)  # type: ignore[arg-type]
+            # The mixin is always mixed into a dict (a record): drop the
+            # stored copy from the dict itself, bypassing any override.
+            dict.pop(cast("dict[str, Any]", self), key, None)
         inline.reset(self)
 
     #
@@ -197,6 +200,20 @@ class FilesMixin:
             self.__dict__["_files_iter"] = files
         return files  # type: ignore[no-any-return]
 
+    @files.setter
+    def files(self, data: Any) -> None:
+        """Store a mapping of keys to streams in a record that has no files.
+
+        :raises invenio_records_files_ext.errors.FilesAlreadySetError: a
+            :class:`RuntimeError`, if the record already has files.
+        """
+        current = self.files
+        if current is None:
+            raise InvalidOperationError(description="The record has no bucket.")
+        if len(current):
+            raise FilesAlreadySetError()
+        current.update(data)
+
     @property
     def media_files(self) -> Optional[FilesIterator]:
         """Return the media files iterator, or ``None`` if the record has none.
@@ -255,18 +272,6 @@ class FilesMixin:
         self.__dict__["_media_bucket"] = bucket
         self.__dict__.pop("_linked_buckets", None)
         inline.forget(self)
-        return self.media_files  # type: ignore[return-value]
-
-    @files.setter
-    def files(self, data: Any) -> None:
-        """Store a mapping of keys to streams in a record that has no files.
-
-        :raises invenio_records_files_ext.errors.FilesAlreadySetError: a
-            :class:`RuntimeError`, if the record already has files.
-        """
-        current = self.files
-        if current is None:
-            raise InvalidOperationError(description="The record has no bucket.")
-        if len(current):
-            raise FilesAlreadySetError()
-        current.update(data)
+        files = self.media_files
+        assert files is not None, "the media bucket was just linked"
+        return files

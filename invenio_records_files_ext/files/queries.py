@@ -17,7 +17,8 @@ from typing import Any, Optional
 
 from invenio_db import db
 from invenio_files_rest.models import FileInstance, ObjectVersion
-from sqlalchemy import Select, and_, case, func, select, tuple_
+from sqlalchemy import (ColumnElement, Select, and_, case, func, literal,
+                        select, tuple_)
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from .. import cursors
@@ -86,6 +87,25 @@ def _session(session: Optional[Session]) -> Session:
 
 def _order() -> tuple[Any, Any]:
     return (FileEntry.position, FileEntry.key)
+
+
+def _after(cursor: Cursor) -> ColumnElement[bool]:
+    """Rows placed after ``cursor`` in the record's order."""
+    return tuple_(*_order()) > _cursor_value(cursor)
+
+
+def _before(cursor: Cursor) -> ColumnElement[bool]:
+    """Rows placed before ``cursor`` in the record's order."""
+    return tuple_(*_order()) < _cursor_value(cursor)
+
+
+def _cursor_value(cursor: Cursor) -> ColumnElement[Any]:
+    # Bound with the columns' types, so that the row comparison reads the
+    # values as the columns do.
+    return tuple_(
+        literal(cursor.position, FileEntry.position.type),
+        literal(cursor.key, FileEntry.key.type),
+    )
 
 
 def _completed(bucket_id: Any) -> Any:
@@ -287,7 +307,7 @@ def iterate(
     while True:
         query = _files_query(bucket_id)
         if after is not None:
-            query = query.where(tuple_(*_order()) > tuple_(after.position, after.key))
+            query = query.where(_after(after))
         rows = session.execute(query.order_by(*_order()).limit(chunk_size)).all()
         for row in rows:
             yield _file_pair(row)
@@ -311,7 +331,7 @@ def iterate_rows(
     while True:
         query = _joined(*ENTRY_COLUMNS).where(_completed(bucket_id))
         if after is not None:
-            query = query.where(tuple_(*_order()) > tuple_(after.position, after.key))
+            query = query.where(_after(after))
         rows = session.execute(query.order_by(*_order()).limit(chunk_size)).all()
         yield from rows
         if len(rows) < chunk_size:
@@ -333,16 +353,16 @@ def page(
     session = _session(session)
     query = _files_query(bucket_id).options(selectinload(ObjectVersion.tags))
     if before is not None:
-        query = query.where(
-            tuple_(*_order()) < tuple_(before.position, before.key)
-        ).order_by(FileEntry.position.desc(), FileEntry.key.desc())
+        query = query.where(_before(before)).order_by(
+            FileEntry.position.desc(), FileEntry.key.desc()
+        )
     else:
         if after is not None:
-            query = query.where(tuple_(*_order()) > tuple_(after.position, after.key))
+            query = query.where(_after(after))
         query = query.order_by(*_order())
-    rows = session.execute(query.limit(size + 1)).all()
-    more = len(rows) > size
-    rows = rows[:size]
+    found = session.execute(query.limit(size + 1)).all()
+    more = len(found) > size
+    rows = list(found[:size])
     if before is not None:
         rows.reverse()
     items = [_file_pair(row) for row in rows]
@@ -468,5 +488,5 @@ def stored_page(
     """
     query = _joined(*STORED_COLUMNS).where(_completed(bucket_id))
     if after is not None:
-        query = query.where(tuple_(*_order()) > tuple_(after.position, after.key))
+        query = query.where(_after(after))
     return list(_session(session).execute(query.order_by(*_order()).limit(size)))

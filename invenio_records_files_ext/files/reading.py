@@ -52,6 +52,12 @@ class FilesReader:
         self.file_cls = file_cls or FileObject
         self._it: Optional[Iterator[Any]] = None
 
+    def _bound_bucket(self) -> Bucket:
+        # Records always bind their files to a bucket (see FilesMixin); a
+        # reader made without one has no state to read or change.
+        assert self.bucket is not None, "these files have no bucket"
+        return self.bucket
+
     #
     # Reading
     #
@@ -167,7 +173,7 @@ class FilesReader:
     @property
     def locked(self) -> bool:
         """Tell whether the record's files are locked."""
-        return bool(self.bucket.locked)
+        return bool(self._bound_bucket().locked)
 
     @property
     def default_preview(self) -> Optional[str]:

@@ -17,23 +17,15 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from invenio_db import db
-from invenio_files_rest.models import (
-    Bucket,
-    FileInstance,
-    ObjectVersion,
-    ObjectVersionTag,
-)
+from invenio_files_rest.models import (Bucket, FileInstance, ObjectVersion,
+                                       ObjectVersionTag)
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import locks, versions
-from ..errors import (
-    FileKeyExistsError,
-    FilePendingError,
-    InvalidFileKeyError,
-    InvalidFileOrderError,
-)
+from ..errors import (FileKeyExistsError, FilePendingError,
+                      InvalidFileKeyError, InvalidFileOrderError)
 from ..keys import validate_key
 from ..models import COMPLETED, PENDING
 from . import queries, rows, sync
@@ -165,7 +157,7 @@ class FilesWriter:
             data = without_content_metadata(
                 stored.json if metadata is None else metadata
             )
-            extra = {"status": COMPLETED}
+            extra: dict[str, Any] = {"status": COMPLETED}
             if metadata is not None or data != (stored.json or {}):
                 extra["json"] = data
             rows.point_to(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import IO, Any, Optional, cast
 
 from flask import current_app
 
@@ -38,8 +38,10 @@ class ImageProcessor(Processor):
         """Read the header."""
         from PIL import Image
 
-        limit = int(current_app.config.get("RECORDS_FILES_PROCESSORS_MAX_PIXELS"))
-        with Image.open(file) as image:
+        limit = int(current_app.config["RECORDS_FILES_PROCESSORS_MAX_PIXELS"])
+        # A BoundedFile has all Pillow reads of a binary file (read, seek,
+        # tell) without deriving from ``typing.IO``.
+        with Image.open(cast(IO[bytes], file)) as image:
             width, height = image.size
             if width * height > limit:
                 raise ValueError(

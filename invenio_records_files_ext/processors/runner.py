@@ -30,7 +30,7 @@ from ..blobs import RandomAccess
 from ..errors import describe
 from ..files.entries import EXTRACTED_KEY, check_metadata
 from ..files.writer import FilesWriter
-from ..steps import send_signal
+from ..steps import app_object, send_signal
 from .base import BoundedFile, Processor, out_of_time
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def extract(obj: Any, key: str, mimetype: Optional[str]) -> dict[str, Any]:
     processors = [p for p in configured() if p.accepts(key, mimetype)]
     if not processors:
         return {}
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app_object()
     timeout = float(app.config.get("RECORDS_FILES_PROCESSORS_TIMEOUT", 5.0))
     file = obj.file
     results: dict[str, Any] = {}

@@ -11,9 +11,12 @@ files, and Invenio-Files-REST's resource with the record's bucket.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, jsonify, request
 from invenio_db import db
-from invenio_records_rest.errors import PIDRedirectedRESTError, PIDResolveRESTError
+from invenio_records_rest.errors import (PIDRedirectedRESTError,
+                                         PIDResolveRESTError)
 from invenio_records_rest.utils import obj_or_import_string
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
@@ -117,8 +120,11 @@ class FilesView:
         response.headers["Allow"] = ", ".join(sorted(methods))
         return response
 
-    def dispatch_request(self, pid_value, **kwargs):
-        """Resolve the record and serve its files."""
+    def dispatch_request(self, **kwargs: Any) -> Any:
+        """Resolve the record (route argument ``pid_value``) and serve its files."""
+        # Flask passes route arguments by name: taking them all as keywords
+        # keeps the signature of ``View.dispatch_request``.
+        pid_value = kwargs.pop("pid_value")
         if request.method == "OPTIONS":
             # Before anything else: no record, no permission (CORS preflight).
             return self.options()

@@ -58,7 +58,7 @@ def serve_linked(resource: type, link: linked.LinkedBucket, **kwargs: Any) -> An
     prefix = _view_prefix(link)
     view = resource(
         serializers={"application/json": json_serializer},
-        endpoint=endpoint.name if prefix else None,
+        endpoint=endpoint.name if prefix and endpoint is not None else None,
         endpoint_options=endpoint.options if endpoint else {},
         role=link.role or FILES,
         view_prefix=prefix,

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from invenio_files_rest.models import ObjectVersion
 from invenio_files_rest.proxies import current_permission_factory
-from invenio_files_rest.views import BucketResource, check_permission, need_permissions
+from invenio_files_rest.views import (BucketResource, check_permission,
+                                      need_permissions)
 from marshmallow import missing
 
 from ..errors import InvalidPageSizeError
@@ -33,7 +34,12 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     return number
 
 
-def _page_links(url: str, size: int, **cursors: Optional[Any]) -> dict[str, str]:
+def _page_links(
+    url: str,
+    size: int,
+    **cursors: tuple[str, Optional[queries.Cursor | VersionCursor]],
+) -> dict[str, str]:
+    # ``name=(query parameter, cursor or None)`` for each link to make.
     links = {}
     for name, (param, cursor) in cursors.items():
         if cursor is not None:

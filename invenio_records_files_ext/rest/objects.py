@@ -4,30 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from flask import abort, current_app, redirect, request
+from flask import abort, redirect, request
 from invenio_db import db
 from invenio_files_rest.errors import FileSizeError, MissingQueryParameter
-from invenio_files_rest.models import (
-    MultipartObject,
-    ObjectVersion,
-    ObjectVersionTag,
-    Part,
-)
-from invenio_files_rest.proxies import current_files_rest, current_permission_factory
+from invenio_files_rest.models import (MultipartObject, ObjectVersion,
+                                       ObjectVersionTag, Part)
+from invenio_files_rest.proxies import (current_files_rest,
+                                        current_permission_factory)
 from invenio_files_rest.signals import file_deleted, file_uploaded
-from invenio_files_rest.views import (
-    ObjectResource,
-    check_permission,
-    need_permissions,
-    pass_multipart,
-    use_kwargs_from_json,
-    use_kwargs_from_query,
-)
+from invenio_files_rest.views import (ObjectResource, check_permission,
+                                      need_permissions, pass_multipart,
+                                      use_kwargs_from_json,
+                                      use_kwargs_from_query)
 
 from .. import access
 from ..files import multipart as multipart_uploads
 from ..keys import check_url_path, validate_key
 from ..ledger import release_if_read_only
+from ..steps import app_object
 from ..storage import UploadTarget
 from ..streams import check_upload_body, serve_file_body
 from .base import FilesView
@@ -123,7 +117,7 @@ class RecordObjectResource(FilesView, ObjectResource):
             etag=fileobj.obj.file.checksum,
         )
         db.session.commit()
-        file_uploaded.send(current_app._get_current_object(), obj=fileobj.obj)
+        file_uploaded.send(app_object(), obj=fileobj.obj)
         return response
 
     @use_kwargs_from_query(ObjectResource.multipart_init_args)
@@ -184,7 +178,7 @@ class RecordObjectResource(FilesView, ObjectResource):
             },
         )
         db.session.commit()
-        file_uploaded.send(current_app._get_current_object(), obj=fileobj.obj)
+        file_uploaded.send(app_object(), obj=fileobj.obj)
         return response
 
     @pass_multipart()
@@ -211,5 +205,5 @@ class RecordObjectResource(FilesView, ObjectResource):
             self.files.remove_version(obj)
         response = self.make_response("", 204)
         db.session.commit()
-        file_deleted.send(current_app._get_current_object(), obj=obj)
+        file_deleted.send(app_object(), obj=obj)
         return response

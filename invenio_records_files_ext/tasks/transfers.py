@@ -29,7 +29,7 @@ def launch(job: str, bucket_id: Any, key: str) -> None:
     (``CELERY_TASK_ALWAYS_EAGER``), a database session of its own: the
     committing session can run no SQL at this point.
     """
-    with current_app._get_current_object().app_context():
+    with current_app.app_context():
         run_transfer_job.apply_async(args=(job, str(bucket_id), key))
 
 

@@ -99,7 +99,10 @@ def resolve(host: str, port: int, limits: FetchLimits) -> str:
         )
     addresses = []
     for *_, sockaddr in found:
-        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        # An IPv4 or IPv6 socket address starts with the host as text
+        # (``int`` only for other families, which SOCK_STREAM lookups of a
+        # host name do not return); an IPv6 one may end in ``%scope``.
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         reason = _refused(address)
         if reason is not None and not limits.allow_private:
             raise TransferFailedError(
