@@ -38,8 +38,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .errors import (InvalidOperationError, LocalPathError, RecordsFilesError,
-                     UnknownIdentifierError, describe)
+from .errors import (
+    InvalidOperationError,
+    LocalPathError,
+    RecordsFilesError,
+    UnknownIdentifierError,
+    describe,
+)
 from .maintenance import attach as attaching
 from .maintenance import check as checking
 from .maintenance import embargoes

@@ -26,9 +26,16 @@ from invenio_records.models import RecordMetadata
 from sqlalchemy import and_, select
 
 from . import signals
-from .restrictions import (PUBLIC, RESTRICTED, access_field, clear_embargo,
-                           embargo_of, parse_date, set_files_access,
-                           write_embargo)
+from .restrictions import (
+    PUBLIC,
+    RESTRICTED,
+    access_field,
+    clear_embargo,
+    embargo_of,
+    parse_date,
+    set_files_access,
+    write_embargo,
+)
 from .steps import send_signal, step
 
 

@@ -17,9 +17,15 @@ import json
 from typing import Any
 
 from invenio_db import db
-from invenio_files_rest.models import (Bucket, BucketTag, FileInstance,
-                                       MultipartObject, ObjectVersion,
-                                       ObjectVersionTag, Part)
+from invenio_files_rest.models import (
+    Bucket,
+    BucketTag,
+    FileInstance,
+    MultipartObject,
+    ObjectVersion,
+    ObjectVersionTag,
+    Part,
+)
 from sqlalchemy import delete, select
 from sqlalchemy.orm.attributes import flag_modified
 

@@ -26,8 +26,11 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from invenio_db import db
-from invenio_files_rest.errors import (BucketLockedError, FileSizeError,
-                                       InvalidOperationError)
+from invenio_files_rest.errors import (
+    BucketLockedError,
+    FileSizeError,
+    InvalidOperationError,
+)
 from invenio_files_rest.models import Bucket
 from sqlalchemy import BigInteger, bindparam, select, text, update
 from sqlalchemy.orm import Session

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from typing import Any, Optional
 
 from invenio_db import db
-from invenio_files_rest.models import (FileInstance, MultipartObject,
-                                       ObjectVersion)
+from invenio_files_rest.models import FileInstance, MultipartObject, ObjectVersion
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 

@@ -12,8 +12,7 @@ routes. Links start with the site's ``SITE_API_URL`` when it is set
 from functools import partial
 
 from invenio_files_rest import serializer as files_rest
-from invenio_files_rest.models import (Bucket, MultipartObject, ObjectVersion,
-                                       Part)
+from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion, Part
 from marshmallow import post_dump
 from marshmallow_utils.context import context_schema
 

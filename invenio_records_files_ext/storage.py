@@ -16,14 +16,13 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple, Optional, Protocol
 
 from flask import current_app
 from invenio_files_rest.helpers import chunk_size_or_default
 from invenio_files_rest.models import FileInstance
 from invenio_files_rest.storage import PyFSFileStorage
-from invenio_files_rest.storage import \
-    pyfs_storage_factory as files_rest_pyfs_factory
+from invenio_files_rest.storage import pyfs_storage_factory as files_rest_pyfs_factory
 from invenio_files_rest.storage.base import check_size, check_sizelimit
 
 from . import ledger
@@ -32,7 +31,27 @@ from .hashing import parse_content_md5, verify_md5
 DEFAULT_UPLOAD_CHUNK_SIZE = 1024 * 1024
 
 
-def discard(file_id):
+class Readable(Protocol):
+    """What storage reads a new file's bytes from: a binary ``read``."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Return up to ``size`` bytes (all the rest if negative)."""
+        ...
+
+
+class WrittenBytes(NamedTuple):
+    """Bytes written by :func:`write_bytes`, and what storage reported."""
+
+    storage: Any
+    """The Invenio-Files-REST storage object that holds them."""
+    uri: str
+    size: int
+    """Bytes written."""
+    checksum: str
+    """``"<algorithm>:<hex digest>"``."""
+
+
+def discard(file_id: Any) -> None:
     """Delete bytes written in this transaction for ``file_id``, if any."""
     storage = ledger.unstage(file_id)
     if storage is not None:
@@ -40,14 +59,14 @@ def discard(file_id):
 
 
 def write_bytes(
-    fileinstance,
-    location_uri,
-    storage_class,
-    stream,
-    size=None,
-    size_limit=None,
-    content_md5=None,
-):
+    fileinstance: FileInstance,
+    location_uri: str,
+    storage_class: str,
+    stream: Readable,
+    size: Optional[int] = None,
+    size_limit: Any = None,
+    content_md5: Optional[str] = None,
+) -> WrittenBytes:
     """Write ``stream`` as the bytes of ``fileinstance``.
 
     :param fileinstance: a :class:`~invenio_files_rest.models.FileInstance`
@@ -58,7 +77,7 @@ def write_bytes(
         with :class:`~invenio_files_rest.errors.FileSizeError` past it.
     :param content_md5: the client's Content-MD5; a mismatch raises
         :class:`~invenio_records_files_ext.errors.ChecksumMismatchError`.
-    :returns: ``(storage, uri, size, checksum)``.
+    :returns: a :class:`WrittenBytes`.
     """
     # An empty Content-MD5 is refused like any other value that is no digest.
     expected_md5 = parse_content_md5(content_md5) if content_md5 is not None else None
@@ -78,7 +97,7 @@ def write_bytes(
     except BaseException:
         discard(fileinstance.id)
         raise
-    return storage, uri, written, checksum
+    return WrittenBytes(storage, uri, written, checksum)
 
 
 class UploadTarget(NamedTuple):
@@ -91,12 +110,17 @@ class UploadTarget(NamedTuple):
     or ``None``."""
 
     @classmethod
-    def of(cls, bucket):
+    def of(cls, bucket: Any) -> UploadTarget:
         """Read what an upload into ``bucket`` needs, now."""
         return cls(bucket.location.uri, bucket.default_storage_class, bucket.size_limit)
 
 
-def stage_file(target, stream, size=None, content_md5=None):
+def stage_file(
+    target: UploadTarget,
+    stream: Readable,
+    size: Optional[int] = None,
+    content_md5: Optional[str] = None,
+) -> FileInstance:
     """Write a stream into a new, transient file instance.
 
     Nothing touches the database: the caller adds the returned file
@@ -107,7 +131,7 @@ def stage_file(target, stream, size=None, content_md5=None):
     :param target: an :class:`UploadTarget`.
     """
     fileinstance = FileInstance(id=uuid.uuid4(), size=0)
-    _, uri, written, checksum = write_bytes(
+    written = write_bytes(
         fileinstance,
         target.location_uri,
         target.storage_class,
@@ -116,7 +140,12 @@ def stage_file(target, stream, size=None, content_md5=None):
         size_limit=target.size_limit,
         content_md5=content_md5,
     )
-    fileinstance.set_uri(uri, written, checksum, storage_class=target.storage_class)
+    fileinstance.set_uri(
+        written.uri,
+        written.size,
+        written.checksum,
+        storage_class=target.storage_class,
+    )
     return fileinstance
 
 

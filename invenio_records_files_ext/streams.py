@@ -14,8 +14,11 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import parse_date, parse_etags, parse_range_header
 from werkzeug.wsgi import wrap_file
 
-from .errors import (BodyTooSmallError, ContentLengthRequiredError,
-                     RangeNotSatisfiableError)
+from .errors import (
+    BodyTooSmallError,
+    ContentLengthRequiredError,
+    RangeNotSatisfiableError,
+)
 from .storage import DEFAULT_UPLOAD_CHUNK_SIZE
 
 DOWNLOAD_BUFFER_SIZE = 1024 * 1024

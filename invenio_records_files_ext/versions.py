@@ -18,12 +18,20 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from invenio_db import db
-from invenio_files_rest.models import (Bucket, FileInstance, ObjectVersion,
-                                       ObjectVersionTag)
+from invenio_files_rest.models import (
+    Bucket,
+    FileInstance,
+    ObjectVersion,
+    ObjectVersionTag,
+)
 from invenio_files_rest.utils import guess_mimetype
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
-from sqlalchemy.orm import (Session, contains_eager,
-                            make_transient_to_detached, selectinload)
+from sqlalchemy.orm import (
+    Session,
+    contains_eager,
+    make_transient_to_detached,
+    selectinload,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import cursors

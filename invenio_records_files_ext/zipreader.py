@@ -24,8 +24,13 @@ from dataclasses import dataclass
 from typing import Optional, Protocol
 
 from .crc import crc32
-from .errors import (BrokenContainerError, ContainerTooLargeError,
-                     NotAContainerError, UnsupportedMemberError, ZipBombError)
+from .errors import (
+    BrokenContainerError,
+    ContainerTooLargeError,
+    NotAContainerError,
+    UnsupportedMemberError,
+    ZipBombError,
+)
 
 _EOCD = struct.Struct("<IHHHHIIH")
 _LOCATOR = struct.Struct("<IIQI")

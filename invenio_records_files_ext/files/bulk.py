@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 from invenio_db import db
 from invenio_files_rest.models import FileInstance, ObjectVersion
@@ -84,23 +84,32 @@ def _write_all(
     bucket: Any, target: UploadTarget, pairs: Sequence[tuple[str, Any]], current: Any
 ) -> list[_Written]:
     written: list[_Written] = []
+
+    def discard_written() -> None:
+        for item in written:
+            discard(item.file_id)
+
     # One undo callback for the whole batch, not one per file.
-    current.undo(lambda: [discard(item.file_id) for item in written])
+    current.undo(discard_written)
     total = 0
     for key, stream in pairs:
         file_id = uuid.uuid4()
         # A transient file instance only tells the storage factory where
         # the bytes go; the row is inserted with the others.
         probe = FileInstance(id=file_id, size=0)
-        _, uri, size, checksum = write_bytes(
+        stored = write_bytes(
             probe,
             target.location_uri,
             target.storage_class,
             stream,
             size_limit=_size_limit_after(bucket, total),
         )
-        total += size
-        written.append(_Written(key, file_id, uri, size, checksum, uuid.uuid4()))
+        total += stored.size
+        written.append(
+            _Written(
+                key, file_id, stored.uri, stored.size, stored.checksum, uuid.uuid4()
+            )
+        )
     return written
 
 
@@ -308,8 +317,9 @@ def copy_files(
 
         def flush_batch() -> None:
             nonlocal position, total
-            position, size = _copy_batch(bucket, batch, position)
-            total += size
+            copied_batch = _copy_batch(bucket, batch, position)
+            position = copied_batch.next_position
+            total += copied_batch.size
             batch.clear()
 
         for row in queries.iterate_rows(source_bucket_id, session=session):
@@ -331,8 +341,17 @@ def copy_files(
     return copied
 
 
-def _copy_batch(bucket: Any, batch: Sequence[Any], position: int) -> tuple[int, int]:
-    """Copy one chunk of source rows; return the next position and the bytes."""
+class _CopiedBatch(NamedTuple):
+    """What copying one chunk of source rows did."""
+
+    next_position: int
+    """The position the next new row takes."""
+    size: int
+    """Bytes of the copied files (charged to the bucket's quota)."""
+
+
+def _copy_batch(bucket: Any, batch: Sequence[Any], position: int) -> _CopiedBatch:
+    """Copy one chunk of source rows into ``bucket``, new rows from ``position``."""
     session = db.session()
     keys = [row.key for row in batch]
     stored = queries.stored_entries(bucket.id, keys, session)
@@ -383,4 +402,4 @@ def _copy_batch(bucket: Any, batch: Sequence[Any], position: int) -> tuple[int, 
             )
     rows.insert_many(new_rows, session)
     rows.point_many(changes, session)
-    return position, sum(row.size or 0 for row in batch)
+    return _CopiedBatch(position, sum(row.size or 0 for row in batch))

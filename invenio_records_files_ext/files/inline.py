@@ -21,8 +21,14 @@ from typing import Any
 from flask import current_app, has_app_context
 
 from . import queries
-from .entries import (DEFAULT_PREVIEW_KEY, FILES_KEY, MEDIA_FILES_KEY,
-                      SUMMARY_KEY, FilesSummary, summarize)
+from .entries import (
+    DEFAULT_PREVIEW_KEY,
+    FILES_KEY,
+    MEDIA_FILES_KEY,
+    SUMMARY_KEY,
+    FilesSummary,
+    summarize,
+)
 
 INLINE_KEYS = (FILES_KEY, DEFAULT_PREVIEW_KEY, MEDIA_FILES_KEY)
 """Record keys computed from the rows."""

@@ -16,8 +16,7 @@ from invenio_files_rest.models import Bucket
 from invenio_records.errors import MissingModelError
 
 from .. import ownership
-from ..errors import (FilesAlreadySetError, InvalidOperationError,
-                      TooManyFilesError)
+from ..errors import FilesAlreadySetError, InvalidOperationError, TooManyFilesError
 from ..models import RecordsBuckets
 from . import hooks, inline
 from .buckets import FILES, MEDIA, LinkedBuckets, linked_buckets

@@ -16,12 +16,13 @@ import uuid
 from typing import Any, Optional
 
 from invenio_db import db
-from invenio_files_rest.errors import (MultipartAlreadyCompleted,
-                                       MultipartInvalidChunkSize,
-                                       MultipartInvalidPartNumber,
-                                       MultipartInvalidSize)
-from invenio_files_rest.models import (Bucket, FileInstance, MultipartObject,
-                                       Part)
+from invenio_files_rest.errors import (
+    MultipartAlreadyCompleted,
+    MultipartInvalidChunkSize,
+    MultipartInvalidPartNumber,
+    MultipartInvalidSize,
+)
+from invenio_files_rest.models import Bucket, FileInstance, MultipartObject, Part
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 

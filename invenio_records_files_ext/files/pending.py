@@ -27,13 +27,24 @@ from invenio_files_rest.utils import guess_mimetype
 from sqlalchemy.orm import Session
 
 from .. import ledger, locks, versions
-from ..errors import (FileKeyExistsError, FilePendingError, SizeMismatchError,
-                      TransferStateError)
+from ..errors import (
+    FileKeyExistsError,
+    FilePendingError,
+    SizeMismatchError,
+    TransferStateError,
+)
 from ..models import PENDING
 from ..references import release
 from ..transfers import FAILED as FAILED_STATE
-from ..transfers import (FETCH, LOCAL, MULTIPART, QUEUED, REMOTE, WAITING,
-                         TransferRequest)
+from ..transfers import (
+    FETCH,
+    LOCAL,
+    MULTIPART,
+    QUEUED,
+    REMOTE,
+    WAITING,
+    TransferRequest,
+)
 from ..transfers.parts import PartLayout, PartsStorage
 from . import pending_rows, queries, rows
 from .entries import check_metadata

@@ -13,12 +13,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from invenio_db import db
 from invenio_files_rest.models import FileInstance, ObjectVersion
-from sqlalchemy import (ColumnElement, Select, and_, case, func, literal,
-                        select, tuple_)
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from .. import cursors
@@ -67,11 +66,20 @@ class StoredEntry:
     mimetype: Optional[str] = None
 
 
+class VersionEntry(NamedTuple):
+    """A completed file: its object version and its entry."""
+
+    obj: Any
+    """The :class:`~invenio_files_rest.models.ObjectVersion`, with its file."""
+    entry: dict[str, Any]
+    """The file's entry (see :mod:`~invenio_records_files_ext.files.entries`)."""
+
+
 @dataclass
 class Page:
     """One page of a listing in the record's order."""
 
-    items: list[tuple[Any, dict[str, Any]]]
+    items: list[VersionEntry]
     """``(object version, entry)`` pairs; the version has its file and tags."""
 
     next: Optional[Cursor]
@@ -266,7 +274,7 @@ def _files_query(bucket_id: Any) -> Select[Any]:
     )
 
 
-def _file_pair(row: Any) -> tuple[Any, dict[str, Any]]:
+def _file_pair(row: Any) -> VersionEntry:
     obj, data, mimetype, _ = row
     file = obj.file
     entry = dict(data or {})
@@ -281,12 +289,12 @@ def _file_pair(row: Any) -> tuple[Any, dict[str, Any]]:
             mimetype,
         )
     )
-    return obj, entry
+    return VersionEntry(obj, entry)
 
 
 def get_file(
     bucket_id: Any, key: str, session: Optional[Session] = None
-) -> Optional[tuple[Any, dict[str, Any]]]:
+) -> Optional[VersionEntry]:
     """Return ``(object version, entry)`` of a completed file, or ``None``."""
     row = (
         _session(session)
@@ -300,7 +308,7 @@ def iterate(
     bucket_id: Any,
     chunk_size: int = ITER_CHUNK_SIZE,
     session: Optional[Session] = None,
-) -> Iterator[tuple[Any, dict[str, Any]]]:
+) -> Iterator[VersionEntry]:
     """Yield ``(object version, entry)`` in order, reading chunk by chunk."""
     session = _session(session)
     after: Optional[Cursor] = None

@@ -33,11 +33,17 @@ from ..errors import SizeMismatchError, TransferStateError
 from ..keys import validate_key
 from ..steps import step
 from ..storage import UploadTarget, discard, stage_file
-from ..transfers import (FETCH, LOCAL, MULTIPART, RECEIVED, REMOTE,
-                         REMOTE_STORAGE_CLASS, WAITING)
+from ..transfers import (
+    FETCH,
+    LOCAL,
+    MULTIPART,
+    RECEIVED,
+    REMOTE,
+    REMOTE_STORAGE_CLASS,
+    WAITING,
+)
 from . import pending_rows
-from .multipart_flow import (Committed, MultipartFlow, check_checksum,
-                             check_type)
+from .multipart_flow import Committed, MultipartFlow, check_checksum, check_type
 from .pending import PendingWriter, abort_at_storage
 from .pending_rows import PendingFile
 

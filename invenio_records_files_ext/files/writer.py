@@ -17,15 +17,23 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from invenio_db import db
-from invenio_files_rest.models import (Bucket, FileInstance, ObjectVersion,
-                                       ObjectVersionTag)
+from invenio_files_rest.models import (
+    Bucket,
+    FileInstance,
+    ObjectVersion,
+    ObjectVersionTag,
+)
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import locks, versions
-from ..errors import (FileKeyExistsError, FilePendingError,
-                      InvalidFileKeyError, InvalidFileOrderError)
+from ..errors import (
+    FileKeyExistsError,
+    FilePendingError,
+    InvalidFileKeyError,
+    InvalidFileOrderError,
+)
 from ..keys import validate_key
 from ..models import COMPLETED, PENDING
 from . import queries, rows, sync

@@ -17,8 +17,13 @@ from typing import Any, Optional
 from invenio_db import db
 
 from .. import hashing
-from ..errors import (AttachStoppedError, InvalidFileKeyError,
-                      InvalidOperationError, LocalPathError, describe)
+from ..errors import (
+    AttachStoppedError,
+    InvalidFileKeyError,
+    InvalidOperationError,
+    LocalPathError,
+    describe,
+)
 from ..keys import validate_key
 from .records import load_record, record_files
 

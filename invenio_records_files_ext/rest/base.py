@@ -11,12 +11,11 @@ files, and Invenio-Files-REST's resource with the record's bucket.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple, Optional
 
 from flask import abort, jsonify, request
 from invenio_db import db
-from invenio_records_rest.errors import (PIDRedirectedRESTError,
-                                         PIDResolveRESTError)
+from invenio_records_rest.errors import PIDRedirectedRESTError, PIDResolveRESTError
 from invenio_records_rest.utils import obj_or_import_string
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
@@ -30,6 +29,15 @@ from ..links import moved_files_url
 from ..serializer import files_url
 from ..streams import ensure_limited_stream
 from .errors import json_error
+
+
+class Resolved(NamedTuple):
+    """A record found from the PID of the route."""
+
+    pid: Any
+    """The :class:`~invenio_pidstore.models.PersistentIdentifier`."""
+    record: FilesMixin
+    """The record, as a record class with files."""
 
 
 class FilesView:
@@ -70,7 +78,7 @@ class FilesView:
         self.pid = self.record = self.files = None
         self.pid_value = None
 
-    def _resolve(self, pid_value, key=None):
+    def _resolve(self, pid_value: Any, key: Optional[str] = None) -> Resolved:
         try:
             pid, record = pid_value.data
         except SQLAlchemyError:
@@ -82,7 +90,7 @@ class FilesView:
         if not isinstance(record, FilesMixin):
             endpoint = linked.Endpoint(self.endpoint, self.endpoint_options, pid, True)
             record = linked.record_class_of(endpoint)(dict(record), model=record.model)
-        return pid, record
+        return Resolved(pid, record)
 
     def _redirect(self, error, key):
         """Answer a redirect to this route under the PID the requested one moved to."""

@@ -8,8 +8,7 @@ from urllib.parse import urlencode
 from flask import current_app, request
 from invenio_files_rest.models import ObjectVersion
 from invenio_files_rest.proxies import current_permission_factory
-from invenio_files_rest.views import (BucketResource, check_permission,
-                                      need_permissions)
+from invenio_files_rest.views import BucketResource, check_permission, need_permissions
 from marshmallow import missing
 
 from ..errors import InvalidPageSizeError

@@ -7,15 +7,22 @@ from typing import Any, Optional
 from flask import abort, redirect, request
 from invenio_db import db
 from invenio_files_rest.errors import FileSizeError, MissingQueryParameter
-from invenio_files_rest.models import (MultipartObject, ObjectVersion,
-                                       ObjectVersionTag, Part)
-from invenio_files_rest.proxies import (current_files_rest,
-                                        current_permission_factory)
+from invenio_files_rest.models import (
+    MultipartObject,
+    ObjectVersion,
+    ObjectVersionTag,
+    Part,
+)
+from invenio_files_rest.proxies import current_files_rest, current_permission_factory
 from invenio_files_rest.signals import file_deleted, file_uploaded
-from invenio_files_rest.views import (ObjectResource, check_permission,
-                                      need_permissions, pass_multipart,
-                                      use_kwargs_from_json,
-                                      use_kwargs_from_query)
+from invenio_files_rest.views import (
+    ObjectResource,
+    check_permission,
+    need_permissions,
+    pass_multipart,
+    use_kwargs_from_json,
+    use_kwargs_from_query,
+)
 
 from .. import access
 from ..files import multipart as multipart_uploads

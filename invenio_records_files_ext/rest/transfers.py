@@ -19,6 +19,7 @@ shape the answer; the work is the library's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import islice
 from typing import Any
 
@@ -97,7 +98,7 @@ def announce(view: FilesView) -> Any:
 
 
 def rdm_listing(
-    view: FilesView, items: list[tuple[Any, dict[str, Any]]], size: int, first: bool
+    view: FilesView, items: Sequence[tuple[Any, dict[str, Any]]], size: int, first: bool
 ) -> dict[str, Any]:
     """Return what a listing page adds for InvenioRDM clients.
 

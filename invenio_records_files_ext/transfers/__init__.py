@@ -19,12 +19,30 @@ This module parses and checks what the client announces
 """
 
 from ..models import REMOTE_STORAGE_CLASS
-from .constants import (FAILED, FETCH, FETCH_JOB, FETCHING, LOCAL, MULTIPART,
-                        QUEUED, RECEIVED, REMOTE, STATES, TYPES, VERIFY_JOB,
-                        VERIFYING, WAITING)
+from .constants import (
+    FAILED,
+    FETCH,
+    FETCH_JOB,
+    FETCHING,
+    LOCAL,
+    MULTIPART,
+    QUEUED,
+    RECEIVED,
+    REMOTE,
+    STATES,
+    TYPES,
+    VERIFY_JOB,
+    VERIFYING,
+    WAITING,
+)
 from .launch import Launcher, launch_after_commit, set_launcher
-from .requests import (TransferRequest, check_url, host_allowed, parse_request,
-                       parse_requests)
+from .requests import (
+    TransferRequest,
+    check_url,
+    host_allowed,
+    parse_request,
+    parse_requests,
+)
 
 __all__ = (
     "FAILED",
