@@ -37,6 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from statistics import median  # noqa: E402
+
 from benchmarks.rest_throughput import (  # noqa: E402
     MIB,
     Server,

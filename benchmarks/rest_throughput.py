@@ -17,7 +17,7 @@ import time
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import MIB, Bench, memory_kib, reset_peak  # noqa: E402
+from benchmarks.common import MIB, Bench, memory_kib, reset_peak
 
 bench = Bench(
     full=dict(processes=5, values=1, warmups=0, loops=1),

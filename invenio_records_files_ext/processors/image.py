@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 from flask import current_app
 
+from ..errors import ProcessorLimitError
 from .base import BoundedFile, Processor
 
 EXTENSIONS = frozenset(
@@ -42,7 +43,7 @@ class ImageProcessor(Processor):
         with Image.open(file) as image:
             width, height = image.size
             if width * height > limit:
-                raise ValueError(
+                raise ProcessorLimitError(
                     "The image has {0} pixels, more than the {1} allowed.".format(
                         width * height, limit
                     )
