@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the tests need, then run everything:
-#   style checks, the test suite on SQLite (S3 tests against a moto server on
-#   loopback included, and the demo's page driven in headless Chromium), the
+#   style and type checks (ruff, mypy), the test suite on SQLite with line
+#   coverage (S3 tests against a moto server on loopback included, and the
+#   demo's page driven in headless Chromium), the
 #   documentation's examples and build, a smoke run of the benchmarks, and the
 #   test suite again on a throwaway PostgreSQL server (with the load and fault
 #   tests).
@@ -66,11 +67,10 @@ else
     echo "No npm here: the axe-core accessibility check will be skipped."
 fi
 
-step "Style: black, isort, flake8, pydocstyle"
-"$PY" -m black --check --quiet invenio_records_files_ext tests examples benchmarks docs/conf.py
-"$PY" -m isort --check-only --quiet invenio_records_files_ext tests examples benchmarks docs/conf.py
-"$PY" -m flake8 invenio_records_files_ext tests examples benchmarks
-"$PY" -m pydocstyle invenio_records_files_ext
+step "Style and types: ruff (lint, format), mypy"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy" invenio_records_files_ext
 
 step "Types: mypy (strict on the modules listed in pyproject.toml)"
 "$PY" -m mypy invenio_records_files_ext

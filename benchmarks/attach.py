@@ -15,7 +15,7 @@ from importlib.util import find_spec, module_from_spec, spec_from_file_location
 from io import BytesIO
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import Bench  # noqa: E402
+from benchmarks.common import Bench
 
 bench = Bench(
     full=dict(processes=3, values=2, warmups=0, loops=1),
@@ -30,11 +30,11 @@ def make_app(kind):
     Invenio-Records and the records-files module of ``kind``."""
     from flask import Flask
     from invenio_db import InvenioDB, db
-    from invenio_files_rest import InvenioFilesREST, models  # noqa: F401
+    from invenio_files_rest import InvenioFilesREST, models
 
     extensions = [InvenioFilesREST]
     if kind != "raw":  # models first: Invenio-DB versions those it knows
-        from invenio_records import InvenioRecords, models  # noqa: F401,F811
+        from invenio_records import InvenioRecords, models  # noqa: F401
 
         importlib.import_module(PACKAGES[kind] + ".models")
         extensions += [InvenioRecords, importlib.import_module(PACKAGES[kind])]

@@ -111,6 +111,22 @@ def demo_app(workdir, **config):
     return create_app(config, instance_path=os.path.join(workdir, "instance"))
 
 
+def demo_env(workdir, **env):
+    """The environment of ``demo_app``'s application, for other processes."""
+    os.makedirs(os.path.join(workdir, "instance"), exist_ok=True)
+    env.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{workdir}/db.sqlite")
+    env.setdefault("FILES_STORAGE_PATH", os.path.join(workdir, "storage"))
+    return dict(env, DEMO_INSTANCE_PATH=os.path.join(workdir, "instance"))
+
+
+def demo_server(workdir, target="examples.app:create_app()", timeout=900, **env):
+    """``target`` (the demo) under gunicorn, one worker, on ``demo_app``'s files."""
+    from tests.servers import Server
+
+    env = demo_env(workdir, **env)
+    return Server("gunicorn", env, workers=1, timeout=timeout, target=target)
+
+
 def memory_kib(field="VmRSS", pid="self"):
     """``VmRSS`` (resident now) or ``VmHWM`` (peak) of a process, in KiB."""
     with open(f"/proc/{pid}/status") as fp:

@@ -14,7 +14,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import Bench, memory_kib, reset_peak  # noqa: E402
+from benchmarks.common import Bench, memory_kib, reset_peak
 
 bench = Bench(
     full=dict(processes=2, values=1, warmups=0, loops=1),

@@ -17,7 +17,13 @@ import time
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import MIB, Bench, memory_kib, reset_peak  # noqa: E402
+from benchmarks.common import (
+    MIB,
+    Bench,
+    demo_server,
+    memory_kib,
+    reset_peak,
+)
 
 bench = Bench(
     full=dict(processes=5, values=1, warmups=0, loops=1),
@@ -121,20 +127,13 @@ def step(loops, name, path=None, md5=None):
 
 def main():
     """Start gunicorn, run the benchmarks, print the targets."""
-    from tests.servers import Server
-
     args, server = bench.parse(), None
     size = args.size_mib or (32 if args.quick else 512)
     if bench.parent:
-        instance, path = bench.workdir + "/instance", bench.workdir + "/source.bin"
-        os.makedirs(instance)
-        env = dict(
-            DEMO_INSTANCE_PATH=instance,
-            SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance}/db.sqlite",
-            FILES_STORAGE_PATH=bench.workdir + "/storage",
+        path = bench.workdir + "/source.bin"
+        server = demo_server(
+            bench.workdir, "benchmarks.rest_throughput:create_bench_app()"
         )
-        app = "benchmarks.rest_throughput:create_bench_app()"
-        server = Server("gunicorn", env, workers=1, timeout=900, target=app)
         bench.note("setup", path=path, md5=make_file(path, size), url=server.url)
         worker = server.worker_pids()[0]
         baseline = memory_kib("VmRSS", worker)  # it has answered one request

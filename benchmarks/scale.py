@@ -13,7 +13,7 @@ import uuid
 from io import BytesIO
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import KIB, Bench, demo_app, memory_kib, reset_peak  # noqa
+from benchmarks.common import KIB, Bench, demo_app, memory_kib, reset_peak
 
 bench = Bench(
     full=dict(processes=4, values=5, warmups=1, loops=10),

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 
-from invenio_records_files_ext import __version__  # noqa: E402
+from invenio_records_files_ext import __version__
 
 # -- Project -----------------------------------------------------------------
 

@@ -33,7 +33,6 @@ from invenio_db import db
 from invenio_pidstore.errors import PIDDoesNotExistError
 from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 from invenio_pidstore.proxies import current_pidstore
-from werkzeug.exceptions import HTTPException
 
 from invenio_records_files_ext import access
 from invenio_records_files_ext.api import Record
@@ -43,11 +42,7 @@ from invenio_records_files_ext.errors import (
     RecordsFilesError,
 )
 from invenio_records_files_ext.files.entries import user_metadata
-from invenio_records_files_ext.rest.errors import (
-    handle_http_exception,
-    handle_records_files_error,
-    json_error,
-)
+from invenio_records_files_ext.rest.errors import register_error_handlers
 
 PID_TYPE = "recid"
 """PID type of the demo's records."""
@@ -78,7 +73,7 @@ def _resolve(pid_value: str, deleted: bool = False) -> tuple[Any, Record]:
     try:
         pid = PersistentIdentifier.get(PID_TYPE, pid_value)
     except PIDDoesNotExistError:
-        raise RecordNotFoundError(pid_value)
+        raise RecordNotFoundError(pid_value) from None
     record = Record.get_record(pid.object_uuid, with_deleted=True)
     if record.model.is_deleted and not deleted:
         raise RecordGoneError("The record has been deleted.")
@@ -211,16 +206,6 @@ def _metadata_before_deletion(record: Record) -> dict[str, Any]:
     return {k: v for k, v in last.json.items() if not k.startswith("_")}
 
 
-@blueprint.errorhandler(RecordsFilesError)
-def _records_files_error(error: RecordsFilesError) -> Any:
-    return handle_records_files_error(error)
-
-
-@blueprint.errorhandler(KeyError)
-def _missing_file(error: KeyError) -> Any:
-    return json_error(404, "No file {0}.".format(error.args[0] if error.args else ""))
-
-
-@blueprint.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Any:
-    return handle_http_exception(error)
+# The library's errors (a missing file is a 404 KeyError) and HTTP errors
+# answer JSON through the library's one table.
+register_error_handlers(blueprint)

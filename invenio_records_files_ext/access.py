@@ -41,7 +41,12 @@ from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 from invenio_records_rest.utils import obj_or_import_string
 
 from . import linked
-from .errors import LoginRequiredError, PermissionDeniedError, RecordGoneError
+from .errors import (
+    ConfigurationError,
+    LoginRequiredError,
+    PermissionDeniedError,
+    RecordGoneError,
+)
 from .permissions import is_superuser, logged_in_user
 from .restrictions import files_restricted
 
@@ -122,18 +127,18 @@ ALLOWED = Decision(True)
 def needed_permission(action: str) -> str:
     """Return the record permission (``read``/``update``) ``action`` needs.
 
-    :raises ValueError: for an unknown action or a
+    :raises ~invenio_records_files_ext.errors.ConfigurationError: (a ValueError) for an unknown action or a
         ``RECORDS_FILES_VERSIONS_PERMISSION`` other than ``read``/``update``.
     """
     if action == VERSIONS:
         action = current_app.config["RECORDS_FILES_VERSIONS_PERMISSION"]
         if action not in (READ, UPDATE):
-            raise ValueError(
+            raise ConfigurationError(
                 "RECORDS_FILES_VERSIONS_PERMISSION must be 'read' or 'update', "
                 "not {0!r}.".format(action)
             )
     if action not in (READ, UPDATE):
-        raise ValueError("Unknown action {0!r}.".format(action))
+        raise ConfigurationError("Unknown action {0!r}.".format(action))
     return action
 
 

@@ -47,9 +47,8 @@ from .errors import (
 )
 from .maintenance import attach as attaching
 from .maintenance import check as checking
-from .maintenance import embargoes
+from .maintenance import embargoes, identifiers, localstorage
 from .maintenance import gc as collecting
-from .maintenance import identifiers, localstorage
 from .maintenance import verify as verifying
 from .maintenance.records import load_record, record_files
 from .restrictions import parse_date

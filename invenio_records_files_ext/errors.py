@@ -11,12 +11,15 @@ re-exported here so that one import gives every error.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 
 __all__ = (
     "ArchiveSizeError",
+    "ConfigurationError",
+    "FileNotInRecordError",
+    "MetadataKeyError",
     "AttachStoppedError",
     "BodyTooSmallError",
     "BrokenContainerError",
@@ -147,8 +150,9 @@ class ChecksumMismatchError(RecordsFilesError, ValueError):
         self.expected = expected
         self.actual = actual
         super().__init__(
-            "Content-MD5 does not match the body "
-            "(announced {0}, received {1}).".format(expected, actual)
+            "Content-MD5 does not match the body (announced {0}, received {1}).".format(
+                expected, actual
+            )
         )
 
 
@@ -195,6 +199,41 @@ class TooManyFilesError(RecordsFilesError, KeyError):
             "record['_files'] shows (RECORDS_FILES_INLINE_MAX_ENTRIES); "
             "iterate record.files instead.".format(count_limit)
         )
+
+
+class FileNotInRecordError(RecordsFilesError, KeyError):
+    """The record has no such file (also a :class:`KeyError`, as a mapping's)."""
+
+    code = 404
+
+    def __init__(self, key: Any) -> None:
+        """Remember the key that was asked for."""
+        self.key = key
+        super().__init__("The record has no file {0!r}.".format(key))
+
+
+class MetadataKeyError(RecordsFilesError, KeyError):
+    """The file has no such metadata, or the name belongs to its object version."""
+
+    code = 404
+
+    def __init__(self, name: Any, reason: Optional[str] = None) -> None:
+        """Remember the metadata name and why it cannot be used.
+
+        Without a ``reason`` the name is missing (404); with one, it cannot
+        be used (400).
+        """
+        self.name = name
+        if reason is not None:
+            self.code = 400
+        reason = reason or "the file has no such metadata"
+        super().__init__("Metadata {0!r}: {1}.".format(name, reason))
+
+
+class ConfigurationError(RecordsFilesError, ValueError):
+    """A setting of this package has a value it cannot use."""
+
+    code = 500
 
 
 class RecordConflictError(RecordsFilesError):

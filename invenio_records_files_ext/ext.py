@@ -8,6 +8,7 @@ from flask import Flask
 
 from . import access, config, transfers
 from .dumpers import add_files_to_index
+from .errors import ConfigurationError
 from .files.hooks import register_session_hooks
 from .processors import runner as processors_runner
 from .rest import files_rest
@@ -55,7 +56,7 @@ class InvenioRecordsFiles:
     def init_config(app: Flask) -> None:
         """Set every ``RECORDS_FILES_*`` default that the app did not set.
 
-        :raises ValueError: if ``RECORDS_FILES_VERSIONS_PERMISSION`` is
+        :raises ~invenio_records_files_ext.errors.ConfigurationError: (a ValueError) if ``RECORDS_FILES_VERSIONS_PERMISSION`` is
             neither ``"read"`` nor ``"update"``.
         """
         for name in dir(config):
@@ -63,7 +64,7 @@ class InvenioRecordsFiles:
                 app.config.setdefault(name, getattr(config, name))
         versions = app.config["RECORDS_FILES_VERSIONS_PERMISSION"]
         if versions not in ("read", "update"):
-            raise ValueError(
+            raise ConfigurationError(
                 "RECORDS_FILES_VERSIONS_PERMISSION must be 'read' or 'update', "
                 "not {0!r}.".format(versions)
             )

@@ -27,7 +27,7 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from . import linked
-from .errors import TransferFailedError, describe
+from .errors import ConfigurationError, TransferFailedError, describe
 from .hashing import measure_storage
 from .storage import UploadTarget, discard, stage_file
 from .transfers import FETCH_JOB, FETCHING, QUEUED, VERIFY_JOB, VERIFYING
@@ -60,7 +60,7 @@ def run(job: str, bucket_id: Any, key: str) -> None:
     elif job == VERIFY_JOB:
         verify(files, key)
     else:
-        raise ValueError("Unknown transfer job {0!r}.".format(job))
+        raise ConfigurationError("Unknown transfer job {0!r}.".format(job))
 
 
 def _failed(files: Any, key: str, error: BaseException) -> None:
@@ -75,7 +75,7 @@ def fetch(files: Any, key: str) -> None:
     """Fetch the bytes of a pending fetch transfer and complete it."""
     try:
         found = files.transfers.begin(key, (QUEUED,), FETCHING)
-    except Exception as error:  # noqa: BLE001 - gone, or taken on already
+    except Exception as error:
         db.session.rollback()
         logger.info("Fetch of %r not started: %s", key, describe(error))
         return
@@ -100,7 +100,7 @@ def fetch(files: Any, key: str) -> None:
             )
         files.transfers.finish(key, fileinstance, FETCHING)
         db.session.commit()
-    except Exception as error:  # noqa: BLE001 - any failure fails the transfer
+    except Exception as error:
         if fileinstance is not None:
             discard(fileinstance.id)
         _failed(files, key, error)
@@ -134,7 +134,7 @@ def verify(files: Any, key: str) -> None:
         fileinstance.writable = False
         files.transfers.finish(key, fileinstance, VERIFYING)
         db.session.commit()
-    except Exception as error:  # noqa: BLE001 - any failure fails the transfer
+    except Exception as error:
         _failed(files, key, error)
 
 

@@ -205,7 +205,7 @@ def validate_key(key: Any) -> str:
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidFileKeyError(key, "the key is not valid Unicode text")
+        raise InvalidFileKeyError(key, "the key is not valid Unicode text") from None
     policy = KeyPolicy.current()
     normalized = normalize_key(key, policy)
     _check_characters(normalized, policy)
@@ -229,7 +229,7 @@ def check_url_path(path_info: Optional[str]) -> None:
     except UnicodeError:
         raise InvalidFileKeyError(
             None, "the URL is not valid UTF-8 (percent-encode the key's UTF-8 bytes)"
-        )
+        ) from None
 
 
 def spellings(key: str) -> list[str]:

@@ -184,7 +184,7 @@ def delete_bytes(storage: Any) -> None:
     except FileNotFoundError:
         # Already gone: storage backends clean up after failed writes.
         pass
-    except Exception:  # noqa: BLE001 - storage backends raise anything
+    except Exception:
         logger.warning("Could not delete bytes at %s", storage, exc_info=True)
 
 
@@ -223,7 +223,7 @@ def _after_commit(session: Session) -> None:
     for pending in callbacks:
         try:
             pending.callback()
-        except Exception:  # noqa: BLE001 - the transaction has committed
+        except Exception:
             logger.exception("A callback after commit failed")
 
 

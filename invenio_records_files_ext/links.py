@@ -33,7 +33,7 @@ def default_bucket_link_factory(pid):
 
     try:
         record = Record.get_record(pid.get_assigned_object())
-    except Exception:  # noqa: BLE001 - no record, no link
+    except Exception:
         return None
     bucket = record.bucket
     if bucket is None:

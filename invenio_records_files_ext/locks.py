@@ -120,7 +120,8 @@ def refresh_bucket(bucket: Bucket, session: Optional[Session] = None) -> Bucket:
             Bucket.max_file_size,
             Bucket.locked,
             Bucket.deleted,
-        ).where(Bucket.id == bucket.id)
+        )
+        .where(Bucket.id == bucket.id)
         # NO KEY UPDATE on PostgreSQL: rows inserted under the bucket (object
         # versions, file rows) hold KEY SHARE locks on it through their
         # foreign keys, which a plain FOR UPDATE would wait for: two writers

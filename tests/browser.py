@@ -101,7 +101,7 @@ def wait_for(
             value = condition()
             if value:
                 return value
-        except Exception as error:  # noqa: BLE001 - the page may be redrawing
+        except Exception as error:
             last_error = error
         time.sleep(0.05)
     raise AssertionError(

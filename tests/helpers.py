@@ -138,7 +138,7 @@ class IsolatedClient(FlaskClient):
         def serve():
             try:
                 outcome["response"] = super(IsolatedClient, self).open(*args, **kwargs)
-            except BaseException as error:  # noqa: BLE001 - re-raised below
+            except BaseException as error:
                 outcome["error"] = error
 
         if has_app_context():

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002 - the base's name
+    def log_message(self, format, *args):
         """Keep the test output quiet."""
 
     def _send(self, status, body=b"", headers=None):
@@ -33,7 +33,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         """Serve a registered file, a redirect, a slow or a lying body."""
         server = self.server.source
         parts = urlsplit(self.path)

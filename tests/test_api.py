@@ -41,7 +41,7 @@ def test_create_record_without_bucket(db, location):
 
 def test_files_without_model_raises():
     with pytest.raises(MissingModelError):
-        Record({}).files
+        Record({}).files  # noqa: B018 - the property raises
 
 
 def test_create_ignores_client_files_keys(db, location):
@@ -695,3 +695,24 @@ def test_indexer_documents_carry_the_files(app, record, db):
     before_record_index.send(app, json=document, record=stored, index="records")
     assert document["_files"][0]["key"] == "a.txt"
     assert document["_files_summary"]["count"] == 1
+
+
+def test_one_error_family(db, location):
+    """Every error the package defines carries its status; a missing file is a 404 KeyError."""
+    import invenio_records_files_ext.errors as errors
+
+    for name in errors.__all__:
+        error_class = getattr(errors, name)
+        if (
+            not isinstance(error_class, type)
+            or error_class.__module__ != errors.__name__
+        ):
+            continue  # Invenio-Files-REST's, re-exported
+        assert issubclass(error_class, errors.RecordsFilesError), name
+        assert isinstance(error_class.code, int), name
+    record = Record.create({})
+    with pytest.raises(KeyError) as missing:
+        record.files["nothing.txt"]
+    assert isinstance(missing.value, errors.FileNotInRecordError)
+    assert missing.value.code == 404
+    assert missing.value.key == "nothing.txt"

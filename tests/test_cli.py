@@ -466,7 +466,8 @@ def test_gc_unreferenced_bytes(cli, filled, location):
     assert "Unreferenced bytes {0}: 25 bytes".format(stray) in result.stdout
     assert (
         "Location 'default' ({0}): 1 unreferenced files, 25 bytes; 0 recent "
-        "files (0 bytes) kept.".format(location.uri) in result.stdout
+        "files (0 bytes) kept.".format(location.uri)
+        in result.stdout
     )
     assert stray.exists()
 
@@ -911,5 +912,6 @@ def test_verify_unsupported_checksum(cli, filled, db):
     assert result.exit_code == 1
     assert (
         "{0}\ta.txt\tcannot compare: unsupported or missing checksum "
-        "'whirlpool9:abcdef'".format(filled.id) in result.stdout
+        "'whirlpool9:abcdef'".format(filled.id)
+        in result.stdout
     )

@@ -294,8 +294,10 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
             driver, by_css(driver, "#drop-zone"), [str(tmp_path / "big.bin")]
         )
         chromium.wait_for(
-            lambda: len(all_css(driver, "#uploads .upload-done")) == 2
-            and all_css(driver, "#uploads .upload-failed"),
+            lambda: (
+                len(all_css(driver, "#uploads .upload-done")) == 2
+                and all_css(driver, "#uploads .upload-failed")
+            ),
             what="two uploads done and one failed",
         )
         failed = by_css(driver, "#uploads .upload-failed")
@@ -375,8 +377,9 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
         wait_for_keys(driver, ["big.bin", "notes.txt", "table.csv"])
         # At the top "Move up" is disabled: the focus stays on the file.
         chromium.wait_for(
-            lambda: (active(driver)["key"], active(driver)["action"])
-            == ("big.bin", "down"),
+            lambda: (
+                (active(driver)["key"], active(driver)["action"]) == ("big.bin", "down")
+            ),
             what="the focus on big.bin's Move down",
         )
         state = stored("1")
@@ -453,8 +456,10 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
     with run.step("delete the new version (the page shows the 410)"):
         by_css(driver, "#delete-record").click()
         gone = chromium.wait_for(
-            lambda: by_css(driver, "#record-gone").is_displayed()
-            and by_css(driver, "#record-gone"),
+            lambda: (
+                by_css(driver, "#record-gone").is_displayed()
+                and by_css(driver, "#record-gone")
+            ),
             what="the 410 notice",
         )
         assert "410 Gone" in gone.text
@@ -586,8 +591,9 @@ def test_page_accessibility(demo, driver):
         )
         press(driver, Keys.ESCAPE)
         chromium.wait_for(
-            lambda: (active(driver)["key"], active(driver)["action"])
-            == ("b.txt", "edit"),
+            lambda: (
+                (active(driver)["key"], active(driver)["action"]) == ("b.txt", "edit")
+            ),
             what="the focus back on the Edit button",
         )
         assert not all_css(driver, ".file-edit")

@@ -150,7 +150,7 @@ def test_soft_delete_locks_and_restore_brings_back(db, location):
     assert BucketTag.get(deleted.bucket, TOMBSTONE_TAG) is not None
     with pytest.raises(InvalidOperationError):
         deleted.files.unlock()
-    with pytest.raises(Exception):
+    with pytest.raises(BucketLockedError):
         deleted.files["c.txt"] = stream()
 
     deleted.undelete()

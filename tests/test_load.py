@@ -469,8 +469,10 @@ def test_worker_killed_mid_upload(served, app, location, report):
         # Every worker is now reading one body; wait until each has written
         # part of it to disk (its upload is then really mid-stream).
         streaming = wait_until(
-            lambda: all(body.paused.is_set() for _, _, body, _ in uploads)
-            and len(files_at_least(root, MIB)) == len(uploads),
+            lambda: (
+                all(body.paused.is_set() for _, _, body, _ in uploads)
+                and len(files_at_least(root, MIB)) == len(uploads)
+            ),
             60,
         )
         assert streaming, "uploads did not reach the server" + server_tail(served)
@@ -481,8 +483,10 @@ def test_worker_killed_mid_upload(served, app, location, report):
         for pid in killed:
             os.kill(pid, signal.SIGKILL)
         assert wait_until(
-            lambda: len(served.worker_pids()) == WORKERS
-            and not set(killed) & set(served.worker_pids()),
+            lambda: (
+                len(served.worker_pids()) == WORKERS
+                and not set(killed) & set(served.worker_pids())
+            ),
             60,
         ), "gunicorn did not replace the killed workers" + server_tail(served)
         respawned = sorted(set(served.worker_pids()) - set(before))
@@ -612,9 +616,9 @@ def test_postgres_restart_during_uploads(postgres_dir, served, app, location, re
     loops = []
     window = [None, None]
     try:
-        assert wait_until(
-            lambda: len(files_at_least(root, MIB)) == len(slow), 60
-        ), "slow uploads did not reach the server" + server_tail(served)
+        assert wait_until(lambda: len(files_at_least(root, MIB)) == len(slow), 60), (
+            "slow uploads did not reach the server" + server_tail(served)
+        )
         loops = start_threads(problems, upload_loop, [(i,) for i in range(6)])
         time.sleep(3)
         # Hold no connection of our own across the restart.

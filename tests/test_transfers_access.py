@@ -1,6 +1,8 @@
 """Pending files on every route: permissions, locks, hooks, Files-REST's routes."""
 
+import io
 import json
+import zipfile
 
 from invenio_records_files_ext import signals
 from tests.helpers import (
@@ -15,6 +17,7 @@ from tests.helpers import (
     put_content,
     receiving,
     stored_record,
+    upload,
 )
 from tests.users import as_user
 
@@ -104,3 +107,36 @@ def test_locked_files_refuse_every_step(client, db, location):
     record.files.unlock()
     db.session.commit()
     assert commit(client, pid, "l.txt").status_code == 200
+
+
+def test_pending_files_stay_out_of_the_archive(client, db, location):
+    pid = create_record(client)
+    upload(client, pid, "done.txt", b"done")
+    assert init(client, pid, [{"key": "later.txt"}]).status_code == 201
+    archive = client.get("/records/{0}/files-archive".format(pid))
+    assert archive.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(archive.data)).namelist()
+    assert names == ["done.txt"]
+
+
+def test_restricted_files_restrict_the_three_step_routes(secured, db, location):
+    pid = create_record(
+        secured,
+        {"public": True, "owners": ["alice"], "access": {"files": "restricted"}},
+    )
+    alice, bob = as_user("alice"), as_user("bob")
+    body = json.dumps([{"key": "a.txt"}])
+    assert (
+        secured.post(files_url(pid), data=body, headers={**JSON, **alice}).status_code
+        == 201
+    )
+    assert put_content(secured, pid, "a.txt", b"abc", **alice).status_code == 200
+    assert commit(secured, pid, "a.txt").status_code in (401, 403)
+    assert (
+        secured.post(files_url(pid, "a.txt", "commit"), headers=alice).status_code
+        == 200
+    )
+    content = files_url(pid, "a.txt", "content")
+    assert_refused(secured.get(content, headers=bob), 403)
+    assert_refused(secured.get(content), 401)
+    assert secured.get(content, headers=alice).data == b"abc"

@@ -4,10 +4,10 @@ from contextlib import contextmanager
 
 from invenio_records_files_ext import signals
 from invenio_records_files_ext.dumpers import add_files_to_index
-from tests.helpers import fetch_entry  # noqa: F401
 from tests.helpers import (
     commit,
     create_record,
+    fetch_entry,
     files_url,
     init,
     multipart,

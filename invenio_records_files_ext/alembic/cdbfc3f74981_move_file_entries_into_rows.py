@@ -327,8 +327,7 @@ def _rows_for(bind, record_id, data, bucket_id):
             older = named.get(version_id)
             if older is None or older[0] != key:
                 log.warning(
-                    "Record %s: entry %r names no existing file in bucket %s: "
-                    "dropped.",
+                    "Record %s: entry %r names no existing file in bucket %s: dropped.",
                     record_id,
                     key,
                     bucket_id,

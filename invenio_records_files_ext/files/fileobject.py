@@ -6,6 +6,7 @@ from typing import Any, Optional, Protocol
 
 from invenio_files_rest.models import ObjectVersion
 
+from ..errors import MetadataKeyError
 from .entries import file_fields
 
 
@@ -55,7 +56,7 @@ class FileObject:
             value that cannot be stored.
         """
         if hasattr(self.obj, key):
-            raise KeyError(key)
+            raise MetadataKeyError(key, "the name belongs to the object version")
         if self._files is None:
             self.data[key] = value
         else:
@@ -64,7 +65,7 @@ class FileObject:
     def __delitem__(self, key: str) -> None:
         """Remove a metadata value; object version attributes are reserved."""
         if hasattr(self.obj, key) or key not in self.data:
-            raise KeyError(key)
+            raise MetadataKeyError(key)
         if self._files is None:
             del self.data[key]
         else:

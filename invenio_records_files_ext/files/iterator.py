@@ -15,7 +15,7 @@ from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 
 from .. import signals
-from ..errors import CopyOntoItselfError, FilesNotEnabledError
+from ..errors import CopyOntoItselfError, FileNotInRecordError, FilesNotEnabledError
 from ..keys import validate_key
 from ..references import release
 from ..steps import send_signal, step
@@ -235,7 +235,7 @@ class FilesIterator(FilesReader):
         for id_, name in zip(ids, named):
             key = name if name in known else by_file_id.get(name)
             if key is None:
-                raise KeyError(id_)
+                raise FileNotInRecordError(id_)
             keys.append(key)
         self._writable_bucket()
         with step():

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from .. import ledger, locks, versions
 from ..errors import (
     FileKeyExistsError,
+    FileNotInRecordError,
     FilePendingError,
     SizeMismatchError,
     TransferStateError,
@@ -86,7 +87,7 @@ class PendingWriter:
         """
         found = pending_rows.get(self.bucket_id, key, self.session)
         if found is None:
-            raise KeyError(key)
+            raise FileNotInRecordError(key)
         if states and found.state not in states:
             raise TransferStateError(
                 "The file {0}; this needs state {1}.".format(

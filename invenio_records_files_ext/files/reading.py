@@ -15,6 +15,7 @@ from invenio_db import db
 from invenio_files_rest.models import Bucket, ObjectVersion
 
 from .. import versions
+from ..errors import FileNotInRecordError
 from ..keys import spellings
 from . import inline, queries, sync
 from .buckets import FILES
@@ -129,7 +130,7 @@ class FilesReader:
         self._settle()
         found = queries.get_file(self.bucket_id, self.stored_key(key))
         if found is None:
-            raise KeyError(key)
+            raise FileNotInRecordError(key)
         return self._make_file(*found)
 
     def get(self, key: str, default: Any = None) -> Any:

@@ -70,6 +70,42 @@ def watch(target: Any = None) -> None:
         event.listen(target, "after_flush", _watch)
 
 
+@dataclass
+class _Plan:
+    """What :func:`apply` changes: keys, each with its head and/or row."""
+
+    added: list[tuple[str, Any]] = field(default_factory=list)
+    removed: list[tuple[str, Any]] = field(default_factory=list)
+    updated: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+
+def _differs(entry: Any, head: Any) -> bool:
+    return bool(
+        entry.version_id != head.version_id
+        or entry.size != head.size
+        or entry.mimetype != head.mimetype
+    )
+
+
+def _plan(keys: list[str], heads: dict[str, Any], stored: dict[str, Any]) -> _Plan:
+    """Compare the rows with the current versions; change nothing."""
+    plan = _Plan()
+    for key in keys:
+        head, entry = heads.get(key), stored.get(key)
+        if entry is not None and entry.status != COMPLETED:
+            # A pending file: its transfer completes (or drops) the row,
+            # never a version written under its key by other code.
+            continue
+        if head is None:
+            if entry is not None:
+                plan.removed.append((key, entry))
+        elif entry is None:
+            plan.added.append((key, head))
+        elif _differs(entry, head):
+            plan.updated.append((key, entry, head))
+    return plan
+
+
 def apply(
     bucket_id: Any,
     keys: Iterable[str],
@@ -78,60 +114,50 @@ def apply(
 ) -> SyncReport:
     """Make the rows of ``keys`` match the bucket's current versions."""
     session = session if session is not None else db.session()
-    report = SyncReport()
     keys = sorted(set(keys))
     if not keys:
-        return report
+        return SyncReport()
     if not dry_run:
         locks.lock_keys(bucket_id, keys, session)
-    heads = versions.heads(bucket_id, keys, session)
-    stored = queries.stored_entries(bucket_id, keys, session)
-    new_rows = []
-    position: Optional[int] = None
-    for key in keys:
-        head, entry = heads.get(key), stored.get(key)
-        if head is None:
-            if entry is not None and entry.status == COMPLETED:
-                report.removed.append(key)
-                if not dry_run:
-                    rows.delete_rows([entry.id], session)
-            continue
-        if entry is None:
-            report.added.append(key)
-            if position is None:
-                position = queries.next_position(bucket_id, session)
-            new_rows.append(
+    plan = _plan(
+        keys,
+        versions.heads(bucket_id, keys, session),
+        queries.stored_entries(bucket_id, keys, session),
+    )
+    report = SyncReport(
+        added=[key for key, _ in plan.added],
+        removed=[key for key, _ in plan.removed],
+        updated=[key for key, _, _ in plan.updated],
+    )
+    if dry_run:
+        return report
+    if plan.removed:
+        rows.delete_rows([entry.id for _, entry in plan.removed], session)
+    for _, entry, head in plan.updated:
+        rows.point_to(
+            entry.id,
+            head.version_id,
+            head.size,
+            head.mimetype,
+            session,
+            status=COMPLETED,
+        )
+    if plan.added:
+        position = queries.next_position(bucket_id, session)
+        rows.insert_many(
+            [
                 rows.new_row(
                     bucket_id,
                     key,
-                    position,
+                    position + offset,
                     head.version_id,
                     head.size,
                     head.mimetype,
                 )
-            )
-            position += 1
-        elif entry.status != COMPLETED:
-            # A pending file: its transfer completes (or drops) the row,
-            # never a version written under its key by other code.
-            continue
-        elif (
-            entry.version_id != head.version_id
-            or entry.size != head.size
-            or entry.mimetype != head.mimetype
-        ):
-            report.updated.append(key)
-            if not dry_run:
-                rows.point_to(
-                    entry.id,
-                    head.version_id,
-                    head.size,
-                    head.mimetype,
-                    session,
-                    status=COMPLETED,
-                )
-    if new_rows and not dry_run:
-        rows.insert_many(new_rows, session)
+                for offset, (key, head) in enumerate(plan.added)
+            ],
+            session,
+        )
     return report
 
 

@@ -29,7 +29,7 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from .. import transfers
-from ..errors import SizeMismatchError, TransferStateError
+from ..errors import FileNotInRecordError, SizeMismatchError, TransferStateError
 from ..keys import validate_key
 from ..steps import step
 from ..storage import UploadTarget, discard, stage_file
@@ -72,7 +72,7 @@ class Transfers:
         """Return the pending file ``key``; :class:`KeyError` if none."""
         found = pending_rows.get(self.bucket.id, validate_key(key))
         if found is None:
-            raise KeyError(key)
+            raise FileNotInRecordError(key)
         return found
 
     def part_links(
@@ -210,7 +210,7 @@ class Transfers:
         if found is None:
             completed = self.files.get(key)
             if completed is None:
-                raise KeyError(key)
+                raise FileNotInRecordError(key)
             return Committed(completed, None)
         if found.type == LOCAL:
             return Committed(self._commit_local(found), None)

@@ -30,9 +30,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import locks, versions
 from ..errors import (
     FileKeyExistsError,
+    FileNotInRecordError,
     FilePendingError,
     InvalidFileKeyError,
     InvalidFileOrderError,
+    MetadataKeyError,
 )
 from ..keys import validate_key
 from ..models import COMPLETED, PENDING
@@ -199,7 +201,7 @@ class FilesWriter:
         stored = queries.stored_entries(self.bucket_id, [key], session).get(key)
         head = versions.heads(self.bucket_id, [key], session).get(key)
         if head is None or stored is None or stored.status != COMPLETED:
-            raise KeyError(key)
+            raise FileNotInRecordError(key)
         previous = self._previous(stored, head) or {}
         self._retire(key, head)
         marker = versions.insert_version(self.bucket, key, None, None, session)
@@ -224,7 +226,7 @@ class FilesWriter:
         source = stored.get(old_key)
         head = heads.get(old_key)
         if source is None or source.status != COMPLETED or head is None:
-            raise KeyError(old_key)
+            raise FileNotInRecordError(old_key)
         if new_key in stored or new_key in heads:
             raise FileKeyExistsError(new_key)
         self._retire(new_key, None)
@@ -310,11 +312,11 @@ class FilesWriter:
         locks.lock_keys(self.bucket_id, [key], session)
         stored = queries.stored_entries(self.bucket_id, [key], session).get(key)
         if stored is None:
-            raise KeyError(key)
+            raise FileNotInRecordError(key)
         data = dict(stored.json)
         if value is MISSING:
             if name not in data:
-                raise KeyError(name)
+                raise MetadataKeyError(name)
             del data[name]
         else:
             data[name] = value
@@ -333,7 +335,7 @@ class FilesWriter:
         stored = queries.stored_entries(self.bucket_id, keys, session)
         for key in keys:
             if key not in stored or stored[key].status != COMPLETED:
-                raise KeyError(key)
+                raise FileNotInRecordError(key)
         start = queries.first_position(self.bucket_id, session) - len(keys)
         rows.set_positions(
             {stored[key].id: start + index for index, key in enumerate(keys)},
@@ -349,7 +351,7 @@ class FilesWriter:
         if key is not None:
             stored = queries.stored_entries(self.bucket_id, [key], session).get(key)
             if stored is None or stored.status != COMPLETED:
-                raise KeyError(key)
+                raise FileNotInRecordError(key)
             entry_id = stored.id
         rows.set_preview(self.bucket_id, entry_id, session)
         locks.charge(self.bucket, 0, session=session)

@@ -68,7 +68,7 @@ def lift_due_embargoes(
                     report.lifted.append(record_id)
                 else:
                     db.session.rollback()
-            except Exception as error:  # noqa: BLE001 - reported, others go on
+            except Exception as error:
                 db.session.rollback()
                 logger.warning("Embargo of %s not lifted: %s", record_id, error)
                 report.failed.append(LiftFailure(record_id, describe(error)))

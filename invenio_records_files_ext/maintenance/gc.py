@@ -261,7 +261,7 @@ def delete_abandoned(items: list[AbandonedFile], max_age: float) -> OrphanDeleti
                 writer.discard(item.key)
                 removed += 1
             db.session.commit()
-        except Exception as error:  # noqa: BLE001 - reported, the next goes on
+        except Exception as error:
             db.session.rollback()
             errors.append("{0}: {1}".format(item.key, describe(error)))
     return OrphanDeletion(removed, errors)

@@ -119,7 +119,7 @@ def check_bytes(fileinstance: FileInstance, advance: Advance) -> Optional[str]:
             digest_stream(fp, digest, counted)
     except FileNotFoundError:
         return "missing: no bytes at {0}".format(fileinstance.uri)
-    except Exception as error:  # noqa: BLE001 - storage backends raise anything
+    except Exception as error:
         return "unreadable: {0}".format(describe(error))
     finally:
         # Keep a progress total right when fewer bytes than expected came.

@@ -6,6 +6,7 @@ from typing import IO, Any, Optional, cast
 
 from flask import current_app
 
+from ..errors import ProcessorLimitError
 from .base import BoundedFile, Processor
 
 EXTENSIONS = frozenset(
@@ -44,7 +45,7 @@ class ImageProcessor(Processor):
         with Image.open(cast(IO[bytes], file)) as image:
             width, height = image.size
             if width * height > limit:
-                raise ValueError(
+                raise ProcessorLimitError(
                     "The image has {0} pixels, more than the {1} allowed.".format(
                         width * height, limit
                     )

@@ -57,7 +57,7 @@ def _run_bounded(
                 outcome["result"] = processor.process(
                     BoundedFile(source, max_read, timeout)
                 )
-            except Exception as error:  # noqa: BLE001 - recorded on the file
+            except Exception as error:
                 outcome["error"] = describe(error)
 
     thread = threading.Thread(
@@ -93,7 +93,7 @@ def extract(obj: Any, key: str, mimetype: Optional[str]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     try:
         source = RandomAccess(file.storage(), int(file.size or 0))
-    except Exception as error:  # noqa: BLE001 - recorded on the file
+    except Exception as error:
         return {p.name: {"error": describe(error)} for p in processors}
     try:
         for processor in processors:
@@ -130,7 +130,7 @@ def process_file(
         file.data = dict(file.data)
         file.data[EXTRACTED_KEY] = stored[EXTRACTED_KEY]
         send_signal(signals.file_processed, record=record, file=file, extracted=results)
-    except Exception:  # noqa: BLE001 - extraction must never fail an upload
+    except Exception:
         logger.exception(
             "Metadata extraction failed for %r", getattr(file, "key", None)
         )

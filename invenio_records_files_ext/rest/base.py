@@ -82,7 +82,7 @@ class FilesView:
         try:
             pid, record = pid_value.data
         except SQLAlchemyError:
-            raise PIDResolveRESTError(pid_value.value)
+            raise PIDResolveRESTError(pid_value.value) from None
         except PIDRedirectedRESTError as error:
             self._redirect(error, key)
         if record.model is None or record.model.is_deleted:
@@ -110,7 +110,7 @@ class FilesView:
                 destination, key, request.query_string, view or None, **others
             )
         except BuildError:
-            raise error
+            raise error from None
         code = 301 if request.method in access.READ_METHODS else 308
         response = jsonify(
             {"status": code, "message": "Moved Permanently", "location": location}

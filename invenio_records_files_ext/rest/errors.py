@@ -8,12 +8,14 @@ they have none.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import jsonify
 from invenio_rest.errors import RESTException
-from werkzeug.exceptions import default_exceptions
+from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.http import HTTP_STATUS_CODES
+
+from ..errors import RecordsFilesError
 
 
 def default_message(code: int) -> str:
@@ -49,3 +51,26 @@ def handle_http_exception(error):
     if error.code is None:  # pragma: no cover - not an error response
         return error
     return json_error(error.code, error.description)
+
+
+ERROR_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], Any]], ...] = (
+    (RecordsFilesError, handle_records_files_error),
+    (HTTPException, handle_http_exception),
+)
+"""The one table from errors to answers, most specific first: this
+package's errors carry their status (:mod:`invenio_records_files_ext.errors`),
+every other HTTP error gets a JSON body."""
+
+
+def register_error_handlers(blueprint: Any) -> None:
+    """Answer the errors of ``blueprint``'s routes through :data:`ERROR_HANDLERS`."""
+    for error_class, handler in ERROR_HANDLERS:
+        blueprint.register_error_handler(error_class, handler)
+
+
+def answer_error(error: Exception) -> Any:
+    """Answer ``error`` through :data:`ERROR_HANDLERS`; re-raise any other error."""
+    for error_class, handler in ERROR_HANDLERS:
+        if isinstance(error, error_class):
+            return handler(error)
+    raise error

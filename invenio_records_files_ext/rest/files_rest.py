@@ -29,7 +29,7 @@ from .. import access, linked
 from ..errors import PermissionDeniedError, RecordsFilesError
 from ..files.buckets import FILES, MEDIA
 from ..serializer import BLUEPRINT_NAME, json_serializer
-from .errors import handle_http_exception, handle_records_files_error
+from .errors import answer_error
 from .listing import RecordBucketResource
 from .objects import RecordObjectResource
 
@@ -92,10 +92,8 @@ def _guard(original: Callable[..., Any], resource: type) -> Callable[..., Any]:
                         original, link, resource is RecordObjectResource, **kwargs
                     )
             return serve_linked(resource, link, **kwargs)
-        except RecordsFilesError as error:
-            return handle_records_files_error(error)
-        except HTTPException as error:
-            return handle_http_exception(error)
+        except (RecordsFilesError, HTTPException) as error:
+            return answer_error(error)
 
     view.records_files_guard = True  # type: ignore[attr-defined]
     return view

@@ -27,15 +27,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
-from ..errors import RecordsFilesError
+from ..errors import ConfigurationError
 from ..files.buckets import FILES, MEDIA
 from ..serializer import BLUEPRINT_NAME, json_serializer
 from .archive import RecordArchiveResource
 from .containers import SUFFIX, ContainerListResource, ContainerMemberResource
-from .errors import handle_http_exception, handle_records_files_error
+from .errors import register_error_handlers
 from .listing import RecordBucketResource
 from .objects import RecordObjectResource
 from .transfers import CommitResource, ContentResource, PartResource
@@ -142,14 +141,14 @@ def _add_routes(
 def _endpoints(app: Any, setting: str) -> list[tuple[str, Any, str]]:
     """Return ``(endpoint, options, suffix)`` of a routes setting.
 
-    :raises ValueError: if an endpoint is not in the named configuration.
+    :raises ~invenio_records_files_ext.errors.ConfigurationError: (a ValueError) if an endpoint is not in the named configuration.
     """
     found = []
     for config_name, endpoints in (app.config.get(setting) or {}).items():
         rest_endpoints = app.config.get(config_name) or {}
         for endpoint, suffix in endpoints.items():
             if endpoint not in rest_endpoints:
-                raise ValueError(
+                raise ConfigurationError(
                     "Endpoint {0} is not defined in {1}.".format(endpoint, config_name)
                 )
             found.append((endpoint, rest_endpoints[endpoint], suffix))
@@ -161,7 +160,7 @@ def create_blueprint_from_app(app):
 
     Media files routes come from ``RECORDS_FILES_REST_MEDIA_ENDPOINTS``.
 
-    :raises ValueError: if an endpoint is not in the named configuration.
+    :raises ~invenio_records_files_ext.errors.ConfigurationError: (a ValueError) if an endpoint is not in the named configuration.
     """
     blueprint = Blueprint(BLUEPRINT_NAME, __name__, url_prefix="")
     app.url_map.converters.setdefault(KEY_CONVERTER, FileKeyConverter)
@@ -172,6 +171,5 @@ def create_blueprint_from_app(app):
         for endpoint, options, suffix in _endpoints(app, setting):
             route = options["item_route"] + "/" + suffix.strip("/")
             _add_routes(blueprint, route, endpoint + label, role, endpoint, options)
-    blueprint.register_error_handler(RecordsFilesError, handle_records_files_error)
-    blueprint.register_error_handler(HTTPException, handle_http_exception)
+    register_error_handlers(blueprint)
     return blueprint

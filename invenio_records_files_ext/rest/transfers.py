@@ -85,8 +85,7 @@ def announce(view: FilesView) -> Any:
     data = request.get_json(force=True, silent=True)
     if data is None:
         raise InvalidTransferError(
-            "Send the files to announce as a JSON list, such as "
-            '[{"key": "data.csv"}].'
+            'Send the files to announce as a JSON list, such as [{"key": "data.csv"}].'
         )
     results = view.files.transfers.init(data)
     body = files_list(

@@ -96,7 +96,7 @@ def resolve(host: str, port: int, limits: FetchLimits) -> str:
     except OSError as error:
         raise TransferFailedError(
             "The host {0!r} could not be resolved ({1}).".format(host, describe(error))
-        )
+        ) from error
     addresses = []
     for *_, sockaddr in found:
         # An IPv4 or IPv6 socket address starts with the host as text
@@ -173,7 +173,7 @@ class FetchedBody:
         except (OSError, http.client.HTTPException) as error:
             raise TransferFailedError(
                 "Reading {0} failed: {1}".format(self.url, describe(error))
-            )
+            ) from error
         if not data and self.length is not None and self.read_bytes < self.length:
             # http.client returns b"" when the server hangs up early.
             raise TransferFailedError(
@@ -195,7 +195,7 @@ def _request(url: str, limits: FetchLimits) -> tuple[Any, Any]:
     try:
         check_url(url, limits.allowed_hosts, ALLOWED_HOSTS_SETTING)
     except InvalidTransferError as error:
-        raise TransferFailedError(error.message)
+        raise TransferFailedError(error.message) from error
     parts = urlsplit(url)
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
@@ -214,7 +214,7 @@ def _request(url: str, limits: FetchLimits) -> tuple[Any, Any]:
         connection.close()
         raise TransferFailedError(
             "Could not fetch {0}: {1}".format(url, describe(error))
-        )
+        ) from error
 
 
 @contextmanager

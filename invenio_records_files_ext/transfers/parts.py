@@ -151,7 +151,7 @@ class PartsStorage:
         if self.direct:
             try:
                 self.storage.multipart_commit_upload(**self._arguments(layout, state))
-            except Exception as error:  # noqa: BLE001 - storages raise anything
+            except Exception as error:
                 raise TransferStateError(
                     "The storage could not assemble the parts: {0}".format(
                         describe(error)

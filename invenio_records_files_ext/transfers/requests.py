@@ -155,7 +155,7 @@ def _url(index: int, kind: str, transfer: Mapping[str, Any]) -> Optional[str]:
     try:
         return check_url(transfer["url"], current_app.config.get(setting), setting)
     except InvalidTransferError as error:
-        raise _fail(index, error.message)
+        raise _fail(index, error.message) from error
 
 
 def _parts(index: int, request: TransferRequest, transfer: Mapping[str, Any]) -> Any:
