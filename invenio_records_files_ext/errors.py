@@ -327,7 +327,8 @@ class LoginRequiredError(PermissionDeniedError):
 
 # Invenio-Files-REST ships no type information: its errors are ``Any``.
 class FilesNotEnabledError(
-    RecordsFilesError, InvalidOperationError  # type: ignore[misc]
+    RecordsFilesError,
+    InvalidOperationError,  # type: ignore[misc]
 ):
     """Files are not enabled for this record."""
 
