@@ -210,6 +210,8 @@ class FileNotInRecordError(RecordsFilesError, KeyError):
         """Remember the key that was asked for."""
         self.key = key
         super().__init__("The record has no file {0!r}.".format(key))
+        # As a mapping's KeyError: code reading ``error.args[0]`` gets the key.
+        self.args = (key,)
 
 
 class MetadataKeyError(RecordsFilesError, KeyError):

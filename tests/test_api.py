@@ -715,4 +715,4 @@ def test_one_error_family(db, location):
         record.files["nothing.txt"]
     assert isinstance(missing.value, errors.FileNotInRecordError)
     assert missing.value.code == 404
-    assert missing.value.key == "nothing.txt"
+    assert missing.value.key == missing.value.args[0] == "nothing.txt"
