@@ -230,6 +230,7 @@ class MetadataKeyError(RecordsFilesError, KeyError):
             self.code = 400
         reason = reason or "the file has no such metadata"
         super().__init__("Metadata {0!r}: {1}.".format(name, reason))
+        self.args = (name,)
 
 
 class ConfigurationError(RecordsFilesError, ValueError):
