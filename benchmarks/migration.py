@@ -78,8 +78,12 @@ def build(path, records, files):
     app = make_app(path)
     with app.app_context():
         # Invenio's own recipes ALTER constraints, which SQLite cannot do.
-        own = ("records_buckets", "records_files_entry")
-        tables = [t for t in db.metadata.sorted_tables if t.name not in own]
+        # This package's tables come from its own recipes.
+        tables = [
+            t
+            for t in db.metadata.sorted_tables
+            if t.name != "records_buckets" and not t.name.startswith("records_files_")
+        ]
         db.metadata.create_all(db.engine, tables=tables)
         app.extensions["invenio-db"].alembic.stamp(DEPENDENCIES)
         app.extensions["invenio-db"].alembic.upgrade(DEPENDENCIES + [BEFORE])
