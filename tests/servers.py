@@ -122,10 +122,6 @@ class Server:
         """Stop the server and its workers."""
         stop_process_group(self.process)
         self.log.close()
-        if os.environ.get("RFX_KEEP_LOGS"):
-            import shutil
-
-            shutil.copy(self.log_path, "/tmp/rfx-server.log")
 
 
 def stop_process_group(process, grace=10):
