@@ -36,7 +36,7 @@ from .archive import RecordArchiveResource
 from .containers import SUFFIX, ContainerListResource, ContainerMemberResource
 from .errors import register_error_handlers
 from .listing import RecordBucketResource
-from .objects import RecordObjectResource
+from .objects import RecordContentResource, RecordObjectResource
 from .transfers import CommitResource, ContentResource, PartResource
 
 
@@ -60,7 +60,7 @@ RESERVED_SUFFIXES = ("/content", "/content/<part>", "/commit")
 def _add_transfer_rules(blueprint, endpoint, object_route, view_options):
     """Add the three-step upload routes of one endpoint (see rest/transfers.py)."""
     rules = (
-        ("/content", "content_api", RecordObjectResource, ["GET", "HEAD", "OPTIONS"]),
+        ("/content", "content_api", RecordContentResource, ["GET", "HEAD", "OPTIONS"]),
         ("/content", "content_upload_api", ContentResource, ["PUT"]),
         ("/content/<int:part>", "part_api", PartResource, ["PUT", "OPTIONS"]),
         ("/commit", "commit_api", CommitResource, ["POST", "OPTIONS"]),
