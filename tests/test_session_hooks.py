@@ -118,14 +118,14 @@ def test_a_harness_session_in_an_outer_transaction(db, location):
 @pytest.fixture()
 def files_only_app(tmp_path):
     """A second application in the process, without this package or its tables."""
-    app = Flask("files-only", instance_path=str(tmp_path))
-    app.config.update(
+    other = Flask("files-only", instance_path=str(tmp_path))
+    other.config.update(
         SQLALCHEMY_DATABASE_URI="sqlite:///" + str(tmp_path / "other.db"),
         FILES_STORAGE_PATH=str(tmp_path / "files"),
     )
-    InvenioDB(app)
-    InvenioFilesREST(app)
-    with app.app_context():
+    InvenioDB(other)
+    InvenioFilesREST(other)
+    with other.app_context():
         enable_sqlite_savepoints(db_.engine)
         tables = [t for t in db_.metadata.sorted_tables if t.name.startswith("files_")]
         db_.metadata.create_all(db_.engine, tables=tables)
@@ -133,7 +133,7 @@ def files_only_app(tmp_path):
             Location(name="other", uri=str(tmp_path / "storage"), default=True)
         )
         db_.session.commit()
-        yield app
+        yield other
         db_.session.remove()
         db_.engine.dispose()
 
