@@ -2,7 +2,8 @@
 # Install what the tests need, then run everything:
 #   style and type checks (ruff, mypy), the test suite on SQLite with line
 #   coverage (S3 tests against a moto server on loopback included, and the
-#   demo's page driven in headless Chromium), the
+#   demo's page driven in headless Chromium), the tests built on
+#   pytest-invenio's fixtures (tests_invenio/, a pytest run of their own), the
 #   documentation's examples and build, a smoke run of the benchmarks, and the
 #   test suite again on a throwaway PostgreSQL server (with the load and fault
 #   tests).
@@ -99,6 +100,9 @@ fi
 step "Tests on SQLite, with line coverage of the package"
 "$PY" -m pytest --cov --cov-report=term-missing:skip-covered
 
+step "Tests on pytest-invenio's own fixtures (tests_invenio/, SQLite)"
+"$PY" -m pytest -q -p flask -p invenio tests_invenio
+
 step "Documentation: examples (doctests) and build"
 "$PY" -m pytest -q --doctest-glob='*.rst' docs
 "$PY" -m sphinx -qnNW -b html docs docs/_build/html
@@ -134,3 +138,8 @@ fi
 # The load and fault tests restart this server; they run in their reduced
 # form unless RFX_LOAD_SCALE=full.
 RFX_POSTGRES_DIR="$PGDIR" SQLALCHEMY_DATABASE_URI="$PGURI" "$PY" -m pytest -q
+
+step "Tests on pytest-invenio's own fixtures (tests_invenio/, PostgreSQL)"
+# A database of their own: pytest-invenio creates and drops every table.
+SQLALCHEMY_DATABASE_URI="${PGURI%/*}/rfx_pytest_invenio" \
+    "$PY" -m pytest -q -p flask -p invenio tests_invenio

@@ -15,7 +15,9 @@ library's Python API, and nothing else:
     lock (publish) / unlock the files;
 ``POST   /demo/records/<pid>/versions``
     a new record whose files share the bytes of this one's
-    (``files.copy()``), linked to it both ways;
+    (``files_import.new_version()``), linked to it both ways;
+    ``{"import_files": false}`` makes it start without files, to import
+    them later (``POST /records/<new pid>/actions/files-import``);
 ``POST   /demo/records/<pid>/restore``
     restore a soft-deleted record (``record.undelete()``).
 
@@ -34,7 +36,7 @@ from invenio_pidstore.errors import PIDDoesNotExistError
 from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 from invenio_pidstore.proxies import current_pidstore
 
-from invenio_records_files_ext import access
+from invenio_records_files_ext import access, files_import
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import (
     RecordGoneError,
@@ -169,8 +171,11 @@ def new_version(pid_value: str) -> Any:
     record_id = uuid.uuid4()
     data = {"title": record.get("title", ""), PREVIOUS_VERSION: pid.pid_value}
     new_pid = current_pidstore.minters[PID_TYPE](record_id, data)
-    new = Record.create(data, id_=record_id)
-    new.files.copy(record)
+    body = request.get_json(silent=True)
+    import_files = not (isinstance(body, dict) and body.get("import_files") is False)
+    new = files_import.new_version(
+        record, data, id_=record_id, import_files=import_files
+    )
     record[NEXT_VERSION] = new_pid.pid_value
     record.commit()
     db.session.commit()

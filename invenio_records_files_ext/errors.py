@@ -20,6 +20,8 @@ __all__ = (
     "ConfigurationError",
     "FileNotInRecordError",
     "MetadataKeyError",
+    "NotANewVersionError",
+    "NotThePreviousVersionError",
     "AttachStoppedError",
     "BodyTooSmallError",
     "BrokenContainerError",
@@ -32,6 +34,8 @@ __all__ = (
     "DuplicateFileKeyError",
     "FileKeyExistsError",
     "FilePendingError",
+    "FilesAlreadyImportedError",
+    "FilesImportError",
     "FilesNotEmptyError",
     "FilesNotEnabledError",
     "FilesAlreadySetError",
@@ -464,3 +468,21 @@ class ArchiveSizeError(RecordsFilesError):
 
 class ProcessorLimitError(RecordsFilesError):
     """A metadata processor went past its time or read limit."""
+
+
+class FilesImportError(RecordsFilesError, ValueError):
+    """The previous version's files cannot be imported into this record."""
+
+    code = 400
+
+
+class NotANewVersionError(FilesImportError):
+    """The record is not a new version of another record: it has no files to import."""
+
+
+class NotThePreviousVersionError(FilesImportError):
+    """The record given is not the one this new version was made from."""
+
+
+class FilesAlreadyImportedError(FilesImportError):
+    """The new version already has files: delete them before importing."""

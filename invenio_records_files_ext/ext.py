@@ -9,7 +9,7 @@ from flask import Flask
 from . import access, config, transfers
 from .dumpers import add_files_to_index
 from .errors import ConfigurationError
-from .files.hooks import register_session_hooks
+from .files.hooks import enable_session_hooks, register_session_hooks
 from .processors import runner as processors_runner
 from .rest import files_rest
 from .tasks.transfers import launch
@@ -18,10 +18,11 @@ from .tasks.transfers import launch
 class InvenioRecordsFiles:
     """Invenio-Records-Files extension.
 
-    ``init_app`` sets the ``RECORDS_FILES_*`` defaults, attaches the
-    session hooks (the transaction ledger that cleans up bytes of failed
-    uploads, and the watcher that keeps file rows in step with changes made
-    by other code), when Invenio-Indexer is installed puts the files into
+    ``init_app`` sets the ``RECORDS_FILES_*`` defaults, enables the
+    session hooks for the application (the transaction ledger that cleans
+    up bytes of failed uploads, and the watcher that keeps file rows in
+    step with changes made by other code; they follow every session, see
+    :mod:`~invenio_records_files_ext.files.hooks`), when Invenio-Indexer is installed puts the files into
     search documents, runs the metadata processors on completed files
     (:mod:`~invenio_records_files_ext.processors`), and lets records decide for their buckets on
     Invenio-Files-REST's routes too (:func:`finalize_app`).
@@ -35,7 +36,7 @@ class InvenioRecordsFiles:
     def init_app(self, app: Flask) -> None:
         """Set configuration defaults and wire the hooks."""
         self.init_config(app)
-        register_session_hooks()
+        enable_session_hooks(app)
         transfers.set_launcher(launch)
         _connect_indexer()
         processors_runner.connect()

@@ -22,9 +22,15 @@ transaction ends:
   earlier in the request is never discarded.
 
 This module is the bottom layer of the package: it imports nothing from
-it. Listeners are attached by :func:`register`, which the Flask extension
-calls from ``init_app`` (see
-:func:`invenio_records_files_ext.ext.register_session_hooks`).
+it. :func:`install` attaches its listeners to SQLAlchemy's
+:class:`~sqlalchemy.orm.Session` class, so that they follow every session of
+the process, whoever made it and whenever (Invenio-DB's scoped session, one
+a test harness swaps in, a plain ``Session(bind=...)``); the Flask
+extension calls it from ``init_app`` (see
+:mod:`invenio_records_files_ext.files.hooks`). A listener does nothing in a
+session whose ledger is empty, and the ledger fills only through this
+package's calls, so sessions that never touch it pay a few dictionary
+look-ups per flush and commit and send no statement.
 """
 
 from __future__ import annotations
@@ -199,10 +205,21 @@ def _before_commit(session: Session) -> None:
     # SQLAlchemy also calls this when a savepoint is released.
     if session.in_nested_transaction():
         return
-    state = session.info.get(STATE_KEY)
-    if state is None or not _before_commit_hooks:
+    if not _before_commit_hooks:
         return
-    session.flush()
+    state = session.info.get(STATE_KEY)
+    if state is None:
+        # SQLAlchemy flushes after this event: what the flush notes (object
+        # versions written by other code) must be seen now. A session with
+        # nothing pending notes nothing: no flush, no cost.
+        if not (session.new or session.deleted or session.dirty):
+            return
+        session.flush()
+        state = session.info.get(STATE_KEY)
+        if state is None:
+            return
+    else:
+        session.flush()
     for hook in _before_commit_hooks:
         hook(session, state)
 
@@ -319,18 +336,18 @@ _LISTENERS = (
 )
 
 
-def register(target: Any = None) -> None:
-    """Attach the ledger's listeners to a session (default: Invenio-DB's).
+def install() -> None:
+    """Attach the ledger's listeners to every session of the process.
 
-    Idempotent: registering twice changes nothing.
+    They listen on :class:`sqlalchemy.orm.Session`, the class every session
+    derives from: sessions made later, by any session maker, have them too.
+    Idempotent: installing twice changes nothing.
     """
-    target = target if target is not None else db.session
     for name, listener in _LISTENERS:
-        if not event.contains(target, name, listener):
-            event.listen(target, name, listener)
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
-def is_registered(target: Any = None) -> bool:
-    """Tell whether :func:`register` ran for this session (default: Invenio-DB's)."""
-    target = target if target is not None else db.session
-    return event.contains(target, "after_transaction_end", _after_transaction_end)
+def is_installed() -> bool:
+    """Tell whether :func:`install` has run in this process."""
+    return all(event.contains(Session, name, listener) for name, listener in _LISTENERS)

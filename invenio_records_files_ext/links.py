@@ -45,7 +45,12 @@ def default_bucket_link_factory(pid):
 
 
 def moved_files_url(
-    destination_pid, key=None, query_string=b"", view=None, **route_values
+    destination_pid,
+    key=None,
+    query_string=b"",
+    view=None,
+    endpoint_prefix=None,
+    **route_values,
 ):
     """Return the URL of the same files route under the PID a PID moved to.
 
@@ -56,10 +61,12 @@ def moved_files_url(
         (default: ``bucket_api``, or ``object_api`` with a key), such as
         ``media_object_api`` or ``container_api``; ``route_values`` are the
         route's other values.
+    :param endpoint_prefix: the records REST endpoint whose route to build
+        (default: the default endpoint of the destination's PID type).
     :raises werkzeug.routing.BuildError: the destination's endpoint has no
         such route.
     """
-    prefix = _endpoint_prefix(destination_pid)
+    prefix = endpoint_prefix or _endpoint_prefix(destination_pid)
     if not prefix:
         raise BuildError(
             "{0}.<{1}>".format(BLUEPRINT_NAME, destination_pid.pid_type), {}, None

@@ -60,6 +60,23 @@ def recid_endpoint():
     )
 
 
+def draft_endpoint():
+    """Return a second endpoint of ``recid`` records at ``/records/<pid>/draft``.
+
+    InvenioRDM serves a record's draft there: its clients (inveniordm-py)
+    send the files calls to ``/records/<pid>/draft/files``. It also makes
+    ``recid`` a PID type with several endpoints.
+    """
+    endpoint = recid_endpoint()
+    endpoint.update(
+        list_route="/drafts/",
+        item_route='/records/<pid(recid,record_class="{0}"):pid_value>/draft'.format(
+            RECORD_CLASS
+        ),
+    )
+    return endpoint
+
+
 def app_config(database_uri, instance_path):
     """Return the configuration of the test application."""
     engine_options = {"pool_pre_ping": True}
@@ -85,8 +102,12 @@ def app_config(database_uri, instance_path):
         RECORDS_REST_DEFAULT_READ_PERMISSION_FACTORY=allow_all,
         RECORDS_REST_DEFAULT_UPDATE_PERMISSION_FACTORY=allow_all,
         RECORDS_REST_DEFAULT_DELETE_PERMISSION_FACTORY=allow_all,
-        RECORDS_REST_ENDPOINTS=dict(recid=recid_endpoint()),
-        RECORDS_FILES_REST_ENDPOINTS={"RECORDS_REST_ENDPOINTS": {"recid": "/files"}},
+        RECORDS_REST_ENDPOINTS=dict(
+            recid=recid_endpoint(), recid_draft=draft_endpoint()
+        ),
+        RECORDS_FILES_REST_ENDPOINTS={
+            "RECORDS_REST_ENDPOINTS": {"recid": "/files", "recid_draft": "/files"}
+        },
         RECORDS_FILES_REST_MEDIA_ENDPOINTS={
             "RECORDS_REST_ENDPOINTS": {"recid": "/media-files"}
         },

@@ -304,3 +304,24 @@ def multipart(key, data, parts, part_size=None, checksum=True):
 def fetch_entry(url, **extra):
     """Return the entry announcing a fetch of ``url`` as ``f.bin``."""
     return dict({"key": "f.bin", "transfer": {"type": "F", "url": url}}, **extra)
+
+
+@contextmanager
+def serving(app):
+    """Serve ``app`` over HTTP on loopback, in threads of this process; yield its URL.
+
+    Each request gets its own thread, application context and session, as
+    in production; the test's session must commit what the requests should
+    see (and end its transaction to see what they did).
+    """
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:{0}".format(server.server_port)
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()

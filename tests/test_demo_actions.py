@@ -133,6 +133,19 @@ def test_new_version_shares_the_bytes_and_links_both_ways(client, pid):
     assert listed["previous_version"] == pid
 
 
+def test_new_version_without_files_imports_them_on_request(client, pid):
+    response = client.post(url(pid, "versions"), json={"import_files": False})
+    assert response.status_code == 201
+    new_pid = response.json["id"]
+    assert response.json["files"] == []
+    imported = client.post("/records/{0}/actions/files-import".format(new_pid))
+    assert imported.status_code == 201, imported.json
+    assert [e["key"] for e in imported.json["entries"]] == ["a.txt", "b.txt", "c.txt"]
+    assert record_of(new_pid).files.keys == ["a.txt", "b.txt", "c.txt"]
+    again = client.post("/records/{0}/actions/files-import".format(new_pid))
+    assert again.status_code == 400
+
+
 def test_delete_then_restore(client, pid):
     client.put(url(pid, "lock"))
     assert client.post(url(pid, "restore")).status_code == 409

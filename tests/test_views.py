@@ -203,6 +203,7 @@ def test_blueprint_suffix_with_or_without_slash(app):
         rule.rule for rule in app2.url_map.iter_rules() if rule.rule.startswith("/r/")
     )
     assert rules == [
+        "/r/<pid_value>/actions/files-import",
         "/r/<pid_value>/files",
         "/r/<pid_value>/files-archive",
         "/r/<pid_value>/files/<records_files_key:key>",

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 from typing import Any, Optional, cast
 
+from flask import has_app_context
 from invenio_files_rest.models import Bucket
 from invenio_records.errors import MissingModelError
 
 from .. import ownership
 from ..errors import FilesAlreadySetError, InvalidOperationError, TooManyFilesError
 from ..models import RecordsBuckets
-from . import hooks, inline
+from . import hooks, inline, sync
 from .buckets import FILES, MEDIA, LinkedBuckets, linked_buckets
 from .entries import FILES_KEY
 from .fileobject import FileObject
 from .iterator import FilesIterator
 
 _MISSING = object()
+_SYNCED = "_rfx_synced"
 
 
 class FilesMixin:
@@ -43,6 +45,9 @@ class FilesMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Initialise the record; stored copies of derived keys are dropped."""
         super().__init__(*args, **kwargs)
+        # An application that uses the record API without initialising the
+        # extension gets the session hooks from its first record on.
+        hooks.ensure_session_hooks()
         for key in inline.DERIVED_KEYS:
             # The mixin is always mixed into a dict (a record): drop the
             # stored copy from the dict itself, bypassing any override.
@@ -53,8 +58,27 @@ class FilesMixin:
     # The record's dict shows its files
     #
     def _load_inline(self) -> None:
-        if self.__dict__.get(inline.STATE) is inline.NOT_LOADED:
-            inline.load(self)
+        current = self.__dict__.get(inline.STATE)
+        if current in (inline.LOADING, inline.SUSPENDED):
+            return
+        seen = self._synced_changes()
+        if current is not inline.NOT_LOADED:
+            if seen == self.__dict__.get(_SYNCED, 0):
+                return
+            # Other code changed the bucket (Files-REST's API, say): the
+            # rows were brought in step, the keys shown are read again.
+            inline.forget(self)
+        self.__dict__[_SYNCED] = seen
+        inline.load(self)
+
+    def _synced_changes(self) -> int:
+        if (
+            getattr(self, "model", None) is None
+            or getattr(self, "id", None) is None
+            or not has_app_context()
+        ):
+            return 0
+        return sync.changes_of(bucket.id for _, bucket in self.buckets_by_role())
 
     def __getitem__(self, key: Any) -> Any:
         """Return a value; ``_files`` is read from the file rows when needed.

@@ -4,7 +4,7 @@ The library's writer changes rows and versions together. Object versions
 can also change through code that knows nothing about records
 (Invenio-Files-REST's model API, its multipart merge task, scripts). A
 session listener notes the keys of every object version such code flushes
-(:func:`watch`); before the next read of the bucket's files
+(:func:`install`, in the applications :func:`watch_application` names); before the next read of the bucket's files
 (:func:`settle`) and before commit (:func:`reconcile`), the rows of those
 keys are made to match the bucket's current versions:
 
@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from flask import Flask, current_app, has_app_context
 from invenio_db import db
 from invenio_files_rest.models import ObjectVersion
 from sqlalchemy import event, select
@@ -56,18 +57,54 @@ class SyncReport:
         self.removed.extend(other.removed)
 
 
+WATCH_KEY = "invenio-records-files-ext.watch"
+"""Key in ``app.extensions`` of the applications whose sessions are watched."""
+
+
+def watch_application(app: Flask) -> None:
+    """Have object versions flushed in ``app``'s sessions noted (idempotent).
+
+    The Flask extension does it in ``init_app``; the record API does it on
+    first use in an application without the extension.
+    """
+    app.extensions[WATCH_KEY] = True
+
+
+def watches(app: Flask) -> bool:
+    """Tell whether the sessions of ``app`` are watched."""
+    return WATCH_KEY in app.extensions
+
+
+def _watched_here() -> bool:
+    # A session has no application of its own: the one of the context it
+    # flushes in decides. Other applications of the process (one without
+    # this package's tables, say) are left alone.
+    return has_app_context() and WATCH_KEY in current_app.extensions
+
+
 def _watch(session: Session, flush_context: Any) -> None:
-    # The session's collections still hold what was just flushed.
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, ObjectVersion) and obj.bucket_id is not None:
+    # The session's collections still hold what was just flushed. Most
+    # flushes hold no object version: nothing else runs for them.
+    watched: Optional[bool] = None
+    for collection in (session.new, session.dirty, session.deleted):
+        for obj in collection:
+            if not isinstance(obj, ObjectVersion) or obj.bucket_id is None:
+                continue
+            if watched is None:
+                watched = _watched_here()
+            if not watched:
+                return
             ledger.touch(obj.bucket_id, obj.key, session)
 
 
-def watch(target: Any = None) -> None:
-    """Note the keys of object versions flushed by other code (idempotent)."""
-    target = target if target is not None else db.session
-    if not event.contains(target, "after_flush", _watch):
-        event.listen(target, "after_flush", _watch)
+def install() -> None:
+    """Note the keys of object versions flushed by other code, in every session.
+
+    The listener is on :class:`sqlalchemy.orm.Session` (idempotent); it
+    notes keys only in applications :func:`watch_application` named.
+    """
+    if not event.contains(Session, "after_flush", _watch):
+        event.listen(Session, "after_flush", _watch)
 
 
 @dataclass
@@ -131,6 +168,9 @@ def apply(
     )
     if dry_run:
         return report
+    if report.changed:
+        changes = session.info.setdefault(CHANGES_KEY, {})
+        changes[bucket_id] = changes.get(bucket_id, 0) + 1
     if plan.removed:
         rows.delete_rows([entry.id for _, entry in plan.removed], session)
     for _, entry, head in plan.updated:
@@ -159,6 +199,26 @@ def apply(
             session,
         )
     return report
+
+
+CHANGES_KEY = "invenio_records_files_ext.synced"
+"""Key in ``session.info``: bucket id -> how often :func:`apply` changed its rows."""
+
+
+def changes_of(bucket_ids: Iterable[Any], session: Optional[Session] = None) -> int:
+    """Apply other code's pending changes to these buckets; count the changes so far.
+
+    The number grows each time this session brought the buckets' rows in
+    step with other code's changes: an object that shows the rows (a
+    record's ``_files``) reads them again when it differs from the number
+    it saw.
+    """
+    session = session if session is not None else db.session()
+    total = 0
+    for bucket_id in bucket_ids:
+        settle(bucket_id, session)
+        total += session.info.get(CHANGES_KEY, {}).get(bucket_id, 0)
+    return total
 
 
 def linked_buckets(bucket_ids: Iterable[Any], session: Session) -> set[Any]:

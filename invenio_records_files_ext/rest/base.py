@@ -105,9 +105,22 @@ class FilesView:
             for name, value in (request.view_args or {}).items()
             if name not in ("pid_value", "key")
         }
+        # The endpoint the request came through, when it serves the
+        # destination's PID type: a PID type may have several (a record's
+        # page and its draft), each with its own files routes.
+        prefix = None
+        if self.endpoint and self.endpoint_options.get("pid_type") == getattr(
+            destination, "pid_type", None
+        ):
+            prefix = self.endpoint
         try:
             location = moved_files_url(
-                destination, key, request.query_string, view or None, **others
+                destination,
+                key,
+                request.query_string,
+                view or None,
+                endpoint_prefix=prefix,
+                **others,
             )
         except BuildError:
             raise error from None

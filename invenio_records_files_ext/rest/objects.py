@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from flask import abort, redirect, request
+from flask import abort, jsonify, redirect, request
 from invenio_db import db
 from invenio_files_rest.errors import FileSizeError, MissingQueryParameter
 from invenio_files_rest.models import (
@@ -32,7 +32,8 @@ from ..steps import app_object
 from ..storage import UploadTarget
 from ..streams import check_upload_body, serve_file_body
 from .base import FilesView
-from .transfers import abort_pending, is_remote
+from .negotiation import wants_entry
+from .transfers import abort_pending, entry_of, is_remote
 
 
 class RecordObjectResource(FilesView, ObjectResource):
@@ -70,9 +71,36 @@ class RecordObjectResource(FilesView, ObjectResource):
         kwargs["key"] = self.files.stored_key(self.requested_key)
         return kwargs
 
+    answers_entry = True
+    """Whether ``Accept: application/json`` gets the file's entry (not on ``/content``)."""
+
     def get(self, *args: Any, **kwargs: Any) -> Any:
-        """Download a file, list its versions or a multipart upload's parts."""
-        return super().get(*args, **self._stored_spelling(kwargs))
+        """Download a file, list its versions or a multipart upload's parts.
+
+        ``Accept: application/json`` without a wildcard answers the file's
+        entry instead, as InvenioRDM does (see
+        :mod:`~invenio_records_files_ext.rest.negotiation`).
+        """
+        kwargs = self._stored_spelling(kwargs)
+        if self.answers_entry and wants_entry(request):
+            response = jsonify(self._entry(kwargs["key"]))
+        else:
+            response = super().get(*args, **kwargs)
+        if self.answers_entry:
+            # One URL, two representations: caches must tell them apart.
+            response.vary.add("Accept")
+        return response
+
+    def _entry(self, key: str) -> dict[str, Any]:
+        """Return the InvenioRDM entry of a completed or pending file."""
+        try:
+            return entry_of(self, self.files[key])
+        except KeyError:
+            pass
+        found = self.files.transfers.get(key)
+        # Uploads in progress are their writers' business.
+        access.decide(self.record, access.UPDATE, self.endpoint_options).check()
+        return entry_of(self, found)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         """Delete a file, one of its versions, a pending file, or abort a multipart upload."""
@@ -214,3 +242,9 @@ class RecordObjectResource(FilesView, ObjectResource):
         db.session.commit()
         file_deleted.send(app_object(), obj=obj)
         return response
+
+
+class RecordContentResource(RecordObjectResource):
+    """``GET <files route>/<key>/content``: always the bytes, whatever ``Accept`` says."""
+
+    answers_entry = False

@@ -107,7 +107,7 @@ def completed_entry(fileobj: Any, links: EntryLinks) -> dict[str, Any]:
         "version_id": data.get("version_id"),
         "bucket_id": data.get("bucket"),
         "transfer": {"type": REMOTE if remote else LOCAL},
-        "links": links.entry(obj.key, "content"),
+        "links": links.entry(obj.key, "content", "commit"),
     }
 
 

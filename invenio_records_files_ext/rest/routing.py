@@ -11,6 +11,7 @@ Route                                        View
 ``/files/<key>/container``                   ``<endpoint>_container_api``
 ``/files/<key>/container/<path>``            ``<endpoint>_container_member_api``
 ``/files-archive``                           ``<endpoint>_archive_api``
+``/actions/files-import`` (``POST``)         ``<endpoint>_files_import_api``
 ===========================================  =================================
 
 ``RECORDS_FILES_REST_MEDIA_ENDPOINTS`` (same shape) mounts the same routes
@@ -35,8 +36,9 @@ from ..serializer import BLUEPRINT_NAME, json_serializer
 from .archive import RecordArchiveResource
 from .containers import SUFFIX, ContainerListResource, ContainerMemberResource
 from .errors import register_error_handlers
+from .imports import FilesImportResource
 from .listing import RecordBucketResource
-from .objects import RecordObjectResource
+from .objects import RecordContentResource, RecordObjectResource
 from .transfers import CommitResource, ContentResource, PartResource
 
 
@@ -60,7 +62,7 @@ RESERVED_SUFFIXES = ("/content", "/content/<part>", "/commit")
 def _add_transfer_rules(blueprint, endpoint, object_route, view_options):
     """Add the three-step upload routes of one endpoint (see rest/transfers.py)."""
     rules = (
-        ("/content", "content_api", RecordObjectResource, ["GET", "HEAD", "OPTIONS"]),
+        ("/content", "content_api", RecordContentResource, ["GET", "HEAD", "OPTIONS"]),
         ("/content", "content_upload_api", ContentResource, ["PUT"]),
         ("/content/<int:part>", "part_api", PartResource, ["PUT", "OPTIONS"]),
         ("/commit", "commit_api", CommitResource, ["POST", "OPTIONS"]),
@@ -130,6 +132,13 @@ def _add_routes(
         methods=["GET", "HEAD", "OPTIONS"],
     )
     if role == FILES:
+        blueprint.add_url_rule(
+            options["item_route"] + "/actions/files-import",
+            view_func=FilesImportResource.as_view(
+                "{0}_files_import_api".format(prefix), **view_options
+            ),
+            methods=["POST", "OPTIONS"],
+        )
         _add_transfer_rules(
             blueprint,
             prefix,

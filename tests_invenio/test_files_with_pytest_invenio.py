@@ -1,0 +1,124 @@
+"""Files written through Invenio-Files-REST show in the record, in every test.
+
+pytest-invenio's ``db`` fixture gives each test a new scoped session (a new
+session class too): the session hooks must follow it. Each test below
+writes with ``ObjectVersion.create``, as Invenio modules' tests do, and
+reads through the record API.
+"""
+
+import hashlib
+import os
+from io import BytesIO
+
+import pytest
+from invenio_db import db as db_
+from invenio_files_rest.models import ObjectVersion
+
+from invenio_records_files_ext import signals
+from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.files import queries
+
+SESSIONS = []
+"""The session class of each test, to show that the harness swapped it."""
+
+
+def stored_bytes(root):
+    """Return the set of files under a storage location."""
+    found = set()
+    for folder, _, names in os.walk(root):
+        found.update(os.path.join(folder, name) for name in names)
+    return found
+
+
+def row_keys(record):
+    """Keys of the record's file rows, read from the database."""
+    return [row.key for row in queries.iterate_rows(record.bucket.id)]
+
+
+@pytest.mark.parametrize("number", range(3))
+def test_object_versions_show_in_every_test(app, db, location, number):
+    SESSIONS.append(type(db.session()))
+    record = Record.create({"title": "written by Files-REST"})
+    key = "f{0}.txt".format(number)
+    data = "file number {0}".format(number).encode()
+    obj = ObjectVersion.create(record.bucket, key, stream=BytesIO(data))
+    record.commit()
+    assert record.files.keys == [key]
+    assert record.files[key].obj.version_id == obj.version_id
+    assert [entry["key"] for entry in record["_files"]] == [key]
+    assert record["_files"][0]["checksum"] == "md5:" + hashlib.md5(data).hexdigest()
+    db.session.commit()
+    again = Record.get_record(record.id)
+    assert again.files.keys == [key]
+    assert row_keys(again) == [key]
+
+
+def test_each_test_had_its_own_session_class():
+    # pytest-invenio made a session (class) per test: the hooks followed.
+    assert len(SESSIONS) == 3
+    assert len(set(SESSIONS)) == 3
+    assert all(cls.__name__ == "PytestInvenioSession" for cls in SESSIONS)
+
+
+def test_a_failed_upload_leaves_no_bytes(app, db, location):
+    record = Record.create({"title": "refused"})
+    db.session.commit()
+    before = stored_bytes(location.uri)
+
+    def refuse(sender, record, file):
+        raise ValueError("refused by a hook")
+
+    signals.file_added.connect(refuse)
+    try:
+        with pytest.raises(ValueError):
+            record.files["refused.bin"] = BytesIO(b"x" * 1000)
+    finally:
+        signals.file_added.disconnect(refuse)
+    assert stored_bytes(location.uri) == before
+    assert record.files.keys == []
+
+    # Rolled back after writing: the ledger deletes the bytes.
+    record.files["rolled-back.bin"] = BytesIO(b"y" * 1000)
+    assert len(stored_bytes(location.uri)) == len(before) + 1
+    db.session.rollback()
+    assert stored_bytes(location.uri) == before
+
+
+def test_bytes_written_and_committed_stay(app, db, location):
+    record = Record.create({"title": "kept"})
+    before = stored_bytes(location.uri)
+    record.files["kept.bin"] = BytesIO(b"z" * 100)
+    db.session.commit()
+    assert len(stored_bytes(location.uri)) == len(before) + 1
+    assert Record.get_record(record.id).files.keys == ["kept.bin"]
+
+
+def test_files_follow_replacements_and_deletions_by_files_rest(app, db, location):
+    record = Record.create({"title": "in step"})
+    record.files["a.txt"] = BytesIO(b"a")
+    record.files["a.txt"]["description"] = "kept when replaced"
+    record.files["b.txt"] = BytesIO(b"b")
+    db.session.commit()
+
+    replaced = ObjectVersion.create(record.bucket, "a.txt", stream=BytesIO(b"a, again"))
+    ObjectVersion.delete(record.bucket, "b.txt")
+    ObjectVersion.create(record.bucket, "c.txt", stream=BytesIO(b"c"))
+    # Read in the same transaction: the record sees the changes already.
+    assert record.files.keys == ["a.txt", "c.txt"]
+    assert record.files["a.txt"].obj.version_id == replaced.version_id
+    assert record.files["a.txt"]["description"] == "kept when replaced"
+    assert [entry["key"] for entry in record["_files"]] == ["a.txt", "c.txt"]
+    assert record["_files"][0]["size"] == len(b"a, again")
+
+    # Committed without reading first: the before-commit reconcile did it.
+    other = Record.create({"title": "never read"})
+    ObjectVersion.create(other.bucket, "only.txt", stream=BytesIO(b"only"))
+    db.session.commit()
+    assert row_keys(other) == ["only.txt"]
+    assert Record.get_record(other.id)["_files"][0]["key"] == "only.txt"
+
+
+def test_db_session_is_the_harness_session(app, db):
+    # The fixture replaced ``db.session``: the record API uses it.
+    assert db_.session is db.session
+    assert type(db.session()).__name__ == "PytestInvenioSession"
