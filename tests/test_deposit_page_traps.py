@@ -528,5 +528,9 @@ def test_a_record_of_ten_thousand_files_pages(page_url, driver):
         wait_for_keys(driver, expected[1:] + [keys[200]])
     assert "count\n{0}".format(MANY - 1) in by_css(driver, "#summary").text
     assert page_keys(driver)[0] == keys[1]
+    chromium.wait_for(
+        lambda: "{0} files".format(MANY - 1) in by_css(driver, "#record-list").text,
+        what="the records' list after the delete",
+    )
     run.screenshot(driver, "deposit-8-many-files")
     assert console_errors(driver) == []

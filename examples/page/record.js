@@ -314,6 +314,7 @@ export class RecordView {
     try {
       await request("DELETE", file.links.self);
       await this.reload();
+      this.onChanged(); // the records' list shows how many files each has
       const neighbour = this.files[Math.min(index, this.files.length - 1)];
       if (neighbour) this.focusFileControl(neighbour.key, "delete");
       else byId("files-heading").focus();
