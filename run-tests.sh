@@ -23,8 +23,9 @@
 # be started that test is skipped, saying why.
 #
 # Environment: VENV (default .venv), SKIP_POSTGRESQL=1 to skip the
-# PostgreSQL run, SKIP_BROWSER=1 not to install Chromium (the browser tests
-# then run only if it is already installed).
+# PostgreSQL run, SKIP_BROWSER=1 not to install Chromium (apt-get, as root
+# or with sudo) nor axe-core (npm): the browser tests then run only if they
+# are already installed.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -61,7 +62,9 @@ else
     fi
 fi
 # axe-core checks the page's accessibility; pinned in tests/a11y's lock file.
-if command -v npm >/dev/null; then
+if [ "${SKIP_BROWSER:-}" = 1 ]; then
+    echo "Not installing axe-core (SKIP_BROWSER=1)."
+elif command -v npm >/dev/null; then
     npm ci --silent --no-audit --no-fund --prefix tests/a11y >/dev/null 2>&1 \
         || echo "axe-core could not be installed (npm ci in tests/a11y): its check will be skipped."
 else

@@ -14,15 +14,12 @@ import os
 import shutil
 import sys
 import tempfile
-import warnings
 
 import pyperf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # examples/ and tests/
 KIB, MIB = 1024, 1024 * 1024
-# Invenio-Records' nested transactions under SQLAlchemy-Continuum; not ours.
-warnings.filterwarnings("ignore", "nested transaction already deassociated")
 
 
 class Bench:

@@ -56,7 +56,7 @@ autoclass_content = "both"
 nitpick_ignore_regex = [
     (
         r"py:.*",
-        r"(invenio_[a-z_]+|flask|werkzeug|sqlalchemy|sqlalchemy_utils"
+        r"(invenio_[a-z_]+|flask|werkzeug|sqlalchemy|sqlalchemy_utils|sqlalchemy_continuum"
         r"|marshmallow|marshmallow_utils|blinker|jsonschema|click|uuid"
         r"|collections\.abc|typing|datetime|http\.client)(\..*)?",
     ),

@@ -43,6 +43,7 @@ from sqlalchemy import inspect
 
 from examples import actions, page, search
 from invenio_records_files_ext import InvenioRecordsFiles
+from invenio_records_files_ext.rest.errors import register_app_error_handlers
 from invenio_records_files_ext.sqlite import init_sqlite_app
 from invenio_records_files_ext.views import create_blueprint_from_app as files_blueprint
 
@@ -197,6 +198,9 @@ def create_app(config=None, instance_path=None):
     app.register_blueprint(files_rest_blueprint)
     app.register_blueprint(page.blueprint)
     app.register_blueprint(actions.blueprint)
+    # Every error of every route in one JSON format (Invenio-REST's own
+    # handlers order the members of some errors differently).
+    register_app_error_handlers(app)
 
     # SQLite: savepoints that work, and writers that wait their turn.
     init_sqlite_app(app, wal=True)

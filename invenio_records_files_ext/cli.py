@@ -17,7 +17,9 @@
 
 A RECORD is a record's UUID, ``pid_type:pid_value`` (``recid:6``) or a
 bare PID value of the default type (``--pid-type``, else
-``RECORDS_FILES_CLI_DEFAULT_PID_TYPE``, else ``recid``).
+``RECORDS_FILES_CLI_DEFAULT_PID_TYPE``, else ``recid``). Messages name a
+record as it was given (``recid:6`` for ``6`` too); the tab-separated
+report lines give records' UUIDs.
 
 The commands only parse arguments, call :mod:`invenio_records_files_ext.maintenance`
 and print what it returns. The group is meant to be registered as the
@@ -121,7 +123,7 @@ DURATION = DurationParamType()
 )
 @click.pass_context
 def records_files(ctx: click.Context, pid_type: Optional[str]) -> None:
-    """Maintain records' files: attach, list, verify, check, collect garbage.
+    """Maintain records' files: attach, list, verify, check, gc, lift embargoes.
 
     Records are named by UUID, by pid_type:pid_value (recid:6) or by a
     bare PID value of the default type.
@@ -138,13 +140,15 @@ def _stderr() -> Any:
     return sys.stderr
 
 
-def _record_id(value: Union[uuid.UUID, identifiers.RecordRef]) -> uuid.UUID:
-    """Return the id of the record a RECORD argument names (usage error if none)."""
+def _record_id(
+    value: Union[uuid.UUID, identifiers.RecordRef],
+) -> identifiers.NamedRecord:
+    """Return the record a RECORD argument names, with that name (usage error if none)."""
     if isinstance(value, uuid.UUID):
-        return value
+        return identifiers.NamedRecord(value, str(value))
     ctx = click.get_current_context()
     try:
-        return identifiers.resolve(value.value, ctx.meta.get(PID_TYPE_KEY))
+        return identifiers.resolve_named(value.value, ctx.meta.get(PID_TYPE_KEY))
     except UnknownIdentifierError as error:
         raise click.BadParameter(error.message, ctx=ctx, param_hint="RECORD") from None
 
@@ -203,9 +207,9 @@ def attach(
     simply be started again. Files are committed in batches.
     """
     click.get_current_context().with_resource(immediate_transactions())
-    record_id = _record_id(record_id)
+    record = _record_id(record_id)
     with _reported():
-        stored = attaching.stored_files(record_id)
+        stored = attaching.stored_files(record)
     try:
         collected = attaching.collect(paths)
     except LocalPathError as error:
@@ -216,7 +220,7 @@ def attach(
     ) as bar:
         with _reported():
             done = attaching.attach(
-                record_id, collected.files, stored, batch_size, batch_bytes, bar.update
+                record, collected.files, stored, batch_size, batch_bytes, bar.update
             )
 
     for path in collected.ignored:
@@ -237,13 +241,13 @@ def list_files(record_id: Union[uuid.UUID, identifiers.RecordRef]) -> None:
 
     Soft-deleted records are listed too, in the order they had.
     """
-    record_id = _record_id(record_id)
+    named = _record_id(record_id)
     with _reported():
-        record = load_record(record_id, allow_deleted=True)
-        found = list(record_files(record))
+        record = load_record(named, allow_deleted=True)
+        found = list(record_files(record, named))
     if record.model.is_deleted:
         click.echo(
-            "Record {0} is deleted; its files are kept read-only.".format(record_id),
+            "Record {0} is deleted; its files are kept read-only.".format(named),
             err=True,
         )
     total = 0
@@ -329,19 +333,25 @@ def check(
         raise click.UsageError("Give RECORD ids or --all.")
     if record_ids and all_records:
         raise click.UsageError("Give either RECORD ids or --all, not both.")
+    names: dict[Any, identifiers.NamedRecord] = {}
     if all_records:
         groups: Iterable[list[checking.Link]] = checking.all_links()
     else:
-        groups = _named_links([_record_id(value) for value in record_ids])
+        named = [_record_id(value) for value in record_ids]
+        names = {record.id: record for record in named}
+        groups = _named_links(named)
     summary, failures = checking.CheckSummary(), 0
     for links in groups:
         try:
             checks = checking.check_links(links, repair=repair)
         except Exception as error:
             failures += 1
+            record_id = links[0].record_id
             click.echo(
                 "Could not {0} record {1}: {2}".format(
-                    "repair" if repair else "check", links[0].record_id, describe(error)
+                    "repair" if repair else "check",
+                    names.get(record_id, record_id),
+                    describe(error),
                 )
             )
             continue
@@ -353,10 +363,12 @@ def check(
         ctx.exit(1)
 
 
-def _named_links(ids: list[uuid.UUID]) -> list[list[checking.Link]]:
+def _named_links(
+    records: list[identifiers.NamedRecord],
+) -> list[list[checking.Link]]:
     with _reported():
-        found = [checking.links_of(record_id) for record_id in ids]
-    for record_id, links in zip(ids, found):
+        found = [checking.links_of(record) for record in records]
+    for record_id, links in zip(records, found):
         if not links:
             click.echo(
                 "Record {0} has no bucket: nothing to check.".format(record_id),

@@ -6,7 +6,7 @@ from typing import Optional
 
 from flask import Flask
 
-from . import access, config, transfers
+from . import access, config, continuum, transfers
 from .dumpers import add_files_to_index
 from .errors import ConfigurationError
 from .files.hooks import enable_session_hooks, register_session_hooks
@@ -22,7 +22,10 @@ class InvenioRecordsFiles:
     session hooks for the application (the transaction ledger that cleans
     up bytes of failed uploads, and the watcher that keeps file rows in
     step with changes made by other code; they follow every session, see
-    :mod:`~invenio_records_files_ext.files.hooks`), when Invenio-Indexer is installed puts the files into
+    :mod:`~invenio_records_files_ext.files.hooks`), makes
+    SQLAlchemy-Continuum's version session join the transaction instead of
+    opening savepoints it never releases
+    (:mod:`~invenio_records_files_ext.continuum`), when Invenio-Indexer is installed puts the files into
     search documents, runs the metadata processors on completed files
     (:mod:`~invenio_records_files_ext.processors`), and lets records decide for their buckets on
     Invenio-Files-REST's routes too (:func:`finalize_app`).
@@ -37,6 +40,7 @@ class InvenioRecordsFiles:
         """Set configuration defaults and wire the hooks."""
         self.init_config(app)
         enable_session_hooks(app)
+        _join_version_sessions(app)
         transfers.set_launcher(launch)
         _connect_indexer()
         processors_runner.connect()
@@ -85,6 +89,16 @@ def finalize_app(app: Flask) -> None:
     """
     access.install(app)
     files_rest.install(app)
+
+
+def _join_version_sessions(app: Flask) -> None:
+    # SQLAlchemy-Continuum's version session must not open savepoints of
+    # its own (see invenio_records_files_ext.continuum): Continuum's default
+    # manager and the one Invenio-DB was given, if another.
+    continuum.install()
+    manager = getattr(app.extensions.get("invenio-db"), "versioning_manager", None)
+    if manager is not None:
+        continuum.install(manager)
 
 
 def _connect_indexer() -> None:

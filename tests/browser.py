@@ -138,10 +138,59 @@ def drop_files(driver: Any, target: Any, paths: list[str]) -> None:
     )
 
 
+def drop_named_files(driver: Any, target: Any, files: dict[str, str]) -> None:
+    """Drop files made in the page, named as no local file can be (``../x``).
+
+    Browsers hand the page a file's name without its folders; a page's
+    script may make a ``File`` of any name, and so can a hostile drag
+    source. ``files`` maps each name to the file's text.
+    """
+    driver.execute_script(
+        "const [target, files] = arguments;"
+        "const data = new DataTransfer();"
+        "for (const [name, text] of Object.entries(files)) {"
+        "  data.items.add(new File([text], name, {type: 'text/plain'}));"
+        "}"
+        "for (const type of ['dragenter', 'dragover', 'drop']) {"
+        "  target.dispatchEvent(new DragEvent(type,"
+        "    {bubbles: true, cancelable: true, dataTransfer: data}));"
+        "}",
+        target,
+        files,
+    )
+
+
 def block_requests(driver: Any, patterns: list[str]) -> None:
     """Make Chromium fail requests whose URL matches a pattern (``*`` wildcards)."""
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": patterns})
+
+
+def throttle_uploads(driver: Any, bytes_per_second: Optional[int]) -> None:
+    """Let the page send at most ``bytes_per_second`` (``None``: no limit, online)."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second or -1,
+        },
+    )
+
+
+def go_offline(driver: Any) -> None:
+    """Cut the page's network: requests under way fail, as on a lost connection."""
+    driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": True,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": -1,
+        },
+    )
 
 
 def requested_urls(driver: Any) -> list[str]:
@@ -206,8 +255,11 @@ class Run:
         yield
         self.steps.append(Step(name, time.monotonic() - start))
 
-    def screenshot(self, driver: Any, name: str) -> str:
-        """Save a screenshot of the whole page as ``<SCREENSHOTS>/<name>.png``."""
+    def screenshot(self, driver: Any, name: str, width: int = WINDOW[0]) -> str:
+        """Save a screenshot of the whole page as ``<SCREENSHOTS>/<name>.png``.
+
+        :param width: the window's width for the screenshot, in CSS pixels.
+        """
         os.makedirs(SCREENSHOTS, exist_ok=True)
         path = os.path.join(SCREENSHOTS, name + ".png")
         # The window is taller than the page's viewport by the browser's own
@@ -216,7 +268,7 @@ class Run:
             "return [Math.ceil(document.documentElement.scrollHeight),"
             " window.outerHeight - window.innerHeight];"
         )
-        driver.set_window_size(WINDOW[0], min(int(height) + int(chrome), 2400))
+        driver.set_window_size(width, min(int(height) + int(chrome), 2400))
         driver.execute_script("window.scrollTo(0, 0);")
         try:
             driver.save_screenshot(path)

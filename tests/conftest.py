@@ -19,6 +19,7 @@ from invenio_s3 import InvenioS3
 from sqlalchemy import create_engine, make_url, text
 
 from invenio_records_files_ext.cli import records_files
+from tests import browser
 from tests.app import app_config, create_test_app
 from tests.helpers import (
     ALEMBIC_DEPENDENCIES,
@@ -31,6 +32,7 @@ from tests.helpers import (
 )
 from tests.httpserver import SourceServer
 from tests.s3server import S3_TEST_PART_SIZE, MotoServer, new_bucket_name, remove_bucket
+from tests.servers import Server
 from tests.users import owner_permissions
 
 collect_ignore_glob = []
@@ -381,3 +383,46 @@ def fetching(app, source, monkeypatch):
     )
     assert app.config["CELERY_TASK_ALWAYS_EAGER"]
     return source
+
+
+#
+# The deposit page: the demo under gunicorn, headless Chromium
+#
+@pytest.fixture(scope="module")
+def page_server(app, base_config, instance_path):
+    """The demo under gunicorn (two workers), on the suite's database."""
+    env = {
+        "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
+        "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
+        "DEMO_INSTANCE_PATH": os.path.join(instance_path, "page"),
+    }
+    os.makedirs(env["DEMO_INSTANCE_PATH"], exist_ok=True)
+    running = Server("gunicorn", env)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    """Headless Chromium, or a skip that says what is missing."""
+    reason = browser.why_no_browser()
+    if reason:
+        pytest.skip(reason)
+    started = browser.start_chromium(str(tmp_path_factory.mktemp("chromium-profile")))
+    yield started
+    started.quit()
+
+
+@pytest.fixture()
+def page_url(driver, page_server, location):
+    """Base URL of the demo for the page; empty database with a location.
+
+    The browser's window has its usual size, blocks no request and its
+    console is read from here on.
+    """
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    driver.set_window_size(*browser.WINDOW)
+    # The console's messages so far are earlier tests'.
+    driver.get_log("browser")
+    return page_server.url

@@ -60,8 +60,20 @@ def versions(record, key):
 def test_group_help_lists_commands(cli):
     result = cli("--help")
     assert result.exit_code == 0
-    for command in ("attach", "list", "verify", "gc"):
+    for command in cli_module.records_files.commands:
         assert command in result.output
+
+
+@pytest.mark.parametrize("page", ["api.rst", "lifecycle.rst"])
+def test_the_docs_list_every_command(page):
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "docs" / page).read_text()
+    missing = [
+        name
+        for name in cli_module.records_files.commands
+        if "``{0}``".format(name) not in text
+    ]
+    assert missing == [], "docs/{0} does not list {1}".format(page, missing)
 
 
 #
@@ -680,6 +692,52 @@ def test_soft_deleted_record_by_pid(cli, numbered, db):
     result = cli("list", "recid:6")
     assert result.exit_code == 0, result.output
     assert "is deleted" in result.stderr
+
+
+def test_messages_name_the_record_as_it_was_given(cli, numbered, db, tree):
+    numbered.files.lock()
+    db.session.commit()
+    uuid_text = str(numbered.id)
+    for given, named in (
+        ("recid:6", "recid:6"),
+        ("6", "recid:6"),
+        ("doi:10.1/x:y", "doi:10.1/x:y"),
+        (uuid_text, uuid_text),
+    ):
+        result = cli("attach", given, tree)
+        assert result.exit_code == 1, result.output
+        assert "The files of record {0} are locked.".format(named) in result.output
+        if named != uuid_text:
+            assert uuid_text not in result.output
+
+    numbered.delete()
+    db.session.commit()
+    for args, message in (
+        (("attach", "6", tree), "Record recid:6 is deleted; restore it"),
+        (("list", "6"), "Record recid:6 is deleted; its files are kept read-only."),
+    ):
+        result = cli(*args)
+        assert message in result.output, result.output
+        assert uuid_text not in result.stderr
+
+
+def test_a_record_without_bucket_is_named_as_given(cli, location, db):
+    from invenio_pidstore.models import PersistentIdentifier, PIDStatus
+
+    record = Record.create({}, with_bucket=False)
+    PersistentIdentifier.create(
+        "recid",
+        "8",
+        object_type="rec",
+        object_uuid=record.id,
+        status=PIDStatus.REGISTERED,
+    )
+    db.session.commit()
+    result = cli("list", "8")
+    assert result.exit_code == 1
+    assert "Record recid:8 has no bucket." in result.output
+    result = cli("check", "recid:8")
+    assert "Record recid:8 has no bucket: nothing to check." in result.output
 
 
 def test_attach_and_verify_by_pid(cli, numbered, tmp_path):

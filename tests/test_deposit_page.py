@@ -12,235 +12,35 @@ run. Without Chromium the tests skip, saying why.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import random
-from dataclasses import dataclass
-from typing import Any, Optional
 
 import pytest
 import requests
 from invenio_db import db as db_
-from invenio_files_rest.models import (
-    Bucket,
-    BucketTag,
-    FileInstance,
-    MultipartObject,
-    ObjectVersion,
-    Part,
-)
-from invenio_pidstore.models import PersistentIdentifier
-from invenio_records.models import RecordMetadata
-from sqlalchemy import func, select
+from invenio_files_rest.models import FileInstance, ObjectVersion
 
 from invenio_records_files_ext.lifecycle import TOMBSTONE_TAG
-from invenio_records_files_ext.models import FileEntry, RecordsBuckets
 from tests import browser as chromium
+from tests.deposit import (
+    MIB,
+    active,
+    all_css,
+    assert_files,
+    by_css,
+    console_errors,
+    create_with_files,
+    heading,
+    part_count,
+    press,
+    stored,
+    tab_to,
+    wait_for_keys,
+)
 from tests.helpers import storage_files
-from tests.servers import Server
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.browser]
 
-MIB = 1024 * 1024
 TITLE = "Measurements of the spring campaign"
-
-
-@pytest.fixture(scope="module")
-def server(app, base_config, instance_path):
-    """The demo under gunicorn (two workers), on the suite's database."""
-    env = {
-        "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
-        "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
-        "DEMO_INSTANCE_PATH": os.path.join(instance_path, "page"),
-    }
-    os.makedirs(env["DEMO_INSTANCE_PATH"], exist_ok=True)
-    running = Server("gunicorn", env)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    """Headless Chromium, or a skip that says what is missing."""
-    reason = chromium.why_no_browser()
-    if reason:
-        pytest.skip(reason)
-    started = chromium.start_chromium(str(tmp_path_factory.mktemp("chromium-profile")))
-    yield started
-    started.quit()
-
-
-@pytest.fixture()
-def demo(driver, server, location):
-    """Base URL of the demo; empty database with a storage location."""
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-    return server.url
-
-
-#
-# What the database and the bucket hold
-#
-@dataclass
-class StoredFile:
-    """One file of a record as the database and the storage hold it."""
-
-    key: str
-    file_id: str
-    size: int
-    checksum: str
-    metadata: dict[str, Any]
-    on_disk: bytes
-
-
-@dataclass
-class Stored:
-    """A record as the database holds it."""
-
-    pid_status: str
-    json: Optional[dict[str, Any]]
-    bucket: Bucket
-    files: list[StoredFile]
-    uploads: list[MultipartObject]
-    tags: dict[str, str]
-
-    @property
-    def keys(self) -> list[str]:
-        return [f.key for f in self.files]
-
-
-def stored(pid_value: str) -> Stored:
-    """Read a record, its bucket, rows, uploads and bytes as committed now."""
-    session = db_.session
-    session.rollback()
-    session.expire_all()
-    pid = PersistentIdentifier.get("recid", pid_value)
-    model = session.get(RecordMetadata, pid.object_uuid)
-    bucket_id = session.execute(
-        select(RecordsBuckets.bucket_id).where(RecordsBuckets.record_id == model.id)
-    ).scalar_one()
-    bucket = session.get(Bucket, bucket_id)
-    rows = session.execute(
-        select(FileEntry, FileInstance)
-        .join(ObjectVersion, ObjectVersion.version_id == FileEntry.version_id)
-        .join(FileInstance, FileInstance.id == ObjectVersion.file_id)
-        .where(FileEntry.bucket_id == bucket_id)
-        .order_by(FileEntry.position, FileEntry.key)
-    ).all()
-    files = []
-    for entry, instance in rows:
-        with open(instance.uri, "rb") as fp:
-            on_disk = fp.read()
-        files.append(
-            StoredFile(
-                entry.key,
-                str(instance.id),
-                instance.size,
-                instance.checksum,
-                dict(entry.json),
-                on_disk,
-            )
-        )
-    uploads = list(
-        session.execute(
-            select(MultipartObject).where(MultipartObject.bucket_id == bucket_id)
-        ).scalars()
-    )
-    tags = {
-        tag.key: tag.value for tag in BucketTag.query.filter_by(bucket_id=bucket_id)
-    }
-    return Stored(pid.status.value, model.json, bucket, files, uploads, tags)
-
-
-def md5(data: bytes) -> str:
-    return "md5:" + hashlib.md5(data).hexdigest()
-
-
-def assert_files(state: Stored, expected: list[tuple[str, bytes]]) -> None:
-    """The record holds these files, in this order, with these bytes stored."""
-    assert state.keys == [key for key, _ in expected]
-    for stored_file, (key, data) in zip(state.files, expected):
-        assert stored_file.size == len(data), key
-        assert stored_file.checksum == md5(data), key
-        assert stored_file.on_disk == data, key
-
-
-def part_count(state: Stored) -> int:
-    ids = [upload.upload_id for upload in state.uploads]
-    if not ids:
-        return 0
-    return db_.session.execute(
-        select(func.count()).select_from(Part).where(Part.upload_id.in_(ids))
-    ).scalar_one()
-
-
-#
-# What the page shows
-#
-def by_css(driver, selector):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, selector)
-
-
-def all_css(driver, selector):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_elements(By.CSS_SELECTOR, selector)
-
-
-def page_keys(driver) -> list[str]:
-    return [
-        item.get_attribute("data-key") for item in all_css(driver, "#file-list > li")
-    ]
-
-
-def wait_for_keys(driver, keys: list[str]) -> None:
-    chromium.wait_for(lambda: page_keys(driver) == keys, what="files {0}".format(keys))
-
-
-def heading(driver) -> str:
-    return by_css(driver, "#record-heading").text
-
-
-def active(driver) -> dict[str, Any]:
-    """Describe the element that has the keyboard focus."""
-    return driver.execute_script(
-        "const e = document.activeElement;"
-        "return {id: e.id, tag: e.tagName, key: e.dataset.key || null,"
-        " action: e.dataset.action || null, text: e.textContent};"
-    )
-
-
-def press(driver, *keys) -> None:
-    """Press keys as the keyboard does (on whatever has the focus)."""
-    from selenium.webdriver.common.action_chains import ActionChains
-
-    ActionChains(driver).send_keys(*keys).perform()
-
-
-def tab_to(driver, matches, limit: int = 40) -> None:
-    """Press Tab until ``matches(active element)``; fail if it never gets there."""
-    from selenium.webdriver.common.keys import Keys
-
-    for _ in range(limit):
-        press(driver, Keys.TAB)
-        if matches(active(driver)):
-            return
-    raise AssertionError(
-        "Tab never reached the control; last: {0}".format(active(driver))
-    )
-
-
-def console_errors(driver) -> list[str]:
-    """Return the page's console errors, less the failures the test caused."""
-    expected = ("ERR_BLOCKED_BY_CLIENT", "410 (GONE)", "410 (Gone)")
-    return [
-        entry["message"]
-        for entry in driver.get_log("browser")
-        if entry["level"] == "SEVERE"
-        and not any(e in entry["message"] for e in expected)
-    ]
 
 
 def local_files(folder) -> dict[str, bytes]:
@@ -256,7 +56,7 @@ def local_files(folder) -> dict[str, bytes]:
     return files
 
 
-def test_deposit_in_chromium(demo, driver, location, tmp_path):
+def test_deposit_in_chromium(page_url, driver, location, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
     data = local_files(tmp_path)
@@ -266,7 +66,7 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
     chromium.RUNS.append(run)
 
     with run.step("open the page (no records)"):
-        driver.get(demo + "/")
+        driver.get(page_url + "/")
         chromium.wait_for(
             lambda: "No records yet" in by_css(driver, "#records-status").text,
             what="the empty list",
@@ -431,7 +231,7 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
             not all_css(driver, ".file-actions")
             and not by_css(driver, "#file-input").is_enabled()
         )
-        refused = requests.put(demo + "/records/1/files/late.txt", data=b"late")
+        refused = requests.put(page_url + "/records/1/files/late.txt", data=b"late")
         assert refused.status_code == 403, refused.text
         assert stored("1").keys == ["big.bin", "results.csv"]
     run.screenshot(driver, "deposit-4-locked")
@@ -453,8 +253,13 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
         assert "record 1" in by_css(driver, "#record-versions").text
     run.screenshot(driver, "deposit-5-new-version")
 
-    with run.step("delete the new version (the page shows the 410)"):
+    with run.step("delete the new version (asked first; shows the 410)"):
         by_css(driver, "#delete-record").click()
+        question = by_css(driver, "#delete-confirm")
+        assert question.is_displayed() and "Delete record 2?" in question.text
+        assert active(driver)["id"] == "keep-record"
+        assert requests.get(page_url + "/records/2").status_code == 200
+        by_css(driver, "#confirm-delete").click()
         gone = chromium.wait_for(
             lambda: (
                 by_css(driver, "#record-gone").is_displayed()
@@ -470,7 +275,7 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
         assert_files(
             state, [("big.bin", data["big.bin"]), ("results.csv", data["table.csv"])]
         )
-        assert requests.get(demo + "/records/2").status_code == 410
+        assert requests.get(page_url + "/records/2").status_code == 410
     run.screenshot(driver, "deposit-6-deleted")
 
     with run.step("restore it"):
@@ -492,19 +297,6 @@ def test_deposit_in_chromium(demo, driver, location, tmp_path):
     assert console_errors(driver) == []
 
 
-def create_with_files(demo: str, title: str, files: dict[str, bytes]) -> str:
-    """Create a record through REST and upload files to it; return its PID."""
-    created = requests.post(demo + "/records/", json={"title": title})
-    assert created.status_code == 201, created.text
-    pid = created.json()["id"]
-    for key, body in files.items():
-        uploaded = requests.put(
-            "{0}/records/{1}/files/{2}".format(demo, pid, key), data=body
-        )
-        assert uploaded.status_code == 200, uploaded.text
-    return pid
-
-
 def focus_ring(driver) -> dict[str, str]:
     """Return the outline the focused element is drawn with."""
     return driver.execute_script(
@@ -513,27 +305,29 @@ def focus_ring(driver) -> dict[str, str]:
     )
 
 
-def test_page_accessibility(demo, driver):
+def test_page_accessibility(page_url, driver):
     """axe-core finds no WCAG 2 A/AA violation; the keyboard sees where it is."""
     from selenium.webdriver.common.keys import Keys
 
-    run = chromium.Run("Accessibility run: axe-core on 5 states of the page")
+    run = chromium.Run("Accessibility run: axe-core on 6 states of the page")
     chromium.RUNS.append(run)
-    draft = create_with_files(demo, "Draft", {"a.txt": b"a", "b.txt": b"bb"})
-    locked = create_with_files(demo, "Published", {"c.txt": b"c"})
-    assert requests.put("{0}/demo/records/{1}/lock".format(demo, locked)).ok
-    deleted = create_with_files(demo, "Deleted", {"d.txt": b"d"})
-    assert requests.delete("{0}/records/{1}".format(demo, deleted)).status_code == 204
+    draft = create_with_files(page_url, "Draft", {"a.txt": b"a", "b.txt": b"bb"})
+    locked = create_with_files(page_url, "Published", {"c.txt": b"c"})
+    assert requests.put("{0}/demo/records/{1}/lock".format(page_url, locked)).ok
+    deleted = create_with_files(page_url, "Deleted", {"d.txt": b"d"})
+    assert (
+        requests.delete("{0}/records/{1}".format(page_url, deleted)).status_code == 204
+    )
 
     def open_record(pid, text):
-        driver.get("{0}/#/records/{1}".format(demo, pid))
+        driver.get("{0}/#/records/{1}".format(page_url, pid))
         chromium.wait_for(
             lambda: text in by_css(driver, "#record").text, what="record " + pid
         )
 
     found = {}
     with run.step("list of records"):
-        driver.get(demo + "/")
+        driver.get(page_url + "/")
         chromium.wait_for(
             lambda: len(all_css(driver, "#record-list a")) == 2, what="the list"
         )
@@ -550,6 +344,17 @@ def test_page_accessibility(demo, driver):
         by_css(driver, '[data-key="a.txt"][data-action="edit"]').click()
         chromium.wait_for(lambda: all_css(driver, ".file-edit"), what="the form")
         found["edit form"] = chromium.run_axe(driver)
+    with run.step("the question before deleting, an error shown"):
+        by_css(driver, "#delete-record").click()
+        chromium.drop_named_files(driver, by_css(driver, "#drop-zone"), {"../x": "x"})
+        chromium.wait_for(
+            lambda: all_css(driver, "#uploads .upload-failed"), what="the refusal"
+        )
+        driver.execute_script(
+            "return import('/page/dom.js').then((dom) => dom.showError('An error.'));"
+        )
+        assert by_css(driver, "#alert").is_displayed()
+        found["question and error"] = chromium.run_axe(driver)
     with run.step("published (locked) files"):
         open_record(locked, "locked")
         found["locked"] = chromium.run_axe(driver)

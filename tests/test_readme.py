@@ -1,4 +1,9 @@
-"""The README's quick start: ``./run-demo.sh`` serves the demo, its curl commands work."""
+"""The README's quick start: ``./run-demo.sh`` serves the demo, its commands work.
+
+Its curl commands and its ``flask records-files`` command on the demo,
+in the test environment and in a fresh one made by ``./run-demo.sh``
+itself (what a newcomer gets), and its Python snippet as shown.
+"""
 
 import json
 import os
@@ -8,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -20,10 +26,37 @@ README = os.path.join(ROOT, "README.rst")
 DEMO_URL = "http://127.0.0.1:5000"
 
 
+def readme_commands(prefix=""):
+    """Return the console commands shown in the README, in order."""
+    with open(README) as fp:
+        commands = [line.strip()[2:] for line in fp if line.strip().startswith("$ ")]
+    return [command for command in commands if command.startswith(prefix)]
+
+
 def readme_curl_commands():
     """Return the curl command lines shown in the README, in order."""
+    return readme_commands("curl ")
+
+
+def readme_cli_command(venv):
+    """Return the README's ``flask`` command line, run with ``venv``'s flask."""
+    (command,) = [c for c in readme_commands() if "bin/flask " in c]
+    args = shlex.split(command)
+    assert args[0] == ".venv/bin/flask", command
+    return [os.path.join(venv, "bin", "flask")] + args[1:]
+
+
+def readme_python_snippet():
+    """Return the README's first Python code block (the one that runs)."""
     with open(README) as fp:
-        return [line.strip()[2:] for line in fp if line.strip().startswith("$ curl ")]
+        text = fp.read()
+    block = text.split(".. code-block:: python\n\n", 1)[1]
+    lines = []
+    for line in block.splitlines():
+        if line and not line.startswith("   "):
+            break
+        lines.append(line[3:])
+    return "\n".join(lines).strip() + "\n"
 
 
 def _run_with_requests(args, cwd):
@@ -63,18 +96,29 @@ def run_curl(command, base_url, cwd):
     return _run_with_requests(args, cwd)
 
 
-@pytest.fixture()
-def demo(tmp_path, base_config, location):
-    """``./run-demo.sh`` started as the README says, on a free port."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "VENV": sys.prefix,
-        "PORT": str(port),
-        "DEMO_INSTANCE_PATH": str(tmp_path / "instance"),
-        "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
-        "FILES_STORAGE_PATH": location.uri,
+def environment(**env):
+    """This process's environment with ``env``, without the suite's database.
+
+    The README's steps run as a newcomer's would: the demo's own SQLite
+    database and storage, unless ``env`` names others.
+    """
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("SQLALCHEMY_DATABASE_URI", "FILES_STORAGE_PATH")
     }
+    return {**inherited, **env}
+
+
+@contextmanager
+def running_demo(tmp_path, **env):
+    """``./run-demo.sh`` started as the README says, on a free port.
+
+    ``env`` adds to the environment (``VENV``, the database...). Yields the
+    base URL; the log is ``tmp_path / "demo.log"``.
+    """
+    port = free_port()
+    env = environment(PORT=str(port), **env)
     log = open(tmp_path / "demo.log", "wb")
     process = subprocess.Popen(
         [os.path.join(ROOT, "run-demo.sh")],
@@ -85,7 +129,7 @@ def demo(tmp_path, base_config, location):
         start_new_session=True,
     )
     url = "http://127.0.0.1:{0}".format(port)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600
     try:
         while True:
             if process.poll() is not None:
@@ -104,6 +148,35 @@ def demo(tmp_path, base_config, location):
         log.close()
 
 
+@pytest.fixture()
+def demo_env(tmp_path, base_config, location):
+    """What the demo and the CLI are given: the suite's database, a storage."""
+    return {
+        "DEMO_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
+        "FILES_STORAGE_PATH": location.uri,
+    }
+
+
+@pytest.fixture()
+def demo(tmp_path, demo_env):
+    """``./run-demo.sh`` in the test environment, on the suite's database."""
+    with running_demo(tmp_path, VENV=sys.prefix, **demo_env) as url:
+        yield url
+
+
+def run_cli(args, env):
+    """Run a ``flask`` command line from the checkout; return the finished process."""
+    return subprocess.run(
+        args,
+        cwd=ROOT,
+        env=environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_readme_has_exactly_two_quick_start_commands():
     with open(README) as fp:
         text = fp.read()
@@ -112,18 +185,18 @@ def test_readme_has_exactly_two_quick_start_commands():
     assert commands == ["./run-demo.sh", "./run-tests.sh"]
 
 
-def test_readme_curl_commands_work_on_the_demo(demo, tmp_path):
+def test_readme_commands_work_on_the_demo(demo, demo_env, tmp_path):
     commands = readme_curl_commands()
-    assert len(commands) == 6
+    assert len(commands) == 7
     workdir = tmp_path / "client"
     workdir.mkdir()
     shutil.copy(README, workdir / "README.rst")
+    size = os.path.getsize(README)
 
     # ./run-demo.sh points to the deposit page; the records' list answers
     # JSON with no search cluster.
-    printed = re.search(
-        r"Demo: (http://\S+)", (tmp_path / "demo.log").read_text()
-    ).group(1)
+    log = (tmp_path / "demo.log").read_text()
+    printed = re.search(r"Demo: (http://\S+)", log).group(1)
     assert printed == demo + "/"
     page = requests.get(printed)
     assert page.status_code == 200, page.text
@@ -147,6 +220,88 @@ def test_readme_curl_commands_work_on_the_demo(demo, tmp_path):
     assert (workdir / "README.copy").read_bytes() == (
         workdir / "README.rst"
     ).read_bytes()
-    run_curl(commands[5], demo, workdir)
+    # The record: _bucket as stored, _files and _files_summary computed.
+    shown = json.loads(run_curl(commands[5], demo, workdir))["metadata"]
+    assert set(shown) >= {"_bucket", "_files", "_files_summary"}
+    assert [entry["key"] for entry in shown["_files"]] == ["README.rst"]
+    assert shown["_files_summary"]["count"] == 1
+
+    # The command line, pointed at the demo as the README says.
+    cli = run_cli(readme_cli_command(sys.prefix), demo_env)
+    assert cli.returncode == 0, cli.stderr
+    lines = cli.stdout.splitlines()
+    assert lines[0].startswith("README.rst\t{0}\tmd5:".format(size)), lines
+    assert lines[-1] == "Total: 1 files, {0} bytes".format(size)
+
+    run_curl(commands[6], demo, workdir)
+    assert requests.get(demo + "/records/1/files/").json()["contents"] == []
     record = requests.get(demo + "/records/1").json()
     assert "_files" not in record["metadata"]
+    assert record["metadata"]["_files_summary"]["count"] == 0
+    assert "SAWarning" not in (tmp_path / "demo.log").read_text()
+
+
+def test_the_cli_works_where_run_demo_installs(tmp_path):
+    """A fresh ``.venv`` made by ``./run-demo.sh``: every ``flask`` command loads."""
+    venv = str(tmp_path / "venv")
+    instance = {"DEMO_INSTANCE_PATH": str(tmp_path / "instance")}
+    workdir = tmp_path / "client"
+    workdir.mkdir()
+    shutil.copy(README, workdir / "README.rst")
+    commands = readme_curl_commands()
+    with running_demo(tmp_path, VENV=venv, **instance) as url:
+        assert json.loads(run_curl(commands[0], url, workdir))["id"] == "1"
+        assert json.loads(run_curl(commands[2], url, workdir))["key"] == "README.rst"
+
+        # Flask loads every command of the environment (Invenio-Accounts'
+        # among them) before it runs any.
+        everything = run_cli(
+            [
+                os.path.join(venv, "bin", "flask"),
+                "--app",
+                "examples.app:create_app",
+                "--help",
+            ],
+            instance,
+        )
+        assert everything.returncode == 0, everything.stderr
+        assert "records-files" in everything.stdout
+        cli = run_cli(readme_cli_command(venv), instance)
+        assert cli.returncode == 0, cli.stderr
+        assert cli.stdout.splitlines()[-1] == "Total: 1 files, {0} bytes".format(
+            os.path.getsize(README)
+        )
+        assert "Warning" not in cli.stderr, cli.stderr
+    assert "SAWarning" not in (tmp_path / "demo.log").read_text()
+
+
+def test_the_python_snippet_runs_as_shown(tmp_path, demo_env):
+    snippet = readme_python_snippet()
+    assert "app.app_context()" in snippet and "db.session.commit()" in snippet
+    ran = subprocess.run(
+        [sys.executable, "-"],
+        input=snippet,
+        cwd=ROOT,
+        env=environment(**demo_env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "Warning" not in ran.stderr, ran.stderr
+    record_id, keys = ran.stdout.strip().split(" ", 1)
+    assert keys == "['measurements.csv']"
+    # As the README says: no PID, but the CLI finds it by its UUID.
+    listed = run_cli(
+        [
+            os.path.join(sys.prefix, "bin", "flask"),
+            "--app",
+            "examples.app:create_app",
+            "records-files",
+            "list",
+            record_id,
+        ],
+        demo_env,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("measurements.csv\t8\tmd5:")

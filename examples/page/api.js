@@ -1,10 +1,26 @@
 // Calls to the demo's REST routes. Every failure becomes an ApiError that
 // carries the HTTP status and the JSON message the server sent.
 
+// Statuses after which the same request may succeed later: no answer at all
+// (0), a timeout, a conflict with another writer, a lock, too many requests,
+// a server error. Any other 4xx (a bad name, an empty file, the quota, a
+// locked record) fails again however often it is sent.
+const TRANSIENT = new Set([0, 408, 409, 423, 425, 429]);
+
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, { retryable } = {}) {
     super(message || `HTTP ${status}`);
     this.status = status;
+    // Whether sending the request again may help.
+    this.retryable = retryable ?? (TRANSIENT.has(status) || status >= 500);
+  }
+}
+
+// A request the page refuses to send (a key that would change the URL's
+// path, say): sending it again would be refused again.
+export class RefusedError extends ApiError {
+  constructor(message) {
+    super(0, message, { retryable: false });
   }
 }
 
@@ -80,8 +96,30 @@ export function send(method, url, body, { onProgress, signal } = {}) {
   });
 }
 
-// The URL of a file under a record's files URL: each path segment encoded.
+// Why a key cannot be sent in a URL, or null. Each "/"-separated segment of
+// a key becomes a segment of the URL's path: "." and ".." (which the
+// browser resolves, climbing out of the record's files) and empty segments
+// are refused here, before anything is sent.
+export function keyProblem(key) {
+  if (typeof key !== "string" || key === "") return "A file needs a name.";
+  for (const segment of key.split("/")) {
+    if (segment === "") {
+      return `"${key}" has an empty path segment (a leading, trailing or double "/").`;
+    }
+    if (segment === "." || segment === "..") {
+      return `"${key}" has a "${segment}" path segment: a file name cannot climb out of its folder.`;
+    }
+  }
+  return null;
+}
+
+// The URL of a file under a record's files URL. Each "/"-separated segment
+// is encoded (a "\", "?", "#" or "%" in a key reaches the URL encoded, so
+// "%2e" stays a name), and dot and empty segments are refused with a
+// RefusedError: no key can change the URL's path.
 export function fileUrl(filesUrl, key) {
+  const problem = keyProblem(key);
+  if (problem) throw new RefusedError(problem);
   return `${filesUrl}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 

@@ -35,18 +35,42 @@ export function announce(message) {
   });
 }
 
+const ALERT_SECONDS = 10;
 let alertTimer = null;
+let alertShownAt = 0;
 
-// Shows an error (role="alert" is announced at once) for a while.
-export function showError(message) {
-  const box = byId("alert");
-  box.textContent = message;
-  box.hidden = false;
+function hideError() {
   clearTimeout(alertTimer);
-  alertTimer = setTimeout(() => {
-    box.hidden = true;
-  }, 8000);
+  byId("alert").hidden = true;
 }
+
+// Shows an error (role="alert" is announced at once). It goes away at the
+// user's next action (a click, a key, a drop), with its Close button, or
+// after ALERT_SECONDS; clicks pass through it (style.css), so it never
+// stands between the user and a button.
+export function showError(message) {
+  byId("alert-text").textContent = message;
+  byId("alert").hidden = false;
+  alertShownAt = performance.now();
+  clearTimeout(alertTimer);
+  alertTimer = setTimeout(hideError, ALERT_SECONDS * 1000);
+}
+
+function dismissOnAction(event) {
+  const box = byId("alert");
+  // Events from before the error (the click that caused it) do not count.
+  if (box.hidden || event.timeStamp <= alertShownAt) return;
+  // Its own Close button closes it on click.
+  if (box.contains(event.target)) return;
+  if (event.type === "keydown" && ["Shift", "Control", "Alt", "Meta"].includes(event.key)) return;
+  hideError();
+}
+
+for (const type of ["pointerdown", "keydown", "drop"]) {
+  document.addEventListener(type, dismissOnAction, { capture: true });
+}
+// Module scripts run once the document is parsed: the box is there.
+byId("alert-close").addEventListener("click", hideError);
 
 const UNITS = ["bytes", "KiB", "MiB", "GiB", "TiB"];
 

@@ -1,13 +1,18 @@
 // One record: its files summary and quota, its files, the uploads, and its
 // life cycle (lock, new version, delete, restore).
 
-import { actionsUrl, ApiError, getJSON, request } from "./api.js";
+import { actionsUrl, ApiError, getJSON, keyProblem, request } from "./api.js";
 import { announce, byId, formatBytes, h, showError } from "./dom.js";
 import { renderFiles } from "./files.js";
 import { renderUpload } from "./uploadlist.js";
 import { UploadQueue } from "./uploads.js";
 
+// The files are listed a page at a time, as the REST listing serves them:
+// a record of 10,000 files shows its first FILES_PAGE_SIZE, and more on
+// demand. A reload asks again for as many as were shown (one request, at
+// most the listing's largest page).
 const FILES_PAGE_SIZE = 100;
+const FILES_MAX_PAGE_SIZE = 1000;
 
 export class RecordView {
   constructor({ onChanged, onOpen }) {
@@ -15,6 +20,7 @@ export class RecordView {
     this.record = null; // GET /records/<pid>
     this.bucket = null; // GET <files link>: the bucket and the first files
     this.files = [];
+    this.metadata = {}; // per-file metadata by key, from the listing's entries
     this.nextFiles = null;
     this.gone = null;
     this.editing = null;
@@ -39,7 +45,12 @@ export class RecordView {
       this.act("DELETE", "lock", "The files are unlocked."),
     );
     byId("new-version").addEventListener("click", () => this.newVersion());
-    byId("delete-record").addEventListener("click", () => this.deleteRecord());
+    byId("delete-record").addEventListener("click", () => this.askToDelete(true));
+    byId("keep-record").addEventListener("click", () => this.askToDelete(false));
+    byId("confirm-delete").addEventListener("click", () => this.deleteRecord());
+    byId("delete-confirm").addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.askToDelete(false);
+    });
     byId("restore-record").addEventListener("click", () => this.restore());
     byId("more-files").addEventListener("click", () => this.loadMoreFiles());
     byId("clear-uploads").addEventListener("click", () => this.clearUploads());
@@ -76,6 +87,8 @@ export class RecordView {
       byId("uploads").replaceChildren();
       byId("clear-uploads").hidden = true;
       this.editing = null;
+      this.files = [];
+      this.askToDelete(false, { focus: false });
     }
     this.pid = pid;
     // Uploads to this record still under way (the page was elsewhere).
@@ -93,9 +106,10 @@ export class RecordView {
     let record = null;
     let bucket = null;
     let gone = null;
+    const size = Math.min(FILES_MAX_PAGE_SIZE, Math.max(FILES_PAGE_SIZE, this.files.length));
     try {
       record = await getJSON(`/records/${encodeURIComponent(this.pid)}`);
-      bucket = await getJSON(`${record.links.files}?size=${FILES_PAGE_SIZE}`);
+      bucket = await getJSON(`${record.links.files}?size=${size}`);
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 410) {
         if (token === this.loadToken) showError(`Record ${this.pid}: ${error.message}`);
@@ -108,17 +122,32 @@ export class RecordView {
     this.bucket = bucket;
     this.gone = gone;
     this.files = bucket ? bucket.contents : [];
+    this.metadata = {};
+    this.addMetadata(bucket);
     this.nextFiles = bucket && bucket.links ? bucket.links.next : null;
     this.render();
   }
 
+  // The per-file metadata (description...) of a listing page's entries.
+  addMetadata(page) {
+    for (const entry of (page && page.entries) || []) {
+      if (entry.status === "completed") this.metadata[entry.key] = entry.metadata || {};
+    }
+  }
+
   async loadMoreFiles() {
     if (!this.nextFiles) return;
+    const first = this.files.length;
     try {
       const page = await getJSON(this.nextFiles);
       this.files = this.files.concat(page.contents);
+      this.addMetadata(page);
       this.nextFiles = page.links ? page.links.next : null;
       this.renderFileList();
+      // The keyboard goes on where the new files begin.
+      const added = byId("file-list").children[first];
+      if (added) added.querySelector("a").focus();
+      announce(`${page.contents.length} more files shown.`);
     } catch (error) {
       showError(`More files could not be listed: ${error.message}`);
     }
@@ -199,9 +228,7 @@ export class RecordView {
   }
 
   renderFileList() {
-    const metadata = {};
-    for (const entry of this.record.metadata._files || []) metadata[entry.key] = entry;
-    renderFiles(byId("file-list"), this.files, metadata, {
+    renderFiles(byId("file-list"), this.files, this.metadata, {
       locked: this.locked,
       editing: this.editing,
       actions: {
@@ -213,6 +240,12 @@ export class RecordView {
     });
     byId("no-files").hidden = this.files.length > 0;
     byId("more-files").hidden = !this.nextFiles;
+    const summary = this.record.metadata._files_summary;
+    const total = summary ? summary.count : this.files.length;
+    byId("files-shown").textContent =
+      this.nextFiles && total > this.files.length
+        ? `Showing the first ${this.files.length} of ${total} files.`
+        : "";
   }
 
   // Puts the focus back on a file's control after the list was redrawn.
@@ -257,8 +290,9 @@ export class RecordView {
   }
 
   async edit(key, newKey, description) {
-    if (!newKey) {
-      showError("A file needs a name.");
+    const problem = keyProblem(newKey);
+    if (problem) {
+      showError(problem);
       return;
     }
     const body = { key, metadata: { description: description || null } };
@@ -280,6 +314,7 @@ export class RecordView {
     try {
       await request("DELETE", file.links.self);
       await this.reload();
+      this.onChanged(); // the records' list shows how many files each has
       const neighbour = this.files[Math.min(index, this.files.length - 1)];
       if (neighbour) this.focusFileControl(neighbour.key, "delete");
       else byId("files-heading").focus();
@@ -304,7 +339,7 @@ export class RecordView {
     if (upload.recordPid !== this.pid) return;
     renderUpload(byId("uploads"), upload, {
       retry: (item) => this.queue.retry(item),
-      cancel: (item) => this.queue.cancel(item),
+      cancel: (item) => this.cancelUpload(item),
     });
     byId("clear-uploads").hidden = !this.queue.items.some(
       (item) => item.finished && item.recordPid === this.pid,
@@ -315,11 +350,19 @@ export class RecordView {
         announce(`${upload.key} uploaded.`);
         this.reload();
       } else if (upload.state === "failed") {
-        announce(`${upload.key} failed: ${upload.error.message} Retry is available.`);
+        const next = upload.retryable ? "Retry is available." : "Retrying would not help.";
+        announce(`${upload.key} failed: ${upload.error.message} ${next}`);
       } else if (upload.state === "cancelled") {
         announce(`${upload.key} cancelled.`);
       }
     }
+  }
+
+  // Cancels an upload, then shows the bucket as the server left it: an
+  // aborted multipart upload no longer holds its share of the quota.
+  async cancelUpload(upload) {
+    await this.queue.cancel(upload);
+    if (upload.recordPid === this.pid) await this.reload();
   }
 
   clearUploads() {
@@ -354,7 +397,25 @@ export class RecordView {
     }
   }
 
+  // Shows (or hides) the question "Delete record N?" under the button.
+  askToDelete(asking, { focus = true } = {}) {
+    const button = byId("delete-record");
+    const box = byId("delete-confirm");
+    const wasAsking = !box.hidden;
+    box.hidden = !asking;
+    button.setAttribute("aria-expanded", String(asking));
+    if (asking) {
+      byId("delete-confirm-text").textContent =
+        `Delete record ${this.pid}? It answers 410 Gone until it is restored; ` +
+        "its files are kept, locked.";
+      if (focus) byId("keep-record").focus();
+    } else if (wasAsking && focus) {
+      button.focus();
+    }
+  }
+
   async deleteRecord() {
+    this.askToDelete(false, { focus: false });
     try {
       await request("DELETE", `/records/${encodeURIComponent(this.pid)}`);
       await this.reload();

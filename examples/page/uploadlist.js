@@ -1,5 +1,6 @@
 // The list of uploads: a progress bar, a status and Retry / Cancel buttons
-// per file.
+// per file. Retry shows only when retrying may help; the bar and the byte
+// count show what the server acknowledged, not what was merely sent.
 
 import { formatBytes, h } from "./dom.js";
 
@@ -13,10 +14,13 @@ const STATES = {
 
 function statusText(upload) {
   const size = upload.file.size;
-  const percent = size ? Math.floor((100 * upload.loaded) / size) : 100;
-  let text = `${STATES[upload.state]}: ${formatBytes(upload.loaded)} of ${formatBytes(size)} (${percent} %)`;
+  let text = `${STATES[upload.state]}: ${formatBytes(upload.loaded)} of ${formatBytes(size)}`;
+  if (size > 0) text += ` (${Math.floor((100 * upload.loaded) / size)} %)`;
   if (upload.multipart) text += `, ${upload.partsSent} of ${upload.partCount} parts sent`;
-  if (upload.state === "failed") text += `. ${upload.error.message}`;
+  if (upload.state === "failed") {
+    text += `. ${upload.error.message}`;
+    if (!upload.retryable) text += " Retrying would not help.";
+  }
   return text;
 }
 
@@ -45,7 +49,7 @@ export function renderUpload(list, upload, { retry, cancel }) {
   item.querySelector("progress").value = upload.loaded;
   item.querySelector(".upload-status").textContent = statusText(upload);
   const focused = document.activeElement;
-  item.querySelector(".retry").hidden = upload.state !== "failed";
+  item.querySelector(".retry").hidden = !upload.retryable;
   item.querySelector(".cancel").hidden = upload.finished;
   if (focused !== item && item.contains(focused) && focused.hidden) {
     // The button just used went away: keep the keyboard user's place.

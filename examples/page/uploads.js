@@ -4,13 +4,26 @@
 // multipart upload: start it (POST ?uploads), send the parts (PUT
 // ?uploadId=&partNumber=), complete it (POST ?uploadId=). A failed upload
 // keeps its upload id: retrying asks the server which parts it already has
-// and sends only the others.
+// and sends only the others. Only failures that may go away are retried
+// (ApiError.retryable): a refused name, an empty file or a full quota fail
+// the same way every time.
 
-import { ApiError, fileUrl, getJSON, request, send } from "./api.js";
+import { ApiError, fileUrl, getJSON, RefusedError, request, send } from "./api.js";
 
 export const PART_SIZE = 5 * 1024 * 1024;
 
 let counter = 0;
+
+// A 404 for a part or the completion: the server forgot the upload (it was
+// aborted, or collected). Retry starts it again, so that one may help.
+async function forgotten(sent) {
+  try {
+    return await sent;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) error.retryable = true;
+    throw error;
+  }
+}
 
 export class Upload {
   constructor(file, filesUrl, recordPid) {
@@ -18,10 +31,17 @@ export class Upload {
     this.recordPid = recordPid;
     this.file = file;
     this.key = file.name;
-    this.url = fileUrl(filesUrl, this.key);
+    this.url = null;
+    this.refusal = null;
+    try {
+      this.url = fileUrl(filesUrl, this.key);
+    } catch (error) {
+      this.refusal = error; // Sent never: the key would change the URL.
+    }
     this.multipart = file.size > PART_SIZE;
     this.state = "queued"; // queued, uploading, done, failed, cancelled
-    this.loaded = 0;
+    this.loaded = 0; // bytes sent so far, for the progress bar
+    this.accepted = 0; // bytes the server has acknowledged
     this.error = null;
     this.uploadId = null;
     this.partsSent = 0;
@@ -32,8 +52,15 @@ export class Upload {
     return Math.max(1, Math.ceil(this.file.size / PART_SIZE));
   }
 
+  // Whether Retry may help: the upload failed for a reason that can pass.
+  get retryable() {
+    return this.state === "failed" && Boolean(this.error && this.error.retryable);
+  }
+
+  // Done, cancelled, or failed for good: nothing more will happen to it.
   get finished() {
-    return this.state === "done" || this.state === "cancelled";
+    return this.state === "done" || this.state === "cancelled" ||
+      (this.state === "failed" && !this.retryable);
   }
 
   async run(onChange) {
@@ -42,6 +69,7 @@ export class Upload {
     this.controller = new AbortController();
     onChange(this);
     try {
+      if (this.refusal) throw this.refusal;
       if (this.multipart) {
         await this.sendParts(onChange);
       } else {
@@ -50,12 +78,18 @@ export class Upload {
           onProgress: (loaded) => this.progress(loaded, onChange),
         });
       }
+      this.accepted = this.file.size;
       this.loaded = this.file.size;
       this.state = "done";
     } catch (error) {
       if (this.state !== "cancelled") {
         this.state = "failed";
-        this.error = error instanceof ApiError ? error : new ApiError(0, String(error));
+        this.error = error instanceof ApiError ? error : new RefusedError(String(error));
+        // What was sent but not acknowledged does not count: the bar shows
+        // what the server holds.
+        this.loaded = this.accepted;
+        // A failure for good: the parts sent would only hold the quota.
+        if (!this.error.retryable) await this.abortOnServer();
       }
     } finally {
       this.controller = null;
@@ -87,41 +121,59 @@ export class Upload {
         `${this.url}?uploads&size=${this.file.size}&partSize=${PART_SIZE}`,
       );
       this.uploadId = started.id;
+      if (this.state === "cancelled") {
+        // Cancelled while the server was starting it.
+        await this.abortOnServer();
+        throw new ApiError(0, "Cancelled.");
+      }
     }
     const sizeOf = (n) => Math.min(PART_SIZE, this.file.size - n * PART_SIZE);
-    let done = 0;
-    for (const n of have) done += sizeOf(n);
+    this.accepted = 0;
+    for (const n of have) this.accepted += sizeOf(n);
     this.partsSent = have.size;
-    this.progress(done, onChange);
+    this.progress(this.accepted, onChange);
     for (let n = 0; n < this.partCount; n++) {
       if (have.has(n)) continue;
       const body = this.file.slice(n * PART_SIZE, n * PART_SIZE + sizeOf(n));
-      await send("PUT", `${this.url}?uploadId=${this.uploadId}&partNumber=${n}`, body, {
-        signal,
-        onProgress: (loaded) => this.progress(done + loaded, onChange),
-      });
-      done += sizeOf(n);
+      const before = this.accepted;
+      await forgotten(
+        send("PUT", `${this.url}?uploadId=${this.uploadId}&partNumber=${n}`, body, {
+          signal,
+          onProgress: (loaded) => this.progress(before + loaded, onChange),
+        }),
+      );
+      this.accepted += sizeOf(n);
       this.partsSent += 1;
-      this.progress(done, onChange);
+      this.progress(this.accepted, onChange);
     }
-    await request("POST", `${this.url}?uploadId=${this.uploadId}`);
+    await forgotten(request("POST", `${this.url}?uploadId=${this.uploadId}`));
     this.uploadId = null;
   }
 
   // Stops the upload; a multipart upload is aborted on the server too, so
   // that its parts do not keep their share of the quota.
   async cancel() {
-    const uploadId = this.uploadId;
     this.state = "cancelled";
     if (this.controller) this.controller.abort();
+    await this.abortOnServer();
+  }
+
+  // Aborts the multipart upload on the server, if there is one. The counts
+  // go back to zero unless the server refused (a locked record keeps the
+  // parts it has: the page says so).
+  async abortOnServer() {
+    const uploadId = this.uploadId;
     this.uploadId = null;
     if (uploadId) {
       try {
         await request("DELETE", `${this.url}?uploadId=${uploadId}`);
-      } catch (ignored) {
-        // Gone already, or the server is unreachable: nothing more to do here.
+      } catch (error) {
+        // Gone already (404), or unreachable: nothing more to do here.
+        if (error instanceof ApiError && error.status >= 400 && error.status !== 404) return;
       }
     }
+    this.loaded = this.accepted = 0;
+    this.partsSent = 0;
   }
 }
 
@@ -143,12 +195,13 @@ export class UploadQueue {
   }
 
   retry(upload) {
-    if (upload.state !== "failed") return;
+    if (!upload.retryable) return;
     upload.state = "queued";
     this.onChange(upload);
     this.pump();
   }
 
+  // Resolves once the server has forgotten the upload (its parts aborted).
   async cancel(upload) {
     await upload.cancel();
     this.onChange(upload);

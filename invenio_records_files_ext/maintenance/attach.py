@@ -25,6 +25,7 @@ from ..errors import (
     describe,
 )
 from ..keys import validate_key
+from .identifiers import RecordId
 from .records import load_record, record_files
 
 Advance = Callable[[int], None]
@@ -143,7 +144,7 @@ def collect(paths: Iterable[str]) -> Collected:
     return collector.found
 
 
-def stored_files(record_id: Any) -> dict[str, StoredFile]:
+def stored_files(record_id: RecordId) -> dict[str, StoredFile]:
     """Return the record's current files by key, checking it may be written.
 
     The read transaction is ended before returning: hashing local files may
@@ -154,7 +155,7 @@ def stored_files(record_id: Any) -> dict[str, StoredFile]:
     :raises invenio_files_rest.errors.InvalidOperationError: its files are
         locked.
     """
-    files = record_files(load_record(record_id))
+    files = record_files(load_record(record_id), record_id)
     if files.locked:
         db.session.rollback()
         raise InvalidOperationError(
@@ -228,7 +229,7 @@ def _already_stored(item: LocalFile, stored: dict[str, StoredFile]) -> bool:
 
 
 def attach(
-    record_id: Any,
+    record_id: RecordId,
     files: Sequence[LocalFile],
     stored: dict[str, StoredFile],
     batch_size: int,
@@ -259,7 +260,7 @@ def attach(
         nonlocal batch, pending
         # A fresh record for every batch: after a commit another writer may
         # have changed the record's files.
-        files = record_files(load_record(record_id))
+        files = record_files(load_record(record_id), record_id)
         try:
             store_batch(files, batch, advance)
         except Exception as error:

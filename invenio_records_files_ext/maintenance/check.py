@@ -22,6 +22,7 @@ from sqlalchemy import and_, or_, select
 from ..files import sync
 from ..files.sync import SyncReport
 from ..models import RecordsBuckets
+from .identifiers import RecordId
 from .records import load_record
 
 LINKS_SLICE = 500
@@ -68,19 +69,19 @@ class CheckSummary:
             self.removed += len(check.report.removed)
 
 
-def links_of(record_id: Any) -> list[Link]:
+def links_of(record_id: RecordId) -> list[Link]:
     """Return the buckets linked to one record (checking it exists).
 
     :raises invenio_records_files_ext.errors.RecordNotFoundError: no record
         has this id.
     """
-    load_record(record_id, allow_deleted=True)
+    record = load_record(record_id, allow_deleted=True)
     bucket_ids = db.session.execute(
         select(RecordsBuckets.bucket_id)
-        .where(RecordsBuckets.record_id == record_id)
+        .where(RecordsBuckets.record_id == record.id)
         .order_by(RecordsBuckets.bucket_id)
     ).scalars()
-    links = [Link(record_id, bucket_id) for bucket_id in bucket_ids]
+    links = [Link(record.id, bucket_id) for bucket_id in bucket_ids]
     db.session.rollback()
     return links
 

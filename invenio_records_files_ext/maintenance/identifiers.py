@@ -9,13 +9,18 @@ A value is read as:
 
 A value with a colon that names no PID in form 2 is also tried in form 3,
 so that values which contain a colon themselves still resolve.
+
+:func:`resolve_named` also keeps the name the record was given
+(:class:`NamedRecord`): the maintenance functions accept it wherever they
+take a record id, and their messages then name the record as the user did
+(``recid:6``) rather than by its UUID.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 from flask import current_app, has_app_context
 from invenio_db import db
@@ -54,6 +59,28 @@ class RecordRef:
         return found
 
 
+@dataclass(frozen=True)
+class NamedRecord:
+    """A record's id and the name it was given by (a PID, or the UUID)."""
+
+    id: uuid.UUID
+    name: str
+    """``pid_type:pid_value`` when named by a PID, else the UUID."""
+
+    def __str__(self) -> str:
+        """Return the name: messages that format the record show it."""
+        return self.name
+
+
+RecordId = Union[uuid.UUID, NamedRecord]
+"""What the maintenance functions accept to name a record."""
+
+
+def record_uuid(record: RecordId) -> uuid.UUID:
+    """Return the id of a record named by its UUID or a :class:`NamedRecord`."""
+    return record.id if isinstance(record, NamedRecord) else record
+
+
 def default_pid_type() -> str:
     """Return ``RECORDS_FILES_CLI_DEFAULT_PID_TYPE`` (``recid`` by default)."""
     if has_app_context():
@@ -76,10 +103,19 @@ def resolve(value: str, pid_type: Optional[str] = None) -> uuid.UUID:
     :raises invenio_records_files_ext.errors.UnknownIdentifierError: no
         PID of that form exists, or it points to no record.
     """
+    return resolve_named(value, pid_type).id
+
+
+def resolve_named(value: str, pid_type: Optional[str] = None) -> NamedRecord:
+    """Return the record a UUID or persistent identifier names, with its name.
+
+    The name is ``pid_type:pid_value`` of the PID found (``recid:6``, also
+    for a bare ``6``), or the UUID. Raises as :func:`resolve` does.
+    """
     ref = RecordRef(str(value).strip())
     as_uuid = ref.uuid()
     if as_uuid is not None:
-        return as_uuid
+        return NamedRecord(as_uuid, str(as_uuid))
     candidates = ref.candidates(pid_type or default_pid_type())
     for kind, pid_value in candidates:
         pid = db.session.execute(
@@ -94,7 +130,7 @@ def resolve(value: str, pid_type: Optional[str] = None) -> uuid.UUID:
             raise UnknownIdentifierError(
                 "PID {0}:{1} does not point to a record.".format(kind, pid_value)
             )
-        return pid.object_uuid  # type: ignore[no-any-return]
+        return NamedRecord(pid.object_uuid, "{0}:{1}".format(kind, pid_value))
     raise UnknownIdentifierError(
         "No record with PID {0}.".format(
             " or ".join("{0}:{1}".format(kind, v) for kind, v in candidates)

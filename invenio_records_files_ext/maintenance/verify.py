@@ -14,6 +14,7 @@ from .. import versions
 from ..errors import describe
 from ..hashing import StoredChecksum, digest_stream
 from ..models import REMOTE_STORAGE_CLASS, RecordsBuckets
+from .identifiers import RecordId
 from .records import load_record, record_files
 
 Advance = Callable[[int], None]
@@ -58,7 +59,7 @@ class VerifyResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def plan_record(record_id: Any) -> VerifyPlan:
+def plan_record(record_id: RecordId) -> VerifyPlan:
     """Plan reading back one record's current files (soft-deleted too).
 
     :raises invenio_records_files_ext.errors.RecordsFilesError: unknown
@@ -67,7 +68,7 @@ def plan_record(record_id: Any) -> VerifyPlan:
     record = load_record(record_id, allow_deleted=True)
     items = [
         VerifyItem(record.id, fileobj.key, fileobj.obj.file)
-        for fileobj in record_files(record)
+        for fileobj in record_files(record, record_id)
     ]
     return VerifyPlan(len(items), sum(item.file.size or 0 for item in items), items)
 

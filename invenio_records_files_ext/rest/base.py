@@ -125,11 +125,9 @@ class FilesView:
         except BuildError:
             raise error from None
         code = 301 if request.method in access.READ_METHODS else 308
-        response = jsonify(
-            {"status": code, "message": "Moved Permanently", "location": location}
+        response = json_error(
+            code, "Moved Permanently", [("Location", location)], location=location
         )
-        response.status_code = code
-        response.headers["Location"] = location
         abort(response)
 
     def options(self, *args, **kwargs):
