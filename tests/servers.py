@@ -44,13 +44,14 @@ def server_command(kind, port, workers=2, timeout=60, target=DEMO):
             target,
         ]
     if kind == "waitress":
+        # waitress calls a factory: "module:function", without the call.
         return [
             sys.executable,
             "-m",
             "waitress",
             "--listen=127.0.0.1:{0}".format(port),
             "--call",
-            "examples.app:create_app",
+            target.removesuffix("()"),
         ]
     raise ValueError(kind)
 
@@ -58,8 +59,8 @@ def server_command(kind, port, workers=2, timeout=60, target=DEMO):
 class Server:
     """A running WSGI server process serving the demo application.
 
-    ``target`` and ``ready_path`` serve another application (gunicorn
-    only): its module path and a URL path it answers once started.
+    ``target`` and ``ready_path`` serve another application: its module
+    path (``module:factory()``) and a URL path it answers once started.
     """
 
     def __init__(
