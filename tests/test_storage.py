@@ -183,10 +183,10 @@ def test_initialized_file_is_on_disk(tmp_path):
 
 def test_fsync_can_be_turned_off(tmp_path):
     """The negative control: without the flush, the bytes are still dirty."""
-    app = Flask("throwaway")
-    app.config["RECORDS_FILES_FSYNC"] = False
+    bare = Flask("throwaway")
+    bare.config["RECORDS_FILES_FSYNC"] = False
     path = tmp_path / "f" / "data"
-    with app.app_context():
+    with bare.app_context():
         HashingPyFSFileStorage(str(path)).save(BytesIO(os.urandom(1024 * 1024)))
     assert cachestat(path).dirty > 0
 
@@ -233,13 +233,17 @@ def test_a_failed_flush_fails_the_write():
 
 
 def test_install_replaces_only_the_default_local_factory():
-    app = Flask("factories")
-    app.config["FILES_REST_STORAGE_FACTORY"] = storage_module.FILES_REST_DEFAULT_FACTORY
-    assert storage_module.install(app)
-    assert (
-        app.config["FILES_REST_STORAGE_FACTORY"] is storage_module.pyfs_storage_factory
+    bare = Flask("factories")
+    bare.config["FILES_REST_STORAGE_FACTORY"] = (
+        storage_module.FILES_REST_DEFAULT_FACTORY
     )
-    assert not storage_module.install(app)
-    app.config["FILES_REST_STORAGE_FACTORY"] = "invenio_s3.s3fs_storage_factory"
-    assert not storage_module.install(app)
-    assert app.config["FILES_REST_STORAGE_FACTORY"] == "invenio_s3.s3fs_storage_factory"
+    assert storage_module.install(bare)
+    assert (
+        bare.config["FILES_REST_STORAGE_FACTORY"] is storage_module.pyfs_storage_factory
+    )
+    assert not storage_module.install(bare)
+    bare.config["FILES_REST_STORAGE_FACTORY"] = "invenio_s3.s3fs_storage_factory"
+    assert not storage_module.install(bare)
+    assert (
+        bare.config["FILES_REST_STORAGE_FACTORY"] == "invenio_s3.s3fs_storage_factory"
+    )
