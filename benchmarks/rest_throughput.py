@@ -46,6 +46,10 @@ bench.option("--rss-sizes", help="sizes (MiB) of one more transfer each (64,1024
 bench.option("--no-fsync", action="store_true", help="RECORDS_FILES_FSYNC off")
 bench.option("--in-a-row", type=int, help="upload N times in a row per route")
 bench.option("--runs", type=int, help="repeat the whole run N times")
+bench.option(
+    "--routes",
+    help="upload routes, comma-separated (all: upload,upload waitress,content,parts)",
+)
 
 TARGET, SPREAD, ROW_DRIFT = 0.8, 0.10, 1.10
 """Upload / floor in the slowest round (at least); standard deviation /
@@ -186,6 +190,17 @@ ROUTES = {
 """Upload routes: how, and through which server."""
 
 
+def routes():
+    """The routes ``--routes`` names (all by default)."""
+    names = bench.args.routes.split(",") if bench.args.routes else list(ROUTES)
+    unknown = set(names) - set(ROUTES)
+    if unknown:
+        raise SystemExit(
+            f"--routes: no route {sorted(unknown)}; routes: {list(ROUTES)}"
+        )
+    return names
+
+
 def floor_step(name, path):
     """``md5sum`` of the file, or a durable copy of it; return seconds."""
     copy = os.path.join(bench.workdir, "copy.bin")
@@ -255,7 +270,8 @@ def spread_and_floor(times, route):
 def consecutive(size, servers, path, md5, count):
     """``--in-a-row``: each route's upload ``count`` times in a row."""
     urls = {kind: server.url for kind, server in servers.items()}
-    for route, (func, kind) in ROUTES.items():
+    for route in routes():
+        func, kind = ROUTES[route]
         floor = {name: floor_step(name, path) for name in ("md5sum", "dd")}
         print(
             f"[{route}] load before: {load()}; md5sum {floor['md5sum']:.3f} s, "
@@ -347,12 +363,12 @@ def timed(size, worker):
         baseline = memory_kib("VmRSS", worker)  # it has answered one request
         reset_peak(worker)
         step(1, "download")  # warm-up: a fresh server's first transfer is slower
-    steps = ("md5sum", "dd", *ROUTES, "download", "plain")
+    steps = ("md5sum", "dd", *routes(), "download", "plain")
     runs = {name: bench.time(f"{name} {size} MiB", step, name) for name in steps}
     if not bench.parent:
         return
     times = {name: runs[name].get_values() for name in steps}
-    for route in ROUTES:
+    for route in routes():
         spread_and_floor(times, route)
     for note in bench.notes("commit"):
         print(f"commit of a {note['route']} upload: {note['seconds']:.3f} s")

@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any, NamedTuple, Optional, Protocol
 
 from flask import current_app, has_app_context
+from invenio_files_rest.errors import StorageError
 from invenio_files_rest.models import FileInstance
 from invenio_files_rest.storage import PyFSFileStorage
 from invenio_files_rest.storage import pyfs_storage_factory as files_rest_pyfs_factory
@@ -38,7 +39,7 @@ from . import ledger
 from .digests import Digests
 from .hashing import parse_content_md5, verify_md5
 from .writeback import Writeback, entries_to_sync, sync_directories, sync_file
-from .writeloop import copy_stream
+from .writeloop import copy_stream, hash_stream
 
 DEFAULT_UPLOAD_CHUNK_SIZE = 1024 * 1024
 
@@ -239,11 +240,33 @@ class HashingWhileWritingMixin:
         self.checksums = digests.hexdigests()
         return written, digests.checksum()
 
-    def _compute_checksum(self, stream, size=None, chunk_size=None, **kwargs):
-        # Invenio-Files-REST's checksum() asks for its 5 MiB default.
-        return super()._compute_checksum(  # type: ignore[misc]
-            stream, size=size, chunk_size=upload_chunk_size(chunk_size), **kwargs
-        )
+    def _compute_checksum(
+        self, stream, size=None, chunk_size=None, progress_callback=None, **kwargs
+    ):
+        """Checksum stored bytes with :func:`~.writeloop.hash_stream`.
+
+        In upload-sized chunks (Invenio-Files-REST's ``checksum()`` asks
+        for 5 MiB), hashed while the next is read, dropped from the page
+        cache behind the read.
+        """
+        advance = None
+        if progress_callback and size:
+            advance = partial(progress_callback, size)
+        try:
+            with Digests(self._init_hashes()) as digests:
+                hash_stream(
+                    stream,
+                    digests,
+                    chunk_size=upload_chunk_size(chunk_size),
+                    progress_callback=advance,
+                )
+        except Exception as error:
+            raise StorageError(
+                errors=[error],
+                description="Could not compute checksum of file: {0}".format(error),
+            ) from error
+        self.checksums = digests.hexdigests()
+        return digests.checksum()
 
 
 class DurableFilesMixin:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 from invenio_files_rest.storage.base import check_size, check_sizelimit
 
 from .digests import Digests, Hashing
-from .writeback import Writeback
+from .writeback import WINDOW, Writeback, drop_cached
 
 DEPTH = 2
 """Chunks that may wait to be hashed while the next one is read."""
@@ -109,4 +109,46 @@ def copy_stream(
     return written
 
 
-__all__ = ("DEPTH", "ChunkReader", "copy_stream")
+def hash_stream(
+    src: Any,
+    digests: Digests,
+    chunk_size: int = 1024 * 1024,
+    progress_callback: Optional[Callable[[int], Any]] = None,
+) -> int:
+    """Feed all of ``src`` to ``digests``; return the bytes read.
+
+    Stored bytes read back to checksum them (a multipart upload's commit)
+    are read like an upload is written: into reused buffers, hashed in
+    threads while the next chunk is read. When ``src`` is a file, the
+    pages read are dropped from the page cache behind the read, every
+    :data:`~invenio_records_files_ext.writeback.WINDOW` bytes: a file read
+    once does not push the rest of the cache out, nor make the next upload
+    write into memory the kernel must find first.
+    """
+    reader = ChunkReader(src, chunk_size)
+    waiting: deque[Hashing] = deque()
+    fileno = getattr(src, "fileno", None)
+    fd = fileno() if fileno is not None else None
+    start = src.tell() if fd is not None else 0
+    read = dropped = 0
+    while True:
+        while len(waiting) > DEPTH:
+            waiting.popleft().wait()
+        chunk = reader.read()
+        if not chunk:
+            break
+        waiting.append(digests.update(chunk))
+        read += len(chunk)
+        if fd is not None and read - dropped >= WINDOW:
+            drop_cached(fd, start + dropped, read - dropped)
+            dropped = read
+        if progress_callback:
+            progress_callback(read)
+    while waiting:
+        waiting.popleft().wait()
+    if fd is not None:
+        drop_cached(fd, start + dropped, read - dropped)
+    return read
+
+
+__all__ = ("DEPTH", "ChunkReader", "copy_stream", "hash_stream")

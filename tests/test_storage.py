@@ -247,3 +247,19 @@ def test_install_replaces_only_the_default_local_factory():
     assert (
         bare.config["FILES_REST_STORAGE_FACTORY"] == "invenio_s3.s3fs_storage_factory"
     )
+
+
+def test_checksum_reads_behind_the_page_cache(tmp_path):
+    """A file read back to checksum it (multipart commit) is not left cached."""
+    path = tmp_path / "f" / "data"
+    path.parent.mkdir()
+    data = os.urandom(3 * writeback.WINDOW + 123)
+    path.write_bytes(data)
+    with open(path, "rb") as fp:
+        os.fsync(fp.fileno())  # clean pages only can be dropped
+    storage = HashingPyFSFileStorage(str(path), size=len(data))
+    progress = []
+    checksum = storage.checksum(progress_callback=lambda t, d: progress.append((t, d)))
+    assert checksum == "md5:" + hashlib.md5(data).hexdigest()
+    assert progress[-1] == (len(data), len(data))
+    assert cachestat(path).cached * 4096 < writeback.WINDOW
