@@ -10,9 +10,13 @@ uploads are; only how the writes reach the disk differs:
 * ``fdatasync at the end``: one flush when the file is written;
 * ``sync_file_range``: every window, start writing it back and wait for
   the window before, in the loop, then drop it from the page cache;
+* ``fdatasync in a thread``: every window, once the last flush is done,
+  ``fdatasync`` in a thread, then drop what it flushed (the storage's
+  first design: nothing holds the loop back when the disk is slow);
 * ``paced``: the storage's :class:`~invenio_records_files_ext.writeback.Writeback`
-  (``fdatasync`` of what was written every window, in a thread, then
-  dropped).
+  (every window ``sync_file_range`` in a thread, then dropped; the loop
+  waits when the disk is ``LAG`` windows behind; one ``fdatasync`` at the
+  end).
 
 Printed per contender and round: seconds, CPU seconds of the process,
 page cache added. Target: ``paced``'s last round at most 1.10 times its
@@ -35,6 +39,15 @@ bench = Bench(
 )
 bench.option("--size-mib", type=int, help="size of each file (512)")
 bench.option("--rounds", type=int, help="files written in a row per value (4)")
+bench.option("--contenders", help="comma-separated (all)")
+
+CONTENDERS = (
+    "page cache",
+    "fdatasync at the end",
+    "sync_file_range",
+    "fdatasync in a thread",
+    "paced",
+)
 
 
 class EndOnly:
@@ -77,6 +90,26 @@ class SyncFileRange(EndOnly):
         self.started = written
 
 
+def fdatasync_windows(fd):
+    """The storage's Writeback as it was first: ``fdatasync`` per window."""
+    from invenio_records_files_ext import writeback
+
+    class Flushes(writeback.Writeback):
+        def advance(self, written):
+            # No waiting for the disk: a flush per window once the last is done.
+            running = self._running
+            if running is None or running.done():
+                super().advance(written)
+
+        def _sync_and_drop(self, upto):
+            os.fdatasync(fd)
+            start = self.start + self._dropped
+            writeback.drop_cached(fd, start, upto - self._dropped)
+            self._dropped = upto
+
+    return Flushes(fd)
+
+
 def pacing(name, fd):
     """The writeback object of contender ``name`` for ``fd``."""
     from invenio_records_files_ext import writeback
@@ -86,6 +119,7 @@ def pacing(name, fd):
         "fdatasync at the end": lambda: EndOnly(fd),
         "sync_file_range": lambda: SyncFileRange(fd, writeback.WINDOW),
         "paced": lambda: writeback.Writeback(fd),
+        "fdatasync in a thread": lambda: fdatasync_windows(fd),
     }[name]()
 
 
@@ -141,7 +175,7 @@ def main():
         with open(os.path.join(bench.workdir, "source.bin"), "wb") as fp:
             for _ in range(size):
                 fp.write(os.urandom(MIB))
-    names = ("page cache", "fdatasync at the end", "sync_file_range", "paced")
+    names = bench.args.contenders.split(",") if bench.args.contenders else CONTENDERS
     for name in names:
         bench.time(f"{name}, {size} MiB x rounds", step, name)
     if not bench.parent:

@@ -13,15 +13,21 @@ the flush then waits for the whole file, and the file's pages pile up in
 the page cache, so every later upload writes into memory the kernel must
 first find (on a virtual machine, memory the host must hand back, at
 several microseconds a page: ``docs/performance.rst``). :class:`Writeback`
-paces it instead: every :data:`WINDOW` bytes a thread flushes what was
-written so far while the loop goes on, then drops those pages from the
-cache; the next window reuses the memory just freed, the disk works while
-the bytes arrive, and the last flush has one window left to write.
+paces it instead: every :data:`WINDOW` bytes a thread writes what was
+written since back to the disk (``sync_file_range`` where Linux has it:
+no journal commit, no cache flush of the device; else ``fdatasync``)
+while the loop goes on, then drops those pages from the cache; the next
+window reuses the memory just freed. When the disk falls :data:`LAG`
+windows behind, the loop waits for it, so that the cache held stays
+small whatever the disk's speed. The final ``fdatasync`` (:meth:`Writeback.finish`)
+has one window or so left to write, and flushes the device's cache.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
@@ -32,7 +38,46 @@ Large enough that each flush writes in big requests, small enough that a
 worker holds little of the page cache and the last flush is short.
 """
 
+LAG = 4
+"""Windows the writing may run ahead of the disk before it waits."""
+
 _sync_data: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
+def _range_writer() -> Optional[Callable[[int, int, int], None]]:
+    """``sync_file_range(fd, offset, length)`` that waits, where libc has it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    # SYNC_FILE_RANGE_WAIT_BEFORE | _WRITE | _WAIT_AFTER: written back, clean.
+    flags = 1 | 2 | 4
+
+    def write_back(fd: int, offset: int, length: int) -> None:
+        if call(fd, offset, length, flags) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+
+    return write_back
+
+
+_write_back_range = _range_writer()
+
+
+def write_back(fd: int, offset: int, length: int) -> None:
+    """Write a range of a file back to the disk and wait (not a flush).
+
+    The pages are clean afterwards and can be dropped; the device may
+    still hold them in its cache until the next ``fdatasync``.
+    """
+    if _write_back_range is None:
+        sync_data(fd)
+    else:
+        _write_back_range(fd, offset, length)
 
 
 def sync_data(fd: int) -> None:
@@ -124,9 +169,10 @@ class Writeback:
         if written - self._asked < self.window:
             return
         if self._running is not None:
-            if not self._running.done():
-                # The disk is behind: let it catch up rather than queue flushes.
+            if not self._running.done() and written - self._asked < LAG * self.window:
+                # The disk is a little behind: go on writing meanwhile.
                 return
+            # Done, or too far behind: wait, so the page cache held stays small.
             self._running.result()
         if self._flush is not None:
             self._flush()
@@ -138,10 +184,10 @@ class Writeback:
         self._running = self._thread.submit(self._sync_and_drop, written)
 
     def _sync_and_drop(self, upto: int) -> None:
-        sync_data(self.fd)
-        # Only what was on disk before the flush began is dropped: those
-        # pages are clean, and the upload never reads them again.
-        drop_cached(self.fd, self.start + self._dropped, upto - self._dropped)
+        offset, length = self.start + self._dropped, upto - self._dropped
+        write_back(self.fd, offset, length)
+        # Those pages are clean now, and the upload never reads them again.
+        drop_cached(self.fd, offset, length)
         self._dropped = upto
 
     def finish(self) -> None:
@@ -161,6 +207,7 @@ class Writeback:
 
 
 __all__ = (
+    "LAG",
     "WINDOW",
     "Writeback",
     "drop_cached",
@@ -168,4 +215,5 @@ __all__ = (
     "sync_data",
     "sync_directories",
     "sync_file",
+    "write_back",
 )
