@@ -114,6 +114,7 @@ step "Benchmarks: smoke run (figures are measured with the full runs, see benchm
 "$PY" benchmarks/scale.py --quick
 "$PY" benchmarks/attach.py --quick
 "$PY" benchmarks/rest_throughput.py --quick
+"$PY" benchmarks/writeback.py --quick
 "$PY" benchmarks/migration.py --quick
 "$PY" benchmarks/transfers.py --quick
 "$PY" benchmarks/archive.py --quick

@@ -64,10 +64,14 @@ class Bench:
         """
         saved = {key: getattr(self.args, key) for key in settings}
         vars(self.args).update(settings if self.parent else {})
+        if self.parent:
+            print(f"[{name}] load before: {load()}", flush=True)
         try:
             return self.runner.bench_time_func(name, func, *args)
         finally:
             vars(self.args).update(saved)
+            if self.parent:
+                print(f"[{name}] load after: {load()}", flush=True)
 
     def note(self, name, **figures):
         """Leave figures for the parent."""
@@ -99,6 +103,12 @@ class Bench:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def load():
+    """The machine's load averages (1, 5, 15 minutes) and its core count."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
 def demo_app(workdir, **config):
     """The demo application on a SQLite file and storage in ``workdir``."""
     from examples.app import create_app
@@ -116,12 +126,15 @@ def demo_env(workdir, **env):
     return dict(env, DEMO_INSTANCE_PATH=os.path.join(workdir, "instance"))
 
 
-def demo_server(workdir, target="examples.app:create_app()", timeout=900, **env):
-    """``target`` (the demo) under gunicorn, one worker, on ``demo_app``'s files."""
+def demo_server(
+    workdir, target="examples.app:create_app()", timeout=900, kind="gunicorn", **env
+):
+    """``target`` (the demo) under gunicorn (one worker) or waitress, on
+    ``demo_app``'s files."""
     from tests.servers import Server
 
     env = demo_env(workdir, **env)
-    return Server("gunicorn", env, workers=1, timeout=timeout, target=target)
+    return Server(kind, env, workers=1, timeout=timeout, target=target)
 
 
 def memory_kib(field="VmRSS", pid="self"):

@@ -1,18 +1,28 @@
 #!/usr/bin/env python
-"""Uploads and downloads of large files through gunicorn, and its memory.
+"""Uploads and downloads of large files through gunicorn and waitress.
 
-See ``benchmarks/README.rst``: ``cp`` and ``md5sum`` bound an upload, a
-plain read of the stored file bounds a download; the worker's resident
-memory must not grow with the size of the files.
+See ``benchmarks/README.rst``. The floor of an upload is the slower of
+``md5sum`` and a durable copy (``dd conv=fsync``) of the same file, measured
+in the same run; every upload route is held to it: ``PUT`` through
+gunicorn and through waitress, the three-step ``/content`` route, and the
+parts of a multipart upload. A plain read of the stored file bounds a
+download; the worker's resident memory must not grow with the size of the
+files. ``--in-a-row N`` uploads the file N times in a row on each route
+instead (nothing deleted, nothing flushed in between); ``--runs N``
+repeats the whole run N times and summarises.
 """
 
 import hashlib
 import http.client
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 
@@ -21,6 +31,7 @@ from benchmarks.common import (
     MIB,
     Bench,
     demo_server,
+    load,
     memory_kib,
     reset_peak,
 )
@@ -30,7 +41,20 @@ bench = Bench(
     quick=dict(processes=1, values=1, warmups=0, loops=1),
 )
 bench.option("--size-mib", type=int, help="size of the timed files (512)")
+bench.option("--part-mib", type=int, help="size of the multipart parts (64)")
 bench.option("--rss-sizes", help="sizes (MiB) of one more transfer each (64,1024)")
+bench.option("--no-fsync", action="store_true", help="RECORDS_FILES_FSYNC off")
+bench.option("--in-a-row", type=int, help="upload N times in a row per route")
+bench.option("--runs", type=int, help="repeat the whole run N times")
+bench.option(
+    "--routes",
+    help="upload routes, comma-separated (all: upload,upload waitress,content,parts)",
+)
+
+TARGET, SPREAD, ROW_DRIFT = 0.8, 0.10, 1.10
+"""Upload / floor in the slowest round (at least); standard deviation /
+mean (at most); mean of the last uploads in a row / mean of the first (at
+most)."""
 
 
 def create_bench_app():
@@ -39,7 +63,8 @@ def create_bench_app():
 
     from examples.app import create_app
 
-    app = create_app()
+    durable = os.environ.get("RECORDS_FILES_FSYNC", "1") != "0"
+    app = create_app({"RECORDS_FILES_FSYNC": durable})
 
     def plain(name):
         path = os.path.join(app.config["FILES_STORAGE_PATH"], name)
@@ -60,29 +85,136 @@ def make_file(path, size_mib):
     return digest.hexdigest()
 
 
-def upload(url, path, md5):
-    """Create a record, PUT the file; return the version's URL and seconds.
+def send(url, target, path, offset=0, count=None):
+    """PUT ``count`` bytes of ``path`` from ``offset``; return (status, body, s).
 
     The body goes out with ``sendfile()``: the client costs next to no CPU
     on the cores it shares with the server.
     """
-    pid = requests.post(url + "/records/", json={}).json()["id"]
-    target = f"/records/{pid}/files/{os.path.basename(path)}"
-    connection = http.client.HTTPConnection(url.split("//")[1], timeout=900)
-    os.sync()  # no step pays for the previous one's write-back
+    count = os.path.getsize(path) - offset if count is None else count
+    connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=900)
     started = time.perf_counter()
     connection.putrequest("PUT", target)
     connection.putheader("Content-Type", "application/octet-stream")
-    connection.putheader("Content-Length", str(os.path.getsize(path)))
+    connection.putheader("Content-Length", str(count))
     connection.endheaders()
     with open(path, "rb") as fp:
-        connection.sock.sendfile(fp)
+        connection.sock.sendfile(fp, offset, count)
     response = connection.getresponse()
     answer = response.read()
     seconds = time.perf_counter() - started
     connection.close()
-    assert response.status == 200 and md5 in answer.decode(), answer[:300]
-    return f"{url}{target}?versionId={json.loads(answer)['version_id']}", seconds
+    assert response.status == 200, answer[:300]
+    return answer, seconds
+
+
+@dataclass
+class Upload:
+    """One timed upload: where the file is, and how long its bytes took."""
+
+    url: str
+    """The version's URL (deleting it removes the bytes)."""
+    seconds: float
+    commit_seconds: float = 0.0
+
+
+def new_record(url):
+    """Create a record; return its files route (path)."""
+    pid = requests.post(url + "/records/", json={}).json()["id"]
+    return f"/records/{pid}/files"
+
+
+def version_url(url, files, key, answer):
+    """The URL of the version a file route answered with."""
+    return f"{url}{files}/{key}?versionId={answer['version_id']}"
+
+
+def upload_put(url, path, md5, key):
+    """``PUT <files>/<key>``: one request."""
+    files = new_record(url)
+    answer, seconds = send(url, f"{files}/{key}", path)
+    assert md5 in answer.decode(), answer[:300]
+    return Upload(version_url(url, files, key, json.loads(answer)), seconds)
+
+
+def announce(url, files, entry):
+    """Announce one entry of a transfer; return it as answered."""
+    response = requests.post(url + files, json=[entry])
+    assert response.status_code == 201, response.text
+    return response.json()["entries"][0]
+
+
+def commit(url, files, key, md5):
+    """Commit a pending file; return its version URL and the seconds it took."""
+    started = time.perf_counter()
+    response = requests.post(f"{url}{files}/{key}/commit")
+    seconds = time.perf_counter() - started
+    assert response.status_code == 200, response.text
+    assert response.json()["checksum"] == "md5:" + md5, response.text
+    return version_url(url, files, key, response.json()), seconds
+
+
+def upload_content(url, path, md5, key):
+    """The three-step upload: announce, ``PUT <files>/<key>/content`` (timed), commit."""
+    files = new_record(url)
+    size = os.path.getsize(path)
+    announce(url, files, {"key": key, "size": size, "checksum": "md5:" + md5})
+    _, seconds = send(url, f"{files}/{key}/content", path)
+    location, commit_seconds = commit(url, files, key, md5)
+    return Upload(location, seconds, commit_seconds)
+
+
+def upload_parts(url, path, md5, key):
+    """A multipart upload: announce, the parts one after another (timed), commit."""
+    files = new_record(url)
+    size = os.path.getsize(path)
+    part_size = (bench.args.part_mib or (8 if bench.args.quick else 64)) * MIB
+    parts = -(-size // part_size)
+    transfer = {"type": "M", "parts": parts, "part_size": part_size}
+    entry = {"key": key, "size": size, "checksum": "md5:" + md5, "transfer": transfer}
+    seconds = 0.0
+    for link in announce(url, files, entry)["links"]["parts"]:
+        offset = (link["part"] - 1) * part_size
+        count = min(part_size, size - offset)
+        seconds += send(url, urlsplit(link["url"]).path, path, offset, count)[1]
+    location, commit_seconds = commit(url, files, key, md5)
+    return Upload(location, seconds, commit_seconds)
+
+
+ROUTES = {
+    "upload": (upload_put, "gunicorn"),
+    "upload waitress": (upload_put, "waitress"),
+    "content": (upload_content, "gunicorn"),
+    "parts": (upload_parts, "gunicorn"),
+}
+"""Upload routes: how, and through which server."""
+
+
+def routes():
+    """The routes ``--routes`` names (all by default)."""
+    names = bench.args.routes.split(",") if bench.args.routes else list(ROUTES)
+    unknown = set(names) - set(ROUTES)
+    if unknown:
+        raise SystemExit(
+            f"--routes: no route {sorted(unknown)}; routes: {list(ROUTES)}"
+        )
+    return names
+
+
+def floor_step(name, path):
+    """``md5sum`` of the file, or a durable copy of it; return seconds."""
+    copy = os.path.join(bench.workdir, "copy.bin")
+    command = {
+        "md5sum": ["md5sum", path],
+        "dd": ["dd", f"if={path}", f"of={copy}", "bs=1M", "conv=fsync"],
+    }[name]
+    os.sync()
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    if os.path.exists(copy):
+        os.remove(copy)
+    return seconds
 
 
 def download(url, md5):
@@ -99,69 +231,180 @@ def download(url, md5):
 
 
 def step(loops, name, path=None, md5=None):
-    """One timed step against the server the parent started."""
+    """One timed step against the servers the parent started."""
     setup = bench.notes("setup")[0]
-    path, md5, url = path or setup["path"], md5 or setup["md5"], setup["url"]
-    if name in ("cp", "md5sum"):
-        copy = os.path.join(bench.workdir, "copy.bin")
-        os.sync()
-        started = time.perf_counter()
-        subprocess.run(
-            [name, path] + [copy] * (name == "cp"), stdout=subprocess.DEVNULL
-        )
-        seconds = time.perf_counter() - started
-        if name == "cp":
-            os.remove(copy)
-        return seconds
-    location, seconds = upload(url, path, md5)
+    path, md5 = path or setup["path"], md5 or setup["md5"]
+    if name in ("md5sum", "dd"):
+        return floor_step(name, path)
+    func, kind = ROUTES.get(name, (upload_put, "gunicorn"))
+    url = setup[kind]
+    os.sync()  # no step pays for the previous one's write-back
+    uploaded = func(url, path, md5, os.path.basename(path))
+    seconds = uploaded.seconds
+    if uploaded.commit_seconds:
+        bench.note("commit", route=name, seconds=uploaded.commit_seconds)
     if name == "download":
-        seconds = download(location, md5)
+        seconds = download(uploaded.url, md5)
     elif name == "plain":
         storage = os.path.join(bench.workdir, "storage")
         files = [os.path.join(d, f) for d, _, names in os.walk(storage) for f in names]
         stored = os.path.relpath(max(files, key=os.path.getmtime), storage)
         seconds = download(url + "/bench/plain/" + stored, md5)
-    requests.delete(location).raise_for_status()
+    requests.delete(uploaded.url).raise_for_status()
     return seconds
 
 
-def main():
-    """Start gunicorn, run the benchmarks, print the targets."""
-    args, server = bench.parse(), None
-    size = args.size_mib or (32 if args.quick else 512)
-    if bench.parent:
-        path = bench.workdir + "/source.bin"
-        server = demo_server(
-            bench.workdir, "benchmarks.rest_throughput:create_bench_app()"
+def spread_and_floor(times, route):
+    """Check one route against the floor, round by round, and its spread."""
+    values = times[route]
+    floor = list(map(max, times["md5sum"], times["dd"]))
+    worst = min(bottom / up for bottom, up in zip(floor, values))
+    bench.target(
+        f"{route} / max(md5sum, dd conv=fsync), slowest round", worst, TARGET, True
+    )
+    if len(values) > 1:
+        spread = statistics.stdev(values) / statistics.mean(values)
+        bench.target(f"{route} standard deviation / mean", spread, SPREAD)
+
+
+def consecutive(size, servers, path, md5, count):
+    """``--in-a-row``: each route's upload ``count`` times in a row."""
+    urls = {kind: server.url for kind, server in servers.items()}
+    for route in routes():
+        func, kind = ROUTES[route]
+        floor = {name: floor_step(name, path) for name in ("md5sum", "dd")}
+        print(
+            f"[{route}] load before: {load()}; md5sum {floor['md5sum']:.3f} s, "
+            f"dd conv=fsync {floor['dd']:.3f} s",
+            flush=True,
         )
-        bench.note("setup", path=path, md5=make_file(path, size), url=server.url)
-        worker = server.worker_pids()[0]
+        uploads = []
+        for number in range(1, count + 1):
+            before = meminfo()
+            uploads.append(func(urls[kind], path, md5, f"row-{number}.bin"))
+            after, seconds = meminfo(), uploads[-1].seconds
+            print(
+                f"  {route} {number:2d}: {seconds:.3f} s, {size / seconds:,.0f} MiB/s; "
+                f"load {os.getloadavg()[0]:.2f}; page cache "
+                f"{after['Cached'] - before['Cached']:+,d} MiB, dirty "
+                f"{after['Dirty']:,d} MiB",
+                flush=True,
+            )
+        print(f"[{route}] load after: {load()}", flush=True)
+        times = [uploaded.seconds for uploaded in uploads]
+        ends = max(1, min(3, count // 3))
+        drift = statistics.mean(times[-ends:]) / statistics.mean(times[:ends])
+        bench.target(f"{route}: last {ends} / first {ends} in a row", drift, ROW_DRIFT)
+        slowest = max(floor.values()) / max(times)
+        bench.target(f"{route}: slowest in a row / floor", slowest, TARGET, True)
+        for uploaded in uploads:
+            requests.delete(uploaded.url).raise_for_status()
+
+
+def meminfo():
+    """``/proc/meminfo`` in MiB."""
+    with open("/proc/meminfo") as fp:
+        return {
+            line.split(":")[0]: int(line.split()[1]) // 1024
+            for line in fp
+            if line.split()[-1] == "kB"
+        }
+
+
+def repeat(runs):
+    """``--runs``: the whole run ``runs`` times, then each target's figures."""
+    argv, skip = [], False
+    for argument in sys.argv[1:]:
+        if skip or argument == "--runs":
+            skip = not skip
+            continue
+        argv.append(argument)
+    figures, failed = {}, 0
+    for run in range(1, runs + 1):
+        print(f"=== run {run} of {runs}, load {load()}", flush=True)
+        process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), *argv],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        failures = 0
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            found = re.match(r"(.*?)(?: \(.*\))?: (\S+)  target .* (PASS|FAIL)$", line)
+            if found:
+                label, value, verdict = found.groups()
+                figures.setdefault(label, []).append(f"{value} {verdict}")
+                failures += verdict == "FAIL"
+        if process.wait():
+            raise SystemExit(process.returncode)
+        failed += failures > 0
+    print(f"=== {runs} runs")
+    for label, values in figures.items():
+        print(f"{label}: {', '.join(values)}")
+    print(f"Runs with a target FAIL: {failed} of {runs}")
+
+
+def start(args, size):
+    """Start gunicorn and waitress on one database; make the timed file."""
+    env = {"RECORDS_FILES_FSYNC": "0" if args.no_fsync else "1"}
+    target = "benchmarks.rest_throughput:create_bench_app()"
+    servers = {}
+    for kind in ("gunicorn", "waitress"):
+        servers[kind] = demo_server(bench.workdir, target, kind=kind, **env)
+    path = bench.workdir + "/source.bin"
+    urls = {kind: server.url for kind, server in servers.items()}
+    bench.note("setup", path=path, md5=make_file(path, size), **urls)
+    return servers
+
+
+def timed(size, worker):
+    """The contenders in pyperf workers; the targets; the worker's memory."""
+    if bench.parent:
         baseline = memory_kib("VmRSS", worker)  # it has answered one request
         reset_peak(worker)
         step(1, "download")  # warm-up: a fresh server's first transfer is slower
+    steps = ("md5sum", "dd", *routes(), "download", "plain")
+    runs = {name: bench.time(f"{name} {size} MiB", step, name) for name in steps}
+    if not bench.parent:
+        return
+    times = {name: runs[name].get_values() for name in steps}
+    for route in routes():
+        spread_and_floor(times, route)
+    for note in bench.notes("commit"):
+        print(f"commit of a {note['route']} upload: {note['seconds']:.3f} s")
+    bench.ratio("download / plain read", runs["plain"], runs["download"], 0.8, True)
+    growth = {size: memory_kib("VmHWM", worker) - baseline}
+    rss_sizes = bench.args.rss_sizes or ("8" if bench.args.quick else "64,1024")
+    for other in rss_sizes.split(","):
+        path = f"{bench.workdir}/rss-{other}.bin"
+        md5 = make_file(path, int(other))
+        reset_peak(worker)
+        step(1, "download", path, md5)
+        growth[other] = memory_kib("VmHWM", worker) - baseline
+        os.remove(path)
+    for other, kib in growth.items():
+        bench.target(f"worker RSS growth, {other} MiB files (MiB)", kib / 1024, 16)
+
+
+def main():
+    """Start the servers, run the benchmarks, print the targets."""
+    args, servers = bench.parse(), {}
+    if args.runs and bench.parent:
+        os.rmdir(bench.workdir)
+        return repeat(args.runs)
+    size = args.size_mib or (32 if args.quick else 512)
     try:
-        steps = ("cp", "md5sum", "upload", "download", "plain")
-        runs = {name: bench.time(f"{name} {size} MiB", step, name) for name in steps}
-        if not bench.parent:
-            return
-        times = {name: runs[name].get_values() for name in steps}
-        floor = map(max, times["cp"], times["md5sum"])
-        worst = min(map(lambda bottom, up: bottom / up, floor, times["upload"]))
-        bench.target("upload / min(cp, md5sum), slowest round", worst, 0.7, True)
-        bench.ratio("download / plain read", runs["plain"], runs["download"], 0.8, True)
-        growth = {size: memory_kib("VmHWM", worker) - baseline}
-        for other in (args.rss_sizes or ("8" if args.quick else "64,1024")).split(","):
-            path = f"{bench.workdir}/rss-{other}.bin"
-            md5 = make_file(path, int(other))
-            reset_peak(worker)
-            step(1, "download", path, md5)
-            growth[other] = memory_kib("VmHWM", worker) - baseline
-            os.remove(path)
-        for other, kib in growth.items():
-            bench.target(f"worker RSS growth, {other} MiB files (MiB)", kib / 1024, 16)
-        bench.finish()
+        if bench.parent:
+            servers = start(args, size)
+        if args.in_a_row and bench.parent:
+            setup = bench.notes("setup")[0]
+            consecutive(size, servers, setup["path"], setup["md5"], args.in_a_row)
+        elif not args.in_a_row:
+            timed(size, servers["gunicorn"].worker_pids()[0] if servers else None)
+        if bench.parent:
+            bench.finish()
     finally:
-        if server:
+        for server in servers.values():
             server.stop()
 
 

@@ -110,6 +110,20 @@ Bodies are streamed: a worker's memory grows by a few times this value,
 whatever the size of the file.
 """
 
+RECORDS_FILES_FSYNC = True
+"""Flush each new file to the disk before the upload is acknowledged.
+
+With local storage (``invenio_records_files_ext.storage:pyfs_storage_factory``,
+which the extension installs in place of Invenio-Files-REST's own), a
+write returns only once the file's bytes and the directory entries made
+for it are on disk (``fdatasync``/``fsync``), so the transaction that
+records the file never names bytes that a crash or power loss can take
+away; long writes are flushed in steps while they arrive. Turn it off
+only where losing recent files on a crash does not matter (throwaway
+demos, test suites): uploads then end in the page cache, as they do with
+Invenio-Files-REST's own storage. Other storage (S3) is not affected.
+"""
+
 RECORDS_FILES_DUMP_SUMMARY = True
 """Add ``_files_summary`` (count, bytes, mimetypes, default preview, inline) to
 ``record.dumps()``, hence to search documents and REST output."""

@@ -6,7 +6,7 @@ from typing import Optional
 
 from flask import Flask
 
-from . import access, config, continuum, transfers
+from . import access, config, continuum, storage, transfers
 from .dumpers import add_files_to_index
 from .errors import ConfigurationError
 from .files.hooks import enable_session_hooks, register_session_hooks
@@ -28,7 +28,8 @@ class InvenioRecordsFiles:
     (:mod:`~invenio_records_files_ext.continuum`), when Invenio-Indexer is installed puts the files into
     search documents, runs the metadata processors on completed files
     (:mod:`~invenio_records_files_ext.processors`), and lets records decide for their buckets on
-    Invenio-Files-REST's routes too (:func:`finalize_app`).
+    Invenio-Files-REST's routes too, and writes local files durably
+    (:func:`finalize_app`).
     """
 
     def __init__(self, app: Optional[Flask] = None) -> None:
@@ -80,7 +81,9 @@ def finalize_app(app: Flask) -> None:
 
     Wraps Invenio-Files-REST's permission factory
     (:func:`invenio_records_files_ext.access.install`) and its bucket and
-    object views (:func:`invenio_records_files_ext.rest.files_rest.install`).
+    object views (:func:`invenio_records_files_ext.rest.files_rest.install`),
+    and puts this package's durable local storage in place of
+    Invenio-Files-REST's own (:func:`invenio_records_files_ext.storage.install`).
     Invenio-Base calls it once the application is built (the
     ``invenio_base.finalize_app`` and ``invenio_base.api_finalize_app``
     entry points); the extension also calls it from ``init_app`` and before
@@ -89,6 +92,7 @@ def finalize_app(app: Flask) -> None:
     """
     access.install(app)
     files_rest.install(app)
+    storage.install(app)
 
 
 def _join_version_sessions(app: Flask) -> None:

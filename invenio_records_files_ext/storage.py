@@ -5,28 +5,41 @@ backend it supports (local disk, invenio-s3, ...) works. Every write is
 entered in the transaction ledger (:mod:`~invenio_records_files_ext.ledger`): if the transaction
 does not commit, the bytes are deleted again.
 
-:func:`pyfs_storage_factory` is Invenio-Files-REST's local storage with one
-change: while a chunk is written to disk (and the next one read from the
-client), the previous one is hashed in another thread, so an upload costs
-about the slower of writing and hashing instead of their sum.
+:func:`pyfs_storage_factory` is Invenio-Files-REST's local storage with two
+changes, which every upload path inherits (single uploads, three-step
+content, multipart parts, fetches, bulk attach, ``record.files[key] =
+stream``, Invenio-Files-REST's own routes):
+
+* the write loop (:mod:`~invenio_records_files_ext.writeloop`) hashes each
+  chunk in threads while it is written and the next one read, and paces
+  the file's writeback, so an upload costs about the slowest of reading,
+  hashing and writing instead of their sum;
+* with ``RECORDS_FILES_FSYNC`` (on by default) a write returns only once
+  the file's bytes and new directory entries are on disk
+  (:mod:`~invenio_records_files_ext.writeback`), hence before the
+  transaction that records the file commits.
+
+The extension installs it in place of Invenio-Files-REST's own local
+factory (:func:`install`).
 """
 
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, NamedTuple, Optional, Protocol
 
-from flask import current_app
-from invenio_files_rest.helpers import chunk_size_or_default
+from flask import current_app, has_app_context
+from invenio_files_rest.errors import StorageError
 from invenio_files_rest.models import FileInstance
 from invenio_files_rest.storage import PyFSFileStorage
 from invenio_files_rest.storage import pyfs_storage_factory as files_rest_pyfs_factory
-from invenio_files_rest.storage.base import check_size, check_sizelimit
 
 from . import ledger
+from .digests import Digests
 from .hashing import parse_content_md5, verify_md5
+from .writeback import Writeback, entries_to_sync, sync_directories, sync_file
+from .writeloop import copy_stream, hash_stream
 
 DEFAULT_UPLOAD_CHUNK_SIZE = 1024 * 1024
 
@@ -81,9 +94,7 @@ def write_bytes(
     """
     # An empty Content-MD5 is refused like any other value that is no digest.
     expected_md5 = parse_content_md5(content_md5) if content_md5 is not None else None
-    chunk_size = current_app.config.get(
-        "RECORDS_FILES_UPLOAD_CHUNK_SIZE", DEFAULT_UPLOAD_CHUNK_SIZE
-    )
+    chunk_size = upload_chunk_size()
     storage = fileinstance.storage(
         default_location=location_uri, default_storage_class=storage_class
     )
@@ -149,16 +160,55 @@ def stage_file(
     return fileinstance
 
 
-class HashingWhileWritingMixin:
-    """Storage mixin: hash each chunk in a thread while it is written.
+def upload_chunk_size(chunk_size: Optional[int] = None) -> int:
+    """``chunk_size``, else ``RECORDS_FILES_UPLOAD_CHUNK_SIZE`` (1 MiB).
 
-    A thread hashes chunk *n* while the request's thread writes it and
-    reads chunk *n + 1* from the client. CPython's hash, file and socket
-    functions release the GIL on large buffers, so these overlap; the
-    digest is sequential, so one chunk at a time is hashed and memory stays
-    at two chunks. The first chunk is hashed in the caller's thread: a
-    stream that fits in one chunk (most files) never starts a thread.
+    Invenio-Files-REST reads 5 MiB at a time when its callers name no size
+    (multipart parts): the write loop holds a few chunks, so a smaller one
+    keeps a worker's memory down at no cost in speed.
     """
+    if chunk_size:
+        return chunk_size
+    if has_app_context():
+        return int(
+            current_app.config.get(
+                "RECORDS_FILES_UPLOAD_CHUNK_SIZE", DEFAULT_UPLOAD_CHUNK_SIZE
+            )
+        )
+    return DEFAULT_UPLOAD_CHUNK_SIZE
+
+
+def durable_writes() -> bool:
+    """Whether local writes are flushed to disk before they return.
+
+    ``RECORDS_FILES_FSYNC`` of the current application; on outside one.
+    """
+    if has_app_context():
+        return bool(current_app.config.get("RECORDS_FILES_FSYNC", True))
+    return True
+
+
+class HashingWhileWritingMixin:
+    """Storage mixin: the write loop of :mod:`~invenio_records_files_ext.writeloop`.
+
+    Each chunk is read once and hashed in threads of its own while it is
+    written and the next one read; with ``RECORDS_FILES_FSYNC`` on, the
+    file's writeback is paced while it is written and the write returns
+    once the bytes are on disk (:mod:`~invenio_records_files_ext.writeback`).
+    Used by ``save()`` and ``update()`` (multipart parts) alike.
+    """
+
+    checksums: dict[str, str]
+    """Algorithm -> hex digest of the bytes of the last write."""
+
+    def _init_hashes(self) -> dict[str, Any]:
+        """Return algorithm -> new hash object for a write, the file's first.
+
+        One read feeds them all, each in a thread of its own: override to
+        compute more than the checksum Invenio-Files-REST stores.
+        """
+        algorithm, digest = self._init_hash()  # type: ignore[attr-defined]
+        return {algorithm: digest}
 
     def _write_stream(
         self,
@@ -169,46 +219,126 @@ class HashingWhileWritingMixin:
         chunk_size=None,
         progress_callback=None,
     ):
-        chunk_size = chunk_size_or_default(chunk_size)
-        algorithm, digest = self._init_hash()
-        written = 0
-        hasher = None
-        hashing = None
+        writeback = None
+        if durable_writes() and hasattr(dst, "fileno"):
+            writeback = Writeback(dst.fileno(), start=dst.tell(), flush=dst.flush)
         try:
-            while True:
-                check_sizelimit(size_limit, written, size)
-                chunk = src.read(chunk_size)
-                if hashing is not None:
-                    hashing.result()
-                    hashing = None
-                if not chunk:
-                    break
-                if written == 0:
-                    digest.update(chunk)
-                else:
-                    if hasher is None:
-                        hasher = ThreadPoolExecutor(max_workers=1)
-                    hashing = hasher.submit(digest.update, chunk)
-                dst.write(chunk)
-                written += len(chunk)
-                if progress_callback:
-                    progress_callback(None, written)
+            with Digests(self._init_hashes()) as digests:
+                written = copy_stream(
+                    src,
+                    dst,
+                    digests,
+                    size=size,
+                    size_limit=size_limit,
+                    chunk_size=upload_chunk_size(chunk_size),
+                    progress_callback=progress_callback,
+                    writeback=writeback,
+                )
         finally:
-            if hasher is not None:
-                # Waits for a chunk still being hashed, even on error.
-                hasher.shutdown(wait=True)
-        if progress_callback:
-            progress_callback(written, written)
-        check_size(written, size)
-        return written, "{0}:{1}".format(algorithm, digest.hexdigest())
+            if writeback is not None:
+                writeback.close()
+        self.checksums = digests.hexdigests()
+        return written, digests.checksum()
+
+    def _compute_checksum(
+        self, stream, size=None, chunk_size=None, progress_callback=None, **kwargs
+    ):
+        """Checksum stored bytes with :func:`~.writeloop.hash_stream`.
+
+        In upload-sized chunks (Invenio-Files-REST's ``checksum()`` asks
+        for 5 MiB), hashed while the next is read, dropped from the page
+        cache behind the read.
+        """
+        advance = None
+        if progress_callback and size:
+            advance = partial(progress_callback, size)
+        try:
+            with Digests(self._init_hashes()) as digests:
+                hash_stream(
+                    stream,
+                    digests,
+                    chunk_size=upload_chunk_size(chunk_size),
+                    progress_callback=advance,
+                )
+        except Exception as error:
+            raise StorageError(
+                errors=[error],
+                description="Could not compute checksum of file: {0}".format(error),
+            ) from error
+        self.checksums = digests.hexdigests()
+        return digests.checksum()
 
 
-class HashingPyFSFileStorage(HashingWhileWritingMixin, PyFSFileStorage):
-    """Invenio-Files-REST's local file storage, hashing while writing."""
+class DurableFilesMixin:
+    """Local storage mixin: new files and their directories reach the disk.
+
+    With ``RECORDS_FILES_FSYNC`` on, ``save()`` and ``initialize()`` return
+    only once the file's bytes (see :class:`HashingWhileWritingMixin`) and
+    the directory entries made for it are on disk; ``update()`` writes into
+    a file ``initialize()`` made, and flushes its bytes. Every upload path
+    writes through these, before the transaction that records the file
+    commits: what an acknowledged upload names survives a crash.
+    """
+
+    fileurl: str
+
+    @property
+    def local_path(self) -> str:
+        """The file's path on this machine."""
+        url = self.fileurl
+        return url[len("file://") :] if url.startswith("file://") else url
+
+    def _new_entries(self) -> Optional[list[str]]:
+        return entries_to_sync(self.local_path) if durable_writes() else None
+
+    def save(self, *args, **kwargs):
+        """Save a stream as the file (see Invenio-Files-REST), durably."""
+        entries = self._new_entries()
+        saved = super().save(*args, **kwargs)  # type: ignore[misc]
+        if entries is not None:
+            sync_directories(entries)
+        return saved
+
+    def initialize(self, size=0):
+        """Make the file of ``size`` bytes (see Invenio-Files-REST), durably."""
+        entries = self._new_entries()
+        made = super().initialize(size=size)  # type: ignore[misc]
+        if entries is not None:
+            sync_file(self.local_path)
+            sync_directories(entries)
+        return made
+
+
+class HashingPyFSFileStorage(
+    DurableFilesMixin, HashingWhileWritingMixin, PyFSFileStorage
+):
+    """Invenio-Files-REST's local file storage, hashing while writing, durable."""
 
 
 pyfs_storage_factory = partial(
     files_rest_pyfs_factory, filestorage_class=HashingPyFSFileStorage
 )
 """Storage factory for ``FILES_REST_STORAGE_FACTORY``: local files, faster
-uploads (see :class:`HashingWhileWritingMixin`)."""
+uploads, durable before acknowledged (see :class:`HashingWhileWritingMixin`
+and :class:`DurableFilesMixin`)."""
+
+FILES_REST_DEFAULT_FACTORY = "invenio_files_rest.storage.pyfs_storage_factory"
+
+
+def install(app: Any) -> bool:
+    """Use :data:`pyfs_storage_factory` where Invenio-Files-REST's own is set.
+
+    Invenio-Files-REST's local storage never flushes what it writes; this
+    package's variant is the same storage, hashing while it writes and
+    durable. An application that chose another factory (Invenio-S3, its
+    own) keeps it. Returns whether the factory was replaced.
+    """
+    configured = app.config.get("FILES_REST_STORAGE_FACTORY")
+    if configured not in (FILES_REST_DEFAULT_FACTORY, files_rest_pyfs_factory):
+        return False
+    app.config["FILES_REST_STORAGE_FACTORY"] = pyfs_storage_factory
+    state = app.extensions.get("invenio-files-rest")
+    if state is not None:
+        # A factory loaded before now is cached by Invenio-Files-REST.
+        vars(state).pop("storage_factory", None)
+    return True

@@ -102,6 +102,30 @@ class BoundedInput:
             yield line
 
 
+class BoundedFileInput(BoundedInput):
+    """A :class:`BoundedInput` over a body that reads into buffers.
+
+    Waitress hands the body over as a file; ``readinto`` lets the write
+    loop read it into its own reused buffers, with no copy in between.
+    """
+
+    def readinto(self, buffer):
+        """Read at most ``len(buffer)`` bytes into ``buffer``; return how many."""
+        if self._remaining <= 0:
+            return 0
+        view = memoryview(buffer)
+        if len(view) > self._remaining:
+            view = view[: self._remaining]
+        try:
+            read = self._stream.readinto(view)
+        except (OSError, ValueError) as error:
+            raise ClientDisconnected() from error
+        if not read:
+            raise ClientDisconnected()
+        self._remaining -= read
+        return read
+
+
 def check_upload_body():
     """Refuse an upload body that cannot be stored, before reading it.
 
@@ -149,7 +173,8 @@ def ensure_limited_stream():
         return
     # ``Request.stream`` is a cached property: replacing the cached value is
     # how the rest of the request (form parsing included) sees the wrapper.
-    request._get_current_object().__dict__["stream"] = BoundedInput(stream, length)
+    wrapper = BoundedFileInput if hasattr(stream, "readinto") else BoundedInput
+    request._get_current_object().__dict__["stream"] = wrapper(stream, length)
 
 
 class RangeReader:

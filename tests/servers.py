@@ -44,13 +44,16 @@ def server_command(kind, port, workers=2, timeout=60, target=DEMO):
             target,
         ]
     if kind == "waitress":
+        # waitress calls a factory: "module:function", without the call.
+        # Socket reads of 1 MiB, as docs/site.rst advises (8 KiB by default).
         return [
             sys.executable,
             "-m",
             "waitress",
             "--listen=127.0.0.1:{0}".format(port),
+            "--recv-bytes=1048576",
             "--call",
-            "examples.app:create_app",
+            target.removesuffix("()"),
         ]
     raise ValueError(kind)
 
@@ -58,8 +61,8 @@ def server_command(kind, port, workers=2, timeout=60, target=DEMO):
 class Server:
     """A running WSGI server process serving the demo application.
 
-    ``target`` and ``ready_path`` serve another application (gunicorn
-    only): its module path and a URL path it answers once started.
+    ``target`` and ``ready_path`` serve another application: its module
+    path (``module:factory()``) and a URL path it answers once started.
     """
 
     def __init__(
