@@ -110,6 +110,14 @@ Bodies are streamed: a worker's memory grows by a few times this value,
 whatever the size of the file.
 """
 
+RECORDS_FILES_CHECKSUMS = ["md5"]
+"""The checksum algorithms kept for every stored file.
+
+MD5 is always kept (in Files-REST's ``FileInstance.checksum``); add any of
+``sha1``, ``sha256``, ``sha512`` and ``blake2b``. See
+:mod:`invenio_records_files_ext.checksums`.
+"""
+
 RECORDS_FILES_FSYNC = True
 """Flush each new file to the disk before the upload is acknowledged.
 
