@@ -325,3 +325,16 @@ def serving(app):
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+class BytesSource:
+    """Random access to bytes in memory, as the zip reader reads a file."""
+
+    def __init__(self, data):
+        """Serve ``data``."""
+        self.data = bytes(data)
+        self.size = len(self.data)
+
+    def read_at(self, offset, length):
+        """Return up to ``length`` bytes from ``offset``."""
+        return self.data[offset : offset + length]
