@@ -36,7 +36,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from ..errors import InvalidTransferURLError
+from ..errors import InvalidTransferURLError, RemoteURLRefusedError
 
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -297,6 +297,27 @@ def check_transfer_url(url: object, allowed: Any, setting: str) -> TransferURL:
     return parsed
 
 
+def remote_location(url: str) -> str:
+    """Return where a download of a remote file may redirect, checked again.
+
+    The stored URL is parsed again (:func:`parse_url`) before a browser is
+    sent there: a URL stored before these rules is refused rather than
+    redirected to. The host is not matched against today's
+    ``RECORDS_FILES_REMOTE_ALLOWED_HOSTS``: narrowing that list refuses
+    new remote files, not the downloads of those already published.
+
+    :raises invenio_records_files_ext.errors.RemoteURLRefusedError: (409).
+    """
+    try:
+        return parse_url(url).url
+    except InvalidTransferURLError as error:
+        raise RemoteURLRefusedError(
+            "This remote file's URL is not one to redirect to. {0}".format(
+                error.message
+            )
+        ) from error
+
+
 def unwrap(address: Address) -> Address:
     """Return the IPv4 address an IPv6 one carries (mapped, 6to4, NAT64, Teredo).
 
@@ -347,5 +368,6 @@ __all__ = (
     "host_allowed",
     "parse_url",
     "refusal",
+    "remote_location",
     "unwrap",
 )
