@@ -189,12 +189,35 @@ RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES = False
 non-public addresses. Off by default: a fetch must not reach services that
 only the server can (SSRF). Tests and closed networks may turn it on."""
 
-RECORDS_FILES_FETCH_MAX_SIZE = None
-"""Largest file a fetch may download, in bytes (``None``: the bucket's limits
-alone)."""
+RECORDS_FILES_FETCH_MAX_SIZE = 50 * 1024**3
+"""Largest file a fetch may download, in bytes: 50 GiB by default.
+
+Bounded because a fetch lets any writer make the server download from a
+host it chose: an endless or huge body must not fill the storage before a
+bucket quota (which may be unset) stops it. 50 GiB holds the largest files
+repositories commonly take in one piece (InvenioRDM's default quota per
+record is 10 GiB) while a source streaming without end is cut off.
+``None`` leaves the bucket's limits alone."""
 
 RECORDS_FILES_FETCH_TIMEOUT = 3600
-"""Seconds a whole fetch may take (and any one read may wait)."""
+"""Seconds a whole fetch may take, enforced on every socket read: a source
+sending a byte now and then cannot keep a fetch going past it."""
+
+RECORDS_FILES_FETCH_READ_TIMEOUT = 60
+"""Seconds one read of a fetch may wait for data (the source is silent that
+long: the fetch fails, and is retried as a transient failure)."""
+
+RECORDS_FILES_FETCH_LEASE = 300
+"""Seconds a fetch stays the business of its worker without news from it.
+
+The worker renews its lease on the transfer every quarter of this while
+bytes come; the ``sweep_transfers`` task (Celery beat, every minute) queues
+a fetch not renewed for this long again: a worker killed mid-fetch delays
+its file by about this much."""
+
+RECORDS_FILES_FETCH_MAX_ATTEMPTS = 3
+"""Times a fetch may lose its worker before it fails (with a message
+saying so)."""
 
 RECORDS_FILES_FETCH_CONNECT_TIMEOUT = 10
 """Seconds a fetch may wait for its connection."""

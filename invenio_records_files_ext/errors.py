@@ -48,6 +48,7 @@ __all__ = (
     "InvalidOperationError",
     "InvalidPageSizeError",
     "InvalidTransferError",
+    "InvalidTransferURLError",
     "LocalPathError",
     "LoginRequiredError",
     "MemberNotFoundError",
@@ -61,11 +62,13 @@ __all__ = (
     "RecordGoneError",
     "RecordNotFoundError",
     "RecordsFilesError",
+    "RemoteURLRefusedError",
     "SizeMismatchError",
     "ReservedMetadataError",
     "TooManyFilesError",
     "TransferFailedError",
     "TransferStateError",
+    "TransientTransferError",
     "UnknownIdentifierError",
     "UnsupportedMemberError",
     "ZipBombError",
@@ -375,6 +378,10 @@ class InvalidTransferError(RecordsFilesError, ValueError):
     """A file announced for upload is described wrongly."""
 
 
+class InvalidTransferURLError(InvalidTransferError):
+    """A transfer URL is refused (see :mod:`~invenio_records_files_ext.transfers.addresses`)."""
+
+
 class TransferStateError(RecordsFilesError):
     """The pending file is not in a state that allows this."""
 
@@ -397,6 +404,26 @@ class TransferFailedError(RecordsFilesError):
     """The bytes of a file could not be transferred."""
 
     code = 502
+
+
+class TransientTransferError(TransferFailedError):
+    """A transfer failed in a way that may pass: try again later.
+
+    A connection reset or refused, a server answering 5xx, a source that
+    stopped sending: the fetch task retries on these
+    (:mod:`invenio_records_files_ext.tasks.transfers`).
+    """
+
+
+class RemoteURLRefusedError(RecordsFilesError):
+    """The URL stored for a remote file is not one to send a browser to.
+
+    It was stored before the URL rules of
+    :mod:`~invenio_records_files_ext.transfers.addresses` or its host is no
+    longer allowed: the download answers 409 instead of redirecting.
+    """
+
+    code = 409
 
 
 class InvalidAccessError(RecordsFilesError, ValueError):
