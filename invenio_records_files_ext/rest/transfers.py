@@ -143,7 +143,11 @@ class PartResource(TransferView):
         """Upload part ``part`` (numbered from 1)."""
         check_upload_body()
         found = self.files.transfers.upload_part(
-            key, part, request.stream, size=request.content_length
+            key,
+            part,
+            request.stream,
+            size=request.content_length,
+            content_md5=request.headers.get("Content-MD5"),
         )
         return commit_and_answer(entry_of(self, found))
 

@@ -1,0 +1,130 @@
+"""Issue 18: the upload pipeline's findings, through the Flask client.
+
+Each test here failed on the commit before the fix (b127be1) and names the
+finding it proves. The same requests through gunicorn are in
+``tests/test_upload_pipeline_served.py``.
+"""
+
+import base64
+import hashlib
+
+import pytest
+
+from tests.helpers import (
+    commit,
+    create_record,
+    files_url,
+    init,
+    multipart,
+    payload,
+    stored_record,
+)
+
+PART = 4
+"""Part size of the Files-REST uploads here (the minimum is lowered to it)."""
+
+
+def content_md5(data):
+    """Return the Content-MD5 header value of ``data`` (base64, as HTTP has it)."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def files_rest_upload(client, pid, key, data, part_size=PART):
+    """Send ``data`` through Files-REST's ``?uploads`` protocol; return the answers."""
+    base = files_url(pid, key)
+    started = client.post(
+        "{0}?uploads&size={1}&partSize={2}".format(base, len(data), part_size)
+    )
+    assert started.status_code == 200, started.json
+    upload_id = started.json["id"]
+    answers = []
+    for number, start in enumerate(range(0, len(data), part_size)):
+        answers.append(
+            client.put(
+                "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
+                data=data[start : start + part_size],
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        )
+    done = client.post("{0}?uploadId={1}".format(base, upload_id))
+    return started, answers, done
+
+
+#
+# Finding 9: a size that is a multiple of the part size
+#
+@pytest.mark.parametrize("size", [2 * PART, 3 * PART, 2 * PART + 1, 3 * PART - 1])
+def test_files_rest_multipart_of_any_size_completes(app, client, db, monkeypatch, size):
+    """Finding 9: the last part of a multiple is a whole part, not 0 bytes."""
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    data = payload(size)
+    pid = create_record(client)
+    started, parts, done = files_rest_upload(client, pid, "m.bin", data)
+    expected_last = size % PART or PART
+    assert started.json["last_part_size"] == expected_last
+    assert started.json["last_part_number"] == len(parts) - 1
+    for part in parts:
+        assert part.status_code == 200, part.json
+    assert done.status_code == 200, done.data
+    assert client.get(files_url(pid, "m.bin")).data == data
+    assert stored_record(pid).files.bucket.size == size
+
+
+def test_files_rest_last_part_of_a_multiple_refuses_other_lengths(
+    app, client, db, monkeypatch
+):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    base = files_url(pid, "m.bin")
+    upload_id = client.post(base + "?uploads&size=8&partSize=4").json["id"]
+    url = "{0}?uploadId={1}&partNumber=1".format(base, upload_id)
+    headers = {"Content-Type": "application/octet-stream"}
+    for wrong in (b"", b"abc", b"abcde"):
+        answer = client.put(url, data=wrong, headers=headers)
+        assert answer.status_code == 400, answer.json
+    assert client.put(url, data=b"abcd", headers=headers).status_code == 200
+    beyond = "{0}?uploadId={1}&partNumber=2".format(base, upload_id)
+    assert client.put(beyond, data=b"abcd", headers=headers).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "size,parts,part_size", [(800, 2, 400), (1200, 3, 400), (1000, 3, 400)]
+)
+def test_multipart_transfer_of_any_size_completes(
+    client, db, location, size, parts, part_size
+):
+    """Finding 9, the multipart transfer: multiples and not."""
+    data = payload(size)
+    pid = create_record(client)
+    [entry] = init(client, pid, [multipart("m.bin", data, parts, part_size)]).json[
+        "entries"
+    ]
+    for link in entry["links"]["parts"]:
+        start = (link["part"] - 1) * part_size
+        put = client.put(link["url"], data=data[start : start + part_size])
+        assert put.status_code == 200, put.json
+    done = commit(client, pid, "m.bin")
+    assert done.status_code == 200, done.json
+    assert client.get(files_url(pid, "m.bin", "content")).data == data
+
+
+def test_multipart_transfer_checks_each_part_content_md5(client, db, location):
+    """One multipart core: the transfer checks a part's Content-MD5 as ?uploads does."""
+    data = payload(800)
+    pid = create_record(client)
+    [entry] = init(client, pid, [multipart("m.bin", data, 2, 400)]).json["entries"]
+    first = entry["links"]["parts"][0]["url"]
+    wrong = client.put(
+        first, data=data[:400], headers={"Content-MD5": content_md5(b"other")}
+    )
+    assert wrong.status_code == 400, wrong.json
+    assert "does not match" in wrong.json["message"]
+    found = stored_record(pid).files.transfers.get("m.bin")
+    assert found.details.get("received", []) == []
+    bad = client.put(first, data=data[:400], headers={"Content-MD5": "nope"})
+    assert bad.status_code == 400
+    right = client.put(
+        first, data=data[:400], headers={"Content-MD5": content_md5(data[:400])}
+    )
+    assert right.status_code == 200, right.json
+    assert stored_record(pid).files.transfers.get("m.bin").details["received"] == [1]
