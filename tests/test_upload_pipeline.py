@@ -7,17 +7,24 @@ finding it proves. The same requests through gunicorn are in
 
 import base64
 import hashlib
+import json
 
 import pytest
+from invenio_files_rest.models import MultipartObject
 
+from invenio_records_files_ext import files_import
+from invenio_records_files_ext.models import FileTransfer
 from tests.helpers import (
+    JSON,
     commit,
     create_record,
     files_url,
     init,
     multipart,
     payload,
+    put_content,
     stored_record,
+    upload,
 )
 
 PART = 4
@@ -128,3 +135,77 @@ def test_multipart_transfer_checks_each_part_content_md5(client, db, location):
     )
     assert right.status_code == 200, right.json
     assert stored_record(pid).files.transfers.get("m.bin").details["received"] == [1]
+
+
+#
+# Finding 5: JSON routes take JSON bodies only (no CSRF by text/plain)
+#
+FORM_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+"""What a cross-site HTML form can send, with the user's cookies."""
+
+
+def assert_415(response):
+    assert response.status_code == 415, response.data
+    assert response.json["status"] == 415
+    assert "application/json" in response.json["message"]
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES + [None])
+def test_announce_refuses_a_body_that_is_not_json(client, db, content_type):
+    pid = create_record(client)
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = json.dumps([{"key": "csrf.bin", "size": 10**6}])
+    assert_415(client.post(files_url(pid), data=body, headers=headers))
+    assert db.session.query(FileTransfer).count() == 0
+    assert stored_record(pid).files.bucket.size == 0
+    assert init(client, pid, [{"key": "ok.bin"}]).status_code == 201
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES)
+def test_commit_refuses_a_form(client, db, content_type):
+    pid = create_record(client)
+    init(client, pid, [{"key": "a.txt"}])
+    put_content(client, pid, "a.txt", b"a")
+    url = files_url(pid, "a.txt", "commit")
+    assert_415(client.post(url, data="x=1", headers={"Content-Type": content_type}))
+    assert stored_record(pid).files.transfers.get("a.txt").state == "received"
+    # No body at all (scripts, the deposit page), or an empty JSON one.
+    assert client.post(url, headers=JSON).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES)
+def test_files_rest_multipart_start_and_complete_refuse_a_form(
+    app, client, db, monkeypatch, content_type
+):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    base = files_url(pid, "m.bin")
+    form = {"Content-Type": content_type}
+    assert_415(client.post(base + "?uploads&size=8&partSize=4", data="", headers=form))
+    assert db.session.query(MultipartObject).count() == 0
+    assert stored_record(pid).files.bucket.size == 0
+    upload_id = client.post(base + "?uploads&size=8&partSize=4").json["id"]
+    for number in (0, 1):
+        client.put(
+            "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
+            data=b"abcd",
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    complete = "{0}?uploadId={1}".format(base, upload_id)
+    assert_415(client.post(complete, data="x", headers=form))
+    assert stored_record(pid).files.keys == []
+    assert client.post(complete).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES)
+def test_files_import_refuses_a_form(client, db, location, content_type):
+    old = create_record(client)
+    upload(client, old, "a.txt", b"a")
+    new = create_record(client)
+    files_import.mark_new_version(stored_record(new), stored_record(old))
+    db.session.commit()
+    url = "/records/{0}/actions/files-import".format(new)
+    body = json.dumps({"previous": old})
+    assert_415(client.post(url, data=body, headers={"Content-Type": content_type}))
+    assert stored_record(new).files.keys == []
+    assert client.post(url, data=body, headers=JSON).status_code == 201

@@ -91,3 +91,19 @@ def test_multipart_transfer_of_a_multiple(http):
     done = requests.post(files + "/m.bin/commit")
     assert done.status_code == 200, done.text
     assert requests.get(files + "/m.bin/content").content == body
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded"]
+)
+def test_announce_by_a_cross_site_form_is_refused(http, content_type):
+    """Finding 5 through gunicorn: a form's body is not JSON, whatever it holds."""
+    pid = create_record(http)
+    files = "{0}/records/{1}/files".format(http, pid)
+    body = '[{"key": "csrf.bin", "size": 1000000}]'
+    refused = requests.post(files, data=body, headers={"Content-Type": content_type})
+    assert refused.status_code == 415, refused.text
+    assert refused.json()["status"] == 415
+    assert requests.get(files).json()["entries"] == []
+    ok = requests.post(files, data=body, headers={"Content-Type": "application/json"})
+    assert ok.status_code == 201, ok.text
