@@ -8,12 +8,21 @@ finding it proves. The same requests through gunicorn are in
 import base64
 import hashlib
 import json
+from io import BytesIO
 
 import pytest
 from invenio_files_rest.models import MultipartObject
 
 from invenio_records_files_ext import files_import
+from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.errors import (
+    InvalidMetadataError,
+    InvalidTransferError,
+    ReservedMetadataError,
+)
+from invenio_records_files_ext.files.pending import PendingWriter
 from invenio_records_files_ext.models import FileTransfer
+from invenio_records_files_ext.transfers import TransferRequest
 from tests.helpers import (
     JSON,
     commit,
@@ -209,3 +218,97 @@ def test_files_import_refuses_a_form(client, db, location, content_type):
     assert_415(client.post(url, data=body, headers={"Content-Type": content_type}))
     assert stored_record(new).files.keys == []
     assert client.post(url, data=body, headers=JSON).status_code == 201
+
+
+#
+# Finding 6 (sizes): a size no column holds is a 400, nothing stored
+#
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"key": "l.bin", "size": 10**30},
+        {"key": "m.bin", "size": 10**30, "transfer": {"type": "M", "parts": 2}},
+        {
+            "key": "p.bin",
+            "size": 10,
+            "transfer": {"type": "M", "parts": 1, "part_size": 10**30},
+        },
+        {
+            "key": "r.bin",
+            "size": 10**30,
+            "transfer": {"type": "R", "url": "https://example.org/x"},
+        },
+        {"key": "n.bin", "size": -1},
+    ],
+)
+def test_a_size_no_column_holds_is_refused(client, db, location, entry, monkeypatch):
+    monkeypatch.setitem(
+        client.application.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["example.org"]
+    )
+    pid = create_record(client)
+    response = init(client, pid, [{"key": "first.bin"}, entry])
+    assert response.status_code == 400, response.data
+    assert response.json["status"] == 400
+    assert response.json["message"].startswith("File 1: ")
+    assert db.session.query(FileTransfer).count() == 0
+    record = stored_record(pid)
+    assert record.files.keys == [] and record.files.bucket.size == 0
+
+
+def test_reservations_past_what_a_bucket_holds_are_refused(client, db, location):
+    pid = create_record(client)
+    half = 2**62
+    response = init(
+        client, pid, [{"key": "a", "size": half}, {"key": "b", "size": half}]
+    )
+    assert response.status_code == 400, response.data
+    assert response.json["status"] == 400
+    assert stored_record(pid).files.bucket.size == 0
+
+
+#
+# Finding 7: reserved metadata names, on every path
+#
+@pytest.mark.parametrize("name", ["_extracted", "checksum", "size", "key"])
+@pytest.mark.parametrize("kind", ["L", "R", "M"])
+def test_announce_refuses_reserved_metadata(
+    client, db, location, monkeypatch, name, kind
+):
+    monkeypatch.setitem(
+        client.application.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["example.org"]
+    )
+    transfer = {
+        "L": {"type": "L"},
+        "R": {"type": "R", "url": "https://example.org/x"},
+        "M": {"type": "M", "parts": 1},
+    }[kind]
+    pid = create_record(client)
+    entry = {
+        "key": "f.bin",
+        "size": 3,
+        "metadata": {name: "forged"},
+        "transfer": transfer,
+    }
+    response = init(client, pid, [entry])
+    assert response.status_code == 400, response.data
+    assert response.json["message"].startswith("File 0: ")
+    assert "reserved" in response.json["message"]
+    assert db.session.query(FileTransfer).count() == 0
+    assert stored_record(pid).files.keys == []
+
+
+def test_python_api_refuses_reserved_metadata(db, location):
+    record = Record.create({})
+    with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
+        record.files.transfers.init([{"key": "a", "metadata": {"_extracted": {}}}])
+    request = TransferRequest(key="b", metadata={"_extracted": {"width": 1}})
+    with pytest.raises(ReservedMetadataError):
+        PendingWriter(record.files.bucket).announce([request])
+    record.files["c"] = BytesIO(b"c")
+    for name in ("_extracted", "checksum"):
+        with pytest.raises(InvalidMetadataError):
+            record.files["c"][name] = "forged"
+    assert (
+        "checksum" not in record.files["c"].data
+        or record.files["c"]["checksum"] != "forged"
+    )

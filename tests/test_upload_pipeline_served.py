@@ -107,3 +107,25 @@ def test_announce_by_a_cross_site_form_is_refused(http, content_type):
     assert requests.get(files).json()["entries"] == []
     ok = requests.post(files, data=body, headers={"Content-Type": "application/json"})
     assert ok.status_code == 201, ok.text
+
+
+def test_a_size_of_ten_to_the_thirty_is_a_400(http):
+    """Finding 6 (size) through gunicorn: no 500, nothing stored."""
+    pid = create_record(http)
+    files = "{0}/records/{1}/files".format(http, pid)
+    refused = requests.post(files, json=[{"key": "big.bin", "size": 10**30}])
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["status"] == 400
+    assert "'size'" in refused.json()["message"]
+    assert requests.get(files).json()["entries"] == []
+
+
+def test_reserved_metadata_at_announce_is_a_400(http):
+    """Finding 7 through gunicorn: ``_extracted`` cannot be forged."""
+    pid = create_record(http)
+    files = "{0}/records/{1}/files".format(http, pid)
+    entry = {"key": "a.txt", "metadata": {"_extracted": {"pages": 1}}}
+    refused = requests.post(files, json=[entry])
+    assert refused.status_code == 400, refused.text
+    assert "reserved" in refused.json()["message"]
+    assert requests.get(files).json()["entries"] == []
