@@ -16,6 +16,7 @@ from typing import Any, Optional
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 
 __all__ = (
+    "UnsupportedBodyError",
     "ArchiveSizeError",
     "ConfigurationError",
     "FileNotInRecordError",
@@ -428,6 +429,12 @@ class RemoteURLRefusedError(RecordsFilesError):
 
 class InvalidAccessError(RecordsFilesError, ValueError):
     """The access settings of the record's files are not valid."""
+
+
+class UnsupportedBodyError(RecordsFilesError):
+    """The request body must be JSON (``Content-Type: application/json``)."""
+
+    code = 415
 
 
 class ReservedMetadataError(InvalidMetadataError):

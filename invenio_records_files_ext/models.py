@@ -35,6 +35,10 @@ COMPLETED = "completed"
 PENDING = "pending"
 """Status of a file announced but not yet completed."""
 
+MAX_SIZE = 2**63 - 1
+"""The largest number of bytes a size column (``BIGINT``) holds: the bound of
+an announced size, and of a bucket's size."""
+
 REMOTE_STORAGE_CLASS = "R"
 """Storage class of a remote file's instance: its URI is the file's URL and
 no bytes are stored (a download redirects there)."""

@@ -13,9 +13,10 @@ from functools import partial
 
 from invenio_files_rest import serializer as files_rest
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion, Part
-from marshmallow import post_dump
+from marshmallow import fields, post_dump
 from marshmallow_utils.context import context_schema
 
+from .transfers.parts import PartLayout
 from .urls import api_url
 
 BLUEPRINT_NAME = "invenio_records_files"
@@ -93,6 +94,15 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
 
 class MultipartObjectSchema(files_rest.MultipartObjectSchema):
     """Multipart upload to a record's bucket."""
+
+    # Files-REST says 0 when the size is a multiple of the part size; the
+    # last part is then a whole one (issue 18, finding 9).
+    last_part_size = fields.Method("dump_last_part_size", dump_only=True)
+
+    def dump_last_part_size(self, o):
+        """Dump the length of the last part (never 0 for a non-empty upload)."""
+        layout = PartLayout.of(int(o.size), int(o.chunk_size))
+        return layout.length(layout.parts)
 
     def dump_links(self, o):
         """Dump links."""

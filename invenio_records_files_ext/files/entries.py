@@ -134,10 +134,16 @@ def check_metadata(name: Any, value: Any) -> Any:
 def check_user_metadata_name(name: Any) -> None:
     """Refuse a metadata name the library keeps for itself.
 
+    Every path that takes a user's per-file metadata calls it: announcing
+    files (:mod:`invenio_records_files_ext.transfers`), setting a value
+    (``record.files[key][name] = value``, and the REST routes on top).
+    The names are :data:`RESERVED_METADATA` and the file fields
+    (:data:`FILE_FIELDS`), which metadata would shadow.
+
     :raises invenio_records_files_ext.errors.ReservedMetadataError: an
         :class:`~invenio_records_files_ext.errors.InvalidMetadataError`.
     """
-    if name in RESERVED_METADATA:
+    if name in RESERVED_METADATA or name in FILE_FIELDS:
         raise ReservedMetadataError(name)
 
 

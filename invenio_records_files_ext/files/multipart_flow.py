@@ -19,6 +19,7 @@ from invenio_files_rest.models import FileInstance
 
 from .. import ledger, transfers
 from ..errors import ChecksumMismatchError, TransferStateError
+from ..hashing import parse_content_md5
 from ..keys import validate_key
 from ..steps import step
 from ..transfers import MULTIPART, VERIFYING, WAITING
@@ -106,12 +107,19 @@ class MultipartFlow:
         )
 
     def upload_part(
-        self, key: str, number: int, stream: Any, size: Optional[int] = None
+        self,
+        key: str,
+        number: int,
+        stream: Any,
+        size: Optional[int] = None,
+        content_md5: Optional[str] = None,
     ) -> PendingFile:
         """Write part ``number`` in place (through the application), then note it.
 
-        The part is written with no transaction open. A part whose upload
-        fails must be sent again.
+        The part is written with no transaction open, by the multipart core
+        (:func:`~invenio_records_files_ext.transfers.parts.write_part`: its
+        length and Content-MD5 are checked as Files-REST's protocol checks
+        them). A part whose upload fails must be sent again.
         """
         key = validate_key(key)
         found = self.owner.get(key)
@@ -124,11 +132,13 @@ class MultipartFlow:
             )
         writer = self.owner._writer()
         layout = PartLayout.from_json(found.details)
-        length = layout.check_length(number, size)
+        layout.check_length(number, size)
+        if content_md5 is not None:
+            parse_content_md5(content_md5)
         target = parts_storage(found)
         ledger.release_if_read_only()
         try:
-            target.write_part(layout, number, stream, length)
+            target.write_part(layout, number, stream, content_md5)
         except BaseException:
             with step():
                 writer.forget_part(key, number)
@@ -158,9 +168,7 @@ class MultipartFlow:
                     transfers.VERIFY_JOB, self.owner.bucket.id, found.key
                 )
             return Committed(None, pending)
-        missing = sorted(
-            set(range(1, layout.parts + 1)) - set(found.details.get("received", []))
-        )
+        missing = layout.missing(found.details.get("received", []))
         if missing:
             raise TransferStateError(
                 "Parts missing from the upload of {0!r}: {1}.".format(

@@ -86,10 +86,15 @@ class Transfers:
         return self.multipart.part_links(found, base_url)
 
     def upload_part(
-        self, key: str, number: int, stream: Any, size: Optional[int] = None
+        self,
+        key: str,
+        number: int,
+        stream: Any,
+        size: Optional[int] = None,
+        content_md5: Optional[str] = None,
     ) -> PendingFile:
         """Write part ``number`` of a multipart upload that goes through the app."""
-        return self.multipart.upload_part(key, number, stream, size)
+        return self.multipart.upload_part(key, number, stream, size, content_md5)
 
     def pending(self) -> Iterator[PendingFile]:
         """Yield the pending files in the record's order, chunk by chunk."""

@@ -28,7 +28,6 @@ from invenio_db import db
 from invenio_rest import ContentNegotiatedMethodView
 
 from .. import access
-from ..errors import InvalidTransferError
 from ..files import queries
 from ..keys import check_url_path, validate_key
 from ..ledger import release_if_read_only
@@ -36,6 +35,7 @@ from ..models import REMOTE_STORAGE_CLASS
 from ..storage import UploadTarget
 from ..streams import check_upload_body
 from .base import FilesView
+from .bodies import check_json_or_empty, json_body
 from .rdm import EntryLinks, completed_entry, files_list, pending_entry
 
 
@@ -83,11 +83,9 @@ class TransferView(FilesView, ContentNegotiatedMethodView):
 
 def announce(view: FilesView) -> Any:
     """Answer ``POST /files``: announce files, list them (201)."""
-    data = request.get_json(force=True, silent=True)
-    if data is None:
-        raise InvalidTransferError(
-            'Send the files to announce as a JSON list, such as [{"key": "data.csv"}].'
-        )
+    data = json_body(
+        'Send the files to announce as a JSON list, such as [{"key": "data.csv"}].'
+    )
     results = view.files.transfers.init(data)
     body = files_list(
         [entry_of(view, item) for item in results],
@@ -156,7 +154,11 @@ class PartResource(TransferView):
         """Upload part ``part`` (numbered from 1)."""
         check_upload_body()
         found = self.files.transfers.upload_part(
-            key, part, request.stream, size=request.content_length
+            key,
+            part,
+            request.stream,
+            size=request.content_length,
+            content_md5=request.headers.get("Content-MD5"),
         )
         return commit_and_answer(entry_of(self, found))
 
@@ -166,6 +168,7 @@ class CommitResource(TransferView):
 
     def post(self, bucket_id: Any = None, key: str = "", **kwargs: Any) -> Any:
         """Verify and complete; 202 while a worker verifies a direct upload."""
+        check_json_or_empty()
         committed = self.files.transfers.commit(key)
         if committed.file is not None:
             return commit_and_answer(entry_of(self, committed.file))

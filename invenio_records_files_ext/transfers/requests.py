@@ -9,8 +9,14 @@ from typing import Any, Optional
 
 from flask import current_app
 
-from ..errors import DuplicateFileKeyError, InvalidTransferError
+from ..errors import (
+    DuplicateFileKeyError,
+    InvalidMetadataError,
+    InvalidTransferError,
+)
+from ..files.entries import check_user_metadata_name
 from ..keys import validate_key
+from ..models import MAX_SIZE
 from .addresses import check_transfer_url, host_allowed
 from .constants import FETCH, LOCAL, MULTIPART, REMOTE, TYPES
 
@@ -65,9 +71,12 @@ def _size(index: int, data: Mapping[str, Any], name: str, minimum: int) -> Any:
     value = data.get(name)
     if value is None:
         return None
-    if not _whole(value) or value < minimum:
+    if not _whole(value) or not minimum <= value <= MAX_SIZE:
         raise _fail(
-            index, "{0!r} must be a whole number of at least {1}.".format(name, minimum)
+            index,
+            "{0!r} must be a whole number from {1} to {2}.".format(
+                name, minimum, MAX_SIZE
+            ),
         )
     return value
 
@@ -165,6 +174,11 @@ def parse_request(index: int, data: Any) -> TransferRequest:
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise _fail(index, "'metadata' must be an object.")
+    for name in metadata:
+        try:
+            check_user_metadata_name(name)
+        except InvalidMetadataError as error:
+            raise _fail(index, error.message) from error
     transfer = _transfer(index, data)
     kind = transfer["type"]
     request = TransferRequest(
