@@ -57,6 +57,7 @@ __all__ = (
     "PermissionDeniedError",
     "ProcessorLimitError",
     "RangeNotSatisfiableError",
+    "RemoteContainerError",
     "RecordConflictError",
     "RecordGoneError",
     "RecordNotFoundError",
@@ -431,6 +432,10 @@ class BrokenContainerError(ContainerError):
 
 class UnsupportedMemberError(ContainerError):
     """This member of the zip archive cannot be extracted."""
+
+
+class RemoteContainerError(ContainerError):
+    """The file is a remote one: its bytes are elsewhere, not browsed here."""
 
 
 class ZipBombError(ContainerError):
