@@ -16,10 +16,9 @@ import zipfile
 import pytest
 import requests
 
-from invenio_records_files_ext import archive, containers, zipreader
+from invenio_records_files_ext import archive, containers, zipreader, zipwriter
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.dumpers import add_files_to_index
-from invenio_records_files_ext import zipwriter
 from tests.helpers import create_record, init, stored_record, stream, upload
 from tests.servers import Server
 from tests.users import as_user
