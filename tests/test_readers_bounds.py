@@ -2,8 +2,8 @@
 the first byte, remote files, the archive's length, restricted entries and
 Range as RFC 9110 reads it.
 
-Through the Flask client here; the same through gunicorn at the end of the
-module (``tests/servers.py``). Run on SQLite and on PostgreSQL
+Through the Flask client here; the same through gunicorn and waitress at
+the end of the module (``tests/servers.py``). Run on SQLite and on PostgreSQL
 (``SQLALCHEMY_DATABASE_URI``).
 """
 
@@ -400,24 +400,24 @@ def test_unknown_units_and_malformed_ranges_are_ignored(client, db):
 
 
 #
-# Through gunicorn
+# Through gunicorn and waitress
 #
-@pytest.fixture(scope="module")
-def gunicorn(app, base_config, instance_path):
+@pytest.fixture(scope="module", params=["gunicorn", "waitress"])
+def server(request, app, base_config, instance_path):
     env = {
         "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
         "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
-        "DEMO_INSTANCE_PATH": os.path.join(instance_path, "bounds"),
+        "DEMO_INSTANCE_PATH": os.path.join(instance_path, "bounds-" + request.param),
     }
     os.makedirs(env["DEMO_INSTANCE_PATH"], exist_ok=True)
-    running = Server("gunicorn", env)
+    running = Server(request.param, env)
     yield running
     running.stop()
 
 
 @pytest.mark.gunicorn
-def test_through_gunicorn(gunicorn, app, client, db, monkeypatch):
-    http = gunicorn.url
+def test_through_real_servers(server, app, client, db, monkeypatch):
+    http = server.url
     pid = create_record(client)
     base = "{0}/records/{1}".format(http, pid)
     upload(client, pid, "a.bin", os.urandom(2 * 1024 * 1024 + 5))
@@ -450,7 +450,7 @@ def test_through_gunicorn(gunicorn, app, client, db, monkeypatch):
         with requests.get(base + "/files/late.zip/container/big", stream=True) as cut:
             assert cut.status_code == 200
             b"".join(cut.iter_content(1 << 16))
-    assert "Stream of late.zip/big cut" in gunicorn.logs()
+    assert "Stream of late.zip/big cut" in server.logs()
     # 8: Range.
     whole = requests.get(base + "/files/a.bin", headers={"Range": "lines=1-2"})
     assert whole.status_code == 200 and len(whole.content) == 2 * 1024 * 1024 + 5
