@@ -290,14 +290,12 @@ RECORDS_FILES_CONTAINER_MAX_RATIO = 200
 """Largest expansion (uncompressed / compressed size) of an extracted
 member: more is taken for a zip bomb (400)."""
 
-RECORDS_FILES_CONTAINER_CACHE_MEMBERS = 100000
-"""Members of the tables of contents each process keeps in memory, in all
-(cached per file version, least recently used dropped first)."""
-
 RECORDS_FILES_ALLOW_RANGE_REQUESTS = True
 """Answer ``Range`` requests on the record's file routes (206, 416).
 
-Single ranges only: a request for several ranges gets the whole file.
+Single byte ranges only: a request for several ranges gets the whole file,
+and so does a ``Range`` in another unit or one that does not parse (RFC
+9110); a byte range outside the file answers 416.
 Invenio-Files-REST's own ``FILES_REST_ALLOW_RANGE_REQUESTS`` is not needed.
 On S3 (invenio-s3), downloads are redirected to the object store, which
 answers the range itself.
@@ -322,3 +320,33 @@ RECORDS_FILES_PROCESSORS_MAX_READ = 16 * 1024 * 1024
 
 RECORDS_FILES_PROCESSORS_MAX_PIXELS = 178956970
 """Largest image (in pixels) the image processor accepts (Pillow's default)."""
+
+#
+# Issue 20, items 3-8: bounded container listings, restricted entries.
+#
+RECORDS_FILES_CONTAINER_CACHE_BYTES = 64 * 1024 * 1024
+"""Bytes of memory the tables of contents each process keeps, in all (each
+member counted with its name; cached per file version, least recently used
+dropped first). Replaces ``RECORDS_FILES_CONTAINER_CACHE_MEMBERS``."""
+
+RECORDS_FILES_CONTAINER_MAX_NAME_LENGTH = 4096
+"""Longest member name of a zip file read, in bytes (413 beyond)."""
+
+RECORDS_FILES_CONTAINER_PAGE_SIZE = 1000
+"""Members of a zip file listed per page unless ``?size=`` says otherwise."""
+
+RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE = 1000
+"""Largest ``?size=`` of a zip file's listing."""
+
+RECORDS_FILES_CONTAINER_PAGE_NAME_BYTES = 128 * 1024
+"""Bytes of member names (UTF-8) one page of a zip file's listing holds at
+most: a page of long names holds fewer members (one at least)."""
+
+RECORDS_FILES_RESTRICTED_VISIBLE_FIELDS = ("key",)
+"""The fields of a restricted file's entry shown to readers who may not
+read the file (in ``_files``, ``_media_files``, dumps and search documents).
+
+The other fields (size, checksum, mimetype, ids, the file's metadata and
+``_extracted``) are left out, and ``_files_summary`` then leaves out
+``total_bytes`` (unless ``"size"`` is shown) and ``mimetypes`` (unless
+``"mimetype"`` is)."""

@@ -59,6 +59,7 @@ __all__ = (
     "PermissionDeniedError",
     "ProcessorLimitError",
     "RangeNotSatisfiableError",
+    "RemoteContainerError",
     "RecordConflictError",
     "RecordGoneError",
     "RecordNotFoundError",
@@ -465,6 +466,10 @@ class BrokenContainerError(ContainerError):
 
 class UnsupportedMemberError(ContainerError):
     """This member of the zip archive cannot be extracted."""
+
+
+class RemoteContainerError(ContainerError):
+    """The file is a remote one: its bytes are elsewhere, not browsed here."""
 
 
 class ZipBombError(ContainerError):
