@@ -299,3 +299,17 @@ RECORDS_FILES_PROCESSORS_MAX_READ = 16 * 1024 * 1024
 
 RECORDS_FILES_PROCESSORS_MAX_PIXELS = 178956970
 """Largest image (in pixels) the image processor accepts (Pillow's default)."""
+
+#
+# BagIt bags (issue 23): ``<item route>/files-archive?format=bagit`` and
+# ``flask records-files attach --bag``
+#
+RECORDS_FILES_BAG_INFO: dict = {}
+"""Fields of every bag's ``bag-info.txt``, before those of the record.
+
+Labels to a value, or to a list of values for a repeated label, for
+example ``{"Source-Organization": "Example University Library",
+"Contact-Name": "Research data team", "Contact-Email": "data@example.org"}``.
+``External-Identifier`` (the record's PID), ``Title``, ``Bagging-Date``
+and ``Payload-Oxum`` are added for each bag.
+"""
