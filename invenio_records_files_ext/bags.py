@@ -14,9 +14,8 @@ around them:
   ``tagmanifest-<alg>.txt`` for each of them.
 
 The payload is not hashed again: the manifests are written from the
-checksums kept for the files
-(:func:`invenio_records_files_ext.checksums.stored_checksums`), read a page
-at a time with the file rows. Only a file that has no stored MD5 at all
+checksums kept for the files (:mod:`invenio_records_files_ext.checksums`),
+read a page at a time with the file rows. Only a file that has no stored MD5 at all
 is hashed while it streams, so that every bag has a complete MD5
 manifest. The manifests are gathered in memory as they are written (the
 hex digest and the path per file and algorithm), like the zip's central
@@ -37,11 +36,15 @@ from datetime import datetime, timezone
 from typing import Any, Optional, Union
 
 from flask import current_app
-from invenio_db import db
-from invenio_files_rest.models import FileInstance
 
-from .checksums import SUPPORTED, configured_algorithms, stored_checksums
+from . import checksums
+from .checksums import SUPPORTED, configured_algorithms
 from .zipwriter import ZipStreamWriter
+
+# The batch read of the checksums kept beside the MD5 (one query per page
+# of files), where the checksums table exists; without it a file has its
+# MD5 only.
+_checksums_by_file = getattr(checksums, "checksums_by_file", None)
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 """The bag declaration: BagIt 1.0, tag files in UTF-8."""
@@ -137,14 +140,15 @@ class BagLayout:
         return self._tag(writer, "bagit.txt", BAGIT_TXT)
 
     def page(self, rows: list[Any]) -> None:
-        """Read the stored checksums of a page of files (one query)."""
-        ids = [row.file_id for row in rows]
-        self._checksums = {}
-        if not ids:
-            return
-        instances = db.session.query(FileInstance).filter(FileInstance.id.in_(ids))
+        """Take the stored checksums of a page of files (at most one query).
+
+        The MD5 is a column of the rows already read; the other algorithms'
+        digests are read for the whole page at once.
+        """
+        others = _other_checksums([row.file_id for row in rows]) if rows else {}
         self._checksums = {
-            instance.id: stored_checksums(instance) for instance in instances
+            row.file_id: {**_md5_of(row.checksum), **others.get(row.file_id, {})}
+            for row in rows
         }
 
     def member(self, row: Any, chunks: Iterator[bytes]) -> tuple[str, Iterator[bytes]]:
@@ -216,6 +220,17 @@ class BagLayout:
                 for name, data in tags
             )
             yield from self._tag(writer, "tagmanifest-{0}.txt".format(algorithm), lines)
+
+
+def _md5_of(column: Optional[str]) -> dict[str, str]:
+    algorithm, _, value = (column or "").partition(":")
+    return {"md5": value} if algorithm == "md5" and value else {}
+
+
+def _other_checksums(file_ids: list[Any]) -> Mapping[Any, Mapping[str, str]]:
+    if _checksums_by_file is None:
+        return {}
+    return _checksums_by_file(file_ids)
 
 
 def record_title(record: Any) -> Optional[str]:

@@ -15,7 +15,7 @@ import zipfile
 import bagit
 import pytest
 
-from invenio_records_files_ext import archive, bags
+from invenio_records_files_ext import archive, bags, checksums
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.checksums import stored_checksums
 from invenio_records_files_ext.errors import InvalidBagError
@@ -140,6 +140,24 @@ def test_bag_of_a_record_is_valid(client, db, tmp_path, monkeypatch, app):
     assert len(info["Bagging-Date"]) == 10
     assert bag.version_info == (1, 0)
     assert set(bag.algorithms) == {"md5"}
+
+
+@pytest.mark.skipif(
+    not hasattr(checksums, "checksums_by_file"),
+    reason="needs the checksums kept beside the MD5 (issue 23 item 1)",
+)
+def test_a_manifest_per_kept_algorithm(client, db, tmp_path, monkeypatch, app):
+    monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", ["md5", "sha256"])
+    files = {"a.txt": b"a", "b.bin": os.urandom(2000)}
+    pid = make_record(client, files)
+    folder = unzipped(bag_of(client, pid).data, tmp_path)
+    bag = validate_with_bagit(folder)
+    assert set(bag.algorithms) == {"md5", "sha256"}
+    assert (folder / "manifest-sha256.txt").read_text() == "".join(
+        "{0}  data/{1}\n".format(hashlib.sha256(data).hexdigest(), key)
+        for key, data in files.items()
+    )
+    assert (folder / "tagmanifest-sha256.txt").exists()
 
 
 def test_bag_without_files(client, db, tmp_path):
@@ -417,3 +435,62 @@ def test_a_bag_changed_after_verifying_undoes_its_batch(
     assert "data/a.txt" in stopped.value.message
     assert record_keys(record.id) == []
     shutil.rmtree(folder)
+
+
+def test_ingest_a_bag_into_s3(s3_client, s3_db, tmp_path):
+    files = {"a.bin": os.urandom(300 * 1024), "b.txt": b"bee"}
+    pid = make_record(s3_client, files)
+    path = tmp_path / "download.zip"
+    path.write_bytes(bag_of(s3_client, pid).data)
+    target = stored_record(create_record(s3_client))
+    done = bag_ingest.ingest_bag(target.id, str(path))
+    assert done.attached.attached == 2 and done.algorithms == ["md5"]
+    copy = Record.get_record(target.id)
+    assert [item.key for item in copy.files] == list(files)
+    for key, data in files.items():
+        instance = copy.files[key].obj.file
+        assert instance.uri.startswith("s3://")
+        assert stored_checksums(instance)["md5"] == hashlib.md5(data).hexdigest()
+
+
+#
+# Through gunicorn
+#
+@pytest.fixture(scope="module")
+def gunicorn(app, base_config, instance_path):
+    from tests.servers import Server
+
+    env = {
+        "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
+        "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
+        "DEMO_INSTANCE_PATH": os.path.join(instance_path, "gunicorn-bags"),
+    }
+    os.makedirs(env["DEMO_INSTANCE_PATH"], exist_ok=True)
+    running = Server("gunicorn", env)
+    yield running
+    running.stop()
+
+
+@pytest.mark.gunicorn
+def test_bag_through_gunicorn(gunicorn, location, tmp_path):
+    import requests
+
+    created = requests.post(gunicorn.url + "/records/", json={"title": "served"})
+    assert created.status_code == 201, created.text
+    base = "{0}/records/{1}".format(gunicorn.url, created.json()["id"])
+    files = {"big.bin": os.urandom(3 * 1024 * 1024 + 5), "small.txt": b"s"}
+    for key, data in files.items():
+        sent = requests.put(
+            base + "/files/" + key,
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert sent.status_code == 200, gunicorn.logs()[-2000:]
+    path = tmp_path / "served.zip"
+    with requests.get(base + "/files-archive?format=bagit", stream=True) as response:
+        assert response.status_code == 200
+        with open(path, "wb") as out:
+            for chunk in response.iter_content(1 << 16):
+                out.write(chunk)
+    bag = validate_with_bagit(unzipped(path.read_bytes(), tmp_path))
+    assert sorted(bag.payload_files()) == ["data/big.bin", "data/small.txt"]

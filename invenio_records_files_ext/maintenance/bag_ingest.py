@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..bags import decode_path
-from ..checksums import save_checksums, stored_checksums
+from ..checksums import SUPPORTED, save_checksums, stored_checksums
 from ..errors import InvalidBagError, InvalidFileKeyError
 from ..keys import validate_key
 from . import attach as attaching
@@ -286,7 +286,8 @@ def _keep_bag_checksums(bag: dict[str, BagFile]) -> attaching.BeforeCommit:
                             "verified".format(item.path, algorithm)
                         ]
                     )
-            save_checksums(instance, {**measured, **expected})
+            kept = {name: expected[name] for name in expected if name in SUPPORTED}
+            save_checksums(instance, {**measured, **kept})
 
     return before_commit
 
