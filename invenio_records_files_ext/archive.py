@@ -69,6 +69,9 @@ class ArchiveMember:
     modified: Optional[datetime] = None
     """Its date in the archive."""
 
+    row: Any = None
+    """The file row it holds, for layouts built on :func:`files_layout`."""
+
 
 Layout = Callable[[Any, int], Iterable[ArchiveMember]]
 """``layout(bucket_id, page_size)``: an archive's members, in order."""
@@ -133,7 +136,7 @@ def files_layout(bucket_id: Any, page_size: int) -> Iterator[ArchiveMember]:
         for row in rows:
             if row.storage_class == REMOTE_STORAGE_CLASS:
                 continue
-            yield ArchiveMember(row.key, row.size or 0, _opener(row), row.updated)
+            yield ArchiveMember(row.key, row.size or 0, _opener(row), row.updated, row)
         if len(rows) < page_size:
             return
         after = queries.Cursor(rows[-1].position, rows[-1].key)

@@ -350,3 +350,17 @@ The other fields (size, checksum, mimetype, ids, the file's metadata and
 ``_extracted``) are left out, and ``_files_summary`` then leaves out
 ``total_bytes`` (unless ``"size"`` is shown) and ``mimetypes`` (unless
 ``"mimetype"`` is)."""
+
+
+# BagIt bags (issue 23): ``<item route>/files-archive?format=bagit`` and
+# ``flask records-files attach --bag``
+#
+RECORDS_FILES_BAG_INFO: dict = {}
+"""Fields of every bag's ``bag-info.txt``, before those of the record.
+
+Labels to a value, or to a list of values for a repeated label, for
+example ``{"Source-Organization": "Example University Library",
+"Contact-Name": "Research data team", "Contact-Email": "data@example.org"}``.
+``External-Identifier`` (the record's PID), ``Title``, ``Bagging-Date``
+and ``Payload-Oxum`` are added for each bag.
+"""

@@ -41,6 +41,7 @@ __all__ = (
     "FilesNotEnabledError",
     "FilesAlreadySetError",
     "InvalidAccessError",
+    "InvalidBagError",
     "InvalidContentMD5Error",
     "InvalidCursorError",
     "InvalidFileKeyError",
@@ -71,6 +72,7 @@ __all__ = (
     "TransferFailedError",
     "TransferStateError",
     "TransientTransferError",
+    "UnknownArchiveFormatError",
     "UnknownIdentifierError",
     "UnsupportedMemberError",
     "ZipBombError",
@@ -525,3 +527,20 @@ class NotThePreviousVersionError(FilesImportError):
 
 class FilesAlreadyImportedError(FilesImportError):
     """The new version already has files: delete them before importing."""
+
+
+class UnknownArchiveFormatError(RecordsFilesError, ValueError):
+    """The files archive has no such format: ask for ``zip`` or ``bagit``."""
+
+
+class InvalidBagError(RecordsFilesError, ValueError):
+    """The bag is not a valid BagIt bag; nothing of it was attached."""
+
+    def __init__(self, problems: list[str]) -> None:
+        """Keep every problem found, each naming its file."""
+        self.problems = problems
+        shown = "; ".join(problems[:20])
+        more = len(problems) - 20
+        if more > 0:
+            shown += "; and {0} more".format(more)
+        super().__init__("Invalid bag, nothing attached: {0}.".format(shown))

@@ -9,6 +9,9 @@ answers JSON; later, the stream is cut and the error logged
 (:mod:`invenio_records_files_ext.prefetch`). Access is the one of the
 files (:func:`invenio_records_files_ext.access.decide`, ``read``),
 restricted files included.
+
+``?format=bagit`` streams the same files as a BagIt bag
+(:mod:`invenio_records_files_ext.bags`); ``?format=zip`` is the default.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 from flask import current_app, request, stream_with_context
 from flask.views import MethodView
 
-from ..archive import archive_name, prepare_archive
+from ..archive import Layout, archive_name, files_layout, prepare_archive
+from ..bags import bag_layout, bag_name
+from ..errors import UnknownArchiveFormatError
 from ..prefetch import started
 from .base import FilesView
 
@@ -30,8 +35,17 @@ class RecordArchiveResource(FilesView, MethodView):
 
     def get(self, bucket_id: Any) -> Any:
         """Stream the archive (``HEAD`` answers its headers only)."""
-        name = archive_name(self.pid.pid_value if self.pid else bucket_id, self.role)
-        archive = prepare_archive(self.files.bucket.id)
+        pid_value = self.pid.pid_value if self.pid else bucket_id
+        wanted = request.args.get("format", "zip")
+        layout: Layout
+        if wanted == "zip":
+            name, layout = archive_name(pid_value, self.role), files_layout
+        elif wanted == "bagit":
+            name = bag_name(pid_value, self.role) + ".zip"
+            layout = bag_layout(pid_value, self.record, self.role)
+        else:
+            raise UnknownArchiveFormatError()
+        archive = prepare_archive(self.files.bucket.id, layout=layout)
         body: Any = ()
         if request.method != "HEAD":
             body = stream_with_context(started(archive.chunks, name))
