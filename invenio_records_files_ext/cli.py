@@ -11,6 +11,7 @@
   buckets' current versions; ``--repair`` brings them in step.
 * ``lift-embargoes`` lifts every embargo whose day has come (the files
   become public, the record is stored, a signal is sent).
+* ``fixity run`` / ``fixity report``: the fixity audit (:mod:`.cli_fixity`).
 * ``gc`` finds what nothing uses any more: buckets this package linked to
   a record and no record links any more, file instances no object points
   to, bytes in local storage folders that no file instance points to, and
@@ -42,6 +43,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .cli_fixity import fixity
 from .errors import (
     InvalidOperationError,
     LocalPathError,
@@ -699,6 +701,8 @@ def lift_embargoes(ctx: click.Context, today: Optional[str]) -> None:
     if report.failed:
         ctx.exit(1)
 
+
+records_files.add_command(fixity)
 
 __all__ = (
     "DurationParamType",

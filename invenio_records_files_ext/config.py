@@ -3,6 +3,8 @@
 Every key has a default set by :class:`~invenio_records_files_ext.ext.InvenioRecordsFiles`.
 """
 
+from datetime import timedelta
+
 RECORDS_FILES_REST_ENDPOINTS: dict[str, dict[str, str]] = {}
 """Files routes to mount under Invenio-Records-REST item routes.
 
@@ -364,3 +366,27 @@ example ``{"Source-Organization": "Example University Library",
 ``External-Identifier`` (the record's PID), ``Title``, ``Bagging-Date``
 and ``Payload-Oxum`` are added for each bag.
 """
+# Fixity audit (invenio_records_files_ext.maintenance.fixity)
+#
+RECORDS_FILES_FIXITY_INTERVAL = timedelta(days=30)
+"""A stored file is read back at most once per this period (a
+:class:`~datetime.timedelta`, or seconds). Files never checked count from
+when they were stored."""
+
+RECORDS_FILES_FIXITY_BATCH = 100
+"""Files a worker claims at a time: a claim is one bounded query and the
+unit the workers share."""
+
+RECORDS_FILES_FIXITY_LEASE = timedelta(hours=6)
+"""How long a claimed batch is a worker's: should the worker die, its files
+are due again this long after the claim. Give it more than a batch takes to
+read (``RECORDS_FILES_FIXITY_BATCH`` files at the storage's speed)."""
+
+RECORDS_FILES_FIXITY_TASKS = 2
+"""Batch-checking tasks the beat task
+(``invenio_records_files_ext.tasks.fixity.audit_fixity``) sends each time it
+runs: how many workers may share the audit at once."""
+
+RECORDS_FILES_FIXITY_TASK_BATCHES = 50
+"""Most batches one of those tasks checks before it ends (the next beat
+sends new ones): a task does not hold a worker for ever."""
