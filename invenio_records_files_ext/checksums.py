@@ -32,7 +32,7 @@ from .errors import ChecksumMismatchError
 from .models import FileChecksum
 
 SUPPORTED = ("md5", "sha1", "sha256", "sha512", "blake2b")
-"""The algorithms a site may ask for, by their :mod:`hashlib` names."""
+"""The algorithms a site may ask for, by their ``hashlib`` names."""
 
 HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128, "blake2b": 128}
 """Length of each supported algorithm's hex digest (``blake2b``: 64 bytes)."""
@@ -76,7 +76,7 @@ def configured_algorithms() -> tuple[str, ...]:
 
 
 def new_hashes(algorithms: Iterable[str]) -> dict[str, Any]:
-    """Return algorithm -> a fresh :mod:`hashlib` object, in the given order."""
+    """Return algorithm -> a fresh ``hashlib`` object, in the given order."""
     return {
         name: hashlib.new(name, usedforsecurity=False)
         for name in normalise_algorithms(algorithms)
@@ -294,6 +294,7 @@ def _ordered(values: Mapping[str, str]) -> dict[str, str]:
 
 __all__ = (
     "HEX_LENGTHS",
+    "QUERY_CHUNK",
     "SUPPORTED",
     "UnknownAlgorithmError",
     "announced_algorithms",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Optional
 
+from . import partsums
 from .checksums import (
     announced_algorithms,
     configured_algorithms,
@@ -160,11 +161,33 @@ def rehash_file(file_instance: Any, announced: Optional[str] = None) -> dict[str
     the ``announced`` checksum, in one read. Rows of algorithms no longer
     computed are dropped (the bytes are new). Returns algorithm -> hex.
     """
-    measured = measure_checksums(
-        file_instance.storage(), announced_algorithms(announced)
-    )
+    algorithms = announced_algorithms(announced)
+    storage = file_instance.storage()
+    measured = running_checksums(storage, algorithms)
+    if measured is None:
+        measured = measure_checksums(storage, algorithms)
     save_checksums(file_instance, measured.checksums, replace=True)
     return measured.checksums
+
+
+def running_checksums(storage: Any, algorithms: tuple[str, ...]) -> Optional[Measured]:
+    """The checksums of a local file hashed while its parts were written.
+
+    What :mod:`~invenio_records_files_ext.partsums` holds for it, completed
+    with the bytes it does not hold yet (read from where it stopped: none
+    when every part came in order through this process). ``None`` when it
+    holds nothing that can be trusted: the caller reads the whole file.
+    """
+    path: Optional[str] = getattr(storage, "local_path", None)
+    running = partsums.take(path, algorithms) if path else None
+    if running is None or path is None:
+        return None
+    with Digests(running.hashes) as digests:
+        with open(path, "rb") as fp:
+            fp.seek(running.offset)
+            size = running.offset + hash_stream(fp, digests, chunk_size=READ_SIZE)
+    found = digests.hexdigests()
+    return Measured(size, {name: found[name] for name in algorithms})
 
 
 def measure_storage(storage: Any) -> tuple[int, str]:

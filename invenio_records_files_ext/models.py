@@ -217,7 +217,7 @@ class FileChecksum(db.Model):
     """The file instance whose bytes were hashed."""
 
     algorithm = db.Column(db.String(16), primary_key=True)
-    """The :mod:`hashlib` name of the algorithm (``sha256``...)."""
+    """The ``hashlib`` name of the algorithm (``sha256``...)."""
 
     value = db.Column(db.String(255), nullable=False)
     """The hex digest."""

@@ -38,7 +38,7 @@ from invenio_files_rest.models import FileInstance
 from invenio_files_rest.storage import PyFSFileStorage
 from invenio_files_rest.storage import pyfs_storage_factory as files_rest_pyfs_factory
 
-from . import ledger
+from . import ledger, partsums
 from .checksums import configured_algorithms, new_hashes, save_checksums
 from .digests import Digests, Hashing
 from .hashing import parse_content_md5, verify_md5
@@ -155,6 +155,13 @@ def save_hashed(
     return uri, written, checksum, checksums
 
 
+def _descriptor(fp: Any) -> Optional[int]:
+    try:
+        return int(fp.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def _column(checksum: Optional[str]) -> dict[str, str]:
     algorithm, _, value = (checksum or "").partition(":")
     return {algorithm: value} if algorithm and value else {}
@@ -205,6 +212,25 @@ class HashingReader:
         """End the hash threads."""
         self._waiting.clear()
         self._digests.close()
+
+
+def update_part(
+    storage: Any, stream: Readable, seek: int, size: int, part_checksum: bool = True
+) -> Optional[str]:
+    """Write a multipart part at ``seek``; return its MD5 (``md5:<hex>``).
+
+    :param part_checksum: whether the caller needs the part's own MD5
+        (Invenio-Files-REST's parts do; InvenioRDM's do not: with this
+        package's storage the part is then hashed only for the file's
+        checksums, see :mod:`~invenio_records_files_ext.partsums`).
+    """
+    if part_checksum or not isinstance(storage, HashingWhileWritingMixin):
+        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[no-any-return]
+    storage.algorithms = ()
+    try:
+        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[attr-defined,no-any-return]
+    finally:
+        storage.algorithms = None
 
 
 class UploadTarget(NamedTuple):
@@ -315,17 +341,31 @@ class HashingWhileWritingMixin:
         """
         return new_hashes(self.algorithms or configured_algorithms())
 
-    def update(self, *args: Any, **kwargs: Any) -> Any:
-        """Write part of the file (a multipart part); hashed with MD5 only.
+    _updating = False
 
-        The part's MD5 is what Invenio-Files-REST returns (a part's
-        checksum); the file's own checksums are computed once it is whole.
+    def update(self, *args: Any, **kwargs: Any) -> Any:
+        """Write part of the file (a multipart part); see the module.
+
+        The part is hashed with MD5 (what Invenio-Files-REST returns as a
+        part's checksum; no hashing at all if :attr:`algorithms` is ``()``,
+        when the caller needs none). When it follows the bytes already
+        hashed for the file (:mod:`~invenio_records_files_ext.partsums`),
+        the file's own checksums take it too, in the same read, so that the
+        commit need not read the file again.
         """
-        saved, self.algorithms = self.algorithms, self.algorithms or ("md5",)
+        saved = self.algorithms
+        self.algorithms = ("md5",) if saved is None else saved
+        self._updating = True
         try:
             return super().update(*args, **kwargs)  # type: ignore[misc]
         finally:
             self.algorithms = saved
+            self._updating = False
+
+    def _write_hashes(self) -> dict[str, Any]:
+        if self.algorithms == ():
+            return {}
+        return self._init_hashes()
 
     def _write_stream(
         self,
@@ -336,11 +376,26 @@ class HashingWhileWritingMixin:
         chunk_size=None,
         progress_callback=None,
     ):
+        fd = _descriptor(dst)
+        start = dst.tell()
         writeback = None
-        if durable_writes() and hasattr(dst, "fileno"):
-            writeback = Writeback(dst.fileno(), start=dst.tell(), flush=dst.flush)
+        if durable_writes() and fd is not None:
+            writeback = Writeback(fd, start=start, flush=dst.flush)
+        hashes = self._write_hashes()
+        feeding = None
+        path = getattr(self, "local_path", None)
+        if self._updating and fd is not None and path:
+            algorithms = configured_algorithms()
+            feeding = partsums.begin(
+                path, fd, start, partial(new_hashes, algorithms), algorithms
+            )
+        fed = dict(hashes)
+        if feeding is not None:
+            # The file's running hashes, beside the part's own (see partsums).
+            fed.update({"file " + name: h for name, h in feeding.hashes.items()})
+        written = None
         try:
-            with Digests(self._init_hashes()) as digests:
+            with Digests(fed) as digests:
                 written = copy_stream(
                     src,
                     dst,
@@ -351,11 +406,16 @@ class HashingWhileWritingMixin:
                     progress_callback=progress_callback,
                     writeback=writeback,
                 )
+            if feeding is not None:
+                dst.flush()
         finally:
+            if feeding is not None:
+                partsums.end(feeding, fd, written)
             if writeback is not None:
                 writeback.close()
-        self.checksums = digests.hexdigests()
-        return written, digests.checksum()
+        self.checksums = {name: digest.hexdigest() for name, digest in hashes.items()}
+        checksum = next(iter(self.checksums.items()), None)
+        return written, "{0}:{1}".format(*checksum) if checksum else None
 
     def _compute_checksum(
         self, stream, size=None, chunk_size=None, progress_callback=None, **kwargs

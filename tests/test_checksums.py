@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import time
 import uuid
 
 import pytest
@@ -446,3 +447,146 @@ def test_s3_direct_multipart_wrong_sha256_fails(s3_app, s3_client, s3_db):
         [failed] = s3_client.get(files_url(pid)).json["entries"]
         assert failed["status"] == "failed"
         assert "checksum" in failed["transfer"]["error"]
+
+
+#
+# Multipart commit: the file's checksums computed beside the parts' writes
+#
+@pytest.fixture()
+def reads_at_commit(monkeypatch):
+    """Note every whole-file read made to checksum a file (``measure_checksums``)."""
+    from invenio_records_files_ext import hashing
+
+    calls = []
+    measure = hashing.measure_checksums
+
+    def noted(storage, algorithms=None):
+        calls.append(storage)
+        return measure(storage, algorithms)
+
+    monkeypatch.setattr(hashing, "measure_checksums", noted)
+    return calls
+
+
+def send_parts(client, pending, data, size, order=None):
+    links = pending["links"]["parts"]
+    for link in order(links) if order else links:
+        n = link["part"]
+        sent = client.put(link["url"], data=data[(n - 1) * size : n * size])
+        assert sent.status_code == 200, sent.json
+
+
+@pytest.mark.parametrize("algorithms", [["md5"], TWO])
+def test_parts_in_order_are_not_read_again_at_commit(
+    app, client, db, location, reads_at_commit, monkeypatch, algorithms
+):
+    monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", algorithms)
+    data = payload(3 * 400 + 17, "in order")
+    pid = create_record(client)
+    [pending] = init(client, pid, [multipart("m.bin", data, 4, 400)]).json["entries"]
+    send_parts(client, pending, data, 400)
+    done = commit(client, pid, "m.bin")
+    assert done.status_code == 200, done.json
+    assert done.json["checksums"] == sums(data, *algorithms[1:])
+    assert reads_at_commit == []
+
+
+def test_parts_out_of_order_give_the_right_checksums(
+    two, client, db, location, reads_at_commit
+):
+    data = payload(1000, "reversed")
+    pid = create_record(client)
+    [pending] = init(client, pid, [multipart("m.bin", data, 3, 400)]).json["entries"]
+    send_parts(
+        client, pending, data, 400, order=lambda links: [links[0], *links[:0:-1]]
+    )
+    done = commit(client, pid, "m.bin")
+    assert done.status_code == 200, done.json
+    assert done.json["checksums"] == sums(data, "sha256")
+    # Part 1 was hashed as it came; the rest is read from where it stopped.
+    assert reads_at_commit == []
+
+
+def test_bytes_changed_behind_the_process_are_read_again(
+    two, client, db, location, reads_at_commit
+):
+    """Another writer (another worker) changed the file: its hashes are dropped."""
+    data = payload(800, "behind")
+    pid = create_record(client)
+    [pending] = init(client, pid, [multipart("m.bin", data, 2, 400)]).json["entries"]
+    send_parts(client, pending, data, 400)
+    fileinstance = db.session.get(
+        FileInstance, stored_record(pid).files.transfers.get("m.bin").file_id
+    )
+    path = fileinstance.uri
+    time.sleep(0.05)  # file times move in clock ticks
+    changed = b"Z" * 400 + data[400:]
+    with open(path, "r+b") as fp:
+        fp.write(changed[:400])
+    db.session.rollback()
+    announced = commit(client, pid, "m.bin")
+    assert announced.status_code == 400  # the announced MD5 is the old bytes'
+    assert len(reads_at_commit) == 1
+
+
+def test_a_failed_part_drops_what_was_hashed(
+    two, client, db, location, reads_at_commit
+):
+    data = payload(800, "failed part")
+    pid = create_record(client)
+    [pending] = init(client, pid, [multipart("m.bin", data, 2, 400)]).json["entries"]
+    first, second = pending["links"]["parts"]
+    assert client.put(first["url"], data=data[:400]).status_code == 200
+    short = client.put(
+        second["url"],
+        input_stream=io.BytesIO(data[400:700]),
+        headers={"Content-Length": "400", "Content-Type": "application/octet-stream"},
+    )
+    assert short.status_code == 400
+    assert client.put(second["url"], data=data[400:]).status_code == 200
+    done = commit(client, pid, "m.bin")
+    assert done.status_code == 200, done.json
+    assert done.json["checksums"] == sums(data, "sha256")
+
+
+def test_a_refused_part_sent_again_gives_the_right_checksums(two, client, db, location):
+    """A part refused after its write (wrong Content-MD5) left its bytes."""
+    part = 5 * MiB
+    data = payload(part + 10, "refused")
+    pid = create_record(client)
+    base = "/records/{0}/files/big.bin".format(pid)
+    started = client.post(
+        "{0}?uploads&size={1}&partSize={2}".format(base, len(data), part)
+    )
+    upload_id = started.json["id"]
+    url = "{0}?uploadId={1}&partNumber=".format(base, upload_id)
+    wrong = client.put(url + "0", data=b"w" * part, headers={"Content-MD5": "0" * 32})
+    assert wrong.status_code == 400
+    assert client.put(url + "1", data=data[part:]).status_code == 200
+    assert client.put(url + "0", data=data[:part]).status_code == 200
+    assert client.post("{0}?uploadId={1}".format(base, upload_id)).status_code == 200
+    fileinstance = stored_record(pid).files["big.bin"].obj.file
+    assert checksums.stored_checksums(fileinstance) == sums(data, "sha256")
+
+
+def test_files_rest_parts_in_order_are_not_read_again(
+    two, client, db, location, reads_at_commit
+):
+    part = 5 * MiB
+    data = payload(part + 3, "legacy in order")
+    pid = create_record(client)
+    base = "/records/{0}/files/big.bin".format(pid)
+    started = client.post(
+        "{0}?uploads&size={1}&partSize={2}".format(base, len(data), part)
+    )
+    upload_id = started.json["id"]
+    for number, start in enumerate(range(0, len(data), part)):
+        sent = client.put(
+            "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
+            data=data[start : start + part],
+        )
+        assert sent.status_code == 200, sent.data
+    assert client.post("{0}?uploadId={1}".format(base, upload_id)).status_code == 200
+    fileinstance = stored_record(pid).files["big.bin"].obj.file
+    assert checksums.stored_checksums(fileinstance) == sums(data, "sha256")
+    assert reads_at_commit == []

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from ..errors import InvalidTransferError, TransferStateError, describe
+from ..storage import update_part
 
 LOCAL_PART_LINK_LIFETIME = timedelta(days=7)
 """How long the part URLs of an upload through the application are announced valid."""
@@ -118,10 +119,10 @@ class PartsStorage:
                 "The parts of this upload go to the storage directly: use the "
                 "URLs in the file's links.parts."
             )
-        _, checksum = self.storage.update(
-            stream, seek=layout.offset(number), size=length
+        # The part's own MD5 is not kept: only the file's checksums.
+        return update_part(
+            self.storage, stream, layout.offset(number), length, part_checksum=False
         )
-        return checksum  # type: ignore[no-any-return]
 
     def part_links(
         self, layout: PartLayout, state: dict[str, Any], base_url: Optional[str]
