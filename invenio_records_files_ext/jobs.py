@@ -37,14 +37,21 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from . import linked, transfers
+from .checksums import (
+    announced_algorithms,
+    save_checksums,
+    stored_checksums,
+    verify_announced,
+)
 from .errors import (
+    ChecksumMismatchError,
     ConfigurationError,
     TransferFailedError,
     TransientTransferError,
     describe,
 )
 from .files import leases
-from .hashing import measure_storage
+from .hashing import measure_checksums
 from .storage import UploadTarget, discard, stage_file
 from .transfers import FETCH_JOB, FETCHING, QUEUED, VERIFY_JOB, VERIFYING
 from .transfers.fetching import FetchLimits, open_url
@@ -159,15 +166,20 @@ def _download(
                 "The source has {0} bytes; the file was announced with {1} "
                 "bytes.".format(body.length, found.size)
             )
-        fileinstance = stage_file(target, body, size=found.size)
-    if found.checksum and fileinstance.checksum != found.checksum:
+        fileinstance = stage_file(
+            target,
+            body,
+            size=found.size,
+            algorithms=announced_algorithms(found.checksum),
+        )
+    try:
+        verify_announced(found.checksum, stored_checksums(fileinstance))
+    except ChecksumMismatchError as error:
         discard(fileinstance.id)
         raise TransferFailedError(
             "The fetched bytes do not match the announced checksum "
-            "(announced {0}, received {1}).".format(
-                found.checksum, fileinstance.checksum
-            )
-        )
+            "(announced {0}, received {1}).".format(error.expected, error.actual)
+        ) from error
     return fileinstance
 
 
@@ -232,20 +244,24 @@ def verify(files: Any, key: str) -> None:
         return
     try:
         fileinstance = db.session.get(FileInstance, found.file_id)
-        size, checksum = measure_storage(fileinstance.storage())
-        if found.size is not None and size != found.size:
+        measured = measure_checksums(
+            fileinstance.storage(), announced_algorithms(found.checksum)
+        )
+        if found.size is not None and measured.size != found.size:
             raise TransferFailedError(
                 "The uploaded parts hold {0} bytes, not the {1} announced.".format(
-                    size, found.size
+                    measured.size, found.size
                 )
             )
-        if found.checksum and checksum != found.checksum:
+        try:
+            verify_announced(found.checksum, measured.checksums)
+        except ChecksumMismatchError as error:
             raise TransferFailedError(
                 "The uploaded bytes do not match the announced checksum "
-                "(announced {0}, received {1}).".format(found.checksum, checksum)
-            )
-        fileinstance.size = size
-        fileinstance.checksum = checksum
+                "(announced {0}, received {1}).".format(error.expected, error.actual)
+            ) from error
+        fileinstance.size = measured.size
+        save_checksums(fileinstance, measured.checksums, replace=True)
         fileinstance.readable = True
         fileinstance.writable = False
         files.transfers.finish(key, fileinstance, VERIFYING)

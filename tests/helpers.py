@@ -24,7 +24,12 @@ from invenio_records_files_ext.api import Record
 JSON = {"Content-Type": "application/json"}
 """Headers of a JSON request body."""
 
-OWN_TABLES = ("records_buckets", "records_files_entry", "records_files_transfer")
+OWN_TABLES = (
+    "records_buckets",
+    "records_files_entry",
+    "records_files_transfer",
+    "records_files_checksums",
+)
 """Tables this package's Alembic branch creates."""
 
 ALEMBIC_DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]

@@ -11,6 +11,7 @@ checksummed by a worker (:func:`invenio_records_files_ext.jobs.verify`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -18,8 +19,9 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from .. import ledger, transfers
-from ..errors import ChecksumMismatchError, TransferStateError
-from ..hashing import parse_content_md5
+from ..checksums import verify_announced
+from ..errors import TransferStateError
+from ..hashing import parse_content_md5, rehash_file
 from ..keys import validate_key
 from ..steps import step
 from ..transfers import MULTIPART, VERIFYING, WAITING
@@ -49,10 +51,12 @@ def check_type(found: PendingFile, kind: str, operation: str) -> None:
         )
 
 
-def check_checksum(found: PendingFile, actual: Optional[str]) -> None:
-    """Refuse bytes whose checksum is not the announced one."""
-    if found.checksum and actual != found.checksum:
-        raise ChecksumMismatchError(found.checksum, actual or "none")
+def check_checksum(found: PendingFile, checksums: Mapping[str, str]) -> None:
+    """Refuse bytes whose checksums do not hold the announced one.
+
+    :param checksums: algorithm -> hex digest of the bytes received.
+    """
+    verify_announced(found.checksum, checksums)
 
 
 def parts_storage(found: PendingFile) -> PartsStorage:
@@ -176,9 +180,7 @@ class MultipartFlow:
                 )
             )
         fileinstance = db.session.get(FileInstance, found.file_id)
-        checksum = fileinstance.storage().checksum()
-        check_checksum(found, checksum)
-        fileinstance.checksum = checksum
+        check_checksum(found, rehash_file(fileinstance, found.checksum))
         fileinstance.readable = True
         fileinstance.writable = False
         return Committed(self.owner.complete(found.key, fileinstance), None)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from flask import current_app
 
+from ..checksums import SUPPORTED, parse_checksum
 from ..errors import (
     DuplicateFileKeyError,
     InvalidMetadataError,
@@ -20,7 +20,6 @@ from ..models import MAX_SIZE
 from .addresses import check_transfer_url, host_allowed
 from .constants import FETCH, LOCAL, MULTIPART, REMOTE, TYPES
 
-_CHECKSUM = re.compile(r"^md5:[0-9a-f]{32}$")
 _FIELDS = frozenset(
     ("key", "size", "checksum", "metadata", "transfer", "storage_class", "access")
 )
@@ -44,7 +43,8 @@ class TransferRequest:
     """Announced size in bytes (required for multipart)."""
 
     checksum: Optional[str] = None
-    """Announced checksum, ``md5:<hex>``: the bytes must match it."""
+    """Announced checksum, ``<algorithm>:<hex>`` (``md5:``, ``sha256:``...):
+    the bytes must match it."""
 
     metadata: dict[str, Any] = field(default_factory=dict)
     """Per-file metadata stored with the file (checked when stored)."""
@@ -168,9 +168,13 @@ def parse_request(index: int, data: Any) -> TransferRequest:
     key = validate_key(data["key"])
     checksum = data.get("checksum")
     if checksum is not None and (
-        not isinstance(checksum, str) or not _CHECKSUM.match(checksum.lower())
+        not isinstance(checksum, str) or parse_checksum(checksum) is None
     ):
-        raise _fail(index, "'checksum' must look like 'md5:<32 hex digits>'.")
+        raise _fail(
+            index,
+            "'checksum' must look like 'md5:<32 hex digits>' or "
+            "'sha256:<64 hex digits>' (algorithms: {0}).".format(", ".join(SUPPORTED)),
+        )
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise _fail(index, "'metadata' must be an object.")
