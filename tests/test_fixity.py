@@ -60,6 +60,7 @@ def seam_keeps(algorithm):
 
     class Probe:
         checksum = None
+        checksum_rows: list = []
 
     probe = Probe()
     save_checksums(probe, {"md5": "0" * 32, algorithm: "1" * 64})
