@@ -105,6 +105,8 @@ def test_remote_file_stores_the_re_serialised_url(client, db, remote_hosts):
     pid = create_record(client)
     response = init(client, pid, [_remote("HTTPS://Data.Example.ORG/a|b")])
     assert response.status_code == 201, response.json
+    [stored] = _db.session.query(FileInstance.uri).all()
+    assert stored.uri == "https://data.example.org/a%7Cb"
     download = client.get(files_url(pid, "r.bin", "content"))
     assert download.status_code == 302
     assert download.headers["Location"] == "https://data.example.org/a%7Cb"
