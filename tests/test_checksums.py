@@ -529,7 +529,7 @@ def test_bytes_changed_behind_the_process_are_read_again(
     assert len(reads_at_commit) == 1
 
 
-def test_a_failed_part_drops_what_was_hashed(
+def test_a_failed_part_gives_the_right_checksums(
     two, client, db, location, reads_at_commit
 ):
     data = payload(800, "failed part")
