@@ -112,7 +112,11 @@ class PartsStorage:
     ) -> Optional[str]:
         """Write part ``number`` in place (through the application).
 
-        :returns: the part's checksum.
+        The part is hashed only into the file's running checksums
+        (:mod:`~invenio_records_files_ext.partsums`), not on its own.
+
+        :returns: ``None`` with this package's local storage, else the
+            checksum the storage gave.
         """
         if self.direct:
             raise TransferStateError(
