@@ -174,6 +174,22 @@ def test_one_step_put_and_listings_show_all_checksums(two, client, db):
     assert shown[0]["checksums"] == sums(data, "sha256")
 
 
+def test_files_rest_route_keeps_every_algorithm(two, client, db):
+    pid = create_record(client)
+    bucket = stored_record(pid).bucket_id
+    response = client.put(
+        "/files/{0}/a.bin".format(bucket),
+        data=b"through files-rest",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 200, response.data
+    assert response.json["checksums"] == sums(b"through files-rest", "sha256")
+    fileinstance = stored_record(pid).files["a.bin"].obj.file
+    assert rows_of(fileinstance.id) == {
+        "sha256": hashlib.sha256(b"through files-rest").hexdigest()
+    }
+
+
 def test_listing_reads_the_checksums_of_a_page_at_once(two, client, db, count_queries):
     pid = create_record(client)
     for number in range(5):
@@ -529,7 +545,7 @@ def test_bytes_changed_behind_the_process_are_read_again(
     assert len(reads_at_commit) == 1
 
 
-def test_a_failed_part_drops_what_was_hashed(
+def test_a_failed_part_gives_the_right_checksums(
     two, client, db, location, reads_at_commit
 ):
     data = payload(800, "failed part")

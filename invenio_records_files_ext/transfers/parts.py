@@ -186,9 +186,12 @@ class PartsStorage:
     ) -> Optional[str]:
         """Write part ``number`` in place (through the application).
 
-        See :func:`write_part`.
+        See :func:`write_part`. Without a Content-MD5 the part is hashed
+        only into the file's running checksums
+        (:mod:`~invenio_records_files_ext.partsums`), not on its own.
 
-        :returns: the part's checksum.
+        :returns: the part's checksum (``None`` with this package's local
+            storage when no Content-MD5 was given).
         :raises invenio_records_files_ext.errors.InvalidContentMD5Error: the
             Content-MD5 is not an MD5 digest.
         :raises invenio_records_files_ext.errors.ChecksumMismatchError: the
