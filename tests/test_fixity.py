@@ -390,6 +390,15 @@ def test_report_per_record_and_location(app, db, location, tmp_path, cli, monkey
     )
 
 
+def test_a_row_never_checked_is_due_not_failed(record):
+    add_files(record, 1)
+    db.session.execute(update(FileInstance).values(last_check=None, last_check_at=None))
+    db.session.commit()
+    assert build_report().failed == 0
+    backdate_files(40 * DAY)
+    assert build_report().due == 1
+
+
 def test_run_prints_each_failure_and_exits_1(record, cli):
     add_files(record, 2)
     bad = file_of(record, "f000.txt")
