@@ -58,10 +58,7 @@ def instance(file_id):
 def seam_keeps(algorithm):
     """Whether the checksums seam keeps ``algorithm`` beside MD5 (i23-sums)."""
 
-    class Probe:
-        checksum = None
-
-    probe = Probe()
+    probe = FileInstance()  # transient: never added to the session
     save_checksums(probe, {"md5": "0" * 32, algorithm: "1" * 64})
     return algorithm in stored_checksums(probe)
 
