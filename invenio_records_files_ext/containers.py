@@ -7,30 +7,38 @@ its local header and data only (:mod:`~invenio_records_files_ext.zipreader`).
 
 The table of contents is cached per object version (a version's bytes
 never change) in each process, bounded by
-``RECORDS_FILES_CONTAINER_CACHE_MEMBERS`` members in all, least recently
-used first out.
+``RECORDS_FILES_CONTAINER_CACHE_BYTES`` bytes of memory in all (each
+member counted with its name, :meth:`~invenio_records_files_ext.zipreader.Directory.memory`),
+least recently used first out.
 
 Limits come from the configuration (``RECORDS_FILES_CONTAINER_MAX_*``):
-archives with too many members or too large a directory answer 413, members
-too large 413, members expanding more than the ratio allowed (zip bombs)
-and damaged archives 400.
+archives with too many members, too large a directory or too long a member
+name answer 413, members too large 413, members expanding more than the
+ratio allowed (zip bombs) and damaged archives 400; remote files (bytes
+kept elsewhere) 400. Listings come a page at a time (:func:`members_page`),
+bounded by a member count and by the bytes of the names they hold.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from flask import current_app
 
+from . import cursors
 from .blobs import RandomAccess
-from .errors import MemberNotFoundError
+from .errors import InvalidCursorError, MemberNotFoundError, RemoteContainerError
+from .models import REMOTE_STORAGE_CLASS
 from .zipreader import Directory, Limits, Member, open_member, read_directory
 
-DEFAULT_CACHE_MEMBERS = 100000
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+DEFAULT_PAGE_SIZE = 1000
+DEFAULT_MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_NAME_BYTES = 128 * 1024
 
 
 def limits() -> Limits:
@@ -55,46 +63,57 @@ def limits() -> Limits:
         max_ratio=int(
             config.get("RECORDS_FILES_CONTAINER_MAX_RATIO", defaults.max_ratio)
         ),
+        max_name_length=int(
+            config.get(
+                "RECORDS_FILES_CONTAINER_MAX_NAME_LENGTH", defaults.max_name_length
+            )
+        ),
     )
 
 
 class DirectoryCache:
-    """Tables of contents by object version id, bounded by their members in all."""
+    """Tables of contents by object version id, bounded by their memory in all."""
 
     def __init__(self) -> None:
         """Start empty."""
-        self._entries: OrderedDict[str, Directory] = OrderedDict()
-        self._members = 0
+        self._entries: OrderedDict[str, tuple[Directory, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, version_id: Any) -> Any:
+    def get(self, version_id: Any) -> Optional[Directory]:
         """Return the cached directory of a version, or ``None``."""
         with self._lock:
             found = self._entries.get(str(version_id))
-            if found is not None:
-                self._entries.move_to_end(str(version_id))
-            return found
+            if found is None:
+                return None
+            self._entries.move_to_end(str(version_id))
+            return found[0]
 
     def put(self, version_id: Any, directory: Directory, budget: int) -> None:
-        """Keep ``directory``, dropping the least recently used beyond ``budget``."""
-        size = len(directory.members)
-        if size > budget:
+        """Keep ``directory``, dropping the least recently used beyond ``budget`` bytes."""
+        weight = directory.memory()
+        if weight > budget:
             return
         with self._lock:
             previous = self._entries.pop(str(version_id), None)
             if previous is not None:
-                self._members -= len(previous.members)
-            self._entries[str(version_id)] = directory
-            self._members += size
-            while self._members > budget:
-                _, dropped = self._entries.popitem(last=False)
-                self._members -= len(dropped.members)
+                self._bytes -= previous[1]
+            self._entries[str(version_id)] = (directory, weight)
+            self._bytes += weight
+            while self._bytes > budget:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
 
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:
             self._entries.clear()
-            self._members = 0
+            self._bytes = 0
+
+    @property
+    def memory(self) -> int:
+        """Return the bytes of memory the directories kept hold (about)."""
+        return self._bytes
 
     def __len__(self) -> int:
         """Return the number of directories kept."""
@@ -125,19 +144,31 @@ def directory_of(obj: Any) -> Directory:
         archive, or a damaged one (400).
     :raises invenio_records_files_ext.errors.ContainerTooLargeError: beyond
         the configured limits (413).
+    :raises invenio_records_files_ext.errors.RemoteContainerError: a
+        remote file (400).
     """
     found = cache.get(obj.version_id)
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found
+    _refuse_remote(obj)
     with _reader(obj) as source:
         directory = read_directory(source, limits())
     budget = int(
         current_app.config.get(
-            "RECORDS_FILES_CONTAINER_CACHE_MEMBERS", DEFAULT_CACHE_MEMBERS
+            "RECORDS_FILES_CONTAINER_CACHE_BYTES", DEFAULT_CACHE_BYTES
         )
     )
     cache.put(obj.version_id, directory, budget)
     return directory
+
+
+def _refuse_remote(obj: Any) -> None:
+    file = obj.file
+    if file is not None and file.storage_class == REMOTE_STORAGE_CLASS:
+        raise RemoteContainerError(
+            "{0!r} is a remote file: its bytes are kept elsewhere and are not "
+            "browsed here.".format(obj.key)
+        )
 
 
 def extract(obj: Any, name: str) -> Extraction:
@@ -169,8 +200,91 @@ def _closing(chunks: Iterator[bytes], source: RandomAccess) -> Iterator[bytes]:
         source.close()
 
 
-def describe_members(directory: Directory) -> list[dict[str, Any]]:
-    """Return the members as JSON-ready entries (name, sizes, CRC, folder)."""
+@dataclass(frozen=True)
+class PageLimits:
+    """How much one page of a listing holds."""
+
+    size: int = DEFAULT_PAGE_SIZE
+    """Members at most."""
+
+    name_bytes: int = DEFAULT_PAGE_NAME_BYTES
+    """Bytes of names (UTF-8) at most; a page holds one member at least."""
+
+
+def page_limits(size: Optional[int] = None) -> PageLimits:
+    """Return the page limits of the configuration, ``size`` members if given."""
+    config = current_app.config
+    return PageLimits(
+        size=size
+        or int(config.get("RECORDS_FILES_CONTAINER_PAGE_SIZE", DEFAULT_PAGE_SIZE)),
+        name_bytes=int(
+            config.get(
+                "RECORDS_FILES_CONTAINER_PAGE_NAME_BYTES", DEFAULT_PAGE_NAME_BYTES
+            )
+        ),
+    )
+
+
+def max_page_size() -> int:
+    """Return ``RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE``."""
+    return int(
+        current_app.config.get(
+            "RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE", DEFAULT_MAX_PAGE_SIZE
+        )
+    )
+
+
+@dataclass(frozen=True)
+class MembersPage:
+    """One page of the members of an archive."""
+
+    members: tuple[Member, ...]
+    """The members of the page, in the directory's order."""
+
+    next: Optional[str]
+    """The cursor of the next page (``None`` on the last one)."""
+
+
+def _start(directory: Directory, version_id: Any, after: Optional[str]) -> int:
+    if not after:
+        return 0
+    start, version = cursors.decode(after, int, str)
+    # A cursor names the version it was made for: another one's indexes
+    # mean other members.
+    if version != str(version_id) or not 0 <= start <= len(directory.members):
+        raise InvalidCursorError()
+    return int(start)
+
+
+def members_page(
+    directory: Directory,
+    version_id: Any,
+    after: Optional[str] = None,
+    limits: PageLimits = PageLimits(),
+) -> MembersPage:
+    """Return the page of members from cursor ``after`` (from the first if none).
+
+    The page stops at ``limits.size`` members, or before the member whose
+    name would take the page's names beyond ``limits.name_bytes`` bytes.
+
+    :raises invenio_records_files_ext.errors.InvalidCursorError: a cursor
+        that is not one of this listing's.
+    """
+    start = _start(directory, version_id, after)
+    members = directory.members
+    stop = start
+    name_bytes = 0
+    while stop < len(members) and stop - start < limits.size:
+        name_bytes += len(members[stop].name.encode("utf-8", "surrogatepass"))
+        if name_bytes > limits.name_bytes and stop > start:
+            break
+        stop += 1
+    following = cursors.encode([stop, str(version_id)]) if stop < len(members) else None
+    return MembersPage(members[start:stop], following)
+
+
+def describe_members(members: Iterable[Member]) -> list[dict[str, Any]]:
+    """Return members as JSON-ready entries (name, sizes, CRC, folder)."""
     return [
         {
             "key": member.name,
@@ -179,16 +293,21 @@ def describe_members(directory: Directory) -> list[dict[str, Any]]:
             "checksum": "crc32:{0:08x}".format(member.crc),
             "is_dir": member.is_dir,
         }
-        for member in directory.members
+        for member in members
     ]
 
 
 __all__ = (
     "DirectoryCache",
     "Extraction",
+    "MembersPage",
+    "PageLimits",
     "cache",
     "describe_members",
     "directory_of",
     "extract",
     "limits",
+    "max_page_size",
+    "members_page",
+    "page_limits",
 )

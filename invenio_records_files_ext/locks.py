@@ -36,6 +36,8 @@ from sqlalchemy import BigInteger, bindparam, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .models import MAX_SIZE
+
 _KEY_LOCK = text("SELECT pg_advisory_xact_lock(:id)")
 _BUCKETS = Bucket.__table__
 # The timestamp is an execution parameter: a statement holding one (its
@@ -164,6 +166,8 @@ def charge(
     if not allow_locked:
         check_writable(bucket)
     if delta > 0:
+        if bucket.size + delta > MAX_SIZE:
+            raise FileSizeError(description="The bucket cannot hold that many bytes.")
         quota = bucket.quota_size
         if quota is not None and bucket.size + delta > quota:
             raise FileSizeError(description="Bucket quota exceeded.")

@@ -13,9 +13,11 @@ from functools import partial
 
 from invenio_files_rest import serializer as files_rest
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion, Part
-from marshmallow import post_dump
+from marshmallow import fields, post_dump
 from marshmallow_utils.context import context_schema
 
+from .checksums import file_checksums
+from .transfers.parts import PartLayout
 from .urls import api_url
 
 BLUEPRINT_NAME = "invenio_records_files"
@@ -58,7 +60,19 @@ class BucketSchema(files_rest.BucketSchema):
 
 
 class ObjectVersionSchema(files_rest.ObjectVersionSchema):
-    """Object version of a record's file."""
+    """Object version of a record's file, with all its ``checksums``."""
+
+    checksums = fields.Method("dump_checksums", dump_only=True)
+
+    def dump_checksums(self, o):
+        """Dump every stored checksum: ``{"md5": ..., "sha256": ...}``.
+
+        A listing puts those of its page in the context (``checksums``:
+        file id -> checksums), read in one query.
+        """
+        if o.file is None:
+            return None
+        return file_checksums(o.file, context_schema.get().get("checksums"))
 
     def dump_links(self, o):
         """Dump links."""
@@ -93,6 +107,15 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
 
 class MultipartObjectSchema(files_rest.MultipartObjectSchema):
     """Multipart upload to a record's bucket."""
+
+    # Files-REST says 0 when the size is a multiple of the part size; the
+    # last part is then a whole one (issue 18, finding 9).
+    last_part_size = fields.Method("dump_last_part_size", dump_only=True)
+
+    def dump_last_part_size(self, o):
+        """Dump the length of the last part (never 0 for a non-empty upload)."""
+        layout = PartLayout.of(int(o.size), int(o.chunk_size))
+        return layout.length(layout.parts)
 
     def dump_links(self, o):
         """Dump links."""

@@ -24,7 +24,12 @@ from invenio_records_files_ext.api import Record
 JSON = {"Content-Type": "application/json"}
 """Headers of a JSON request body."""
 
-OWN_TABLES = ("records_buckets", "records_files_entry", "records_files_transfer")
+OWN_TABLES = (
+    "records_buckets",
+    "records_files_entry",
+    "records_files_transfer",
+    "records_files_checksums",
+)
 """Tables this package's Alembic branch creates."""
 
 ALEMBIC_DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]
@@ -325,6 +330,19 @@ def serving(app):
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+class BytesSource:
+    """Random access to bytes in memory, as the zip reader reads a file."""
+
+    def __init__(self, data):
+        """Serve ``data``."""
+        self.data = bytes(data)
+        self.size = len(self.data)
+
+    def read_at(self, offset, length):
+        """Return up to ``length`` bytes from ``offset``."""
+        return self.data[offset : offset + length]
 
 
 #

@@ -175,10 +175,6 @@ def test_renaming_to_a_climbing_key_is_refused(page_url, driver):
 #
 # Sizes: an exact multiple of the part size
 #
-class ServerPartSizeBug(AssertionError):
-    """The server refused the last part of an exact multiple (issue 18)."""
-
-
 def test_a_file_of_exactly_one_part_goes_in_one_request(page_url, driver, tmp_path):
     data = random.Random(5).randbytes(PART_SIZE)
     (tmp_path / "five.bin").write_bytes(data)
@@ -191,13 +187,6 @@ def test_a_file_of_exactly_one_part_goes_in_one_request(page_url, driver, tmp_pa
     assert not any("uploadId" in url for url in chromium.requested_urls(driver))
 
 
-@pytest.mark.xfail(
-    raises=ServerPartSizeBug,
-    strict=True,
-    reason="issue 18 (i18-pipeline): the server answers 'Invalid part size.' for "
-    "the last part of a multipart upload whose size is an exact multiple of the "
-    "part size; remove this mark when that fix is merged",
-)
 def test_a_multiple_of_the_part_size_goes_in_whole_parts(page_url, driver, tmp_path):
     data = random.Random(10).randbytes(2 * PART_SIZE)
     (tmp_path / "ten.bin").write_bytes(data)
@@ -208,8 +197,6 @@ def test_a_multiple_of_the_part_size_goes_in_whole_parts(page_url, driver, tmp_p
         lambda: uploads(driver, "done") or uploads(driver, "failed"),
         what="the upload's end",
     )[0]
-    if "Invalid part size." in item.text:
-        raise ServerPartSizeBug(item.text)
     assert "upload-done" in item.get_attribute("class"), item.text
     assert "2 of 2 parts sent" in item.text
     assert_files(stored(pid), [("ten.bin", data)])

@@ -5,10 +5,12 @@ The broker is conftest's ``redis_url``; the worker process is
 """
 
 import hashlib
+import os
 import time
 
 import pytest
 
+from invenio_records_files_ext import jobs
 from tests.helpers import create_record, files_url, init, stored_record
 from tests.httpserver import SourceServer
 from tests.workers import Worker, broker_for, worker_config
@@ -24,16 +26,21 @@ def source():
     server.stop()
 
 
-@pytest.fixture()
-def worker(app, client, redis_url, database_uri, tmp_path):
-    """A Celery worker process on the test database, fed by Redis."""
-    config = worker_config(
+def fetch_config(database_uri, redis_url, **extra):
+    """A worker's configuration: fetches from the loopback source allowed."""
+    return worker_config(
         database_uri,
         redis_url,
         RECORDS_FILES_FETCH_ALLOWED_HOSTS=["127.0.0.1"],
         RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES=True,
+        **extra,
     )
-    started = Worker(config, str(tmp_path), "fetch")
+
+
+@pytest.fixture()
+def worker(app, client, redis_url, database_uri, tmp_path):
+    """A Celery worker process on the test database, fed by Redis."""
+    started = Worker(fetch_config(database_uri, redis_url), str(tmp_path), "fetch")
     try:
         with broker_for(app, redis_url):
             yield started.process
@@ -69,3 +76,70 @@ def test_fetch_by_a_real_worker(app, client, db, worker, source, monkeypatch):
     assert client.get(files_url(pid, "w.txt", "content")).data == DATA
     assert stored_record(pid)["_files"][0]["checksum"] == checksum
     assert source.requests == ["/files/w.txt"]
+
+
+def _transfer_state(pid, client):
+    [listed] = client.get(files_url(pid)).json["entries"]
+    return listed["status"], listed.get("transfer", {}).get("state"), listed
+
+
+def test_a_worker_killed_mid_fetch(
+    app, client, db, redis_url, database_uri, source, tmp_path, monkeypatch
+):
+    """A worker killed mid-fetch: its fetch is taken up by another worker.
+
+    Worker A renews its lease (1 s here) while the slow source sends; it is
+    killed with SIGKILL; ``sweep_transfers``, sent to Redis as Celery beat
+    would, runs on worker B, which queues the fetch again and fetches it.
+    """
+    lease = dict(RECORDS_FILES_FETCH_LEASE=1)
+    for name, value in lease.items():
+        monkeypatch.setitem(app.config, name, value)
+    monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOWED_HOSTS", ["127.0.0.1"])
+    data = b"slowly fetched\n" * 64  # 64 pieces of 16 bytes, 0.2 s apart
+    source.add("k.txt", data)
+    first = Worker(fetch_config(database_uri, redis_url, **lease), str(tmp_path), "a")
+    second = None
+    try:
+        with broker_for(app, redis_url):
+            pid = create_record(client)
+            entry = {
+                "key": "k.txt",
+                "transfer": {"type": "F", "url": source.url("/slow/k.txt")},
+            }
+            assert init(client, pid, [entry]).status_code == 201
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                assert first.alive(), "worker A exited (its log is printed)"
+                if source.requests and _transfer_state(pid, client)[1] == "fetching":
+                    break
+                time.sleep(0.2)
+            # Past several renewals: the lease was renewed, not merely taken.
+            time.sleep(3)
+            status, state, listed = _transfer_state(pid, client)
+            assert (status, state) == ("pending", "fetching"), listed
+            # Worker A renews its lease: a sweep now leaves its fetch alone.
+            assert jobs.sweep() == []
+            os.killpg(first.process.pid, 9)
+            first.process.wait(10)
+            time.sleep(1.5)  # the lease (1 s) expires
+            second = Worker(
+                fetch_config(database_uri, redis_url, **lease), str(tmp_path), "b"
+            )
+            from invenio_records_files_ext.tasks.transfers import sweep_transfers
+
+            sweep_transfers.apply_async()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                assert second.alive(), "worker B exited (its log is printed)"
+                status, state, listed = _transfer_state(pid, client)
+                if status != "pending":
+                    break
+                time.sleep(0.3)
+            assert status == "completed", listed
+            assert client.get(files_url(pid, "k.txt", "content")).data == data
+            assert source.requests.count("/slow/k.txt") == 2
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

@@ -16,6 +16,7 @@ from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 
 from .. import signals
 from ..errors import CopyOntoItselfError, FileNotInRecordError, FilesNotEnabledError
+from ..hashing import rehash_file
 from ..keys import validate_key
 from ..references import release
 from ..steps import send_signal, step
@@ -145,7 +146,7 @@ class FilesIterator(FilesReader):
             if not multipart.completed:
                 multipart.complete()
             fileinstance = multipart.file
-            fileinstance.update_checksum()
+            rehash_file(fileinstance)
             fileinstance.readable = True
             fileinstance.writable = False
             key = multipart.key

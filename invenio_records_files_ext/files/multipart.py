@@ -27,12 +27,12 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from .. import ledger, locks
-from ..errors import ChecksumMismatchError
-from ..hashing import MD5Reader, parse_content_md5
+from ..hashing import parse_content_md5
 from ..keys import validate_key
 from ..ledger import release_if_read_only
 from ..references import release
 from ..steps import step
+from ..transfers.parts import PartLayout, write_part
 
 
 def start(
@@ -79,6 +79,15 @@ def start(
     return multipart
 
 
+def layout_of(multipart: MultipartObject) -> PartLayout:
+    """Return how an upload is cut (:class:`~invenio_records_files_ext.transfers.parts.PartLayout`).
+
+    Files-REST numbers parts from 0; the layout from 1: part ``n`` of the
+    protocol is the layout's part ``n + 1``.
+    """
+    return PartLayout.of(int(multipart.size), int(multipart.chunk_size))
+
+
 def check_part(
     multipart: MultipartObject, part_number: int, content_length: Optional[int]
 ) -> None:
@@ -89,17 +98,15 @@ def check_part(
     :raises invenio_files_rest.errors.MultipartInvalidPartNumber: no such
         part.
     :raises invenio_files_rest.errors.MultipartInvalidChunkSize: the part
-        is not ``partSize`` bytes long (the last one: the rest).
+        is not ``partSize`` bytes long (the last one: the rest, a whole part
+        when the size is a multiple of ``partSize``).
     """
     if multipart.completed:
         raise MultipartAlreadyCompleted()
-    if not 0 <= part_number <= multipart.last_part_number:
+    layout = layout_of(multipart)
+    if not 0 <= part_number < layout.parts:
         raise MultipartInvalidPartNumber()
-    expected = (
-        multipart.last_part_size
-        if part_number == multipart.last_part_number
-        else multipart.chunk_size
-    )
+    expected = layout.length(part_number + 1)
     if content_length is not None and content_length != expected:
         raise MultipartInvalidChunkSize()
 
@@ -118,8 +125,9 @@ def upload_part(
     checked before any byte is read. The bytes are then written with no
     transaction open (as single uploads are: a slow client holds no lock;
     unless the transaction holds earlier work of the caller, see
-    :func:`~invenio_records_files_ext.ledger.release_if_read_only`),
-    compared with the Content-MD5, and the part is recorded in a short
+    :func:`~invenio_records_files_ext.ledger.release_if_read_only`) by
+    :meth:`~invenio_records_files_ext.transfers.parts.PartsStorage.write_part`
+    (the multipart transfer's too), and the part is recorded in a short
     transaction. If writing fails (a wrong Content-MD5, a body cut short),
     the part is not recorded, and an earlier record of the same part, whose
     bytes were just overwritten, is dropped (:func:`forget_part`): the part
@@ -132,21 +140,14 @@ def upload_part(
     """
     session = session if session is not None else db.session()
     check_part(multipart, part_number, content_length)
-    expected = parse_content_md5(content_md5) if content_md5 is not None else None
+    if content_md5 is not None:
+        parse_content_md5(content_md5)
     upload_id = multipart.upload_id
-    start_byte = part_number * multipart.chunk_size
-    size = (
-        multipart.last_part_size
-        if part_number == multipart.last_part_number
-        else multipart.chunk_size
-    )
+    layout = layout_of(multipart)
     storage = multipart.file.storage()
     release_if_read_only(session)
-    reader = MD5Reader(stream) if expected is not None else stream
     try:
-        _, checksum = storage.update(reader, seek=start_byte, size=size)
-        if expected is not None and reader.hexdigest() != expected:
-            raise ChecksumMismatchError(expected, reader.hexdigest())
+        checksum = write_part(storage, layout, part_number + 1, stream, content_md5)
         with step():
             current = session.get(MultipartObject, upload_id)
             if current is None or current.completed:

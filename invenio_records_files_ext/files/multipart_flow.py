@@ -11,6 +11,7 @@ checksummed by a worker (:func:`invenio_records_files_ext.jobs.verify`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -18,7 +19,9 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from .. import ledger, transfers
-from ..errors import ChecksumMismatchError, TransferStateError
+from ..checksums import verify_announced
+from ..errors import TransferStateError
+from ..hashing import parse_content_md5, rehash_file
 from ..keys import validate_key
 from ..steps import step
 from ..transfers import MULTIPART, VERIFYING, WAITING
@@ -48,10 +51,12 @@ def check_type(found: PendingFile, kind: str, operation: str) -> None:
         )
 
 
-def check_checksum(found: PendingFile, actual: Optional[str]) -> None:
-    """Refuse bytes whose checksum is not the announced one."""
-    if found.checksum and actual != found.checksum:
-        raise ChecksumMismatchError(found.checksum, actual or "none")
+def check_checksum(found: PendingFile, checksums: Mapping[str, str]) -> None:
+    """Refuse bytes whose checksums do not hold the announced one.
+
+    :param checksums: algorithm -> hex digest of the bytes received.
+    """
+    verify_announced(found.checksum, checksums)
 
 
 def parts_storage(found: PendingFile) -> PartsStorage:
@@ -106,12 +111,19 @@ class MultipartFlow:
         )
 
     def upload_part(
-        self, key: str, number: int, stream: Any, size: Optional[int] = None
+        self,
+        key: str,
+        number: int,
+        stream: Any,
+        size: Optional[int] = None,
+        content_md5: Optional[str] = None,
     ) -> PendingFile:
         """Write part ``number`` in place (through the application), then note it.
 
-        The part is written with no transaction open. A part whose upload
-        fails must be sent again.
+        The part is written with no transaction open, by the multipart core
+        (:func:`~invenio_records_files_ext.transfers.parts.write_part`: its
+        length and Content-MD5 are checked as Files-REST's protocol checks
+        them). A part whose upload fails must be sent again.
         """
         key = validate_key(key)
         found = self.owner.get(key)
@@ -124,11 +136,13 @@ class MultipartFlow:
             )
         writer = self.owner._writer()
         layout = PartLayout.from_json(found.details)
-        length = layout.check_length(number, size)
+        layout.check_length(number, size)
+        if content_md5 is not None:
+            parse_content_md5(content_md5)
         target = parts_storage(found)
         ledger.release_if_read_only()
         try:
-            target.write_part(layout, number, stream, length)
+            target.write_part(layout, number, stream, content_md5)
         except BaseException:
             with step():
                 writer.forget_part(key, number)
@@ -158,9 +172,7 @@ class MultipartFlow:
                     transfers.VERIFY_JOB, self.owner.bucket.id, found.key
                 )
             return Committed(None, pending)
-        missing = sorted(
-            set(range(1, layout.parts + 1)) - set(found.details.get("received", []))
-        )
+        missing = layout.missing(found.details.get("received", []))
         if missing:
             raise TransferStateError(
                 "Parts missing from the upload of {0!r}: {1}.".format(
@@ -168,9 +180,7 @@ class MultipartFlow:
                 )
             )
         fileinstance = db.session.get(FileInstance, found.file_id)
-        checksum = fileinstance.storage().checksum()
-        check_checksum(found, checksum)
-        fileinstance.checksum = checksum
+        check_checksum(found, rehash_file(fileinstance, found.checksum))
         fileinstance.readable = True
         fileinstance.writable = False
         return Committed(self.owner.complete(found.key, fileinstance), None)

@@ -48,7 +48,7 @@ from ..transfers import (
 )
 from ..transfers.parts import PartLayout, PartsStorage
 from . import pending_rows, queries, rows
-from .entries import check_metadata
+from .entries import check_metadata, check_user_metadata_name
 from .pending_rows import PendingFile
 from .writer import Attached, FilesWriter
 
@@ -117,6 +117,7 @@ class PendingWriter:
             if existing is not None or request.key in heads:
                 raise FileKeyExistsError(request.key)
             for name, value in request.metadata.items():
+                check_user_metadata_name(name)
                 check_metadata(name, value)
         pending = [request for request in requests if request.type != REMOTE]
         position = queries.next_position(self.bucket_id, session)

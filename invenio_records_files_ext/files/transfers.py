@@ -29,6 +29,12 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from .. import transfers
+from ..checksums import (
+    announced_algorithms,
+    parse_checksum,
+    save_checksums,
+    stored_checksums,
+)
 from ..errors import FileNotInRecordError, SizeMismatchError, TransferStateError
 from ..keys import validate_key
 from ..steps import step
@@ -86,10 +92,15 @@ class Transfers:
         return self.multipart.part_links(found, base_url)
 
     def upload_part(
-        self, key: str, number: int, stream: Any, size: Optional[int] = None
+        self,
+        key: str,
+        number: int,
+        stream: Any,
+        size: Optional[int] = None,
+        content_md5: Optional[str] = None,
     ) -> PendingFile:
         """Write part ``number`` of a multipart upload that goes through the app."""
-        return self.multipart.upload_part(key, number, stream, size)
+        return self.multipart.upload_part(key, number, stream, size, content_md5)
 
     def pending(self) -> Iterator[PendingFile]:
         """Yield the pending files in the record's order, chunk by chunk."""
@@ -139,11 +150,13 @@ class Transfers:
                 id=uuid.uuid4(),
                 uri=request.url,
                 size=request.size or 0,
-                checksum=request.checksum,
                 storage_class=REMOTE_STORAGE_CLASS,
                 readable=False,
                 writable=False,
             )
+            announced = parse_checksum(request.checksum)
+            if announced is not None:
+                save_checksums(fileinstance, dict([announced]))
             stored = False
         else:
             stored = True
@@ -185,7 +198,11 @@ class Transfers:
         if found.size is not None and size is not None and size != found.size:
             raise SizeMismatchError(found.size, size)
         fileinstance = stage_file(
-            target, stream, size=expected, content_md5=content_md5
+            target,
+            stream,
+            size=expected,
+            content_md5=content_md5,
+            algorithms=announced_algorithms(found.checksum),
         )
         with step() as current:
             current.undo(lambda: discard(fileinstance.id))
@@ -228,7 +245,7 @@ class Transfers:
                 "first).".format(found.key)
             )
         fileinstance = db.session.get(FileInstance, found.file_id)
-        check_checksum(found, fileinstance.checksum)
+        check_checksum(found, stored_checksums(fileinstance))
         return self.complete(found.key, fileinstance)
 
     def complete(self, key: str, fileinstance: FileInstance) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 from invenio_pidstore.errors import PIDDoesNotExistError
 from invenio_pidstore.models import PersistentIdentifier
@@ -26,6 +25,7 @@ from .. import access, files_import
 from ..errors import NotThePreviousVersionError
 from ..files import queries
 from .base import FilesView
+from .bodies import optional_json_body
 from .rdm import files_list
 from .transfers import commit_and_answer, entry_of, links_of
 
@@ -35,8 +35,8 @@ class FilesImportResource(FilesView, MethodView):
 
     def post(self, bucket_id: Any = None, **kwargs: Any) -> Any:
         """Import, commit, answer the files (201)."""
-        previous = files_import.previous_version(self.record)
         named = self._named_previous()
+        previous = files_import.previous_version(self.record)
         if named is not None and named != previous.id:
             raise NotThePreviousVersionError()
         access.decide(previous, access.READ, self.endpoint_options).check()
@@ -50,7 +50,7 @@ class FilesImportResource(FilesView, MethodView):
 
     def _named_previous(self) -> Any:
         """Return the record id the body's ``previous`` PID names, or ``None``."""
-        body = request.get_json(silent=True) if request.content_length else None
+        body = optional_json_body()
         value = body.get("previous") if isinstance(body, dict) else None
         if value is None:
             return None

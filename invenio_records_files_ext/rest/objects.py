@@ -31,7 +31,9 @@ from ..ledger import release_if_read_only
 from ..steps import app_object
 from ..storage import UploadTarget
 from ..streams import check_upload_body, serve_file_body
+from ..transfers.addresses import remote_location
 from .base import FilesView
+from .bodies import check_json_or_empty
 from .negotiation import wants_entry
 from .transfers import abort_pending, entry_of, is_remote
 
@@ -110,12 +112,21 @@ class RecordObjectResource(FilesView, ObjectResource):
                 return answer
         return super().delete(*args, **self._stored_spelling(kwargs))
 
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        """Start or complete a multipart upload (Files-REST's protocol).
+
+        Its body is JSON or nothing (see :mod:`~.bodies`): a cross-site form
+        must not reserve the owner's quota.
+        """
+        check_json_or_empty()
+        return super().post(*args, **kwargs)
+
     @classmethod
     def get_object(cls, bucket: Any, key: str, version_id: Any) -> Any:
         """Find the version; a download of a remote file redirects to its URL."""
         obj = super().get_object(bucket, key, version_id)
         if request.method in ("GET", "HEAD") and is_remote(obj):
-            abort(redirect(obj.file.uri, 302))
+            abort(redirect(remote_location(obj.file.uri), 302))
         return obj
 
     @staticmethod

@@ -27,7 +27,7 @@ from flask import jsonify, request
 from invenio_db import db
 from invenio_rest import ContentNegotiatedMethodView
 
-from ..errors import InvalidTransferError
+from .. import access
 from ..files import queries
 from ..keys import check_url_path, validate_key
 from ..ledger import release_if_read_only
@@ -35,6 +35,7 @@ from ..models import REMOTE_STORAGE_CLASS
 from ..storage import UploadTarget
 from ..streams import check_upload_body
 from .base import FilesView
+from .bodies import check_json_or_empty, json_body
 from .rdm import EntryLinks, completed_entry, files_list, pending_entry
 
 
@@ -82,11 +83,9 @@ class TransferView(FilesView, ContentNegotiatedMethodView):
 
 def announce(view: FilesView) -> Any:
     """Answer ``POST /files``: announce files, list them (201)."""
-    data = request.get_json(force=True, silent=True)
-    if data is None:
-        raise InvalidTransferError(
-            'Send the files to announce as a JSON list, such as [{"key": "data.csv"}].'
-        )
+    data = json_body(
+        'Send the files to announce as a JSON list, such as [{"key": "data.csv"}].'
+    )
     results = view.files.transfers.init(data)
     body = files_list(
         [entry_of(view, item) for item in results],
@@ -96,16 +95,28 @@ def announce(view: FilesView) -> Any:
     return commit_and_answer(body, 201)
 
 
+def sees_pending(view: FilesView) -> bool:
+    """Tell whether the current user may see the record's pending files.
+
+    Pending files (their keys, sizes, checksums, metadata, states, errors
+    and part URLs) are the business of those who may update the record,
+    also when its files are locked: readers see completed files only.
+    """
+    decision = access.decide(view.record, access.UPDATE, view.endpoint_options)
+    return decision.allowed or decision.locked
+
+
 def rdm_listing(
     view: FilesView, items: Sequence[tuple[Any, dict[str, Any]]], size: int, first: bool
 ) -> dict[str, Any]:
     """Return what a listing page adds for InvenioRDM clients.
 
     ``enabled`` and ``entries``: the page's files as InvenioRDM entries,
-    after the pending files (at most ``size`` of them) on the first page.
+    after the pending files (at most ``size`` of them) on the first page,
+    for those who may see them (:func:`sees_pending`).
     """
     entries = []
-    if first:
+    if first and sees_pending(view):
         for found in islice(view.files.transfers.pending(), size):
             entries.append(entry_of(view, found))
     for obj, data in items:
@@ -143,7 +154,11 @@ class PartResource(TransferView):
         """Upload part ``part`` (numbered from 1)."""
         check_upload_body()
         found = self.files.transfers.upload_part(
-            key, part, request.stream, size=request.content_length
+            key,
+            part,
+            request.stream,
+            size=request.content_length,
+            content_md5=request.headers.get("Content-MD5"),
         )
         return commit_and_answer(entry_of(self, found))
 
@@ -153,6 +168,7 @@ class CommitResource(TransferView):
 
     def post(self, bucket_id: Any = None, key: str = "", **kwargs: Any) -> Any:
         """Verify and complete; 202 while a worker verifies a direct upload."""
+        check_json_or_empty()
         committed = self.files.transfers.commit(key)
         if committed.file is not None:
             return commit_and_answer(entry_of(self, committed.file))
@@ -183,4 +199,5 @@ __all__ = (
     "is_remote",
     "links_of",
     "rdm_listing",
+    "sees_pending",
 )

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from ..errors import InvalidTransferError, TransferStateError, describe
+from ..hashing import check_written_md5, parse_content_md5
+from ..storage import update_part
 
 LOCAL_PART_LINK_LIFETIME = timedelta(days=7)
 """How long the part URLs of an upload through the application are announced valid."""
@@ -31,6 +33,37 @@ class PartLayout:
     parts: int
     part_size: int
     """Size of every part but the last."""
+
+    @classmethod
+    def of(cls, size: int, part_size: int) -> PartLayout:
+        """Cut ``size`` bytes into parts of ``part_size`` (the last: the rest).
+
+        A size that is an exact multiple of ``part_size`` ends with a whole
+        part (Files-REST's ``last_part_size`` says 0 for it, which is not a
+        part's length).
+        """
+        return cls(size, max(1, -(-size // part_size)), part_size)
+
+    @classmethod
+    def checked(cls, size: int, parts: int, part_size: Optional[int]) -> PartLayout:
+        """Return the layout of ``parts`` parts holding ``size`` bytes.
+
+        :param part_size: size of every part but the last; by default the
+            smallest that holds ``size`` bytes in ``parts`` parts.
+        :raises InvalidTransferError: the parts cannot hold the bytes.
+        """
+        if part_size is None:
+            part_size = max(1, -(-size // parts))
+        if not (parts - 1) * part_size < max(size, 1) <= parts * part_size:
+            raise InvalidTransferError(
+                "{0} parts of {1} bytes cannot hold {2} bytes (every part but the "
+                "last is 'part_size' bytes long).".format(parts, part_size, size)
+            )
+        return cls(size, parts, part_size)
+
+    def missing(self, received: Any) -> list[int]:
+        """Return the numbers of the parts not in ``received``, in order."""
+        return sorted(set(range(1, self.parts + 1)) - set(received))
 
     def length(self, number: int) -> int:
         """Return the length of part ``number`` (1-based)."""
@@ -76,6 +109,44 @@ class PartLayout:
         )
 
 
+def write_part(
+    storage: Any,
+    layout: PartLayout,
+    number: int,
+    stream: Any,
+    content_md5: Optional[str] = None,
+    part_checksum: bool = True,
+) -> Optional[str]:
+    """Write part ``number`` of ``layout`` in place, at its offset in ``storage``.
+
+    The one way both multipart protocols write a part. The Content-MD5,
+    when given, is parsed before any byte is read and compared with the
+    bytes written: a part that does not match raises, and the caller
+    forgets it (its bytes may have overwritten an earlier upload of it).
+
+    :param part_checksum: whether the caller needs the part's own MD5
+        (see :func:`~invenio_records_files_ext.storage.update_part`).
+    :returns: the part's checksum (as the storage gives it).
+    :raises invenio_records_files_ext.errors.InvalidContentMD5Error: the
+        Content-MD5 is not an MD5 digest.
+    :raises invenio_records_files_ext.errors.ChecksumMismatchError: the
+        part does not match its Content-MD5.
+    """
+    expected = parse_content_md5(content_md5) if content_md5 is not None else None
+    # The storage's write loop hashes the part beside the write: its MD5
+    # comes back from the write, nothing is read twice.
+    checksum = update_part(
+        storage,
+        stream,
+        layout.offset(number),
+        layout.length(number),
+        part_checksum=part_checksum or expected is not None,
+    )
+    if expected is not None:
+        check_written_md5(checksum, expected)
+    return checksum
+
+
 class PartsStorage:
     """A storage object seen as the target of a multipart upload."""
 
@@ -107,21 +178,32 @@ class PartsStorage:
         return dict(state, **layout.to_json())
 
     def write_part(
-        self, layout: PartLayout, number: int, stream: Any, length: int
+        self,
+        layout: PartLayout,
+        number: int,
+        stream: Any,
+        content_md5: Optional[str] = None,
     ) -> Optional[str]:
         """Write part ``number`` in place (through the application).
 
+        See :func:`write_part`.
+
         :returns: the part's checksum.
+        :raises invenio_records_files_ext.errors.InvalidContentMD5Error: the
+            Content-MD5 is not an MD5 digest.
+        :raises invenio_records_files_ext.errors.ChecksumMismatchError: the
+            part does not match its Content-MD5.
         """
         if self.direct:
             raise TransferStateError(
                 "The parts of this upload go to the storage directly: use the "
                 "URLs in the file's links.parts."
             )
-        _, checksum = self.storage.update(
-            stream, seek=layout.offset(number), size=length
+        # Without a Content-MD5 the part's own MD5 is not needed: only the
+        # file's checksums, which the storage's write loop keeps.
+        return write_part(
+            self.storage, layout, number, stream, content_md5, part_checksum=False
         )
-        return checksum  # type: ignore[no-any-return]
 
     def part_links(
         self, layout: PartLayout, state: dict[str, Any], base_url: Optional[str]
@@ -164,4 +246,4 @@ class PartsStorage:
             self.storage.multipart_abort_upload(**self._arguments(layout, state))
 
 
-__all__ = ("LOCAL_PART_LINK_LIFETIME", "PartLayout", "PartsStorage")
+__all__ = ("LOCAL_PART_LINK_LIFETIME", "PartLayout", "PartsStorage", "write_part")

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 from flask import current_app
 
-from ..errors import DuplicateFileKeyError, InvalidTransferError
+from ..checksums import SUPPORTED, parse_checksum
+from ..errors import (
+    DuplicateFileKeyError,
+    InvalidMetadataError,
+    InvalidTransferError,
+)
+from ..files.entries import check_user_metadata_name
 from ..keys import validate_key
+from ..models import MAX_SIZE
+from .addresses import check_transfer_url, host_allowed
 from .constants import FETCH, LOCAL, MULTIPART, REMOTE, TYPES
 
-_CHECKSUM = re.compile(r"^md5:[0-9a-f]{32}$")
 _FIELDS = frozenset(
     ("key", "size", "checksum", "metadata", "transfer", "storage_class", "access")
 )
@@ -38,7 +43,8 @@ class TransferRequest:
     """Announced size in bytes (required for multipart)."""
 
     checksum: Optional[str] = None
-    """Announced checksum, ``md5:<hex>``: the bytes must match it."""
+    """Announced checksum, ``<algorithm>:<hex>`` (``md5:``, ``sha256:``...):
+    the bytes must match it."""
 
     metadata: dict[str, Any] = field(default_factory=dict)
     """Per-file metadata stored with the file (checked when stored)."""
@@ -65,57 +71,23 @@ def _size(index: int, data: Mapping[str, Any], name: str, minimum: int) -> Any:
     value = data.get(name)
     if value is None:
         return None
-    if not _whole(value) or value < minimum:
+    if not _whole(value) or not minimum <= value <= MAX_SIZE:
         raise _fail(
-            index, "{0!r} must be a whole number of at least {1}.".format(name, minimum)
+            index,
+            "{0!r} must be a whole number from {1} to {2}.".format(
+                name, minimum, MAX_SIZE
+            ),
         )
     return value
 
 
-def host_allowed(url: str, allowed: Any) -> bool:
-    """Tell whether ``url``'s host is in ``allowed``.
-
-    Entries are host names (``data.example.org``), ``host:port``, or
-    ``*.example.org`` for every host under a domain. Matching ignores case.
-    """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if not host:
-        return False
-    try:
-        port = parts.port
-    except ValueError:
-        return False
-    for entry in allowed or ():
-        entry = str(entry).lower()
-        if entry == host or (
-            port is not None and entry == "{0}:{1}".format(host, port)
-        ):
-            return True
-        if entry.startswith("*.") and host.endswith(entry[1:]):
-            return True
-    return False
-
-
 def check_url(url: Any, allowed: Any, setting: str) -> str:
-    """Refuse a URL that is not ``http(s)`` or whose host is not allowed.
+    """Check a transfer URL and its host (:func:`~.addresses.check_transfer_url`).
 
-    :param setting: the name of the configuration listing the hosts, for
-        the message.
+    :returns: the URL written again from its checked parts: store this one.
     :raises invenio_records_files_ext.errors.InvalidTransferError: refused.
     """
-    if not isinstance(url, str) or not url:
-        raise InvalidTransferError("A transfer URL must be a non-empty string.")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidTransferError(
-            "Only http:// and https:// URLs can be transferred, not {0!r}.".format(url)
-        )
-    if not host_allowed(url, allowed):
-        raise InvalidTransferError(
-            "The host {0!r} is not allowed ({1}).".format(parts.hostname, setting)
-        )
-    return url
+    return check_transfer_url(url, allowed, setting).url
 
 
 def _transfer(index: int, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -196,12 +168,21 @@ def parse_request(index: int, data: Any) -> TransferRequest:
     key = validate_key(data["key"])
     checksum = data.get("checksum")
     if checksum is not None and (
-        not isinstance(checksum, str) or not _CHECKSUM.match(checksum.lower())
+        not isinstance(checksum, str) or parse_checksum(checksum) is None
     ):
-        raise _fail(index, "'checksum' must look like 'md5:<32 hex digits>'.")
+        raise _fail(
+            index,
+            "'checksum' must look like 'md5:<32 hex digits>' or "
+            "'sha256:<64 hex digits>' (algorithms: {0}).".format(", ".join(SUPPORTED)),
+        )
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise _fail(index, "'metadata' must be an object.")
+    for name in metadata:
+        try:
+            check_user_metadata_name(name)
+        except InvalidMetadataError as error:
+            raise _fail(index, error.message) from error
     transfer = _transfer(index, data)
     kind = transfer["type"]
     request = TransferRequest(

@@ -1,0 +1,314 @@
+"""Issue 18: the upload pipeline's findings, through the Flask client.
+
+Each test here failed on the commit before the fix (b127be1) and names the
+finding it proves. The same requests through gunicorn are in
+``tests/test_upload_pipeline_served.py``.
+"""
+
+import base64
+import hashlib
+import json
+from io import BytesIO
+
+import pytest
+from invenio_files_rest.models import MultipartObject
+
+from invenio_records_files_ext import files_import
+from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.errors import (
+    InvalidMetadataError,
+    InvalidTransferError,
+    ReservedMetadataError,
+)
+from invenio_records_files_ext.files.pending import PendingWriter
+from invenio_records_files_ext.models import FileTransfer
+from invenio_records_files_ext.transfers import TransferRequest
+from tests.helpers import (
+    JSON,
+    commit,
+    create_record,
+    files_url,
+    init,
+    multipart,
+    payload,
+    put_content,
+    stored_record,
+    upload,
+)
+
+PART = 4
+"""Part size of the Files-REST uploads here (the minimum is lowered to it)."""
+
+
+def content_md5(data):
+    """Return the Content-MD5 header value of ``data`` (base64, as HTTP has it)."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def files_rest_upload(client, pid, key, data, part_size=PART):
+    """Send ``data`` through Files-REST's ``?uploads`` protocol; return the answers."""
+    base = files_url(pid, key)
+    started = client.post(
+        "{0}?uploads&size={1}&partSize={2}".format(base, len(data), part_size)
+    )
+    assert started.status_code == 200, started.json
+    upload_id = started.json["id"]
+    answers = []
+    for number, start in enumerate(range(0, len(data), part_size)):
+        answers.append(
+            client.put(
+                "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
+                data=data[start : start + part_size],
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        )
+    done = client.post("{0}?uploadId={1}".format(base, upload_id))
+    return started, answers, done
+
+
+#
+# Finding 9: a size that is a multiple of the part size
+#
+@pytest.mark.parametrize("size", [2 * PART, 3 * PART, 2 * PART + 1, 3 * PART - 1])
+def test_files_rest_multipart_of_any_size_completes(app, client, db, monkeypatch, size):
+    """Finding 9: the last part of a multiple is a whole part, not 0 bytes."""
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    data = payload(size)
+    pid = create_record(client)
+    started, parts, done = files_rest_upload(client, pid, "m.bin", data)
+    expected_last = size % PART or PART
+    assert started.json["last_part_size"] == expected_last
+    assert started.json["last_part_number"] == len(parts) - 1
+    for part in parts:
+        assert part.status_code == 200, part.json
+    assert done.status_code == 200, done.data
+    assert client.get(files_url(pid, "m.bin")).data == data
+    assert stored_record(pid).files.bucket.size == size
+
+
+def test_files_rest_last_part_of_a_multiple_refuses_other_lengths(
+    app, client, db, monkeypatch
+):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    base = files_url(pid, "m.bin")
+    upload_id = client.post(base + "?uploads&size=8&partSize=4").json["id"]
+    url = "{0}?uploadId={1}&partNumber=1".format(base, upload_id)
+    headers = {"Content-Type": "application/octet-stream"}
+    for wrong in (b"", b"abc", b"abcde"):
+        answer = client.put(url, data=wrong, headers=headers)
+        assert answer.status_code == 400, answer.json
+    assert client.put(url, data=b"abcd", headers=headers).status_code == 200
+    beyond = "{0}?uploadId={1}&partNumber=2".format(base, upload_id)
+    assert client.put(beyond, data=b"abcd", headers=headers).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "size,parts,part_size", [(800, 2, 400), (1200, 3, 400), (1000, 3, 400)]
+)
+def test_multipart_transfer_of_any_size_completes(
+    client, db, location, size, parts, part_size
+):
+    """Finding 9, the multipart transfer: multiples and not."""
+    data = payload(size)
+    pid = create_record(client)
+    [entry] = init(client, pid, [multipart("m.bin", data, parts, part_size)]).json[
+        "entries"
+    ]
+    for link in entry["links"]["parts"]:
+        start = (link["part"] - 1) * part_size
+        put = client.put(link["url"], data=data[start : start + part_size])
+        assert put.status_code == 200, put.json
+    done = commit(client, pid, "m.bin")
+    assert done.status_code == 200, done.json
+    assert client.get(files_url(pid, "m.bin", "content")).data == data
+
+
+def test_multipart_transfer_checks_each_part_content_md5(client, db, location):
+    """One multipart core: the transfer checks a part's Content-MD5 as ?uploads does."""
+    data = payload(800)
+    pid = create_record(client)
+    [entry] = init(client, pid, [multipart("m.bin", data, 2, 400)]).json["entries"]
+    first = entry["links"]["parts"][0]["url"]
+    wrong = client.put(
+        first, data=data[:400], headers={"Content-MD5": content_md5(b"other")}
+    )
+    assert wrong.status_code == 400, wrong.json
+    assert "does not match" in wrong.json["message"]
+    found = stored_record(pid).files.transfers.get("m.bin")
+    assert found.details.get("received", []) == []
+    bad = client.put(first, data=data[:400], headers={"Content-MD5": "nope"})
+    assert bad.status_code == 400
+    right = client.put(
+        first, data=data[:400], headers={"Content-MD5": content_md5(data[:400])}
+    )
+    assert right.status_code == 200, right.json
+    assert stored_record(pid).files.transfers.get("m.bin").details["received"] == [1]
+
+
+#
+# Finding 5: JSON routes take JSON bodies only (no CSRF by text/plain)
+#
+FORM_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+"""What a cross-site HTML form can send, with the user's cookies."""
+
+
+def assert_415(response):
+    assert response.status_code == 415, response.data
+    assert response.json["status"] == 415
+    assert "application/json" in response.json["message"]
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES + [None])
+def test_announce_refuses_a_body_that_is_not_json(client, db, content_type):
+    pid = create_record(client)
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = json.dumps([{"key": "csrf.bin", "size": 10**6}])
+    assert_415(client.post(files_url(pid), data=body, headers=headers))
+    assert db.session.query(FileTransfer).count() == 0
+    assert stored_record(pid).files.bucket.size == 0
+    assert init(client, pid, [{"key": "ok.bin"}]).status_code == 201
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES)
+def test_commit_refuses_a_form(client, db, content_type):
+    pid = create_record(client)
+    init(client, pid, [{"key": "a.txt"}])
+    put_content(client, pid, "a.txt", b"a")
+    url = files_url(pid, "a.txt", "commit")
+    assert_415(client.post(url, data="x=1", headers={"Content-Type": content_type}))
+    assert stored_record(pid).files.transfers.get("a.txt").state == "received"
+    # No body at all (scripts, the deposit page), or an empty JSON one.
+    assert client.post(url, headers=JSON).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES)
+def test_files_rest_multipart_start_and_complete_refuse_a_form(
+    app, client, db, monkeypatch, content_type
+):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    base = files_url(pid, "m.bin")
+    form = {"Content-Type": content_type}
+    assert_415(client.post(base + "?uploads&size=8&partSize=4", data="", headers=form))
+    assert db.session.query(MultipartObject).count() == 0
+    assert stored_record(pid).files.bucket.size == 0
+    upload_id = client.post(base + "?uploads&size=8&partSize=4").json["id"]
+    for number in (0, 1):
+        client.put(
+            "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
+            data=b"abcd",
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    complete = "{0}?uploadId={1}".format(base, upload_id)
+    assert_415(client.post(complete, data="x", headers=form))
+    assert stored_record(pid).files.keys == []
+    assert client.post(complete).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES)
+def test_files_import_refuses_a_form(client, db, location, content_type):
+    old = create_record(client)
+    upload(client, old, "a.txt", b"a")
+    new = create_record(client)
+    files_import.mark_new_version(stored_record(new), stored_record(old))
+    db.session.commit()
+    url = "/records/{0}/actions/files-import".format(new)
+    body = json.dumps({"previous": old})
+    assert_415(client.post(url, data=body, headers={"Content-Type": content_type}))
+    assert stored_record(new).files.keys == []
+    assert client.post(url, data=body, headers=JSON).status_code == 201
+
+
+#
+# Finding 6 (sizes): a size no column holds is a 400, nothing stored
+#
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"key": "l.bin", "size": 10**30},
+        {"key": "m.bin", "size": 10**30, "transfer": {"type": "M", "parts": 2}},
+        {
+            "key": "p.bin",
+            "size": 10,
+            "transfer": {"type": "M", "parts": 1, "part_size": 10**30},
+        },
+        {
+            "key": "r.bin",
+            "size": 10**30,
+            "transfer": {"type": "R", "url": "https://example.org/x"},
+        },
+        {"key": "n.bin", "size": -1},
+    ],
+)
+def test_a_size_no_column_holds_is_refused(client, db, location, entry, monkeypatch):
+    monkeypatch.setitem(
+        client.application.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["example.org"]
+    )
+    pid = create_record(client)
+    response = init(client, pid, [{"key": "first.bin"}, entry])
+    assert response.status_code == 400, response.data
+    assert response.json["status"] == 400
+    assert response.json["message"].startswith("File 1: ")
+    assert db.session.query(FileTransfer).count() == 0
+    record = stored_record(pid)
+    assert record.files.keys == [] and record.files.bucket.size == 0
+
+
+def test_reservations_past_what_a_bucket_holds_are_refused(client, db, location):
+    pid = create_record(client)
+    half = 2**62
+    response = init(
+        client, pid, [{"key": "a", "size": half}, {"key": "b", "size": half}]
+    )
+    assert response.status_code == 400, response.data
+    assert response.json["status"] == 400
+    assert stored_record(pid).files.bucket.size == 0
+
+
+#
+# Finding 7: reserved metadata names, on every path
+#
+@pytest.mark.parametrize("name", ["_extracted", "checksum", "size", "key"])
+@pytest.mark.parametrize("kind", ["L", "R", "M"])
+def test_announce_refuses_reserved_metadata(
+    client, db, location, monkeypatch, name, kind
+):
+    monkeypatch.setitem(
+        client.application.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["example.org"]
+    )
+    transfer = {
+        "L": {"type": "L"},
+        "R": {"type": "R", "url": "https://example.org/x"},
+        "M": {"type": "M", "parts": 1},
+    }[kind]
+    pid = create_record(client)
+    entry = {
+        "key": "f.bin",
+        "size": 3,
+        "metadata": {name: "forged"},
+        "transfer": transfer,
+    }
+    response = init(client, pid, [entry])
+    assert response.status_code == 400, response.data
+    assert response.json["message"].startswith("File 0: ")
+    assert "reserved" in response.json["message"]
+    assert db.session.query(FileTransfer).count() == 0
+    assert stored_record(pid).files.keys == []
+
+
+def test_python_api_refuses_reserved_metadata(db, location):
+    record = Record.create({})
+    with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
+        record.files.transfers.init([{"key": "a", "metadata": {"_extracted": {}}}])
+    request = TransferRequest(key="b", metadata={"_extracted": {"width": 1}})
+    with pytest.raises(ReservedMetadataError):
+        PendingWriter(record.files.bucket).announce([request])
+    record.files["c"] = BytesIO(b"c")
+    for name in ("_extracted", "checksum"):
+        with pytest.raises(InvalidMetadataError):
+            record.files["c"][name] = "forged"
+    assert (
+        "checksum" not in record.files["c"].data
+        or record.files["c"]["checksum"] != "forged"
+    )
