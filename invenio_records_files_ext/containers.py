@@ -15,8 +15,8 @@ Limits come from the configuration (``RECORDS_FILES_CONTAINER_MAX_*``):
 archives with too many members, too large a directory or too long a member
 name answer 413, members too large 413, members expanding more than the
 ratio allowed (zip bombs) and damaged archives 400; remote files (bytes
-kept elsewhere) 400. Listings come a page at a time (:func:`members_page`),
-bounded by a member count and by the bytes of the names they hold.
+kept elsewhere) 400. Listings come a page at a time
+(:mod:`~invenio_records_files_ext.member_pages`).
 """
 
 from __future__ import annotations
@@ -29,16 +29,12 @@ from typing import Any, Optional
 
 from flask import current_app
 
-from . import cursors
 from .blobs import RandomAccess
-from .errors import InvalidCursorError, MemberNotFoundError, RemoteContainerError
+from .errors import MemberNotFoundError, RemoteContainerError
 from .models import REMOTE_STORAGE_CLASS
 from .zipreader import Directory, Limits, Member, open_member, read_directory
 
 DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
-DEFAULT_PAGE_SIZE = 1000
-DEFAULT_MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_NAME_BYTES = 128 * 1024
 
 
 def limits() -> Limits:
@@ -200,89 +196,6 @@ def _closing(chunks: Iterator[bytes], source: RandomAccess) -> Iterator[bytes]:
         source.close()
 
 
-@dataclass(frozen=True)
-class PageLimits:
-    """How much one page of a listing holds."""
-
-    size: int = DEFAULT_PAGE_SIZE
-    """Members at most."""
-
-    name_bytes: int = DEFAULT_PAGE_NAME_BYTES
-    """Bytes of names (UTF-8) at most; a page holds one member at least."""
-
-
-def page_limits(size: Optional[int] = None) -> PageLimits:
-    """Return the page limits of the configuration, ``size`` members if given."""
-    config = current_app.config
-    return PageLimits(
-        size=size
-        or int(config.get("RECORDS_FILES_CONTAINER_PAGE_SIZE", DEFAULT_PAGE_SIZE)),
-        name_bytes=int(
-            config.get(
-                "RECORDS_FILES_CONTAINER_PAGE_NAME_BYTES", DEFAULT_PAGE_NAME_BYTES
-            )
-        ),
-    )
-
-
-def max_page_size() -> int:
-    """Return ``RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE``."""
-    return int(
-        current_app.config.get(
-            "RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE", DEFAULT_MAX_PAGE_SIZE
-        )
-    )
-
-
-@dataclass(frozen=True)
-class MembersPage:
-    """One page of the members of an archive."""
-
-    members: tuple[Member, ...]
-    """The members of the page, in the directory's order."""
-
-    next: Optional[str]
-    """The cursor of the next page (``None`` on the last one)."""
-
-
-def _start(directory: Directory, version_id: Any, after: Optional[str]) -> int:
-    if not after:
-        return 0
-    start, version = cursors.decode(after, int, str)
-    # A cursor names the version it was made for: another one's indexes
-    # mean other members.
-    if version != str(version_id) or not 0 <= start <= len(directory.members):
-        raise InvalidCursorError()
-    return int(start)
-
-
-def members_page(
-    directory: Directory,
-    version_id: Any,
-    after: Optional[str] = None,
-    limits: PageLimits = PageLimits(),
-) -> MembersPage:
-    """Return the page of members from cursor ``after`` (from the first if none).
-
-    The page stops at ``limits.size`` members, or before the member whose
-    name would take the page's names beyond ``limits.name_bytes`` bytes.
-
-    :raises invenio_records_files_ext.errors.InvalidCursorError: a cursor
-        that is not one of this listing's.
-    """
-    start = _start(directory, version_id, after)
-    members = directory.members
-    stop = start
-    name_bytes = 0
-    while stop < len(members) and stop - start < limits.size:
-        name_bytes += len(members[stop].name.encode("utf-8", "surrogatepass"))
-        if name_bytes > limits.name_bytes and stop > start:
-            break
-        stop += 1
-    following = cursors.encode([stop, str(version_id)]) if stop < len(members) else None
-    return MembersPage(members[start:stop], following)
-
-
 def describe_members(members: Iterable[Member]) -> list[dict[str, Any]]:
     """Return members as JSON-ready entries (name, sizes, CRC, folder)."""
     return [
@@ -300,14 +213,9 @@ def describe_members(members: Iterable[Member]) -> list[dict[str, Any]]:
 __all__ = (
     "DirectoryCache",
     "Extraction",
-    "MembersPage",
-    "PageLimits",
     "cache",
     "describe_members",
     "directory_of",
     "extract",
     "limits",
-    "max_page_size",
-    "members_page",
-    "page_limits",
 )

@@ -57,6 +57,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             try:
                 for start in range(0, len(data), 16):
+                    # Counted before it is sent: once the client has a
+                    # byte, the count includes it.
+                    server.sent[name] = start + len(data[start : start + 16])
                     self.wfile.write(data[start : start + 16])
                     self.wfile.flush()
                     time.sleep(server.delay)
@@ -92,6 +95,8 @@ class SourceServer:
         self.delay = delay
         self.failures = 1
         self.failed = {}
+        self.sent = {}
+        """Bytes of each slow body sent so far (or being sent)."""
         self.finished = []
         """Names whose slow body was sent whole."""
         self.cut = []

@@ -229,6 +229,17 @@ def test_damage_found_later_cuts_the_stream_and_is_logged(app, client, db, caplo
     assert any("late.zip/big" in r.getMessage() for r in caplog.records)
 
 
+def test_archive_damaged_before_the_first_byte_answers_json(client, db):
+    pid = create_record(client)
+    upload(client, pid, "a.txt", b"abc")
+    with open(stored_record(pid).files["a.txt"].obj.file.uri, "wb") as fp:
+        fp.write(b"abcdef")  # the stored bytes no longer match the database
+    response = client.get("/records/{0}/files-archive".format(pid))
+    assert response.status_code == 500
+    assert response.headers["Content-Type"] == "application/json"
+    assert "not the 3 bytes recorded" in response.json["message"]
+
+
 #
 # 5. Remote files: left out of the archive; their containers answer 400
 #

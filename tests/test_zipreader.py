@@ -67,7 +67,8 @@ def extracted(data: bytes) -> dict[str, bytes]:
 @given(
     members=MEMBERS,
     method=st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]),
-    comment=st.binary(max_size=300),
+    # A comment holding an end-record signature confuses zipfile itself.
+    comment=st.binary(max_size=300).filter(lambda comment: b"PK" not in comment),
     prefix=st.binary(max_size=200),
     force_zip64=st.booleans(),
 )

@@ -29,7 +29,7 @@ from flask import jsonify, request
 from flask.views import MethodView
 from invenio_files_rest.helpers import send_stream
 
-from .. import containers
+from .. import containers, member_pages
 from ..keys import validate_key
 from ..prefetch import started
 from ..serializer import files_url, json_serializer
@@ -88,14 +88,14 @@ class ContainerListResource(ContainerView):
         obj = self._object(key)
         if obj is None:
             return self._as_file(key)
-        limits = containers.page_limits()
-        size = _int_arg("size", limits.size, containers.max_page_size())
+        limits = member_pages.page_limits()
+        size = _int_arg("size", limits.size, member_pages.max_page_size())
         directory = containers.directory_of(obj)
-        page = containers.members_page(
+        page = member_pages.members_page(
             directory,
             obj.version_id,
             request.args.get("after"),
-            containers.PageLimits(size, limits.name_bytes),
+            member_pages.PageLimits(size, limits.name_bytes),
         )
         entries = containers.describe_members(page.members)
         if self._link_context():

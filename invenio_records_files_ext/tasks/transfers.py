@@ -14,7 +14,7 @@ retried by Celery itself (``autoretry_for``), after 10, 20, 40... seconds
 message is acknowledged once the job is done (``acks_late``) and given
 back to the broker if the worker process dies (``reject_on_worker_lost``).
 A worker killed outright leaves its fetch ``fetching`` with a lease nobody
-renews: :func:`sweep_transfers`, run every minute by Celery beat, queues
+renews: ``sweep_transfers``, run every minute by Celery beat, queues
 it again (see :func:`invenio_records_files_ext.jobs.sweep`).
 """
 
@@ -38,7 +38,7 @@ FETCH_RETRY_BACKOFF_MAX = 600
 """Most seconds between two retries."""
 
 
-class RetryingTask(Task):  # type: ignore[misc]
+class _RetryingTask(Task):  # type: ignore[misc]
     """A task run in the Flask application's context, keeping Celery's request.
 
     Flask-CeleryExt's task class calls ``Task.__call__``, which pushes a
@@ -58,7 +58,7 @@ class RetryingTask(Task):  # type: ignore[misc]
 
 
 @shared_task(
-    base=RetryingTask,
+    base=_RetryingTask,
     bind=True,
     ignore_result=True,
     autoretry_for=(TransientTransferError,),
@@ -106,7 +106,6 @@ __all__ = (
     "FETCH_MAX_RETRIES",
     "FETCH_RETRY_BACKOFF",
     "FETCH_RETRY_BACKOFF_MAX",
-    "RetryingTask",
     "launch",
     "run_transfer_job",
     "sweep_transfers",

@@ -259,10 +259,12 @@ def parse_url(url: object) -> TransferURL:
 def host_allowed(url: Union[str, TransferURL], allowed: Any) -> bool:
     """Tell whether ``url``'s host is in ``allowed``.
 
-    ``url`` is a URL or a parsed :class:`TransferURL`. Entries are host
-    names (``data.example.org``), ``host:port``, or ``*.example.org`` for
-    every host under a domain. Matching ignores case; a URL that
-    :func:`parse_url` refuses is never allowed.
+    ``url`` is a URL or a parsed
+    :class:`~invenio_records_files_ext.transfers.addresses.TransferURL`.
+    Entries are host names (``data.example.org``), ``host:port``, or
+    ``*.example.org`` for every host under a domain. Matching ignores case;
+    a URL that :func:`~invenio_records_files_ext.transfers.addresses.parse_url`
+    refuses is never allowed.
     """
     if not isinstance(url, TransferURL):
         try:
