@@ -249,8 +249,32 @@ one upload grew with the number of files. With this index it is constant.
 """
 
 
+FIXITY_LINK_INDEX = db.Index("ix_records_files_object_file_id", ObjectVersion.file_id)
+"""Index of Invenio-Files-REST's object versions by file instance.
+
+The fixity audit asks, for each candidate file instance, whether a record's
+bucket holds it: without this index every claim read all object versions.
+"""
+
+FIXITY_DUE_INDEX = db.Index(
+    "ix_records_files_files_last_seen",
+    db.func.coalesce(FileInstance.last_check_at, FileInstance.created),
+    FileInstance.id,
+).ddl_if(dialect="postgresql")
+"""Index of Invenio-Files-REST's file instances by when they were last read back.
+
+The fixity audit claims the longest unchecked files first
+(:func:`~invenio_records_files_ext.maintenance.fixity.last_seen`): with
+this index a claim reads about a batch of rows, not the whole table.
+PostgreSQL only (an expression index, which SQLAlchemy cannot reflect on
+SQLite; a SQLite database is not the one for a million files).
+"""
+
+
 __all__ = (
     "COMPLETED",
+    "FIXITY_DUE_INDEX",
+    "FIXITY_LINK_INDEX",
     "FileChecksum",
     "FileEntry",
     "FileTransfer",

@@ -16,6 +16,7 @@ def _tables(app):
 
 
 OBJECT_KEY_INDEX = "ix_records_files_object_bucket_key"
+FIXITY_INDEXES = ("ix_records_files_object_file_id", "ix_records_files_files_last_seen")
 
 
 def _indexes(app, table="records_buckets"):
@@ -83,13 +84,21 @@ def test_database_migrated_by_invenio_records_files(alembic_app):
     assert [(str(r), str(b)) for r, b in rows] == [(RECORD_ID, BUCKET_ID)]
 
 
+# Alembic cannot compare an expression index on SQLite, which does not have
+# it anyway (models.FIXITY_DUE_INDEX is PostgreSQL's only): it says so.
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index"
+)
 def test_models_match_recipes(alembic_app):
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")
     differences = [
         diff
         for diff in alembic.compare_metadata()
-        if any(name in repr(diff) for name in OWN_TABLES + (OBJECT_KEY_INDEX,))
+        if any(
+            name in repr(diff)
+            for name in OWN_TABLES + (OBJECT_KEY_INDEX,) + FIXITY_INDEXES
+        )
         and not _sqlite_uuid_artefact(diff)
     ]
     assert differences == []
@@ -137,3 +146,18 @@ def test_checksums_table_comes_and_goes(alembic_app):
     alembic.downgrade("7b1e4c9d2a6f")
     assert "records_files_checksums" not in _tables(alembic_app)
     assert "records_files_transfer" in _tables(alembic_app)
+
+
+def test_fixity_indexes_come_and_go(alembic_app):
+    """The fixity audit's indexes of Files-REST's tables have their own revision."""
+    alembic = alembic_app.extensions["invenio-db"].alembic
+    alembic.upgrade("invenio_records_files_ext@head")
+    link, due = FIXITY_INDEXES
+    # The expression index is PostgreSQL's only (SQLite's cannot be reflected).
+    postgresql = db_.engine.dialect.name == "postgresql"
+    assert link in _indexes(alembic_app, "files_object")
+    assert (due in _indexes(alembic_app, "files_files")) is postgresql
+    alembic.downgrade("a8d3f0c6e1b5")
+    assert link not in _indexes(alembic_app, "files_object")
+    assert due not in _indexes(alembic_app, "files_files")
+    assert "records_files_checksums" in _tables(alembic_app)

@@ -58,11 +58,7 @@ def instance(file_id):
 def seam_keeps(algorithm):
     """Whether the checksums seam keeps ``algorithm`` beside MD5 (i23-sums)."""
 
-    class Probe:
-        checksum = None
-        checksum_rows: list = []
-
-    probe = Probe()
+    probe = FileInstance()  # transient: never added to the session
     save_checksums(probe, {"md5": "0" * 32, algorithm: "1" * 64})
     return algorithm in stored_checksums(probe)
 
@@ -389,6 +385,15 @@ def test_report_per_record_and_location(app, db, location, tmp_path, cli, monkey
         line.startswith("\tunreadable\tf000.txt") and "\tsecond\t" in line
         for line in lines
     )
+
+
+def test_a_row_never_checked_is_due_not_failed(record):
+    add_files(record, 1)
+    db.session.execute(update(FileInstance).values(last_check=None, last_check_at=None))
+    db.session.commit()
+    assert build_report().failed == 0
+    backdate_files(40 * DAY)
+    assert build_report().due == 1
 
 
 def test_run_prints_each_failure_and_exits_1(record, cli):

@@ -8,6 +8,8 @@ arguments, calls these functions and prints what they return.
 * :mod:`.records`: loading a record for maintenance.
 * :mod:`.attach`: storing local files and folders in committed batches.
 * :mod:`.verify`: reading stored bytes back against their checksums.
+* :mod:`.fixity` and :mod:`.fixity_report`: the scheduled fixity audit
+  (shared by many workers) and its report.
 * :mod:`.check`: comparing file rows with the buckets' current versions.
 * :mod:`.gc` and :mod:`.localstorage`: finding and removing what nothing
   uses any more.

@@ -22,8 +22,9 @@ LOCKED`` on PostgreSQL, so that claimers pass each other's rows by; on
 SQLite the claim begins ``IMMEDIATE``: one claimer at a time) and moves
 their ``last_check_at`` to a *lease mark*, the claimer's cut-off plus
 ``RECORDS_FILES_FIXITY_LEASE``: the files are then not due for anybody
-until the lease runs out. The bytes are read outside any transaction; each
-result is stored only while the file still holds the worker's mark, so a
+until the lease runs out. The bytes are read outside any transaction; the
+results of a batch are stored together, only for the files that still
+hold the worker's mark, so a
 file is never checked twice, and a worker that dies leaves its files due
 again once the lease is over, their ``last_check`` untouched. Memory does
 not grow with the database: a claim is one bounded keyset query, a file is
@@ -129,6 +130,9 @@ def audited() -> Any:
     Stored bytes (:func:`stored_bytes`) of an object version in a bucket
     that a record links to.
     """
+    # A correlated EXISTS: with the index of object versions by file
+    # (models.FIXITY_LINK_INDEX) it costs one probe per candidate, and a
+    # claim walking FIXITY_DUE_INDEX stops after about a batch of rows.
     linked = (
         select(ObjectVersion.file_id)
         .join(RecordsBuckets, RecordsBuckets.bucket_id == ObjectVersion.bucket_id)
@@ -278,6 +282,64 @@ def _compare(
     return Outcome(file_id, uri, PASSED, "", computed, added, size)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What reading one file back needs, taken from the database beforehand."""
+
+    file_id: uuid.UUID
+    uri: str
+    size: Optional[int]
+    stored: Mapping[str, str]
+    algorithms: tuple[str, ...]
+    storage: Any = None
+    problem: str = ""
+    """Why the file cannot be read, when known before reading."""
+
+
+def prepare(fileinstance: FileInstance) -> Reading:
+    """Take what reading ``fileinstance`` back needs (this may run SQL)."""
+    stored = {
+        name.lower(): value for name, value in stored_checksums(fileinstance).items()
+    }
+    unknown = [name for name in stored if name not in hashlib.algorithms_available]
+    algorithms = [name for name in stored if name not in unknown]
+    algorithms += [name for name in configured_algorithms() if name not in stored]
+    fields = (fileinstance.id, fileinstance.uri, fileinstance.size, stored)
+    if unknown:
+        return Reading(
+            *fields,
+            (),
+            problem="cannot compare: unsupported algorithm(s) {0}".format(
+                ", ".join(unknown)
+            ),
+        )
+    try:
+        storage = fileinstance.storage()
+    except Exception as error:
+        return Reading(*fields, (), problem="no storage: " + describe(error))
+    return Reading(*fields, tuple(algorithms), storage)
+
+
+def read_back(
+    reading: Reading, advance: Optional[Callable[[int], None]] = None
+) -> Outcome:
+    """Read the bytes once; compare them with the stored checksums and size.
+
+    No SQL: call it outside any transaction.
+    """
+    file_id, uri = reading.file_id, reading.uri
+    if reading.problem:
+        return Outcome(file_id, uri, UNREADABLE, reading.problem)
+    try:
+        with reading.storage.open("rb") as fp:
+            read, computed = read_digests(fp, reading.algorithms, advance)
+    except FileNotFoundError:
+        return Outcome(file_id, uri, UNREADABLE, "missing: no bytes at " + uri)
+    except Exception as error:
+        return Outcome(file_id, uri, UNREADABLE, "unreadable: " + describe(error))
+    return _compare(file_id, uri, reading.size, reading.stored, read, computed)
+
+
 def check_file(
     fileinstance: FileInstance, advance: Optional[Callable[[int], None]] = None
 ) -> Outcome:
@@ -286,63 +348,52 @@ def check_file(
     The read transaction ends before the bytes are read (a large file on
     slow storage holds no snapshot open). Nothing is written here.
     """
-    file_id, uri, size = fileinstance.id, fileinstance.uri, fileinstance.size
-    stored = {
-        name.lower(): value for name, value in stored_checksums(fileinstance).items()
-    }
-    unknown = [name for name in stored if name not in hashlib.algorithms_available]
-    algorithms = [name for name in stored if name not in unknown]
-    algorithms += [name for name in configured_algorithms() if name not in stored]
-    try:
-        storage = fileinstance.storage()
-    except Exception as error:
-        db.session.rollback()
-        return Outcome(file_id, uri, UNREADABLE, "no storage: " + describe(error))
+    reading = prepare(fileinstance)
     db.session.rollback()
-    if unknown:
-        return Outcome(
-            file_id,
-            uri,
-            UNREADABLE,
-            "cannot compare: unsupported algorithm(s) {0}".format(", ".join(unknown)),
-        )
-    try:
-        with storage.open("rb") as fp:
-            read, computed = read_digests(fp, algorithms, advance)
-    except FileNotFoundError:
-        return Outcome(file_id, uri, UNREADABLE, "missing: no bytes at " + uri)
-    except Exception as error:
-        return Outcome(file_id, uri, UNREADABLE, "unreadable: " + describe(error))
-    return _compare(file_id, uri, size, stored, read, computed)
+    return read_back(reading, advance)
 
 
-def record_outcome(outcome: Outcome, mark: datetime) -> bool:
-    """Store an outcome if the file still holds the lease ``mark``; commit.
+def record_outcomes(outcomes: Iterable[Outcome], mark: datetime) -> list[Outcome]:
+    """Store the outcomes whose file still holds the lease ``mark``; commit.
 
-    Returns whether it was stored: ``False`` when the lease ran out and
-    another worker took the file over, or the file is gone.
+    One write transaction for a whole batch: on SQLite, where writers take
+    turns, workers then wait for each other once per batch, not per file.
+    Returns the outcomes stored; the others were dropped because the lease
+    ran out and another worker took the file over, or the file is gone.
     """
+    by_id = {outcome.file_id: outcome for outcome in outcomes}
+    if not by_id:
+        return []
+    stored = []
     with immediate_transactions():
         try:
             query = select(FileInstance).where(
-                FileInstance.id == outcome.file_id,
+                FileInstance.id.in_(list(by_id)),
                 FileInstance.last_check_at == mark,
             )
             if db.engine.dialect.name == "postgresql":
                 query = query.with_for_update(of=FileInstance)
-            fileinstance = db.session.execute(query).scalar_one_or_none()
-            if fileinstance is None:
-                db.session.rollback()
-                return False
-            fileinstance.last_check = outcome.last_check
-            fileinstance.last_check_at = utcnow()
-            if outcome.status == PASSED and outcome.added:
-                save_checksums(fileinstance, outcome.checksums)
+            checked_at = utcnow()
+            for fileinstance in db.session.execute(query).scalars():
+                outcome = by_id[fileinstance.id]
+                fileinstance.last_check = outcome.last_check
+                fileinstance.last_check_at = checked_at
+                if outcome.status == PASSED and outcome.added:
+                    save_checksums(fileinstance, outcome.checksums)
+                stored.append(outcome)
             db.session.commit()
         except BaseException:
             db.session.rollback()
             raise
-    return True
+    return stored
+
+
+def record_outcome(outcome: Outcome, mark: datetime) -> bool:
+    """Store one outcome if its file still holds the lease ``mark``; commit.
+
+    Returns whether it was stored (see :func:`record_outcomes`).
+    """
+    return bool(record_outcomes([outcome], mark))
 
 
 def report_failure(outcome: Outcome) -> None:
@@ -396,18 +447,30 @@ def check_claim(
     summary: AuditSummary,
     on_outcome: Optional[Callable[[Outcome], None]] = None,
 ) -> None:
-    """Read back every file of a claim, storing each result as it comes."""
-    for file_id in claim.file_ids:
-        fileinstance = db.session.get(FileInstance, file_id)
-        if fileinstance is None:
-            db.session.rollback()
-            continue
-        outcome = check_file(fileinstance)
-        stored = record_outcome(outcome, claim.mark)
-        summary.add(outcome, stored)
-        if stored and outcome.failed:
+    """Read back every file of a claim, then store the results at once.
+
+    Failures are logged and signalled once their results are committed.
+    """
+    # One query for the batch; the transaction ends before any byte is read.
+    # Read in the claim's order: the longest unchecked first.
+    order = {file_id: index for index, file_id in enumerate(claim.file_ids)}
+    found = db.session.execute(
+        select(FileInstance).where(FileInstance.id.in_(claim.file_ids))
+    ).scalars()
+    readings = [
+        prepare(fileinstance)
+        for fileinstance in sorted(found, key=lambda row: order[row.id])
+    ]
+    db.session.rollback()
+    outcomes = [read_back(reading) for reading in readings]
+    stored = record_outcomes(outcomes, claim.mark)
+    kept = {outcome.file_id for outcome in stored}
+    for outcome in outcomes:
+        summary.add(outcome, outcome.file_id in kept)
+    for outcome in stored:
+        if outcome.failed:
             report_failure(outcome)
-        if stored and on_outcome is not None:
+        if on_outcome is not None:
             on_outcome(outcome)
 
 
@@ -450,6 +513,7 @@ def count_due(now: Optional[datetime] = None) -> int:
 __all__ = (
     "MISMATCH",
     "PASSED",
+    "Reading",
     "UNREADABLE",
     "AuditSummary",
     "Claim",
@@ -462,9 +526,12 @@ __all__ = (
     "count_due",
     "due",
     "last_seen",
+    "prepare",
+    "read_back",
     "read_digests",
     "stored_bytes",
     "record_outcome",
+    "record_outcomes",
     "report_failure",
     "run_audit",
     "settings",

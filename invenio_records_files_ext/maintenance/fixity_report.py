@@ -2,10 +2,11 @@
 
 It reads what the audit
 (:mod:`invenio_records_files_ext.maintenance.fixity`) left in
-Invenio-Files-REST's columns: a file *failed* when its ``last_check`` is ``False`` (its bytes
-differ from its checksums or size) or ``None`` (it could not be read, or
-nothing could be compared). A file belongs to the location whose URI
-begins its own. The counts are ``GROUP BY`` queries and the failed files
+Invenio-Files-REST's columns: a file *failed* when its ``last_check`` is
+``False`` (its bytes differ from its checksums or size) or ``None`` after
+a check (it could not be read, or nothing could be compared). A file
+belongs to the location whose URI begins its own. The counts are
+``GROUP BY`` queries and the failed files
 arrive in slices: memory does not grow with the database.
 """
 
@@ -81,8 +82,14 @@ class FixityReport:
 
 
 def failed() -> Any:
-    """Return the SQL condition of a file whose last check did not pass."""
-    return FileInstance.last_check.is_(None) | FileInstance.last_check.is_(False)
+    """Return the SQL condition of a file whose last check did not pass.
+
+    A row without ``last_check`` nor ``last_check_at`` (written by code
+    that set neither) was never checked: it is due, not failed.
+    """
+    return FileInstance.last_check.is_(False) | (
+        FileInstance.last_check.is_(None) & FileInstance.last_check_at.isnot(None)
+    )
 
 
 def _in_location() -> Any:
