@@ -8,10 +8,12 @@ finding it proves. The same requests through gunicorn are in
 import base64
 import hashlib
 import json
+from datetime import datetime, timedelta
 from io import BytesIO
 
 import pytest
-from invenio_files_rest.models import MultipartObject
+from invenio_files_rest.models import MultipartObject, Part
+from sqlalchemy import update
 
 from invenio_records_files_ext import files_import
 from invenio_records_files_ext.api import Record
@@ -32,6 +34,7 @@ from tests.helpers import (
     multipart,
     payload,
     put_content,
+    storage_files,
     stored_record,
     upload,
 )
@@ -312,3 +315,105 @@ def test_python_api_refuses_reserved_metadata(db, location):
         "checksum" not in record.files["c"].data
         or record.files["c"]["checksum"] != "forged"
     )
+
+
+#
+# Finding 10: locking with open multipart uploads; gc of abandoned uploads
+#
+def start_files_rest_upload(client, pid, key, size=10, part_size=PART, parts=1):
+    """Start a ``?uploads`` upload and send its first ``parts`` parts."""
+    base = files_url(pid, key)
+    started = client.post(
+        "{0}?uploads&size={1}&partSize={2}".format(base, size, part_size)
+    )
+    assert started.status_code == 200, started.json
+    upload_id = started.json["id"]
+    for number in range(parts):
+        client.put(
+            "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
+            data=b"x" * part_size,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    return "{0}?uploadId={1}".format(base, upload_id)
+
+
+def test_lock_aborts_open_uploads_and_gives_their_size_back(
+    app, client, db, location, monkeypatch
+):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    upload(client, pid, "kept.txt", b"260 bytes" * 10)
+    one = start_files_rest_upload(
+        client, pid, "big.bin", size=2 * 10**6, part_size=10**6
+    )
+    two = start_files_rest_upload(client, pid, "other.bin", size=10)
+    record = stored_record(pid)
+    assert record.files.bucket.size == 90 + 2 * 10**6 + 10
+    assert len(storage_files(location.uri)) == 3
+    record.files.lock()
+    db.session.commit()
+
+    record = stored_record(pid)
+    assert record.files.bucket.size == 90
+    assert db.session.query(MultipartObject).count() == 0
+    assert len(storage_files(location.uri)) == 1
+    assert record.files.keys == ["kept.txt"]
+    # Listing the parts of an upload of a locked record: 403, "locked" (the
+    # lock aborted it; a writer could not go on with it anyway).
+    for url in (one, two):
+        listed = client.get(url)
+        assert listed.status_code == 403, listed.json
+        assert "locked" in listed.json["message"].lower()
+    record.files.unlock()
+    db.session.commit()
+    assert client.get(one).status_code == 404
+
+
+def test_lock_keeps_three_step_pending_files(client, db, location):
+    pid = create_record(client)
+    init(client, pid, [{"key": "l.txt", "size": 4}])
+    record = stored_record(pid)
+    record.files.lock()
+    db.session.commit()
+    assert [f.key for f in stored_record(pid).files.transfers.pending()] == ["l.txt"]
+
+
+def age_uploads(db, days):
+    """Make every Files-REST upload and part look untouched for ``days`` days."""
+    then = datetime.utcnow() - timedelta(days=days)
+    db.session.execute(update(MultipartObject).values(updated=then, created=then))
+    db.session.execute(update(Part).values(updated=then, created=then))
+    db.session.execute(update(FileTransfer).values(updated=then))
+    db.session.commit()
+
+
+def test_gc_aborts_abandoned_uploads_of_both_protocols(
+    app, cli, client, db, location, monkeypatch
+):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    start_files_rest_upload(client, pid, "rest.bin", size=10, parts=1)
+    init(client, pid, [multipart("m.bin", payload(10), 2, 5)])
+    # A locked bucket (soft-deleted, say) keeps them too.
+    bucket = stored_record(pid).files.bucket
+    bucket.locked = True
+    db.session.commit()
+    assert stored_record(pid).files.bucket.size == 20
+    age_uploads(db, 8)
+    start_files_rest_upload(client, create_record(client), "fresh.bin", size=10)
+
+    dry = cli("gc")
+    assert dry.exit_code == 0, dry.output
+    assert "Abandoned multipart upload" in dry.output and "'rest.bin'" in dry.output
+    assert "fresh.bin" not in dry.output
+    assert "Abandoned pending file 'm.bin'" in dry.output
+    assert db.session.query(MultipartObject).count() == 2
+
+    done = cli("gc", "--delete", "--min-age", "0")
+    assert done.exit_code == 0, done.output
+    assert "Aborted 1 abandoned multipart uploads." in done.output
+    assert "Deleted 1 abandoned pending files." in done.output
+    assert [m.key for m in db.session.query(MultipartObject)] == ["fresh.bin"]
+    assert db.session.query(FileTransfer).count() == 0
+    assert stored_record(pid).files.bucket.size == 0
+    assert len(storage_files(location.uri)) == 1

@@ -24,7 +24,7 @@ from . import bulk, inline, queries, sync
 from .buckets import FILES
 from .enabled import is_enabled
 from .entries import check_user_metadata_name, file_fields
-from .multipart import remove_upload
+from .multipart import abort_uploads, open_uploads, remove_upload
 from .reading import FilesReader
 from .transfers import Transfers
 from .writer import MISSING, Attached, FilesWriter
@@ -344,14 +344,28 @@ class FilesIterator(FilesReader):
     def lock(self) -> None:
         """Lock the files: every later write fails until :meth:`unlock`.
 
-        The record's media files are locked with its files.
+        The record's media files are locked with its files. Multipart
+        uploads still open (Files-REST's ``?uploads`` protocol) are aborted
+        first: locked, they could never complete, and they would keep their
+        share of the bucket's size. Pending files of the three-step upload
+        stay (listed to writers, completed after an unlock, removed by
+        ``gc`` once abandoned).
         """
         with step():
+            for files in (self, *self._followers()):
+                files._abort_open_uploads()
             changed = self._writer().set_locked(True)
             for follower in self._followers():
                 follower._writer().set_locked(True)
             if changed:
                 send_signal(signals.files_locked, record=self.record)
+
+    def _abort_open_uploads(self) -> list[str]:
+        """Abort the bucket's open multipart uploads; return their keys."""
+        uploads = open_uploads(self.bucket_id)
+        if not uploads:
+            return []
+        return abort_uploads(self.bucket, uploads)
 
     def unlock(self) -> None:
         """Unlock the files (and media files) of a record that is not deleted."""
