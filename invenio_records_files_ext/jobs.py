@@ -1,18 +1,19 @@
-"""What a worker does for pending files: fetch their bytes, verify uploads.
+"""What a worker does for pending files: the job of their transfer type.
 
 :func:`run` is called by the Celery task
-(:mod:`invenio_records_files_ext.tasks.transfers`) with a bucket id and a
-key; it finds the record and does the job in short transactions of its
-own, so that a long download holds no lock:
+(:mod:`invenio_records_files_ext.tasks.transfers`) with a job name, a
+bucket id and a key; it finds the record and hands the file to the
+transfer provider whose job it is (:mod:`invenio_records_files_ext.transfers.registry`),
+which works in short transactions of its own, so that a long download
+holds no lock:
 
-* ``fetch``: the transfer goes ``queued`` -> ``fetching`` (committed), the
-  bytes are downloaded within the fetch limits
-  (:mod:`invenio_records_files_ext.transfers.fetching`) with no transaction
-  open, then the file is completed (committed). Any failure deletes the
-  bytes written and marks the transfer ``failed`` with a message;
-* ``verify``: the bytes of a multipart upload sent straight to the storage
-  are read once, their size and checksum compared with what the client
-  announced, and the file completed, or failed and its bytes deleted.
+* ``fetch`` (:func:`invenio_records_files_ext.transfers.fetch.fetch`): the
+  bytes of a fetch transfer are downloaded within the fetch limits and the
+  file completed, or failed with a message;
+* ``verify`` (:func:`invenio_records_files_ext.transfers.multipart.verify`):
+  the bytes of a multipart upload sent straight to the storage are read
+  once, their size and checksum compared with what the client announced,
+  and the file completed, or failed and its bytes deleted.
 
 A job that finds its file gone, or already taken on, does nothing.
 """
@@ -22,16 +23,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from flask import current_app
-from invenio_db import db
-from invenio_files_rest.models import FileInstance
-
 from . import linked
-from .errors import ConfigurationError, TransferFailedError, describe
-from .hashing import measure_storage
-from .storage import UploadTarget, discard, stage_file
-from .transfers import FETCH_JOB, FETCHING, QUEUED, VERIFY_JOB, VERIFYING
-from .transfers.fetching import FetchLimits, open_url
+from .transfers import registry
+from .transfers.fetch import fetch
+from .transfers.multipart import verify
 
 logger = logging.getLogger(__name__)
 
@@ -48,94 +43,18 @@ def run(job: str, bucket_id: Any, key: str) -> None:
 
     It commits its own transactions: call it with a session holding no
     work of yours (a worker's).
+
+    :raises invenio_records_files_ext.errors.ConfigurationError: no
+        transfer type has this job.
     """
+    provider = registry.for_job(job)
     files = _files(bucket_id)
     if files is None:
         logger.info(
             "No record files in bucket %s: %s of %r skipped.", bucket_id, job, key
         )
         return
-    if job == FETCH_JOB:
-        fetch(files, key)
-    elif job == VERIFY_JOB:
-        verify(files, key)
-    else:
-        raise ConfigurationError("Unknown transfer job {0!r}.".format(job))
-
-
-def _failed(files: Any, key: str, error: BaseException) -> None:
-    db.session.rollback()
-    message = describe(error)
-    logger.info("Transfer of %r failed: %s", key, message)
-    files.transfers.fail(key, message)
-    db.session.commit()
-
-
-def fetch(files: Any, key: str) -> None:
-    """Fetch the bytes of a pending fetch transfer and complete it."""
-    try:
-        found = files.transfers.begin(key, (QUEUED,), FETCHING)
-    except Exception as error:
-        db.session.rollback()
-        logger.info("Fetch of %r not started: %s", key, describe(error))
-        return
-    target = UploadTarget.of(files.bucket)
-    db.session.commit()
-    fileinstance = None
-    try:
-        limits = FetchLimits.from_config(current_app.config)
-        with open_url(found.details["url"], limits) as body:
-            if None not in (found.size, body.length) and body.length != found.size:
-                raise TransferFailedError(
-                    "The source has {0} bytes; the file was announced with {1} "
-                    "bytes.".format(body.length, found.size)
-                )
-            fileinstance = stage_file(target, body, size=found.size)
-        if found.checksum and fileinstance.checksum != found.checksum:
-            raise TransferFailedError(
-                "The fetched bytes do not match the announced checksum "
-                "(announced {0}, received {1}).".format(
-                    found.checksum, fileinstance.checksum
-                )
-            )
-        files.transfers.finish(key, fileinstance, FETCHING)
-        db.session.commit()
-    except Exception as error:
-        if fileinstance is not None:
-            discard(fileinstance.id)
-        _failed(files, key, error)
-
-
-def verify(files: Any, key: str) -> None:
-    """Checksum a committed direct multipart upload and complete it."""
-    try:
-        found = files.transfers.get(key)
-    except KeyError:
-        return
-    if found.state != VERIFYING or found.file_id is None:
-        return
-    try:
-        fileinstance = db.session.get(FileInstance, found.file_id)
-        size, checksum = measure_storage(fileinstance.storage())
-        if found.size is not None and size != found.size:
-            raise TransferFailedError(
-                "The uploaded parts hold {0} bytes, not the {1} announced.".format(
-                    size, found.size
-                )
-            )
-        if found.checksum and checksum != found.checksum:
-            raise TransferFailedError(
-                "The uploaded bytes do not match the announced checksum "
-                "(announced {0}, received {1}).".format(found.checksum, checksum)
-            )
-        fileinstance.size = size
-        fileinstance.checksum = checksum
-        fileinstance.readable = True
-        fileinstance.writable = False
-        files.transfers.finish(key, fileinstance, VERIFYING)
-        db.session.commit()
-    except Exception as error:
-        _failed(files, key, error)
+    provider.run_job(files, key)
 
 
 __all__ = ("fetch", "run", "verify")

@@ -20,7 +20,6 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import (
     InvalidMetadataError,
     InvalidTransferError,
-    ReservedMetadataError,
 )
 from invenio_records_files_ext.files.pending import PendingWriter
 from invenio_records_files_ext.models import FileTransfer
@@ -305,7 +304,7 @@ def test_python_api_refuses_reserved_metadata(db, location):
     with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
         record.files.transfers.init([{"key": "a", "metadata": {"_extracted": {}}}])
     request = TransferRequest(key="b", metadata={"_extracted": {"width": 1}})
-    with pytest.raises(ReservedMetadataError):
+    with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
         PendingWriter(record.files.bucket).announce([request])
     record.files["c"] = BytesIO(b"c")
     for name in ("_extracted", "checksum"):
@@ -417,3 +416,83 @@ def test_gc_aborts_abandoned_uploads_of_both_protocols(
     assert db.session.query(FileTransfer).count() == 0
     assert stored_record(pid).files.bucket.size == 0
     assert len(storage_files(location.uri)) == 1
+
+
+#
+# The shape: schemas keep the messages' quality
+#
+MAX = "9223372036854775807"
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (
+            [{"key": "a"}, {"key": "b"}, {"key": "c"}, {"key": "d", "description": 1}],
+            "File 3: unknown field(s): description.",
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "L", "url": "https://x.org/"}}],
+            "File 0: unknown transfer field(s) for type L: url.",
+        ),
+        (
+            [{"key": "a", "size": 4, "transfer": {"type": "M", "parts": 1, "x": 1}}],
+            "File 0: unknown transfer field(s) for type M: x.",
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "F"}}],
+            "File 0: a F transfer needs a 'url'.",
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "M", "parts": 2}}],
+            "File 0: a multipart transfer needs the file's 'size'.",
+        ),
+        (
+            [{"key": "a", "size": 3, "transfer": {"type": "M"}}],
+            "File 0: a multipart transfer needs 'parts'.",
+        ),
+        (
+            [{"key": "a", "size": 3, "transfer": {"type": "M", "parts": 0}}],
+            "File 0: 'parts' must be a whole number from 1 to {0}.".format(MAX),
+        ),
+        (
+            [
+                {
+                    "key": "a",
+                    "size": 10,
+                    "transfer": {"type": "M", "parts": 2, "part_size": 3},
+                }
+            ],
+            "File 0: 2 parts of 3 bytes cannot hold 10 bytes (every part but the "
+            "last is 'part_size' bytes long).",
+        ),
+        (
+            [{"key": "a", "size": "1"}],
+            "File 0: 'size' must be a whole number from 0 to {0}.".format(MAX),
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "X"}}],
+            "File 0: unknown transfer type 'X' (one of L, F, R, M).",
+        ),
+        ([{"size": 1}], "File 0: 'key' is required."),
+        ([{"key": "a", "transfer": "F"}], "File 0: 'transfer' must be an object."),
+        ([{"key": "a", "metadata": [1]}], "File 0: 'metadata' must be an object."),
+        (
+            [{"key": "a", "checksum": "sha1:00"}],
+            "File 0: 'checksum' must look like 'md5:<32 hex digits>'.",
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "R", "url": "ftp://example.org/x"}}],
+            "File 0: Only http:// and https:// URLs can be transferred, not "
+            "'ftp://example.org/x'.",
+        ),
+    ],
+)
+def test_announce_errors_name_the_file_and_the_field(
+    client, db, location, body, message
+):
+    pid = create_record(client)
+    response = client.post(files_url(pid), data=json.dumps(body), headers=JSON)
+    assert response.status_code == 400, response.json
+    assert response.json["message"] == message
+    assert db.session.query(FileTransfer).count() == 0

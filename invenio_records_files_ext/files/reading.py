@@ -83,10 +83,13 @@ class FilesReader:
                     return form
         return forms[0]
 
-    def _make_file(self, obj: ObjectVersion, entry: dict[str, Any]) -> Any:
+    def make_file(self, obj: ObjectVersion, entry: dict[str, Any]) -> Any:
+        """Return the ``file_cls`` instance of a version and its entry, bound to these files."""
         fileobj = self.file_cls(obj, entry)
         fileobj._files = self
         return fileobj
+
+    _make_file = make_file
 
     @property
     def keys(self) -> list[str]:
