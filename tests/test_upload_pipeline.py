@@ -496,3 +496,18 @@ def test_announce_errors_name_the_file_and_the_field(
     assert response.status_code == 400, response.json
     assert response.json["message"] == message
     assert db.session.query(FileTransfer).count() == 0
+
+
+@pytest.mark.parametrize("query", ["size={0}&partSize=4", "size=8&partSize={0}"])
+def test_files_rest_multipart_of_ten_to_the_thirty_is_a_400(
+    app, client, db, monkeypatch, query
+):
+    """Finding 6 (sizes), Files-REST's protocol: refused before anything is stored."""
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    url = files_url(pid, "m.bin") + "?uploads&" + query.format(10**30)
+    response = client.post(url)
+    assert response.status_code == 400, response.data
+    assert response.json["status"] == 400
+    assert db.session.query(MultipartObject).count() == 0
+    assert stored_record(pid).files.bucket.size == 0

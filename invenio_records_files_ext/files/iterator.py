@@ -337,7 +337,7 @@ class FilesIterator(FilesReader):
         if src.bucket_id == bucket.id:
             raise CopyOntoItselfError()
         self._settle()
-        src._settle()
+        src.settle()
         keys = bulk.copy_files(bucket, self.record, src.bucket_id, src.record)
         self.changed()
         if src is not source and self.role == FILES:

@@ -62,8 +62,11 @@ class FilesReader:
     #
     # Reading
     #
-    def _settle(self) -> None:
+    def settle(self) -> None:
+        """Bring the rows in step with object versions other code wrote."""
         sync.settle(self.bucket_id)
+
+    _settle = settle
 
     def stored_key(self, key: str) -> str:
         """Return the spelling under which ``key`` is stored.

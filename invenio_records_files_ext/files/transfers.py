@@ -56,6 +56,8 @@ class Transfers:
         self.files.writable_bucket()
         return PendingWriter(self.bucket)
 
+    _writer = writer
+
     #
     # Reading
     #
