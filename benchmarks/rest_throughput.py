@@ -5,7 +5,11 @@ See ``benchmarks/README.rst``. The floor of an upload is the slower of
 ``md5sum`` and a durable copy (``dd conv=fsync``) of the same file, measured
 in the same run; every upload route is held to it: ``PUT`` through
 gunicorn and through waitress, the three-step ``/content`` route, and the
-parts of a multipart upload. A plain read of the stored file bounds a
+parts of a multipart upload. ``--checksums md5,sha256`` keeps both
+checksums (``RECORDS_FILES_CHECKSUMS``): each algorithm's tool
+(``sha256sum``...) is timed too, and every route is held, side by side, to
+the slower of the hash tools (at least 0.7) and to the slower of them and
+``dd`` (at least 0.8). A plain read of the stored file bounds a
 download; the worker's resident memory must not grow with the size of the
 files. ``--in-a-row N`` uploads the file N times in a row on each route
 instead (nothing deleted, nothing flushed in between); ``--runs N``
@@ -47,6 +51,10 @@ bench.option("--no-fsync", action="store_true", help="RECORDS_FILES_FSYNC off")
 bench.option("--in-a-row", type=int, help="upload N times in a row per route")
 bench.option("--runs", type=int, help="repeat the whole run N times")
 bench.option(
+    "--checksums",
+    help="RECORDS_FILES_CHECKSUMS of the servers, comma-separated (md5)",
+)
+bench.option(
     "--routes",
     help="upload routes, comma-separated (all: upload,upload waitress,content,parts)",
 )
@@ -55,6 +63,32 @@ TARGET, SPREAD, ROW_DRIFT = 0.8, 0.10, 1.10
 """Upload / floor in the slowest round (at least); standard deviation /
 mean (at most); mean of the last uploads in a row / mean of the first (at
 most)."""
+
+HASH_TARGET = 0.7
+"""Upload / the slower of the hash tools, with more than MD5 kept (at least)."""
+
+HASH_TOOLS = {
+    "md5": "md5sum",
+    "sha1": "sha1sum",
+    "sha256": "sha256sum",
+    "sha512": "sha512sum",
+    "blake2b": "b2sum",
+}
+"""The command line tool of each algorithm of ``RECORDS_FILES_CHECKSUMS``."""
+
+
+def algorithms():
+    """The algorithms ``--checksums`` names, MD5 first."""
+    names = (bench.args.checksums or "md5").split(",")
+    unknown = set(names) - set(HASH_TOOLS)
+    if unknown:
+        raise SystemExit(f"--checksums: unknown {sorted(unknown)}; {list(HASH_TOOLS)}")
+    return ["md5", *[name for name in names if name != "md5"]]
+
+
+def hash_tools():
+    """``md5sum`` and the tools of the other algorithms kept."""
+    return [HASH_TOOLS[name] for name in algorithms()]
 
 
 def create_bench_app():
@@ -151,6 +185,7 @@ def commit(url, files, key, md5):
     seconds = time.perf_counter() - started
     assert response.status_code == 200, response.text
     assert response.json()["checksum"] == "md5:" + md5, response.text
+    assert set(algorithms()) <= set(response.json()["checksums"]), response.text
     return version_url(url, files, key, response.json()), seconds
 
 
@@ -202,11 +237,11 @@ def routes():
 
 
 def floor_step(name, path):
-    """``md5sum`` of the file, or a durable copy of it; return seconds."""
+    """A hash tool (``md5sum``...) on the file, or a durable copy; return seconds."""
     copy = os.path.join(bench.workdir, "copy.bin")
     command = {
-        "md5sum": ["md5sum", path],
         "dd": ["dd", f"if={path}", f"of={copy}", "bs=1M", "conv=fsync"],
+        **{tool: [tool, path] for tool in HASH_TOOLS.values()},
     }[name]
     os.sync()
     started = time.perf_counter()
@@ -234,7 +269,7 @@ def step(loops, name, path=None, md5=None):
     """One timed step against the servers the parent started."""
     setup = bench.notes("setup")[0]
     path, md5 = path or setup["path"], md5 or setup["md5"]
-    if name in ("md5sum", "dd"):
+    if name == "dd" or name in HASH_TOOLS.values():
         return floor_step(name, path)
     func, kind = ROUTES.get(name, (upload_put, "gunicorn"))
     url = setup[kind]
@@ -255,13 +290,26 @@ def step(loops, name, path=None, md5=None):
 
 
 def spread_and_floor(times, route):
-    """Check one route against the floor, round by round, and its spread."""
+    """Check one route against the floors, round by round, and its spread."""
     values = times[route]
-    floor = list(map(max, times["md5sum"], times["dd"]))
+    tools = hash_tools()
+    floor = list(map(max, *(times[tool] for tool in tools), times["dd"]))
     worst = min(bottom / up for bottom, up in zip(floor, values))
     bench.target(
-        f"{route} / max(md5sum, dd conv=fsync), slowest round", worst, TARGET, True
+        f"{route} / max({', '.join(tools)}, dd conv=fsync), slowest round",
+        worst,
+        TARGET,
+        True,
     )
+    if len(tools) > 1:
+        hashes = list(map(max, *(times[tool] for tool in tools)))
+        worst = min(bottom / up for bottom, up in zip(hashes, values))
+        bench.target(
+            f"{route} / max({', '.join(tools)}), slowest round",
+            worst,
+            HASH_TARGET,
+            True,
+        )
     if len(values) > 1:
         spread = statistics.stdev(values) / statistics.mean(values)
         bench.target(f"{route} standard deviation / mean", spread, SPREAD)
@@ -272,10 +320,10 @@ def consecutive(size, servers, path, md5, count):
     urls = {kind: server.url for kind, server in servers.items()}
     for route in routes():
         func, kind = ROUTES[route]
-        floor = {name: floor_step(name, path) for name in ("md5sum", "dd")}
+        floor = {name: floor_step(name, path) for name in (*hash_tools(), "dd")}
         print(
-            f"[{route}] load before: {load()}; md5sum {floor['md5sum']:.3f} s, "
-            f"dd conv=fsync {floor['dd']:.3f} s",
+            f"[{route}] load before: {load()}; "
+            + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in floor.items()),
             flush=True,
         )
         uploads = []
@@ -346,7 +394,10 @@ def repeat(runs):
 
 def start(args, size):
     """Start gunicorn and waitress on one database; make the timed file."""
-    env = {"RECORDS_FILES_FSYNC": "0" if args.no_fsync else "1"}
+    env = {
+        "RECORDS_FILES_FSYNC": "0" if args.no_fsync else "1",
+        "RECORDS_FILES_CHECKSUMS": ",".join(algorithms()),
+    }
     target = "benchmarks.rest_throughput:create_bench_app()"
     servers = {}
     for kind in ("gunicorn", "waitress"):
@@ -363,7 +414,7 @@ def timed(size, worker):
         baseline = memory_kib("VmRSS", worker)  # it has answered one request
         reset_peak(worker)
         step(1, "download")  # warm-up: a fresh server's first transfer is slower
-    steps = ("md5sum", "dd", *routes(), "download", "plain")
+    steps = (*hash_tools(), "dd", *routes(), "download", "plain")
     runs = {name: bench.time(f"{name} {size} MiB", step, name) for name in steps}
     if not bench.parent:
         return

@@ -7,7 +7,8 @@ Run it with ``./run-demo.sh`` (see README.rst), or::
 
 It uses SQLite (``instance/demo.db``) and a local storage folder
 (``instance/files``) unless ``SQLALCHEMY_DATABASE_URI`` and
-``FILES_STORAGE_PATH`` are set in the environment. Tables and the default
+``FILES_STORAGE_PATH`` are set in the environment (``RECORDS_FILES_CHECKSUMS``,
+comma-separated, names the checksums kept). Tables and the default
 storage location are created on first start. ``GET /records/`` lists the
 records from the database, unless ``SEARCH_HOSTS`` names an OpenSearch
 cluster (see ``examples/search.py``).
@@ -74,6 +75,10 @@ def demo_config(instance_path):
         SQLALCHEMY_DATABASE_URI=uri,
         FILES_STORAGE_PATH=os.environ.get(
             "FILES_STORAGE_PATH", os.path.join(instance_path, "files")
+        ),
+        # Comma-separated, e.g. "md5,sha256" (see RECORDS_FILES_CHECKSUMS).
+        RECORDS_FILES_CHECKSUMS=os.environ.get("RECORDS_FILES_CHECKSUMS", "md5").split(
+            ","
         ),
         # Buckets linked to a record follow the record's permissions
         # whatever this says; it decides for the other buckets: none.

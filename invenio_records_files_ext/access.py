@@ -215,6 +215,17 @@ def decide(
     return ALLOWED
 
 
+def may_read_files(record: Any) -> bool:
+    """Whether the current user may read the record's files (its endpoint's rules).
+
+    What :mod:`invenio_records_files_ext.visibility` asks before showing a
+    restricted file's entry whole.
+    """
+    endpoint = linked.endpoint_of(record.id) if getattr(record, "id", None) else None
+    options = endpoint.options if endpoint is not None else {}
+    return decide(record, READ, options).allowed
+
+
 def decide_for_bucket(bucket_id: Any, action: str) -> Optional[Decision]:
     """Decide ``action`` on a linked bucket; ``None`` if it is not linked."""
     link = linked.find(bucket_id)
@@ -329,6 +340,7 @@ __all__ = (
     "decide",
     "decide_for_bucket",
     "install",
+    "may_read_files",
     "needed_permission",
     "request_action",
 )

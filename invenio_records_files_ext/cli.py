@@ -2,6 +2,8 @@
 
 * ``attach RECORD PATH...`` stores local files and folders in a record,
   in committed batches; running it again resumes where it stopped.
+  ``attach --bag PATH RECORD`` stores the payload of a BagIt bag (a
+  folder or a zip file) once every manifest of it is verified.
 * ``list RECORD`` prints a record's files (soft-deleted records too).
 * ``verify RECORD`` / ``verify --all`` re-reads the bytes through the
   storage and compares them with the stored checksums.
@@ -9,6 +11,7 @@
   buckets' current versions; ``--repair`` brings them in step.
 * ``lift-embargoes`` lifts every embargo whose day has come (the files
   become public, the record is stored, a signal is sent).
+* ``fixity run`` / ``fixity report``: the fixity audit (:mod:`.cli_fixity`).
 * ``gc`` finds what nothing uses any more: buckets this package linked to
   a record and no record links any more, file instances no object points
   to, bytes in local storage folders that no file instance points to, and
@@ -40,6 +43,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .cli_fixity import fixity
 from .errors import (
     InvalidOperationError,
     LocalPathError,
@@ -48,8 +52,8 @@ from .errors import (
     describe,
 )
 from .maintenance import attach as attaching
+from .maintenance import bag_ingest, embargoes, identifiers, localstorage
 from .maintenance import check as checking
-from .maintenance import embargoes, identifiers, localstorage
 from .maintenance import gc as collecting
 from .maintenance import verify as verifying
 from .maintenance.records import load_record, record_files
@@ -175,8 +179,15 @@ def _plural(count: int, word: str) -> str:
     "paths",
     metavar="PATH...",
     nargs=-1,
-    required=True,
     type=click.Path(exists=True, path_type=str),
+)
+@click.option(
+    "--bag",
+    metavar="PATH",
+    default=None,
+    type=click.Path(exists=True, path_type=str),
+    help="A BagIt bag (folder or zip file): its payload is attached once "
+    "every manifest is verified.",
 )
 @click.option(
     "--batch-size",
@@ -197,6 +208,7 @@ def attach(
     paths: tuple[str, ...],
     batch_size: int,
     batch_bytes: int,
+    bag: Optional[str],
 ) -> None:
     """Attach local files and folders (recursively) to a record.
 
@@ -205,9 +217,21 @@ def attach(
     already holds gets a new version, unless the stored file has the same
     size and checksum, in which case it is skipped: an interrupted run can
     simply be started again. Files are committed in batches.
+
+    With --bag, the files are the payload of a BagIt bag, stored under
+    their path in data/, once every manifest is verified: one wrong
+    checksum or missing file attaches nothing. The bag's checksums are
+    kept as the files' checksums.
     """
+    if bag is not None and paths:
+        raise click.UsageError("Give either --bag or paths, not both.")
+    if bag is None and not paths:
+        raise click.UsageError("Missing argument 'PATH...'.")
     click.get_current_context().with_resource(immediate_transactions())
     record = _record_id(record_id)
+    if bag is not None:
+        _attach_bag(record, bag, batch_size, batch_bytes)
+        return
     with _reported():
         stored = attaching.stored_files(record)
     try:
@@ -228,6 +252,28 @@ def attach(
     click.echo(
         "Attached {0.attached} files ({0.attached_bytes} bytes); skipped "
         "{0.skipped} already attached ({0.skipped_bytes} bytes).".format(done)
+    )
+
+
+def _attach_bag(
+    record: identifiers.NamedRecord, bag: str, batch_size: int, batch_bytes: int
+) -> None:
+    with _reported():
+        # Every byte is read twice: once to verify, once to store.
+        length = 2 * bag_ingest.payload_size(bag)
+    with click.progressbar(
+        length=length, label="Verifying and attaching", file=_stderr()
+    ) as bar:
+        with _reported():
+            done = bag_ingest.ingest_bag(
+                record, bag, batch_size, batch_bytes, bar.update
+            )
+    click.echo(
+        "Verified {0} ({1}); attached {2.attached} files ({2.attached_bytes} "
+        "bytes); skipped {2.skipped} already attached ({2.skipped_bytes} "
+        "bytes).".format(
+            _plural(done.files, "file"), ", ".join(done.algorithms), done.attached
+        )
     )
 
 
@@ -677,6 +723,8 @@ def lift_embargoes(ctx: click.Context, today: Optional[str]) -> None:
     if report.failed:
         ctx.exit(1)
 
+
+records_files.add_command(fixity)
 
 __all__ = (
     "DurationParamType",

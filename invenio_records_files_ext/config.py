@@ -3,6 +3,8 @@
 Every key has a default set by :class:`~invenio_records_files_ext.ext.InvenioRecordsFiles`.
 """
 
+from datetime import timedelta
+
 RECORDS_FILES_REST_ENDPOINTS: dict[str, dict[str, str]] = {}
 """Files routes to mount under Invenio-Records-REST item routes.
 
@@ -189,12 +191,35 @@ RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES = False
 non-public addresses. Off by default: a fetch must not reach services that
 only the server can (SSRF). Tests and closed networks may turn it on."""
 
-RECORDS_FILES_FETCH_MAX_SIZE = None
-"""Largest file a fetch may download, in bytes (``None``: the bucket's limits
-alone)."""
+RECORDS_FILES_FETCH_MAX_SIZE = 50 * 1024**3
+"""Largest file a fetch may download, in bytes: 50 GiB by default.
+
+Bounded because a fetch lets any writer make the server download from a
+host it chose: an endless or huge body must not fill the storage before a
+bucket quota (which may be unset) stops it. 50 GiB holds the largest files
+repositories commonly take in one piece (InvenioRDM's default quota per
+record is 10 GiB) while a source streaming without end is cut off.
+``None`` leaves the bucket's limits alone."""
 
 RECORDS_FILES_FETCH_TIMEOUT = 3600
-"""Seconds a whole fetch may take (and any one read may wait)."""
+"""Seconds a whole fetch may take, enforced on every socket read: a source
+sending a byte now and then cannot keep a fetch going past it."""
+
+RECORDS_FILES_FETCH_READ_TIMEOUT = 60
+"""Seconds one read of a fetch may wait for data (the source is silent that
+long: the fetch fails, and is retried as a transient failure)."""
+
+RECORDS_FILES_FETCH_LEASE = 300
+"""Seconds a fetch stays the business of its worker without news from it.
+
+The worker renews its lease on the transfer every quarter of this while
+bytes come; the ``sweep_transfers`` task (Celery beat, every minute) queues
+a fetch not renewed for this long again: a worker killed mid-fetch delays
+its file by about this much."""
+
+RECORDS_FILES_FETCH_MAX_ATTEMPTS = 3
+"""Times a fetch may lose its worker before it fails (with a message
+saying so)."""
 
 RECORDS_FILES_FETCH_CONNECT_TIMEOUT = 10
 """Seconds a fetch may wait for its connection."""
@@ -267,14 +292,12 @@ RECORDS_FILES_CONTAINER_MAX_RATIO = 200
 """Largest expansion (uncompressed / compressed size) of an extracted
 member: more is taken for a zip bomb (400)."""
 
-RECORDS_FILES_CONTAINER_CACHE_MEMBERS = 100000
-"""Members of the tables of contents each process keeps in memory, in all
-(cached per file version, least recently used dropped first)."""
-
 RECORDS_FILES_ALLOW_RANGE_REQUESTS = True
 """Answer ``Range`` requests on the record's file routes (206, 416).
 
-Single ranges only: a request for several ranges gets the whole file.
+Single byte ranges only: a request for several ranges gets the whole file,
+and so does a ``Range`` in another unit or one that does not parse (RFC
+9110); a byte range outside the file answers 416.
 Invenio-Files-REST's own ``FILES_REST_ALLOW_RANGE_REQUESTS`` is not needed.
 On S3 (invenio-s3), downloads are redirected to the object store, which
 answers the range itself.
@@ -299,3 +322,71 @@ RECORDS_FILES_PROCESSORS_MAX_READ = 16 * 1024 * 1024
 
 RECORDS_FILES_PROCESSORS_MAX_PIXELS = 178956970
 """Largest image (in pixels) the image processor accepts (Pillow's default)."""
+
+#
+# Issue 20, items 3-8: bounded container listings, restricted entries.
+#
+RECORDS_FILES_CONTAINER_CACHE_BYTES = 64 * 1024 * 1024
+"""Bytes of memory the tables of contents each process keeps, in all (each
+member counted with its name; cached per file version, least recently used
+dropped first). Replaces ``RECORDS_FILES_CONTAINER_CACHE_MEMBERS``."""
+
+RECORDS_FILES_CONTAINER_MAX_NAME_LENGTH = 4096
+"""Longest member name of a zip file read, in bytes (413 beyond)."""
+
+RECORDS_FILES_CONTAINER_PAGE_SIZE = 1000
+"""Members of a zip file listed per page unless ``?size=`` says otherwise."""
+
+RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE = 1000
+"""Largest ``?size=`` of a zip file's listing."""
+
+RECORDS_FILES_CONTAINER_PAGE_NAME_BYTES = 128 * 1024
+"""Bytes of member names (UTF-8) one page of a zip file's listing holds at
+most: a page of long names holds fewer members (one at least)."""
+
+RECORDS_FILES_RESTRICTED_VISIBLE_FIELDS = ("key",)
+"""The fields of a restricted file's entry shown to readers who may not
+read the file (in ``_files``, ``_media_files``, dumps and search documents).
+
+The other fields (size, checksum, mimetype, ids, the file's metadata and
+``_extracted``) are left out, and ``_files_summary`` then leaves out
+``total_bytes`` (unless ``"size"`` is shown) and ``mimetypes`` (unless
+``"mimetype"`` is)."""
+
+
+# BagIt bags (issue 23): ``<item route>/files-archive?format=bagit`` and
+# ``flask records-files attach --bag``
+#
+RECORDS_FILES_BAG_INFO: dict = {}
+"""Fields of every bag's ``bag-info.txt``, before those of the record.
+
+Labels to a value, or to a list of values for a repeated label, for
+example ``{"Source-Organization": "Example University Library",
+"Contact-Name": "Research data team", "Contact-Email": "data@example.org"}``.
+``External-Identifier`` (the record's PID), ``Title``, ``Bagging-Date``
+and ``Payload-Oxum`` are added for each bag.
+"""
+# Fixity audit (invenio_records_files_ext.maintenance.fixity)
+#
+RECORDS_FILES_FIXITY_INTERVAL = timedelta(days=30)
+"""A stored file is read back at most once per this period (a
+:class:`~datetime.timedelta`, or seconds). Files never checked count from
+when they were stored."""
+
+RECORDS_FILES_FIXITY_BATCH = 100
+"""Files a worker claims at a time: a claim is one bounded query and the
+unit the workers share."""
+
+RECORDS_FILES_FIXITY_LEASE = timedelta(hours=6)
+"""How long a claimed batch is a worker's: should the worker die, its files
+are due again this long after the claim. Give it more than a batch takes to
+read (``RECORDS_FILES_FIXITY_BATCH`` files at the storage's speed)."""
+
+RECORDS_FILES_FIXITY_TASKS = 2
+"""Batch-checking tasks the beat task
+(``invenio_records_files_ext.tasks.fixity.audit_fixity``) sends each time it
+runs: how many workers may share the audit at once."""
+
+RECORDS_FILES_FIXITY_TASK_BATCHES = 50
+"""Most batches one of those tasks checks before it ends (the next beat
+sends new ones): a task does not hold a worker for ever."""

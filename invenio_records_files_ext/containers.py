@@ -7,30 +7,34 @@ its local header and data only (:mod:`~invenio_records_files_ext.zipreader`).
 
 The table of contents is cached per object version (a version's bytes
 never change) in each process, bounded by
-``RECORDS_FILES_CONTAINER_CACHE_MEMBERS`` members in all, least recently
-used first out.
+``RECORDS_FILES_CONTAINER_CACHE_BYTES`` bytes of memory in all (each
+member counted with its name, :meth:`~invenio_records_files_ext.zipreader.Directory.memory`),
+least recently used first out.
 
 Limits come from the configuration (``RECORDS_FILES_CONTAINER_MAX_*``):
-archives with too many members or too large a directory answer 413, members
-too large 413, members expanding more than the ratio allowed (zip bombs)
-and damaged archives 400.
+archives with too many members, too large a directory or too long a member
+name answer 413, members too large 413, members expanding more than the
+ratio allowed (zip bombs) and damaged archives 400; remote files (bytes
+kept elsewhere) 400. Listings come a page at a time
+(:mod:`~invenio_records_files_ext.member_pages`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from flask import current_app
 
 from .blobs import RandomAccess
-from .errors import MemberNotFoundError
+from .errors import MemberNotFoundError, RemoteContainerError
+from .models import REMOTE_STORAGE_CLASS
 from .zipreader import Directory, Limits, Member, open_member, read_directory
 
-DEFAULT_CACHE_MEMBERS = 100000
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
 
 def limits() -> Limits:
@@ -55,46 +59,57 @@ def limits() -> Limits:
         max_ratio=int(
             config.get("RECORDS_FILES_CONTAINER_MAX_RATIO", defaults.max_ratio)
         ),
+        max_name_length=int(
+            config.get(
+                "RECORDS_FILES_CONTAINER_MAX_NAME_LENGTH", defaults.max_name_length
+            )
+        ),
     )
 
 
 class DirectoryCache:
-    """Tables of contents by object version id, bounded by their members in all."""
+    """Tables of contents by object version id, bounded by their memory in all."""
 
     def __init__(self) -> None:
         """Start empty."""
-        self._entries: OrderedDict[str, Directory] = OrderedDict()
-        self._members = 0
+        self._entries: OrderedDict[str, tuple[Directory, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, version_id: Any) -> Any:
+    def get(self, version_id: Any) -> Optional[Directory]:
         """Return the cached directory of a version, or ``None``."""
         with self._lock:
             found = self._entries.get(str(version_id))
-            if found is not None:
-                self._entries.move_to_end(str(version_id))
-            return found
+            if found is None:
+                return None
+            self._entries.move_to_end(str(version_id))
+            return found[0]
 
     def put(self, version_id: Any, directory: Directory, budget: int) -> None:
-        """Keep ``directory``, dropping the least recently used beyond ``budget``."""
-        size = len(directory.members)
-        if size > budget:
+        """Keep ``directory``, dropping the least recently used beyond ``budget`` bytes."""
+        weight = directory.memory()
+        if weight > budget:
             return
         with self._lock:
             previous = self._entries.pop(str(version_id), None)
             if previous is not None:
-                self._members -= len(previous.members)
-            self._entries[str(version_id)] = directory
-            self._members += size
-            while self._members > budget:
-                _, dropped = self._entries.popitem(last=False)
-                self._members -= len(dropped.members)
+                self._bytes -= previous[1]
+            self._entries[str(version_id)] = (directory, weight)
+            self._bytes += weight
+            while self._bytes > budget:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
 
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:
             self._entries.clear()
-            self._members = 0
+            self._bytes = 0
+
+    @property
+    def memory(self) -> int:
+        """Return the bytes of memory the directories kept hold (about)."""
+        return self._bytes
 
     def __len__(self) -> int:
         """Return the number of directories kept."""
@@ -125,19 +140,31 @@ def directory_of(obj: Any) -> Directory:
         archive, or a damaged one (400).
     :raises invenio_records_files_ext.errors.ContainerTooLargeError: beyond
         the configured limits (413).
+    :raises invenio_records_files_ext.errors.RemoteContainerError: a
+        remote file (400).
     """
     found = cache.get(obj.version_id)
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found
+    _refuse_remote(obj)
     with _reader(obj) as source:
         directory = read_directory(source, limits())
     budget = int(
         current_app.config.get(
-            "RECORDS_FILES_CONTAINER_CACHE_MEMBERS", DEFAULT_CACHE_MEMBERS
+            "RECORDS_FILES_CONTAINER_CACHE_BYTES", DEFAULT_CACHE_BYTES
         )
     )
     cache.put(obj.version_id, directory, budget)
     return directory
+
+
+def _refuse_remote(obj: Any) -> None:
+    file = obj.file
+    if file is not None and file.storage_class == REMOTE_STORAGE_CLASS:
+        raise RemoteContainerError(
+            "{0!r} is a remote file: its bytes are kept elsewhere and are not "
+            "browsed here.".format(obj.key)
+        )
 
 
 def extract(obj: Any, name: str) -> Extraction:
@@ -169,8 +196,8 @@ def _closing(chunks: Iterator[bytes], source: RandomAccess) -> Iterator[bytes]:
         source.close()
 
 
-def describe_members(directory: Directory) -> list[dict[str, Any]]:
-    """Return the members as JSON-ready entries (name, sizes, CRC, folder)."""
+def describe_members(members: Iterable[Member]) -> list[dict[str, Any]]:
+    """Return members as JSON-ready entries (name, sizes, CRC, folder)."""
     return [
         {
             "key": member.name,
@@ -179,7 +206,7 @@ def describe_members(directory: Directory) -> list[dict[str, Any]]:
             "checksum": "crc32:{0:08x}".format(member.crc),
             "is_dir": member.is_dir,
         }
-        for member in directory.members
+        for member in members
     ]
 
 

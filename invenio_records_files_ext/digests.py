@@ -45,9 +45,10 @@ class Digests:
     """
 
     def __init__(self, hashes: Mapping[str, Any]) -> None:
-        """Hash with ``hashes``; no thread starts before the second chunk."""
-        if not hashes:
-            raise ValueError("Digests needs at least one hash object.")
+        """Hash with ``hashes``; no thread starts before the second chunk.
+
+        With no hash object at all, :meth:`update` does nothing.
+        """
         self.hashes = dict(hashes)
         self._threads: Optional[list[ThreadPoolExecutor]] = None
 
@@ -57,6 +58,8 @@ class Digests:
         Returns at once, except for the first chunk: the caller must not
         change ``data`` before the returned :class:`Hashing` is waited for.
         """
+        if not self.hashes:
+            return DONE
         if self._threads is None:
             self._threads = []
             for digest in self.hashes.values():

@@ -11,6 +11,10 @@ False``.
 
 Invenio-Indexer may dump records its own way (``INDEXER_REPLACE_REFS``);
 :func:`add_files_to_index` fills the same keys in there.
+
+Readers who may not read the restricted files of a record see less of
+them (:mod:`invenio_records_files_ext.visibility`): in dumps, as the
+record shows them; in search documents, always for restricted records.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Any
 
 from invenio_records.extensions import RecordExtension
 
+from . import visibility
 from .files import inline
-from .files.entries import DEFAULT_PREVIEW_KEY, FILES_KEY, SUMMARY_KEY
+from .files.entries import DEFAULT_PREVIEW_KEY, FILES_KEY, MEDIA_FILES_KEY, SUMMARY_KEY
+from .restrictions import files_restricted
 
 
 def _shows_files(record: Any) -> bool:
@@ -38,7 +44,7 @@ class FilesDumpExtension(RecordExtension):
     def post_dump(self, record: Any, data: Any, dumper: Any = None) -> None:
         """Add the files summary to the dump."""
         if isinstance(data, dict) and _shows_files(record) and inline.dump_enabled():
-            data[SUMMARY_KEY] = inline.summary(record)
+            data[SUMMARY_KEY] = _summary(record, visibility.hides_entries(record))
 
     def pre_load(self, data: Any, loader: Any = None) -> None:
         """Drop the summary: it is derived, not stored."""
@@ -55,8 +61,19 @@ def add_files_to_index(
     for key in (FILES_KEY, DEFAULT_PREVIEW_KEY):
         if key not in json and dict.__contains__(record, key):
             json[key] = dict.__getitem__(record, key)
-    if SUMMARY_KEY not in json and inline.dump_enabled():
-        json[SUMMARY_KEY] = inline.summary(record)
+    # Every reader sees a search hit: restricted files' entries go in as
+    # readers without access see them, whoever indexes the record.
+    hide = files_restricted(record)
+    for key in (FILES_KEY, MEDIA_FILES_KEY):
+        if hide and isinstance(json.get(key), list):
+            json[key] = visibility.visible_entries(record, json[key], hide=True)
+    if inline.dump_enabled() and (SUMMARY_KEY not in json or hide):
+        json[SUMMARY_KEY] = _summary(record, hide)
+
+
+def _summary(record: Any, hide: bool) -> Any:
+    summary = inline.summary(record)
+    return visibility.visible_summary(summary) if hide else summary
 
 
 #: Kept for applications that listed the previous extension by name.

@@ -41,6 +41,7 @@ __all__ = (
     "FilesNotEnabledError",
     "FilesAlreadySetError",
     "InvalidAccessError",
+    "InvalidBagError",
     "InvalidContentMD5Error",
     "InvalidCursorError",
     "InvalidFileKeyError",
@@ -49,6 +50,7 @@ __all__ = (
     "InvalidOperationError",
     "InvalidPageSizeError",
     "InvalidTransferError",
+    "InvalidTransferURLError",
     "LocalPathError",
     "LoginRequiredError",
     "MemberNotFoundError",
@@ -58,15 +60,19 @@ __all__ = (
     "PermissionDeniedError",
     "ProcessorLimitError",
     "RangeNotSatisfiableError",
+    "RemoteContainerError",
     "RecordConflictError",
     "RecordGoneError",
     "RecordNotFoundError",
     "RecordsFilesError",
+    "RemoteURLRefusedError",
     "SizeMismatchError",
     "ReservedMetadataError",
     "TooManyFilesError",
     "TransferFailedError",
     "TransferStateError",
+    "TransientTransferError",
+    "UnknownArchiveFormatError",
     "UnknownIdentifierError",
     "UnsupportedMemberError",
     "ZipBombError",
@@ -376,6 +382,10 @@ class InvalidTransferError(RecordsFilesError, ValueError):
     """A file announced for upload is described wrongly."""
 
 
+class InvalidTransferURLError(InvalidTransferError):
+    """A transfer URL is refused (see :mod:`~invenio_records_files_ext.transfers.addresses`)."""
+
+
 class TransferStateError(RecordsFilesError):
     """The pending file is not in a state that allows this."""
 
@@ -398,6 +408,26 @@ class TransferFailedError(RecordsFilesError):
     """The bytes of a file could not be transferred."""
 
     code = 502
+
+
+class TransientTransferError(TransferFailedError):
+    """A transfer failed in a way that may pass: try again later.
+
+    A connection reset or refused, a server answering 5xx, a source that
+    stopped sending: the fetch task retries on these
+    (:mod:`invenio_records_files_ext.tasks.transfers`).
+    """
+
+
+class RemoteURLRefusedError(RecordsFilesError):
+    """The URL stored for a remote file is not one to send a browser to.
+
+    It was stored before the URL rules of
+    :mod:`~invenio_records_files_ext.transfers.addresses` or its host is no
+    longer allowed: the download answers 409 instead of redirecting.
+    """
+
+    code = 409
 
 
 class InvalidAccessError(RecordsFilesError, ValueError):
@@ -438,6 +468,10 @@ class BrokenContainerError(ContainerError):
 
 class UnsupportedMemberError(ContainerError):
     """This member of the zip archive cannot be extracted."""
+
+
+class RemoteContainerError(ContainerError):
+    """The file is a remote one: its bytes are elsewhere, not browsed here."""
 
 
 class ZipBombError(ContainerError):
@@ -493,3 +527,20 @@ class NotThePreviousVersionError(FilesImportError):
 
 class FilesAlreadyImportedError(FilesImportError):
     """The new version already has files: delete them before importing."""
+
+
+class UnknownArchiveFormatError(RecordsFilesError, ValueError):
+    """The files archive has no such format: ask for ``zip`` or ``bagit``."""
+
+
+class InvalidBagError(RecordsFilesError, ValueError):
+    """The bag is not a valid BagIt bag; nothing of it was attached."""
+
+    def __init__(self, problems: list[str]) -> None:
+        """Keep every problem found, each naming its file."""
+        self.problems = problems
+        shown = "; ".join(problems[:20])
+        more = len(problems) - 20
+        if more > 0:
+            shown += "; and {0} more".format(more)
+        super().__init__("Invalid bag, nothing attached: {0}.".format(shown))

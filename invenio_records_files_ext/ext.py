@@ -6,7 +6,7 @@ from typing import Optional
 
 from flask import Flask
 
-from . import access, config, continuum, storage, transfers
+from . import access, config, continuum, storage, transfers, visibility
 from .dumpers import add_files_to_index
 from .errors import ConfigurationError
 from .files.hooks import enable_session_hooks, register_session_hooks
@@ -45,6 +45,7 @@ class InvenioRecordsFiles:
         transfers.set_launcher(launch)
         _connect_indexer()
         processors_runner.connect()
+        visibility.install(access.may_read_files)
         app.extensions["invenio-records-files"] = self
         finalize_app(app)
         finalized: list[bool] = []

@@ -15,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Optional
 
+from . import partsums
+from .checksums import (
+    announced_algorithms,
+    configured_algorithms,
+    new_hashes,
+    save_checksums,
+)
+from .digests import Digests
 from .errors import ChecksumMismatchError, InvalidContentMD5Error
+from .writeloop import hash_stream
 
 READ_SIZE = 1024 * 1024
 """Bytes read at a time when digesting: memory stays constant."""
@@ -114,12 +123,80 @@ def md5_of_storage(storage: Any) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Measured:
+    """The size and checksums of stored bytes, read back once."""
+
+    size: int
+    checksums: dict[str, str]
+    """Algorithm -> hex digest, MD5 first."""
+
+    @property
+    def checksum(self) -> str:
+        """Files-REST's form of the MD5: ``md5:<hex>``."""
+        return "md5:" + self.checksums["md5"]
+
+
+def measure_checksums(
+    storage: Any, algorithms: Optional[tuple[str, ...]] = None
+) -> Measured:
+    """Read stored bytes once; return their size and checksums.
+
+    Every algorithm of ``algorithms`` (default ``RECORDS_FILES_CHECKSUMS``;
+    MD5 always) is computed from the same read, each in a thread of its
+    own, while the next chunk is read (:func:`~.writeloop.hash_stream`).
+    Keep them with :func:`~invenio_records_files_ext.checksums.save_checksums`.
+    """
+    with Digests(new_hashes(algorithms or configured_algorithms())) as digests:
+        with storage.open("rb") as fp:
+            size = hash_stream(fp, digests, chunk_size=READ_SIZE)
+    return Measured(size, digests.hexdigests())
+
+
+def rehash_file(file_instance: Any, announced: Optional[str] = None) -> dict[str, str]:
+    """Checksum a file instance's stored bytes again, and keep the checksums.
+
+    For bytes assembled from parts (a multipart upload at its commit, or
+    verified by a worker): every configured algorithm, plus the one of
+    the ``announced`` checksum, in one read. Rows of algorithms no longer
+    computed are dropped (the bytes are new). Returns algorithm -> hex.
+    """
+    algorithms = announced_algorithms(announced)
+    storage = file_instance.storage()
+    measured = running_checksums(storage, algorithms)
+    if measured is None:
+        measured = measure_checksums(storage, algorithms)
+    save_checksums(file_instance, measured.checksums, replace=True)
+    return measured.checksums
+
+
+def running_checksums(storage: Any, algorithms: tuple[str, ...]) -> Optional[Measured]:
+    """The checksums of a local file hashed while its parts were written.
+
+    What :mod:`~invenio_records_files_ext.partsums` holds for it, completed
+    with the bytes it does not hold yet (read from where it stopped: none
+    when every part came in order through this process). ``None`` when it
+    holds nothing that can be trusted: the caller reads the whole file.
+    """
+    path: Optional[str] = getattr(storage, "local_path", None)
+    running = partsums.take(path, algorithms) if path else None
+    if running is None or path is None:
+        return None
+    with Digests(running.hashes) as digests:
+        with open(path, "rb") as fp:
+            fp.seek(running.offset)
+            size = running.offset + hash_stream(fp, digests, chunk_size=READ_SIZE)
+    found = digests.hexdigests()
+    return Measured(size, {name: found[name] for name in algorithms})
+
+
 def measure_storage(storage: Any) -> tuple[int, str]:
-    """Read stored bytes once; return their size and checksum (``md5:<hex>``)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with storage.open("rb") as fp:
-        size = digest_stream(fp, digest)
-    return size, "md5:" + digest.hexdigest()
+    """Read stored bytes once; return their size and checksum (``md5:<hex>``).
+
+    MD5 only: :func:`measure_checksums` computes every configured algorithm.
+    """
+    measured = measure_checksums(storage, ("md5",))
+    return measured.size, measured.checksum
 
 
 def verify_md5(storage: Any, checksum: Optional[str], expected: str) -> None:
@@ -139,6 +216,24 @@ def verify_md5(storage: Any, checksum: Optional[str], expected: str) -> None:
     )
     if actual != expected:
         raise ChecksumMismatchError(expected, actual)
+
+
+def check_written_md5(checksum: Optional[str], expected: str) -> None:
+    """Check the checksum a storage write returned against an announced MD5.
+
+    For a multipart part: the storage's write loop hashed the part as it
+    wrote it (``update()`` returns ``md5:<hex>`` of the bytes written), so
+    nothing is hashed a second time.
+
+    :raises invenio_records_files_ext.errors.ChecksumMismatchError: they
+        differ, or the storage returned no MD5.
+    """
+    stored = StoredChecksum.parse(checksum)
+    actual = (
+        stored.hexdigest if stored is not None and stored.algorithm == "md5" else ""
+    )
+    if actual != expected:
+        raise ChecksumMismatchError(expected, actual or "none")
 
 
 def file_matches(

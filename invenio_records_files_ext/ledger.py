@@ -46,7 +46,6 @@ from sqlalchemy.orm import Session, SessionTransaction
 logger = logging.getLogger(__name__)
 
 STATE_KEY = "invenio_records_files_ext"
-GENERATION_KEY = "invenio_records_files_ext.generation"
 
 
 @dataclass
@@ -97,17 +96,6 @@ def current_state(session: Optional[Session] = None) -> TransactionState:
     if state is None:
         state = session.info[STATE_KEY] = TransactionState()
     return state
-
-
-def generation(session: Optional[Session] = None) -> int:
-    """Return a number that changes every time a transaction ends.
-
-    Objects that cache what they read from the database compare it with the
-    number they saw to know that a commit or rollback happened since.
-    """
-    session = session if session is not None else db.session()
-    number: int = session.info.get(GENERATION_KEY, 0)
-    return number
 
 
 def innermost_transaction(session: Session) -> Optional[SessionTransaction]:
@@ -275,7 +263,6 @@ def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
 def _after_transaction_end(session: Session, transaction: Any) -> None:
     if transaction.parent is not None or transaction.nested:
         return
-    session.info[GENERATION_KEY] = session.info.get(GENERATION_KEY, 0) + 1
     session.info.pop(WROTE_KEY, None)
     state = session.info.pop(STATE_KEY, None)
     if state is None:

@@ -14,6 +14,11 @@ record holds; the record's own JSON is not rewritten.
 (a *pending* entry): how its bytes come (transfer type), what the client
 announced, the bytes received so far and, for fetched files, how the
 fetch went. It goes when the file is completed or abandoned.
+
+``FileChecksum`` holds the checksums of a file instance other than its
+MD5, which stays in Files-REST's ``FileInstance.checksum``: one row per
+algorithm (``RECORDS_FILES_CHECKSUMS``). Read and write them through
+:mod:`invenio_records_files_ext.checksums` only.
 """
 
 from __future__ import annotations
@@ -197,6 +202,42 @@ class FileTransfer(db.Model, db.Timestamp):
     """Details of the transfer type (source URL, parts...)."""
 
 
+class FileChecksum(db.Model):
+    """One checksum of a file instance's bytes, other than its MD5.
+
+    The rows go with their file instance (``ON DELETE CASCADE``). A new
+    file instance's rows are added to the session with it: they hang on
+    ``FileInstance.checksum_rows`` (see
+    :func:`~invenio_records_files_ext.checksums.save_checksums`).
+    """
+
+    __tablename__ = "records_files_checksums"
+
+    file_id = db.Column(
+        UUIDType,
+        db.ForeignKey(FileInstance.id, ondelete="CASCADE"),
+        primary_key=True,
+    )
+    """The file instance whose bytes were hashed."""
+
+    algorithm = db.Column(db.String(16), primary_key=True)
+    """The ``hashlib`` name of the algorithm (``sha256``...)."""
+
+    value = db.Column(db.String(255), nullable=False)
+    """The hex digest."""
+
+    file = db.relationship(
+        FileInstance,
+        backref=db.backref(
+            "checksum_rows",
+            cascade="all, delete-orphan",
+            passive_deletes=True,
+            lazy="select",
+        ),
+    )
+    """The file instance; its ``checksum_rows`` are these rows."""
+
+
 OBJECT_KEY_INDEX = db.Index(
     "ix_records_files_object_bucket_key", ObjectVersion.bucket_id, ObjectVersion.key
 )
@@ -210,6 +251,7 @@ one upload grew with the number of files. With this index it is constant.
 
 __all__ = (
     "COMPLETED",
+    "FileChecksum",
     "FileEntry",
     "FileTransfer",
     "OBJECT_KEY_INDEX",

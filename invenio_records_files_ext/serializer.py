@@ -16,6 +16,7 @@ from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion, Pa
 from marshmallow import fields, post_dump
 from marshmallow_utils.context import context_schema
 
+from .checksums import file_checksums
 from .transfers.parts import PartLayout
 from .urls import api_url
 
@@ -59,7 +60,19 @@ class BucketSchema(files_rest.BucketSchema):
 
 
 class ObjectVersionSchema(files_rest.ObjectVersionSchema):
-    """Object version of a record's file."""
+    """Object version of a record's file, with all its ``checksums``."""
+
+    checksums = fields.Method("dump_checksums", dump_only=True)
+
+    def dump_checksums(self, o):
+        """Dump every stored checksum: ``{"md5": ..., "sha256": ...}``.
+
+        A listing puts those of its page in the context (``checksums``:
+        file id -> checksums), read in one query.
+        """
+        if o.file is None:
+            return None
+        return file_checksums(o.file, context_schema.get().get("checksums"))
 
     def dump_links(self, o):
         """Dump links."""

@@ -79,8 +79,19 @@ file_processed = _signals.signal("records-files-file-processed")
 ``file`` (the :class:`~invenio_records_files_ext.api.FileObject`) and
 ``extracted`` (what the processors stored, errors included)."""
 
+fixity_failed = _signals.signal("records-files-fixity-failed")
+"""The fixity audit found a stored file whose bytes do not match its
+checksums or size, or could not be read
+(:mod:`invenio_records_files_ext.maintenance.fixity`). Arguments:
+``outcome``, a :class:`~invenio_records_files_ext.maintenance.fixity.Outcome`
+(``file_id``, ``uri``, ``status``: ``"mismatch"`` or ``"unreadable"``,
+``description``). Unlike the signals above it is sent *after* the result
+is committed (Files-REST's ``last_check``), outside any step: a receiver
+that raises is logged and the audit goes on."""
+
 __all__ = (
     "embargo_lifted",
+    "fixity_failed",
     "file_processed",
     "file_added",
     "file_deleted",

@@ -26,7 +26,10 @@ factory (:func:`install`).
 from __future__ import annotations
 
 import uuid
+from collections import deque
+from collections.abc import Mapping
 from functools import partial
+from types import MappingProxyType
 from typing import Any, NamedTuple, Optional, Protocol
 
 from flask import current_app, has_app_context
@@ -35,11 +38,12 @@ from invenio_files_rest.models import FileInstance
 from invenio_files_rest.storage import PyFSFileStorage
 from invenio_files_rest.storage import pyfs_storage_factory as files_rest_pyfs_factory
 
-from . import ledger
-from .digests import Digests
+from . import ledger, partsums
+from .checksums import configured_algorithms, new_hashes, save_checksums
+from .digests import Digests, Hashing
 from .hashing import parse_content_md5, verify_md5
 from .writeback import Writeback, entries_to_sync, sync_directories, sync_file
-from .writeloop import copy_stream, hash_stream
+from .writeloop import DEPTH, copy_stream, hash_stream
 
 DEFAULT_UPLOAD_CHUNK_SIZE = 1024 * 1024
 
@@ -62,6 +66,8 @@ class WrittenBytes(NamedTuple):
     """Bytes written."""
     checksum: str
     """``"<algorithm>:<hex digest>"``."""
+    checksums: Mapping[str, str] = MappingProxyType({})
+    """Algorithm -> hex digest, for every algorithm asked for (MD5 first)."""
 
 
 def discard(file_id: Any) -> None:
@@ -79,8 +85,14 @@ def write_bytes(
     size: Optional[int] = None,
     size_limit: Any = None,
     content_md5: Optional[str] = None,
+    algorithms: Optional[tuple[str, ...]] = None,
 ) -> WrittenBytes:
     """Write ``stream`` as the bytes of ``fileinstance``.
+
+    Every algorithm of ``algorithms`` (default: ``RECORDS_FILES_CHECKSUMS``)
+    is computed in the one read of the stream: by the write loop with this
+    package's local storage, by a reader around the stream with any other
+    (whose own MD5 is kept).
 
     :param fileinstance: a :class:`~invenio_files_rest.models.FileInstance`
         with an id; it is not modified, so a transient one may be used.
@@ -90,25 +102,135 @@ def write_bytes(
         with :class:`~invenio_files_rest.errors.FileSizeError` past it.
     :param content_md5: the client's Content-MD5; a mismatch raises
         :class:`~invenio_records_files_ext.errors.ChecksumMismatchError`.
+    :param algorithms: the checksums to compute (MD5 always is).
     :returns: a :class:`WrittenBytes`.
     """
     # An empty Content-MD5 is refused like any other value that is no digest.
     expected_md5 = parse_content_md5(content_md5) if content_md5 is not None else None
     chunk_size = upload_chunk_size()
+    wanted = algorithms or configured_algorithms()
     storage = fileinstance.storage(
         default_location=location_uri, default_storage_class=storage_class
     )
     ledger.stage(fileinstance.id, storage)
     try:
-        uri, written, checksum = storage.save(
-            stream, size=size, size_limit=size_limit, chunk_size=chunk_size
+        uri, written, checksum, checksums = save_hashed(
+            storage,
+            stream,
+            wanted,
+            size=size,
+            size_limit=size_limit,
+            chunk_size=chunk_size,
         )
         if expected_md5 is not None:
             verify_md5(storage, checksum, expected_md5)
     except BaseException:
         discard(fileinstance.id)
         raise
-    return WrittenBytes(storage, uri, written, checksum)
+    return WrittenBytes(storage, uri, written, checksum, checksums)
+
+
+def save_hashed(
+    storage: Any, stream: Readable, algorithms: tuple[str, ...], **save: Any
+) -> tuple[str, int, str, dict[str, str]]:
+    """``storage.save(stream, **save)``, computing ``algorithms`` in that read.
+
+    Returns ``(uri, size, checksum, checksums)``: what ``save`` returns,
+    plus algorithm -> hex digest.
+    """
+    if isinstance(storage, HashingWhileWritingMixin):
+        storage.algorithms = algorithms
+        try:
+            uri, written, checksum = storage.save(stream, **save)  # type: ignore[attr-defined]
+        finally:
+            storage.algorithms = None
+        return uri, written, checksum, dict(storage.checksums)
+    others = tuple(name for name in algorithms if name != "md5")
+    if not others:
+        uri, written, checksum = storage.save(stream, **save)
+        return uri, written, checksum, dict(_column(checksum))
+    with HashingReader(stream, others) as reader:
+        uri, written, checksum = storage.save(reader, **save)
+        checksums = dict(_column(checksum), **reader.hexdigests())
+    return uri, written, checksum, checksums
+
+
+def _descriptor(fp: Any) -> Optional[int]:
+    try:
+        return int(fp.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _column(checksum: Optional[str]) -> dict[str, str]:
+    algorithm, _, value = (checksum or "").partition(":")
+    return {algorithm: value} if algorithm and value else {}
+
+
+class HashingReader:
+    """A stream that hashes what is read through it, in threads.
+
+    For storage whose own write loop computes the MD5 only (Invenio-S3's,
+    Invenio-Files-REST's): the other algorithms take each chunk as the
+    storage reads it, in threads of their own, while it writes the chunk
+    and reads the next. At most :data:`~.writeloop.DEPTH` chunks wait.
+    """
+
+    def __init__(self, stream: Readable, algorithms: tuple[str, ...]) -> None:
+        """Read ``stream``, hashing with ``algorithms``."""
+        self._stream = stream
+        self._digests = Digests(
+            {
+                name: digest
+                for name, digest in new_hashes(algorithms).items()
+                if name in algorithms
+            }
+        )
+        self._waiting: deque[Hashing] = deque()
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Read from the stream; the bytes are handed to the hash threads."""
+        while len(self._waiting) > DEPTH:
+            self._waiting.popleft().wait()
+        data = self._stream.read(size)
+        if data:
+            # bytes are never changed: the threads may hold them.
+            self._waiting.append(self._digests.update(bytes(data)))
+        return data
+
+    def hexdigests(self) -> dict[str, str]:
+        """Algorithm -> hex digest of all that was read (waits for the threads)."""
+        while self._waiting:
+            self._waiting.popleft().wait()
+        return self._digests.hexdigests()
+
+    def __enter__(self) -> HashingReader:
+        """Return itself."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """End the hash threads."""
+        self._waiting.clear()
+        self._digests.close()
+
+
+def update_part(
+    storage: Any, stream: Readable, seek: int, size: int, part_checksum: bool = True
+) -> Optional[str]:
+    """Write a multipart part at ``seek``; return its MD5 (``md5:<hex>``).
+
+    :param part_checksum: whether the caller needs the part's own MD5
+        (Invenio-Files-REST's parts do; InvenioRDM's do not: with this
+        package's storage the part is then hashed only for the file's
+        checksums, see :mod:`~invenio_records_files_ext.partsums`).
+    """
+    if part_checksum or not isinstance(storage, HashingWhileWritingMixin):
+        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[no-any-return]
+    storage.algorithms = ()
+    try:
+        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[attr-defined,no-any-return]
+    finally:
+        storage.algorithms = None
 
 
 class UploadTarget(NamedTuple):
@@ -131,13 +253,17 @@ def stage_file(
     stream: Readable,
     size: Optional[int] = None,
     content_md5: Optional[str] = None,
+    algorithms: Optional[tuple[str, ...]] = None,
 ) -> FileInstance:
     """Write a stream into a new, transient file instance.
 
     Nothing touches the database: the caller adds the returned file
     instance to the session when it attaches it to an object version, so a
     long upload holds no transaction open. The bytes are in the transaction
-    ledger, hence deleted unless a transaction commits them.
+    ledger, hence deleted unless a transaction commits them. Its
+    checksums (every algorithm of ``algorithms``, default
+    ``RECORDS_FILES_CHECKSUMS``) are kept with it
+    (:func:`~invenio_records_files_ext.checksums.save_checksums`).
 
     :param target: an :class:`UploadTarget`.
     """
@@ -150,6 +276,7 @@ def stage_file(
         size=size,
         size_limit=target.size_limit,
         content_md5=content_md5,
+        algorithms=algorithms,
     )
     fileinstance.set_uri(
         written.uri,
@@ -157,6 +284,7 @@ def stage_file(
         written.checksum,
         storage_class=target.storage_class,
     )
+    save_checksums(fileinstance, written.checksums)
     return fileinstance
 
 
@@ -201,14 +329,43 @@ class HashingWhileWritingMixin:
     checksums: dict[str, str]
     """Algorithm -> hex digest of the bytes of the last write."""
 
-    def _init_hashes(self) -> dict[str, Any]:
-        """Return algorithm -> new hash object for a write, the file's first.
+    algorithms: Optional[tuple[str, ...]] = None
+    """The algorithms of the next write or checksum; ``None``: those of
+    ``RECORDS_FILES_CHECKSUMS`` (:func:`save_hashed` sets it for one write)."""
 
-        One read feeds them all, each in a thread of its own: override to
-        compute more than the checksum Invenio-Files-REST stores.
+    def _init_hashes(self) -> dict[str, Any]:
+        """Return algorithm -> new hash object for a write, MD5 first.
+
+        One read feeds them all, each in a thread of its own: the
+        algorithms of :attr:`algorithms`, else of ``RECORDS_FILES_CHECKSUMS``.
         """
-        algorithm, digest = self._init_hash()  # type: ignore[attr-defined]
-        return {algorithm: digest}
+        return new_hashes(self.algorithms or configured_algorithms())
+
+    _updating = False
+
+    def update(self, *args: Any, **kwargs: Any) -> Any:
+        """Write part of the file (a multipart part); see the module.
+
+        The part is hashed with MD5 (what Invenio-Files-REST returns as a
+        part's checksum; no hashing at all if :attr:`algorithms` is ``()``,
+        when the caller needs none). When it follows the bytes already
+        hashed for the file (:mod:`~invenio_records_files_ext.partsums`),
+        the file's own checksums take it too, in the same read, so that the
+        commit need not read the file again.
+        """
+        saved = self.algorithms
+        self.algorithms = ("md5",) if saved is None else saved
+        self._updating = True
+        try:
+            return super().update(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self.algorithms = saved
+            self._updating = False
+
+    def _write_hashes(self) -> dict[str, Any]:
+        if self.algorithms == ():
+            return {}
+        return self._init_hashes()
 
     def _write_stream(
         self,
@@ -219,11 +376,26 @@ class HashingWhileWritingMixin:
         chunk_size=None,
         progress_callback=None,
     ):
+        fd = _descriptor(dst)
+        start = dst.tell()
         writeback = None
-        if durable_writes() and hasattr(dst, "fileno"):
-            writeback = Writeback(dst.fileno(), start=dst.tell(), flush=dst.flush)
+        if durable_writes() and fd is not None:
+            writeback = Writeback(fd, start=start, flush=dst.flush)
+        hashes = self._write_hashes()
+        feeding = None
+        path = getattr(self, "local_path", None)
+        if self._updating and fd is not None and path:
+            algorithms = configured_algorithms()
+            feeding = partsums.begin(
+                path, fd, start, partial(new_hashes, algorithms), algorithms
+            )
+        fed = dict(hashes)
+        if feeding is not None:
+            # The file's running hashes, beside the part's own (see partsums).
+            fed.update({"file " + name: h for name, h in feeding.hashes.items()})
+        written = None
         try:
-            with Digests(self._init_hashes()) as digests:
+            with Digests(fed) as digests:
                 written = copy_stream(
                     src,
                     dst,
@@ -234,11 +406,16 @@ class HashingWhileWritingMixin:
                     progress_callback=progress_callback,
                     writeback=writeback,
                 )
+            if feeding is not None:
+                dst.flush()
         finally:
+            if feeding is not None:
+                partsums.end(feeding, fd, written)
             if writeback is not None:
                 writeback.close()
-        self.checksums = digests.hexdigests()
-        return written, digests.checksum()
+        self.checksums = {name: digest.hexdigest() for name, digest in hashes.items()}
+        checksum = next(iter(self.checksums.items()), None)
+        return written, "{0}:{1}".format(*checksum) if checksum else None
 
     def _compute_checksum(
         self, stream, size=None, chunk_size=None, progress_callback=None, **kwargs

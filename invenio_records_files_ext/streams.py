@@ -214,17 +214,19 @@ def _requested_range(size):
     """Return ``(start, stop)`` of the single range asked for, or ``None``.
 
     ``None`` also when the request asks for several ranges, or its
-    ``If-Range`` no longer matches: the whole file is then sent.
+    ``If-Range`` no longer matches: the whole file is then sent. As RFC
+    9110 (section 14.2) asks, a ``Range`` header in a unit other than
+    ``bytes``, or one that does not parse, is ignored: ``None`` too.
 
     :raises invenio_records_files_ext.errors.RangeNotSatisfiableError: a
-        range outside the file, or a malformed ``Range`` header.
+        well-formed byte range outside the file.
     """
     header = request.headers.get("Range")
     if not header or request.method not in ("GET", "HEAD"):
         return None
     parsed = parse_range_header(header)
     if parsed is None or parsed.units != "bytes":
-        raise RangeNotSatisfiableError(size, "The Range header is malformed.")
+        return None
     if len(parsed.ranges) != 1:
         return None
     found = parsed.range_for_length(size)
@@ -256,8 +258,9 @@ def serve_file_body(response, buffer_size=DOWNLOAD_BUFFER_SIZE):
     the file goes out with ``sendfile()`` (gunicorn) or in large blocks.
 
     With ``RECORDS_FILES_ALLOW_RANGE_REQUESTS``, a single ``Range`` is
-    answered with 206 and ``Content-Range`` (the fast path included); a
-    range outside the file raises
+    answered with 206 and ``Content-Range`` (the fast path included); an
+    unknown unit or a malformed header is ignored (200, the whole file); a
+    byte range outside the file raises
     :class:`~invenio_records_files_ext.errors.RangeNotSatisfiableError` (416).
     """
     body = response.response

@@ -127,8 +127,7 @@ def hash_stream(
     """
     reader = ChunkReader(src, chunk_size)
     waiting: deque[Hashing] = deque()
-    fileno = getattr(src, "fileno", None)
-    fd = fileno() if fileno is not None else None
+    fd = _descriptor(src)
     start = src.tell() if fd is not None else 0
     read = dropped = 0
     while True:
@@ -149,6 +148,14 @@ def hash_stream(
     if fd is not None:
         drop_cached(fd, start + dropped, read - dropped)
     return read
+
+
+def _descriptor(src: Any) -> Optional[int]:
+    """The file descriptor of ``src``, or ``None`` (S3 files have none)."""
+    try:
+        return int(src.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 __all__ = ("DEPTH", "ChunkReader", "copy_stream", "hash_stream")

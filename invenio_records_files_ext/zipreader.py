@@ -18,6 +18,7 @@ nothing of Invenio.
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ DEFLATED = 8
 METHODS = {STORED: "stored", DEFLATED: "deflated"}
 """Compression methods members may be extracted with."""
 
+MEMBER_OVERHEAD = 300
+"""Memory held by a :class:`Member` besides its name, in bytes (280 measured)."""
+
 
 class Source(Protocol):
     """Random access to the bytes of an archive."""
@@ -69,6 +73,9 @@ class Limits:
 
     max_ratio: int = 200
     """Largest uncompressed/compressed ratio of a member (a zip bomb beyond)."""
+
+    max_name_length: int = 4096
+    """Longest member name read, in bytes as stored (413 beyond)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,12 @@ class Directory:
     def total_size(self) -> int:
         """Uncompressed bytes of all members."""
         return sum(member.size for member in self.members)
+
+    def memory(self) -> int:
+        """Return about how many bytes of memory the directory holds."""
+        return sum(
+            MEMBER_OVERHEAD + sys.getsizeof(member.name) for member in self.members
+        )
 
     def find(self, name: str) -> Optional[Member]:
         """Return the member named ``name``, or ``None``."""
@@ -209,7 +222,7 @@ def _zip64_values(extra: bytes, wanted: list[bool]) -> list[int]:
     return []
 
 
-def _parse_members(data: bytes, end: _End) -> tuple[Member, ...]:
+def _parse_members(data: bytes, end: _End, limits: Limits) -> tuple[Member, ...]:
     base = end.position - end.offset
     members = []
     index = 0
@@ -227,6 +240,13 @@ def _parse_members(data: bytes, end: _End) -> tuple[Member, ...]:
         stop = start + name_length + extra_length + comment_length
         if stop > len(data):
             raise _broken("a directory entry runs past the directory")
+        if name_length > limits.max_name_length:
+            raise ContainerTooLargeError(
+                "A member's name in the zip archive is {0} bytes long; names of "
+                "at most {1} bytes are read.".format(
+                    name_length, limits.max_name_length
+                )
+            )
         raw_name = data[start : start + name_length]
         extra = data[start + name_length : start + name_length + extra_length]
         wanted = [size == 0xFFFFFFFF, compressed == 0xFFFFFFFF, offset == 0xFFFFFFFF]
@@ -255,13 +275,14 @@ def read_directory(source: Source, limits: Limits) -> Directory:
     :raises invenio_records_files_ext.errors.BrokenContainerError: a
         damaged archive.
     :raises invenio_records_files_ext.errors.ContainerTooLargeError: more
-        members, or a larger directory, than ``limits`` allow.
+        members, a larger directory or a longer member name than ``limits``
+        allow.
     """
     end = _read_end(source, limits)
     data = source.read_at(end.position, end.size)
     if len(data) != end.size:
         raise _broken("its directory is cut short")
-    return Directory(_parse_members(data, end))
+    return Directory(_parse_members(data, end, limits))
 
 
 def check_member(member: Member, limits: Limits) -> None:
@@ -394,6 +415,7 @@ __all__ = (
     "DEFLATED",
     "Directory",
     "Limits",
+    "MEMBER_OVERHEAD",
     "METHODS",
     "Member",
     "STORED",

@@ -48,6 +48,48 @@ def dos_datetime(moment: Optional[datetime]) -> tuple[int, int]:
     return time, date
 
 
+def _local_header(encoded: bytes, zip64: bool, time: int, date: int) -> bytes:
+    """Return a member's local header, its name and its extra field."""
+    extra = struct.pack("<HHQQ", 1, 16, 0, 0) if zip64 else b""
+    header = struct.pack(
+        "<IHHHHHIIIHH",
+        0x04034B50,
+        45 if zip64 else 20,
+        _FLAGS,
+        _STORED,
+        time,
+        date,
+        0,
+        LIMIT_32 if zip64 else 0,
+        LIMIT_32 if zip64 else 0,
+        len(encoded),
+        len(extra),
+    )
+    return header + encoded + extra
+
+
+def _descriptor(crc: int, size: int, zip64: bool) -> bytes:
+    """Return the data descriptor following a member's data."""
+    if zip64:
+        return struct.pack("<IIQQ", 0x08074B50, crc, size, size)
+    return struct.pack("<IIII", 0x08074B50, crc, size, size)
+
+
+def archive_length(
+    members: Iterable[tuple[str, int]], zip64_from: int = LIMIT_32
+) -> int:
+    """Return the length of the archive of ``(name, size)`` members, in order.
+
+    Exactly the number of bytes :class:`ZipStreamWriter` produces for them
+    (see :meth:`ZipStreamWriter.account`); memory: the central directory.
+    """
+    writer = ZipStreamWriter(zip64_from=zip64_from)
+    for name, size in members:
+        writer.account(name, size)
+    writer.finish()
+    return writer.offset
+
+
 class ZipStreamWriter:
     """Produce the bytes of a zip archive member by member.
 
@@ -87,23 +129,9 @@ class ZipStreamWriter:
         start = self.offset
         time, date = dos_datetime(modified)
         zip64 = expected_size >= self.zip64_from
-        extra = struct.pack("<HHQQ", 1, 16, 0, 0) if zip64 else b""
-        header = struct.pack(
-            "<IHHHHHIIIHH",
-            0x04034B50,
-            45 if zip64 else 20,
-            _FLAGS,
-            _STORED,
-            time,
-            date,
-            0,
-            LIMIT_32 if zip64 else 0,
-            LIMIT_32 if zip64 else 0,
-            len(encoded),
-            len(extra),
-        )
-        yield header + encoded + extra
-        self.offset += len(header) + len(encoded) + len(extra)
+        header = _local_header(encoded, zip64, time, date)
+        yield header
+        self.offset += len(header)
         crc = 0
         size = 0
         for chunk in chunks:
@@ -121,13 +149,26 @@ class ZipStreamWriter:
                 )
             )
         self.offset += size
-        if zip64:
-            descriptor = struct.pack("<IIQQ", 0x08074B50, crc, size, size)
-        else:
-            descriptor = struct.pack("<IIII", 0x08074B50, crc, size, size)
+        descriptor = _descriptor(crc, size, zip64)
         yield descriptor
         self.offset += len(descriptor)
         self._add_central(encoded, crc, size, start, time, date)
+
+    def account(self, name: str, size: int) -> None:
+        """Count a member of ``size`` bytes without producing it.
+
+        A writer that is only given :meth:`account` calls, then
+        :meth:`finish`, ends with :attr:`offset` at the exact length of the
+        archive that :meth:`member` calls with the same names and sizes
+        produce: the headers are built by the same code, only the data,
+        the CRC-32 and the dates (fixed-size fields) differ.
+        """
+        encoded = name.encode("utf-8")
+        start = self.offset
+        zip64 = size >= self.zip64_from
+        self.offset += len(_local_header(encoded, zip64, 0, 0))
+        self.offset += size + len(_descriptor(0, size, zip64))
+        self._add_central(encoded, 0, size, start, 0, 0)
 
     def _add_central(
         self, encoded: bytes, crc: int, size: int, start: int, time: int, date: int
@@ -208,4 +249,4 @@ class ZipStreamWriter:
         return bytes(tail)
 
 
-__all__ = ("ZipStreamWriter", "dos_datetime")
+__all__ = ("ZipStreamWriter", "archive_length", "dos_datetime")

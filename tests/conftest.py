@@ -7,7 +7,9 @@ live here: what test modules share as plain code is in ``tests/helpers.py``.
 
 import os
 import shutil
+import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -31,8 +33,14 @@ from tests.helpers import (
     stream,
 )
 from tests.httpserver import SourceServer
-from tests.s3server import S3_TEST_PART_SIZE, MotoServer, new_bucket_name, remove_bucket
-from tests.servers import Server
+from tests.s3server import (
+    S3_TEST_PART_SIZE,
+    MotoServer,
+    free_port,
+    new_bucket_name,
+    remove_bucket,
+)
+from tests.servers import Server, stop_process_group
 from tests.users import owner_permissions
 
 collect_ignore_glob = []
@@ -426,3 +434,49 @@ def page_url(driver, page_server, location):
     # The console's messages so far are earlier tests'.
     driver.get_log("browser")
     return page_server.url
+
+
+#
+# Redis: the broker of the real Celery workers (tests/workers.py)
+#
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A Redis broker on loopback.
+
+    ``run-tests.sh`` starts Redis on loopback (``scripts/redis.sh``) and
+    names it in ``RFX_REDIS_URL``; without it the fixture starts
+    ``redis-server`` itself when it is installed, and skips the test
+    (saying why) when it is not.
+    """
+    url = os.environ.get("RFX_REDIS_URL")
+    if url:
+        yield url
+        return
+    if shutil.which("redis-server") is None:
+        pytest.skip(
+            "No Redis broker: redis-server is not installed (run-tests.sh "
+            "installs Debian's package) and RFX_REDIS_URL is not set."
+        )
+    folder = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    time.sleep(0.5)
+    yield "redis://127.0.0.1:{0}/0".format(port)
+    stop_process_group(process)

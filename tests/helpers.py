@@ -24,7 +24,12 @@ from invenio_records_files_ext.api import Record
 JSON = {"Content-Type": "application/json"}
 """Headers of a JSON request body."""
 
-OWN_TABLES = ("records_buckets", "records_files_entry", "records_files_transfer")
+OWN_TABLES = (
+    "records_buckets",
+    "records_files_entry",
+    "records_files_transfer",
+    "records_files_checksums",
+)
 """Tables this package's Alembic branch creates."""
 
 ALEMBIC_DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]
@@ -325,3 +330,56 @@ def serving(app):
         server.shutdown()
         thread.join()
         server.server_close()
+
+
+class BytesSource:
+    """Random access to bytes in memory, as the zip reader reads a file."""
+
+    def __init__(self, data):
+        """Serve ``data``."""
+        self.data = bytes(data)
+        self.size = len(self.data)
+
+    def read_at(self, offset, length):
+        """Return up to ``length`` bytes from ``offset``."""
+        return self.data[offset : offset + length]
+
+
+#
+# Corruption behind the library's back (fixity audit)
+#
+def corrupt_local(path, offset=0):
+    """Change one byte of a stored file in place, keeping its size and times."""
+    stat = os.stat(path)
+    with open(path, "r+b") as fp:
+        fp.seek(offset)
+        byte = fp.read(1)
+        fp.seek(offset)
+        fp.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def corrupt_s3(s3, uri, offset=0):
+    """Change one byte of a stored S3 object (``s3://bucket/key``) through boto3."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    data = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    data[offset] ^= 0xFF
+    s3.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+
+
+def backdate_files(seconds):
+    """Make every file instance look stored (and last checked) ``seconds`` ago; commit."""
+    from datetime import datetime, timedelta, timezone
+
+    from invenio_files_rest.models import FileInstance
+    from sqlalchemy import update
+
+    then = datetime.now(tz=timezone.utc) - timedelta(seconds=seconds)
+    db_.session.execute(
+        update(FileInstance).values(
+            created=then,
+            last_check_at=None,
+            last_check=True,
+        )
+    )
+    db_.session.commit()

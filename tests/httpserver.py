@@ -6,6 +6,8 @@ It serves, in a thread of the test process:
 * ``/redirect?to=<url>``: a 302 to ``url``;
 * ``/slow/<name>``: the bytes, one small piece per ``delay`` seconds;
 * ``/liar/<name>``: a Content-Length larger than the body (cut short);
+* ``/flaky/<name>``: ``503`` for the first :attr:`SourceServer.failures`
+  requests of ``name``, then the bytes;
 * anything else: 404.
 
 Nothing listens beyond 127.0.0.1.
@@ -53,10 +55,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            for start in range(0, len(data), 16):
-                self.wfile.write(data[start : start + 16])
-                self.wfile.flush()
-                time.sleep(server.delay)
+            try:
+                for start in range(0, len(data), 16):
+                    # Counted before it is sent: once the client has a
+                    # byte, the count includes it.
+                    server.sent[name] = start + len(data[start : start + 16])
+                    self.wfile.write(data[start : start + 16])
+                    self.wfile.flush()
+                    time.sleep(server.delay)
+            except OSError:
+                server.cut.append(name)  # the client hung up
+                self.close_connection = True
+                return
+            server.finished.append(name)
+        elif section == "flaky":
+            failed = server.failed.get(name, 0)
+            if failed < server.failures:
+                server.failed[name] = failed + 1
+                self._send(503, b"busy")
+            else:
+                self._send(200, data)
         elif section == "liar":
             self._send(200, data, {"Content-Length": str(len(data) + 100)})
             self.close_connection = True
@@ -75,6 +93,14 @@ class SourceServer:
         self.files = {}
         self.requests = []
         self.delay = delay
+        self.failures = 1
+        self.failed = {}
+        self.sent = {}
+        """Bytes of each slow body sent so far (or being sent)."""
+        self.finished = []
+        """Names whose slow body was sent whole."""
+        self.cut = []
+        """Names whose slow body the client stopped reading."""
         self.port = self.httpd.server_address[1]
         self.base = "http://127.0.0.1:{0}".format(self.port)
         self._thread = None

@@ -25,7 +25,7 @@ def _indexes(app, table="records_buckets"):
 def test_branch_creates_its_tables(alembic_app):
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")
-    own = {"records_buckets", "records_files_entry", "records_files_transfer"}
+    own = set(OWN_TABLES)
     assert own <= _tables(alembic_app)
     assert "ix_records_buckets_bucket_id" in _indexes(alembic_app)
     columns = {c["name"] for c in sa.inspect(db_.engine).get_columns("records_buckets")}
@@ -120,3 +120,20 @@ def test_transfer_table_comes_and_goes(alembic_app):
     assert "records_files_transfer" not in _tables(alembic_app)
     assert OBJECT_KEY_INDEX in _indexes(alembic_app, "files_object")
     assert "records_files_entry" in _tables(alembic_app)
+
+
+def test_checksums_table_comes_and_goes(alembic_app):
+    """The checksums kept beside the MD5 have their own revision."""
+    alembic = alembic_app.extensions["invenio-db"].alembic
+    alembic.upgrade("invenio_records_files_ext@head")
+    columns = {
+        c["name"] for c in sa.inspect(db_.engine).get_columns("records_files_checksums")
+    }
+    assert columns == {"file_id", "algorithm", "value"}
+    keys = sa.inspect(db_.engine).get_foreign_keys("records_files_checksums")
+    assert [(k["referred_table"], k["options"].get("ondelete")) for k in keys] == [
+        ("files_files", "CASCADE")
+    ]
+    alembic.downgrade("7b1e4c9d2a6f")
+    assert "records_files_checksums" not in _tables(alembic_app)
+    assert "records_files_transfer" in _tables(alembic_app)

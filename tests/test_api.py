@@ -251,6 +251,7 @@ def test_dumps(record, db):
     assert sorted(dump[0]) == [
         "bucket",
         "checksum",
+        "checksums",
         "file_id",
         "filetype",
         "key",

@@ -417,6 +417,7 @@ def test_archive_from_s3(s3_client, s3_db):
         assert upload(s3_client, pid, key, data).status_code == 200
     response = s3_client.get("/records/{0}/files-archive".format(pid))
     assert response.status_code == 200
+    assert response.headers["Content-Length"] == str(len(response.data))
     zipped = zipfile.ZipFile(io.BytesIO(response.data))
     assert zipped.testzip() is None
     assert {name: zipped.read(name) for name in zipped.namelist()} == files
@@ -458,6 +459,8 @@ def test_containers_on_s3_read_only_what_they_need(s3_client, s3_db, s3_app):
     listing = s3_client.get(base)
     assert listing.status_code == 200, listing.data
     assert listing.json["total"] == 60
+    page = s3_client.get(base + "?size=25").json
+    assert len(page["entries"]) == 25 and "next" in page["links"]
     member = s3_client.get(base + "/m042.bin")
     expected = zipfile.ZipFile(io.BytesIO(data)).read("m042.bin")
     assert member.status_code == 200 and member.data == expected

@@ -1,63 +1,21 @@
 """A fetch done by a real Celery worker, through a real Redis broker.
 
-``run-tests.sh`` starts Redis on loopback (``scripts/redis.sh``) and names
-it in ``RFX_REDIS_URL``; without it the test starts ``redis-server`` itself
-when it is installed, and is skipped (saying why) when it is not.
+The broker is conftest's ``redis_url``; the worker process is
+``tests/workers.py``'s.
 """
 
 import hashlib
-import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 
 import pytest
 
+from invenio_records_files_ext import jobs
 from tests.helpers import create_record, files_url, init, stored_record
 from tests.httpserver import SourceServer
-from tests.s3server import free_port
-from tests.servers import stop_process_group
+from tests.workers import Worker, broker_for, worker_config
 
 DATA = b"fetched by a worker\n" * 1000
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """A Redis broker on loopback."""
-    url = os.environ.get("RFX_REDIS_URL")
-    if url:
-        yield url
-        return
-    if shutil.which("redis-server") is None:
-        pytest.skip(
-            "No Redis broker: redis-server is not installed (run-tests.sh "
-            "installs Debian's package) and RFX_REDIS_URL is not set."
-        )
-    folder = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    time.sleep(0.5)
-    yield "redis://127.0.0.1:{0}/0".format(port)
-    stop_process_group(process)
 
 
 @pytest.fixture()
@@ -68,71 +26,26 @@ def source():
     server.stop()
 
 
-def _forget_connections(celery):
-    """Drop the connections pooled for the broker used before.
-
-    Celery keeps its producers' pool once made, even when the broker
-    setting changes (and ``close()`` leaves it when no connection pool is
-    open): without this the task would go to the earlier broker.
-    """
-    celery.close()
-    celery.amqp._producer_pool = None
+def fetch_config(database_uri, redis_url, **extra):
+    """A worker's configuration: fetches from the loopback source allowed."""
+    return worker_config(
+        database_uri,
+        redis_url,
+        RECORDS_FILES_FETCH_ALLOWED_HOSTS=["127.0.0.1"],
+        RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES=True,
+        **extra,
+    )
 
 
 @pytest.fixture()
 def worker(app, client, redis_url, database_uri, tmp_path):
     """A Celery worker process on the test database, fed by Redis."""
-    config = dict(
-        SQLALCHEMY_DATABASE_URI=database_uri,
-        CELERY_BROKER_URL=redis_url,
-        CELERY_TASK_ALWAYS_EAGER=False,
-        RECORDS_FILES_FETCH_ALLOWED_HOSTS=["127.0.0.1"],
-        RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES=True,
-    )
-    env = dict(
-        os.environ,
-        RFX_WORKER_CONFIG=json.dumps(config),
-        RFX_WORKER_INSTANCE=str(tmp_path / "worker"),
-    )
-    log = open(tmp_path / "worker.log", "wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.worker_app:celery",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            "rfx-{0}@localhost".format(os.getpid()),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    celery = app.extensions["flask-celeryext"].celery
-    saved = dict(
-        task_always_eager=celery.conf.task_always_eager,
-        broker_url=celery.conf.broker_url,
-    )
-    celery.conf.update(task_always_eager=False, broker_url=redis_url)
-    _forget_connections(celery)
+    started = Worker(fetch_config(database_uri, redis_url), str(tmp_path), "fetch")
     try:
-        yield process
+        with broker_for(app, redis_url):
+            yield started.process
     finally:
-        celery.conf.update(**saved)
-        _forget_connections(celery)
-        stop_process_group(process)
-        log.close()
-        worker_log = (tmp_path / "worker.log").read_text(errors="replace")
-        print(worker_log[-4000:])
+        started.stop()
 
 
 def test_fetch_by_a_real_worker(app, client, db, worker, source, monkeypatch):
@@ -163,3 +76,70 @@ def test_fetch_by_a_real_worker(app, client, db, worker, source, monkeypatch):
     assert client.get(files_url(pid, "w.txt", "content")).data == DATA
     assert stored_record(pid)["_files"][0]["checksum"] == checksum
     assert source.requests == ["/files/w.txt"]
+
+
+def _transfer_state(pid, client):
+    [listed] = client.get(files_url(pid)).json["entries"]
+    return listed["status"], listed.get("transfer", {}).get("state"), listed
+
+
+def test_a_worker_killed_mid_fetch(
+    app, client, db, redis_url, database_uri, source, tmp_path, monkeypatch
+):
+    """A worker killed mid-fetch: its fetch is taken up by another worker.
+
+    Worker A renews its lease (1 s here) while the slow source sends; it is
+    killed with SIGKILL; ``sweep_transfers``, sent to Redis as Celery beat
+    would, runs on worker B, which queues the fetch again and fetches it.
+    """
+    lease = dict(RECORDS_FILES_FETCH_LEASE=1)
+    for name, value in lease.items():
+        monkeypatch.setitem(app.config, name, value)
+    monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOWED_HOSTS", ["127.0.0.1"])
+    data = b"slowly fetched\n" * 64  # 64 pieces of 16 bytes, 0.2 s apart
+    source.add("k.txt", data)
+    first = Worker(fetch_config(database_uri, redis_url, **lease), str(tmp_path), "a")
+    second = None
+    try:
+        with broker_for(app, redis_url):
+            pid = create_record(client)
+            entry = {
+                "key": "k.txt",
+                "transfer": {"type": "F", "url": source.url("/slow/k.txt")},
+            }
+            assert init(client, pid, [entry]).status_code == 201
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                assert first.alive(), "worker A exited (its log is printed)"
+                if source.requests and _transfer_state(pid, client)[1] == "fetching":
+                    break
+                time.sleep(0.2)
+            # Past several renewals: the lease was renewed, not merely taken.
+            time.sleep(3)
+            status, state, listed = _transfer_state(pid, client)
+            assert (status, state) == ("pending", "fetching"), listed
+            # Worker A renews its lease: a sweep now leaves its fetch alone.
+            assert jobs.sweep() == []
+            os.killpg(first.process.pid, 9)
+            first.process.wait(10)
+            time.sleep(1.5)  # the lease (1 s) expires
+            second = Worker(
+                fetch_config(database_uri, redis_url, **lease), str(tmp_path), "b"
+            )
+            from invenio_records_files_ext.tasks.transfers import sweep_transfers
+
+            sweep_transfers.apply_async()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                assert second.alive(), "worker B exited (its log is printed)"
+                status, state, listed = _transfer_state(pid, client)
+                if status != "pending":
+                    break
+                time.sleep(0.3)
+            assert status == "completed", listed
+            assert client.get(files_url(pid, "k.txt", "content")).data == data
+            assert source.requests.count("/slow/k.txt") == 2
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

@@ -479,12 +479,13 @@ MAX = "9223372036854775807"
         ([{"key": "a", "metadata": [1]}], "File 0: 'metadata' must be an object."),
         (
             [{"key": "a", "checksum": "sha1:00"}],
-            "File 0: 'checksum' must look like 'md5:<32 hex digits>'.",
+            "File 0: 'checksum' must look like 'md5:<32 hex digits>' or "
+            "'sha256:<64 hex digits>' (algorithms: md5, sha1, sha256, sha512, "
+            "blake2b).",
         ),
         (
             [{"key": "a", "transfer": {"type": "R", "url": "ftp://example.org/x"}}],
-            "File 0: Only http:// and https:// URLs can be transferred, not "
-            "'ftp://example.org/x'.",
+            "File 0: Only http:// and https:// URLs can be transferred.",
         ),
     ],
 )

@@ -193,12 +193,15 @@ export class RecordView {
   }
 
   // The summary as the record's JSON has it: its keys, then their values.
+  // Readers who may not read restricted files get no total_bytes or mimetypes.
   renderSummary(summary) {
     const rows = summary
       ? [
           ["count", String(summary.count)],
-          ["total_bytes", `${summary.total_bytes} (${formatBytes(summary.total_bytes)})`],
-          ["mimetypes", summary.mimetypes.join(", ") || "none"],
+          ...("total_bytes" in summary
+            ? [["total_bytes", `${summary.total_bytes} (${formatBytes(summary.total_bytes)})`]]
+            : []),
+          ...("mimetypes" in summary ? [["mimetypes", summary.mimetypes.join(", ") || "none"]] : []),
           ["default_preview", summary.default_preview || "null"],
           ["inline", String(summary.inline)],
         ]

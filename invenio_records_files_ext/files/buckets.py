@@ -35,13 +35,6 @@ class LinkedBuckets:
     media: Optional[Bucket]
     """The bucket of ``record.media_files`` (``None`` if none)."""
 
-    def role_of(self, bucket_id: Any) -> Optional[str]:
-        """Return :data:`FILES`, :data:`MEDIA` or ``None`` for another bucket."""
-        for role, bucket in ((FILES, self.files), (MEDIA, self.media)):
-            if bucket is not None and str(bucket.id) == str(bucket_id):
-                return role
-        return None
-
     def all(self) -> list[tuple[str, Bucket]]:
         """Return ``(role, bucket)`` of the buckets the record has."""
         return [

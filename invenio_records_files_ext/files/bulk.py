@@ -25,7 +25,7 @@ from sqlalchemy import insert, select
 from .. import locks, signals, versions
 from ..errors import DuplicateFileKeyError, FilePendingError
 from ..keys import validate_key
-from ..models import COMPLETED, PENDING
+from ..models import COMPLETED, PENDING, FileChecksum
 from ..sql import chunks
 from ..steps import send_signal, step
 from ..storage import UploadTarget, discard, write_bytes
@@ -45,7 +45,7 @@ class _Written:
     """One file whose bytes are stored, waiting for its rows."""
 
     # One of these is kept per file of the call: slots keep it small.
-    __slots__ = ("key", "file_id", "uri", "size", "checksum", "version_id")
+    __slots__ = ("key", "file_id", "uri", "size", "checksum", "version_id", "others")
 
     key: str
     file_id: Any
@@ -53,6 +53,8 @@ class _Written:
     size: int
     checksum: str
     version_id: Any
+    others: dict[str, str]
+    """Checksums other than the MD5 (algorithm -> hex), for their rows."""
 
 
 def _now() -> datetime:
@@ -107,7 +109,13 @@ def _write_all(
         total += stored.size
         written.append(
             _Written(
-                key, file_id, stored.uri, stored.size, stored.checksum, uuid.uuid4()
+                key,
+                file_id,
+                stored.uri,
+                stored.size,
+                stored.checksum,
+                uuid.uuid4(),
+                {name: hex for name, hex in stored.checksums.items() if name != "md5"},
             )
         )
     return written
@@ -135,6 +143,13 @@ def _insert_versions(bucket: Any, batch: Sequence[_Written]) -> None:
             for item in batch
         ],
     )
+    checksum_rows = [
+        dict(file_id=item.file_id, algorithm=name, value=value)
+        for item in batch
+        for name, value in item.others.items()
+    ]
+    if checksum_rows:
+        session.execute(insert(FileChecksum), checksum_rows)
     session.execute(
         insert(ObjectVersion),
         [
@@ -214,6 +229,7 @@ def _send_file_signals(
                 item.checksum,
                 item.size,
                 guess_mimetype(item.key),
+                item.others,
             )
         )
         fileobj = make_file(obj, entry)

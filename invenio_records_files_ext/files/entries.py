@@ -10,8 +10,10 @@ come from the object version and file instance it names.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Optional, TypedDict
 
+from ..checksums import entry_checksums, loaded_checksums
 from ..errors import InvalidMetadataError, ReservedMetadataError
 
 FILES_KEY = "_files"
@@ -35,6 +37,7 @@ RESERVED_METADATA = frozenset((EXTRACTED_KEY,))
 FILE_FIELDS = (
     "bucket",
     "checksum",
+    "checksums",
     "file_id",
     "key",
     "mimetype",
@@ -49,6 +52,7 @@ class FileFields(TypedDict):
 
     bucket: str
     checksum: Optional[str]
+    checksums: dict[str, str]
     file_id: str
     key: str
     mimetype: Optional[str]
@@ -74,11 +78,18 @@ def make_fields(
     checksum: Optional[str],
     size: Optional[int],
     mimetype: Optional[str],
+    checksums: Optional[Mapping[str, str]] = None,
 ) -> FileFields:
-    """Return the file fields of an entry from their values."""
+    """Return the file fields of an entry from their values.
+
+    ``checksums`` holds the file's MD5 (from ``checksum``) and, when
+    given, the other stored checksums (algorithm -> hex digest): see
+    :func:`~invenio_records_files_ext.checksums.fill_entries`.
+    """
     return {
         "bucket": str(bucket_id),
         "checksum": checksum,
+        "checksums": entry_checksums(checksum, checksums),
         "file_id": str(file_id),
         "key": key,
         "mimetype": mimetype,
@@ -102,6 +113,7 @@ def file_fields(obj: Any, file: Any = None) -> FileFields:
         file.checksum,
         file.size,
         obj.mimetype,
+        loaded_checksums(file),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any, Optional, Protocol
 
 from invenio_files_rest.models import ObjectVersion
 
+from ..checksums import fill_entries
 from ..errors import MetadataKeyError
 from .entries import file_fields
 
@@ -104,8 +105,15 @@ class FileObject:
     def dumps(self) -> dict[str, Any]:
         """Update the entry from the object version and return it.
 
-        The dump holds ``bucket``, ``checksum``, ``file_id``, ``key``,
-        ``mimetype``, ``size`` and ``version_id`` plus the user's metadata.
+        The dump holds ``bucket``, ``checksum``, ``checksums``, ``file_id``,
+        ``key``, ``mimetype``, ``size`` and ``version_id`` plus the user's
+        metadata.
         """
-        self.data.update(file_fields(self.obj))
+        fields: dict[str, Any] = dict(file_fields(self.obj))
+        if self.data.get("file_id") == fields["file_id"] and self.data.get("checksums"):
+            # Read with the entry already (the file's rows beside its MD5).
+            fields["checksums"] = {**fields["checksums"], **self.data["checksums"]}
+        else:
+            fill_entries([fields])
+        self.data.update(fields)
         return self.data

@@ -10,6 +10,9 @@ and readers page through ``record.files`` or the REST listing.
 
 Reading a record costs nothing more until ``_files`` is read: a record with
 100,000 files loads as fast as one with none.
+
+Readers who may not read a record's restricted files see only some fields
+of each entry (:func:`invenio_records_files_ext.visibility.visible_entries`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
+from .. import visibility
 from . import queries
 from .entries import (
     DEFAULT_PREVIEW_KEY,
@@ -86,7 +90,8 @@ def load(record: Any) -> None:
             else:
                 result = LOADED
                 if found.entries:
-                    dict.__setitem__(record, FILES_KEY, found.entries)
+                    shown = visibility.visible_entries(record, found.entries)
+                    dict.__setitem__(record, FILES_KEY, shown)
                 if found.default_preview is not None:
                     dict.__setitem__(record, DEFAULT_PREVIEW_KEY, found.default_preview)
             _load_media(record)
@@ -101,7 +106,8 @@ def _load_media(record: Any) -> None:
     found = queries.inline_entries(media.id, max_entries())
     # Like ``_files``: shown when all of them fit, as a list of entries.
     if found.complete and found.entries:
-        dict.__setitem__(record, MEDIA_FILES_KEY, found.entries)
+        shown = visibility.visible_entries(record, found.entries)
+        dict.__setitem__(record, MEDIA_FILES_KEY, shown)
 
 
 def forget(record: Any) -> None:

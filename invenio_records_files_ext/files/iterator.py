@@ -16,7 +16,7 @@ from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 
 from .. import signals
 from ..errors import CopyOntoItselfError, FileNotInRecordError, FilesNotEnabledError
-from ..hashing import measure_storage
+from ..hashing import rehash_file
 from ..keys import validate_key
 from ..references import release
 from ..steps import send_signal, step
@@ -156,8 +156,7 @@ class FilesIterator(FilesReader):
             if not multipart.completed:
                 multipart.complete()
             fileinstance = multipart.file
-            # The one way to checksum stored bytes (read them once).
-            _, fileinstance.checksum = measure_storage(fileinstance.storage())
+            rehash_file(fileinstance)
             fileinstance.readable = True
             fileinstance.writable = False
             key = multipart.key

@@ -113,12 +113,6 @@ def get(
     return by_keys(bucket_id, [key], session).get(key)
 
 
-def by_entry_id(entry_id: Any, session: Optional[Session] = None) -> Any:
-    """Return the pending file of a row id, or ``None``."""
-    row = _session(session).execute(_query().where(FileEntry.id == entry_id)).first()
-    return _pending(row) if row is not None else None
-
-
 def iterate(bucket_id: Any, session: Optional[Session] = None) -> Iterator[PendingFile]:
     """Yield a bucket's pending files in the record's order, chunk by chunk."""
     session = _session(session)

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select,
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from .. import cursors
+from ..checksums import fill_entries
 from ..models import COMPLETED, FileEntry
 from ..sql import chunks
 from .entries import FilesSummary, make_fields
@@ -187,9 +188,9 @@ def inline_entries(
     complete = len(rows) <= limit
     rows = rows[:limit]
     preview = next((row.key for row in rows if row.preview), None)
-    return InlineEntries(
-        [entry_from_row(bucket_id, row) for row in rows], preview, complete
-    )
+    entries = [entry_from_row(bucket_id, row) for row in rows]
+    fill_entries(entries)
+    return InlineEntries(entries, preview, complete)
 
 
 def count(bucket_id: Any, session: Optional[Session] = None) -> int:
@@ -292,6 +293,12 @@ def _file_pair(row: Any) -> VersionEntry:
     return VersionEntry(obj, entry)
 
 
+def _filled(pairs: list[VersionEntry]) -> list[VersionEntry]:
+    """``pairs``, their entries given every stored checksum (one query)."""
+    fill_entries(pair.entry for pair in pairs)
+    return pairs
+
+
 def get_file(
     bucket_id: Any, key: str, session: Optional[Session] = None
 ) -> Optional[VersionEntry]:
@@ -301,7 +308,7 @@ def get_file(
         .execute(_files_query(bucket_id).where(FileEntry.key == key))
         .first()
     )
-    return _file_pair(row) if row is not None else None
+    return _filled([_file_pair(row)])[0] if row is not None else None
 
 
 def iterate(
@@ -317,8 +324,7 @@ def iterate(
         if after is not None:
             query = query.where(_after(after))
         rows = session.execute(query.order_by(*_order()).limit(chunk_size)).all()
-        for row in rows:
-            yield _file_pair(row)
+        yield from _filled([_file_pair(row) for row in rows])
         if len(rows) < chunk_size:
             return
         last = rows[-1]
@@ -373,7 +379,7 @@ def page(
     rows = list(found[:size])
     if before is not None:
         rows.reverse()
-    items = [_file_pair(row) for row in rows]
+    items = _filled([_file_pair(row) for row in rows])
     first = Cursor(rows[0].position, rows[0][0].key) if rows else None
     last = Cursor(rows[-1].position, rows[-1][0].key) if rows else None
     if before is not None:

@@ -15,6 +15,7 @@ from invenio_db import db
 from invenio_files_rest.models import Bucket, ObjectVersion
 
 from .. import versions
+from ..checksums import fill_entries
 from ..errors import FileNotInRecordError
 from ..keys import spellings
 from . import inline, queries, sync
@@ -158,12 +159,16 @@ class FilesReader:
             objects = db.session.execute(
                 versions.heads_query(bucket.id).order_by(ObjectVersion.key)
             ).scalars()
-            return [dict(file_fields(obj)) for obj in objects]
+            others = [dict(file_fields(obj)) for obj in objects]
+            fill_entries(others)
+            return others
         self._settle()
-        return [
+        entries = [
             queries.entry_from_row(self.bucket_id, row)
             for row in queries.iterate_rows(self.bucket_id)
         ]
+        fill_entries(entries)
+        return entries
 
     @property
     def filesmap(self) -> dict[str, dict[str, Any]]:

@@ -28,6 +28,7 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from .. import transfers
+from ..checksums import announced_algorithms
 from ..errors import FileNotInRecordError, SizeMismatchError
 from ..keys import validate_key
 from ..steps import step
@@ -157,7 +158,11 @@ class Transfers:
         if found.size is not None and size is not None and size != found.size:
             raise SizeMismatchError(found.size, size)
         fileinstance = stage_file(
-            target, stream, size=expected, content_md5=content_md5
+            target,
+            stream,
+            size=expected,
+            content_md5=content_md5,
+            algorithms=announced_algorithms(found.checksum),
         )
         with step() as current:
             current.undo(lambda: discard(fileinstance.id))

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import locks, versions
+from ..checksums import fill_entries, loaded_checksums
 from ..errors import (
     FileKeyExistsError,
     FileNotInRecordError,
@@ -39,7 +40,11 @@ from ..errors import (
 from ..keys import validate_key
 from ..models import COMPLETED, PENDING
 from . import queries, rows, sync
-from .entries import check_metadata, make_fields, without_content_metadata
+from .entries import (
+    check_metadata,
+    make_fields,
+    without_content_metadata,
+)
 
 MISSING = object()
 """Value given to :meth:`FilesWriter.set_metadata` to remove a metadata key."""
@@ -94,7 +99,7 @@ class FilesWriter:
         return entry
 
     def _fields(self, key: str, head: versions.Head) -> dict[str, Any]:
-        return dict(
+        fields = dict(
             make_fields(
                 self.bucket_id,
                 key,
@@ -105,6 +110,8 @@ class FilesWriter:
                 head.mimetype,
             )
         )
+        fill_entries([fields])
+        return fields
 
     def _retire(self, key: str, head: Optional[versions.Head]) -> None:
         known = [head.version_id] if head is not None else []
@@ -190,6 +197,7 @@ class FilesWriter:
                 fileinstance.checksum,
                 fileinstance.size,
                 effective,
+                loaded_checksums(fileinstance),
             )
         )
         return Attached(obj, entry, previous)
@@ -255,6 +263,7 @@ class FilesWriter:
                 mimetype,
             )
         )
+        fill_entries([entry])
         return Renamed(obj, entry)
 
     def remove_version(self, obj: ObjectVersion) -> Optional[FileInstance]:

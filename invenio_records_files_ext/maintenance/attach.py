@@ -31,6 +31,9 @@ from .records import load_record, record_files
 Advance = Callable[[int], None]
 """Progress callback: called with the number of bytes just handled."""
 
+Opener = Callable[[], Any]
+"""Opens a file's bytes for reading (a binary file object)."""
+
 
 @dataclass(frozen=True)
 class LocalFile:
@@ -39,6 +42,8 @@ class LocalFile:
     key: str
     path: str
     size: int
+    opener: Optional[Opener] = field(default=None, compare=False)
+    """Opens the bytes when they are not the file at ``path`` (a zip member)."""
 
 
 @dataclass
@@ -176,10 +181,13 @@ class ProgressFile:
     them lazily keeps a single descriptor open whatever the batch size.
     """
 
-    def __init__(self, path: str, advance: Advance) -> None:
-        """Remember the path; nothing is opened yet."""
+    def __init__(
+        self, path: str, advance: Advance, opener: Optional[Opener] = None
+    ) -> None:
+        """Remember the path (or how to open the bytes); nothing is opened yet."""
         self.path = path
         self.advance = advance
+        self.opener = opener
         self._fp: Any = None
         self._done = False
 
@@ -188,7 +196,7 @@ class ProgressFile:
         if self._done:
             return b""
         if self._fp is None:
-            self._fp = open(self.path, "rb")
+            self._fp = self.opener() if self.opener else open(self.path, "rb")
         chunk: bytes = self._fp.read(size)
         if chunk:
             self.advance(len(chunk))
@@ -204,14 +212,29 @@ class ProgressFile:
             self._fp = None
 
 
-def store_batch(files: Any, batch: Sequence[LocalFile], advance: Advance) -> None:
+BeforeCommit = Callable[[Any, Sequence[LocalFile]], None]
+"""Called with the record's files view and a stored batch, before its commit:
+it may add to the batch's transaction, or raise to undo the batch."""
+
+
+def store_batch(
+    files: Any,
+    batch: Sequence[LocalFile],
+    advance: Advance,
+    before_commit: Optional[BeforeCommit] = None,
+) -> None:
     """Store a batch of files through a record's files view, and commit.
 
-    :raises Exception: whatever storing raised; nothing of the batch stays.
+    :raises Exception: whatever storing (or ``before_commit``) raised;
+        nothing of the batch stays.
     """
-    streams = [(item.key, ProgressFile(item.path, advance)) for item in batch]
+    streams = [
+        (item.key, ProgressFile(item.path, advance, item.opener)) for item in batch
+    ]
     try:
         files.update(streams)
+        if before_commit is not None:
+            before_commit(files, batch)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -235,11 +258,13 @@ def attach(
     batch_size: int,
     batch_bytes: int,
     advance: Advance,
+    before_commit: Optional[BeforeCommit] = None,
 ) -> AttachResult:
     """Store the files not already stored, in committed batches.
 
     A batch closes at ``batch_size`` files or ``batch_bytes`` bytes (a larger
-    file is a batch of its own).
+    file is a batch of its own). ``before_commit`` (see :data:`BeforeCommit`)
+    runs in each batch's transaction.
 
     :raises invenio_records_files_ext.errors.AttachStoppedError: a file
         could not be read or a batch could not be stored; the batches
@@ -262,7 +287,7 @@ def attach(
         # have changed the record's files.
         files = record_files(load_record(record_id), record_id)
         try:
-            store_batch(files, batch, advance)
+            store_batch(files, batch, advance, before_commit)
         except Exception as error:
             raise stopped(error) from error
         result.attached += len(batch)

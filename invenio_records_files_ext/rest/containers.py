@@ -1,7 +1,8 @@
 """Browsing inside a zip file of a record.
 
 * ``GET <files route>/<key>/container`` lists the members of the zip file
-  ``key`` (name, sizes, CRC-32, folder or not, and a link to each);
+  ``key`` (name, sizes, CRC-32, folder or not, and a link to each), a page
+  at a time (``?size=``, and the ``next`` link's ``?after=`` cursor);
 * ``GET <files route>/<key>/container/<path>`` extracts the member ``path``.
 
 These routes reserve the suffixes ``/container`` and ``/container/...`` of
@@ -11,8 +12,10 @@ when ``GET`` finds no zip file under the shorter key. Other methods (an
 upload to such a key) go to the file route as usual.
 
 The work is :mod:`invenio_records_files_ext.containers`'s: the archive is
-read with ranged reads, never whole; limits answer 413, damaged archives
-and zip bombs 400.
+read with ranged reads, never whole; limits answer 413, damaged archives,
+zip bombs and remote files 400. A member's first block is extracted before
+the response starts (:func:`invenio_records_files_ext.prefetch.started`):
+damage found there answers 400 JSON; found later, it cuts the stream.
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import jsonify, request
 from flask.views import MethodView
 from invenio_files_rest.helpers import send_stream
 
-from .. import containers
+from .. import containers, member_pages
 from ..keys import validate_key
+from ..prefetch import started
 from ..serializer import files_url, json_serializer
 from .base import FilesView
+from .listing import _int_arg
 from .objects import RecordObjectResource
 
 SUFFIX = "container"
@@ -57,6 +63,13 @@ class ContainerView(FilesView, MethodView):
         )
         return view.serve(self.pid, self.record, key=full)
 
+    def _listing_url(self, key: str) -> str:
+        if not self._link_context():
+            return str(request.base_url)
+        return files_url(
+            "container_api", self.files.bucket.id, **self._link_context(), key=key
+        )
+
     def _container_url(self, key: str, member: str) -> str:
         return files_url(
             "container_member_api",
@@ -71,27 +84,41 @@ class ContainerListResource(ContainerView):
     """``.../<key>/container``: the members of a zip file."""
 
     def get(self, bucket_id: Any, key: str) -> Any:
-        """List the members."""
+        """List one page of the members (``?size=``, ``?after=``)."""
         obj = self._object(key)
         if obj is None:
             return self._as_file(key)
+        limits = member_pages.page_limits()
+        size = _int_arg("size", limits.size, member_pages.max_page_size())
         directory = containers.directory_of(obj)
-        entries = containers.describe_members(directory)
+        page = member_pages.members_page(
+            directory,
+            obj.version_id,
+            request.args.get("after"),
+            member_pages.PageLimits(size, limits.name_bytes),
+        )
+        entries = containers.describe_members(page.members)
         if self._link_context():
             for entry in entries:
                 if not entry["is_dir"]:
                     entry["links"] = {
                         "content": self._container_url(obj.key, entry["key"])
                     }
-        return jsonify(
-            {
-                "key": obj.key,
-                "version_id": str(obj.version_id),
-                "total": len(entries),
-                "total_size": directory.total_size,
-                "entries": entries,
+        body = {
+            "key": obj.key,
+            "version_id": str(obj.version_id),
+            "total": len(directory.members),
+            "total_size": directory.total_size,
+            "entries": entries,
+        }
+        if page.next is not None:
+            body["links"] = {
+                "next": "{0}?{1}".format(
+                    self._listing_url(obj.key),
+                    urlencode({"size": size, "after": page.next}),
+                )
             }
-        )
+        return jsonify(body)
 
 
 class ContainerMemberResource(ContainerView):
@@ -104,10 +131,12 @@ class ContainerMemberResource(ContainerView):
             return self._as_file(key, path)
         extraction = containers.extract(obj, path)
         name = posixpath.basename(extraction.member.name) or "member"
-        body: Any = extraction.chunks
         if request.method == "HEAD":
             extraction.chunks.close()  # type: ignore[attr-defined]
-            body = iter(())
+            body: Any = iter(())
+        else:
+            # Damage in the first block answers 400 here, not a server's 500.
+            body = started(extraction.chunks, "{0}/{1}".format(obj.key, path))
         return send_stream(
             body,
             name,

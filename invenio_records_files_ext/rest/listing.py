@@ -11,6 +11,7 @@ from invenio_files_rest.proxies import current_permission_factory
 from invenio_files_rest.views import BucketResource, check_permission, need_permissions
 from marshmallow import missing
 
+from ..checksums import objects_checksums
 from ..errors import InvalidPageSizeError
 from ..files import queries
 from ..versions import VersionCursor, versions_page
@@ -76,6 +77,7 @@ class RecordBucketResource(FilesView, BucketResource):
                 bucket.id, size, VersionCursor.decode(after) if after else None
             )
             objects = page.items
+            checksums = objects_checksums(objects)
             links = _page_links(url + "?versions", size, next=("after", page.next))
             links = {k: v.replace("?versions?", "?versions&") for k, v in links.items()}
         else:
@@ -87,6 +89,9 @@ class RecordBucketResource(FilesView, BucketResource):
                 before=queries.Cursor.decode(before) if before else None,
             )
             objects = [obj for obj, _ in files_page.items]
+            checksums = {
+                obj.file_id: entry["checksums"] for obj, entry in files_page.items
+            }
             extra = rdm_listing(
                 self, files_page.items, size, first=not (after or before)
             )
@@ -104,6 +109,7 @@ class RecordBucketResource(FilesView, BucketResource):
                 "many": True,
                 "page_links": links,
                 "listing_extra": extra if versions is missing else None,
+                "checksums": checksums,
             },
         )
 

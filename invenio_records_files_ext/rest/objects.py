@@ -31,6 +31,7 @@ from ..ledger import release_if_read_only
 from ..steps import app_object
 from ..storage import UploadTarget
 from ..streams import check_upload_body, serve_file_body
+from ..transfers.addresses import remote_location
 from .base import FilesView
 from .bodies import check_json_or_empty
 from .negotiation import wants_entry
@@ -133,7 +134,7 @@ class RecordObjectResource(FilesView, ObjectResource):
         """Find the version; a download of a remote file redirects to its URL."""
         obj = super().get_object(bucket, key, version_id)
         if request.method in ("GET", "HEAD") and is_remote(obj):
-            abort(redirect(obj.file.uri, 302))
+            abort(redirect(remote_location(obj.file.uri), 302))
         return obj
 
     @staticmethod

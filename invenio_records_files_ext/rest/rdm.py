@@ -100,6 +100,7 @@ def completed_entry(fileobj: Any, links: EntryLinks) -> dict[str, Any]:
         "status": COMPLETED_STATUS,
         "metadata": user_metadata(data),
         "checksum": data.get("checksum"),
+        "checksums": data.get("checksums"),
         "size": data.get("size"),
         "mimetype": data.get("mimetype"),
         "storage_class": REMOTE if remote else LOCAL,

@@ -55,9 +55,6 @@ class FileKeyConverter(PathConverter):
 
 KEY_CONVERTER = "records_files_key"
 
-RESERVED_SUFFIXES = ("/content", "/content/<part>", "/commit")
-"""Key endings the three-step upload routes take on a record's files routes."""
-
 
 def _add_transfer_rules(blueprint, endpoint, object_route, view_options):
     """Add the three-step upload routes of one endpoint (see rest/transfers.py)."""

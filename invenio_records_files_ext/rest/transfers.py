@@ -27,6 +27,7 @@ from flask import jsonify, request
 from invenio_db import db
 from invenio_rest import ContentNegotiatedMethodView
 
+from .. import access
 from ..files import queries
 from ..keys import check_url_path, validate_key
 from ..ledger import release_if_read_only
@@ -94,16 +95,28 @@ def announce(view: FilesView) -> Any:
     return commit_and_answer(body, 201)
 
 
+def sees_pending(view: FilesView) -> bool:
+    """Tell whether the current user may see the record's pending files.
+
+    Pending files (their keys, sizes, checksums, metadata, states, errors
+    and part URLs) are the business of those who may update the record,
+    also when its files are locked: readers see completed files only.
+    """
+    decision = access.decide(view.record, access.UPDATE, view.endpoint_options)
+    return decision.allowed or decision.locked
+
+
 def rdm_listing(
     view: FilesView, items: Sequence[tuple[Any, dict[str, Any]]], size: int, first: bool
 ) -> dict[str, Any]:
     """Return what a listing page adds for InvenioRDM clients.
 
     ``enabled`` and ``entries``: the page's files as InvenioRDM entries,
-    after the pending files (at most ``size`` of them) on the first page.
+    after the pending files (at most ``size`` of them) on the first page,
+    for those who may see them (:func:`sees_pending`).
     """
     entries = []
-    if first:
+    if first and sees_pending(view):
         for found in islice(view.files.transfers.pending(), size):
             entries.append(entry_of(view, found))
     for obj, data in items:
@@ -186,4 +199,5 @@ __all__ = (
     "is_remote",
     "links_of",
     "rdm_listing",
+    "sees_pending",
 )

@@ -3,9 +3,10 @@
 Importing the package registers every task module with Celery:
 
 * :mod:`.transfers`: fetching files announced with a fetch transfer;
-* :mod:`.embargo`: lifting embargoes whose day has come.
+* :mod:`.embargo`: lifting embargoes whose day has come;
+* :mod:`.fixity`: the fixity audit (reading stored bytes back on a schedule).
 """
 
-from . import embargo, transfers
+from . import embargo, fixity, transfers
 
-__all__ = ("embargo", "transfers")
+__all__ = ("embargo", "fixity", "transfers")

@@ -13,6 +13,7 @@ from typing import Any
 from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
+from ..checksums import stored_checksums
 from ..errors import TransferStateError
 from .constants import LOCAL, RECEIVED
 from .registry import (
@@ -43,7 +44,7 @@ class LocalTransfer(TransferProvider):
                 "first).".format(found.key)
             )
         fileinstance = db.session.get(FileInstance, found.file_id)
-        check_checksum(found, fileinstance.checksum)
+        check_checksum(found, stored_checksums(fileinstance))
         return Committed(owner.complete(found.key, fileinstance), None)
 
 

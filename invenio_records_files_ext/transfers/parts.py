@@ -17,13 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from ..errors import (
-    ChecksumMismatchError,
-    InvalidTransferError,
-    TransferStateError,
-    describe,
-)
-from ..hashing import MD5Reader, parse_content_md5
+from ..errors import InvalidTransferError, TransferStateError, describe
+from ..hashing import check_written_md5, parse_content_md5
+from ..storage import update_part
 
 LOCAL_PART_LINK_LIFETIME = timedelta(days=7)
 """How long the part URLs of an upload through the application are announced valid."""
@@ -119,6 +115,7 @@ def write_part(
     number: int,
     stream: Any,
     content_md5: Optional[str] = None,
+    part_checksum: bool = True,
 ) -> Optional[str]:
     """Write part ``number`` of ``layout`` in place, at its offset in ``storage``.
 
@@ -127,6 +124,8 @@ def write_part(
     bytes written: a part that does not match raises, and the caller
     forgets it (its bytes may have overwritten an earlier upload of it).
 
+    :param part_checksum: whether the caller needs the part's own MD5
+        (see :func:`~invenio_records_files_ext.storage.update_part`).
     :returns: the part's checksum (as the storage gives it).
     :raises invenio_records_files_ext.errors.InvalidContentMD5Error: the
         Content-MD5 is not an MD5 digest.
@@ -134,13 +133,18 @@ def write_part(
         part does not match its Content-MD5.
     """
     expected = parse_content_md5(content_md5) if content_md5 is not None else None
-    reader = MD5Reader(stream) if expected is not None else stream
-    _, checksum = storage.update(
-        reader, seek=layout.offset(number), size=layout.length(number)
+    # The storage's write loop hashes the part beside the write: its MD5
+    # comes back from the write, nothing is read twice.
+    checksum = update_part(
+        storage,
+        stream,
+        layout.offset(number),
+        layout.length(number),
+        part_checksum=part_checksum or expected is not None,
     )
-    if expected is not None and reader.hexdigest() != expected:
-        raise ChecksumMismatchError(expected, reader.hexdigest())
-    return checksum  # type: ignore[no-any-return]
+    if expected is not None:
+        check_written_md5(checksum, expected)
+    return checksum
 
 
 class PartsStorage:
@@ -195,7 +199,11 @@ class PartsStorage:
                 "The parts of this upload go to the storage directly: use the "
                 "URLs in the file's links.parts."
             )
-        return write_part(self.storage, layout, number, stream, content_md5)
+        # Without a Content-MD5 the part's own MD5 is not needed: only the
+        # file's checksums, which the storage's write loop keeps.
+        return write_part(
+            self.storage, layout, number, stream, content_md5, part_checksum=False
+        )
 
     def part_links(
         self, layout: PartLayout, state: dict[str, Any], base_url: Optional[str]

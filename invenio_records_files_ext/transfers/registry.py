@@ -20,18 +20,16 @@ imports the files API.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
-from invenio_db import db
 from marshmallow import RAISE, Schema
 
+from ..checksums import verify_announced
 from ..errors import (
-    ChecksumMismatchError,
     ConfigurationError,
     TransferStateError,
-    describe,
 )
 from .constants import TYPES, WAITING
 
@@ -48,7 +46,8 @@ class TransferRequest:
     """Announced size in bytes (required for multipart)."""
 
     checksum: Optional[str] = None
-    """Announced checksum, ``md5:<hex>``: the bytes must match it."""
+    """Announced checksum, ``<algorithm>:<hex>`` (``md5:``, ``sha256:``...):
+    the bytes must match it."""
 
     metadata: dict[str, Any] = field(default_factory=dict)
     """Per-file metadata stored with the file (checked when stored)."""
@@ -93,22 +92,12 @@ def check_type(found: Any, kind: str, operation: str) -> None:
         )
 
 
-def check_checksum(found: Any, actual: Optional[str]) -> None:
-    """Refuse bytes whose checksum is not the announced one."""
-    if found.checksum and actual != found.checksum:
-        raise ChecksumMismatchError(found.checksum, actual or "none")
+def check_checksum(found: Any, checksums: Mapping[str, str]) -> None:
+    """Refuse bytes whose checksums do not hold the announced one.
 
-
-logger = logging.getLogger(__name__)
-
-
-def fail_job(files: Any, key: str, error: BaseException) -> None:
-    """End a background job that failed: the transfer is failed, and committed."""
-    db.session.rollback()
-    message = describe(error)
-    logger.info("Transfer of %r failed: %s", key, message)
-    files.transfers.fail(key, message)
-    db.session.commit()
+    :param checksums: algorithm -> hex digest of the bytes received.
+    """
+    verify_announced(found.checksum, checksums)
 
 
 class TransferProvider:
@@ -129,7 +118,7 @@ class TransferProvider:
     (the file is completed as it is announced)."""
 
     job: ClassVar[Optional[str]] = None
-    """Name of the background job of this type (:meth:`run_job`), if any."""
+    """Name of the background job of this type (:mod:`invenio_records_files_ext.jobs`), if any."""
 
     link_names: ClassVar[tuple[str, ...]] = ()
     """Links of a pending entry besides ``self`` (``content``, ``commit``)."""
@@ -180,13 +169,6 @@ class TransferProvider:
         """Return the members this type adds to an entry's ``transfer``."""
         return {}
 
-    # Background work
-    def run_job(self, files: Any, key: str) -> None:
-        """Do this type's background job for the pending file ``key``."""
-        raise ConfigurationError(
-            "The transfer type {0!r} has no background job.".format(self.name)
-        )
-
 
 _PROVIDERS: dict[str, TransferProvider] = {}
 
@@ -229,7 +211,6 @@ __all__ = (
     "TransferSchema",
     "check_checksum",
     "check_type",
-    "fail_job",
     "for_job",
     "provider",
     "register",

@@ -12,12 +12,12 @@ import uuid
 from typing import Any
 
 from invenio_files_rest.models import FileInstance
-from marshmallow import fields, validates
 
+from ..checksums import parse_checksum, save_checksums
 from ..models import REMOTE_STORAGE_CLASS
 from .constants import REMOTE
 from .registry import TransferProvider, TransferRequest, TransferSchema, register
-from .schema import check_transfer_url
+from .schema import TransferURL
 
 SETTING = "RECORDS_FILES_REMOTE_ALLOWED_HOSTS"
 """The configuration naming the hosts remote files may point to."""
@@ -26,14 +26,11 @@ SETTING = "RECORDS_FILES_REMOTE_ALLOWED_HOSTS"
 class RemoteSchema(TransferSchema):
     """``{"type": "R", "url": "https://..."}``."""
 
-    url = fields.Raw(
-        required=True, error_messages={"required": "a R transfer needs a 'url'."}
+    url = TransferURL(
+        SETTING,
+        required=True,
+        error_messages={"required": "a R transfer needs a 'url'."},
     )
-
-    @validates("url")
-    def check_url(self, value: Any, **kwargs: Any) -> None:
-        """Refuse URLs that are not http(s) or whose host is not allowed."""
-        check_transfer_url(value, SETTING)
 
 
 class RemoteTransfer(TransferProvider):
@@ -58,11 +55,13 @@ class RemoteTransfer(TransferProvider):
                 id=uuid.uuid4(),
                 uri=request.url,
                 size=request.size or 0,
-                checksum=request.checksum,
                 storage_class=REMOTE_STORAGE_CLASS,
                 readable=False,
                 writable=False,
             )
+            announced = parse_checksum(request.checksum)
+            if announced is not None:
+                save_checksums(fileinstance, dict([announced]))
         files = owner.files
         attached = files.writer().attach(
             request.key,

@@ -10,7 +10,6 @@ unknown field(s): description.".
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -18,6 +17,7 @@ from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields
 from marshmallow_oneofschema import OneOfSchema
 
+from ..checksums import SUPPORTED, parse_checksum
 from ..errors import DuplicateFileKeyError, InvalidTransferError
 from ..keys import validate_key
 from ..models import MAX_SIZE
@@ -26,7 +26,6 @@ from .constants import LOCAL
 from .registry import TransferRequest
 from .requests import check_url
 
-_CHECKSUM = re.compile(r"^md5:[0-9a-f]{32}$")
 _UNKNOWN = "Unknown field."
 
 
@@ -58,6 +57,22 @@ def check_transfer_url(url: Any, setting: str) -> str:
         return check_url(url, current_app.config.get(setting), setting)
     except InvalidTransferError as error:
         raise ValidationError(error.message) from error
+
+
+class TransferURL(fields.Field):
+    """A fetch or remote URL, checked against the hosts of ``setting``.
+
+    It loads as the URL written again from its checked parts: the one to
+    store.
+    """
+
+    def __init__(self, setting: str, **kwargs: Any) -> None:
+        """Check hosts against the configuration named ``setting``."""
+        super().__init__(**kwargs)
+        self.setting = setting
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        return check_transfer_url(value, self.setting)
 
 
 class TransferTypeSchema(OneOfSchema):
@@ -152,8 +167,12 @@ def _transfer_of(index: int, data: Mapping[str, Any]) -> dict[str, Any]:
 def _checksum(index: int, value: Any) -> Optional[str]:
     if value is None:
         return None
-    if not isinstance(value, str) or not _CHECKSUM.match(value.lower()):
-        raise _fail(index, "'checksum' must look like 'md5:<32 hex digits>'.")
+    if not isinstance(value, str) or parse_checksum(value) is None:
+        raise _fail(
+            index,
+            "'checksum' must look like 'md5:<32 hex digits>' or "
+            "'sha256:<64 hex digits>' (algorithms: {0}).".format(", ".join(SUPPORTED)),
+        )
     return value.lower()
 
 
@@ -223,6 +242,7 @@ __all__ = (
     "FileRequestSchema",
     "Size",
     "TransferTypeSchema",
+    "TransferURL",
     "check_transfer_url",
     "parse_request",
     "parse_requests",
