@@ -123,7 +123,7 @@ class RecordObjectResource(FilesView, ObjectResource):
     def post(self, *args: Any, **kwargs: Any) -> Any:
         """Start or complete a multipart upload (Files-REST's protocol).
 
-        Its body is JSON or nothing (see :mod:`~.bodies`): a cross-site form
+        Its body is JSON or nothing (see :mod:`~invenio_records_files_ext.rest.bodies`): a cross-site form
         must not reserve the owner's quota.
         """
         check_json_or_empty()
