@@ -17,8 +17,8 @@ InvenioRDM does:
 Each type is a provider (:mod:`.registry`) in a module of its own
 (:mod:`.local`, :mod:`.fetch`, :mod:`.remote`, :mod:`.multipart`), holding
 the schema of its ``transfer`` object, what announcing, committing and
-aborting do, what its entry shows and its background job. What the client
-announces is checked by schemas (:func:`parse_requests`, :mod:`.schema`).
+aborting do, what its entry shows and the name of its background job.
+What the client announces is checked by schemas (:func:`parse_requests`, :mod:`.schema`).
 """
 
 from ..models import REMOTE_STORAGE_CLASS

@@ -7,8 +7,8 @@ in a module of its own (:mod:`~invenio_records_files_ext.transfers.local`,
 :mod:`~invenio_records_files_ext.transfers.multipart`) holding everything that differs by type: the schema of
 the ``transfer`` object a client announces, the checks across fields, the
 state a pending file starts in and the details it keeps, what announcing,
-committing and aborting do, what the file's entry shows, and the background
-job. The rest of the package asks the registry (:func:`provider`) instead of
+committing and aborting do, what the file's entry shows, and the name of
+its background job (run by :mod:`invenio_records_files_ext.jobs`). The rest of the package asks the registry (:func:`provider`) instead of
 testing the type: a new type is a new module and one :func:`register` call.
 
 Providers work on an *owner*, the record's
