@@ -57,7 +57,7 @@ nitpick_ignore_regex = [
     (
         r"py:.*",
         r"(invenio_[a-z_]+|flask|werkzeug|sqlalchemy|sqlalchemy_utils|sqlalchemy_continuum"
-        r"|marshmallow|marshmallow_utils|blinker|jsonschema|click|uuid"
+        r"|marshmallow|marshmallow_utils|marshmallow_oneofschema|blinker|jsonschema|click|uuid"
         r"|collections\.abc|concurrent\.futures|typing|datetime|http\.client"
         r"|ipaddress|socket|ssl|celery)"
         r"(\..*)?",

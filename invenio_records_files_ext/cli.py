@@ -544,6 +544,25 @@ def _gc_pending(dry_run: bool, max_age: float, tally: _Tally) -> None:
     click.echo("Deleted {0} abandoned pending files.".format(deletion.removed))
 
 
+def _gc_uploads(dry_run: bool, max_age: float, tally: _Tally) -> None:
+    found = collecting.abandoned_uploads(max_age)
+    for item in found:
+        click.echo(
+            "Abandoned multipart upload {0.upload_id} of {0.key!r} in bucket "
+            "{0.bucket_id}: untouched since {0.updated} ({0.reserved} bytes "
+            "reserved)".format(item)
+        )
+    click.echo("Abandoned multipart uploads: {0}.".format(len(found)))
+    tally.found += len(found)
+    if dry_run or not found:
+        return
+    deletion = collecting.delete_abandoned_uploads(found, max_age)
+    for error in deletion.errors:
+        tally.errors += 1
+        click.echo("Could not abort multipart upload {0}".format(error))
+    click.echo("Aborted {0} abandoned multipart uploads.".format(deletion.removed))
+
+
 def _print_stray(stray: localstorage.StrayFile) -> None:
     if stray.recent:
         click.echo(
@@ -618,8 +637,9 @@ def _gc_bytes(
     "--pending-age",
     type=DURATION,
     default=None,
-    help="Pending files whose transfer has not moved for longer than this "
-    "are abandoned (default: RECORDS_FILES_PENDING_MAX_AGE, 7 days).",
+    help="Pending files whose transfer, and multipart uploads that have not "
+    "moved for longer than this are abandoned (default: "
+    "RECORDS_FILES_PENDING_MAX_AGE, 7 days).",
 )
 @click.option(
     "--include-unmarked-buckets",
@@ -640,9 +660,10 @@ def gc(
 ) -> None:
     """Find, and with --delete remove, what nothing uses any more.
 
-    Four kinds of garbage are looked for: pending files abandoned (announced
+    Five kinds of garbage are looked for: pending files abandoned (announced
     and untouched for longer than --pending-age; removed with their bytes
-    and quota reservation), buckets this package linked to a record that no
+    and quota reservation), multipart uploads (``?uploads``) untouched for
+    as long (aborted, likewise), buckets this package linked to a record that no
     record links any more (removed with their objects and the bytes no
     other bucket uses), file instances no object version, multipart upload
     or pending file points to, and bytes in local storage folders that no
@@ -656,6 +677,7 @@ def gc(
     if pending_age is None:
         pending_age = float(current_app.config["RECORDS_FILES_PENDING_MAX_AGE"])
     _gc_pending(dry_run, pending_age, tally)
+    _gc_uploads(dry_run, pending_age, tally)
     _gc_buckets(dry_run, include_unmarked_buckets, state, tally)
     _gc_file_instances(dry_run, state, tally)
     _gc_bytes(dry_run, min_age, state, tally)

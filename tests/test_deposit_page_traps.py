@@ -262,20 +262,24 @@ def test_cancel_refreshes_the_quota_and_rejected_parts_do_not_count(
         bar,
     )
     # Part 0's request has reached the server (its permission is checked
-    # first): lock the record before part 1 starts (about 2 s later).
+    # first): lock the record while it is on its way. Locking aborts the
+    # upload (issue 18, finding 10): part 0 is refused as "locked" too, and
+    # the upload's reservation goes at once.
     chromium.wait_for(
         lambda: driver.execute_script("return window.rfxMaxSent;") > MIB,
         what="part 0 under way",
     )
     assert requests.put("{0}/demo/records/{1}/lock".format(page_url, pid)).ok
+    assert stored(pid).uploads == []
+    assert stored(pid).bucket.size == 100
     item = chromium.wait_for(lambda: uploads(driver, "failed"), what="the refusal")[0]
     chromium.throttle_uploads(driver, None)
     status = text_of(by_css(item, ".upload-status"))
-    assert "5.0 MiB of 12 MiB (41 %), 1 of 3 parts sent" in status, status
+    assert "0 of 3 parts sent" in status, status
     assert "locked" in status and "Retrying would not help." in status
-    assert int(by_css(item, "progress").get_attribute("value")) == PART_SIZE
-    # While part 1 was on its way its first bytes showed; no longer.
-    assert driver.execute_script("return window.rfxMaxSent;") > PART_SIZE
+    assert int(by_css(item, "progress").get_attribute("value")) == 0
+    # While part 0 was on its way its first bytes showed; no longer.
+    assert driver.execute_script("return window.rfxMaxSent;") > MIB
     assert console_errors(driver, also=("status of 403",)) == []
 
 

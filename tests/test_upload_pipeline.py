@@ -8,17 +8,18 @@ finding it proves. The same requests through gunicorn are in
 import base64
 import hashlib
 import json
+from datetime import datetime, timedelta
 from io import BytesIO
 
 import pytest
-from invenio_files_rest.models import MultipartObject
+from invenio_files_rest.models import MultipartObject, Part
+from sqlalchemy import update
 
 from invenio_records_files_ext import files_import
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import (
     InvalidMetadataError,
     InvalidTransferError,
-    ReservedMetadataError,
 )
 from invenio_records_files_ext.files.pending import PendingWriter
 from invenio_records_files_ext.models import FileTransfer
@@ -32,6 +33,7 @@ from tests.helpers import (
     multipart,
     payload,
     put_content,
+    storage_files,
     stored_record,
     upload,
 )
@@ -302,7 +304,7 @@ def test_python_api_refuses_reserved_metadata(db, location):
     with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
         record.files.transfers.init([{"key": "a", "metadata": {"_extracted": {}}}])
     request = TransferRequest(key="b", metadata={"_extracted": {"width": 1}})
-    with pytest.raises(ReservedMetadataError):
+    with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
         PendingWriter(record.files.bucket).announce([request])
     record.files["c"] = BytesIO(b"c")
     for name in ("_extracted", "checksum"):
@@ -312,3 +314,201 @@ def test_python_api_refuses_reserved_metadata(db, location):
         "checksum" not in record.files["c"].data
         or record.files["c"]["checksum"] != "forged"
     )
+
+
+#
+# Finding 10: locking with open multipart uploads; gc of abandoned uploads
+#
+def start_files_rest_upload(client, pid, key, size=10, part_size=PART, parts=1):
+    """Start a ``?uploads`` upload and send its first ``parts`` parts."""
+    base = files_url(pid, key)
+    started = client.post(
+        "{0}?uploads&size={1}&partSize={2}".format(base, size, part_size)
+    )
+    assert started.status_code == 200, started.json
+    upload_id = started.json["id"]
+    for number in range(parts):
+        client.put(
+            "{0}?uploadId={1}&partNumber={2}".format(base, upload_id, number),
+            data=b"x" * part_size,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    return "{0}?uploadId={1}".format(base, upload_id)
+
+
+def test_lock_aborts_open_uploads_and_gives_their_size_back(
+    app, client, db, location, monkeypatch
+):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    upload(client, pid, "kept.txt", b"260 bytes" * 10)
+    one = start_files_rest_upload(
+        client, pid, "big.bin", size=2 * 10**6, part_size=10**6
+    )
+    two = start_files_rest_upload(client, pid, "other.bin", size=10)
+    record = stored_record(pid)
+    assert record.files.bucket.size == 90 + 2 * 10**6 + 10
+    assert len(storage_files(location.uri)) == 3
+    record.files.lock()
+    db.session.commit()
+
+    record = stored_record(pid)
+    assert record.files.bucket.size == 90
+    assert db.session.query(MultipartObject).count() == 0
+    assert len(storage_files(location.uri)) == 1
+    assert record.files.keys == ["kept.txt"]
+    # Listing the parts of an upload of a locked record: 403, "locked" (the
+    # lock aborted it; a writer could not go on with it anyway).
+    for url in (one, two):
+        listed = client.get(url)
+        assert listed.status_code == 403, listed.json
+        assert "locked" in listed.json["message"].lower()
+    record.files.unlock()
+    db.session.commit()
+    assert client.get(one).status_code == 404
+
+
+def test_lock_keeps_three_step_pending_files(client, db, location):
+    pid = create_record(client)
+    init(client, pid, [{"key": "l.txt", "size": 4}])
+    record = stored_record(pid)
+    record.files.lock()
+    db.session.commit()
+    assert [f.key for f in stored_record(pid).files.transfers.pending()] == ["l.txt"]
+
+
+def age_uploads(db, days):
+    """Make every Files-REST upload and part look untouched for ``days`` days."""
+    then = datetime.utcnow() - timedelta(days=days)
+    db.session.execute(update(MultipartObject).values(updated=then, created=then))
+    db.session.execute(update(Part).values(updated=then, created=then))
+    db.session.execute(update(FileTransfer).values(updated=then))
+    db.session.commit()
+
+
+def test_gc_aborts_abandoned_uploads_of_both_protocols(
+    app, cli, client, db, location, monkeypatch
+):
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    start_files_rest_upload(client, pid, "rest.bin", size=10, parts=1)
+    init(client, pid, [multipart("m.bin", payload(10), 2, 5)])
+    # A locked bucket (soft-deleted, say) keeps them too.
+    bucket = stored_record(pid).files.bucket
+    bucket.locked = True
+    db.session.commit()
+    assert stored_record(pid).files.bucket.size == 20
+    age_uploads(db, 8)
+    start_files_rest_upload(client, create_record(client), "fresh.bin", size=10)
+
+    dry = cli("gc")
+    assert dry.exit_code == 0, dry.output
+    assert "Abandoned multipart upload" in dry.output and "'rest.bin'" in dry.output
+    assert "fresh.bin" not in dry.output
+    assert "Abandoned pending file 'm.bin'" in dry.output
+    assert db.session.query(MultipartObject).count() == 2
+
+    done = cli("gc", "--delete", "--min-age", "0")
+    assert done.exit_code == 0, done.output
+    assert "Aborted 1 abandoned multipart uploads." in done.output
+    assert "Deleted 1 abandoned pending files." in done.output
+    assert [m.key for m in db.session.query(MultipartObject)] == ["fresh.bin"]
+    assert db.session.query(FileTransfer).count() == 0
+    assert stored_record(pid).files.bucket.size == 0
+    assert len(storage_files(location.uri)) == 1
+
+
+#
+# The shape: schemas keep the messages' quality
+#
+MAX = "9223372036854775807"
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (
+            [{"key": "a"}, {"key": "b"}, {"key": "c"}, {"key": "d", "description": 1}],
+            "File 3: unknown field(s): description.",
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "L", "url": "https://x.org/"}}],
+            "File 0: unknown transfer field(s) for type L: url.",
+        ),
+        (
+            [{"key": "a", "size": 4, "transfer": {"type": "M", "parts": 1, "x": 1}}],
+            "File 0: unknown transfer field(s) for type M: x.",
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "F"}}],
+            "File 0: a F transfer needs a 'url'.",
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "M", "parts": 2}}],
+            "File 0: a multipart transfer needs the file's 'size'.",
+        ),
+        (
+            [{"key": "a", "size": 3, "transfer": {"type": "M"}}],
+            "File 0: a multipart transfer needs 'parts'.",
+        ),
+        (
+            [{"key": "a", "size": 3, "transfer": {"type": "M", "parts": 0}}],
+            "File 0: 'parts' must be a whole number from 1 to {0}.".format(MAX),
+        ),
+        (
+            [
+                {
+                    "key": "a",
+                    "size": 10,
+                    "transfer": {"type": "M", "parts": 2, "part_size": 3},
+                }
+            ],
+            "File 0: 2 parts of 3 bytes cannot hold 10 bytes (every part but the "
+            "last is 'part_size' bytes long).",
+        ),
+        (
+            [{"key": "a", "size": "1"}],
+            "File 0: 'size' must be a whole number from 0 to {0}.".format(MAX),
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "X"}}],
+            "File 0: unknown transfer type 'X' (one of L, F, R, M).",
+        ),
+        ([{"size": 1}], "File 0: 'key' is required."),
+        ([{"key": "a", "transfer": "F"}], "File 0: 'transfer' must be an object."),
+        ([{"key": "a", "metadata": [1]}], "File 0: 'metadata' must be an object."),
+        (
+            [{"key": "a", "checksum": "sha1:00"}],
+            "File 0: 'checksum' must look like 'md5:<32 hex digits>' or "
+            "'sha256:<64 hex digits>' (algorithms: md5, sha1, sha256, sha512, "
+            "blake2b).",
+        ),
+        (
+            [{"key": "a", "transfer": {"type": "R", "url": "ftp://example.org/x"}}],
+            "File 0: Only http:// and https:// URLs can be transferred.",
+        ),
+    ],
+)
+def test_announce_errors_name_the_file_and_the_field(
+    client, db, location, body, message
+):
+    pid = create_record(client)
+    response = client.post(files_url(pid), data=json.dumps(body), headers=JSON)
+    assert response.status_code == 400, response.json
+    assert response.json["message"] == message
+    assert db.session.query(FileTransfer).count() == 0
+
+
+@pytest.mark.parametrize("query", ["size={0}&partSize=4", "size=8&partSize={0}"])
+def test_files_rest_multipart_of_ten_to_the_thirty_is_a_400(
+    app, client, db, monkeypatch, query
+):
+    """Finding 6 (sizes), Files-REST's protocol: refused before anything is stored."""
+    monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
+    pid = create_record(client)
+    url = files_url(pid, "m.bin") + "?uploads&" + query.format(10**30)
+    response = client.post(url)
+    assert response.status_code == 400, response.data
+    assert response.json["status"] == 400
+    assert db.session.query(MultipartObject).count() == 0
+    assert stored_record(pid).files.bucket.size == 0

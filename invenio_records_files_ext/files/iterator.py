@@ -25,7 +25,7 @@ from . import bulk, inline, queries, sync
 from .buckets import FILES
 from .enabled import is_enabled
 from .entries import check_user_metadata_name, file_fields
-from .multipart import remove_upload
+from .multipart import abort_uploads, open_uploads, remove_upload
 from .reading import FilesReader
 from .transfers import Transfers
 from .writer import MISSING, Attached, FilesWriter
@@ -60,15 +60,16 @@ class FilesIterator(FilesReader):
     @default_preview.setter
     def default_preview(self, key: Optional[str]) -> None:
         """Make ``key`` the default preview (``None``: none); refuse unknown keys."""
-        self._writable_bucket()
+        self.writable_bucket()
         with step():
-            self._writer().set_default_preview(key)
-        self._changed()
+            self.writer().set_default_preview(key)
+        self.changed()
 
     #
-    # Writing: helpers
+    # Writing: the seam for writers (the transfers, the REST views)
     #
-    def _writable_bucket(self) -> Bucket:
+    def writable_bucket(self) -> Bucket:
+        """Return the bucket to write, or refuse: files disabled, bucket deleted or locked."""
         if not is_enabled(self.record):
             raise FilesNotEnabledError()
         bucket = self._bound_bucket()
@@ -78,16 +79,19 @@ class FilesIterator(FilesReader):
             raise BucketLockedError()
         return bucket
 
-    def _writer(self) -> FilesWriter:
+    def writer(self) -> FilesWriter:
+        """Return the writer of the bucket's files, the rows in step first."""
         self._settle()
         return FilesWriter(self.bucket)
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
+        """Note that the files changed: the record's ``_files`` is read again."""
         inline.forget(self.record)
 
-    def _after_attach(self, attached: Attached) -> Any:
-        self._changed()
-        fileobj = self._make_file(attached.obj, attached.entry)
+    def after_attach(self, attached: Attached) -> Any:
+        """Do what follows an attach (the hooks); return the ``file_cls`` instance."""
+        self.changed()
+        fileobj = self.make_file(attached.obj, attached.entry)
         if attached.previous is None:
             send_signal(signals.file_added, record=self.record, file=fileobj)
         else:
@@ -98,6 +102,12 @@ class FilesIterator(FilesReader):
                 previous=attached.previous,
             )
         return fileobj
+
+    # The names these had before they were the writers' seam.
+    _writable_bucket = writable_bucket
+    _writer = writer
+    _changed = changed
+    _after_attach = after_attach
 
     #
     # Writing: single files
@@ -126,11 +136,11 @@ class FilesIterator(FilesReader):
         """
         key = validate_key(key)
         if target is None:
-            target = UploadTarget.of(self._writable_bucket())
+            target = UploadTarget.of(self.writable_bucket())
         fileinstance = stage_file(target, stream, size=size, content_md5=content_md5)
         with step() as current:
             current.undo(lambda: discard(fileinstance.id))
-            return self._after_attach(self._writer().attach(key, fileinstance))
+            return self.after_attach(self.writer().attach(key, fileinstance))
 
     def complete_multipart(self, multipart: MultipartObject) -> Any:
         """Turn a multipart upload whose parts are all in into the file.
@@ -141,7 +151,7 @@ class FilesIterator(FilesReader):
 
         :returns: the new ``file_cls`` instance.
         """
-        self._writable_bucket()
+        self.writable_bucket()
         with step():
             if not multipart.completed:
                 multipart.complete()
@@ -153,10 +163,10 @@ class FilesIterator(FilesReader):
             # The upload reserved its size when it started: attaching the
             # file counts only the difference.
             reserved = remove_upload(multipart)
-            attached = self._writer().attach(
+            attached = self.writer().attach(
                 key, fileinstance, stored_instance=True, reserved=reserved
             )
-            return self._after_attach(attached)
+            return self.after_attach(attached)
 
     def __setitem__(self, key: str, stream: Any) -> None:
         """Store a stream under ``key`` (see :meth:`put`)."""
@@ -172,11 +182,11 @@ class FilesIterator(FilesReader):
         :returns: the delete marker
             (:class:`~invenio_files_rest.models.ObjectVersion`).
         """
-        self._writable_bucket()
+        self.writable_bucket()
         key = self.stored_key(key)
         with step():
-            removed = self._writer().remove(key)
-            self._changed()
+            removed = self.writer().remove(key)
+            self.changed()
             send_signal(
                 signals.file_deleted,
                 record=self.record,
@@ -191,12 +201,12 @@ class FilesIterator(FilesReader):
         When it was the current version, the newest remaining one becomes
         current; bytes no longer used by anything are deleted after commit.
         """
-        self._writable_bucket()
+        self.writable_bucket()
         with step():
-            fileinstance = self._writer().remove_version(obj)
+            fileinstance = self.writer().remove_version(obj)
             if fileinstance is not None:
                 release(fileinstance)
-        self._changed()
+        self.changed()
 
     def rename(self, old_key: str, new_key: str) -> ObjectVersion:
         """Rename a file; it keeps its position and metadata.
@@ -206,15 +216,15 @@ class FilesIterator(FilesReader):
         :returns: the :class:`~invenio_files_rest.models.ObjectVersion` now
             holding the file under ``new_key``.
         """
-        self._writable_bucket()
+        self.writable_bucket()
         old_key = self.stored_key(old_key)
         with step():
-            renamed = self._writer().rename(old_key, new_key)
-            self._changed()
+            renamed = self.writer().rename(old_key, new_key)
+            self.changed()
             send_signal(
                 signals.file_renamed,
                 record=self.record,
-                file=self._make_file(renamed.obj, renamed.entry),
+                file=self.make_file(renamed.obj, renamed.entry),
                 old_key=old_key,
                 new_key=renamed.entry["key"],
             )
@@ -238,10 +248,10 @@ class FilesIterator(FilesReader):
             if key is None:
                 raise FileNotInRecordError(id_)
             keys.append(key)
-        self._writable_bucket()
+        self.writable_bucket()
         with step():
-            self._writer().reorder(keys)
-        self._changed()
+            self.writer().reorder(keys)
+        self.changed()
 
     def _set_metadata(self, fileobj: Any, name: str, value: Any) -> dict[str, Any]:
         """Set one metadata value of a file; return its new entry.
@@ -250,10 +260,10 @@ class FilesIterator(FilesReader):
             a name the library keeps (``_extracted``).
         """
         check_user_metadata_name(name)
-        self._writable_bucket()
+        self.writable_bucket()
         with step():
-            data = self._writer().set_metadata(fileobj.obj.key, name, value)
-        self._changed()
+            data = self.writer().set_metadata(fileobj.obj.key, name, value)
+        self.changed()
         entry = dict(fileobj.data)
         for stale in set(entry) - set(data) - set(file_fields(fileobj.obj)):
             del entry[stale]
@@ -275,7 +285,7 @@ class FilesIterator(FilesReader):
         """
         with step():
             sync.repair(self.bucket_id)
-        self._changed()
+        self.changed()
 
     #
     # Writing: many files at once, life cycle
@@ -297,10 +307,10 @@ class FilesIterator(FilesReader):
         """
         pairs = list(items.items() if isinstance(items, Mapping) else items)
         pairs += list(kwargs.items())
-        bucket = self._writable_bucket()
+        bucket = self.writable_bucket()
         self._settle()
-        keys = bulk.put_many(bucket, self.record, pairs, self._make_file)
-        self._changed()
+        keys = bulk.put_many(bucket, self.record, pairs, self.make_file)
+        self.changed()
         return keys
 
     def copy(self, source: Any) -> list[str]:
@@ -322,13 +332,13 @@ class FilesIterator(FilesReader):
         src = getattr(source, "files", source)
         if src is None:
             raise InvalidOperationError(description="The source record has no bucket.")
-        bucket = self._writable_bucket()
+        bucket = self.writable_bucket()
         if src.bucket_id == bucket.id:
             raise CopyOntoItselfError()
         self._settle()
-        src._settle()
+        src.settle()
         keys = bulk.copy_files(bucket, self.record, src.bucket_id, src.record)
-        self._changed()
+        self.changed()
         if src is not source and self.role == FILES:
             source_media = getattr(source, "media_files", None)
             if source_media is not None:
@@ -345,14 +355,28 @@ class FilesIterator(FilesReader):
     def lock(self) -> None:
         """Lock the files: every later write fails until :meth:`unlock`.
 
-        The record's media files are locked with its files.
+        The record's media files are locked with its files. Multipart
+        uploads still open (Files-REST's ``?uploads`` protocol) are aborted
+        first: locked, they could never complete, and they would keep their
+        share of the bucket's size. Pending files of the three-step upload
+        stay (listed to writers, completed after an unlock, removed by
+        ``gc`` once abandoned).
         """
         with step():
-            changed = self._writer().set_locked(True)
+            for files in (self, *self._followers()):
+                files._abort_open_uploads()
+            changed = self.writer().set_locked(True)
             for follower in self._followers():
-                follower._writer().set_locked(True)
+                follower.writer().set_locked(True)
             if changed:
                 send_signal(signals.files_locked, record=self.record)
+
+    def _abort_open_uploads(self) -> list[str]:
+        """Abort the bucket's open multipart uploads; return their keys."""
+        uploads = open_uploads(self.bucket_id)
+        if not uploads:
+            return []
+        return abort_uploads(self.bucket, uploads)
 
     def unlock(self) -> None:
         """Unlock the files (and media files) of a record that is not deleted."""
@@ -361,8 +385,8 @@ class FilesIterator(FilesReader):
                 description="The record is deleted; restore it first."
             )
         with step():
-            changed = self._writer().set_locked(False)
+            changed = self.writer().set_locked(False)
             for follower in self._followers():
-                follower._writer().set_locked(False)
+                follower.writer().set_locked(False)
             if changed:
                 send_signal(signals.files_unlocked, record=self.record)

@@ -13,18 +13,21 @@ Completing an upload is
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Optional
 
 from invenio_db import db
 from invenio_files_rest.errors import (
+    BucketLockedError,
     MultipartAlreadyCompleted,
     MultipartInvalidChunkSize,
     MultipartInvalidPartNumber,
     MultipartInvalidSize,
 )
 from invenio_files_rest.models import Bucket, FileInstance, MultipartObject, Part
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
 
 from .. import ledger, locks
 from ..hashing import parse_content_md5
@@ -142,7 +145,7 @@ def upload_part(
     check_part(multipart, part_number, content_length)
     if content_md5 is not None:
         parse_content_md5(content_md5)
-    upload_id = multipart.upload_id
+    upload_id, bucket_id = multipart.upload_id, multipart.bucket_id
     layout = layout_of(multipart)
     storage = multipart.file.storage()
     release_if_read_only(session)
@@ -150,7 +153,9 @@ def upload_part(
         checksum = write_part(storage, layout, part_number + 1, stream, content_md5)
         with step():
             current = session.get(MultipartObject, upload_id)
-            if current is None or current.completed:
+            if current is None:
+                raise _gone(bucket_id, session)
+            if current.completed:
                 raise MultipartAlreadyCompleted()
             part = Part.get_or_create(current, part_number)
             part.checksum = checksum
@@ -159,6 +164,20 @@ def upload_part(
         forget_part(upload_id, part_number, session)
         raise
     return part
+
+
+def _gone(bucket_id: Any, session: Session) -> Exception:
+    """The error for a part whose upload went while it was written.
+
+    Locking the files aborts their uploads: say so, as any write to the
+    locked bucket would.
+    """
+    bucket = session.get(Bucket, bucket_id)
+    if bucket is not None:
+        locks.refresh_bucket(bucket, session)
+        if bucket.locked:
+            return BucketLockedError()
+    return NotFound(description="The multipart upload was aborted.")
 
 
 def forget_part(
@@ -196,11 +215,74 @@ def remove_upload(multipart: MultipartObject, session: Optional[Session] = None)
 def abort(multipart: MultipartObject, session: Optional[Session] = None) -> Any:
     """Abort an upload: its reserved size is given back, its bytes go after commit."""
     session = session if session is not None else db.session()
-    bucket = multipart.bucket
     fileinstance = multipart.file
-    with step():
-        size = remove_upload(multipart, session)
-        locks.charge(bucket, -size, allow_locked=True, session=session)
-        if fileinstance is not None:
-            release(fileinstance, session)
+    abort_uploads(multipart.bucket, [multipart], session)
     return fileinstance
+
+
+def abort_uploads(
+    bucket: Bucket, uploads: list[MultipartObject], session: Optional[Session] = None
+) -> list[str]:
+    """Abort uploads of ``bucket``, giving their sizes back in one charge.
+
+    Their rows go now, their bytes once this commits. Works on a locked
+    bucket (locking it aborts its uploads).
+
+    :returns: the keys of the uploads aborted.
+    """
+    session = session if session is not None else db.session()
+    keys, total = [], 0
+    with step():
+        for multipart in uploads:
+            fileinstance = multipart.file
+            keys.append(multipart.key)
+            total += remove_upload(multipart, session)
+            if fileinstance is not None:
+                release(fileinstance, session)
+        locks.charge(bucket, -total, allow_locked=True, session=session)
+    return keys
+
+
+def open_uploads(
+    bucket_id: Any, session: Optional[Session] = None
+) -> list[MultipartObject]:
+    """Return the uploads of a bucket that are not completed, oldest first."""
+    session = session if session is not None else db.session()
+    return list(
+        session.execute(
+            select(MultipartObject)
+            .where(
+                MultipartObject.bucket_id == bucket_id,
+                MultipartObject.completed.is_(False),
+            )
+            .order_by(MultipartObject.created)
+        ).scalars()
+    )
+
+
+def last_activity() -> Any:
+    """SQL: when an upload last moved (started, or its newest part written)."""
+    newest_part = (
+        select(func.max(Part.updated))
+        .where(Part.upload_id == MultipartObject.upload_id)
+        .scalar_subquery()
+    )
+    return func.coalesce(newest_part, MultipartObject.updated)
+
+
+def abandoned_uploads(
+    cutoff: datetime, session: Optional[Session] = None
+) -> list[MultipartObject]:
+    """Return the open uploads that have not moved since ``cutoff`` (naive UTC)."""
+    session = session if session is not None else db.session()
+    return list(
+        session.execute(
+            select(MultipartObject)
+            .where(
+                MultipartObject.completed.is_(False),
+                MultipartObject.updated < cutoff,
+                last_activity() < cutoff,
+            )
+            .order_by(MultipartObject.created)
+        ).scalars()
+    )

@@ -26,34 +26,24 @@ from invenio_files_rest.models import Bucket, FileInstance
 from invenio_files_rest.utils import guess_mimetype
 from sqlalchemy.orm import Session
 
-from .. import ledger, locks, versions
+from .. import locks, versions
 from ..errors import (
     FileKeyExistsError,
     FileNotInRecordError,
     FilePendingError,
+    InvalidMetadataError,
+    InvalidTransferError,
     SizeMismatchError,
     TransferStateError,
 )
 from ..models import PENDING
 from ..references import release
 from ..transfers import FAILED as FAILED_STATE
-from ..transfers import (
-    FETCH,
-    LOCAL,
-    MULTIPART,
-    QUEUED,
-    REMOTE,
-    WAITING,
-    TransferRequest,
-)
-from ..transfers.parts import PartLayout, PartsStorage
+from ..transfers import WAITING, TransferRequest, provider
 from . import pending_rows, queries, rows
 from .entries import check_metadata, check_user_metadata_name
 from .pending_rows import PendingFile
 from .writer import Attached, FilesWriter
-
-INITIAL_STATES = {LOCAL: WAITING, MULTIPART: WAITING, FETCH: QUEUED}
-"""The state a transfer starts in, by type."""
 
 
 def _describe_state(found: PendingFile) -> str:
@@ -110,16 +100,22 @@ class PendingWriter:
         self._lock(keys)
         stored = queries.stored_entries(self.bucket_id, keys, session)
         heads = versions.heads(self.bucket_id, keys, session)
-        for request in requests:
+        for index, request in enumerate(requests):
+            for name in request.metadata:
+                try:
+                    check_user_metadata_name(name)
+                except InvalidMetadataError as error:
+                    raise InvalidTransferError(
+                        "File {0}: {1}".format(index, error.message)
+                    ) from error
             existing = stored.get(request.key)
             if existing is not None and existing.status == PENDING:
                 raise FilePendingError(request.key)
             if existing is not None or request.key in heads:
                 raise FileKeyExistsError(request.key)
             for name, value in request.metadata.items():
-                check_user_metadata_name(name)
                 check_metadata(name, value)
-        pending = [request for request in requests if request.type != REMOTE]
+        pending = [request for request in requests if provider(request.type).pending]
         position = queries.next_position(self.bucket_id, session)
         new_rows, transfers = [], []
         for offset, request in enumerate(pending):
@@ -133,22 +129,16 @@ class PendingWriter:
                 status=PENDING,
             )
             new_rows.append(row)
-            details: dict[str, Any] = {}
-            if request.url is not None:
-                details["url"] = request.url
-            if request.type == MULTIPART:
-                details.update(
-                    size=request.size, parts=request.parts, part_size=request.part_size
-                )
+            kind = provider(request.type)
             transfers.append(
                 dict(
                     entry_id=row["id"],
                     type=request.type,
-                    state=INITIAL_STATES[request.type],
+                    state=kind.initial_state,
                     size=request.size,
                     checksum=request.checksum,
                     reserved=request.size or 0,
-                    json=details,
+                    json=kind.details(request),
                 )
             )
         rows.insert_many(new_rows, session)
@@ -314,22 +304,12 @@ def discard_bucket(bucket_id: Any, session: Session) -> list[PendingFile]:
 
 
 def abort_at_storage(found: PendingFile, session: Session) -> None:
-    """Abort a direct multipart upload at the storage once this commits."""
-    if found.type != MULTIPART or found.file_id is None:
-        return
-    fileinstance = session.get(FileInstance, found.file_id)
-    if fileinstance is None or not fileinstance.uri:
-        return
-    target = PartsStorage(fileinstance.storage())
-    if not target.direct:
-        return
-    layout = PartLayout.from_json(found.details)
-    state = dict(found.details.get("storage", {}))
+    """Give up what the storage holds for a pending file, once this commits.
 
-    def abort() -> None:
-        target.abort(layout, state)
-
-    ledger.call_after_commit(abort)
+    Its transfer type says what (a direct multipart upload is aborted at
+    the storage; the others hold nothing there).
+    """
+    provider(found.type).abort(found, session)
 
 
-__all__ = ("INITIAL_STATES", "PendingWriter", "abort_at_storage", "discard_bucket")
+__all__ = ("PendingWriter", "abort_at_storage", "discard_bucket")

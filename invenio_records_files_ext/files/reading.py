@@ -63,8 +63,11 @@ class FilesReader:
     #
     # Reading
     #
-    def _settle(self) -> None:
+    def settle(self) -> None:
+        """Bring the rows in step with object versions other code wrote."""
         sync.settle(self.bucket_id)
+
+    _settle = settle
 
     def stored_key(self, key: str) -> str:
         """Return the spelling under which ``key`` is stored.
@@ -84,10 +87,13 @@ class FilesReader:
                     return form
         return forms[0]
 
-    def _make_file(self, obj: ObjectVersion, entry: dict[str, Any]) -> Any:
+    def make_file(self, obj: ObjectVersion, entry: dict[str, Any]) -> Any:
+        """Return the ``file_cls`` instance of a version and its entry, bound to these files."""
         fileobj = self.file_cls(obj, entry)
         fileobj._files = self
         return fileobj
+
+    _make_file = make_file
 
     @property
     def keys(self) -> list[str]:

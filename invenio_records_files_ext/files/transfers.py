@@ -21,7 +21,6 @@ extension sets the Celery one).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any, Optional, Union
 
@@ -29,27 +28,14 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from .. import transfers
-from ..checksums import (
-    announced_algorithms,
-    parse_checksum,
-    save_checksums,
-    stored_checksums,
-)
-from ..errors import FileNotInRecordError, SizeMismatchError, TransferStateError
+from ..checksums import announced_algorithms
+from ..errors import FileNotInRecordError, SizeMismatchError
 from ..keys import validate_key
 from ..steps import step
 from ..storage import UploadTarget, discard, stage_file
-from ..transfers import (
-    FETCH,
-    LOCAL,
-    MULTIPART,
-    RECEIVED,
-    REMOTE,
-    REMOTE_STORAGE_CLASS,
-    WAITING,
-)
+from ..transfers import LOCAL, MULTIPART, RECEIVED, WAITING, Committed, provider
+from ..transfers.registry import check_type
 from . import pending_rows
-from .multipart_flow import Committed, MultipartFlow, check_checksum, check_type
 from .pending import PendingWriter, abort_at_storage
 from .pending_rows import PendingFile
 
@@ -60,16 +46,18 @@ class Transfers:
     def __init__(self, files: Any) -> None:
         """Bind to a record's files (a ``FilesIterator``)."""
         self.files = files
-        self.multipart = MultipartFlow(self)
 
     @property
     def bucket(self) -> Any:
         """The record's bucket."""
         return self.files.bucket
 
-    def _writer(self) -> PendingWriter:
-        self.files._writable_bucket()
+    def writer(self) -> PendingWriter:
+        """Return the writer of the pending files (refused if the files are not writable)."""
+        self.files.writable_bucket()
         return PendingWriter(self.bucket)
+
+    _writer = writer
 
     #
     # Reading
@@ -89,7 +77,7 @@ class Transfers:
         Direct uploads (S3) get presigned URLs; others get
         ``<base_url>/content/<n>``.
         """
-        return self.multipart.part_links(found, base_url)
+        return provider(found.type).part_links(self, found, base_url)
 
     def upload_part(
         self,
@@ -100,7 +88,9 @@ class Transfers:
         content_md5: Optional[str] = None,
     ) -> PendingFile:
         """Write part ``number`` of a multipart upload that goes through the app."""
-        return self.multipart.upload_part(key, number, stream, size, content_md5)
+        return provider(MULTIPART).upload_part(  # type: ignore[attr-defined,no-any-return]
+            self, key, number, stream, size, content_md5
+        )
 
     def pending(self) -> Iterator[PendingFile]:
         """Yield the pending files in the record's order, chunk by chunk."""
@@ -125,48 +115,18 @@ class Transfers:
             record's files are disabled.
         """
         requests = transfers.parse_requests(data)
-        writer = self._writer()
+        writer = self.writer()
         results: dict[str, Any] = {}
         with step():
             writer.announce(requests)
             for request in requests:
-                if request.type == REMOTE:
-                    results[request.key] = self._attach_remote(request)
-                elif request.type == MULTIPART:
-                    self.multipart.start(writer, request)
-                elif request.type == FETCH:
-                    transfers.launch_after_commit(
-                        transfers.FETCH_JOB, self.bucket.id, request.key
-                    )
+                done = provider(request.type).announce(self, writer, request)
+                if done is not None:
+                    results[request.key] = done
         waiting = [request.key for request in requests if request.key not in results]
         results.update(pending_rows.by_keys(self.bucket.id, waiting))
-        self.files._changed()
+        self.files.changed()
         return [results[request.key] for request in requests]
-
-    def _attach_remote(self, request: transfers.TransferRequest) -> Any:
-        fileinstance = FileInstance.get_by_uri(request.url)
-        if fileinstance is None:
-            fileinstance = FileInstance(
-                id=uuid.uuid4(),
-                uri=request.url,
-                size=request.size or 0,
-                storage_class=REMOTE_STORAGE_CLASS,
-                readable=False,
-                writable=False,
-            )
-            announced = parse_checksum(request.checksum)
-            if announced is not None:
-                save_checksums(fileinstance, dict([announced]))
-            stored = False
-        else:
-            stored = True
-        attached = self.files._writer().attach(
-            request.key,
-            fileinstance,
-            stored_instance=stored,
-            metadata=request.metadata,
-        )
-        return self.files._after_attach(attached)
 
     #
     # Local uploads
@@ -193,7 +153,7 @@ class Transfers:
         found = self.get(key)
         check_type(found, LOCAL, "PUT .../content")
         if target is None:
-            target = UploadTarget.of(self.files._writable_bucket())
+            target = UploadTarget.of(self.files.writable_bucket())
         expected = found.size if found.size is not None else size
         if found.size is not None and size is not None and size != found.size:
             raise SizeMismatchError(found.size, size)
@@ -206,7 +166,7 @@ class Transfers:
         )
         with step() as current:
             current.undo(lambda: discard(fileinstance.id))
-            return self._writer().receive(
+            return self.writer().receive(
                 key, fileinstance, (WAITING, RECEIVED), RECEIVED
             )
 
@@ -229,30 +189,13 @@ class Transfers:
             if completed is None:
                 raise FileNotInRecordError(key)
             return Committed(completed, None)
-        if found.type == LOCAL:
-            return Committed(self._commit_local(found), None)
-        if found.type == MULTIPART:
-            return self.multipart.commit(found)
-        raise TransferStateError(
-            "The file {0!r} is fetched by the application, which completes it "
-            "itself (state {1!r}).".format(key, found.state)
-        )
-
-    def _commit_local(self, found: PendingFile) -> Any:
-        if found.state != RECEIVED:
-            raise TransferStateError(
-                "The bytes of {0!r} have not been uploaded yet (PUT .../content "
-                "first).".format(found.key)
-            )
-        fileinstance = db.session.get(FileInstance, found.file_id)
-        check_checksum(found, stored_checksums(fileinstance))
-        return self.complete(found.key, fileinstance)
+        return provider(found.type).commit(self, found)
 
     def complete(self, key: str, fileinstance: FileInstance) -> Any:
         """Make a pending file completed with these (checked) bytes; send the hooks."""
         with step():
-            attached = self._writer().complete(key, fileinstance)
-            return self.files._after_attach(attached)
+            attached = self.writer().complete(key, fileinstance)
+            return self.files.after_attach(attached)
 
     #
     # Work done by a worker (fetch, verification)
@@ -269,11 +212,11 @@ class Transfers:
             the upload's own, already stored (a verified multipart upload).
         """
         with step():
-            writer = self._writer()
+            writer = self.writer()
             if fileinstance not in db.session:
                 writer.receive(key, fileinstance, (state,), state)
             attached = writer.complete(key, fileinstance)
-            return self.files._after_attach(attached)
+            return self.files.after_attach(attached)
 
     #
     # Ending otherwise
@@ -293,12 +236,12 @@ class Transfers:
         :raises KeyError: no pending file has this key.
         """
         key = validate_key(key)
-        writer = self._writer()
+        writer = self.writer()
         with step():
             found = writer.get(key)
             abort_at_storage(found, db.session())
             found = writer.discard(key)
-        self.files._changed()
+        self.files.changed()
         return found
 
 

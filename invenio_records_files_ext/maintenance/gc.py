@@ -9,6 +9,9 @@
 * Pending files abandoned: announced, and their transfer has not moved for
   longer than ``RECORDS_FILES_PENDING_MAX_AGE``. They go with their bytes
   and their quota reservation (a multipart upload open at S3 is aborted).
+* Multipart uploads of Files-REST's protocol (``?uploads``) abandoned: not
+  moved (started, or a part written) for as long. They are aborted: their
+  bytes and reservation go, on locked buckets too.
 
 Bytes in local folders no file instance points to are the job of
 :mod:`.localstorage`. Each removal is committed on its own, and every
@@ -23,11 +26,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from invenio_db import db
-from invenio_files_rest.models import Bucket, FileInstance, ObjectVersion
+from invenio_files_rest.models import (
+    Bucket,
+    FileInstance,
+    MultipartObject,
+    ObjectVersion,
+)
 from sqlalchemy import delete, func, select
 
 from .. import ledger, locks, ownership
 from ..errors import describe
+from ..files import multipart as multipart_uploads
 from ..files import pending_rows
 from ..files.pending import PendingWriter, abort_at_storage
 from ..lifecycle import remove_bucket
@@ -259,6 +268,84 @@ def delete_abandoned(items: list[AbandonedFile], max_age: float) -> OrphanDeleti
             if found is not None and _older(found.updated, cutoff):
                 abort_at_storage(found, db.session())
                 writer.discard(item.key)
+                removed += 1
+            db.session.commit()
+        except Exception as error:
+            db.session.rollback()
+            errors.append("{0}: {1}".format(item.key, describe(error)))
+    return OrphanDeletion(removed, errors)
+
+
+@dataclass(frozen=True)
+class AbandonedUpload:
+    """A multipart upload of Files-REST's protocol that has not moved for too long."""
+
+    bucket_id: Any
+    key: str
+    upload_id: Any
+    updated: Any
+    """When it last moved: started, or its newest part written."""
+
+    reserved: int
+
+
+def _upload_cutoff(max_age: float) -> datetime:
+    # Files-REST's timestamps are naive UTC.
+    return (datetime.now(tz=timezone.utc) - timedelta(seconds=max_age)).replace(
+        tzinfo=None
+    )
+
+
+def abandoned_uploads(max_age: float) -> list[AbandonedUpload]:
+    """Return the open multipart uploads untouched for ``max_age`` seconds.
+
+    The uploads of Files-REST's ``?uploads`` protocol; those of the
+    multipart transfer are pending files (:func:`abandoned_files`).
+    """
+    session = db.session
+    cutoff = _upload_cutoff(max_age)
+    found = []
+    for multipart in multipart_uploads.abandoned_uploads(cutoff, session):
+        moved = session.execute(
+            select(multipart_uploads.last_activity()).where(
+                MultipartObject.upload_id == multipart.upload_id
+            )
+        ).scalar()
+        found.append(
+            AbandonedUpload(
+                multipart.bucket_id,
+                multipart.key,
+                multipart.upload_id,
+                moved,
+                int(multipart.size or 0),
+            )
+        )
+    db.session.rollback()
+    return found
+
+
+def delete_abandoned_uploads(
+    items: list[AbandonedUpload], max_age: float
+) -> OrphanDeletion:
+    """Abort abandoned multipart uploads, one transaction each.
+
+    Each is looked at again under its bucket's lock: an upload that moved
+    since it was listed (or completed, or went) is kept. Their reservations
+    are given back, locked buckets included.
+    """
+    cutoff = _upload_cutoff(max_age)
+    removed, errors = 0, []
+    for item in items:
+        try:
+            locks.lock_bucket(item.bucket_id)
+            still = [
+                multipart
+                for multipart in multipart_uploads.abandoned_uploads(cutoff)
+                if multipart.upload_id == item.upload_id
+            ]
+            if still:
+                bucket = db.session.get(Bucket, item.bucket_id)
+                multipart_uploads.abort_uploads(bucket, still)
                 removed += 1
             db.session.commit()
         except Exception as error:

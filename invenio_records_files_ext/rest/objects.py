@@ -104,9 +104,17 @@ class RecordObjectResource(FilesView, ObjectResource):
         access.decide(self.record, access.UPDATE, self.endpoint_options).check()
         return entry_of(self, found)
 
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        """Delete a file, one of its versions, a pending file, or abort a multipart upload."""
-        if not request.args:
+    @use_kwargs_from_query(ObjectResource.delete_args)
+    def delete(
+        self, *args: Any, version_id: Any = None, upload_id: Any = None, **kwargs: Any
+    ) -> Any:
+        """Delete a file, one of its versions, a pending file, or abort a multipart upload.
+
+        Without ``versionId`` or ``uploadId`` (read by webargs, as
+        Files-REST reads them) a pending file of the key is removed, if
+        there is one.
+        """
+        if version_id is None and upload_id is None:
             answer = abort_pending(self, kwargs["key"])
             if answer is not None:
                 return answer

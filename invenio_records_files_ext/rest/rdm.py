@@ -29,7 +29,7 @@ from ..files.entries import user_metadata
 from ..files.pending_rows import PendingFile
 from ..models import REMOTE_STORAGE_CLASS
 from ..serializer import BLUEPRINT_NAME
-from ..transfers import FAILED, LOCAL, MULTIPART, REMOTE
+from ..transfers import FAILED, LOCAL, REMOTE, provider
 from ..urls import api_url
 
 COMPLETED_STATUS = "completed"
@@ -127,14 +127,9 @@ def pending_entry(
     transfer: dict[str, Any] = {"type": found.type, "state": found.state}
     if found.error:
         transfer["error"] = found.error
-    names: tuple[str, ...] = ()
-    if found.type == LOCAL:
-        names = ("content", "commit")
-    elif found.type == MULTIPART:
-        transfer["parts"] = found.details.get("parts")
-        transfer["part_size"] = found.details.get("part_size")
-        names = ("commit",)
-    entry_links: dict[str, Any] = links.entry(found.key, *names)
+    kind = provider(found.type)
+    transfer.update(kind.status(found))
+    entry_links: dict[str, Any] = links.entry(found.key, *kind.link_names)
     if parts:
         entry_links["parts"] = parts
     return {

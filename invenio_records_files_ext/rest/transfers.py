@@ -120,7 +120,7 @@ def rdm_listing(
         for found in islice(view.files.transfers.pending(), size):
             entries.append(entry_of(view, found))
     for obj, data in items:
-        entries.append(entry_of(view, view.files._make_file(obj, data)))
+        entries.append(entry_of(view, view.files.make_file(obj, data)))
     return {"enabled": True, "entries": entries}
 
 
@@ -130,7 +130,7 @@ class ContentResource(TransferView):
     def put(self, bucket_id: Any = None, key: str = "", **kwargs: Any) -> Any:
         """Upload the bytes (``application/octet-stream``)."""
         check_upload_body()
-        target = UploadTarget.of(self.files._writable_bucket())
+        target = UploadTarget.of(self.files.writable_bucket())
         stream = request.stream
         # The body is streamed with no transaction open (see the one-step
         # upload in objects.py).

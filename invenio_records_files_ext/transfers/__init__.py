@@ -14,11 +14,17 @@ InvenioRDM does:
   part, straight to the storage when it can take them (S3: presigned
   URLs), through the application otherwise (:mod:`.parts`), then commits.
 
-This module parses and checks what the client announces
-(:func:`parse_requests`); it touches no database.
+Each type is a provider (:mod:`.registry`) in a module of its own
+(:mod:`.local`, :mod:`.fetch`, :mod:`.remote`, :mod:`.multipart`), holding
+the schema of its ``transfer`` object, what announcing, committing and
+aborting do, what its entry shows and the name of its background job.
+What the client announces is checked by schemas (:func:`parse_requests`, :mod:`.schema`).
 """
 
 from ..models import REMOTE_STORAGE_CLASS
+
+# The providers register themselves (registry.types() keeps TYPES' order).
+from . import fetch, local, multipart, remote  # noqa: F401
 from .constants import (
     FAILED,
     FETCH,
@@ -36,13 +42,9 @@ from .constants import (
     WAITING,
 )
 from .launch import Launcher, launch_after_commit, set_launcher
-from .requests import (
-    TransferRequest,
-    check_url,
-    host_allowed,
-    parse_request,
-    parse_requests,
-)
+from .registry import Committed, TransferProvider, TransferRequest, provider
+from .requests import check_url, host_allowed
+from .schema import parse_request, parse_requests
 
 __all__ = (
     "FAILED",
@@ -57,7 +59,9 @@ __all__ = (
     "REMOTE_STORAGE_CLASS",
     "STATES",
     "TYPES",
+    "Committed",
     "Launcher",
+    "TransferProvider",
     "TransferRequest",
     "VERIFYING",
     "VERIFY_JOB",
@@ -67,5 +71,6 @@ __all__ = (
     "launch_after_commit",
     "parse_request",
     "parse_requests",
+    "provider",
     "set_launcher",
 )
