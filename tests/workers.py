@@ -44,6 +44,12 @@ def broker_for(app, redis_url):
         _forget_connections(celery)
 
 
+def purge(app, redis_url):
+    """Drop the tasks waiting in the broker (left by an earlier test's beat)."""
+    with broker_for(app, redis_url) as celery:
+        celery.control.purge()
+
+
 class Worker:
     """A Celery worker process; its log is kept in ``folder``."""
 
