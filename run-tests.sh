@@ -118,6 +118,7 @@ step "Benchmarks: smoke run (figures are measured with the full runs, see benchm
 "$PY" benchmarks/migration.py --quick
 "$PY" benchmarks/transfers.py --quick
 "$PY" benchmarks/archive.py --quick
+"$PY" benchmarks/listing.py --quick
 
 if [ "${SKIP_POSTGRESQL:-}" = 1 ]; then
     step "PostgreSQL run skipped (SKIP_POSTGRESQL=1)"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional
 
 from invenio_db import db
-from invenio_files_rest.models import FileInstance, ObjectVersion
+from invenio_files_rest.models import FileInstance, ObjectVersion, ObjectVersionTag
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
@@ -380,6 +380,108 @@ def page(
         return Page(items, next=last if rows else before, prev=first if more else None)
     return Page(
         items,
+        next=last if more else None,
+        prev=first if after is not None and rows else None,
+    )
+
+
+LISTED_COLUMNS = ENTRY_COLUMNS + (
+    ObjectVersion.created,
+    ObjectVersion.updated,
+    ObjectVersion.is_head,
+    FileInstance.storage_class,
+)
+"""What a listing shows of a file: its entry, its version's dates, its storage."""
+
+
+@dataclass
+class RowsPage:
+    """One page of a listing as rows of :data:`LISTED_COLUMNS` (no ORM objects)."""
+
+    rows: list[Any]
+    """The page's rows, in the record's order."""
+
+    entries: list[dict[str, Any]]
+    """The entry of each row (see :func:`entry_from_row`)."""
+
+    tags: dict[Any, dict[str, str]]
+    """The tags of the page's object versions: version id -> {key: value}."""
+
+    next: Optional[Cursor]
+    prev: Optional[Cursor]
+
+
+def page_statement(
+    bucket_id: Any, after: Optional[Cursor] = None, before: Optional[Cursor] = None
+) -> Select[Any]:
+    """The statement selecting a listing page's rows (add its ``limit``)."""
+    query = _joined(*LISTED_COLUMNS).where(_completed(bucket_id))
+    if before is not None:
+        return query.where(_before(before)).order_by(
+            FileEntry.position.desc(), FileEntry.key.desc()
+        )
+    if after is not None:
+        query = query.where(_after(after))
+    return query.order_by(*_order())
+
+
+def _page_tags(
+    session: Session, bucket_id: Any, first: Cursor, last: Cursor
+) -> dict[Any, dict[str, str]]:
+    # The page's files are those between its first and last cursor: their
+    # tags in one query, with no list of ids to bind.
+    span = (
+        select(FileEntry.version_id)
+        .where(_completed(bucket_id))
+        .where(tuple_(*_order()) >= _cursor_value(first))
+        .where(tuple_(*_order()) <= _cursor_value(last))
+    )
+    tags: dict[Any, dict[str, str]] = {}
+    for version_id, key, value in session.execute(
+        select(
+            ObjectVersionTag.version_id, ObjectVersionTag.key, ObjectVersionTag.value
+        ).where(ObjectVersionTag.version_id.in_(span.scalar_subquery()))
+    ):
+        tags.setdefault(version_id, {})[key] = value
+    return tags
+
+
+def rows_page(
+    bucket_id: Any,
+    size: int,
+    after: Optional[Cursor] = None,
+    before: Optional[Cursor] = None,
+    session: Optional[Session] = None,
+) -> RowsPage:
+    """Return one page of at most ``size`` files, as rows, after or before a cursor.
+
+    Like :func:`page` without ORM objects: two queries (the files, then
+    their tags) whatever the page or the record.
+    """
+    session = _session(session)
+    found = session.execute(
+        page_statement(bucket_id, after, before).limit(size + 1)
+    ).all()
+    more = len(found) > size
+    rows = list(found[:size])
+    if before is not None:
+        rows.reverse()
+    first = Cursor(rows[0].position, rows[0].key) if rows else None
+    last = Cursor(rows[-1].position, rows[-1].key) if rows else None
+    tags = _page_tags(session, bucket_id, first, last) if first and last else {}
+    entries = [entry_from_row(bucket_id, row) for row in rows]
+    if before is not None:
+        return RowsPage(
+            rows,
+            entries,
+            tags,
+            next=last if rows else before,
+            prev=first if more else None,
+        )
+    return RowsPage(
+        rows,
+        entries,
+        tags,
         next=last if more else None,
         prev=first if after is not None and rows else None,
     )
