@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from .. import cursors
 from ..models import COMPLETED, FileEntry
-from ..sql import chunks
+from ..sql import chunks, utc_column
 from .entries import FilesSummary, make_fields
 
 ITER_CHUNK_SIZE = 1000
@@ -386,8 +386,9 @@ def page(
 
 
 LISTED_COLUMNS = ENTRY_COLUMNS + (
-    ObjectVersion.created,
-    ObjectVersion.updated,
+    # Invenio-DB's time type would make the statement compiled every time.
+    utc_column(ObjectVersion.created),
+    utc_column(ObjectVersion.updated),
     ObjectVersion.is_head,
     FileInstance.storage_class,
 )
