@@ -233,3 +233,25 @@ def test_record_read_shows_its_files_at_a_constant_cost(app, client, shaped):
             e["key"] for e in stored_record(pid).files.dumps()
         ]
     assert len(set(counts.values())) == 1, counts
+
+
+def test_pages_forward_and_back(app, client, shaped):
+    pid = shaped
+    everything = [item["key"] for item in client.get(files_url(pid)).json["contents"]]
+    forward, url = [], files_url(pid) + "?size=4"
+    while url:
+        body = client.get(url).json
+        forward.append([item["key"] for item in body["contents"]])
+        entries = [e["key"] for e in body["entries"] if e["status"] == "completed"]
+        assert entries == forward[-1]
+        url = body["links"].get("next", "").replace("http://localhost", "")
+        last = body
+    assert [key for page in forward for key in page] == everything
+    backward, url = [], last["links"]["prev"].replace("http://localhost", "")
+    while url:
+        body = client.get(url).json
+        backward.insert(0, [item["key"] for item in body["contents"]])
+        url = body["links"].get("prev", "").replace("http://localhost", "")
+    assert backward == forward[:-1]
+    # A page reached backwards links to the page after it.
+    assert "next" in body["links"]
