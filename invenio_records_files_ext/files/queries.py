@@ -198,8 +198,9 @@ def inline_entries(
     complete = len(rows) <= limit
     rows = rows[:limit]
     preview = next((row.key for row in rows if row.preview), None)
+    bucket = str(bucket_id)  # once, not per row
     return InlineEntries(
-        [entry_from_row(bucket_id, row) for row in rows], preview, complete
+        [entry_from_row(bucket, row) for row in rows], preview, complete
     )
 
 
@@ -543,7 +544,8 @@ def rows_page(
     first = Cursor(rows[0].position, rows[0].key) if rows else None
     last = Cursor(rows[-1].position, rows[-1].key) if rows else None
     tags = _page_tags(session, bucket_id, first, last) if first and last else {}
-    entries = [entry_from_row(bucket_id, row) for row in rows]
+    bucket = str(bucket_id)  # once, not per row
+    entries = [entry_from_row(bucket, row) for row in rows]
     if before is not None:
         return RowsPage(
             rows,

@@ -95,31 +95,31 @@ ENTRY_VIEWS = ("object_api", "content_api", "commit_api")
 
 
 def content_item(
-    row: Any,
+    key: str,
     entry: dict[str, Any],
     tags: dict[str, str],
     url: str,
-    created: Optional[str],
-    updated: Optional[str],
+    times: tuple[Optional[str], Optional[str]],
+    is_head: bool,
+    stored_mimetype: Optional[str],
 ) -> dict[str, Any]:
     """Return one object version of ``contents`` (Files-REST's shape).
 
-    :param row: a row of :data:`~invenio_records_files_ext.files.queries.LISTED_COLUMNS`.
     :param entry: its entry.
     :param url: the URL of its file.
-    :param created: its creation time, as written.
-    :param updated: its update time, as written.
+    :param times: its creation and update times, as written.
+    :param stored_mimetype: the MIME type its object version stores, if any.
     """
     size = entry["size"]
     return {
-        "created": created,
-        "updated": updated,
+        "created": times[0],
+        "updated": times[1],
         # Every listed version has its file: it is no delete marker.
-        "links": _object_links(url, entry["version_id"], bool(row.is_head)),
-        "key": row.key,
+        "links": _object_links(url, entry["version_id"], is_head),
+        "key": key,
         "version_id": entry["version_id"],
-        "is_head": bool(row.is_head),
-        "mimetype": row.stored_mimetype or guess_mimetype(row.key),
+        "is_head": is_head,
+        "mimetype": stored_mimetype or guess_mimetype(key),
         "size": int(size) if size is not None else None,
         "checksum": entry["checksum"],
         "delete_marker": False,
@@ -175,23 +175,29 @@ def listing_body(
     empty: dict[str, str] = {}
     contents, completed = [], []
     for row, entry in zip(rows, entries):
-        url, entry_links = links.urls(row.key)
-        created, updated = _iso(row.created), _iso(row.updated)
-        remote = row.storage_class == REMOTE_STORAGE_CLASS
+        key, created, updated = row.key, row.created, row.updated
+        url, entry_links = links.urls(key)
+        times = (_iso(created), _iso(updated))
         contents.append(
             content_item(
-                row, entry, tags.get(row.version_id, empty), url, created, updated
+                key,
+                entry,
+                tags.get(row.version_id, empty),
+                url,
+                times,
+                bool(row.is_head),
+                row.stored_mimetype,
             )
         )
         # InvenioRDM's entries give naive times as UTC: the same text when
         # the database gives them with their zone (one isoformat per time).
         completed.append(
             stored_entry(
-                row.key,
-                created if _aware(row.created) else row.created,
-                updated if _aware(row.updated) else row.updated,
+                key,
+                times[0] if _aware(created) else created,
+                times[1] if _aware(updated) else updated,
                 entry,
-                remote,
+                row.storage_class == REMOTE_STORAGE_CLASS,
                 entry_links,
             )
         )
