@@ -10,7 +10,7 @@ from sqlalchemy import literal_column
 T = TypeVar("T")
 
 
-class CachedUTCDateTime(UTCDateTime):  # type: ignore[misc]
+class _CachedUTCDateTime(UTCDateTime):  # type: ignore[misc]
     """Invenio-DB's UTC time column type, which SQLAlchemy may cache.
 
     Invenio-DB's type says ``cache_ok = False``: every statement selecting
@@ -19,6 +19,7 @@ class CachedUTCDateTime(UTCDateTime):  # type: ignore[misc]
     stops its statements from being cached; the values read are the same.
     """
 
+    #: The type has no parameters: its statements may be cached.
     cache_ok = True
 
 
@@ -32,7 +33,7 @@ def utc_column(column: Any) -> Any:
     expression = getattr(column, "expression", column)  # a mapped attribute's column
     name = expression.name
     return literal_column(
-        "{0}.{1}".format(expression.table.name, name), CachedUTCDateTime()
+        "{0}.{1}".format(expression.table.name, name), _CachedUTCDateTime()
     ).label(name)
 
 
