@@ -19,8 +19,10 @@ record shows them; in search documents, always for restricted records.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
+from invenio_records.dumpers import Dumper
 from invenio_records.extensions import RecordExtension
 
 from . import visibility
@@ -37,18 +39,48 @@ class FilesDumpExtension(RecordExtension):
     """Record extension putting the files into dumps."""
 
     def pre_dump(self, record: Any, data: Any, dumper: Any = None) -> None:
-        """Load ``_files`` so that the dump copies it."""
+        """Load ``_files`` so that the dump copies it.
+
+        With Invenio-Records' plain :class:`~invenio_records.dumpers.Dumper`
+        the inline keys are set aside while it deep-copies the record, and
+        :meth:`post_dump` copies them into the dump: entries are JSON, a
+        copy made for JSON costs a fraction of ``deepcopy`` (most of a
+        record read with 1,000 files, before).
+        """
         if _shows_files(record):
             inline.load(record)
+            if type(dumper or getattr(record, "dumper", None)) is Dumper:
+                inline.set_aside(record)
 
     def post_dump(self, record: Any, data: Any, dumper: Any = None) -> None:
         """Add the files summary to the dump."""
+        if _shows_files(record):
+            for key, value in inline.take_back(record).items():
+                if isinstance(data, dict):
+                    data[key] = copy_json(value)
         if isinstance(data, dict) and _shows_files(record) and inline.dump_enabled():
             data[SUMMARY_KEY] = _summary(record, visibility.hides_entries(record))
 
     def pre_load(self, data: Any, loader: Any = None) -> None:
         """Drop the summary: it is derived, not stored."""
         data.pop(SUMMARY_KEY, None)
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def copy_json(value: Any) -> Any:
+    """Return a copy of a JSON value (dicts and lists copied, atoms shared)."""
+    if isinstance(value, dict):
+        return {
+            name: item if item.__class__ in _ATOMS else copy_json(item)
+            for name, item in value.items()
+        }
+    if isinstance(value, list):
+        return [item if item.__class__ in _ATOMS else copy_json(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(copy_json(item) for item in value)
+    return deepcopy(value) if value.__class__ not in _ATOMS else value
 
 
 def add_files_to_index(

@@ -9,8 +9,11 @@ routes. Links start with the site's ``SITE_API_URL`` when it is set
 (:func:`~invenio_records_files_ext.urls.api_url`).
 """
 
-from functools import partial
+import json
+from typing import Any, Optional
+from urllib.parse import urlencode
 
+from flask import current_app, request
 from invenio_files_rest import serializer as files_rest
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion, Part
 from marshmallow import fields, post_dump
@@ -18,6 +21,7 @@ from marshmallow_utils.context import context_schema
 
 from .checksums import file_checksums
 from .transfers.parts import PartLayout
+from .url_templates import KeyURL, key_url
 from .urls import api_url
 
 BLUEPRINT_NAME = "invenio_records_files"
@@ -41,6 +45,42 @@ def files_url(view, bucket_id, endpoint=None, pid_value=None, **values):
             **values,
         )
     return api_url(_FILES_REST_VIEWS[view], bucket_id=str(bucket_id), **values)
+
+
+def object_urls(
+    bucket_id: Any, endpoint: Optional[str] = None, pid_value: Optional[str] = None
+) -> Optional[KeyURL]:
+    """Return the URLs of a bucket's files, one per key (see :func:`files_url`).
+
+    Built once per request (:func:`~invenio_records_files_ext.url_templates.key_url`);
+    ``None`` when the route cannot be built.
+    """
+    if endpoint and pid_value is not None:
+        return key_url(
+            "{0}.{1}_object_api".format(BLUEPRINT_NAME, endpoint), pid_value=pid_value
+        )
+    return key_url(_FILES_REST_VIEWS["object_api"], bucket_id=str(bucket_id))
+
+
+def with_query(url: str, **values: Any) -> str:
+    """Return ``url`` with ``values`` as its query string, as ``url_for`` writes it."""
+    if not values:
+        return url
+    return (
+        url
+        + "?"
+        + urlencode(
+            [(name, str(value)) for name, value in values.items()], safe="!$'()*,/:;?@"
+        )
+    )
+
+
+def _object_url(bucket_id, key, **query):
+    context = context_schema.get()
+    urls = object_urls(bucket_id, context.get("endpoint"), context.get("pid_value"))
+    if urls is None:
+        return _url("object_api", bucket_id, key=key, **query)
+    return with_query(urls(key), **query)
 
 
 def _url(view, bucket_id, **values):
@@ -79,13 +119,11 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
         version = {"versionId": o.version_id}
         current = o.is_head and not o.deleted
         links = {
-            "self": _url(
-                "object_api", o.bucket_id, key=o.key, **({} if current else version)
-            ),
-            "version": _url("object_api", o.bucket_id, key=o.key, **version),
+            "self": _object_url(o.bucket_id, o.key, **({} if current else version)),
+            "version": _object_url(o.bucket_id, o.key, **version),
         }
         if current:
-            links["uploads"] = _url("object_api", o.bucket_id, key=o.key) + "?uploads"
+            links["uploads"] = _object_url(o.bucket_id, o.key) + "?uploads"
         return links
 
     @post_dump(pass_many=True)
@@ -121,15 +159,12 @@ class MultipartObjectSchema(files_rest.MultipartObjectSchema):
         """Dump links."""
         context = context_schema.get()
         links = {
-            "self": _url("object_api", o.bucket_id, key=o.key, uploadId=o.upload_id),
-            "object": _url("object_api", o.bucket_id, key=o.key),
+            "self": _object_url(o.bucket_id, o.key, uploadId=o.upload_id),
+            "object": _object_url(o.bucket_id, o.key),
         }
         if context.get("object_version_id"):
-            links["object_version"] = _url(
-                "object_api",
-                o.bucket_id,
-                key=o.key,
-                versionId=context["object_version_id"],
+            links["object_version"] = _object_url(
+                o.bucket_id, o.key, versionId=context["object_version_id"]
             )
         if context.get("bucket"):
             links["bucket"] = _url("bucket_api", o.bucket_id)
@@ -159,7 +194,47 @@ serializer_mapping = {
 }
 """Models to the schemas used under record routes."""
 
-json_serializer = partial(
-    files_rest.json_serializer, serializer_mapping=serializer_mapping
-)
-"""Invenio-Files-REST's JSON serializer with this module's schemas."""
+BODY = "body"
+"""Context key of a body already built as JSON data (no schema applies)."""
+
+
+def json_serializer(
+    data=None,
+    code=200,
+    headers=None,
+    context=None,
+    etag=None,
+    task_result=None,
+    **kwargs,
+):
+    """Invenio-Files-REST's JSON serializer with this module's schemas.
+
+    With ``context={"body": True}``, ``data`` is the body itself (dicts and
+    lists, such as a listing page built by
+    :mod:`invenio_records_files_ext.rest.listing_json`), written as it is,
+    compact unless the request asks ``?prettyprint=1``, as Files-REST writes.
+    """
+    if context and context.get(BODY):
+        pretty = bool(request and request.args.get("prettyprint"))
+        text = json.dumps(
+            data,
+            indent=2 if pretty else None,
+            separators=(", ", ": ") if pretty else (",", ":"),
+        )
+        response = current_app.response_class(text, mimetype="application/json")
+        response.status_code = code
+        if headers is not None:
+            response.headers.extend(headers)
+        if etag:
+            response.set_etag(etag)
+        return response
+    return files_rest.json_serializer(
+        data,
+        code,
+        headers,
+        context,
+        etag,
+        task_result,
+        serializer_mapping=serializer_mapping,
+        **kwargs,
+    )

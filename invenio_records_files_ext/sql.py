@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, TypeVar
+from typing import Any, Iterable, Iterator, TypeVar
+
+from invenio_db.shared import UTCDateTime
+from sqlalchemy import literal_column
 
 T = TypeVar("T")
+
+
+class _CachedUTCDateTime(UTCDateTime):  # type: ignore[misc]
+    """Invenio-DB's UTC time column type, which SQLAlchemy may cache.
+
+    Invenio-DB's type says ``cache_ok = False``: every statement selecting
+    one of its columns (``created``, ``updated``) is compiled anew each time
+    it runs, a few milliseconds each. It has no parameters, so nothing
+    stops its statements from being cached; the values read are the same.
+    """
+
+    #: The type has no parameters: its statements may be cached.
+    cache_ok = True
+
+
+def utc_column(column: Any) -> Any:
+    """Return a time column of Invenio-DB's type, cacheable, under its own name.
+
+    Named by its table and name (a statement holding the column itself is
+    not cacheable, whatever type it is coerced to): for statements whose
+    ``FROM`` names that table, unaliased.
+    """
+    expression = getattr(column, "expression", column)  # a mapped attribute's column
+    name = expression.name
+    return literal_column(
+        "{0}.{1}".format(expression.table.name, name), _CachedUTCDateTime()
+    ).label(name)
+
 
 CHUNK_SIZE = 500
 """Values per ``IN (...)`` list: well under every database's limit."""

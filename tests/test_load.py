@@ -16,7 +16,8 @@ version must point at whole bytes, ``verify --all`` must be clean and
 ``gc`` must report exactly the bytes nothing references.
 
 ``RFX_LOAD_SCALE`` sets the size of the concurrency test: ``reduced`` (the
-default: 50 clients x 4 files to the shared record) or ``full`` (50 x 20).
+default: 50 clients x 5 files to the shared record) or ``full`` (50 x 20);
+in the one-record test each client lists the files every fifth upload.
 The restart test needs ``RFX_POSTGRES_DIR``, the folder of the server
 started by ``scripts/postgres.sh`` (``run-tests.sh`` exports it). Timings
 are printed whatever pytest's capture settings.
@@ -71,7 +72,7 @@ WORKERS = 4
 WORKER_TIMEOUT = 120
 """Gunicorn kills a worker busy longer than this on one request."""
 
-SCALES = {"reduced": 4, "full": 20}
+SCALES = {"reduced": 5, "full": 20}
 """Files each writer of the concurrency test uploads, by RFX_LOAD_SCALE."""
 
 SHARED_WRITERS = 50
@@ -297,10 +298,18 @@ def test_concurrent_uploads(served, app, location, report):
     assert leftovers == {}
 
 
-def upload_phase(url, recorder, clients, per_client, attempted, acked, problems):
+LIST_EVERY = 5
+"""Each client of the one-record test lists its record's files every fifth upload,
+as people watching an upload do."""
+
+
+def upload_phase(
+    url, recorder, clients, per_client, attempted, acked, problems, list_every=None
+):
     """Each client uploads ``per_client`` files to its record; return the wall time.
 
     :param clients: ``[(pid, key prefix), ...]``, one per client thread.
+    :param list_every: list the record's files after every this many uploads.
     """
     start = threading.Barrier(len(clients) + 1)
     lock = threading.Lock()
@@ -322,6 +331,8 @@ def upload_phase(url, recorder, clients, per_client, attempted, acked, problems)
                 if response.json().get("checksum") != "md5:" + digest:
                     problems.add("{0}: acknowledged with another checksum".format(key))
                 acked.add(pid, key, digest)
+                if list_every and (number + 1) % list_every == 0:
+                    check_listing(client, pid, acked.of(pid), problems)
         finally:
             client.close()
 
@@ -337,13 +348,32 @@ def upload_phase(url, recorder, clients, per_client, attempted, acked, problems)
     return time.monotonic() - began
 
 
+def check_listing(client, pid, known, problems):
+    """List the record's files (its first page); note what is wrong with it."""
+    response = client.listing(pid, kind="list")
+    if not is_success(response):
+        problems.add("listing answered {0}".format(response))
+        return
+    body = response.json()
+    keys = [item["key"] for item in body["contents"]]
+    if len(keys) != len(set(keys)):
+        problems.add("listing showed a key twice")
+    # The acknowledged uploads were committed before the request: a whole
+    # listing (one page) shows them all.
+    missing = set(known) - set(keys)
+    if "next" not in body["links"] and missing:
+        problems.add("listing: acknowledged {0} not shown".format(sorted(missing)[:5]))
+
+
 def test_one_record_keeps_up_with_many(served, app, location, report):
     """Fifty clients uploading to one record, against the same load on fifty.
 
-    The uploads per second to one record are printed as a share of those
-    spread over one record per client; the full mode asserts at least
-    ``SHARED_RATE_FLOOR``. Both modes check that nothing is lost and that
-    every bucket's size is exact.
+    Each client lists its record's files every fifth upload (``LIST_EVERY``):
+    the readers of a growing record must not slow its uploads. The uploads
+    per second to one record are printed as a share of those spread over
+    one record per client, the layouts interleaved (spread, one, one,
+    spread); the full mode asserts at least ``SHARED_RATE_FLOOR``. Both
+    modes check that nothing is lost and that every bucket's size is exact.
     """
     scale, per_writer = files_per_writer()
     recorder, acked, problems = Recorder(), Acknowledged(), Problems()
@@ -358,9 +388,9 @@ def test_one_record_keeps_up_with_many(served, app, location, report):
         response = setup.upload(warm, "warm-{0}".format(number), data, md5(data))
         assert is_success(response), response
         acked.add(warm, "warm-{0}".format(number), md5(data))
-    # The full mode runs each layout twice, in mirrored order, so that a
-    # drift of the machine's speed favours neither.
-    order = ["spread", "shared"] + (["shared", "spread"] if scale == "full" else [])
+    # Each layout runs twice, in mirrored order, so that a drift of the
+    # machine's speed favours neither.
+    order = ["spread", "shared", "shared", "spread"]
     phases = []
     sampler = LockWaitSampler(app.config["SQLALCHEMY_DATABASE_URI"])
     sampler.start()
@@ -372,7 +402,14 @@ def test_one_record_keeps_up_with_many(served, app, location, report):
                 for index, pid in enumerate(pids)
             ]
             wall = upload_phase(
-                served.url, recorder, clients, per_writer, attempted, acked, problems
+                served.url,
+                recorder,
+                clients,
+                per_writer,
+                attempted,
+                acked,
+                problems,
+                list_every=LIST_EVERY,
             )
             phases.append((layout, wall))
     finally:
@@ -391,8 +428,9 @@ def test_one_record_keeps_up_with_many(served, app, location, report):
     setup.close()
     floor_note = "asserted" if scale == "full" else "printed only (reduced mode)"
     report(
-        "one record vs many ({0}: {1} clients x {2} uploads, {3} sync workers)".format(
-            scale, SHARED_WRITERS, per_writer, WORKERS
+        "one record vs many ({0}: {1} clients x {2} uploads, listing every {3}, "
+        "{4} sync workers)".format(
+            scale, SHARED_WRITERS, per_writer, LIST_EVERY, WORKERS
         ),
         [
             "  phases (wall seconds): {0}".format(
@@ -408,7 +446,8 @@ def test_one_record_keeps_up_with_many(served, app, location, report):
             "  server log errors: {0}".format(dict(logged_errors(served))),
             "  quotas: {0}".format("exact" if not quotas else quotas[:5]),
         ]
-        + recorder.timings(kinds={"upload"})
+        + recorder.timings(kinds={"upload", "list"})
+        + ["  load average: {0}".format(os.getloadavg())]
         + sampler.report()
         + [
             "  after: {versions} object versions, {downloads} files downloaded "

@@ -144,6 +144,37 @@ def suspended(record: Any) -> Iterator[None]:
         record.__dict__[STATE] = previous
 
 
+ASIDE = "_rfx_inline_aside"
+
+
+def set_aside(record: Any) -> None:
+    """Take the inline keys out of the record's dict for a moment (a dump's copy).
+
+    :func:`take_back` puts them back. Meanwhile the record shows none
+    (its state is "suspended", as while it is stored).
+    """
+    aside = {
+        key: dict.pop(record, key)
+        for key in INLINE_KEYS
+        if dict.__contains__(record, key)
+    }
+    record.__dict__[ASIDE] = (aside, state(record))
+    record.__dict__[STATE] = SUSPENDED
+
+
+def take_back(record: Any) -> dict[str, Any]:
+    """Put back what :func:`set_aside` took out; return it (empty if nothing)."""
+    found = record.__dict__.pop(ASIDE, None)
+    if found is None:
+        return {}
+    aside, previous = found
+    if state(record) == SUSPENDED:
+        for key, value in aside.items():
+            dict.__setitem__(record, key, value)
+        record.__dict__[STATE] = previous
+    return dict(aside)
+
+
 def summary(record: Any) -> FilesSummary:
     """Return what ``_files_summary`` says of a record (no query once loaded)."""
     load(record)

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..models import PENDING, FileEntry, FileTransfer
-from ..sql import chunks
+from ..sql import chunks, utc_column
 
 _CHUNK = 1000
 
@@ -62,7 +62,8 @@ _COLUMNS = (
     FileEntry.position,
     FileEntry.json.label("metadata"),
     FileEntry.mimetype,
-    FileEntry.created,
+    # Invenio-DB's time type would make the statement compiled every time.
+    utc_column(FileEntry.created),
     FileTransfer.type,
     FileTransfer.state,
     FileTransfer.file_id,
@@ -71,7 +72,7 @@ _COLUMNS = (
     FileTransfer.reserved,
     FileTransfer.error,
     FileTransfer.json.label("details"),
-    FileTransfer.updated,
+    utc_column(FileTransfer.updated),
 )
 
 

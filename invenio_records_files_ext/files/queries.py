@@ -16,14 +16,25 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional
 
 from invenio_db import db
-from invenio_files_rest.models import FileInstance, ObjectVersion
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, tuple_
+from invenio_files_rest.models import FileInstance, ObjectVersion, ObjectVersionTag
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from .. import cursors
 from ..checksums import fill_entries
 from ..models import COMPLETED, FileEntry
-from ..sql import chunks
+from ..sql import chunks, utc_column
 from .entries import FilesSummary, make_fields
 
 ITER_CHUNK_SIZE = 1000
@@ -188,7 +199,8 @@ def inline_entries(
     complete = len(rows) <= limit
     rows = rows[:limit]
     preview = next((row.key for row in rows if row.preview), None)
-    entries = [entry_from_row(bucket_id, row) for row in rows]
+    bucket = str(bucket_id)  # once, not per row
+    entries = [entry_from_row(bucket, row) for row in rows]
     fill_entries(entries)
     return InlineEntries(entries, preview, complete)
 
@@ -386,6 +398,173 @@ def page(
         return Page(items, next=last if rows else before, prev=first if more else None)
     return Page(
         items,
+        next=last if more else None,
+        prev=first if after is not None and rows else None,
+    )
+
+
+LISTED_COLUMNS = ENTRY_COLUMNS + (
+    # Invenio-DB's time type would make the statement compiled every time.
+    utc_column(ObjectVersion.created),
+    utc_column(ObjectVersion.updated),
+    ObjectVersion.is_head,
+    FileInstance.storage_class,
+)
+"""What a listing shows of a file: its entry, its version's dates, its storage."""
+
+
+@dataclass
+class RowsPage:
+    """One page of a listing as rows of :data:`LISTED_COLUMNS` (no ORM objects)."""
+
+    rows: list[Any]
+    """The page's rows, in the record's order."""
+
+    entries: list[dict[str, Any]]
+    """The entry of each row (see :func:`entry_from_row`)."""
+
+    tags: dict[Any, dict[str, str]]
+    """The tags of the page's object versions: version id -> {key: value}."""
+
+    next: Optional[Cursor]
+    prev: Optional[Cursor]
+
+
+def page_statement(
+    bucket_id: Any, after: Optional[Cursor] = None, before: Optional[Cursor] = None
+) -> Select[Any]:
+    """The statement selecting a listing page's rows (add its ``limit``)."""
+    query = _joined(*LISTED_COLUMNS).where(_completed(bucket_id))
+    if before is not None:
+        return query.where(_before(before)).order_by(
+            FileEntry.position.desc(), FileEntry.key.desc()
+        )
+    if after is not None:
+        query = query.where(_after(after))
+    return query.order_by(*_order())
+
+
+_BUILT: dict[str, Any] = {}
+
+
+def _built(name: str) -> Any:
+    """A listing statement, built once (values bound when it runs).
+
+    Building a statement with its joins and conditions costs about as much
+    as running it on a small page: the listing's are built once.
+    """
+    found = _BUILT.get(name)
+    if found is None:
+        found = _BUILT[name] = _BUILDERS[name]()
+    return found
+
+
+def _bound_cursor(prefix: str) -> Any:
+    return tuple_(
+        bindparam(prefix + "_position", type_=FileEntry.position.type),
+        bindparam(prefix + "_key", type_=FileEntry.key.type),
+    )
+
+
+def _bound_completed() -> Any:
+    return and_(
+        FileEntry.bucket_id == bindparam("bucket_id", type_=FileEntry.bucket_id.type),
+        FileEntry.status == COMPLETED,
+    )
+
+
+def _page_select(direction: str) -> Any:
+    query = _joined(*LISTED_COLUMNS).where(_bound_completed())
+    if direction == "before":
+        query = query.where(tuple_(*_order()) < _bound_cursor("cursor")).order_by(
+            FileEntry.position.desc(), FileEntry.key.desc()
+        )
+    else:
+        if direction == "after":
+            query = query.where(tuple_(*_order()) > _bound_cursor("cursor"))
+        query = query.order_by(*_order())
+    return query.limit(bindparam("limit", type_=Integer))
+
+
+def _tags_select() -> Any:
+    # The page's files are those between its first and last cursor: their
+    # tags in one query, with no list of ids to bind.
+    span = (
+        select(FileEntry.version_id)
+        .where(_bound_completed())
+        .where(tuple_(*_order()) >= _bound_cursor("first"))
+        .where(tuple_(*_order()) <= _bound_cursor("last"))
+    )
+    return select(
+        ObjectVersionTag.version_id, ObjectVersionTag.key, ObjectVersionTag.value
+    ).where(ObjectVersionTag.version_id.in_(span.scalar_subquery()))
+
+
+_BUILDERS = {
+    "first": lambda: _page_select("first"),
+    "after": lambda: _page_select("after"),
+    "before": lambda: _page_select("before"),
+    "tags": _tags_select,
+}
+
+
+def _page_tags(
+    session: Session, bucket_id: Any, first: Cursor, last: Cursor
+) -> dict[Any, dict[str, str]]:
+    tags: dict[Any, dict[str, str]] = {}
+    values = {
+        "bucket_id": bucket_id,
+        "first_position": first.position,
+        "first_key": first.key,
+        "last_position": last.position,
+        "last_key": last.key,
+    }
+    for version_id, key, value in session.execute(_built("tags"), values):
+        tags.setdefault(version_id, {})[key] = value
+    return tags
+
+
+def rows_page(
+    bucket_id: Any,
+    size: int,
+    after: Optional[Cursor] = None,
+    before: Optional[Cursor] = None,
+    session: Optional[Session] = None,
+) -> RowsPage:
+    """Return one page of at most ``size`` files, as rows, after or before a cursor.
+
+    Like :func:`page` without ORM objects: two queries (the files, then
+    their tags) whatever the page or the record.
+    """
+    session = _session(session)
+    cursor = before if before is not None else after
+    values: dict[str, Any] = {"bucket_id": bucket_id, "limit": size + 1}
+    if cursor is not None:
+        values.update(cursor_position=cursor.position, cursor_key=cursor.key)
+    direction = "before" if before is not None else "after" if after else "first"
+    found = session.execute(_built(direction), values).all()
+    more = len(found) > size
+    rows = list(found[:size])
+    if before is not None:
+        rows.reverse()
+    first = Cursor(rows[0].position, rows[0].key) if rows else None
+    last = Cursor(rows[-1].position, rows[-1].key) if rows else None
+    tags = _page_tags(session, bucket_id, first, last) if first and last else {}
+    bucket = str(bucket_id)  # once, not per row
+    entries = [entry_from_row(bucket, row) for row in rows]
+    fill_entries(entries)
+    if before is not None:
+        return RowsPage(
+            rows,
+            entries,
+            tags,
+            next=last if rows else before,
+            prev=first if more else None,
+        )
+    return RowsPage(
+        rows,
+        entries,
+        tags,
         next=last if more else None,
         prev=first if after is not None and rows else None,
     )

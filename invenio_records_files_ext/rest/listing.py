@@ -14,8 +14,10 @@ from marshmallow import missing
 from ..checksums import objects_checksums
 from ..errors import InvalidPageSizeError
 from ..files import queries
+from ..serializer import BODY
 from ..versions import VersionCursor, versions_page
 from .base import FilesView
+from .listing_json import listing_body
 from .transfers import announce, rdm_listing
 
 
@@ -82,25 +84,34 @@ class RecordBucketResource(FilesView, BucketResource):
             links = {k: v.replace("?versions?", "?versions&") for k, v in links.items()}
         else:
             after, before = request.args.get("after"), request.args.get("before")
-            files_page = queries.page(
+            rows_page = queries.rows_page(
                 bucket.id,
                 size,
                 after=queries.Cursor.decode(after) if after else None,
                 before=queries.Cursor.decode(before) if before else None,
             )
-            objects = [obj for obj, _ in files_page.items]
-            checksums = {
-                obj.file_id: entry["checksums"] for obj, entry in files_page.items
-            }
-            extra = rdm_listing(
-                self, files_page.items, size, first=not (after or before)
-            )
             links = _page_links(
                 url,
                 size,
-                next=("after", files_page.next),
-                prev=("before", files_page.prev),
+                next=("after", rows_page.next),
+                prev=("before", rows_page.prev),
             )
+            # Built as dicts from the rows (rest/listing_json.py): no
+            # schema pass and no url_for per file.
+            built = listing_body(
+                bucket,
+                url,
+                rows_page.rows,
+                rows_page.entries,
+                rows_page.tags,
+                links,
+                self._link_context(),
+            )
+            body = built.body
+            body.update(
+                rdm_listing(self, built.entries, size, first=not (after or before))
+            )
+            return self.make_response(data=body, context={BODY: True})
         return self.make_response(
             data=objects,
             context={
@@ -108,7 +119,6 @@ class RecordBucketResource(FilesView, BucketResource):
                 "bucket": bucket,
                 "many": True,
                 "page_links": links,
-                "listing_extra": extra if versions is missing else None,
                 "checksums": checksums,
             },
         )

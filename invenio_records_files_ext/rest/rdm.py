@@ -30,6 +30,7 @@ from ..files.pending_rows import PendingFile
 from ..models import REMOTE_STORAGE_CLASS
 from ..serializer import BLUEPRINT_NAME
 from ..transfers import FAILED, LOCAL, REMOTE, provider
+from ..url_templates import KeyURL, key_url
 from ..urls import api_url
 
 COMPLETED_STATUS = "completed"
@@ -48,14 +49,27 @@ class EntryLinks:
         """Return the URL of one of the files views, or ``None`` without one."""
         if not self.endpoint or self.pid_value is None:
             return None
+        endpoint = "{0}.{1}_{2}".format(BLUEPRINT_NAME, self.endpoint, view)
+        if list(values) == ["key"]:
+            # One template per route and request: most links are these.
+            urls = key_url(endpoint, pid_value=self.pid_value)
+            return urls(values["key"]) if urls is not None else None
         try:
-            return api_url(
-                "{0}.{1}_{2}".format(BLUEPRINT_NAME, self.endpoint, view),
-                pid_value=self.pid_value,
-                **values,
-            )
+            return api_url(endpoint, pid_value=self.pid_value, **values)
         except BuildError:
             return None
+
+    def templates(self, *views: str) -> list[Optional[KeyURL]]:
+        """Return the URL templates of views taking a key (``None``: no such link)."""
+        if not self.endpoint or self.pid_value is None:
+            return [None for _ in views]
+        return [
+            key_url(
+                "{0}.{1}_{2}".format(BLUEPRINT_NAME, self.endpoint, view),
+                pid_value=self.pid_value,
+            )
+            for view in views
+        ]
 
     def files(self) -> dict[str, str]:
         """Links of the files list."""
@@ -92,11 +106,31 @@ def completed_entry(fileobj: Any, links: EntryLinks) -> dict[str, Any]:
     obj = fileobj.obj
     file = obj.file
     remote = file is not None and file.storage_class == REMOTE_STORAGE_CLASS
-    data = fileobj.data
+    entry_links = links.entry(obj.key, "content", "commit")
+    return stored_entry(
+        obj.key, obj.created, obj.updated, fileobj.data, remote, entry_links
+    )
+
+
+def stored_entry(
+    key: str,
+    created: Any,
+    updated: Any,
+    data: dict[str, Any],
+    remote: bool,
+    links: dict[str, str],
+) -> dict[str, Any]:
+    """Return the entry of a completed file from its values.
+
+    :param data: the file's entry (file fields and metadata).
+    :param remote: whether it is a remote file.
+    :param links: its links (:meth:`EntryLinks.entry` with ``content`` and
+        ``commit``).
+    """
     return {
-        "key": obj.key,
-        "created": _iso(obj.created),
-        "updated": _iso(obj.updated),
+        "key": key,
+        "created": _iso(created),
+        "updated": _iso(updated),
         "status": COMPLETED_STATUS,
         "metadata": user_metadata(data),
         "checksum": data.get("checksum"),
@@ -108,7 +142,7 @@ def completed_entry(fileobj: Any, links: EntryLinks) -> dict[str, Any]:
         "version_id": data.get("version_id"),
         "bucket_id": data.get("bucket"),
         "transfer": {"type": REMOTE if remote else LOCAL},
-        "links": links.entry(obj.key, "content", "commit"),
+        "links": links,
     }
 
 
@@ -170,4 +204,5 @@ __all__ = (
     "files_list",
     "pending_entry",
     "pending_status",
+    "stored_entry",
 )

@@ -107,7 +107,7 @@ def sees_pending(view: FilesView) -> bool:
 
 
 def rdm_listing(
-    view: FilesView, items: Sequence[tuple[Any, dict[str, Any]]], size: int, first: bool
+    view: FilesView, items: Sequence[dict[str, Any]], size: int, first: bool
 ) -> dict[str, Any]:
     """Return what a listing page adds for InvenioRDM clients.
 
@@ -119,8 +119,9 @@ def rdm_listing(
     if first and sees_pending(view):
         for found in islice(view.files.transfers.pending(), size):
             entries.append(entry_of(view, found))
-    for obj, data in items:
-        entries.append(entry_of(view, view.files.make_file(obj, data)))
+    # ``items``: the page's completed entries, built from its rows
+    # (rest/listing_json.py).
+    entries.extend(items)
     return {"enabled": True, "entries": entries}
 
 
