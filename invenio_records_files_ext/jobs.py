@@ -45,7 +45,6 @@ from .checksums import (
 )
 from .errors import (
     ChecksumMismatchError,
-    ConfigurationError,
     TransferFailedError,
     TransientTransferError,
     describe,
@@ -55,6 +54,7 @@ from .hashing import measure_checksums
 from .storage import UploadTarget, discard, stage_file
 from .transfers import FETCH_JOB, FETCHING, QUEUED, VERIFY_JOB, VERIFYING
 from .transfers.fetching import FetchLimits, open_url
+from .transfers.registry import for_job as provider_for_job
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +86,8 @@ def run(job: str, bucket_id: Any, key: str, last_attempt: bool = True) -> None:
             "No record files in bucket %s: %s of %r skipped.", bucket_id, job, key
         )
         return
-    if job == FETCH_JOB:
-        fetch(files, key, last_attempt)
-    elif job == VERIFY_JOB:
-        verify(files, key)
-    else:
-        raise ConfigurationError("Unknown transfer job {0!r}.".format(job))
+    # The provider whose job it is (an unknown job raises), then its runner.
+    _RUNNERS[provider_for_job(job).job or ""](files, key, last_attempt)
 
 
 def _failed(files: Any, key: str, error: BaseException) -> None:
@@ -269,5 +265,11 @@ def verify(files: Any, key: str) -> None:
     except Exception as error:
         _failed(files, key, error)
 
+
+_RUNNERS: dict[str, Callable[[Any, str, bool], None]] = {
+    FETCH_JOB: fetch,
+    VERIFY_JOB: lambda files, key, last_attempt: verify(files, key),
+}
+"""What a worker runs for each provider's background job, by job name."""
 
 __all__ = ("LeaseLostError", "fetch", "run", "sweep", "verify")
