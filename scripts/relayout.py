@@ -722,20 +722,21 @@ def regenerate_api(moved: list[str]) -> None:  # noqa: C901
             continue
         out.append(section(title, "~") + block(mod) + "\n")
     out.append(".. _internals:\n\n" + section("The rooms", "-"))
+    m = f":mod:`~{PKG}"
     out.append(
         "The package is layered; each layer imports only from the layers below it:\n\n"
-        f"#. the database floor (:mod:`{PKG}.db`) and the errors;\n"
-        f"#. the tables (:mod:`~{PKG}.models`) and the bucket mark\n"
-        f"   (:mod:`~{PKG}.access.ownership`);\n"
-        f"#. the bytes (:mod:`{PKG}.storage`);\n"
-        f"#. the files model (:mod:`{PKG}.files`) and the transfers\n"
-        f"   (:mod:`{PKG}.transfers`);\n"
-        f"#. the record API (:mod:`~{PKG}.api`, :mod:`{PKG}.records`);\n"
-        f"#. maintenance (:mod:`{PKG}.maintenance`): what the command line\n"
+        f"#. the database floor ({m}.db`) and the errors;\n"
+        f"#. the tables ({m}.models`) and the bucket mark\n"
+        f"   ({m}.access.ownership`);\n"
+        f"#. the bytes ({m}.storage`);\n"
+        f"#. the files model ({m}.files`) and the transfers\n"
+        f"   ({m}.transfers`);\n"
+        f"#. the record API ({m}.api`, {m}.records`);\n"
+        f"#. maintenance ({m}.maintenance`): what the command line\n"
         "   does, as functions returning dataclasses;\n"
-        f"#. the faces: access decisions (:mod:`{PKG}.access`), archives\n"
-        f"   (:mod:`{PKG}.archives`), bodies (:mod:`{PKG}.streams`), views\n"
-        f"   (:mod:`{PKG}.rest`), serializer, links, CLI, the Flask extension.\n\n"
+        f"#. the faces: access decisions ({m}.access`), archives\n"
+        f"   ({m}.archives`), bodies ({m}.streams`), views\n"
+        f"   ({m}.rest`), serializer, links, CLI, the Flask extension.\n\n"
     )
     for pkg in PACKAGE_ORDER:
         title = NEW_PACKAGES[pkg][0] if pkg in NEW_PACKAGES else OLD_PACKAGES[pkg]
@@ -773,20 +774,19 @@ def regenerate_api(moved: list[str]) -> None:  # noqa: C901
 
 def note_moves(moves: dict[str, str], moved: list[str]) -> None:
     """The table of moves in docs/upgrade.rst, a line in CHANGES.rst."""
-    rows = [(f"{PKG}.{old}", f"{PKG}.{new}") for old, new in sorted(moves.items())]
-    for half, names in STREAMS.items():
-        rows.append(
-            (
-                f"{PKG}.streams ({', '.join(n for n in names if not n.startswith('_'))})",
-                f"{PKG}.streams.{half}",
-            )
-        )
+    rows = [(old, new) for old, new in sorted(moves.items())]
     width = max(len(f"``{a}``") for a, _ in rows)
     width2 = max(len(f"``{b}``") for _, b in rows)
     rule = "=" * width + " " + "=" * width2
     table = [rule, "Before".ljust(width) + " After", rule]
     table += [f"``{a}``".ljust(width) + f" ``{b}``" for a, b in rows]
     table.append(rule)
+    halves = "; ".join(
+        f"``streams.{half}`` "
+        + ", ".join(f"``{n}``" for n in names if not n.startswith("_"))
+        for half, names in STREAMS.items()
+    )
+    table.append("\n``streams`` is split in two (it is a package now): " + halves + ".")
     upgrade = Path("docs", "upgrade.rst")
     upgrade.write_text(
         upgrade.read_text().rstrip()
@@ -798,9 +798,8 @@ def note_moves(moves: dict[str, str], moved: list[str]) -> None:
         "``signals``, ``cli``); the other modules moved into subpackages named\n"
         "for what they do, with no alias left at the old path. An application\n"
         "importing one of them, or naming it in its configuration (a\n"
-        "permission or storage factory), uses the new path:\n\n"
-        + "\n".join(table)
-        + "\n"
+        "permission or storage factory), uses the new path (under\n"
+        "``invenio_records_files_ext.``):\n\n" + "\n".join(table) + "\n"
     )
     changes = Path("CHANGES.rst")
     text = changes.read_text()
