@@ -168,13 +168,15 @@ OLD_PACKAGES = {
     "processors": "Metadata processors",
     "cli": "Command line",
 }
+# transfers/ before files/: files.transfers re-exports names of
+# transfers.registry, and Sphinx must meet the originals first.
 PACKAGE_ORDER = (
     "db",
     "storage",
+    "transfers",
     "files",
     "records",
     "access",
-    "transfers",
     "archives",
     "streams",
     "rest",
