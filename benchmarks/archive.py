@@ -111,7 +111,7 @@ def step(loops, name, size):
 
 def main():
     """Start gunicorn, measure, print the targets."""
-    from invenio_records_files_ext.crc import IMPLEMENTATION
+    from invenio_records_files_ext.archives.crc import IMPLEMENTATION
 
     args, server = bench.parse(), None
     args.files = args.files or (4 if args.quick else 8)

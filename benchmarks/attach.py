@@ -62,7 +62,7 @@ def attach(loops, contender, count):
 
     kind = "ours" if contender == "bulk" else contender
     with make_app(kind).app_context():
-        if kind != "ours" and "invenio_records_files_ext.ledger" in sys.modules:
+        if kind != "ours" and "invenio_records_files_ext.db.ledger" in sys.modules:
             raise RuntimeError("this library was loaded into " + kind)
         api = kind != "raw" and importlib.import_module(PACKAGES[kind] + ".api")
 

@@ -13,7 +13,7 @@ uploads are; only how the writes reach the disk differs:
 * ``fdatasync in a thread``: every window, once the last flush is done,
   ``fdatasync`` in a thread, then drop what it flushed (the storage's
   first design: nothing holds the loop back when the disk is slow);
-* ``paced``: the storage's :class:`~invenio_records_files_ext.writeback.Writeback`
+* ``paced``: the storage's :class:`~invenio_records_files_ext.storage.writeback.Writeback`
   (every window ``sync_file_range`` in a thread, then dropped; the loop
   waits when the disk is ``LAG`` windows behind; one ``fdatasync`` at the
   end).
@@ -92,7 +92,7 @@ class SyncFileRange(EndOnly):
 
 def fdatasync_windows(fd):
     """The storage's Writeback as it was first: ``fdatasync`` per window."""
-    from invenio_records_files_ext import writeback
+    from invenio_records_files_ext.storage import writeback
 
     class Flushes(writeback.Writeback):
         def advance(self, written):
@@ -112,7 +112,7 @@ def fdatasync_windows(fd):
 
 def pacing(name, fd):
     """The writeback object of contender ``name`` for ``fd``."""
-    from invenio_records_files_ext import writeback
+    from invenio_records_files_ext.storage import writeback
 
     return {
         "page cache": lambda: None,
@@ -133,8 +133,8 @@ def cached_mib():
 
 def write_once(name, source, target):
     """One file through the write loop; return (seconds, CPU seconds, MiB cached)."""
-    from invenio_records_files_ext.digests import Digests
-    from invenio_records_files_ext.writeloop import copy_stream
+    from invenio_records_files_ext.storage.digests import Digests
+    from invenio_records_files_ext.storage.writeloop import copy_stream
 
     cached, cpu, started = cached_mib(), time.process_time(), time.perf_counter()
     with open(source, "rb") as src, open(target, "wb") as dst:

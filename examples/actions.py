@@ -36,7 +36,7 @@ from invenio_pidstore.errors import PIDDoesNotExistError
 from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 from invenio_pidstore.proxies import current_pidstore
 
-from invenio_records_files_ext import access, files_import
+from invenio_records_files_ext.access import decisions as access
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import (
     RecordGoneError,
@@ -44,6 +44,7 @@ from invenio_records_files_ext.errors import (
     RecordsFilesError,
 )
 from invenio_records_files_ext.files.entries import user_metadata
+from invenio_records_files_ext.records import imports as files_import
 from invenio_records_files_ext.rest.errors import register_error_handlers
 
 PID_TYPE = "recid"

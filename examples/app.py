@@ -44,8 +44,8 @@ from sqlalchemy import inspect
 
 from examples import actions, page, search
 from invenio_records_files_ext import InvenioRecordsFiles
+from invenio_records_files_ext.db.sqlite import init_sqlite_app
 from invenio_records_files_ext.rest.errors import register_app_error_handlers
-from invenio_records_files_ext.sqlite import init_sqlite_app
 from invenio_records_files_ext.views import create_blueprint_from_app as files_blueprint
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,7 +85,7 @@ def demo_config(instance_path):
         FILES_REST_PERMISSION_FACTORY=deny_all,
         # Local storage that hashes while it writes: faster uploads.
         FILES_REST_STORAGE_FACTORY=(
-            "invenio_records_files_ext.storage:pyfs_storage_factory"
+            "invenio_records_files_ext.storage.writes:pyfs_storage_factory"
         ),
         FILES_REST_OBJECT_KEY_MAX_LEN=1024,
         # Each record's files may hold up to 10 GB, InvenioRDM's default.

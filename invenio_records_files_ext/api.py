@@ -17,13 +17,14 @@ from invenio_files_rest.models import Bucket
 from invenio_records.api import Record as _Record
 from invenio_records.errors import MissingModelError
 
-from . import ownership, signals
-from .dumpers import FilesDumpExtension
+from . import signals
+from .access import ownership
+from .db.steps import send_signal, step
 from .errors import FilesNotEmptyError
 from .files import FileObject, FilesIterator, FilesMixin, enabled, inline
-from .lifecycle import bury, purge, restore
 from .models import RecordsBuckets
-from .steps import send_signal, step
+from .records.dumpers import FilesDumpExtension
+from .records.lifecycle import bury, purge, restore
 
 MEDIA_BUCKET_KEY = "_media_bucket"
 """Record key naming the media files bucket."""

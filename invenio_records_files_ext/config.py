@@ -23,7 +23,7 @@ configuration lacks raises :class:`ValueError` when the blueprint is built.
 """
 
 RECORDS_FILES_REST_PERMISSION_FACTORY = (
-    "invenio_records_files_ext.permissions:record_permission_factory"
+    "invenio_records_files_ext.access.permissions:record_permission_factory"
 )
 """Record permission that decides who may read and change a record's files.
 
@@ -39,7 +39,7 @@ It decides on the record's files routes *and* on Invenio-Files-REST's own
 routes for every bucket linked to a record, whatever
 ``FILES_REST_PERMISSION_FACTORY`` says; that factory keeps deciding for
 buckets no record owns. Superusers (Invenio-Access's ``superuser-access``)
-pass in any case. See :mod:`invenio_records_files_ext.access`.
+pass in any case. See :mod:`invenio_records_files_ext.access.decisions`.
 """
 
 RECORDS_FILES_VERSIONS_PERMISSION = "update"
@@ -53,7 +53,7 @@ see them, as Invenio-Records-Files did.
 """
 
 RECORDS_FILES_OWNERS_FIELD = "owners"
-"""Where :func:`~invenio_records_files_ext.permissions.owner_permission_factory`
+"""Where :func:`~invenio_records_files_ext.access.permissions.owner_permission_factory`
 finds the record's owners: the key (or dotted path, such as
 ``"access.owned_by"``) of a list of user ids in the record's JSON."""
 
@@ -117,13 +117,13 @@ RECORDS_FILES_CHECKSUMS = ["md5"]
 
 MD5 is always kept (in Files-REST's ``FileInstance.checksum``); add any of
 ``sha1``, ``sha256``, ``sha512`` and ``blake2b``. See
-:mod:`invenio_records_files_ext.checksums`.
+:mod:`invenio_records_files_ext.storage.checksums`.
 """
 
 RECORDS_FILES_FSYNC = True
 """Flush each new file to the disk before the upload is acknowledged.
 
-With local storage (``invenio_records_files_ext.storage:pyfs_storage_factory``,
+With local storage (``invenio_records_files_ext.storage.writes:pyfs_storage_factory``,
 which the extension installs in place of Invenio-Files-REST's own), a
 write returns only once the file's bytes and the directory entries made
 for it are on disk (``fdatasync``/``fsync``), so the transaction that
@@ -235,11 +235,11 @@ RECORDS_FILES_ACCESS_FIELD = "access"
 
 ``{"files": "public" | "restricted", "embargo": {"active": ..., "until":
 "YYYY-MM-DD", "reason": ...}}``: see
-:mod:`invenio_records_files_ext.restrictions`.
+:mod:`invenio_records_files_ext.access.restrictions`.
 """
 
 RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY = (
-    "invenio_records_files_ext.permissions:restricted_files_permission_factory"
+    "invenio_records_files_ext.access.permissions:restricted_files_permission_factory"
 )
 """Who may read the files of a record whose files are restricted or embargoed.
 

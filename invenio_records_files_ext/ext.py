@@ -6,12 +6,16 @@ from typing import Optional
 
 from flask import Flask
 
-from . import access, config, continuum, storage, transfers, visibility
-from .dumpers import add_files_to_index
+from . import config, transfers
+from .access import decisions as access
+from .access import visibility
+from .db import continuum
 from .errors import ConfigurationError
 from .files.hooks import enable_session_hooks, register_session_hooks
 from .processors import runner as processors_runner
+from .records.dumpers import add_files_to_index
 from .rest import files_rest
+from .storage import writes as storage
 from .tasks.transfers import launch
 
 
@@ -25,7 +29,7 @@ class InvenioRecordsFiles:
     :mod:`~invenio_records_files_ext.files.hooks`), makes
     SQLAlchemy-Continuum's version session join the transaction instead of
     opening savepoints it never releases
-    (:mod:`~invenio_records_files_ext.continuum`), when Invenio-Indexer is installed puts the files into
+    (:mod:`~invenio_records_files_ext.db.continuum`), when Invenio-Indexer is installed puts the files into
     search documents, runs the metadata processors on completed files
     (:mod:`~invenio_records_files_ext.processors`), and lets records decide for their buckets on
     Invenio-Files-REST's routes too, and writes local files durably
@@ -81,10 +85,10 @@ def finalize_app(app: Flask) -> None:
     """Let records decide for their buckets on Invenio-Files-REST's routes.
 
     Wraps Invenio-Files-REST's permission factory
-    (:func:`invenio_records_files_ext.access.install`) and its bucket and
+    (:func:`invenio_records_files_ext.access.decisions.install`) and its bucket and
     object views (:func:`invenio_records_files_ext.rest.files_rest.install`),
     and puts this package's durable local storage in place of
-    Invenio-Files-REST's own (:func:`invenio_records_files_ext.storage.install`).
+    Invenio-Files-REST's own (:func:`invenio_records_files_ext.storage.writes.install`).
     Invenio-Base calls it once the application is built (the
     ``invenio_base.finalize_app`` and ``invenio_base.api_finalize_app``
     entry points); the extension also calls it from ``init_app`` and before
@@ -98,7 +102,7 @@ def finalize_app(app: Flask) -> None:
 
 def _join_version_sessions(app: Flask) -> None:
     # SQLAlchemy-Continuum's version session must not open savepoints of
-    # its own (see invenio_records_files_ext.continuum): Continuum's default
+    # its own (see invenio_records_files_ext.db.continuum): Continuum's default
     # manager and the one Invenio-DB was given, if another.
     continuum.install()
     manager = getattr(app.extensions.get("invenio-db"), "versioning_manager", None)

@@ -9,8 +9,8 @@ from flask import current_app
 from invenio_records_rest.proxies import current_records_rest
 from werkzeug.routing import BuildError
 
+from .rest.urls import api_url
 from .serializer import BLUEPRINT_NAME
-from .urls import api_url
 
 
 def _endpoint_prefix(pid):

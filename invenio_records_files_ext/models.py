@@ -18,7 +18,7 @@ fetch went. It goes when the file is completed or abandoned.
 ``FileChecksum`` holds the checksums of a file instance other than its
 MD5, which stays in Files-REST's ``FileInstance.checksum``: one row per
 algorithm (``RECORDS_FILES_CHECKSUMS``). Read and write them through
-:mod:`invenio_records_files_ext.checksums` only.
+:mod:`invenio_records_files_ext.storage.checksums` only.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from invenio_records.models import RecordMetadata
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy_utils.types import JSONType, UUIDType
 
-from . import ownership
+from .access import ownership
 
 COMPLETED = "completed"
 """Status of a file whose bytes are in place."""
@@ -208,7 +208,7 @@ class FileChecksum(db.Model):
     The rows go with their file instance (``ON DELETE CASCADE``). A new
     file instance's rows are added to the session with it: they hang on
     ``FileInstance.checksum_rows`` (see
-    :func:`~invenio_records_files_ext.checksums.save_checksums`).
+    :func:`~invenio_records_files_ext.storage.checksums.save_checksums`).
     """
 
     __tablename__ = "records_files_checksums"

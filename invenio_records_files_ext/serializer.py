@@ -6,7 +6,7 @@ from the PID *value* (a string), which the views put in the serializer
 context as ``pid_value`` and ``endpoint``. Without them (a record whose
 endpoint has no files routes) the links stay on Invenio-Files-REST's
 routes. Links start with the site's ``SITE_API_URL`` when it is set
-(:func:`~invenio_records_files_ext.urls.api_url`).
+(:func:`~invenio_records_files_ext.rest.urls.api_url`).
 """
 
 import json
@@ -19,10 +19,10 @@ from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion, Pa
 from marshmallow import fields, post_dump
 from marshmallow_utils.context import context_schema
 
-from .checksums import file_checksums
+from .rest.url_templates import KeyURL, key_url
+from .rest.urls import api_url
+from .storage.checksums import file_checksums
 from .transfers.parts import PartLayout
-from .url_templates import KeyURL, key_url
-from .urls import api_url
 
 BLUEPRINT_NAME = "invenio_records_files"
 
@@ -52,7 +52,7 @@ def object_urls(
 ) -> Optional[KeyURL]:
     """Return the URLs of a bucket's files, one per key (see :func:`files_url`).
 
-    Built once per request (:func:`~invenio_records_files_ext.url_templates.key_url`);
+    Built once per request (:func:`~invenio_records_files_ext.rest.url_templates.key_url`);
     ``None`` when the route cannot be built.
     """
     if endpoint and pid_value is not None:

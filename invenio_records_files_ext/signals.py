@@ -71,7 +71,7 @@ uses them)."""
 embargo_lifted = _signals.signal("records-files-embargo-lifted")
 """A record's embargo was lifted: its files (and the record, if it was
 restricted) are public. Arguments: ``record`` (stored with the change) and
-``embargo`` (the :class:`~invenio_records_files_ext.restrictions.Embargo`
+``embargo`` (the :class:`~invenio_records_files_ext.access.restrictions.Embargo`
 as it was). A receiver that raises leaves the embargo in place."""
 
 file_processed = _signals.signal("records-files-file-processed")

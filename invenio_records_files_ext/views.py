@@ -6,7 +6,7 @@ versions, multipart uploads) and ``<item_route><suffix>/<key>`` (one file:
 download, upload, delete, multipart). They offer the verbs of
 Invenio-Files-REST's bucket and object routes, with the record's bucket
 injected, and add what a record needs: the record decides who may do what
-(:mod:`invenio_records_files_ext.access`), keys are checked, uploads go
+(:mod:`invenio_records_files_ext.access.decisions`), keys are checked, uploads go
 through the record's files API, and every answer is JSON.
 
 This module keeps the names of ``invenio_records_files.views``; the views

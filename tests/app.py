@@ -24,7 +24,7 @@ from invenio_records_rest.views import create_blueprint_from_app as records_blue
 from invenio_rest import InvenioREST
 
 from invenio_records_files_ext import InvenioRecordsFiles
-from invenio_records_files_ext.sqlite import init_sqlite_app
+from invenio_records_files_ext.db.sqlite import init_sqlite_app
 from invenio_records_files_ext.views import create_blueprint_from_app as files_blueprint
 
 RECORD_CLASS = "invenio_records_files_ext.api:Record"
@@ -94,7 +94,7 @@ def app_config(database_uri, instance_path):
         # others stay closed.
         FILES_REST_PERMISSION_FACTORY=deny_all,
         FILES_REST_STORAGE_FACTORY=(
-            "invenio_records_files_ext.storage:pyfs_storage_factory"
+            "invenio_records_files_ext.storage.writes:pyfs_storage_factory"
         ),
         FILES_REST_OBJECT_KEY_MAX_LEN=1024,
         FILES_REST_TASK_WAIT_INTERVAL=0.1,

@@ -251,7 +251,7 @@ def alembic_app(alembic_database, tmp_path):
     from invenio_records import InvenioRecords
 
     from invenio_records_files_ext import InvenioRecordsFiles
-    from invenio_records_files_ext.sqlite import enable_sqlite_savepoints
+    from invenio_records_files_ext.db.sqlite import enable_sqlite_savepoints
 
     application = Flask("alembic")
     application.config.update(

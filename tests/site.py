@@ -80,7 +80,7 @@ class Site:
         """Build the site's API application, ``settings`` overriding invenio.cfg."""
         from invenio_app.factory import create_api
 
-        from invenio_records_files_ext.sqlite import enable_sqlite_savepoints
+        from invenio_records_files_ext.db.sqlite import enable_sqlite_savepoints
 
         with mock.patch.dict(os.environ, self.environment()):
             app = create_api(**settings)

@@ -10,7 +10,7 @@ from invenio_db import db
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from invenio_records_files_ext.sqlite import enable_sqlite_savepoints
+from invenio_records_files_ext.db.sqlite import enable_sqlite_savepoints
 
 api = create_api()
 with api.app_context():

@@ -17,10 +17,11 @@ from invenio_files_rest.models import Bucket, ObjectVersion
 from invenio_files_rest.proxies import current_permission_factory
 from invenio_records_rest.utils import allow_all
 
-from invenio_records_files_ext import InvenioRecordsFiles, access, signals
+from invenio_records_files_ext import InvenioRecordsFiles, signals
+from invenio_records_files_ext.access import decisions as access
+from invenio_records_files_ext.access.permissions import owner_permission_factory
 from invenio_records_files_ext.ext import finalize_app
 from invenio_records_files_ext.models import RecordsBuckets
-from invenio_records_files_ext.permissions import owner_permission_factory
 from tests.helpers import (
     assert_refused,
     bucket_of,

@@ -452,7 +452,7 @@ def test_summary_and_default_preview(record, db):
     dump = stored.dumps()
     assert dump["_files_summary"]["default_preview"] == "article.pdf"
     assert dump["_files_summary"]["count"] == 2
-    from invenio_records_files_ext.dumpers import FilesSummaryExtension
+    from invenio_records_files_ext.records.dumpers import FilesSummaryExtension
 
     FilesSummaryExtension().pre_load(dump)
     assert "_files_summary" not in dump
@@ -582,7 +582,7 @@ def test_metadata_that_json_cannot_hold_is_refused(record, db, name, value):
 def test_linked_buckets_are_marked_as_records(db, location):
     from invenio_files_rest.models import BucketTag
 
-    from invenio_records_files_ext.ownership import OWNER_TAG, OWNER_VALUE
+    from invenio_records_files_ext.access.ownership import OWNER_TAG, OWNER_VALUE
 
     record = Record.create({})
     bare = Record.create({}, with_bucket=False)

@@ -15,11 +15,12 @@ import zipfile
 import bagit
 import pytest
 
-from invenio_records_files_ext import archive, bags, checksums
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.checksums import stored_checksums
+from invenio_records_files_ext.archives import archive, bags
 from invenio_records_files_ext.errors import InvalidBagError
 from invenio_records_files_ext.maintenance import bag_ingest, bag_sources
+from invenio_records_files_ext.storage import checksums
+from invenio_records_files_ext.storage.checksums import stored_checksums
 from tests.helpers import (
     assert_refused,
     create_record,

@@ -18,9 +18,9 @@ import pytest
 import requests
 from invenio_files_rest.models import FileInstance
 
-from invenio_records_files_ext import checksums
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import FileChecksum
+from invenio_records_files_ext.storage import checksums
 from tests.helpers import (
     commit,
     create_record,
@@ -471,7 +471,7 @@ def test_s3_direct_multipart_wrong_sha256_fails(s3_app, s3_client, s3_db):
 @pytest.fixture()
 def reads_at_commit(monkeypatch):
     """Note every whole-file read made to checksum a file (``measure_checksums``)."""
-    from invenio_records_files_ext import hashing
+    from invenio_records_files_ext.storage import hashing
 
     calls = []
     measure = hashing.measure_checksums

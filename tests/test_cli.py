@@ -15,10 +15,10 @@ from invenio_files_rest.models import (
 )
 
 from invenio_records_files_ext import cli as cli_module
-from invenio_records_files_ext import hashing
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.maintenance import attach as attach_module
 from invenio_records_files_ext.models import RecordsBuckets
+from invenio_records_files_ext.storage import hashing
 from tests.helpers import storage_files, stream
 
 OLD = time.time() - 7 * 86400
@@ -929,7 +929,7 @@ def test_gc_help_names_the_risk(cli):
 
 def test_purge_marks_a_shared_bucket(cli, location, db, make_stream):
     """A bucket linked outside the library is marked when a purge unlinks it."""
-    from invenio_records_files_ext.ownership import OWNER_TAG
+    from invenio_records_files_ext.access.ownership import OWNER_TAG
 
     first = Record.create({}, with_bucket=False)
     second = Record.create({}, with_bucket=False)

@@ -1,6 +1,6 @@
 """SQLAlchemy-Continuum's version session opens no savepoint of its own.
 
-Without :mod:`invenio_records_files_ext.continuum`, the first versioned
+Without :mod:`invenio_records_files_ext.db.continuum`, the first versioned
 flush of a transaction inside a savepoint (``Record.create()``) left a
 savepoint of Continuum's registered on the connection, and releasing the
 application's savepoint warned ``nested transaction already deassociated
@@ -23,8 +23,8 @@ from sqlalchemy_continuum import version_class
 from sqlalchemy_continuum import versioning_manager as default_manager
 from sqlalchemy_continuum.unit_of_work import UnitOfWork
 
-from invenio_records_files_ext import continuum
 from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.db import continuum
 from tests.servers import ROOT
 
 

@@ -19,7 +19,7 @@ import requests
 from invenio_db import db as db_
 from invenio_files_rest.models import FileInstance, ObjectVersion
 
-from invenio_records_files_ext.lifecycle import TOMBSTONE_TAG
+from invenio_records_files_ext.records.lifecycle import TOMBSTONE_TAG
 from tests import browser as chromium
 from tests.deposit import (
     MIB,

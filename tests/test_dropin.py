@@ -13,8 +13,9 @@ from invenio_db import db as db_
 from invenio_files_rest.models import Bucket, Location
 from invenio_records.models import RecordMetadata
 
-from invenio_records_files_ext import ledger, signals
+from invenio_records_files_ext import signals
 from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.db import ledger
 from invenio_records_files_ext.links import default_bucket_link_factory
 from invenio_records_files_ext.models import RecordsBuckets
 from tests.app import app_config, create_test_app

@@ -6,7 +6,6 @@ from io import BytesIO
 import pytest
 from invenio_files_rest.models import FileInstance
 
-from invenio_records_files_ext import files_import
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import (
     FilesAlreadyImportedError,
@@ -14,6 +13,7 @@ from invenio_records_files_ext.errors import (
     NotANewVersionError,
     NotThePreviousVersionError,
 )
+from invenio_records_files_ext.records import imports as files_import
 from tests.helpers import JSON, create_record, stored_record, upload
 
 

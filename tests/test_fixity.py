@@ -17,10 +17,10 @@ from invenio_files_rest.models import FileInstance, Location
 from sqlalchemy import update
 
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.checksums import save_checksums, stored_checksums
 from invenio_records_files_ext.maintenance import fixity
 from invenio_records_files_ext.maintenance.fixity_report import build_report
 from invenio_records_files_ext.signals import fixity_failed
+from invenio_records_files_ext.storage.checksums import save_checksums, stored_checksums
 from tests.helpers import (
     backdate_files,
     corrupt_local,
@@ -433,7 +433,7 @@ def test_s3_objects_changed_or_removed_behind_the_back(s3_app, s3_location, s3):
 
 
 def test_reads_are_streamed_in_chunks(record, monkeypatch):
-    from invenio_records_files_ext import hashing
+    from invenio_records_files_ext.storage import hashing
 
     add_files(record, 1, data=os.urandom(3 * 1024 * 1024))
     fileinstance = file_of(record, "f000.txt")

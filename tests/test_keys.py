@@ -13,8 +13,8 @@ from urllib.parse import quote
 import pytest
 from invenio_files_rest.models import ObjectVersion
 
+from invenio_records_files_ext.db.keys import check_url_path, spellings, validate_key
 from invenio_records_files_ext.errors import InvalidFileKeyError
-from invenio_records_files_ext.keys import check_url_path, spellings, validate_key
 from tests.helpers import create_record, storage_files, stored_record, upload
 
 REFUSED = {

@@ -49,13 +49,6 @@ DROPIN = {
 }
 """The original module's paths, with the names applications import from them."""
 
-# Until scripts/relayout.py has moved the modules, the layout is the old one.
-# relayout: remove from here
-pytestmark = pytest.mark.skipif(
-    not (PACKAGE / "db").is_dir(), reason="scripts/relayout.py has not run yet"
-)
-# relayout: to here
-
 
 def _packages():
     """Every subpackage of the package (folders with an ``__init__.py``)."""

@@ -10,8 +10,8 @@ from invenio_records.models import RecordMetadata
 
 from invenio_records_files_ext import signals
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.lifecycle import TOMBSTONE_TAG
 from invenio_records_files_ext.models import RecordsBuckets
+from invenio_records_files_ext.records.lifecycle import TOMBSTONE_TAG
 from tests.helpers import (
     create_record,
     receiving,

@@ -20,8 +20,8 @@ import pytest
 from invenio_db import db as db_
 from invenio_files_rest.models import ObjectVersion, ObjectVersionTag
 
-from invenio_records_files_ext import url_templates
 from invenio_records_files_ext.files import queries
+from invenio_records_files_ext.rest import url_templates
 from invenio_records_files_ext.rest.rdm import EntryLinks, completed_entry
 from invenio_records_files_ext.serializer import json_serializer
 from tests.helpers import (

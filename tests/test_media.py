@@ -8,9 +8,9 @@ from invenio_files_rest.errors import BucketLockedError
 from invenio_files_rest.models import Bucket, BucketTag
 
 from invenio_records_files_ext import signals
+from invenio_records_files_ext.access.ownership import MEDIA_ROLE, ROLE_TAG
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import RecordsBuckets
-from invenio_records_files_ext.ownership import MEDIA_ROLE, ROLE_TAG
 from tests.helpers import (
     create_record,
     receiving,

@@ -24,10 +24,10 @@ from invenio_files_rest.models import (
 )
 from invenio_records.models import RecordMetadata
 
+from invenio_records_files_ext.access.ownership import OWNER_TAG
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.files import sync
 from invenio_records_files_ext.models import FileEntry, RecordsBuckets
-from invenio_records_files_ext.ownership import OWNER_TAG
 from tests.helpers import ALEMBIC_DEPENDENCIES
 
 BEFORE = "5e8a91d2c0f7"

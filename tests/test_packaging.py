@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 
-from invenio_records_files_ext import archive, containers, zipreader
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.blobs import RandomAccess
-from invenio_records_files_ext.zipwriter import LIMIT_32, ZipStreamWriter
+from invenio_records_files_ext.archives import archive, containers, zipreader
+from invenio_records_files_ext.archives.zipwriter import LIMIT_32, ZipStreamWriter
+from invenio_records_files_ext.storage.reads import RandomAccess
 from tests.helpers import create_record, stored_record, stream, upload
 
 

@@ -16,9 +16,9 @@ import zipfile
 import pytest
 import requests
 
-from invenio_records_files_ext import archive, containers, zipreader, zipwriter
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.dumpers import add_files_to_index
+from invenio_records_files_ext.archives import archive, containers, zipreader, zipwriter
+from invenio_records_files_ext.records.dumpers import add_files_to_index
 from tests.helpers import create_record, init, stored_record, stream, upload
 from tests.servers import Server
 from tests.users import as_user
@@ -196,7 +196,7 @@ def test_the_cache_budget_counts_bytes(app, db, location, monkeypatch):
 
 
 def zipreader_source(obj):
-    from invenio_records_files_ext.blobs import RandomAccess
+    from invenio_records_files_ext.storage.reads import RandomAccess
 
     return RandomAccess(obj.file.storage(), int(obj.file.size))
 

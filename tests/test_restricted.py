@@ -11,15 +11,16 @@ from datetime import date
 import pytest
 from freezegun import freeze_time
 
-from invenio_records_files_ext import embargo, signals
-from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.cli import records_files
-from invenio_records_files_ext.errors import InvalidAccessError
-from invenio_records_files_ext.restrictions import (
+from invenio_records_files_ext import signals
+from invenio_records_files_ext.access import embargo
+from invenio_records_files_ext.access.restrictions import (
     embargo_of,
     files_restricted,
     set_files_access,
 )
+from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.cli import records_files
+from invenio_records_files_ext.errors import InvalidAccessError
 from invenio_records_files_ext.tasks.embargo import lift_embargoes
 from tests.helpers import create_record, receiving, stored_record, stream, upload
 from tests.users import Allowed, as_user

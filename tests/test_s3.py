@@ -18,12 +18,12 @@ import pytest
 from invenio_files_rest.errors import FileSizeError
 from invenio_files_rest.models import FileInstance
 
-from invenio_records_files_ext import containers, zipreader
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.blobs import RandomAccess
+from invenio_records_files_ext.archives import containers, zipreader
 from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.errors import ChecksumMismatchError
 from invenio_records_files_ext.models import RecordsBuckets
+from invenio_records_files_ext.storage.reads import RandomAccess
 from tests.helpers import create_record, md5, payload, stored_record, stream, upload
 from tests.s3server import S3_TEST_PART_SIZE, http_session, object_keys
 

@@ -21,10 +21,11 @@ from invenio_records import InvenioRecords
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from invenio_records_files_ext import ledger, signals
+from invenio_records_files_ext import signals
 from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.db import ledger
+from invenio_records_files_ext.db.sqlite import enable_sqlite_savepoints
 from invenio_records_files_ext.files import hooks, queries, sync
-from invenio_records_files_ext.sqlite import enable_sqlite_savepoints
 from tests.helpers import counting_statements, storage_files
 
 

@@ -39,7 +39,7 @@ PERMISSION_OPTIONS = (
     "update_permission_factory_imp",
     "delete_permission_factory_imp",
 )
-OWNERS = "invenio_records_files_ext.permissions:owner_permission_factory"
+OWNERS = "invenio_records_files_ext.access.permissions:owner_permission_factory"
 ALLOW_ALL = "invenio_records_rest.utils:allow_all"
 
 
@@ -350,7 +350,7 @@ def test_locked_files_refuse_writes_through_gunicorn(site, server):
 
 def test_installed_when_the_app_is_built(site):
     """Invenio-Base's finalize hook wraps Files-REST before any request."""
-    from invenio_records_files_ext.access import FilesRestPermissionFactory
+    from invenio_records_files_ext.access.decisions import FilesRestPermissionFactory
 
     app = site.create_api()
     assert app.view_functions["invenio_files_rest.object_api"].records_files_guard

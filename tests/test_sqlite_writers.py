@@ -5,7 +5,7 @@ transaction that has read and then writes cannot be upgraded to a writer
 while another process writes (SQLite answers "database is locked" at once,
 without waiting for the busy timeout), so concurrent writes to different
 records failed with 500. Write requests now begin their transactions with
-``BEGIN IMMEDIATE`` (:func:`invenio_records_files_ext.sqlite.init_sqlite_app`):
+``BEGIN IMMEDIATE`` (:func:`invenio_records_files_ext.db.sqlite.init_sqlite_app`):
 writers queue for the lock, and nothing fails.
 
 This test uses a database of its own (a SQLite file), whatever database the

@@ -10,9 +10,9 @@ from flask import Flask
 from invenio_files_rest.errors import FileSizeError, UnexpectedFileSizeError
 from invenio_files_rest.limiters import FileSizeLimit
 
-from invenio_records_files_ext import storage as storage_module
-from invenio_records_files_ext import writeback, writeloop
-from invenio_records_files_ext.storage import HashingPyFSFileStorage
+from invenio_records_files_ext.storage import writeback, writeloop
+from invenio_records_files_ext.storage import writes as storage_module
+from invenio_records_files_ext.storage.writes import HashingPyFSFileStorage
 from tests.pagecache import cachestat
 
 

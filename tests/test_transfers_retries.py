@@ -13,11 +13,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from invenio_records_files_ext import jobs
 from invenio_records_files_ext.errors import TransferFailedError
 from invenio_records_files_ext.models import FileTransfer
 from invenio_records_files_ext.tasks.transfers import run_transfer_job
-from invenio_records_files_ext.transfers import FETCHING
+from invenio_records_files_ext.transfers import FETCHING, jobs
 from invenio_records_files_ext.transfers.fetching import FetchLimits, open_url
 from tests.helpers import create_record, fetch_entry, files_url, init, stored_record
 

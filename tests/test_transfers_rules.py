@@ -3,7 +3,7 @@
 from contextlib import contextmanager
 
 from invenio_records_files_ext import signals
-from invenio_records_files_ext.dumpers import add_files_to_index
+from invenio_records_files_ext.records.dumpers import add_files_to_index
 from tests.helpers import (
     commit,
     create_record,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from invenio_records_files_ext import jobs
+from invenio_records_files_ext.transfers import jobs
 from tests.helpers import create_record, files_url, init, stored_record
 from tests.httpserver import SourceServer
 from tests.workers import Worker, broker_for, worker_config

@@ -15,7 +15,6 @@ import pytest
 from invenio_files_rest.models import MultipartObject, Part
 from sqlalchemy import update
 
-from invenio_records_files_ext import files_import
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import (
     InvalidMetadataError,
@@ -23,6 +22,7 @@ from invenio_records_files_ext.errors import (
 )
 from invenio_records_files_ext.files.pending import PendingWriter
 from invenio_records_files_ext.models import FileTransfer
+from invenio_records_files_ext.records import imports as files_import
 from invenio_records_files_ext.transfers import TransferRequest
 from tests.helpers import (
     JSON,

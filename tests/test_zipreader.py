@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from invenio_records_files_ext.errors import ContainerError, ContainerTooLargeError
-from invenio_records_files_ext.zipreader import (
+from invenio_records_files_ext.archives.zipreader import (
     Limits,
     open_member,
     read_directory,
 )
+from invenio_records_files_ext.errors import ContainerError, ContainerTooLargeError
 
 from .helpers import BytesSource
 

@@ -16,9 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from invenio_records_files_ext.archives.zipreader import (
+    Limits,
+    open_member,
+    read_directory,
+)
+from invenio_records_files_ext.archives.zipwriter import ZipStreamWriter
 from invenio_records_files_ext.errors import ArchiveSizeError
-from invenio_records_files_ext.zipreader import Limits, open_member, read_directory
-from invenio_records_files_ext.zipwriter import ZipStreamWriter
 
 from .helpers import BytesSource, create_record, stored_record, stream
 

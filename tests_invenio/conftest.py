@@ -22,7 +22,7 @@ from invenio_pidstore import InvenioPIDStore
 from invenio_records import InvenioRecords
 
 from invenio_records_files_ext import InvenioRecordsFiles
-from invenio_records_files_ext.sqlite import init_sqlite_app
+from invenio_records_files_ext.db.sqlite import init_sqlite_app
 
 
 def make_app(instance_path, config, with_extension=True):

@@ -13,6 +13,24 @@ Layout, bottom to top:
 * ``reading``: the read half of ``FilesIterator``;
 * ``fileobject``, ``iterator``, ``mixin``: the public faces
   ``FileObject``, ``FilesIterator`` and ``FilesMixin``.
+
+The other modules:
+
+* ``buckets``: A record's buckets: its files and, when it has them, its
+  media files;
+* ``enabled``: ``files.enabled``: whether a record has files, in
+  InvenioRDM's shape;
+* ``leases``: Leases of fetching transfers: the worker's heartbeat, and what
+  the sweep finds;
+* ``multipart``: Multipart uploads into a record's bucket: start, upload
+  parts, abort;
+* ``owners``: Which record a bucket belongs to, and which REST endpoint
+  serves it;
+* ``pending``: The life cycle of pending files, in the database: the one
+  place that changes it;
+* ``pending_rows``: Every read and write of pending files' transfer rows;
+* ``transfers``: ``record.files.transfers``: announce files, send their
+  bytes, commit them.
 """
 
 from .fileobject import FileObject

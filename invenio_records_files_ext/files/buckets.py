@@ -1,7 +1,7 @@
 """A record's buckets: its files and, when it has them, its media files.
 
 Both are linked to the record in ``records_buckets``; the media files bucket
-carries the bucket tag :data:`~invenio_records_files_ext.ownership.ROLE_TAG`
+carries the bucket tag :data:`~invenio_records_files_ext.access.ownership.ROLE_TAG`
 (``media``), which is how it is told apart even when the record's JSON is
 emptied (a soft-deleted record). One query finds both.
 """
@@ -15,8 +15,8 @@ from invenio_db import db
 from invenio_files_rest.models import Bucket, BucketTag
 from sqlalchemy import and_, select
 
+from ..access.ownership import MEDIA_ROLE, ROLE_TAG
 from ..models import RecordsBuckets
-from ..ownership import MEDIA_ROLE, ROLE_TAG
 
 FILES = "files"
 """Role of the bucket behind ``record.files``."""

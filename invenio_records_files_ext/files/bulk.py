@@ -5,7 +5,7 @@ A loop of ``files[key] = stream`` costs a handful of statements per file.
 instances, object versions and rows a thousand per statement, and
 :func:`copy_files` imports another record's files without touching any
 byte: the new object versions point to the same file instances. Both take
-the bucket's exclusive lock (:func:`~invenio_records_files_ext.locks.lock_bucket`) and charge the
+the bucket's exclusive lock (:func:`~invenio_records_files_ext.db.locks.lock_bucket`) and charge the
 bucket once.
 """
 
@@ -22,13 +22,14 @@ from invenio_files_rest.models import FileInstance, ObjectVersion
 from invenio_files_rest.utils import guess_mimetype
 from sqlalchemy import insert, select
 
-from .. import locks, signals, versions
+from .. import signals
+from ..db import locks, versions
+from ..db.keys import validate_key
+from ..db.sql import chunks
+from ..db.steps import send_signal, step
 from ..errors import DuplicateFileKeyError, FilePendingError
-from ..keys import validate_key
 from ..models import COMPLETED, PENDING, FileChecksum
-from ..sql import chunks
-from ..steps import send_signal, step
-from ..storage import UploadTarget, discard, write_bytes
+from ..storage.writes import UploadTarget, discard, write_bytes
 from . import queries, rows
 from .entries import make_fields, without_content_metadata
 

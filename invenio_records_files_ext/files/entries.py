@@ -13,8 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Optional, TypedDict
 
-from ..checksums import entry_checksums, loaded_checksums
 from ..errors import InvalidMetadataError, ReservedMetadataError
+from ..storage.checksums import entry_checksums, loaded_checksums
 
 FILES_KEY = "_files"
 """Record key holding the list of entries."""
@@ -84,7 +84,7 @@ def make_fields(
 
     ``checksums`` holds the file's MD5 (from ``checksum``) and, when
     given, the other stored checksums (algorithm -> hex digest): see
-    :func:`~invenio_records_files_ext.checksums.fill_entries`.
+    :func:`~invenio_records_files_ext.storage.checksums.fill_entries`.
     """
     return {
         "bucket": str(bucket_id),

@@ -6,8 +6,8 @@ from typing import Any, Optional, Protocol
 
 from invenio_files_rest.models import ObjectVersion
 
-from ..checksums import fill_entries
 from ..errors import MetadataKeyError
+from ..storage.checksums import fill_entries
 from .entries import file_fields
 
 

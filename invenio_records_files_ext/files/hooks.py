@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from flask import Flask, current_app, has_app_context
 
-from .. import ledger
+from ..db import ledger
 from . import sync
 
 

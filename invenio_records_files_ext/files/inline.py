@@ -12,7 +12,7 @@ Reading a record costs nothing more until ``_files`` is read: a record with
 100,000 files loads as fast as one with none.
 
 Readers who may not read a record's restricted files see only some fields
-of each entry (:func:`invenio_records_files_ext.visibility.visible_entries`).
+of each entry (:func:`invenio_records_files_ext.access.visibility.visible_entries`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
-from .. import visibility
+from ..access import visibility
 from . import queries
 from .entries import (
     DEFAULT_PREVIEW_KEY,

@@ -2,7 +2,7 @@
 
 Reading is :class:`~invenio_records_files_ext.files.reading.FilesReader`'s.
 Writes go through :class:`~invenio_records_files_ext.files.writer.FilesWriter`,
-each inside a step (:func:`~invenio_records_files_ext.steps.step`) that also
+each inside a step (:func:`~invenio_records_files_ext.db.steps.step`) that also
 sends the hooks, so a change is all or nothing.
 """
 
@@ -15,12 +15,12 @@ from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 
 from .. import signals
+from ..db.keys import validate_key
+from ..db.references import release
+from ..db.steps import send_signal, step
 from ..errors import CopyOntoItselfError, FileNotInRecordError, FilesNotEnabledError
-from ..hashing import rehash_file
-from ..keys import validate_key
-from ..references import release
-from ..steps import send_signal, step
-from ..storage import UploadTarget, discard, stage_file
+from ..storage.hashing import rehash_file
+from ..storage.writes import UploadTarget, discard, stage_file
 from . import bulk, inline, queries, sync
 from .buckets import FILES
 from .enabled import is_enabled
@@ -35,7 +35,7 @@ class FilesIterator(FilesReader):
     """Dict-like view of the files of a record: reads and writes.
 
     Writes go through :class:`~invenio_records_files_ext.files.writer.FilesWriter`,
-    each inside a step (:func:`invenio_records_files_ext.steps.step`) that
+    each inside a step (:func:`invenio_records_files_ext.db.steps.step`) that
     also sends the hooks, so a change is all or nothing.
     """
 
@@ -129,7 +129,7 @@ class FilesIterator(FilesReader):
 
         :param size: the announced size in bytes (checked when given).
         :param content_md5: Content-MD5 of the stream (checked when given).
-        :param target: an :class:`~invenio_records_files_ext.storage.UploadTarget`
+        :param target: an :class:`~invenio_records_files_ext.storage.writes.UploadTarget`
             read beforehand (the REST routes use it to stream the body with
             no transaction open); by default it is read from the bucket.
         :returns: the new ``file_cls`` instance.

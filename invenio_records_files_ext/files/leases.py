@@ -3,7 +3,7 @@
 A worker that takes a fetch on (state ``fetching``) holds it as long as it
 renews the transfer row's ``updated`` time, which it does every few
 seconds while bytes come (:func:`renew`). The value it last wrote is its
-lease: a sweep (:func:`~invenio_records_files_ext.jobs.sweep`) that finds
+lease: a sweep (:func:`~invenio_records_files_ext.transfers.jobs.sweep`) that finds
 a row not renewed for ``RECORDS_FILES_FETCH_LEASE`` seconds takes it from
 the worker (:func:`take_back`), which then finds its lease gone at its next
 renewal and stops. Every change is guarded by the value read, so two

@@ -16,7 +16,7 @@ from flask import has_app_context
 from invenio_files_rest.models import Bucket
 from invenio_records.errors import MissingModelError
 
-from .. import ownership
+from ..access import ownership
 from ..errors import FilesAlreadySetError, InvalidOperationError, TooManyFilesError
 from ..models import RecordsBuckets
 from . import hooks, inline, sync

@@ -2,7 +2,7 @@
 
 Invenio-Files-REST reserves an upload's size in the bucket when it starts,
 without locking the bucket, so parallel starts could all pass the quota.
-Here the size is reserved by :func:`~invenio_records_files_ext.locks.charge`, under the bucket's row
+Here the size is reserved by :func:`~invenio_records_files_ext.db.locks.charge`, under the bucket's row
 lock like every other write: starts and single uploads together never pass
 the quota. A part announced with a Content-MD5 is checked against it: a
 part that does not match is not recorded, and can be sent again.
@@ -29,12 +29,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
-from .. import ledger, locks
-from ..hashing import parse_content_md5
-from ..keys import validate_key
-from ..ledger import release_if_read_only
-from ..references import release
-from ..steps import step
+from ..db import ledger, locks
+from ..db.keys import validate_key
+from ..db.ledger import release_if_read_only
+from ..db.references import release
+from ..db.steps import step
+from ..storage.hashing import parse_content_md5
 from ..transfers.parts import PartLayout, write_part
 
 
@@ -128,7 +128,7 @@ def upload_part(
     checked before any byte is read. The bytes are then written with no
     transaction open (as single uploads are: a slow client holds no lock;
     unless the transaction holds earlier work of the caller, see
-    :func:`~invenio_records_files_ext.ledger.release_if_read_only`) by
+    :func:`~invenio_records_files_ext.db.ledger.release_if_read_only`) by
     :meth:`~invenio_records_files_ext.transfers.parts.PartsStorage.write_part`
     (the multipart transfer's too), and the part is recorded in a short
     transaction. If writing fails (a wrong Content-MD5, a body cut short),

@@ -26,7 +26,8 @@ from invenio_files_rest.models import Bucket, FileInstance
 from invenio_files_rest.utils import guess_mimetype
 from sqlalchemy.orm import Session
 
-from .. import locks, versions
+from ..db import locks, versions
+from ..db.references import release
 from ..errors import (
     FileKeyExistsError,
     FileNotInRecordError,
@@ -37,7 +38,6 @@ from ..errors import (
     TransferStateError,
 )
 from ..models import PENDING
-from ..references import release
 from ..transfers import FAILED as FAILED_STATE
 from ..transfers import WAITING, TransferRequest, provider
 from . import pending_rows, queries, rows

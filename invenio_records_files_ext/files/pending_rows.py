@@ -18,8 +18,8 @@ from invenio_db import db
 from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from ..db.sql import chunks, utc_column
 from ..models import PENDING, FileEntry, FileTransfer
-from ..sql import chunks, utc_column
 
 _CHUNK = 1000
 

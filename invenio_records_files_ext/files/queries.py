@@ -31,10 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
-from .. import cursors
-from ..checksums import fill_entries
+from ..db import cursors
+from ..db.sql import chunks, utc_column
 from ..models import COMPLETED, FileEntry
-from ..sql import chunks, utc_column
+from ..storage.checksums import fill_entries
 from .entries import FilesSummary, make_fields
 
 ITER_CHUNK_SIZE = 1000

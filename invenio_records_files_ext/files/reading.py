@@ -14,10 +14,10 @@ from typing import Any, Optional
 from invenio_db import db
 from invenio_files_rest.models import Bucket, ObjectVersion
 
-from .. import versions
-from ..checksums import fill_entries
+from ..db import versions
+from ..db.keys import spellings
 from ..errors import FileNotInRecordError
-from ..keys import spellings
+from ..storage.checksums import fill_entries
 from . import inline, queries, sync
 from .buckets import FILES
 from .entries import file_fields

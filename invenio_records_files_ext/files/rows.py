@@ -1,7 +1,7 @@
 """Every write to the file rows, as plain statements.
 
-Callers hold the locks (:mod:`~invenio_records_files_ext.locks`) and run inside a step
-(:mod:`~invenio_records_files_ext.steps`); these functions only say how a row changes. Each one
+Callers hold the locks (:mod:`~invenio_records_files_ext.db.locks`) and run inside a step
+(:mod:`~invenio_records_files_ext.db.steps`); these functions only say how a row changes. Each one
 costs one statement whatever the number of files in the bucket.
 """
 
@@ -16,8 +16,8 @@ from invenio_db import db
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.orm import Session
 
+from ..db.sql import chunks
 from ..models import COMPLETED, FileEntry
-from ..sql import chunks
 
 
 def _session(session: Optional[Session]) -> Session:

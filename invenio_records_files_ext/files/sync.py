@@ -31,9 +31,9 @@ from invenio_files_rest.models import ObjectVersion
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from .. import ledger, locks, versions
+from ..db import ledger, locks, versions
+from ..db.sql import chunks
 from ..models import COMPLETED, FileEntry, RecordsBuckets
-from ..sql import chunks
 from . import queries, rows
 
 

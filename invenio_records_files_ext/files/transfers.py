@@ -28,11 +28,11 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
 from .. import transfers
-from ..checksums import announced_algorithms
+from ..db.keys import validate_key
+from ..db.steps import step
 from ..errors import FileNotInRecordError, SizeMismatchError
-from ..keys import validate_key
-from ..steps import step
-from ..storage import UploadTarget, discard, stage_file
+from ..storage.checksums import announced_algorithms
+from ..storage.writes import UploadTarget, discard, stage_file
 from ..transfers import LOCAL, MULTIPART, RECEIVED, WAITING, Committed, provider
 from ..transfers.registry import check_type
 from . import pending_rows

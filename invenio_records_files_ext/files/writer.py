@@ -1,10 +1,10 @@
 """The writer: the one way the library changes a bucket's files.
 
 Every change follows the same order, which is what makes concurrent
-writers safe (see :mod:`~invenio_records_files_ext.locks`): lock the keys, read their rows and
+writers safe (see :mod:`~invenio_records_files_ext.db.locks`): lock the keys, read their rows and
 heads, write object versions and rows, and last *charge* the bucket (its
 row lock, the locked/deleted check, the quota and the size). Callers run
-the writer inside a step (:func:`~invenio_records_files_ext.steps.step`), so a failure anywhere
+the writer inside a step (:func:`~invenio_records_files_ext.db.steps.step`), so a failure anywhere
 rolls everything back, and send the hooks themselves.
 
 The writer costs a constant number of statements per file, whatever the
@@ -27,8 +27,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import locks, versions
-from ..checksums import fill_entries, loaded_checksums
+from ..db import locks, versions
+from ..db.keys import validate_key
 from ..errors import (
     FileKeyExistsError,
     FileNotInRecordError,
@@ -37,8 +37,8 @@ from ..errors import (
     InvalidFileOrderError,
     MetadataKeyError,
 )
-from ..keys import validate_key
 from ..models import COMPLETED, PENDING
+from ..storage.checksums import fill_entries, loaded_checksums
 from . import queries, rows, sync
 from .entries import (
     check_metadata,

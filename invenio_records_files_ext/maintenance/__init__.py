@@ -13,4 +13,14 @@ arguments, calls these functions and prints what they return.
 * :mod:`.check`: comparing file rows with the buckets' current versions.
 * :mod:`.gc` and :mod:`.localstorage`: finding and removing what nothing
   uses any more.
+
+The other modules:
+
+* ``bag_ingest``: Ingesting a BagIt bag (RFC 8493) into a record: verified
+  whole, then attached;
+* ``bag_sources``: Reading a BagIt bag as it is given: a folder, or a zip
+  file;
+* ``bag_verify``: Verifying a BagIt bag (RFC 8493) completely, before
+  anything of it is used;
+* ``embargoes``: Lifting every embargo whose day has come, record by record.
 """

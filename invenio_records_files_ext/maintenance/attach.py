@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from invenio_db import db
 
-from .. import hashing
+from ..db.keys import validate_key
 from ..errors import (
     AttachStoppedError,
     InvalidFileKeyError,
@@ -24,7 +24,7 @@ from ..errors import (
     LocalPathError,
     describe,
 )
-from ..keys import validate_key
+from ..storage import hashing
 from .identifiers import RecordId
 from .records import load_record, record_files
 

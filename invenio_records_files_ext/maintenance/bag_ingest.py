@@ -12,7 +12,7 @@ keys being the paths under ``data/``, in the order of the bag's
 manifest. In each batch's transaction the checksums computed while
 storing are compared with the bag's (a file changed since it was
 verified undoes its batch), and the bag's checksums are kept as the
-files' own (:func:`invenio_records_files_ext.checksums.save_checksums`).
+files' own (:func:`invenio_records_files_ext.storage.checksums.save_checksums`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..checksums import SUPPORTED, save_checksums, stored_checksums
 from ..errors import InvalidBagError
+from ..storage.checksums import SUPPORTED, save_checksums, stored_checksums
 from . import attach as attaching
 from .bag_sources import BagSource, open_bag
 from .bag_verify import BagFile, verify_bag

@@ -9,7 +9,7 @@ collected and named by its file; any problem raises
 :class:`~invenio_records_files_ext.errors.InvalidBagError`.
 
 Paths in manifests are percent-decoded as RFC 8493 says (``%25``,
-``%0A``, ``%0D`` only: :func:`invenio_records_files_ext.bags.decode_path`);
+``%0A``, ``%0D`` only: :func:`invenio_records_files_ext.archives.bags.decode_path`);
 keys are the paths under ``data/``, checked by the package's key rules.
 """
 
@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..bags import decode_path
+from ..archives.bags import decode_path
+from ..db.keys import validate_key
 from ..errors import InvalidBagError, InvalidFileKeyError
-from ..keys import validate_key
 from .bag_sources import PAYLOAD, BagSource, read_text
 
 Advance = Callable[[int], None]

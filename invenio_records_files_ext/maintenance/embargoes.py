@@ -17,8 +17,8 @@ from typing import Any, Optional
 from flask import current_app
 from invenio_db import db
 
+from ..access.embargo import due_embargoes, lift_embargo, today_utc
 from ..api import Record
-from ..embargo import due_embargoes, lift_embargo, today_utc
 from ..errors import describe
 
 logger = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ Every stored file instance of the records' buckets (the buckets linked
 through :class:`~invenio_records_files_ext.models.RecordsBuckets`, every
 version of every key) is read back at most once per
 ``RECORDS_FILES_FIXITY_INTERVAL``, the longest unchecked first, and compared
-with every checksum kept for it (:func:`~invenio_records_files_ext.checksums.stored_checksums`).
+with every checksum kept for it (:func:`~invenio_records_files_ext.storage.checksums.stored_checksums`).
 The algorithms configured since the file was stored
-(:func:`~invenio_records_files_ext.checksums.configured_algorithms`) are
+(:func:`~invenio_records_files_ext.storage.checksums.configured_algorithms`) are
 computed in the same read and kept, once the stored ones match.
 
 The result goes where Invenio-Files-REST keeps it, with the meaning its
@@ -46,14 +46,14 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance, ObjectVersion
 from sqlalchemy import and_, func, or_, select, update
 
-from ..checksums import configured_algorithms, save_checksums, stored_checksums
-from ..digests import DONE, Digests
+from ..db.sqlite import immediate_transactions
+from ..db.steps import app_object
 from ..errors import describe
-from ..hashing import READ_SIZE
 from ..models import REMOTE_STORAGE_CLASS, RecordsBuckets
 from ..signals import fixity_failed
-from ..sqlite import immediate_transactions
-from ..steps import app_object
+from ..storage.checksums import configured_algorithms, save_checksums, stored_checksums
+from ..storage.digests import DONE, Digests
+from ..storage.hashing import READ_SIZE
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def read_digests(
 ) -> tuple[int, dict[str, str]]:
     """Read a stream to its end once; return its size and hex digests.
 
-    The algorithms hash in threads of their own (:class:`~invenio_records_files_ext.digests.Digests`),
+    The algorithms hash in threads of their own (:class:`~invenio_records_files_ext.storage.digests.Digests`),
     one chunk behind the read: at most two chunks are in memory.
     """
     read = 0

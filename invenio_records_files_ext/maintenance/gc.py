@@ -1,7 +1,7 @@
 """Finding, and removing, what no record uses any more.
 
 * Buckets linked to no record. Only buckets this package marked as a
-  record's (:mod:`~invenio_records_files_ext.ownership`) are considered
+  record's (:mod:`~invenio_records_files_ext.access.ownership`) are considered
   unless asked otherwise: other modules' buckets have no record link either.
   A bucket goes with its object versions, uploads and the file instances no
   other bucket uses; their bytes are deleted once the removal is committed.
@@ -34,15 +34,16 @@ from invenio_files_rest.models import (
 )
 from sqlalchemy import delete, func, select
 
-from .. import ledger, locks, ownership
+from ..access import ownership
+from ..db import ledger, locks
+from ..db.references import bucket_file_ids, holds_bytes, orphans, used_elsewhere
+from ..db.sql import chunks
 from ..errors import describe
 from ..files import multipart as multipart_uploads
 from ..files import pending_rows
 from ..files.pending import PendingWriter, abort_at_storage
-from ..lifecycle import remove_bucket
 from ..models import RecordsBuckets
-from ..references import bucket_file_ids, holds_bytes, orphans, used_elsewhere
-from ..sql import chunks
+from ..records.lifecycle import remove_bucket
 from .localstorage import SweepState
 
 DELETED = "deleted"

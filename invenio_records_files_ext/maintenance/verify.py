@@ -10,10 +10,10 @@ from invenio_db import db
 from invenio_files_rest.models import FileInstance, ObjectVersion
 from sqlalchemy import func
 
-from .. import versions
+from ..db import versions
 from ..errors import describe
-from ..hashing import StoredChecksum, digest_stream
 from ..models import REMOTE_STORAGE_CLASS, RecordsBuckets
+from ..storage.hashing import StoredChecksum, digest_stream
 from .identifiers import RecordId
 from .records import load_record, record_files
 

@@ -18,14 +18,14 @@ class BoundedFile:
     """A stored file, readable and seekable, within a read budget and a deadline.
 
     Offers what parsers expect of a binary file (``read``, ``seek``,
-    ``tell``) and ``read_at`` (:mod:`~invenio_records_files_ext.zipreader`).
+    ``tell``) and ``read_at`` (:mod:`~invenio_records_files_ext.archives.zipreader`).
     Every read past the budget, or after the deadline, raises
     :class:`~invenio_records_files_ext.errors.ProcessorLimitError`: a
     processor stuck on a hostile file stops at its next read.
     """
 
     def __init__(self, source: Any, max_read: int, timeout: float) -> None:
-        """Wrap ``source`` (a :class:`~invenio_records_files_ext.blobs.RandomAccess`).
+        """Wrap ``source`` (a :class:`~invenio_records_files_ext.storage.reads.RandomAccess`).
 
         :param max_read: bytes the processor may read in all.
         :param timeout: seconds from now after which reads are refused.

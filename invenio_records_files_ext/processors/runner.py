@@ -26,11 +26,11 @@ from invenio_db import db
 from invenio_records_rest.utils import obj_or_import_string
 
 from .. import signals
-from ..blobs import RandomAccess
+from ..db.steps import app_object, send_signal
 from ..errors import describe
 from ..files.entries import EXTRACTED_KEY, check_metadata
 from ..files.writer import FilesWriter
-from ..steps import app_object, send_signal
+from ..storage.reads import RandomAccess
 from .base import BoundedFile, Processor, out_of_time
 
 logger = logging.getLogger(__name__)

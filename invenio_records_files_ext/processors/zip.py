@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..containers import limits
-from ..zipreader import read_directory
+from ..archives.containers import limits
+from ..archives.zipreader import read_directory
 from .base import BoundedFile, Processor
 
 MIMETYPES = frozenset(("application/zip", "application/x-zip-compressed"))

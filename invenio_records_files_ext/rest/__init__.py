@@ -10,4 +10,24 @@
 * :mod:`.routing`: the blueprint built from ``RECORDS_FILES_REST_ENDPOINTS``.
 
 The views hold no domain logic: they parse requests and call the library.
+
+The other modules:
+
+* ``archive``: ``GET <item route>/files-archive``: the record's files as one
+  zip archive;
+* ``bodies``: Request bodies of the JSON routes: JSON, declared as such, or
+  nothing;
+* ``containers``: Browsing inside a zip file of a record;
+* ``imports``: ``POST <item route>/actions/files-import``: a new version
+  imports its files;
+* ``listing_json``: A listing page's JSON, built as dicts from the page's
+  rows;
+* ``negotiation``: What a ``GET`` of one file's route answers: its bytes or
+  its entry;
+* ``rdm``: File entries in InvenioRDM's JSON shape, for the three-step
+  upload routes;
+* ``transfers``: The three-step upload routes, in InvenioRDM's shape;
+* ``url_templates``: The URLs of a route for many file keys, built once and
+  filled in per key;
+* ``urls``: Absolute URLs of the API, at the address the site says it has.
 """

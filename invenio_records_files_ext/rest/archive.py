@@ -1,17 +1,17 @@
 """``GET <item route>/files-archive``: the record's files as one zip archive.
 
-Streamed (:func:`invenio_records_files_ext.archive.prepare_archive`): no
+Streamed (:func:`invenio_records_files_ext.archives.archive.prepare_archive`): no
 temporary file, constant memory, with its exact ``Content-Length`` (its
 members are stored: every size is known before the first byte); ``HEAD``
 answers the headers only, the length included. The first block is
 produced before the response starts, so a file that cannot be read there
 answers JSON; later, the stream is cut and the error logged
-(:mod:`invenio_records_files_ext.prefetch`). Access is the one of the
-files (:func:`invenio_records_files_ext.access.decide`, ``read``),
+(:mod:`invenio_records_files_ext.streams.prefetch`). Access is the one of the
+files (:func:`invenio_records_files_ext.access.decisions.decide`, ``read``),
 restricted files included.
 
 ``?format=bagit`` streams the same files as a BagIt bag
-(:mod:`invenio_records_files_ext.bags`); ``?format=zip`` is the default.
+(:mod:`invenio_records_files_ext.archives.bags`); ``?format=zip`` is the default.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 from flask import current_app, request, stream_with_context
 from flask.views import MethodView
 
-from ..archive import Layout, archive_name, files_layout, prepare_archive
-from ..bags import bag_layout, bag_name
+from ..archives.archive import Layout, archive_name, files_layout, prepare_archive
+from ..archives.bags import bag_layout, bag_name
 from ..errors import UnknownArchiveFormatError
-from ..prefetch import started
+from ..streams.prefetch import started
 from .base import FilesView
 
 

@@ -5,7 +5,7 @@ A files view answers for one record. On the record's routes
 a redirect for a PID that moved); on Invenio-Files-REST's own routes
 (:mod:`invenio_records_files_ext.rest.files_rest`) the record is found from
 the bucket. Both then go through :meth:`FilesView.serve`: the access
-decision (:func:`invenio_records_files_ext.access.decide`), the record's
+decision (:func:`invenio_records_files_ext.access.decisions.decide`), the record's
 files, and Invenio-Files-REST's resource with the record's bucket.
 """
 
@@ -20,14 +20,15 @@ from invenio_records_rest.utils import obj_or_import_string
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
-from .. import access, linked
+from ..access import decisions as access
 from ..api import FilesMixin
 from ..errors import FilesNotEnabledError, RecordGoneError
+from ..files import owners as linked
 from ..files.buckets import FILES, MEDIA
 from ..files.enabled import is_enabled
 from ..links import moved_files_url
 from ..serializer import files_url
-from ..streams import ensure_limited_stream
+from ..streams.uploads import ensure_limited_stream
 from .errors import json_error
 
 

@@ -11,10 +11,10 @@ itself ends in ``/container`` (or holds ``/container/``) is still served
 when ``GET`` finds no zip file under the shorter key. Other methods (an
 upload to such a key) go to the file route as usual.
 
-The work is :mod:`invenio_records_files_ext.containers`'s: the archive is
+The work is :mod:`invenio_records_files_ext.archives.containers`'s: the archive is
 read with ranged reads, never whole; limits answer 413, damaged archives,
 zip bombs and remote files 400. A member's first block is extracted before
-the response starts (:func:`invenio_records_files_ext.prefetch.started`):
+the response starts (:func:`invenio_records_files_ext.streams.prefetch.started`):
 damage found there answers 400 JSON; found later, it cuts the stream.
 """
 
@@ -29,10 +29,10 @@ from flask import jsonify, request
 from flask.views import MethodView
 from invenio_files_rest.helpers import send_stream
 
-from .. import containers, member_pages
-from ..keys import validate_key
-from ..prefetch import started
+from ..archives import containers, member_pages
+from ..db.keys import validate_key
 from ..serializer import files_url, json_serializer
+from ..streams.prefetch import started
 from .base import FilesView
 from .listing import _int_arg
 from .objects import RecordObjectResource

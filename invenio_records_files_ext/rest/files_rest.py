@@ -25,8 +25,9 @@ from typing import Any, Callable, Optional
 from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from .. import access, linked
+from ..access import decisions as access
 from ..errors import PermissionDeniedError, RecordsFilesError
+from ..files import owners as linked
 from ..files.buckets import FILES, MEDIA
 from ..serializer import BLUEPRINT_NAME, json_serializer
 from .errors import answer_error

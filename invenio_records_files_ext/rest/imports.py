@@ -3,7 +3,7 @@
 InvenioRDM's ``POST /records/<id>/draft/actions/files-import``, on this
 library's routes: with an endpoint mounted at ``/records/<pid>/draft`` the
 path is the same. The record must be a new version made without its
-files (:func:`invenio_records_files_ext.files_import.new_version` with
+files (:func:`invenio_records_files_ext.records.imports.new_version` with
 ``import_files=False``); the caller needs the update permission on it and
 the read permission on the previous version. An optional JSON body
 ``{"previous": "<pid value>"}`` names the version the client expects the
@@ -21,9 +21,10 @@ from flask.views import MethodView
 from invenio_pidstore.errors import PIDDoesNotExistError
 from invenio_pidstore.models import PersistentIdentifier
 
-from .. import access, files_import
+from ..access import decisions as access
 from ..errors import NotThePreviousVersionError
 from ..files import queries
+from ..records import imports as files_import
 from .base import FilesView
 from .bodies import optional_json_body
 from .rdm import files_list

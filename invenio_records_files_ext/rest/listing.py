@@ -11,11 +11,11 @@ from invenio_files_rest.proxies import current_permission_factory
 from invenio_files_rest.views import BucketResource, check_permission, need_permissions
 from marshmallow import missing
 
-from ..checksums import objects_checksums
+from ..db.versions import VersionCursor, versions_page
 from ..errors import InvalidPageSizeError
 from ..files import queries
 from ..serializer import BODY
-from ..versions import VersionCursor, versions_page
+from ..storage.checksums import objects_checksums
 from .base import FilesView
 from .listing_json import listing_body
 from .transfers import announce, rdm_listing

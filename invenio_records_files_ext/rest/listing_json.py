@@ -8,7 +8,7 @@ schemas of :mod:`invenio_records_files_ext.serializer` and
 written from the rows of :func:`~invenio_records_files_ext.files.queries.rows_page`
 with no schema pass and no ORM object per file, and every link comes from
 a template built once per request
-(:mod:`~invenio_records_files_ext.url_templates`). ``tests/test_listing_shape.py``
+(:mod:`~invenio_records_files_ext.rest.url_templates`). ``tests/test_listing_shape.py``
 compares both, links included.
 """
 

@@ -24,13 +24,14 @@ from invenio_files_rest.views import (
     use_kwargs_from_query,
 )
 
-from .. import access
+from ..access import decisions as access
+from ..db.keys import check_url_path, validate_key
+from ..db.ledger import release_if_read_only
+from ..db.steps import app_object
 from ..files import multipart as multipart_uploads
-from ..keys import check_url_path, validate_key
-from ..ledger import release_if_read_only
-from ..steps import app_object
-from ..storage import UploadTarget
-from ..streams import check_upload_body, serve_file_body
+from ..storage.writes import UploadTarget
+from ..streams.downloads import serve_file_body
+from ..streams.uploads import check_upload_body
 from ..transfers.addresses import remote_location
 from .base import FilesView
 from .bodies import check_json_or_empty

@@ -30,8 +30,8 @@ from ..files.pending_rows import PendingFile
 from ..models import REMOTE_STORAGE_CLASS
 from ..serializer import BLUEPRINT_NAME
 from ..transfers import FAILED, LOCAL, REMOTE, provider
-from ..url_templates import KeyURL, key_url
-from ..urls import api_url
+from .url_templates import KeyURL, key_url
+from .urls import api_url
 
 COMPLETED_STATUS = "completed"
 PENDING_STATUS = "pending"

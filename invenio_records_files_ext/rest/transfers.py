@@ -27,13 +27,13 @@ from flask import jsonify, request
 from invenio_db import db
 from invenio_rest import ContentNegotiatedMethodView
 
-from .. import access
+from ..access import decisions as access
+from ..db.keys import check_url_path, validate_key
+from ..db.ledger import release_if_read_only
 from ..files import queries
-from ..keys import check_url_path, validate_key
-from ..ledger import release_if_read_only
 from ..models import REMOTE_STORAGE_CLASS
-from ..storage import UploadTarget
-from ..streams import check_upload_body
+from ..storage.writes import UploadTarget
+from ..streams.uploads import check_upload_body
 from .base import FilesView
 from .bodies import check_json_or_empty, json_body
 from .rdm import EntryLinks, completed_entry, files_list, pending_entry

@@ -18,8 +18,8 @@ from typing import Optional
 
 from celery import shared_task
 
+from ..access.restrictions import parse_date
 from ..maintenance.embargoes import lift_due_embargoes
-from ..restrictions import parse_date
 
 
 @shared_task(ignore_result=True)

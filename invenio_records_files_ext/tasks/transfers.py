@@ -1,6 +1,6 @@
 """Celery tasks of transfers: fetching files, verifying direct uploads.
 
-The work is :func:`invenio_records_files_ext.jobs.run`'s; :func:`launch`
+The work is :func:`invenio_records_files_ext.transfers.jobs.run`'s; :func:`launch`
 is the launcher the extension registers
 (:func:`invenio_records_files_ext.transfers.set_launcher`), called once the
 transaction that asked for the work has committed.
@@ -15,7 +15,7 @@ message is acknowledged once the job is done (``acks_late``) and given
 back to the broker if the worker process dies (``reject_on_worker_lost``).
 A worker killed outright leaves its fetch ``fetching`` with a lease nobody
 renews: ``sweep_transfers``, run every minute by Celery beat, queues
-it again (see :func:`invenio_records_files_ext.jobs.sweep`).
+it again (see :func:`invenio_records_files_ext.transfers.jobs.sweep`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any
 from celery import Task, shared_task
 from flask import current_app, has_app_context
 
-from .. import jobs
 from ..errors import TransientTransferError
+from ..transfers import jobs
 
 FETCH_MAX_RETRIES = 5
 """Times a transient fetch failure is tried again."""

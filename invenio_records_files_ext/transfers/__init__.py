@@ -19,6 +19,20 @@ Each type is a provider (:mod:`.registry`) in a module of its own
 the schema of its ``transfer`` object, what announcing, committing and
 aborting do, what its entry shows and the name of its background job.
 What the client announces is checked by schemas (:func:`parse_requests`, :mod:`.schema`).
+
+The other modules:
+
+* ``addresses``: Transfer URLs: parsed, checked and written again from their
+  parts;
+* ``constants``: Transfer types, transfer states and background jobs, by
+  name;
+* ``jobs``: What a worker does for pending files: fetch their bytes, verify
+  uploads;
+* ``launch``: Starting background work once the transaction that asked for
+  it commits;
+* ``requests``: The URL check of fetch and remote transfers:
+  :func:`check_url`;
+* ``sockets``: Sockets whose every read keeps to a deadline.
 """
 
 from ..models import REMOTE_STORAGE_CLASS

@@ -2,7 +2,7 @@
 
 The file is announced with ``{"type": "F", "url": ...}`` (the host must be
 in ``RECORDS_FILES_FETCH_ALLOWED_HOSTS``); once the announce commits, the
-``fetch`` job (:func:`invenio_records_files_ext.jobs.fetch`, a Celery task)
+``fetch`` job (:func:`invenio_records_files_ext.transfers.jobs.fetch`, a Celery task)
 downloads the bytes within the fetch limits in short transactions of its
 own and completes the file, or fails it with a message. The client does not
 commit it.

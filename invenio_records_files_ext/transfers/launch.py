@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from .. import ledger
+from ..db import ledger
 
 Launcher = Callable[[str, Any, str], None]
 """``launcher(job, bucket_id, key)``: start ``job`` for a pending file."""

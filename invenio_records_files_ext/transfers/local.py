@@ -13,8 +13,8 @@ from typing import Any
 from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
-from ..checksums import stored_checksums
 from ..errors import TransferStateError
+from ..storage.checksums import stored_checksums
 from .constants import LOCAL, RECEIVED
 from .registry import (
     Committed,

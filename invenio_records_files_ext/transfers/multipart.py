@@ -8,7 +8,7 @@ full size on storage that takes the parts through the application
 upload opened at the storage (S3) that takes them directly, at presigned
 URLs. Committing checks that every part is in and the checksum, then
 completes the file; a direct upload is assembled by the storage and
-checksummed by the ``verify`` job (:func:`invenio_records_files_ext.jobs.verify`)
+checksummed by the ``verify`` job (:func:`invenio_records_files_ext.transfers.jobs.verify`)
 before it completes.
 """
 
@@ -21,11 +21,11 @@ from flask import current_app
 from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
-from .. import ledger
+from ..db import ledger
+from ..db.keys import validate_key
+from ..db.steps import step
 from ..errors import InvalidTransferError, TransferStateError
-from ..hashing import parse_content_md5, rehash_file
-from ..keys import validate_key
-from ..steps import step
+from ..storage.hashing import parse_content_md5, rehash_file
 from .constants import MULTIPART, VERIFY_JOB, VERIFYING, WAITING
 from .launch import launch_after_commit
 from .parts import PartLayout, PartsStorage

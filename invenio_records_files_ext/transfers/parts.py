@@ -18,8 +18,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from ..errors import InvalidTransferError, TransferStateError, describe
-from ..hashing import check_written_md5, parse_content_md5
-from ..storage import update_part
+from ..storage.hashing import check_written_md5, parse_content_md5
+from ..storage.writes import update_part
 
 LOCAL_PART_LINK_LIFETIME = timedelta(days=7)
 """How long the part URLs of an upload through the application are announced valid."""
@@ -125,7 +125,7 @@ def write_part(
     forgets it (its bytes may have overwritten an earlier upload of it).
 
     :param part_checksum: whether the caller needs the part's own MD5
-        (see :func:`~invenio_records_files_ext.storage.update_part`).
+        (see :func:`~invenio_records_files_ext.storage.writes.update_part`).
     :returns: the part's checksum (as the storage gives it).
     :raises invenio_records_files_ext.errors.InvalidContentMD5Error: the
         Content-MD5 is not an MD5 digest.
@@ -188,7 +188,7 @@ class PartsStorage:
 
         See :func:`write_part`. Without a Content-MD5 the part is hashed
         only into the file's running checksums
-        (:mod:`~invenio_records_files_ext.partsums`), not on its own.
+        (:mod:`~invenio_records_files_ext.storage.partsums`), not on its own.
 
         :returns: the part's checksum (``None`` with this package's local
             storage when no Content-MD5 was given).

@@ -8,7 +8,7 @@ in a module of its own (:mod:`~invenio_records_files_ext.transfers.local`,
 the ``transfer`` object a client announces, the checks across fields, the
 state a pending file starts in and the details it keeps, what announcing,
 committing and aborting do, what the file's entry shows, and the name of
-its background job (run by :mod:`invenio_records_files_ext.jobs`). The rest of the package asks the registry (:func:`provider`) instead of
+its background job (run by :mod:`invenio_records_files_ext.transfers.jobs`). The rest of the package asks the registry (:func:`provider`) instead of
 testing the type: a new type is a new module and one :func:`register` call.
 
 Providers work on an *owner*, the record's
@@ -26,11 +26,11 @@ from typing import Any, ClassVar, Optional
 
 from marshmallow import RAISE, Schema
 
-from ..checksums import verify_announced
 from ..errors import (
     ConfigurationError,
     TransferStateError,
 )
+from ..storage.checksums import verify_announced
 from .constants import TYPES, WAITING
 
 
@@ -39,7 +39,7 @@ class TransferRequest:
     """One file announced by a client, checked."""
 
     key: str
-    """The key, normalised (:func:`~invenio_records_files_ext.keys.validate_key`)."""
+    """The key, normalised (:func:`~invenio_records_files_ext.db.keys.validate_key`)."""
 
     type: str = "L"
     size: Optional[int] = None
@@ -118,7 +118,7 @@ class TransferProvider:
     (the file is completed as it is announced)."""
 
     job: ClassVar[Optional[str]] = None
-    """Name of the background job of this type (:mod:`invenio_records_files_ext.jobs`), if any."""
+    """Name of the background job of this type (:mod:`invenio_records_files_ext.transfers.jobs`), if any."""
 
     link_names: ClassVar[tuple[str, ...]] = ()
     """Links of a pending entry besides ``self`` (``content``, ``commit``)."""

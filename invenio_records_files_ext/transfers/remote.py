@@ -13,8 +13,8 @@ from typing import Any
 
 from invenio_files_rest.models import FileInstance
 
-from ..checksums import parse_checksum, save_checksums
 from ..models import REMOTE_STORAGE_CLASS
+from ..storage.checksums import parse_checksum, save_checksums
 from .constants import REMOTE
 from .registry import TransferProvider, TransferRequest, TransferSchema, register
 from .schema import TransferURL

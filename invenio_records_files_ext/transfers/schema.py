@@ -17,10 +17,10 @@ from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields
 from marshmallow_oneofschema import OneOfSchema
 
-from ..checksums import SUPPORTED, parse_checksum
+from ..db.keys import validate_key
 from ..errors import DuplicateFileKeyError, InvalidTransferError
-from ..keys import validate_key
 from ..models import MAX_SIZE
+from ..storage.checksums import SUPPORTED, parse_checksum
 from . import registry
 from .constants import LOCAL
 from .registry import TransferRequest
