@@ -48,7 +48,7 @@ def make_app(kind):
         getattr(extension, "InvenioRecordsFiles", extension)(app)
     # The demo's SQLite set-up, from this library's module loaded on its own.
     path = os.path.join(find_spec(PACKAGES["ours"]).submodule_search_locations[0])
-    spec = spec_from_file_location("_bench_sqlite", path + "/sqlite.py")
+    spec = spec_from_file_location("_bench_sqlite", path + "/db/sqlite.py")
     spec.loader.exec_module(sqlite := module_from_spec(spec))
     with app.app_context():
         sqlite.enable_sqlite_savepoints(db.engine, wal=True)
