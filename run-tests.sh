@@ -81,10 +81,14 @@ REDISDIR=$(mktemp -d /tmp/rfx-redis.XXXXXX)
 REDISPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 PGDIR=""
 cleanup() {
-    scripts/redis.sh stop "$REDISDIR"
+    # Clean-up keeps the tests' exit status: a leftover temporary folder
+    # is not a failed run.
+    local status=$?
+    scripts/redis.sh stop "$REDISDIR" || echo "warning: could not remove $REDISDIR"
     if [ -n "$PGDIR" ]; then
-        scripts/postgres.sh stop "$PGDIR"
+        scripts/postgres.sh stop "$PGDIR" || echo "warning: could not remove $PGDIR"
     fi
+    exit "$status"
 }
 trap cleanup EXIT
 if RFX_REDIS_URL=$(scripts/redis.sh start "$REDISDIR" "$REDISPORT"); then

@@ -45,11 +45,19 @@ start() {
 }
 
 stop() {
-    local dir=$1
+    local dir=$1 pid
     if [ -f "$dir/redis.pid" ]; then
-        kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+        pid=$(cat "$dir/redis.pid")
+        kill "$pid" 2>/dev/null || true
+        # kill only asks: the server still writes its log on the way out,
+        # and removing the folder under it fails with "Directory not empty".
+        for _ in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
     fi
-    rm -rf "$dir"
+    rm -rf "$dir" 2>/dev/null || { sleep 0.5; rm -rf "$dir" || true; }
 }
 
 case "${1:-}" in
