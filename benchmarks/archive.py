@@ -50,7 +50,7 @@ def members(tail):
     return count
 
 
-def attach_small(pid, count):
+def attach_small(pid, count) -> None:
     """Give record ``pid`` ``count`` files of 1 KiB, in this process."""
     from invenio_db import db
     from invenio_pidstore.models import PersistentIdentifier
@@ -109,7 +109,7 @@ def step(loops, name, size):
     return time.perf_counter() - started
 
 
-def main():
+def main() -> None:
     """Start gunicorn, measure, print the targets."""
     from invenio_records_files_ext.archives.crc import IMPLEMENTATION
 

@@ -92,7 +92,7 @@ def attach(loops, contender, count):
         return sum(run(count) for _ in range(loops))
 
 
-def main():
+def main() -> None:
     """Run the benchmarks; print the targets."""
     args = bench.parse()
     sizes = [int(n) for n in (args.sizes or "100,400,1600").split(",")]

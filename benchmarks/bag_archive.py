@@ -48,7 +48,7 @@ def drain(url, keep=False):
     return total, bytes(body)
 
 
-def attach_small(pid, count):
+def attach_small(pid, count) -> None:
     """Give record ``pid`` ``count`` files of 1 KiB, in this process."""
     from invenio_db import db
     from invenio_pidstore.models import PersistentIdentifier
@@ -67,7 +67,7 @@ def attach_small(pid, count):
         db.engine.dispose()
 
 
-def setup(url, args):
+def setup(url, args) -> None:
     """A record of large files, one of many small files; both checked once."""
     big, many = (requests.post(url + "/records/", json={}) for _ in range(2))
     big, many = (f"{url}/records/{r.json()['id']}" for r in (big, many))
@@ -98,7 +98,7 @@ def step(loops, which, layout):
     return time.perf_counter() - started
 
 
-def main():
+def main() -> None:
     """Start gunicorn, measure, print the ratios against the floor."""
     args, server = bench.parse(), None
     args.files = args.files or (4 if args.quick else 8)

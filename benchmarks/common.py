@@ -29,7 +29,7 @@ class Bench:
     ``values``, ``warmups``, ``loops``.
     """
 
-    def __init__(self, full: dict, quick: dict):
+    def __init__(self, full: dict, quick: dict) -> None:
         """Create the runner."""
         settings = quick if "--quick" in sys.argv else full
         self.runner = pyperf.Runner(add_cmdline_args=self._hand_on, **settings)
@@ -37,11 +37,11 @@ class Bench:
         self.option("--quick", action="store_true", help="a short smoke run (CI)")
         self.option("--workdir", help=argparse.SUPPRESS)
 
-    def option(self, *flags, **kwargs):
+    def option(self, *flags, **kwargs) -> None:
         """Add a command line option, handed on to the workers too."""
         self._options.append(self.runner.argparser.add_argument(*flags, **kwargs))
 
-    def _hand_on(self, cmd, args):
+    def _hand_on(self, cmd, args) -> None:
         for action in self._options:
             value = getattr(args, action.dest)
             if value not in (None, False):
@@ -73,7 +73,7 @@ class Bench:
             if self.parent:
                 print(f"[{name}] load after: {load()}", flush=True)
 
-    def note(self, name, **figures):
+    def note(self, name, **figures) -> None:
         """Leave figures for the parent."""
         with open(os.path.join(self.workdir, "notes.jsonl"), "a") as fp:
             fp.write(json.dumps(dict(figures, name=name)) + "\n")
@@ -83,20 +83,20 @@ class Bench:
         with open(os.path.join(self.workdir, "notes.jsonl")) as fp:
             return [note for note in map(json.loads, fp) if note["name"] == name]
 
-    def target(self, label, value, limit, at_least=False):
+    def target(self, label, value, limit, at_least=False) -> None:
         """Print a figure, its target and PASS or FAIL."""
         ok = value >= limit if at_least else value <= limit
         self.results.append((label, ok))
         sign, verdict = ">=" if at_least else "<=", "PASS" if ok else "FAIL"
         print(f"{label}: {value:.2f}  target {sign} {limit:g}  {verdict}")
 
-    def ratio(self, label, top, bottom, limit, at_least=False):
+    def ratio(self, label, top, bottom, limit, at_least=False) -> None:
         """Check the ratio of two benchmarks' medians."""
         top, bottom = top.median(), bottom.median()
         label += f" ({top * 1000:,.1f} ms / {bottom * 1000:,.1f} ms)"
         self.target(label, top / bottom, limit, at_least)
 
-    def finish(self):
+    def finish(self) -> None:
         """Print the summary; remove the work folder."""
         failed = [label for label, ok in self.results if not ok]
         print(f"Summary: {len(failed)} of {len(self.results)} targets FAIL")
@@ -143,7 +143,7 @@ def memory_kib(field="VmRSS", pid="self"):
         return next(int(line.split()[1]) for line in fp if line.startswith(field))
 
 
-def reset_peak(pid="self"):
+def reset_peak(pid="self") -> None:
     """Reset a process's peak resident memory (``VmHWM``) to its RSS now."""
     with open(f"/proc/{pid}/clear_refs", "w") as fp:
         fp.write("5")

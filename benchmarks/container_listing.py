@@ -52,7 +52,7 @@ def walk(client, url):
     return status, pages, largest, total
 
 
-def main():
+def main() -> None:
     """Run both cases and print their figures."""
     print("load before", os.getloadavg())
     folder = tempfile.mkdtemp(prefix="container-listing-")

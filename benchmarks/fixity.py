@@ -37,7 +37,7 @@ def _app(workdir, uri):
     return demo_app(workdir, **config)
 
 
-def setup(workdir, uri, files, size):
+def setup(workdir, uri, files, size) -> None:
     """Empty the database (PostgreSQL), store one record of ``files`` files."""
     from invenio_db import db
     from invenio_files_rest.models import Location
@@ -68,7 +68,7 @@ def setup(workdir, uri, files, size):
         db.engine.dispose()
 
 
-def make_due(app):
+def make_due(app) -> None:
     """Make every file due: stored 40 days ago, never checked."""
     from datetime import datetime, timedelta, timezone
 
@@ -88,7 +88,7 @@ def make_due(app):
         db.engine.dispose()
 
 
-def audit_worker(workdir, uri, batch, ready, start, results):
+def audit_worker(workdir, uri, batch, ready, start, results) -> None:
     """One audit worker: make the application, wait for the start, audit."""
     from invenio_db import db
 
@@ -142,7 +142,7 @@ def step(loops, bench, workers):
     return elapsed
 
 
-def main():
+def main() -> None:
     """Set up, time one and two workers, print the speed-up."""
     bench = Bench(
         full=dict(processes=3, values=1, warmups=0, loops=1),

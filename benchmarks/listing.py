@@ -44,7 +44,7 @@ def app():
     return _apps[0]
 
 
-def setup(count):
+def setup(count) -> None:
     """Create the record of ``count`` files; note its PID and bucket."""
     from invenio_db import db
     from invenio_pidstore.models import PersistentIdentifier
@@ -118,7 +118,7 @@ def floor(loops, size):
     return total
 
 
-def main():
+def main() -> None:
     """Run the benchmarks; print the targets."""
     args = bench.parse()
     count = args.files or 1000

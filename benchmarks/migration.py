@@ -66,7 +66,7 @@ def record_rows(files):
     return rows
 
 
-def build(path, records, files):
+def build(path, records, files) -> None:
     """A database at ``BEFORE`` holding ``records`` records of ``files`` files."""
     from invenio_db import db
     from invenio_files_rest.models import Bucket, FileInstance, Location, ObjectVersion
@@ -122,7 +122,7 @@ def upgrade(loops, scenario):
     return seconds
 
 
-def main():
+def main() -> None:
     """Build the databases, time the upgrades, print figures and targets."""
     args = bench.parse()
     n, f, big = (100, 5, 5000) if args.quick else (2000, 10, 100000)

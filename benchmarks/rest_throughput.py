@@ -289,7 +289,7 @@ def step(loops, name, path=None, md5=None):
     return seconds
 
 
-def spread_and_floor(times, route):
+def spread_and_floor(times, route) -> None:
     """Check one route against the floors, round by round, and its spread."""
     values = times[route]
     tools = hash_tools()
@@ -315,7 +315,7 @@ def spread_and_floor(times, route):
         bench.target(f"{route} standard deviation / mean", spread, SPREAD)
 
 
-def consecutive(size, servers, path, md5, count):
+def consecutive(size, servers, path, md5, count) -> None:
     """``--in-a-row``: each route's upload ``count`` times in a row."""
     urls = {kind: server.url for kind, server in servers.items()}
     for route in routes():
@@ -359,7 +359,7 @@ def meminfo():
         }
 
 
-def repeat(runs):
+def repeat(runs) -> None:
     """``--runs``: the whole run ``runs`` times, then each target's figures."""
     argv, skip = [], False
     for argument in sys.argv[1:]:
@@ -408,7 +408,7 @@ def start(args, size):
     return servers
 
 
-def timed(size, worker):
+def timed(size, worker) -> None:
     """The contenders in pyperf workers; the targets; the worker's memory."""
     if bench.parent:
         baseline = memory_kib("VmRSS", worker)  # it has answered one request

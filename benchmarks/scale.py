@@ -109,7 +109,7 @@ def get_record(loops, count):
     return total
 
 
-def main():
+def main() -> None:
     """Run the benchmarks; print the targets."""
     args = bench.parse()
     default = "0,100" if args.quick else "0,1000,10000,100000"

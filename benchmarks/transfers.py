@@ -53,7 +53,7 @@ def api(method, url, **kwargs):
     return response.json()
 
 
-def put_content(url, size):
+def put_content(url, size) -> None:
     """PUT ``size`` bytes of the file to ``url``, streamed 1 MiB at a time."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.netloc, timeout=3600)
@@ -112,7 +112,7 @@ def spawn(command, env):
     )
 
 
-def start(services, size):
+def start(services, size) -> None:
     """Moto, Redis, the application under gunicorn and its Celery worker."""
     services.append(MotoServer(bench.workdir).start())
     bucket = f"rfx-bench-{os.getpid()}"
@@ -145,7 +145,7 @@ def start(services, size):
     )
 
 
-def main():
+def main() -> None:
     """Start the services, upload both ways, print the figures and the target."""
     args, services = bench.parse(), []
     size = (args.size_mib or (32 if args.quick else 1024)) * MIB

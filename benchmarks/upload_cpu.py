@@ -58,7 +58,7 @@ def parts_upload(url, path, md5, size, part_size):
     return files, rt.announce(url, files, entry)["links"]["parts"]
 
 
-def send_parts(url, path, size, part_size, links):
+def send_parts(url, path, size, part_size, links) -> None:
     """PUT the parts one after another, in order."""
     for link in links:
         offset = (link["part"] - 1) * part_size
@@ -76,7 +76,7 @@ def content_upload(url, path, md5, size):
     return files
 
 
-def main():
+def main() -> None:
     """Start the demo, upload on each route, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--size-mib", type=int, default=256)

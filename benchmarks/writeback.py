@@ -53,16 +53,16 @@ CONTENDERS = (
 class EndOnly:
     """One ``fdatasync`` once the file is written."""
 
-    def __init__(self, fd):
+    def __init__(self, fd) -> None:
         self.fd = fd
 
-    def advance(self, written):
+    def advance(self, written) -> None:
         pass
 
-    def finish(self):
+    def finish(self) -> None:
         os.fdatasync(self.fd)
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
@@ -71,7 +71,7 @@ class SyncFileRange(EndOnly):
 
     WRITE, WAIT = 2, 1 | 2 | 4
 
-    def __init__(self, fd, window):
+    def __init__(self, fd, window) -> None:
         super().__init__(fd)
         self.window, self.started = window, 0
         libc = ctypes.CDLL(None, use_errno=True)
@@ -79,7 +79,7 @@ class SyncFileRange(EndOnly):
         self.call.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
         self.call.argtypes += [ctypes.c_uint]
 
-    def advance(self, written):
+    def advance(self, written) -> None:
         if written - self.started < self.window:
             return
         self.call(self.fd, self.started, written - self.started, self.WRITE)
@@ -95,13 +95,13 @@ def fdatasync_windows(fd):
     from invenio_records_files_ext.storage import writeback
 
     class Flushes(writeback.Writeback):
-        def advance(self, written):
+        def advance(self, written) -> None:
             # No waiting for the disk: a flush per window once the last is done.
             running = self._running
             if running is None or running.done():
                 super().advance(written)
 
-        def _sync_and_drop(self, upto):
+        def _sync_and_drop(self, upto) -> None:
             os.fdatasync(fd)
             start = self.start + self._dropped
             writeback.drop_cached(fd, start, upto - self._dropped)
@@ -167,7 +167,7 @@ def step(loops, name):
     return total
 
 
-def main():
+def main() -> None:
     """Make the source file; time each contender; print the rounds."""
     args = bench.parse()
     size = args.size_mib or (32 if args.quick else 512)

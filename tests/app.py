@@ -8,6 +8,8 @@ demo use the ``demo_app`` fixture instead.
 """
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 from flask_login import LoginManager
@@ -31,7 +33,7 @@ RECORD_CLASS = "invenio_records_files_ext.api:Record"
 """The record class of the ``recid`` endpoint."""
 
 
-def recid_endpoint():
+def recid_endpoint() -> dict[str, Any]:
     """Return the Records-REST endpoint ``recid``: ``/records/`` and ``/records/<pid>``.
 
     No indexer: records are created and read through the database only (no
@@ -60,7 +62,7 @@ def recid_endpoint():
     )
 
 
-def draft_endpoint():
+def draft_endpoint() -> dict[str, Any]:
     """Return a second endpoint of ``recid`` records at ``/records/<pid>/draft``.
 
     InvenioRDM serves a record's draft there: its clients (inveniordm-py)
@@ -77,9 +79,9 @@ def draft_endpoint():
     return endpoint
 
 
-def app_config(database_uri, instance_path):
+def app_config(database_uri: str, instance_path: str) -> dict[str, Any]:
     """Return the configuration of the test application."""
-    engine_options = {"pool_pre_ping": True}
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
     if database_uri.startswith("postgresql"):
         engine_options["connect_args"] = {"options": "-c timezone=UTC"}
     return dict(
@@ -121,7 +123,7 @@ def app_config(database_uri, instance_path):
     )
 
 
-def create_test_app(config, instance_path):
+def create_test_app(config: Mapping[str, Any], instance_path: str) -> Flask:
     """Create an application with ``config`` (see :func:`app_config`).
 
     It creates no table: the ``app`` fixture does, once per session.

@@ -11,15 +11,24 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from io import BytesIO
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from click.testing import Result
+from flask import Flask
 from flask_celeryext._mapping import FLASK_TO_CELERY_MAPPING
 from flask_celeryext.app import map_invenio_to_celery
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db as db_
 from invenio_files_rest.models import Location
 from invenio_s3 import InvenioS3
 from sqlalchemy import create_engine, make_url, text
 
+from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.cli import records_files
 from tests import browser
 from tests.app import app_config, create_test_app
@@ -27,6 +36,7 @@ from tests.helpers import (
     ALEMBIC_DEPENDENCIES,
     OWN_TABLES,
     IsolatedClient,
+    QueryCounter,
     counting_statements,
     empty_database,
     reset_schema,
@@ -43,17 +53,17 @@ from tests.s3server import (
 from tests.servers import Server, stop_process_group
 from tests.users import owner_permissions
 
-collect_ignore_glob = []
+collect_ignore_glob: list[str] = []
 
 
-def _database_uri(instance):
+def _database_uri(instance: str) -> str:
     return os.environ.get("SQLALCHEMY_DATABASE_URI") or "sqlite:///" + os.path.join(
         instance, "tests.db"
     )
 
 
 @pytest.fixture(scope="session")
-def instance_path():
+def instance_path() -> Iterator[str]:
     """A folder for the test database and storage, removed at the end."""
     path = tempfile.mkdtemp(prefix="rfx-tests-")
     yield path
@@ -61,13 +71,13 @@ def instance_path():
 
 
 @pytest.fixture(scope="session")
-def database_uri(instance_path):
+def database_uri(instance_path: str) -> str:
     """URI of the database the suite runs on."""
     return _database_uri(instance_path)
 
 
 @pytest.fixture(scope="session")
-def base_config(database_uri, instance_path):
+def base_config(database_uri: str, instance_path: str) -> dict[str, Any]:
     """What every application of the suite overrides: database, storage, tests."""
     return dict(
         TESTING=True,
@@ -78,7 +88,7 @@ def base_config(database_uri, instance_path):
 
 
 @pytest.fixture(scope="session")
-def test_app(database_uri, instance_path):
+def test_app(database_uri: str, instance_path: str) -> Flask:
     """The test application (``tests/app.py``), its tables created."""
     application = create_test_app(
         app_config(database_uri, instance_path), instance_path=instance_path
@@ -90,7 +100,7 @@ def test_app(database_uri, instance_path):
 
 
 @pytest.fixture(autouse=True)
-def celery_of_the_test_app(request):
+def celery_of_the_test_app(request: pytest.FixtureRequest) -> Iterator[None]:
     """Point Celery at the configuration of the application the test uses.
 
     Flask-CeleryExt configures one Celery application per process: each
@@ -112,7 +122,7 @@ def celery_of_the_test_app(request):
 
 
 @pytest.fixture(scope="session")
-def app(test_app):
+def app(test_app: Flask) -> Flask:
     """The application the tests run on: :func:`test_app`.
 
     A test module about the demo overrides it with :func:`demo_app`.
@@ -121,7 +131,7 @@ def app(test_app):
 
 
 @pytest.fixture(scope="session")
-def demo_app(test_app, base_config, instance_path):
+def demo_app(test_app: Flask, base_config: dict[str, Any], instance_path: str) -> Flask:
     """The demo application (``examples/app.py``), for the tests about the demo.
 
     It shares the test database with :func:`test_app`, which it depends on
@@ -135,21 +145,21 @@ def demo_app(test_app, base_config, instance_path):
 
 
 @pytest.fixture()
-def appctx(app):
+def appctx(app: Flask) -> Iterator[Flask]:
     """An application context."""
     with app.app_context():
         yield app
 
 
 @pytest.fixture()
-def db(appctx):
+def db(appctx: Flask) -> Iterator[SQLAlchemy]:
     """The database, empty at the start of the test and emptied after it."""
     with empty_database() as database:
         yield database
 
 
 @pytest.fixture()
-def location(db, tmp_path):
+def location(db: SQLAlchemy, tmp_path: Path) -> Location:
     """A default storage location in a fresh folder."""
     path = tmp_path / "storage"
     path.mkdir()
@@ -160,14 +170,14 @@ def location(db, tmp_path):
 
 
 @pytest.fixture()
-def client(app, location):
+def client(app: Flask, location: Location) -> IsolatedClient:
     """A test client; the database has a default location."""
     app.test_client_class = IsolatedClient
-    return app.test_client()
+    return cast(IsolatedClient, app.test_client())
 
 
 @pytest.fixture()
-def record(location):
+def record(location: Location) -> Record:
     """A committed record with a bucket."""
     from invenio_records_files_ext.api import Record
 
@@ -177,30 +187,32 @@ def record(location):
 
 
 @pytest.fixture()
-def make_stream():
+def make_stream() -> Callable[..., BytesIO]:
     """Factory of byte streams."""
     return stream
 
 
 @pytest.fixture()
-def count_queries(db):
+def count_queries(db: SQLAlchemy) -> Callable[[], AbstractContextManager[QueryCounter]]:
     """Context manager counting the statements run inside it (empty database)."""
     return counting_statements
 
 
 @pytest.fixture()
-def count_statements(appctx):
+def count_statements(
+    appctx: Flask,
+) -> Callable[[], AbstractContextManager[QueryCounter]]:
     """Context manager counting statements, leaving the database as it is."""
     return counting_statements
 
 
 @pytest.fixture()
-def client_for(app):
+def client_for(app: Flask) -> Callable[[], IsolatedClient]:
     """Factory of isolated test clients that leave the database as it is."""
 
-    def make():
+    def make() -> IsolatedClient:
         app.test_client_class = IsolatedClient
-        return app.test_client()
+        return cast(IsolatedClient, app.test_client())
 
     return make
 
@@ -209,7 +221,7 @@ def client_for(app):
 # Alembic: a fresh database per test
 #
 @pytest.fixture()
-def alembic_database(database_uri, tmp_path):
+def alembic_database(database_uri: str, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database of the suite's kind (SQLite or PostgreSQL)."""
     if not database_uri.startswith("postgresql"):
         yield "sqlite:///" + str(tmp_path / "alembic.db")
@@ -227,7 +239,7 @@ def alembic_database(database_uri, tmp_path):
     admin.dispose()
 
 
-def _stand_in_for_other_recipes(alembic):
+def _stand_in_for_other_recipes(alembic: Any) -> None:
     """Build other modules' tables from their models and stamp them.
 
     Their Alembic recipes alter constraints, which SQLite cannot do; this
@@ -239,7 +251,7 @@ def _stand_in_for_other_recipes(alembic):
 
 
 @pytest.fixture()
-def alembic_app(alembic_database, tmp_path):
+def alembic_app(alembic_database: str, tmp_path: Path) -> Iterator[Flask]:
     """An application on :func:`alembic_database`, its context pushed.
 
     On SQLite the tables of Invenio's other modules already exist (see
@@ -272,7 +284,7 @@ def alembic_app(alembic_database, tmp_path):
         db_.engine.dispose()
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print the steps and timings of the browser runs (tests/browser.py)."""
     from tests.browser import RUNS
 
@@ -288,7 +300,7 @@ def pytest_terminal_summary(terminalreporter):
 # S3: a moto server on loopback, an application storing in it
 #
 @pytest.fixture(scope="session")
-def s3_server(instance_path):
+def s3_server(instance_path: str) -> Iterator[MotoServer]:
     """A moto S3 server on a free loopback port, for the whole session."""
     server = MotoServer(instance_path).start()
     yield server
@@ -296,13 +308,15 @@ def s3_server(instance_path):
 
 
 @pytest.fixture(scope="session")
-def s3(s3_server):
+def s3(s3_server: MotoServer) -> Any:
     """A boto3 client of the S3 server, to look behind the application's back."""
     return s3_server.client()
 
 
 @pytest.fixture(scope="session")
-def s3_app(app, database_uri, instance_path, s3_server):
+def s3_app(
+    app: Flask, database_uri: str, instance_path: str, s3_server: MotoServer
+) -> Flask:
     """A test application storing its bytes in S3.
 
     It has its own instance path but shares the test database with ``app``,
@@ -325,14 +339,14 @@ def s3_app(app, database_uri, instance_path, s3_server):
 
 
 @pytest.fixture()
-def s3_db(s3_app):
+def s3_db(s3_app: Flask) -> Iterator[SQLAlchemy]:
     """The database, in an S3 application context; emptied before and after."""
     with s3_app.app_context(), empty_database() as database:
         yield database
 
 
 @pytest.fixture()
-def s3_bucket(s3):
+def s3_bucket(s3: Any) -> Iterator[str]:
     """A fresh, empty S3 bucket, removed with its contents after the test."""
     name = new_bucket_name()
     s3.create_bucket(Bucket=name)
@@ -341,7 +355,7 @@ def s3_bucket(s3):
 
 
 @pytest.fixture()
-def s3_location(s3_db, s3_bucket):
+def s3_location(s3_db: SQLAlchemy, s3_bucket: str) -> Location:
     """The default location, in the test's S3 bucket."""
     location = Location(name="s3", uri="s3://" + s3_bucket, default=True)
     s3_db.session.add(location)
@@ -350,31 +364,33 @@ def s3_location(s3_db, s3_bucket):
 
 
 @pytest.fixture()
-def s3_client(s3_app, s3_location):
+def s3_client(s3_app: Flask, s3_location: Location) -> IsolatedClient:
     """A test client of the S3 application (one thread per request)."""
-    return s3_app.test_client()
+    return cast(IsolatedClient, s3_app.test_client())
 
 
 @pytest.fixture()
-def secured(app, client, monkeypatch):
+def secured(
+    app: Flask, client: IsolatedClient, monkeypatch: pytest.MonkeyPatch
+) -> IsolatedClient:
     """A client of the application with owner-only permissions."""
     owner_permissions(monkeypatch, app)
     return client
 
 
 @pytest.fixture()
-def cli(app):
+def cli(app: Flask) -> Callable[..., Result]:
     """Run ``flask records-files ARGS...``; return click's result."""
     runner = app.test_cli_runner()
 
-    def invoke(*args):
+    def invoke(*args: object) -> Result:
         return runner.invoke(records_files, [str(arg) for arg in args])
 
     return invoke
 
 
 @pytest.fixture(scope="module")
-def source():
+def source() -> Iterator[SourceServer]:
     """The HTTP source on loopback."""
     server = SourceServer(delay=0.05).start()
     yield server
@@ -382,7 +398,9 @@ def source():
 
 
 @pytest.fixture()
-def fetching(app, source, monkeypatch):
+def fetching(
+    app: Flask, source: SourceServer, monkeypatch: pytest.MonkeyPatch
+) -> SourceServer:
     """Let fetches reach the source on loopback (eager Celery)."""
     monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOWED_HOSTS", ["127.0.0.1"])
     monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES", True)
@@ -397,7 +415,9 @@ def fetching(app, source, monkeypatch):
 # The deposit page: the demo under gunicorn, headless Chromium
 #
 @pytest.fixture(scope="module")
-def page_server(app, base_config, instance_path):
+def page_server(
+    app: Flask, base_config: dict[str, Any], instance_path: str
+) -> Iterator[Server]:
     """The demo under gunicorn (two workers), on the suite's database."""
     env = {
         "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
@@ -411,7 +431,7 @@ def page_server(app, base_config, instance_path):
 
 
 @pytest.fixture(scope="module")
-def driver(tmp_path_factory):
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium, or a skip that says what is missing."""
     reason = browser.why_no_browser()
     if reason:
@@ -422,7 +442,7 @@ def driver(tmp_path_factory):
 
 
 @pytest.fixture()
-def page_url(driver, page_server, location):
+def page_url(driver: Any, page_server: Server, location: Location) -> str:
     """Base URL of the demo for the page; empty database with a location.
 
     The browser's window has its usual size, blocks no request and its
@@ -440,7 +460,7 @@ def page_url(driver, page_server, location):
 # Redis: the broker of the real Celery workers (tests/workers.py)
 #
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Redis broker on loopback.
 
     ``run-tests.sh`` starts Redis on loopback (``scripts/redis.sh``) and

@@ -11,13 +11,16 @@ import io
 import json
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from io import BytesIO
+from typing import TYPE_CHECKING, Any
 
-from flask import has_app_context
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from invenio_db import db as db_
 from sqlalchemy import event, text
+from werkzeug.test import TestResponse
 
 from invenio_records_files_ext.api import Record
 
@@ -39,12 +42,12 @@ ALEMBIC_DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]
 #
 # Bytes and storage
 #
-def stream(data=b"Hello, World"):
+def stream(data: bytes = b"Hello, World") -> BytesIO:
     """Return a readable stream of ``data``."""
     return BytesIO(data)
 
 
-def storage_files(root):
+def storage_files(root: "str | os.PathLike[str]") -> set[str]:
     """Return the set of files under a storage folder."""
     found = set()
     for dirpath, _, filenames in os.walk(root):
@@ -56,7 +59,7 @@ def storage_files(root):
 #
 # Database
 #
-def reset_schema():
+def reset_schema() -> None:
     """Start PostgreSQL from an empty schema (earlier runs may have left tables).
 
     Needs an application context; does nothing on SQLite, whose database
@@ -68,7 +71,7 @@ def reset_schema():
             connection.execute(text("CREATE SCHEMA public"))
 
 
-def clear_tables():
+def clear_tables() -> None:
     """Delete every row of every table, and commit."""
     tables = list(reversed(db_.metadata.sorted_tables))
     if db_.engine.dialect.name == "postgresql":
@@ -81,7 +84,7 @@ def clear_tables():
 
 
 @contextmanager
-def empty_database():
+def empty_database() -> Iterator[Any]:
     """Empty every table, hand over the database, then empty them again."""
     clear_tables()
     try:
@@ -95,22 +98,22 @@ def empty_database():
 class QueryCounter:
     """Counts SQL statements sent to the database."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         """Start at zero."""
-        self.statements = []
+        self.statements: list[str] = []
 
-    def __call__(self, conn, cursor, statement, *args):
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         """Record one statement (SQLAlchemy ``before_cursor_execute``)."""
         self.statements.append(statement)
 
     @property
-    def count(self):
+    def count(self) -> int:
         """Number of statements seen."""
         return len(self.statements)
 
 
 @contextmanager
-def counting_statements():
+def counting_statements() -> Iterator[QueryCounter]:
     """Count the statements sent to the database inside the block."""
     counter = QueryCounter()
     engine = db_.engine
@@ -124,6 +127,23 @@ def counting_statements():
 #
 # Requests
 #
+if TYPE_CHECKING:
+
+    class JSONResponse(TestResponse):
+        """A test response whose ``json`` the suite reads without a check.
+
+        Werkzeug types ``json`` as ``Any | None`` (``None`` when the body is
+        not JSON); a test indexing it fails then anyway, saying so.
+        """
+
+        @property
+        def json(self) -> Any:
+            """The body, parsed as JSON."""
+
+else:
+    JSONResponse = TestResponse
+
+
 class IsolatedClient(FlaskClient):
     """A test client that serves each request as a separate client would.
 
@@ -135,12 +155,22 @@ class IsolatedClient(FlaskClient):
     is rolled back after it (so the test then reads what the request did).
     """
 
-    def open(self, *args, **kwargs):
+    if TYPE_CHECKING:
+        # Only the response's type changes: see JSONResponse.
+        def get(self, *args: Any, **kw: Any) -> JSONResponse: ...
+        def post(self, *args: Any, **kw: Any) -> JSONResponse: ...
+        def put(self, *args: Any, **kw: Any) -> JSONResponse: ...
+        def delete(self, *args: Any, **kw: Any) -> JSONResponse: ...
+        def patch(self, *args: Any, **kw: Any) -> JSONResponse: ...
+        def options(self, *args: Any, **kw: Any) -> JSONResponse: ...
+        def head(self, *args: Any, **kw: Any) -> JSONResponse: ...
+
+    def open(self, *args: Any, **kwargs: Any) -> JSONResponse:
         """Serve one request in its own thread."""
         kwargs.setdefault("buffered", True)
-        outcome = {}
+        outcome: dict[str, Any] = {}
 
-        def serve():
+        def serve() -> None:
             try:
                 outcome["response"] = super(IsolatedClient, self).open(*args, **kwargs)
             except BaseException as error:
@@ -155,19 +185,23 @@ class IsolatedClient(FlaskClient):
             db_.session.rollback()
         if "error" in outcome:
             raise outcome["error"]
-        return outcome["response"]
+        response: JSONResponse = outcome["response"]
+        return response
 
 
-def create_record(client, data=None):
+def create_record(client: IsolatedClient, data: "dict[str, Any] | None" = None) -> str:
     """Create a record through REST and return its PID value."""
     response = client.post(
         "/records/", data=json.dumps(data or {"title": "t"}), headers=JSON
     )
     assert response.status_code == 201, response.data
-    return response.json["id"]
+    pid: str = response.json["id"]
+    return pid
 
 
-def upload(client, pid, key, data, **headers):
+def upload(
+    client: IsolatedClient, pid: str, key: str, data: Any, **headers: str
+) -> JSONResponse:
     """PUT ``data`` as the file ``key`` of record ``pid``; return the response."""
     return client.put(
         "/records/{0}/files/{1}".format(pid, key),
@@ -176,36 +210,37 @@ def upload(client, pid, key, data, **headers):
     )
 
 
-def stored_record(pid):
+def stored_record(pid: str) -> Record:
     """Return the record of the ``recid`` PID value ``pid``, from the database."""
     from invenio_pidstore.models import PersistentIdentifier
 
     uuid = PersistentIdentifier.get("recid", pid).object_uuid
-    return Record.get_record(uuid)
+    record: Record = Record.get_record(uuid)
+    return record
 
 
 class TransactionProbe:
     """A request body that notes whether a database transaction is open."""
 
-    def __init__(self, data):
+    def __init__(self, data: bytes) -> None:
         """Serve ``data``; nothing seen yet."""
         self.data = io.BytesIO(data)
-        self.seen = []
+        self.seen: list[bool] = []
 
-    def read(self, size=-1):
+    def read(self, size: int = -1) -> bytes:
         """Note whether a transaction is open, then read."""
         self.seen.append(db_.session().in_transaction())
         return self.data.read(size)
 
-    def readline(self, size=-1):
+    def readline(self, size: int = -1) -> bytes:
         """Read a line."""
         return self.data.readline(size)
 
-    def tell(self):
+    def tell(self) -> int:
         """Return the position."""
         return self.data.tell()
 
-    def seek(self, *args):
+    def seek(self, *args: int) -> int:
         """Move the position."""
         return self.data.seek(*args)
 
@@ -214,15 +249,15 @@ class TransactionProbe:
 # Signals
 #
 @contextmanager
-def receiving(signal, fail=False):
+def receiving(signal: Any, fail: bool = False) -> Iterator[list[dict[str, Any]]]:
     """Collect the keyword arguments of each ``signal`` sent in the block.
 
     With ``fail``, the receiver raises after noting the call, as a hook
     refusing the change would.
     """
-    calls = []
+    calls: list[dict[str, Any]] = []
 
-    def receiver(sender, **kwargs):
+    def receiver(sender: Any, **kwargs: Any) -> None:
         calls.append(kwargs)
         if fail:
             raise RuntimeError("hook refused")
@@ -240,34 +275,36 @@ def receiving(signal, fail=False):
 OCTETS = {"Content-Type": "application/octet-stream"}
 
 
-def bucket_of(pid):
+def bucket_of(pid: str) -> str:
     """Return the bucket id of the record ``pid``, as text."""
     return str(stored_record(pid).bucket_id)
 
 
-def put(client, url, data, **headers):
+def put(client: IsolatedClient, url: str, data: Any, **headers: str) -> JSONResponse:
     """PUT ``data`` as bytes."""
     return client.put(url, data=data, headers={**OCTETS, **headers})
 
 
-def assert_refused(response, status):
+def assert_refused(response: JSONResponse, status: int) -> None:
     """A refusal with its status and a JSON message, never 404 or 500."""
     assert response.status_code == status, response.data
     assert response.json["status"] == status
     assert response.json["message"]
 
 
-def files_url(pid, *parts):
+def files_url(pid: str, *parts: str) -> str:
     """Return the URL of a record's files route, with ``parts`` after it."""
     return "/".join(["/records/{0}/files".format(pid), *parts])
 
 
-def init(client, pid, entries):
+def init(client: IsolatedClient, pid: str, entries: Any) -> JSONResponse:
     """Announce ``entries`` (the three-step upload's first step)."""
     return client.post(files_url(pid), data=json.dumps(entries), headers=JSON)
 
 
-def put_content(client, pid, key, data, **headers):
+def put_content(
+    client: IsolatedClient, pid: str, key: str, data: Any, **headers: str
+) -> JSONResponse:
     """Upload the bytes of a pending file."""
     return client.put(
         files_url(pid, key, "content"),
@@ -276,7 +313,7 @@ def put_content(client, pid, key, data, **headers):
     )
 
 
-def commit(client, pid, key):
+def commit(client: IsolatedClient, pid: str, key: str) -> JSONResponse:
     """Complete a pending file."""
     return client.post(files_url(pid, key, "commit"))
 
@@ -284,35 +321,41 @@ def commit(client, pid, key):
 #
 # Transfers
 #
-def md5(data):
+def md5(data: bytes) -> str:
     """Return the checksum Invenio-Files-REST stores for ``data``."""
     return "md5:" + hashlib.md5(data).hexdigest()
 
 
-def payload(size, seed="parts"):
+def payload(size: int, seed: str = "parts") -> bytes:
     """Return ``size`` reproducible bytes that differ from seed to seed."""
     block = hashlib.sha256(seed.encode()).digest()
     return (block * (size // len(block) + 1))[:size]
 
 
-def multipart(key, data, parts, part_size=None, checksum=True):
+def multipart(
+    key: str,
+    data: bytes,
+    parts: int,
+    part_size: "int | None" = None,
+    checksum: bool = True,
+) -> dict[str, Any]:
     """Return the entry announcing ``data`` as a multipart transfer."""
-    transfer = {"type": "M", "parts": parts}
+    transfer: dict[str, Any] = {"type": "M", "parts": parts}
     if part_size:
         transfer["part_size"] = part_size
-    entry = {"key": key, "size": len(data), "transfer": transfer}
+    entry: dict[str, Any] = {"key": key, "size": len(data), "transfer": transfer}
     if checksum:
         entry["checksum"] = md5(data)
     return entry
 
 
-def fetch_entry(url, **extra):
+def fetch_entry(url: str, **extra: Any) -> dict[str, Any]:
     """Return the entry announcing a fetch of ``url`` as ``f.bin``."""
     return dict({"key": "f.bin", "transfer": {"type": "F", "url": url}}, **extra)
 
 
 @contextmanager
-def serving(app):
+def serving(app: Flask) -> Iterator[str]:
     """Serve ``app`` over HTTP on loopback, in threads of this process; yield its URL.
 
     Each request gets its own thread, application context and session, as
@@ -335,12 +378,12 @@ def serving(app):
 class BytesSource:
     """Random access to bytes in memory, as the zip reader reads a file."""
 
-    def __init__(self, data):
+    def __init__(self, data: bytes) -> None:
         """Serve ``data``."""
         self.data = bytes(data)
         self.size = len(self.data)
 
-    def read_at(self, offset, length):
+    def read_at(self, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes from ``offset``."""
         return self.data[offset : offset + length]
 
@@ -348,7 +391,7 @@ class BytesSource:
 #
 # Corruption behind the library's back (fixity audit)
 #
-def corrupt_local(path, offset=0):
+def corrupt_local(path: "str | os.PathLike[str]", offset: int = 0) -> None:
     """Change one byte of a stored file in place, keeping its size and times."""
     stat = os.stat(path)
     with open(path, "r+b") as fp:
@@ -359,7 +402,7 @@ def corrupt_local(path, offset=0):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
-def corrupt_s3(s3, uri, offset=0):
+def corrupt_s3(s3: Any, uri: str, offset: int = 0) -> None:
     """Change one byte of a stored S3 object (``s3://bucket/key``) through boto3."""
     bucket, _, key = uri[len("s3://") :].partition("/")
     data = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -367,7 +410,7 @@ def corrupt_s3(s3, uri, offset=0):
     s3.put_object(Bucket=bucket, Key=key, Body=bytes(data))
 
 
-def backdate_files(seconds):
+def backdate_files(seconds: float) -> None:
     """Make every file instance look stored (and last checked) ``seconds`` ago; commit."""
     from datetime import datetime, timedelta, timezone
 

@@ -16,16 +16,25 @@ Nothing listens beyond 127.0.0.1.
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
+
+
+class _SourceHTTPServer(ThreadingHTTPServer):
+    """The HTTP server, knowing its :class:`SourceServer`."""
+
+    source: "SourceServer"
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output quiet."""
 
-    def _send(self, status, body=b"", headers=None):
+    def _send(
+        self, status: int, body: bytes = b"", headers: "dict[str, str] | None" = None
+    ) -> None:
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -35,9 +44,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         """Serve a registered file, a redirect, a slow or a lying body."""
-        server = self.server.source
+        server = cast(_SourceHTTPServer, self.server).source
         parts = urlsplit(self.path)
         server.requests.append(parts.path)
         section, _, name = parts.path.lstrip("/").partition("/")
@@ -85,42 +94,44 @@ class _Handler(BaseHTTPRequestHandler):
 class SourceServer:
     """The HTTP server, started on a free loopback port."""
 
-    def __init__(self, delay=0.2):
+    def __init__(self, delay: float = 0.2) -> None:
         """Bind to a free port on 127.0.0.1; :meth:`start` serves."""
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = _SourceHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.source = self
-        self.files = {}
-        self.requests = []
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
         self.delay = delay
         self.failures = 1
-        self.failed = {}
-        self.sent = {}
+        self.failed: dict[str, int] = {}
+        self.sent: dict[str, int] = {}
         """Bytes of each slow body sent so far (or being sent)."""
-        self.finished = []
+        self.finished: list[str] = []
         """Names whose slow body was sent whole."""
-        self.cut = []
+        self.cut: list[str] = []
         """Names whose slow body the client stopped reading."""
         self.port = self.httpd.server_address[1]
         self.base = "http://127.0.0.1:{0}".format(self.port)
-        self._thread = None
+        self._thread: "threading.Thread | None" = None
 
-    def add(self, name, data):
+    def add(self, name: str, data: bytes) -> str:
         """Serve ``data`` at ``/files/<name>``; return its URL."""
         self.files[name] = data
         return "{0}/files/{1}".format(self.base, name)
 
-    def url(self, path):
+    def url(self, path: str) -> str:
         """Return the URL of ``path`` on this server."""
         return self.base + path
 
-    def start(self):
+    def start(self) -> "SourceServer":
         """Serve in a daemon thread."""
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._thread = thread = threading.Thread(
+            target=self.httpd.serve_forever, daemon=True
+        )
+        thread.start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop serving and close the socket."""
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -65,12 +65,12 @@ Outcome = namedtuple("Outcome", "kind status error started seconds")
 class Recorder:
     """The outcome of every request of a test, shared by its threads."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         """Start with no request."""
         self._lock = threading.Lock()
         self.outcomes = []
 
-    def add(self, outcome):
+    def add(self, outcome) -> None:
         """Record one request."""
         with self._lock:
             self.outcomes.append(outcome)
@@ -150,7 +150,7 @@ def is_success(response):
 class Client:
     """One HTTP client of the demo server, with its own session."""
 
-    def __init__(self, url, recorder, timeout=TIMEOUT):
+    def __init__(self, url, recorder, timeout=TIMEOUT) -> None:
         """Talk to the server at ``url``; record every request."""
         self.url = url
         self.recorder = recorder
@@ -220,7 +220,7 @@ class Client:
         """GET a record; its metadata holds ``_files``."""
         return self.send(kind, "GET", "/records/{0}".format(pid))
 
-    def close(self):
+    def close(self) -> None:
         """Close the session's connections."""
         self.session.close()
 
@@ -228,13 +228,13 @@ class Client:
 class Acknowledged:
     """Uploads the server acknowledged with a 2xx, with their MD5."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         """Start with none."""
         self._lock = threading.Lock()
         self._by_record = {}
         self._all = []
 
-    def add(self, pid, key, digest):
+    def add(self, pid, key, digest) -> None:
         """Note an acknowledged upload."""
         with self._lock:
             self._by_record.setdefault(pid, {})[key] = digest
@@ -264,12 +264,12 @@ class Acknowledged:
 class Problems:
     """Inconsistencies seen by the threads of a test, reported at the end."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         """Start with none."""
         self._lock = threading.Lock()
         self.found = []
 
-    def add(self, message):
+    def add(self, message) -> None:
         """Note one problem."""
         with self._lock:
             self.found.append(message)
@@ -282,7 +282,7 @@ class Problems:
     def guard(self, target):
         """Wrap a thread's function so that an exception becomes a problem."""
 
-        def run(*args):
+        def run(*args) -> None:
             try:
                 target(*args)
             except BaseException as error:
@@ -321,7 +321,7 @@ class PausingBody:
     not chunked.
     """
 
-    def __init__(self, data, pause_at, piece=64 * 1024, delay=0.0, max_wait=90):
+    def __init__(self, data, pause_at, piece=64 * 1024, delay=0.0, max_wait=90) -> None:
         """Wrap ``data``; pause after ``pause_at`` bytes."""
         self.data = data
         self.pause_at = pause_at
@@ -380,7 +380,7 @@ class LockWaitSampler(threading.Thread):
         "WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
 
-    def __init__(self, uri, interval=0.1):
+    def __init__(self, uri, interval=0.1) -> None:
         """Sample the database at ``uri`` (a SQLAlchemy URI)."""
         super().__init__(daemon=True)
         url = make_url(uri)
@@ -402,7 +402,7 @@ class LockWaitSampler(threading.Thread):
         self.queries = Counter()
         self.error = None
 
-    def run(self):
+    def run(self) -> None:
         """Sample until :meth:`stop` is called."""
         try:
             connection = psycopg2.connect(**self.connect_args)
@@ -429,7 +429,7 @@ class LockWaitSampler(threading.Thread):
         finally:
             connection.close()
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop sampling and wait for the thread."""
         self.stopping.set()
         self.join(10)
@@ -683,7 +683,7 @@ def check_consistency(app, client, root, attempted, acknowledged, workers=8):
             if key in listed_keys and key not in acked:
                 committed_unacknowledged.append("{0}/{1}".format(pid, key))
 
-    def fetch(part):
+    def fetch(part) -> None:
         own = Client(client.url, client.recorder)
         try:
             for pid, key, digest, present in part:

@@ -65,7 +65,7 @@ def cachestat(path):
         os.close(fd)
 
 
-def drop_caches():
+def drop_caches() -> None:
     """Empty the page cache (clean pages); skip the test where not allowed."""
     try:
         with open("/proc/sys/vm/drop_caches", "w") as fp:

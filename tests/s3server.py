@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from typing import IO, Any
 
 import boto3
 import requests
@@ -32,14 +33,15 @@ S3_TEST_PART_SIZE = 1024 * 1024
 the tests keep data small (invenio-s3 then writes the parts into one object)."""
 
 
-def free_port():
+def free_port() -> int:
     """Return a TCP port nobody listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def http_session():
+def http_session() -> requests.Session:
     """Return a requests session that goes straight to loopback.
 
     It ignores proxy settings of the environment: a proxy must never see
@@ -53,18 +55,18 @@ def http_session():
 class MotoServer:
     """A moto S3 server running as a child process on a free loopback port."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir: str) -> None:
         """Remember where the server writes its log; :meth:`start` starts it."""
         self.port = free_port()
         self.url = "http://127.0.0.1:{0}".format(self.port)
         self.log_path = os.path.join(log_dir, "moto-{0}.log".format(self.port))
-        self.process = None
-        self._log = None
+        self.process: "subprocess.Popen[bytes] | None" = None
+        self._log: "IO[bytes] | None" = None
 
-    def start(self, seconds=60):
+    def start(self, seconds: float = 60) -> "MotoServer":
         """Start the server and wait until it answers S3 requests."""
         self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -83,7 +85,7 @@ class MotoServer:
         http = http_session()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise RuntimeError("moto server exited:\n{0}".format(self.logs()))
             try:
                 # ListBuckets: answered only once the S3 backend is loaded.
@@ -95,21 +97,21 @@ class MotoServer:
         self.stop()
         raise RuntimeError("moto server did not start:\n{0}".format(self.logs()))
 
-    def logs(self):
+    def logs(self) -> str:
         """Return what the server printed so far."""
         if self._log is not None and not self._log.closed:
             self._log.flush()
         with open(self.log_path, "rb") as fp:
             return fp.read().decode("utf-8", "replace")
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the server (and anything it started)."""
         if self.process is not None:
             stop_process_group(self.process)
         if self._log is not None:
             self._log.close()
 
-    def app_config(self):
+    def app_config(self) -> dict[str, str]:
         """Return the invenio-s3 settings that point an application here."""
         return dict(
             FILES_REST_STORAGE_FACTORY="invenio_s3.s3fs_storage_factory",
@@ -119,7 +121,7 @@ class MotoServer:
             S3_REGION_NAME=REGION,
         )
 
-    def client(self):
+    def client(self) -> Any:
         """Return a boto3 S3 client talking to this server."""
         return boto3.client(
             "s3",
@@ -134,20 +136,20 @@ class MotoServer:
         )
 
 
-def new_bucket_name(prefix="rfx"):
+def new_bucket_name(prefix: str = "rfx") -> str:
     """Return a bucket name no earlier test used (S3 names are global)."""
     return "{0}-{1}".format(prefix, uuid.uuid4().hex[:20])
 
 
-def object_keys(client, bucket):
+def object_keys(client: Any, bucket: str) -> set[str]:
     """Return the set of keys stored in an S3 bucket."""
-    keys = set()
+    keys: set[str] = set()
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         keys.update(item["Key"] for item in page.get("Contents", ()))
     return keys
 
 
-def remove_bucket(client, bucket):
+def remove_bucket(client: Any, bucket: str) -> None:
     """Delete an S3 bucket with everything in it, unfinished uploads included."""
     for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", ()):
         client.abort_multipart_upload(

@@ -5,24 +5,28 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def free_port():
+def free_port() -> int:
     """Return a TCP port nobody listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 DEMO = "examples.app:create_app()"
 """Gunicorn's name of the demo application."""
 
 
-def server_command(kind, port, workers=2, timeout=60, target=DEMO):
+def server_command(
+    kind: str, port: int, workers: int = 2, timeout: int = 60, target: str = DEMO
+) -> list[str]:
     """Return the command line that serves ``target`` (the demo) with ``kind``."""
     if kind == "gunicorn":
         return [
@@ -67,14 +71,14 @@ class Server:
 
     def __init__(
         self,
-        kind,
-        env,
-        workers=2,
-        timeout=60,
-        target=DEMO,
-        ready_path="/records/0/files",
-        port=None,
-    ):
+        kind: str,
+        env: dict[str, str],
+        workers: int = 2,
+        timeout: int = 60,
+        target: str = DEMO,
+        ready_path: str = "/records/0/files",
+        port: "int | None" = None,
+    ) -> None:
         """Start the server and wait until it answers."""
         self.ready_path = ready_path
         self.kind = kind
@@ -94,7 +98,7 @@ class Server:
         )
         self._wait_ready()
 
-    def _wait_ready(self, seconds=60):
+    def _wait_ready(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -108,26 +112,26 @@ class Server:
         self.stop()
         raise RuntimeError("{0} did not start".format(self.kind))
 
-    def worker_pids(self):
+    def worker_pids(self) -> list[int]:
         """Return the pids of the server's worker processes."""
         output = subprocess.run(
             ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
         ).stdout
         return [int(pid) for pid in output.split()]
 
-    def logs(self):
+    def logs(self) -> str:
         """Return what the server printed."""
         self.log.flush()
         with open(self.log_path, "rb") as fp:
             return fp.read().decode("utf-8", "replace")
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the server and its workers."""
         stop_process_group(self.process)
         self.log.close()
 
 
-def stop_process_group(process, grace=10):
+def stop_process_group(process: "subprocess.Popen[Any]", grace: float = 10) -> None:
     """Stop a process started in a session of its own, and its children."""
     if process.poll() is None:
         os.killpg(process.pid, 15)

@@ -12,17 +12,20 @@ import uuid
 import pytest
 from flask import Flask
 from flask_login import LoginManager, UserMixin, login_user
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db as db_
-from invenio_files_rest.models import Bucket, ObjectVersion
+from invenio_files_rest.models import Bucket, Location, ObjectVersion
 from invenio_files_rest.proxies import current_permission_factory
 from invenio_records_rest.utils import allow_all
 
 from invenio_records_files_ext import InvenioRecordsFiles, signals
 from invenio_records_files_ext.access import decisions as access
 from invenio_records_files_ext.access.permissions import owner_permission_factory
+from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.ext import finalize_app
 from invenio_records_files_ext.models import RecordsBuckets
 from tests.helpers import (
+    IsolatedClient,
     assert_refused,
     bucket_of,
     create_record,
@@ -35,7 +38,9 @@ from tests.helpers import (
 from tests.users import as_user
 
 
-def test_files_rest_route_follows_the_record(secured, db, location):
+def test_files_rest_route_follows_the_record(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(secured, {"title": "private", "owners": ["alice"]})
     upload(secured, pid, "a.txt", b"a", **as_user("alice"))
     bucket = "/files/" + bucket_of(pid)
@@ -62,7 +67,9 @@ def test_files_rest_route_follows_the_record(secured, db, location):
     assert stored_record(pid).files.keys == ["b.txt"]
 
 
-def test_upper_case_bucket_id_is_the_same_bucket(secured, db, location):
+def test_upper_case_bucket_id_is_the_same_bucket(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(secured, {"title": "private", "owners": ["alice"]})
     url = "/files/{0}/a.txt".format(bucket_of(pid).upper())
     assert_refused(put(secured, url, b"a", **as_user("bob")), 403)
@@ -70,7 +77,12 @@ def test_upper_case_bucket_id_is_the_same_bucket(secured, db, location):
     assert stored_record(pid).files.keys == ["a.txt"]
 
 
-def test_files_rest_writes_take_the_library_path(client, db, location, monkeypatch):
+def test_files_rest_writes_take_the_library_path(
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = create_record(client)
     bucket = "/files/" + bucket_of(pid)
     with receiving(signals.file_added) as added:
@@ -111,8 +123,12 @@ def test_files_rest_writes_take_the_library_path(client, db, location, monkeypat
 
 
 def test_files_rest_writes_respect_limits_and_locks(
-    app, client, db, location, monkeypatch
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with monkeypatch.context() as patch:
         patch.setitem(app.config, "RECORDS_FILES_BUCKET_QUOTA_SIZE", 4)
         pid = create_record(client)
@@ -130,7 +146,9 @@ def test_files_rest_writes_respect_limits_and_locks(
     assert stored_record(pid).files.keys == ["a.txt"]
 
 
-def test_soft_deleted_record_answers_410_everywhere(client, db, location):
+def test_soft_deleted_record_answers_410_everywhere(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
     bucket = "/files/" + bucket_of(pid)
@@ -150,7 +168,13 @@ def test_soft_deleted_record_answers_410_everywhere(client, db, location):
     assert ObjectVersion.query.filter_by(key="b.txt").count() == 0
 
 
-def test_old_versions_need_update_permission(app, secured, db, location, monkeypatch):
+def test_old_versions_need_update_permission(
+    app: Flask,
+    secured: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = create_record(secured, {"public": True, "owners": ["alice"]})
     old = upload(secured, pid, "a.txt", b"one", **as_user("alice")).json["version_id"]
     head = upload(secured, pid, "a.txt", b"two", **as_user("alice")).json["version_id"]
@@ -175,7 +199,7 @@ def test_old_versions_need_update_permission(app, secured, db, location, monkeyp
         assert len(listed.json["contents"]) == 2
 
 
-def test_versions_setting_is_checked(app):
+def test_versions_setting_is_checked(app: Flask) -> None:
     broken = Flask("broken_versions")
     broken.config["RECORDS_FILES_VERSIONS_PERMISSION"] = "anyone"
     with pytest.raises(ValueError, match="RECORDS_FILES_VERSIONS_PERMISSION"):
@@ -183,8 +207,12 @@ def test_versions_setting_is_checked(app):
 
 
 def test_unlinked_buckets_keep_files_rest_factory(
-    app, client, db, location, monkeypatch
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     bucket = Bucket.create()
     db.session.commit()
     url = "/files/{0}".format(bucket.id)
@@ -202,7 +230,9 @@ def test_unlinked_buckets_keep_files_rest_factory(
     assert client.get("/files/not-a-uuid").status_code == 404
 
 
-def test_other_linked_bucket_is_read_only(secured, db, location):
+def test_other_linked_bucket_is_read_only(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(secured, {"public": True, "owners": ["alice"]})
     record = stored_record(pid)
     extra = Bucket.create()
@@ -217,7 +247,9 @@ def test_other_linked_bucket_is_read_only(secured, db, location):
     assert "read-only" in response.json["message"]
 
 
-def test_records_decide_for_every_files_rest_caller(app, client, db, location):
+def test_records_decide_for_every_files_rest_caller(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     """Previewers and other modules ask Files-REST's factory: records answer."""
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
@@ -238,7 +270,13 @@ def test_records_decide_for_every_files_rest_caller(app, client, db, location):
     assert app.view_functions["invenio_files_rest.object_api"] is wrapped
 
 
-def test_links_use_site_api_url(app, client, db, location, monkeypatch):
+def test_links_use_site_api_url(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
     monkeypatch.setitem(app.config, "SITE_API_URL", "https://data.example.org/api/")
@@ -253,14 +291,14 @@ def test_links_use_site_api_url(app, client, db, location, monkeypatch):
 
 
 class _Account(UserMixin):
-    def __init__(self, id):
+    def __init__(self, id) -> None:
         self.id = id
 
     def get_id(self):
         return "account-{0}".format(self.id)
 
 
-def test_owner_permission_factory():
+def test_owner_permission_factory() -> None:
     bare = Flask("owners")
     bare.secret_key = "test"
     LoginManager(bare).user_loader(lambda user_id: None)
@@ -282,7 +320,9 @@ def test_owner_permission_factory():
         assert not owner_permission_factory(record={"access": None}).can()
 
 
-def test_record_route_refusals_are_json(secured, db, location):
+def test_record_route_refusals_are_json(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(secured, {"title": "private", "owners": ["alice"]})
     response = secured.get("/records/{0}/files".format(pid))
     assert_refused(response, 401)
@@ -290,15 +330,19 @@ def test_record_route_refusals_are_json(secured, db, location):
     db_.session.rollback()
 
 
-def _reads_only(record=None, action=None, endpoint=None):
+def _reads_only(record: Record = None, action=None, endpoint=None):
     from invenio_records_rest.utils import deny_all
 
     return allow_all() if action == "read" else deny_all()
 
 
 def test_apps_without_login_manager_get_json_refusals(
-    app, client, db, location, monkeypatch
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """No Flask-Login login manager: every request is anonymous, never a 500."""
     pid = create_record(client, {"title": "public"})
     upload(client, pid, "a.txt", b"a")

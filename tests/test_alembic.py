@@ -2,6 +2,7 @@
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from invenio_db import db as db_
 from sqlalchemy_utils.types import UUIDType
 
@@ -11,7 +12,7 @@ RECORD_ID = "3fa4a9a4-5c62-4d52-9d5e-8a0c2f0e6f11"
 BUCKET_ID = "0b9f5e26-7d61-4a3c-9f8e-2c1d0a7b4e22"
 
 
-def _tables(app):
+def _tables(app: Flask):
     return set(sa.inspect(db_.engine).get_table_names())
 
 
@@ -19,11 +20,11 @@ OBJECT_KEY_INDEX = "ix_records_files_object_bucket_key"
 FIXITY_INDEXES = ("ix_records_files_object_file_id", "ix_records_files_files_last_seen")
 
 
-def _indexes(app, table="records_buckets"):
+def _indexes(app: Flask, table="records_buckets"):
     return {ix["name"] for ix in sa.inspect(db_.engine).get_indexes(table)}
 
 
-def test_branch_creates_its_tables(alembic_app):
+def test_branch_creates_its_tables(alembic_app: Flask) -> None:
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")
     own = set(OWN_TABLES)
@@ -37,7 +38,7 @@ def test_branch_creates_its_tables(alembic_app):
     assert OBJECT_KEY_INDEX not in _indexes(alembic_app, "files_object")
 
 
-def test_database_migrated_by_invenio_records_files(alembic_app):
+def test_database_migrated_by_invenio_records_files(alembic_app: Flask) -> None:
     """The legacy revisions resolve and the existing table is kept."""
     if db_.engine.dialect.name != "postgresql":
         pytest.skip("Invenio's own recipes need PostgreSQL")
@@ -89,7 +90,7 @@ def test_database_migrated_by_invenio_records_files(alembic_app):
 @pytest.mark.filterwarnings(
     "ignore:autogenerate skipping metadata-specified expression-based index"
 )
-def test_models_match_recipes(alembic_app):
+def test_models_match_recipes(alembic_app: Flask) -> None:
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")
     differences = [
@@ -117,7 +118,7 @@ def _sqlite_uuid_artefact(diff):
     )
 
 
-def test_transfer_table_comes_and_goes(alembic_app):
+def test_transfer_table_comes_and_goes(alembic_app: Flask) -> None:
     """The transfer table has its own revision, on top of the key index."""
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")
@@ -131,7 +132,7 @@ def test_transfer_table_comes_and_goes(alembic_app):
     assert "records_files_entry" in _tables(alembic_app)
 
 
-def test_checksums_table_comes_and_goes(alembic_app):
+def test_checksums_table_comes_and_goes(alembic_app: Flask) -> None:
     """The checksums kept beside the MD5 have their own revision."""
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")
@@ -148,7 +149,7 @@ def test_checksums_table_comes_and_goes(alembic_app):
     assert "records_files_transfer" in _tables(alembic_app)
 
 
-def test_fixity_indexes_come_and_go(alembic_app):
+def test_fixity_indexes_come_and_go(alembic_app: Flask) -> None:
     """The fixity audit's indexes of Files-REST's tables have their own revision."""
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade("invenio_records_files_ext@head")

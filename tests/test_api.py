@@ -1,24 +1,29 @@
 """The Python API: Record, FilesMixin, FilesIterator, FileObject."""
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
-from invenio_files_rest.models import Bucket, ObjectVersion
+from invenio_files_rest.models import Bucket, Location, ObjectVersion
 from invenio_records.errors import MissingModelError
 
 from invenio_records_files_ext.api import FileObject, FilesIterator, Record
 from invenio_records_files_ext.errors import FileKeyExistsError, InvalidFileKeyError
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.helpers import storage_files, stream
+from tests.helpers import QueryCounter, storage_files, stream
 
 
-def reload(record):
+def reload(record: Record):
     """Read a record back from the database, as another request would."""
     return Record.get_record(record.id)
 
 
-def test_create_record_with_bucket(db, location):
+def test_create_record_with_bucket(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "a"})
     db.session.commit()
     assert record.bucket_id == record["_bucket"]
@@ -30,7 +35,7 @@ def test_create_record_with_bucket(db, location):
     assert "_files" not in record
 
 
-def test_create_record_without_bucket(db, location):
+def test_create_record_without_bucket(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "a"}, with_bucket=False)
     db.session.commit()
     assert record.files is None
@@ -39,12 +44,12 @@ def test_create_record_without_bucket(db, location):
     assert "_files" not in record
 
 
-def test_files_without_model_raises():
+def test_files_without_model_raises() -> None:
     with pytest.raises(MissingModelError):
         Record({}).files  # noqa: B018 - the property raises
 
 
-def test_create_ignores_client_files_keys(db, location):
+def test_create_ignores_client_files_keys(db: SQLAlchemy, location: Location) -> None:
     data = {"title": "a", "_files": [{"key": "fake"}], "_default_preview": "x"}
     record = Record.create(data)
     db.session.commit()
@@ -52,7 +57,9 @@ def test_create_ignores_client_files_keys(db, location):
     assert "_default_preview" not in reload(record)
 
 
-def test_create_bucket_uses_configuration(app, db, location, monkeypatch):
+def test_create_bucket_uses_configuration(
+    app: Flask, db: SQLAlchemy, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with monkeypatch.context() as patch:
         patch.setitem(app.config, "RECORDS_FILES_BUCKET_QUOTA_SIZE", 1000)
         patch.setitem(app.config, "RECORDS_FILES_BUCKET_MAX_FILE_SIZE", 100)
@@ -64,7 +71,13 @@ def test_create_bucket_uses_configuration(app, db, location, monkeypatch):
     assert other.bucket.quota_size is None
 
 
-def test_create_bucket_in_named_location(app, db, location, tmp_path, monkeypatch):
+def test_create_bucket_in_named_location(
+    app: Flask,
+    db: SQLAlchemy,
+    location: Location,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from invenio_files_rest.models import Location
 
     db.session.add(Location(name="archive", uri=str(tmp_path / "archive")))
@@ -77,14 +90,14 @@ def test_create_bucket_in_named_location(app, db, location, tmp_path, monkeypatc
     assert record.files["a.txt"].file.uri.startswith(str(tmp_path / "archive"))
 
 
-def test_custom_dump_and_load_bucket(db, location):
+def test_custom_dump_and_load_bucket(db: SQLAlchemy, location: Location) -> None:
     class MyRecord(Record):
         @classmethod
-        def dump_bucket(cls, data, bucket):
+        def dump_bucket(cls, data, bucket) -> None:
             data.setdefault("_buckets", {})["record"] = str(bucket.id)
 
         @classmethod
-        def load_bucket(cls, record):
+        def load_bucket(cls, record: Record):
             return record.get("_buckets", {}).get("record")
 
     record = MyRecord.create({"title": "test"})
@@ -97,7 +110,9 @@ def test_custom_dump_and_load_bucket(db, location):
     assert again.files.keys == ["a.txt"]
 
 
-def test_custom_create_bucket_may_return_none(db, location):
+def test_custom_create_bucket_may_return_none(
+    db: SQLAlchemy, location: Location
+) -> None:
     class NoBucket(Record):
         @classmethod
         def create_bucket(cls, data):
@@ -108,7 +123,7 @@ def test_custom_create_bucket_may_return_none(db, location):
     assert record.files is None
 
 
-def test_add_and_read_files(record, db):
+def test_add_and_read_files(record: Record, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream(b"Hello, World")
     assert len(record.files) == 1
     assert "hello.txt" in record.files
@@ -129,7 +144,7 @@ def test_add_and_read_files(record, db):
         assert fp.read() == b"Hello, World"
 
 
-def test_iteration_follows_record_order(record, db):
+def test_iteration_follows_record_order(record: Record, db: SQLAlchemy) -> None:
     for key in ("c.txt", "a.txt", "b.txt"):
         record.files[key] = stream(key.encode())
     db.session.commit()
@@ -142,7 +157,7 @@ def test_iteration_follows_record_order(record, db):
     assert stored.files.next().key == "a.txt"
 
 
-def test_replace_keeps_position_and_metadata(record, db):
+def test_replace_keeps_position_and_metadata(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream(b"one")
     record.files["b.txt"] = stream(b"two")
     record.files["a.txt"]["description"] = "first"
@@ -161,7 +176,7 @@ def test_replace_keeps_position_and_metadata(record, db):
     assert stored.files["a.txt"].get_version().is_head
 
 
-def test_delete_file(record, db):
+def test_delete_file(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     record.files["b.txt"] = stream()
     del record.files["a.txt"]
@@ -174,7 +189,7 @@ def test_delete_file(record, db):
     assert ObjectVersion.get(stored.bucket, "a.txt") is None
 
 
-def test_rename_keeps_position_and_metadata(record, db):
+def test_rename_keeps_position_and_metadata(record: Record, db: SQLAlchemy) -> None:
     for key in ("a.txt", "b.txt", "c.txt"):
         record.files[key] = stream(key.encode())
     record.files["b.txt"]["role"] = "main"
@@ -190,7 +205,7 @@ def test_rename_keeps_position_and_metadata(record, db):
         assert fp.read() == b"b.txt"
 
 
-def test_rename_errors(record, db):
+def test_rename_errors(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     record.files["b.txt"] = stream()
     with pytest.raises(KeyError):
@@ -204,7 +219,7 @@ def test_rename_errors(record, db):
     assert record.files.keys == ["a.txt", "b.txt"]
 
 
-def test_sort_by_keys_and_file_ids(record, db):
+def test_sort_by_keys_and_file_ids(record: Record, db: SQLAlchemy) -> None:
     for key in ("a", "b", "c", "d"):
         record.files[key] = stream(key.encode())
     record.files.sort_by("c", "a")
@@ -221,7 +236,7 @@ def test_sort_by_keys_and_file_ids(record, db):
         record.files.sort_by("a", "a")
 
 
-def test_metadata_reserved_keys(record, db):
+def test_metadata_reserved_keys(record: Record, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream()
     fileobj = record.files["hello.txt"]
     fileobj["filetype"] = "txt"
@@ -244,7 +259,7 @@ def test_metadata_reserved_keys(record, db):
     assert "filetype" not in entry
 
 
-def test_dumps(record, db):
+def test_dumps(record: Record, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream()
     record.files["hello.txt"]["filetype"] = "txt"
     dump = record.files.dumps()
@@ -266,7 +281,7 @@ def test_dumps(record, db):
     assert [d["key"] for d in record.files.dumps(bucket=other)] == ["elsewhere.txt"]
 
 
-def test_files_setter(record, db):
+def test_files_setter(record: Record, db: SQLAlchemy) -> None:
     record.files = {"a.txt": stream(b"a"), "b.txt": stream(b"b")}
     assert record.files.keys == ["a.txt", "b.txt"]
     # As in invenio-records-files: only a record without files may be set.
@@ -276,13 +291,13 @@ def test_files_setter(record, db):
     assert reload(record).files.keys == ["a.txt", "b.txt"]
 
 
-def test_files_setter_without_bucket(db, location):
+def test_files_setter_without_bucket(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({}, with_bucket=False)
     with pytest.raises(InvalidOperationError):
         record.files = {"a.txt": stream()}
 
 
-def test_update_many(record, db):
+def test_update_many(record: Record, db: SQLAlchemy) -> None:
     record.files["b.txt"] = stream(b"old")
     record.files["b.txt"]["note"] = "kept"
     keys = record.files.update({"a.txt": stream(b"a"), "b.txt": stream(b"new")})
@@ -298,7 +313,9 @@ def test_update_many(record, db):
     )
 
 
-def test_update_many_refuses_bad_or_duplicate_keys(record, db):
+def test_update_many_refuses_bad_or_duplicate_keys(
+    record: Record, db: SQLAlchemy
+) -> None:
     with pytest.raises(InvalidFileKeyError):
         record.files.update([("ok.txt", stream()), ("/bad", stream())])
     with pytest.raises(ValueError):
@@ -307,7 +324,9 @@ def test_update_many_refuses_bad_or_duplicate_keys(record, db):
 
 
 @pytest.mark.parametrize("operation", ["put", "delete", "rename", "metadata", "sort"])
-def test_locked_bucket_refuses_writes(record, db, operation):
+def test_locked_bucket_refuses_writes(
+    record: Record, db: SQLAlchemy, operation
+) -> None:
     record.files["a.txt"] = stream()
     record.files["a.txt"]["m"] = 1
     record.bucket.locked = True
@@ -330,14 +349,14 @@ def test_locked_bucket_refuses_writes(record, db, operation):
     assert reload(record).files.keys == ["a.txt"]
 
 
-def test_deleted_bucket_refuses_writes(record, db):
+def test_deleted_bucket_refuses_writes(record: Record, db: SQLAlchemy) -> None:
     record.bucket.deleted = True
     db.session.commit()
     with pytest.raises(InvalidOperationError):
         reload(record).files["a.txt"] = stream()
 
 
-def test_record_update_keeps_files_and_bucket(record, db):
+def test_record_update_keeps_files_and_bucket(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     db.session.commit()
     stored = reload(record)
@@ -352,7 +371,11 @@ def test_record_update_keeps_files_and_bucket(record, db):
     assert again.files.keys == ["a.txt"]
 
 
-def test_record_commit_after_file_changes_writes_once(record, db, count_queries):
+def test_record_commit_after_file_changes_writes_once(
+    record: Record,
+    db: SQLAlchemy,
+    count_queries: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     record.files["a.txt"] = stream()
     record["title"] = "changed"
     record.commit()
@@ -362,7 +385,7 @@ def test_record_commit_after_file_changes_writes_once(record, db, count_queries)
     assert stored.files.keys == ["a.txt"]
 
 
-def test_force_delete_removes_link(record, db):
+def test_force_delete_removes_link(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     db.session.commit()
     bucket_id = record.bucket.id
@@ -371,7 +394,7 @@ def test_force_delete_removes_link(record, db):
     assert RecordsBuckets.query.filter_by(bucket_id=bucket_id).count() == 0
 
 
-def test_records_buckets_create(db, location):
+def test_records_buckets_create(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({}, with_bucket=False)
     bucket = Bucket.create()
     link = RecordsBuckets.create(record=record.model, bucket=bucket)
@@ -382,7 +405,7 @@ def test_records_buckets_create(db, location):
     assert [link.bucket_id for link in links] == [bucket.id]
 
 
-def test_bucket_must_be_linked(db, location):
+def test_bucket_must_be_linked(db: SQLAlchemy, location: Location) -> None:
     """A ``_bucket`` the record is not linked to is never used."""
     victim = Record.create({})
     victim.files["secret.txt"] = stream(b"secret")
@@ -394,7 +417,9 @@ def test_bucket_must_be_linked(db, location):
     assert intruder.files is None
 
 
-def test_files_iterator_classes_are_configurable(db, location):
+def test_files_iterator_classes_are_configurable(
+    db: SQLAlchemy, location: Location
+) -> None:
     class MyFile(FileObject):
         def shout(self):
             return self.key.upper()
@@ -413,7 +438,7 @@ def test_files_iterator_classes_are_configurable(db, location):
     assert [f.shout() for f in record.files] == ["A.TXT"]
 
 
-def test_mixin_can_create_bucket_on_demand(db, location):
+def test_mixin_can_create_bucket_on_demand(db: SQLAlchemy, location: Location) -> None:
     from invenio_records.api import Record as PlainRecord
 
     from invenio_records_files_ext.api import FilesMixin
@@ -430,7 +455,7 @@ def test_mixin_can_create_bucket_on_demand(db, location):
     assert RecordsBuckets.query.filter_by(record_id=deposit.id).count() == 1
 
 
-def test_summary_and_default_preview(record, db):
+def test_summary_and_default_preview(record: Record, db: SQLAlchemy) -> None:
     record.files["paper.pdf"] = stream(b"%PDF-1.4")
     record.files["data.csv"] = stream(b"a,b\n")
     record.files.default_preview = "paper.pdf"
@@ -462,12 +487,14 @@ def test_summary_and_default_preview(record, db):
     assert "_default_preview" not in reload(record)
 
 
-def test_dump_summary_can_be_disabled(app, record, monkeypatch):
+def test_dump_summary_can_be_disabled(
+    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_DUMP_SUMMARY", False)
     assert "_files_summary" not in record.dumps()
 
 
-def _drop_rows(db):
+def _drop_rows(db: SQLAlchemy) -> None:
     """Lose every file row, as a database restored without them would."""
     from invenio_records_files_ext.models import FileEntry
 
@@ -475,7 +502,7 @@ def _drop_rows(db):
     db.session.commit()
 
 
-def test_flush_repairs_drift(record, db):
+def test_flush_repairs_drift(record: Record, db: SQLAlchemy) -> None:
     """Files added behind the library's back are adopted by flush()."""
     record.files["a.txt"] = stream()
     db.session.commit()
@@ -491,7 +518,9 @@ def test_flush_repairs_drift(record, db):
     assert reload(record).files.keys == ["a.txt", "z.txt"]
 
 
-def test_files_view_kept_across_transactions_sees_other_changes(record, db):
+def test_files_view_kept_across_transactions_sees_other_changes(
+    record: Record, db: SQLAlchemy
+) -> None:
     """A record held across commits never writes back stale entries."""
     record.files["a.txt"] = stream(b"a")
     db.session.commit()
@@ -508,7 +537,7 @@ def test_files_view_kept_across_transactions_sees_other_changes(record, db):
     assert reload(record).files.keys == ["a.txt", "side.txt", "c.txt"]
 
 
-def test_rolled_back_changes_are_forgotten(record, db):
+def test_rolled_back_changes_are_forgotten(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream(b"a")
     db.session.commit()
     record.files["b.txt"] = stream(b"b")
@@ -519,7 +548,9 @@ def test_rolled_back_changes_are_forgotten(record, db):
     assert reload(record).files.keys == ["a.txt", "c.txt"]
 
 
-def test_savepoint_rolled_back_by_caller_removes_its_bytes(record, db, location):
+def test_savepoint_rolled_back_by_caller_removes_its_bytes(
+    record: Record, db: SQLAlchemy, location: Location
+) -> None:
     record.files["kept.txt"] = stream(b"kept")
     savepoint = db.session.begin_nested()
     record.files["gone.txt"] = stream(b"gone")
@@ -532,7 +563,9 @@ def test_savepoint_rolled_back_by_caller_removes_its_bytes(record, db, location)
     assert reload(record).files.keys == ["kept.txt"]
 
 
-def test_create_bucket_storage_class(app, db, location, monkeypatch):
+def test_create_bucket_storage_class(
+    app: Flask, db: SQLAlchemy, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_STORAGE_CLASS", "A")
     record = Record.create({})
     record.files["a.txt"] = stream()
@@ -541,7 +574,7 @@ def test_create_bucket_storage_class(app, db, location, monkeypatch):
     assert record.files["a.txt"].file.storage_class == "A"
 
 
-def test_flush_repairs_locked_files_too(record, db):
+def test_flush_repairs_locked_files_too(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     record.files.lock()
     db.session.commit()
@@ -567,7 +600,9 @@ def test_flush_repairs_locked_files_too(record, db):
         ("nested nul", {"a": ["\x00"]}),
     ],
 )
-def test_metadata_that_json_cannot_hold_is_refused(record, db, name, value):
+def test_metadata_that_json_cannot_hold_is_refused(
+    record: Record, db: SQLAlchemy, name, value
+) -> None:
     from invenio_records_files_ext.errors import InvalidMetadataError
 
     record.files["a.txt"] = stream()
@@ -579,7 +614,9 @@ def test_metadata_that_json_cannot_hold_is_refused(record, db, name, value):
     assert name not in reload(record)["_files"][0] or name == "kept"
 
 
-def test_linked_buckets_are_marked_as_records(db, location):
+def test_linked_buckets_are_marked_as_records(
+    db: SQLAlchemy, location: Location
+) -> None:
     from invenio_files_rest.models import BucketTag
 
     from invenio_records_files_ext.access.ownership import OWNER_TAG, OWNER_VALUE
@@ -597,7 +634,11 @@ def test_linked_buckets_are_marked_as_records(db, location):
     assert BucketTag.query.filter_by(bucket_id=foreign.id, key=OWNER_TAG).count() == 1
 
 
-def test_bulk_attach_statement_count_does_not_grow(db, location, count_queries):
+def test_bulk_attach_statement_count_does_not_grow(
+    db: SQLAlchemy,
+    location: Location,
+    count_queries: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     counts = []
     for size in (5, 150):
         record = Record.create({})
@@ -610,11 +651,13 @@ def test_bulk_attach_statement_count_does_not_grow(db, location, count_queries):
     assert counts[0] == counts[1], counts
 
 
-def _revisions(db, record_id):
+def _revisions(db: SQLAlchemy, record_id):
     return len(Record.get_record(record_id).revisions)
 
 
-def test_file_changes_leave_the_record_json_alone(record, db):
+def test_file_changes_leave_the_record_json_alone(
+    record: Record, db: SQLAlchemy
+) -> None:
     """Only files change: no JSON rewrite, no new revision (history is in versions)."""
     before = (record.model.version_id, _revisions(db, record.id))
     record.files["a.txt"] = stream(b"a")
@@ -638,7 +681,7 @@ def test_file_changes_leave_the_record_json_alone(record, db):
     assert [obj.file_id is None for obj in history] == [True, False, False]
 
 
-def test_explicit_commit_still_makes_a_revision(record, db):
+def test_explicit_commit_still_makes_a_revision(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream(b"a")
     db.session.commit()
     stored = reload(record)
@@ -656,7 +699,7 @@ def test_explicit_commit_still_makes_a_revision(record, db):
     assert again["_files"][0]["key"] == "a.txt"
 
 
-def test_record_dict_shows_files_everywhere(record, db):
+def test_record_dict_shows_files_everywhere(record: Record, db: SQLAlchemy) -> None:
     import copy
     import json
 
@@ -673,7 +716,9 @@ def test_record_dict_shows_files_everywhere(record, db):
         assert read(reload(record))["_files"][0]["key"] == "a.txt"
 
 
-def test_stored_copies_of_derived_keys_are_ignored(record, db):
+def test_stored_copies_of_derived_keys_are_ignored(
+    record: Record, db: SQLAlchemy
+) -> None:
     """A JSON still holding _files (not migrated, or a revert) does not mislead."""
     from sqlalchemy.orm.attributes import flag_modified
 
@@ -686,7 +731,9 @@ def test_stored_copies_of_derived_keys_are_ignored(record, db):
     assert [entry["key"] for entry in reload(record)["_files"]] == ["a.txt"]
 
 
-def test_indexer_documents_carry_the_files(app, record, db):
+def test_indexer_documents_carry_the_files(
+    app: Flask, record: Record, db: SQLAlchemy
+) -> None:
     from invenio_indexer.signals import before_record_index
 
     record.files["a.txt"] = stream(b"a")
@@ -698,7 +745,7 @@ def test_indexer_documents_carry_the_files(app, record, db):
     assert document["_files_summary"]["count"] == 1
 
 
-def test_one_error_family(db, location):
+def test_one_error_family(db: SQLAlchemy, location: Location) -> None:
     """Every error the package defines carries its status; a missing file is a 404 KeyError."""
     import invenio_records_files_ext.errors as errors
 

@@ -11,9 +11,17 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
 
 import bagit
 import pytest
+from click.testing import Result
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.archives import archive, bags
@@ -22,6 +30,8 @@ from invenio_records_files_ext.maintenance import bag_ingest, bag_sources
 from invenio_records_files_ext.storage import checksums
 from invenio_records_files_ext.storage.checksums import stored_checksums
 from tests.helpers import (
+    IsolatedClient,
+    QueryCounter,
     assert_refused,
     create_record,
     init,
@@ -29,6 +39,7 @@ from tests.helpers import (
     stream,
     upload,
 )
+from tests.servers import Server
 
 FILES = {
     "b.txt": b"bee",
@@ -37,7 +48,7 @@ FILES = {
 }
 
 
-def bag_of(client, pid, **params):
+def bag_of(client: IsolatedClient, pid, **params):
     response = client.get(
         "/records/{0}/files-archive".format(pid),
         query_string={"format": "bagit", **params},
@@ -67,7 +78,7 @@ def validate_with_bagit(base):
     return bag
 
 
-def make_record(client, files=FILES, title="A bag of files"):
+def make_record(client: IsolatedClient, files=FILES, title="A bag of files"):
     pid = create_record(client, {"title": title})
     for key, data in files.items():
         assert upload(client, pid, key, data).status_code == 200, key
@@ -77,7 +88,7 @@ def make_record(client, files=FILES, title="A bag of files"):
 #
 # Layout and encoding
 #
-def test_paths_are_percent_encoded_as_rfc_8493_says():
+def test_paths_are_percent_encoded_as_rfc_8493_says() -> None:
     assert bags.encode_path("data/100%.txt") == "data/100%25.txt"
     assert bags.encode_path("a\nb\rc") == "a%0Ab%0Dc"
     assert bags.encode_path("data/%0A") == "data/%250A"
@@ -87,7 +98,7 @@ def test_paths_are_percent_encoded_as_rfc_8493_says():
     assert bags.decode_path("data/%41%0a") == "data/%41\n"
 
 
-def test_bag_info_is_one_line_per_field():
+def test_bag_info_is_one_line_per_field() -> None:
     text = bags.bag_info_text([("Title", "two\nlines"), ("A:b", "c")])
     assert text == b"Title: two lines\nAb: c\n"
 
@@ -95,7 +106,13 @@ def test_bag_info_is_one_line_per_field():
 #
 # The bag of a record
 #
-def test_bag_of_a_record_is_valid(client, db, tmp_path, monkeypatch, app):
+def test_bag_of_a_record_is_valid(
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    app: Flask,
+) -> None:
     monkeypatch.setitem(
         app.config,
         "RECORDS_FILES_BAG_INFO",
@@ -147,7 +164,13 @@ def test_bag_of_a_record_is_valid(client, db, tmp_path, monkeypatch, app):
     not hasattr(checksums, "checksums_by_file"),
     reason="needs the checksums kept beside the MD5 (issue 23 item 1)",
 )
-def test_a_manifest_per_kept_algorithm(client, db, tmp_path, monkeypatch, app):
+def test_a_manifest_per_kept_algorithm(
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    app: Flask,
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", ["md5", "sha256"])
     files = {"a.txt": b"a", "b.bin": os.urandom(2000)}
     pid = make_record(client, files)
@@ -161,13 +184,15 @@ def test_a_manifest_per_kept_algorithm(client, db, tmp_path, monkeypatch, app):
     assert (folder / "tagmanifest-sha256.txt").exists()
 
 
-def test_bag_without_files(client, db, tmp_path):
+def test_bag_without_files(
+    client: IsolatedClient, db: SQLAlchemy, tmp_path: Path
+) -> None:
     pid = create_record(client)
     response = bag_of(client, pid)
     validate_with_bagit(unzipped(response.data, tmp_path))
 
 
-def test_head_and_unknown_format(client, db):
+def test_head_and_unknown_format(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = make_record(client, {"a.txt": b"a"})
     head = client.head(
         "/records/{0}/files-archive".format(pid), query_string={"format": "bagit"}
@@ -184,7 +209,9 @@ def test_head_and_unknown_format(client, db):
     assert_refused(other, 400)
 
 
-def test_bag_of_the_media_files(client, db, tmp_path):
+def test_bag_of_the_media_files(
+    client: IsolatedClient, db: SQLAlchemy, tmp_path: Path
+) -> None:
     pid = make_record(client, {"a.txt": b"a"})
     sent = client.put(
         "/records/{0}/media-files/thumb.png".format(pid),
@@ -200,7 +227,9 @@ def test_bag_of_the_media_files(client, db, tmp_path):
     assert sorted(bag.payload_files()) == ["data/thumb.png"]
 
 
-def test_manifests_are_the_stored_checksums(app, db, location, tmp_path):
+def test_manifests_are_the_stored_checksums(
+    app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
+) -> None:
     """The payload is not hashed again: the manifest says what is stored."""
     record = Record.create({})
     record.files.update({"a.bin": stream(b"abc")})
@@ -217,7 +246,9 @@ def test_manifests_are_the_stored_checksums(app, db, location, tmp_path):
         bagit.Bag(str(folder)).validate()
 
 
-def test_bag_has_the_files_of_the_plain_archive(client, db, tmp_path):
+def test_bag_has_the_files_of_the_plain_archive(
+    client: IsolatedClient, db: SQLAlchemy, tmp_path: Path
+) -> None:
     """Pending files are left out of both, by the one selection."""
     pid = make_record(client, {"done.txt": b"done"})
     assert init(client, pid, [{"key": "pending.txt"}]).status_code == 201
@@ -228,7 +259,9 @@ def test_bag_has_the_files_of_the_plain_archive(client, db, tmp_path):
     assert sorted(bag.payload_files()) == ["data/done.txt"]
 
 
-def test_restricted_files_follow_the_archive_rules(secured, db, location):
+def test_restricted_files_follow_the_archive_rules(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     from tests.users import as_user
 
     record = {
@@ -248,7 +281,9 @@ def test_restricted_files_follow_the_archive_rules(secured, db, location):
     assert "{0}-bag/data/a.txt".format(pid) in names
 
 
-def test_percent_in_a_key(client, db, tmp_path):
+def test_percent_in_a_key(
+    client: IsolatedClient, db: SQLAlchemy, tmp_path: Path
+) -> None:
     """RFC 8493 encodes ``%``; bagit-python does not decode it (its issue 157)."""
     files = {"100%.txt": b"all", "plain.txt": b"p"}
     pid = make_record(client, files)
@@ -264,7 +299,13 @@ def test_percent_in_a_key(client, db, tmp_path):
         bagit.Bag(str(folder)).validate()
 
 
-def test_bag_pages_and_statements(app, db, location, count_statements, tmp_path):
+def test_bag_pages_and_statements(
+    app: Flask,
+    db: SQLAlchemy,
+    location: Location,
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
+    tmp_path: Path,
+) -> None:
     record = Record.create({"title": "pages"})
     record.files.update({"f{0:03d}".format(i): stream(b"x%d" % i) for i in range(7)})
     db.session.commit()
@@ -293,8 +334,8 @@ def test_bag_pages_and_statements(app, db, location, count_statements, tmp_path)
 
 
 def test_a_file_without_stored_md5_is_hashed_while_streaming(
-    app, db, location, tmp_path
-):
+    app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
+) -> None:
     record = Record.create({})
     record.files.update({"a.bin": stream(b"abc"), "b.bin": stream(b"def")})
     db.session.commit()
@@ -312,7 +353,9 @@ def test_a_file_without_stored_md5_is_hashed_while_streaming(
     )
 
 
-def test_bag_from_s3(s3_client, s3_db, tmp_path):
+def test_bag_from_s3(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, tmp_path: Path
+) -> None:
     files = {"a.bin": os.urandom(700 * 1024), "b.txt": b"bee"}
     pid = make_record(s3_client, files)
     folder = unzipped(bag_of(s3_client, pid).data, tmp_path)
@@ -323,7 +366,7 @@ def test_bag_from_s3(s3_client, s3_db, tmp_path):
 #
 # Ingesting a bag
 #
-def make_bag(tmp_path, files, checksums=("sha256", "sha512")):
+def make_bag(tmp_path: Path, files, checksums=("sha256", "sha512")):
     """A bag made by bagit-python in a folder."""
     folder = tmp_path / "made"
     for key, data in files.items():
@@ -340,7 +383,9 @@ def record_keys(record_id):
     return [item.key for item in Record.get_record(record_id).files]
 
 
-def test_attach_a_bag_made_by_bagit(cli, record, db, tmp_path):
+def test_attach_a_bag_made_by_bagit(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+) -> None:
     files = {"one.txt": b"one", "sub/two.bin": os.urandom(5000)}
     folder = make_bag(tmp_path, files)
     result = cli("attach", "--bag", folder, record.id)
@@ -361,7 +406,9 @@ def test_attach_a_bag_made_by_bagit(cli, record, db, tmp_path):
     assert again.exit_code == 0 and "skipped 2 already attached" in again.output
 
 
-def test_one_wrong_checksum_attaches_nothing(cli, record, db, tmp_path):
+def test_one_wrong_checksum_attaches_nothing(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+) -> None:
     files = {"a.txt": b"a", "b.txt": b"b", "c.txt": b"c"}
     folder = make_bag(tmp_path, files)
     (folder / "data" / "b.txt").write_bytes(b"B")
@@ -372,7 +419,9 @@ def test_one_wrong_checksum_attaches_nothing(cli, record, db, tmp_path):
     assert record_keys(record.id) == []
 
 
-def test_a_missing_file_attaches_nothing(cli, record, db, tmp_path):
+def test_a_missing_file_attaches_nothing(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+) -> None:
     folder = make_bag(tmp_path, {"a.txt": b"a", "b.txt": b"b"})
     (folder / "data" / "a.txt").unlink()
     (folder / "data" / "extra.txt").write_bytes(b"x")
@@ -383,7 +432,9 @@ def test_a_missing_file_attaches_nothing(cli, record, db, tmp_path):
     assert record_keys(record.id) == []
 
 
-def test_wrong_oxum_and_tag_manifest(cli, record, db, tmp_path):
+def test_wrong_oxum_and_tag_manifest(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+) -> None:
     folder = make_bag(tmp_path, {"a.txt": b"a"})
     info = (folder / "bag-info.txt").read_text()
     (folder / "bag-info.txt").write_text(
@@ -396,7 +447,9 @@ def test_wrong_oxum_and_tag_manifest(cli, record, db, tmp_path):
     assert record_keys(record.id) == []
 
 
-def test_attach_a_zip_bag_round_trip(client, cli, db, tmp_path):
+def test_attach_a_zip_bag_round_trip(
+    client: IsolatedClient, cli: Callable[..., Result], db: SQLAlchemy, tmp_path: Path
+) -> None:
     """The bag of one record, as downloaded, becomes the files of another."""
     files = {"z.txt": b"last", "100%.txt": b"percent", "a/b.bin": os.urandom(70000)}
     pid = make_record(client, files)
@@ -413,7 +466,9 @@ def test_attach_a_zip_bag_round_trip(client, cli, db, tmp_path):
             assert stream_.read() == data
 
 
-def test_percent_encoded_names_in_a_folder_bag(cli, record, db, tmp_path):
+def test_percent_encoded_names_in_a_folder_bag(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+) -> None:
     folder = tmp_path / "hand"
     (folder / "data").mkdir(parents=True)
     names = {"100%.txt": b"x", "%41.txt": b"y"}
@@ -443,7 +498,9 @@ def test_percent_encoded_names_in_a_folder_bag(cli, record, db, tmp_path):
     assert "in no manifest: data/%25.txt" in refused.output
 
 
-def test_zip_without_a_bag_and_usage(cli, record, db, tmp_path):
+def test_zip_without_a_bag_and_usage(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+) -> None:
     path = tmp_path / "plain.zip"
     with zipfile.ZipFile(path, "w") as zipped:
         zipped.writestr("a/x.txt", b"x")
@@ -457,7 +514,7 @@ def test_zip_without_a_bag_and_usage(cli, record, db, tmp_path):
 
 
 def test_a_bag_changed_after_verifying_undoes_its_batch(
-    record, db, tmp_path, monkeypatch
+    record: Record, db: SQLAlchemy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     from invenio_records_files_ext.errors import AttachStoppedError
 
@@ -477,7 +534,9 @@ def test_a_bag_changed_after_verifying_undoes_its_batch(
     shutil.rmtree(folder)
 
 
-def test_ingest_a_bag_into_s3(s3_client, s3_db, tmp_path):
+def test_ingest_a_bag_into_s3(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, tmp_path: Path
+) -> None:
     files = {"a.bin": os.urandom(300 * 1024), "b.txt": b"bee"}
     pid = make_record(s3_client, files)
     path = tmp_path / "download.zip"
@@ -497,7 +556,9 @@ def test_ingest_a_bag_into_s3(s3_client, s3_db, tmp_path):
 # Through gunicorn
 #
 @pytest.fixture(scope="module")
-def gunicorn(app, base_config, instance_path):
+def gunicorn(
+    app: Flask, base_config: dict[str, Any], instance_path: str
+) -> Iterator[Server]:
     from tests.servers import Server
 
     env = {
@@ -512,7 +573,9 @@ def gunicorn(app, base_config, instance_path):
 
 
 @pytest.mark.gunicorn
-def test_bag_through_gunicorn(gunicorn, location, tmp_path):
+def test_bag_through_gunicorn(
+    gunicorn: Server, location: Location, tmp_path: Path
+) -> None:
     import requests
 
     created = requests.post(gunicorn.url + "/records/", json={"title": "served"})

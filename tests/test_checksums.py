@@ -13,15 +13,24 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from invenio_files_rest.models import FileInstance
+from click.testing import Result
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import FileInstance, Location
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import FileChecksum
 from invenio_records_files_ext.storage import checksums
 from tests.helpers import (
+    IsolatedClient,
+    QueryCounter,
     commit,
     create_record,
     files_url,
@@ -33,6 +42,7 @@ from tests.helpers import (
     stored_record,
     upload,
 )
+from tests.httpserver import SourceServer
 from tests.s3server import http_session
 from tests.servers import Server
 
@@ -57,7 +67,7 @@ def rows_of(file_id):
 
 
 @pytest.fixture()
-def two(app, monkeypatch):
+def two(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """MD5 and SHA-256 kept for every file."""
     monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", TWO)
 
@@ -65,7 +75,7 @@ def two(app, monkeypatch):
 class CountingReader:
     """A stream that counts the bytes read through it."""
 
-    def __init__(self, data):
+    def __init__(self, data) -> None:
         self.stream = io.BytesIO(data)
         self.read_bytes = 0
 
@@ -78,7 +88,9 @@ class CountingReader:
 #
 # The seam
 #
-def test_algorithms_are_checked_and_md5_comes_first(app, monkeypatch):
+def test_algorithms_are_checked_and_md5_comes_first(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert checksums.normalise_algorithms(["sha256", "MD5", "sha256"]) == (
         "md5",
         "sha256",
@@ -93,7 +105,9 @@ def test_algorithms_are_checked_and_md5_comes_first(app, monkeypatch):
     assert checksums.parse_checksum("crc32:00000000") is None
 
 
-def test_python_put_keeps_every_algorithm_in_one_read(two, record, db):
+def test_python_put_keeps_every_algorithm_in_one_read(
+    two: None, record: Record, db: SQLAlchemy
+) -> None:
     data = os.urandom(3 * MiB + 5)
     reader = CountingReader(data)
     record.files["a.bin"] = reader
@@ -111,7 +125,9 @@ def test_python_put_keeps_every_algorithm_in_one_read(two, record, db):
     assert again.files.dumps()[0]["checksums"] == sums(data, "sha256")
 
 
-def test_files_stored_before_keep_working(app, record, db, monkeypatch):
+def test_files_stored_before_keep_working(
+    app: Flask, record: Record, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record.files["old.bin"] = io.BytesIO(b"old bytes")
     db.session.commit()
     file_id = record.files["old.bin"].obj.file.id
@@ -131,7 +147,9 @@ def test_files_stored_before_keep_working(app, record, db, monkeypatch):
     }
 
 
-def test_rows_go_with_their_file_instance(two, db, location):
+def test_rows_go_with_their_file_instance(
+    two: None, db: SQLAlchemy, location: Location
+) -> None:
     fileinstance = FileInstance(id=uuid.uuid4(), size=3)
     checksums.save_checksums(fileinstance, sums(b"abc", "sha256", "sha512"))
     db.session.add(fileinstance)
@@ -147,7 +165,11 @@ def test_rows_go_with_their_file_instance(two, db, location):
     assert rows_of(file_id) == {}
 
 
-def test_only_md5_costs_no_statement_more(record, db, count_statements):
+def test_only_md5_costs_no_statement_more(
+    record: Record,
+    db: SQLAlchemy,
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     """With the default setting nothing is written beside Files-REST's row."""
     with count_statements() as counted:
         record.files["a.bin"] = io.BytesIO(b"abc")
@@ -158,7 +180,9 @@ def test_only_md5_costs_no_statement_more(record, db, count_statements):
 #
 # REST: one step, three steps, listings
 #
-def test_one_step_put_and_listings_show_all_checksums(two, client, db):
+def test_one_step_put_and_listings_show_all_checksums(
+    two: None, client: IsolatedClient, db: SQLAlchemy
+) -> None:
     data = os.urandom(2 * MiB + 1)
     pid = create_record(client)
     response = upload(client, pid, "a.bin", data)
@@ -174,7 +198,9 @@ def test_one_step_put_and_listings_show_all_checksums(two, client, db):
     assert shown[0]["checksums"] == sums(data, "sha256")
 
 
-def test_files_rest_route_keeps_every_algorithm(two, client, db):
+def test_files_rest_route_keeps_every_algorithm(
+    two: None, client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     bucket = stored_record(pid).bucket_id
     response = client.put(
@@ -190,7 +216,12 @@ def test_files_rest_route_keeps_every_algorithm(two, client, db):
     }
 
 
-def test_listing_reads_the_checksums_of_a_page_at_once(two, client, db, count_queries):
+def test_listing_reads_the_checksums_of_a_page_at_once(
+    two: None,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    count_queries: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     pid = create_record(client)
     for number in range(5):
         assert (
@@ -205,7 +236,9 @@ def test_listing_reads_the_checksums_of_a_page_at_once(two, client, db, count_qu
     assert len(reads) == 1
 
 
-def test_three_step_announced_sha256_is_verified(client, db):
+def test_three_step_announced_sha256_is_verified(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     """MD5 alone is configured: an announced SHA-256 is computed all the same."""
     data = os.urandom(MiB + 7)
     pid = create_record(client)
@@ -227,7 +260,9 @@ def test_three_step_announced_sha256_is_verified(client, db):
     assert stored_record(pid).files.keys == ["good.bin"]
 
 
-def test_announced_checksum_must_be_known(client, db):
+def test_announced_checksum_must_be_known(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     for checksum in ("crc32:12345678", "sha256:abc", "sha256:" + "z" * 64):
         response = init(client, pid, [{"key": "a", "checksum": checksum}])
@@ -235,7 +270,9 @@ def test_announced_checksum_must_be_known(client, db):
         assert "sha256" in response.json["message"]
 
 
-def test_multipart_through_the_app_with_sha256(two, client, db, location):
+def test_multipart_through_the_app_with_sha256(
+    two: None, client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     data = payload(1000, "two")
     pid = create_record(client)
     entry = multipart("m.bin", data, 3, 400, checksum=False)
@@ -252,7 +289,9 @@ def test_multipart_through_the_app_with_sha256(two, client, db, location):
     assert rows_of(file_id) == {"sha256": hashlib.sha256(data).hexdigest()}
 
 
-def test_multipart_announced_sha256_mismatch_keeps_it_pending(client, db, location):
+def test_multipart_announced_sha256_mismatch_keeps_it_pending(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     data = payload(800, "bad")
     pid = create_record(client)
     entry = multipart("m.bin", data, 2, 400, checksum=False)
@@ -269,7 +308,9 @@ def test_multipart_announced_sha256_mismatch_keeps_it_pending(client, db, locati
     assert stored_record(pid).files.keys == []
 
 
-def test_files_rest_multipart_with_sha256_and_part_md5(two, client, db, location):
+def test_files_rest_multipart_with_sha256_and_part_md5(
+    two: None, client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     data = payload(2 * 5 * MiB + 10, "legacy")
     part = 5 * MiB
     pid = create_record(client)
@@ -300,7 +341,9 @@ def test_files_rest_multipart_with_sha256_and_part_md5(two, client, db, location
     assert checksums.stored_checksums(fileinstance) == sums(data, "sha256")
 
 
-def test_fetch_keeps_every_algorithm(two, client, db, fetching):
+def test_fetch_keeps_every_algorithm(
+    two: None, client: IsolatedClient, db: SQLAlchemy, fetching: SourceServer
+) -> None:
     data = os.urandom(300000)
     pid = create_record(client)
     url = fetching.add("f.bin", data)
@@ -312,7 +355,9 @@ def test_fetch_keeps_every_algorithm(two, client, db, fetching):
     assert listed["checksums"] == sums(data, "sha256")
 
 
-def test_fetch_with_a_wrong_sha256_fails(client, db, fetching):
+def test_fetch_with_a_wrong_sha256_fails(
+    client: IsolatedClient, db: SQLAlchemy, fetching: SourceServer
+) -> None:
     pid = create_record(client)
     url = fetching.add("g.bin", b"fetched bytes")
     entry = {"key": "f.bin", "transfer": {"type": "F", "url": url}}
@@ -323,7 +368,9 @@ def test_fetch_with_a_wrong_sha256_fails(client, db, fetching):
     assert "checksum" in listed["transfer"]["error"]
 
 
-def test_remote_file_keeps_an_announced_sha256(two, client, db, fetching):
+def test_remote_file_keeps_an_announced_sha256(
+    two: None, client: IsolatedClient, db: SQLAlchemy, fetching: SourceServer
+) -> None:
     pid = create_record(client)
     digest = hashlib.sha256(b"remote").hexdigest()
     entry = {
@@ -339,7 +386,13 @@ def test_remote_file_keeps_an_announced_sha256(two, client, db, fetching):
     assert listed["checksums"] == {"sha256": digest}
 
 
-def test_bulk_attach_keeps_every_algorithm(two, cli, record, db, tmp_path):
+def test_bulk_attach_keeps_every_algorithm(
+    two: None,
+    cli: Callable[..., Result],
+    record: Record,
+    db: SQLAlchemy,
+    tmp_path: Path,
+) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
     contents = {"a.txt": b"alpha", "b.txt": os.urandom(2 * MiB)}
@@ -360,7 +413,9 @@ def test_bulk_attach_keeps_every_algorithm(two, cli, record, db, tmp_path):
 # Production servers
 #
 @pytest.fixture(scope="module")
-def two_server(app, base_config, instance_path):
+def two_server(
+    app: Flask, base_config: dict[str, Any], instance_path: str
+) -> Iterator[Server]:
     env = {
         "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
         "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
@@ -374,7 +429,9 @@ def two_server(app, base_config, instance_path):
 
 
 @pytest.mark.gunicorn
-def test_gunicorn_upload_and_three_steps_show_both(two_server, location):
+def test_gunicorn_upload_and_three_steps_show_both(
+    two_server: Server, location: Location
+) -> None:
     http = two_server.url
     pid = requests.post(http + "/records/", json={"title": "t"}).json()["id"]
     files = "{0}/records/{1}/files".format(http, pid)
@@ -407,7 +464,12 @@ def test_gunicorn_upload_and_three_steps_show_both(two_server, location):
 # S3
 #
 @pytest.mark.s3
-def test_s3_upload_keeps_every_algorithm(s3_app, s3_client, s3_db, monkeypatch):
+def test_s3_upload_keeps_every_algorithm(
+    s3_app: Flask,
+    s3_client: IsolatedClient,
+    s3_db: SQLAlchemy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(s3_app.config, "RECORDS_FILES_CHECKSUMS", TWO)
     data = os.urandom(2 * MiB + 3)
     with s3_app.app_context():
@@ -423,8 +485,11 @@ def test_s3_upload_keeps_every_algorithm(s3_app, s3_client, s3_db, monkeypatch):
 
 @pytest.mark.s3
 def test_s3_direct_multipart_verified_with_every_algorithm(
-    s3_app, s3_client, s3_db, monkeypatch
-):
+    s3_app: Flask,
+    s3_client: IsolatedClient,
+    s3_db: SQLAlchemy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(s3_app.config, "RECORDS_FILES_CHECKSUMS", TWO)
     part = 5 * MiB
     data = payload(part + 1234, "s3 two")
@@ -446,7 +511,9 @@ def test_s3_direct_multipart_verified_with_every_algorithm(
 
 
 @pytest.mark.s3
-def test_s3_direct_multipart_wrong_sha256_fails(s3_app, s3_client, s3_db):
+def test_s3_direct_multipart_wrong_sha256_fails(
+    s3_app: Flask, s3_client: IsolatedClient, s3_db: SQLAlchemy
+) -> None:
     part = 5 * MiB
     data = payload(part + 10, "s3 bad")
     entry = multipart("bad.bin", data, 2, part, checksum=False)
@@ -469,7 +536,7 @@ def test_s3_direct_multipart_wrong_sha256_fails(s3_app, s3_client, s3_db):
 # Multipart commit: the file's checksums computed beside the parts' writes
 #
 @pytest.fixture()
-def reads_at_commit(monkeypatch):
+def reads_at_commit(monkeypatch: pytest.MonkeyPatch):
     """Note every whole-file read made to checksum a file (``measure_checksums``)."""
     from invenio_records_files_ext.storage import hashing
 
@@ -484,7 +551,7 @@ def reads_at_commit(monkeypatch):
     return calls
 
 
-def send_parts(client, pending, data, size, order=None):
+def send_parts(client: IsolatedClient, pending, data, size, order=None) -> None:
     links = pending["links"]["parts"]
     for link in order(links) if order else links:
         n = link["part"]
@@ -494,8 +561,14 @@ def send_parts(client, pending, data, size, order=None):
 
 @pytest.mark.parametrize("algorithms", [["md5"], TWO])
 def test_parts_in_order_are_not_read_again_at_commit(
-    app, client, db, location, reads_at_commit, monkeypatch, algorithms
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    reads_at_commit,
+    monkeypatch: pytest.MonkeyPatch,
+    algorithms,
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", algorithms)
     data = payload(3 * 400 + 17, "in order")
     pid = create_record(client)
@@ -508,8 +581,12 @@ def test_parts_in_order_are_not_read_again_at_commit(
 
 
 def test_parts_out_of_order_give_the_right_checksums(
-    two, client, db, location, reads_at_commit
-):
+    two: None,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    reads_at_commit,
+) -> None:
     data = payload(1000, "reversed")
     pid = create_record(client)
     [pending] = init(client, pid, [multipart("m.bin", data, 3, 400)]).json["entries"]
@@ -524,8 +601,12 @@ def test_parts_out_of_order_give_the_right_checksums(
 
 
 def test_bytes_changed_behind_the_process_are_read_again(
-    two, client, db, location, reads_at_commit
-):
+    two: None,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    reads_at_commit,
+) -> None:
     """Another writer (another worker) changed the file: its hashes are dropped."""
     data = payload(800, "behind")
     pid = create_record(client)
@@ -546,8 +627,12 @@ def test_bytes_changed_behind_the_process_are_read_again(
 
 
 def test_a_failed_part_gives_the_right_checksums(
-    two, client, db, location, reads_at_commit
-):
+    two: None,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    reads_at_commit,
+) -> None:
     data = payload(800, "failed part")
     pid = create_record(client)
     [pending] = init(client, pid, [multipart("m.bin", data, 2, 400)]).json["entries"]
@@ -565,7 +650,9 @@ def test_a_failed_part_gives_the_right_checksums(
     assert done.json["checksums"] == sums(data, "sha256")
 
 
-def test_a_refused_part_sent_again_gives_the_right_checksums(two, client, db, location):
+def test_a_refused_part_sent_again_gives_the_right_checksums(
+    two: None, client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     """A part refused after its write (wrong Content-MD5) left its bytes."""
     part = 5 * MiB
     data = payload(part + 10, "refused")
@@ -586,8 +673,12 @@ def test_a_refused_part_sent_again_gives_the_right_checksums(two, client, db, lo
 
 
 def test_files_rest_parts_in_order_are_not_read_again(
-    two, client, db, location, reads_at_commit
-):
+    two: None,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    reads_at_commit,
+) -> None:
     part = 5 * MiB
     data = payload(part + 3, "legacy in order")
     pid = create_record(client)

@@ -3,9 +3,14 @@
 import os
 import time
 import uuid
+from collections.abc import Callable
+from io import BytesIO
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import (
     Bucket,
     FileInstance,
@@ -32,7 +37,7 @@ def write(path, data):
 
 
 @pytest.fixture()
-def tree(tmp_path):
+def tree(tmp_path: Path):
     """A folder to attach: ``data/a.txt``, ``data/sub/b.txt`` and more."""
     root = tmp_path / "upload" / "data"
     write(root / "a.txt", b"alpha")
@@ -41,7 +46,7 @@ def tree(tmp_path):
     return root
 
 
-def reload(record):
+def reload(record: Record):
     """Read a record back from the database."""
     return Record.get_record(record.id, with_deleted=True)
 
@@ -52,12 +57,12 @@ def read(fileobj):
         return fp.read()
 
 
-def versions(record, key):
+def versions(record: Record, key):
     """Number of versions of ``key`` in the record's bucket."""
     return ObjectVersion.query.filter_by(bucket_id=record.bucket.id, key=key).count()
 
 
-def test_group_help_lists_commands(cli):
+def test_group_help_lists_commands(cli: Callable[..., Result]) -> None:
     result = cli("--help")
     assert result.exit_code == 0
     for command in cli_module.records_files.commands:
@@ -65,7 +70,7 @@ def test_group_help_lists_commands(cli):
 
 
 @pytest.mark.parametrize("page", ["api.rst", "lifecycle.rst"])
-def test_the_docs_list_every_command(page):
+def test_the_docs_list_every_command(page) -> None:
     root = Path(__file__).resolve().parent.parent
     text = (root / "docs" / page).read_text()
     missing = [
@@ -79,7 +84,9 @@ def test_the_docs_list_every_command(page):
 #
 # attach
 #
-def test_attach_folder_and_file(cli, record, tree, tmp_path):
+def test_attach_folder_and_file(
+    cli: Callable[..., Result], record: Record, tree, tmp_path: Path
+) -> None:
     single = write(tmp_path / "elsewhere" / "single.txt", b"one")
     result = cli("attach", record.id, tree, single)
     assert result.exit_code == 0, result.output
@@ -96,14 +103,18 @@ def test_attach_folder_and_file(cli, record, tree, tmp_path):
     assert stored.files["single.txt"].file.checksum.startswith("md5:")
 
 
-def test_attach_trailing_slash_and_relative_path(cli, record, tree, monkeypatch):
+def test_attach_trailing_slash_and_relative_path(
+    cli: Callable[..., Result], record: Record, tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tree.parent)
     result = cli("attach", record.id, "data/")
     assert result.exit_code == 0, result.output
     assert reload(record).files.keys[0] == "data/a.txt"
 
 
-def test_attach_again_skips_identical_and_replaces_changed(cli, record, tree):
+def test_attach_again_skips_identical_and_replaces_changed(
+    cli: Callable[..., Result], record: Record, tree
+) -> None:
     assert cli("attach", record.id, tree).exit_code == 0
     first = reload(record).files["data/a.txt"].file.id
 
@@ -128,7 +139,9 @@ def test_attach_again_skips_identical_and_replaces_changed(cli, record, tree):
     ]
 
 
-def test_attach_same_size_changed_bytes_is_stored(cli, record, tmp_path):
+def test_attach_same_size_changed_bytes_is_stored(
+    cli: Callable[..., Result], record: Record, tmp_path: Path
+) -> None:
     path = write(tmp_path / "f.txt", b"aaaa")
     assert cli("attach", record.id, path).exit_code == 0
     write(path, b"bbbb")
@@ -137,7 +150,12 @@ def test_attach_same_size_changed_bytes_is_stored(cli, record, tmp_path):
     assert read(reload(record).files["f.txt"]) == b"bbbb"
 
 
-def test_attach_interrupted_keeps_committed_batches(cli, record, tmp_path, monkeypatch):
+def test_attach_interrupted_keeps_committed_batches(
+    cli: Callable[..., Result],
+    record: Record,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
     folder = tmp_path / "many"
     for index in range(5):
         write(folder / "f{0}.txt".format(index), b"x" * (index + 1))
@@ -164,7 +182,9 @@ def test_attach_interrupted_keeps_committed_batches(cli, record, tmp_path, monke
     assert len(reload(record).files.keys) == 5
 
 
-def test_attach_batches_by_bytes(cli, record, tree):
+def test_attach_batches_by_bytes(
+    cli: Callable[..., Result], record: Record, tree
+) -> None:
     result = cli("attach", "--batch-bytes", 1, record.id, tree)
     assert result.exit_code == 0, result.output
     stored = reload(record)
@@ -177,40 +197,50 @@ def test_attach_batches_by_bytes(cli, record, tree):
     assert len(created) == 3
 
 
-def test_attach_empty_folder(cli, record, tmp_path):
+def test_attach_empty_folder(
+    cli: Callable[..., Result], record: Record, tmp_path: Path
+) -> None:
     (tmp_path / "empty").mkdir()
     result = cli("attach", record.id, tmp_path / "empty")
     assert result.exit_code == 0
     assert "Attached 0 files (0 bytes); skipped 0" in result.stdout
 
 
-def test_attach_missing_path(cli, record, tmp_path):
+def test_attach_missing_path(
+    cli: Callable[..., Result], record: Record, tmp_path: Path
+) -> None:
     result = cli("attach", record.id, tmp_path / "nope")
     assert result.exit_code == 2
     assert "does not exist" in result.output
     assert reload(record).files.keys == []
 
 
-def test_attach_requires_a_path(cli, record):
+def test_attach_requires_a_path(cli: Callable[..., Result], record: Record) -> None:
     result = cli("attach", record.id)
     assert result.exit_code == 2
     assert "Missing argument" in result.output
 
 
-def test_attach_unknown_record(cli, location, tree):
+def test_attach_unknown_record(
+    cli: Callable[..., Result], location: Location, tree
+) -> None:
     missing = uuid.uuid4()
     result = cli("attach", missing, tree)
     assert result.exit_code == 1
     assert "No record with id {0}.".format(missing) in result.output
 
 
-def test_attach_unknown_pid(cli, location, tree):
+def test_attach_unknown_pid(
+    cli: Callable[..., Result], location: Location, tree
+) -> None:
     result = cli("attach", "not-a-uuid", tree)
     assert result.exit_code == 2
     assert "No record with PID recid:not-a-uuid." in result.output
 
 
-def test_attach_two_paths_one_key(cli, record, tmp_path):
+def test_attach_two_paths_one_key(
+    cli: Callable[..., Result], record: Record, tmp_path: Path
+) -> None:
     one = write(tmp_path / "one" / "same.txt", b"1")
     two = write(tmp_path / "two" / "same.txt", b"2")
     result = cli("attach", record.id, one, two)
@@ -219,7 +249,9 @@ def test_attach_two_paths_one_key(cli, record, tmp_path):
     assert reload(record).files.keys == []
 
 
-def test_attach_two_spellings_of_one_key(cli, record, tmp_path):
+def test_attach_two_spellings_of_one_key(
+    cli: Callable[..., Result], record: Record, tmp_path: Path
+) -> None:
     """Keys are stored in NFC: NFC and NFD file names are one key."""
     nfc = write(tmp_path / "caf\u00e9.txt", b"1")
     nfd = write(tmp_path / "other" / "cafe\u0301.txt", b"2")
@@ -229,7 +261,9 @@ def test_attach_two_spellings_of_one_key(cli, record, tmp_path):
     assert reload(record).files.keys == []
 
 
-def test_attach_to_deleted_record(cli, record, db, tree):
+def test_attach_to_deleted_record(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tree
+) -> None:
     record.delete()
     db.session.commit()
     result = cli("attach", record.id, tree)
@@ -237,7 +271,9 @@ def test_attach_to_deleted_record(cli, record, db, tree):
     assert "is deleted" in result.output
 
 
-def test_attach_to_locked_record(cli, record, db, tree):
+def test_attach_to_locked_record(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tree
+) -> None:
     record.files.lock()
     db.session.commit()
     result = cli("attach", record.id, tree)
@@ -245,7 +281,9 @@ def test_attach_to_locked_record(cli, record, db, tree):
     assert "are locked" in result.output
 
 
-def test_attach_to_record_without_bucket(cli, location, db, tree):
+def test_attach_to_record_without_bucket(
+    cli: Callable[..., Result], location: Location, db: SQLAlchemy, tree
+) -> None:
     record = Record.create({}, with_bucket=False)
     db.session.commit()
     result = cli("attach", record.id, tree)
@@ -253,7 +291,9 @@ def test_attach_to_record_without_bucket(cli, location, db, tree):
     assert "has no bucket" in result.output
 
 
-def test_attach_quota_error_is_reported(cli, record, db, tmp_path):
+def test_attach_quota_error_is_reported(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+) -> None:
     record.bucket.quota_size = 4
     db.session.commit()
     path = write(tmp_path / "big.txt", b"too big")
@@ -267,7 +307,12 @@ def test_attach_quota_error_is_reported(cli, record, db, tmp_path):
 #
 # list
 #
-def test_list_in_record_order(cli, record, db, make_stream):
+def test_list_in_record_order(
+    cli: Callable[..., Result],
+    record: Record,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+) -> None:
     record.files["b.txt"] = make_stream(b"bb")
     record.files["a.txt"] = make_stream(b"a")
     db.session.commit()
@@ -281,13 +326,18 @@ def test_list_in_record_order(cli, record, db, make_stream):
     ]
 
 
-def test_list_empty_record(cli, record):
+def test_list_empty_record(cli: Callable[..., Result], record: Record) -> None:
     result = cli("list", record.id)
     assert result.exit_code == 0
     assert result.stdout == "Total: 0 files, 0 bytes\n"
 
 
-def test_list_soft_deleted_record_keeps_order(cli, record, db, make_stream):
+def test_list_soft_deleted_record_keeps_order(
+    cli: Callable[..., Result],
+    record: Record,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+) -> None:
     for key in ("c.txt", "a.txt", "b.txt"):
         record.files[key] = make_stream(key.encode())
     db.session.commit()
@@ -307,7 +357,9 @@ def test_list_soft_deleted_record_keeps_order(cli, record, db, make_stream):
     assert stored.files.locked
 
 
-def test_list_unknown_and_bad_ids(cli, location):
+def test_list_unknown_and_bad_ids(
+    cli: Callable[..., Result], location: Location
+) -> None:
     assert cli("list", uuid.uuid4()).exit_code == 1
     result = cli("list", "1234")
     assert result.exit_code == 2
@@ -318,7 +370,9 @@ def test_list_unknown_and_bad_ids(cli, location):
 # verify
 #
 @pytest.fixture()
-def filled(record, db, make_stream):
+def filled(
+    record: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
+) -> Record:
     """The record with two files, committed."""
     record.files["a.txt"] = make_stream(b"alpha")
     record.files["b.txt"] = make_stream(b"bravo")
@@ -326,13 +380,15 @@ def filled(record, db, make_stream):
     return record
 
 
-def test_verify_clean(cli, filled):
+def test_verify_clean(cli: Callable[..., Result], filled: Record) -> None:
     result = cli("verify", filled.id)
     assert result.exit_code == 0, result.output
     assert "Verified 2 files (10 bytes): 0 problems." in result.stdout
 
 
-def test_verify_detects_corrupt_bytes(cli, filled):
+def test_verify_detects_corrupt_bytes(
+    cli: Callable[..., Result], filled: Record
+) -> None:
     uri = filled.files["b.txt"].file.uri
     with open(uri, "wb") as fp:
         fp.write(b"BRAVO")
@@ -343,7 +399,9 @@ def test_verify_detects_corrupt_bytes(cli, filled):
     assert "Verified 2 files (10 bytes): 1 problem." in lines
 
 
-def test_verify_detects_missing_and_truncated_bytes(cli, filled):
+def test_verify_detects_missing_and_truncated_bytes(
+    cli: Callable[..., Result], filled: Record
+) -> None:
     os.remove(filled.files["a.txt"].file.uri)
     with open(filled.files["b.txt"].file.uri, "wb") as fp:
         fp.write(b"br")
@@ -356,7 +414,12 @@ def test_verify_detects_missing_and_truncated_bytes(cli, filled):
     )
 
 
-def test_verify_all(cli, filled, db, make_stream):
+def test_verify_all(
+    cli: Callable[..., Result],
+    filled: Record,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+) -> None:
     other = Record.create({})
     other.files["c.txt"] = make_stream(b"charlie")
     db.session.commit()
@@ -369,7 +432,12 @@ def test_verify_all(cli, filled, db, make_stream):
     assert "Verified 3 files (17 bytes): 1 problem." in result.stdout
 
 
-def test_verify_only_current_versions(cli, filled, db, make_stream):
+def test_verify_only_current_versions(
+    cli: Callable[..., Result],
+    filled: Record,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+) -> None:
     old_uri = filled.files["a.txt"].file.uri
     filled.files["a.txt"] = make_stream(b"ALPHA, again")
     db.session.commit()
@@ -377,13 +445,15 @@ def test_verify_only_current_versions(cli, filled, db, make_stream):
     assert cli("verify", filled.id).exit_code == 0
 
 
-def test_verify_soft_deleted_record(cli, filled, db):
+def test_verify_soft_deleted_record(
+    cli: Callable[..., Result], filled: Record, db: SQLAlchemy
+) -> None:
     filled.delete()
     db.session.commit()
     assert cli("verify", filled.id).exit_code == 0
 
 
-def test_verify_arguments(cli, filled):
+def test_verify_arguments(cli: Callable[..., Result], filled: Record) -> None:
     result = cli("verify")
     assert result.exit_code == 2
     assert "Give a RECORD_ID or --all." in result.output
@@ -409,7 +479,7 @@ def state(root):
 
 
 @pytest.fixture()
-def orphaned(filled, db, make_stream):
+def orphaned(filled: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]):
     """A second record copying ``filled``'s files, then unlinked.
 
     Its bucket shares ``a.txt`` and ``b.txt`` with ``filled`` and owns the
@@ -430,7 +500,9 @@ def orphaned(filled, db, make_stream):
     return bucket.id, own, upload
 
 
-def test_gc_reports_unused_bucket(cli, filled, orphaned, location):
+def test_gc_reports_unused_bucket(
+    cli: Callable[..., Result], filled: Record, orphaned, location: Location
+) -> None:
     bucket_id, own, upload = orphaned
     before = state(location.uri)
     result = cli("gc")
@@ -447,8 +519,12 @@ def test_gc_reports_unused_bucket(cli, filled, orphaned, location):
 
 
 def test_gc_deletes_unused_bucket_keeping_shared_bytes(
-    cli, filled, orphaned, location, db
-):
+    cli: Callable[..., Result],
+    filled: Record,
+    orphaned,
+    location: Location,
+    db: SQLAlchemy,
+) -> None:
     bucket_id, own, upload = orphaned
     shared = {filled.files[key].file.uri for key in ("a.txt", "b.txt")}
     result = cli("gc", "--delete")
@@ -465,7 +541,9 @@ def test_gc_deletes_unused_bucket_keeping_shared_bytes(
     assert "Unused buckets: 0" in cli("gc").stdout
 
 
-def test_gc_unreferenced_bytes(cli, filled, location):
+def test_gc_unreferenced_bytes(
+    cli: Callable[..., Result], filled: Record, location: Location
+) -> None:
     kept = storage_files(location.uri)
     # Not hex: no stored file can share these folders (which would then
     # not be empty, and not removed).
@@ -492,7 +570,9 @@ def test_gc_unreferenced_bytes(cli, filled, location):
     assert cli("verify", filled.id).exit_code == 0
 
 
-def test_gc_keeps_recent_bytes_by_default(cli, filled, location):
+def test_gc_keeps_recent_bytes_by_default(
+    cli: Callable[..., Result], filled: Record, location: Location
+) -> None:
     folder = Path(location.uri) / "zz" / "yy"
     fresh = write(folder / "fresh" / "data", b"being uploaded")
     old = write(folder / "old" / "data", b"aborted long ago")
@@ -509,7 +589,9 @@ def test_gc_keeps_recent_bytes_by_default(cli, filled, location):
     assert fresh.parent.exists()
 
 
-def test_gc_orphan_file_instance(cli, record, db, location):
+def test_gc_orphan_file_instance(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy, location: Location
+) -> None:
     fileinstance = FileInstance.create()
     fileinstance.set_contents(stream(b"nobody's"), default_location=location.uri)
     db.session.commit()
@@ -530,7 +612,13 @@ def test_gc_orphan_file_instance(cli, record, db, location):
     assert not os.path.exists(uri)
 
 
-def test_gc_dry_run_changes_nothing(cli, filled, orphaned, location, db):
+def test_gc_dry_run_changes_nothing(
+    cli: Callable[..., Result],
+    filled: Record,
+    orphaned,
+    location: Location,
+    db: SQLAlchemy,
+) -> None:
     write(Path(location.uri) / "stray.bin", b"junk")
     FileInstance.create().set_contents(stream(b"orphan"), default_location=location.uri)
     db.session.commit()
@@ -542,7 +630,9 @@ def test_gc_dry_run_changes_nothing(cli, filled, orphaned, location, db):
         assert state(location.uri) == before
 
 
-def test_gc_clean_instance(cli, filled, location):
+def test_gc_clean_instance(
+    cli: Callable[..., Result], filled: Record, location: Location
+) -> None:
     result = cli("gc", "--min-age", 0)
     assert result.exit_code == 0
     assert "Unused buckets: 0, 0 bytes to reclaim." in result.stdout
@@ -551,7 +641,9 @@ def test_gc_clean_instance(cli, filled, location):
     assert "Dry run" not in result.stdout
 
 
-def test_gc_skips_remote_and_missing_locations(cli, location, db, tmp_path):
+def test_gc_skips_remote_and_missing_locations(
+    cli: Callable[..., Result], location: Location, db: SQLAlchemy, tmp_path: Path
+) -> None:
     db.session.add(Location(name="remote", uri="s3://some-bucket/files"))
     db.session.add(Location(name="gone", uri="file://" + str(tmp_path / "gone")))
     db.session.commit()
@@ -565,7 +657,9 @@ def test_gc_skips_remote_and_missing_locations(cli, location, db, tmp_path):
     )
 
 
-def test_gc_file_uri_location(cli, db, tmp_path):
+def test_gc_file_uri_location(
+    cli: Callable[..., Result], db: SQLAlchemy, tmp_path: Path
+) -> None:
     root = tmp_path / "by-uri"
     root.mkdir()
     db.session.add(Location(name="default", uri="file://" + str(root), default=True))
@@ -580,7 +674,7 @@ def test_gc_file_uri_location(cli, db, tmp_path):
     assert read(reload(record).files["a.txt"]) == b"kept"
 
 
-def test_gc_bad_min_age(cli, location):
+def test_gc_bad_min_age(cli: Callable[..., Result], location: Location) -> None:
     result = cli("gc", "--min-age", "soon")
     assert result.exit_code == 2
     assert "is not a duration" in result.output
@@ -590,15 +684,20 @@ def test_gc_bad_min_age(cli, location):
     "value, seconds",
     [("0", 0), ("90", 90), ("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400)],
 )
-def test_duration_values(value, seconds):
+def test_duration_values(value, seconds) -> None:
     assert cli_module.DURATION.convert(value, None, None) == seconds
 
 
-def test_attach_unreadable_file_stops_cleanly(cli, record, tmp_path, monkeypatch):
+def test_attach_unreadable_file_stops_cleanly(
+    cli: Callable[..., Result],
+    record: Record,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     path = write(tmp_path / "f.txt", b"data")
     assert cli("attach", record.id, path).exit_code == 0
 
-    def refuse(path, size, stored_size, checksum):
+    def refuse(path, size, stored_size, checksum) -> None:
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(hashing, "file_matches", refuse)
@@ -608,7 +707,9 @@ def test_attach_unreadable_file_stops_cleanly(cli, record, tmp_path, monkeypatch
     assert "Run the command again to resume." in result.output
 
 
-def test_attach_ignores_linked_folders_and_special_files(cli, record, tree):
+def test_attach_ignores_linked_folders_and_special_files(
+    cli: Callable[..., Result], record: Record, tree
+) -> None:
     (tree / "loop").symlink_to(tree, target_is_directory=True)
     (tree / "dangling").symlink_to(tree / "nowhere")
     result = cli("attach", record.id, tree)
@@ -624,7 +725,9 @@ def test_attach_ignores_linked_folders_and_special_files(cli, record, tree):
 # Records named by PID
 #
 @pytest.fixture()
-def numbered(record, db, make_stream):
+def numbered(
+    record: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
+) -> Record:
     """``record`` with a file, registered as ``recid:6`` and ``doi:10.1/x:y``."""
     from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 
@@ -651,13 +754,20 @@ def numbered(record, db, make_stream):
         ("list", "doi:10.1/x:y"),
     ],
 )
-def test_record_named_by_pid(cli, numbered, args):
+def test_record_named_by_pid(
+    cli: Callable[..., Result], numbered: Record, args
+) -> None:
     result = cli(*args)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("a.txt\t5\t")
 
 
-def test_default_pid_type_from_config(cli, numbered, app, monkeypatch):
+def test_default_pid_type_from_config(
+    cli: Callable[..., Result],
+    numbered: Record,
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_CLI_DEFAULT_PID_TYPE", "doi")
     assert cli("list", "10.1/x:y").exit_code == 0
     result = cli("list", "6")
@@ -667,7 +777,9 @@ def test_default_pid_type_from_config(cli, numbered, app, monkeypatch):
     assert cli("--pid-type", "recid", "list", "6").exit_code == 0
 
 
-def test_unknown_pids_are_usage_errors(cli, numbered, db):
+def test_unknown_pids_are_usage_errors(
+    cli: Callable[..., Result], numbered: Record, db: SQLAlchemy
+) -> None:
     from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 
     PersistentIdentifier.create("recid", "7", status=PIDStatus.RESERVED)
@@ -686,7 +798,9 @@ def test_unknown_pids_are_usage_errors(cli, numbered, db):
         assert "Usage:" in result.output
 
 
-def test_soft_deleted_record_by_pid(cli, numbered, db):
+def test_soft_deleted_record_by_pid(
+    cli: Callable[..., Result], numbered: Record, db: SQLAlchemy
+) -> None:
     numbered.delete()
     db.session.commit()
     result = cli("list", "recid:6")
@@ -694,7 +808,9 @@ def test_soft_deleted_record_by_pid(cli, numbered, db):
     assert "is deleted" in result.stderr
 
 
-def test_messages_name_the_record_as_it_was_given(cli, numbered, db, tree):
+def test_messages_name_the_record_as_it_was_given(
+    cli: Callable[..., Result], numbered: Record, db: SQLAlchemy, tree
+) -> None:
     numbered.files.lock()
     db.session.commit()
     uuid_text = str(numbered.id)
@@ -721,7 +837,9 @@ def test_messages_name_the_record_as_it_was_given(cli, numbered, db, tree):
         assert uuid_text not in result.stderr
 
 
-def test_a_record_without_bucket_is_named_as_given(cli, location, db):
+def test_a_record_without_bucket_is_named_as_given(
+    cli: Callable[..., Result], location: Location, db: SQLAlchemy
+) -> None:
     from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 
     record = Record.create({}, with_bucket=False)
@@ -740,7 +858,9 @@ def test_a_record_without_bucket_is_named_as_given(cli, location, db):
     assert "Record recid:8 has no bucket: nothing to check." in result.output
 
 
-def test_attach_and_verify_by_pid(cli, numbered, tmp_path):
+def test_attach_and_verify_by_pid(
+    cli: Callable[..., Result], numbered: Record, tmp_path: Path
+) -> None:
     path = write(tmp_path / "b.txt", b"bravo")
     assert cli("attach", "6", path).exit_code == 0
     assert reload(numbered).files.keys == ["a.txt", "b.txt"]
@@ -752,7 +872,7 @@ def test_attach_and_verify_by_pid(cli, numbered, tmp_path):
 #
 # check
 #
-def _drift(record, db, make_stream):
+def _drift(record: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]) -> None:
     """Change object versions behind the rows' back, with plain SQL.
 
     ``added.txt`` gets a version but no row, ``a.txt`` a new current version
@@ -805,7 +925,12 @@ def _drift(record, db, make_stream):
     db.session.commit()
 
 
-def test_check_reports_and_repairs(cli, record, db, make_stream):
+def test_check_reports_and_repairs(
+    cli: Callable[..., Result],
+    record: Record,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+) -> None:
     _drift(record, db, make_stream)
     result = cli("check", record.id)
     assert result.exit_code == 1
@@ -835,7 +960,12 @@ def test_check_reports_and_repairs(cli, record, db, make_stream):
     )
 
 
-def test_check_all(cli, record, db, make_stream):
+def test_check_all(
+    cli: Callable[..., Result],
+    record: Record,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+) -> None:
     clean = Record.create({})
     clean.files["x.txt"] = make_stream(b"x")
     db.session.commit()
@@ -858,7 +988,12 @@ def test_check_all(cli, record, db, make_stream):
     assert "Checked 3 records: 0 with differences" in result.stdout
 
 
-def test_check_walks_links_in_slices(record, db, make_stream, monkeypatch):
+def test_check_walks_links_in_slices(
+    record: Record,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from invenio_records_files_ext.maintenance import check as check_module
 
     others = [Record.create({}) for _ in range(4)]
@@ -870,7 +1005,9 @@ def test_check_walks_links_in_slices(record, db, make_stream, monkeypatch):
     assert all(len(links) == 1 for links in found)
 
 
-def test_check_arguments(cli, record, db):
+def test_check_arguments(
+    cli: Callable[..., Result], record: Record, db: SQLAlchemy
+) -> None:
     result = cli("check")
     assert result.exit_code == 2
     assert "Give RECORD ids or --all." in result.output
@@ -894,7 +1031,13 @@ def test_check_arguments(cli, record, db):
 #
 # gc: buckets of other modules
 #
-def test_gc_leaves_other_modules_buckets(cli, filled, location, db, make_stream):
+def test_gc_leaves_other_modules_buckets(
+    cli: Callable[..., Result],
+    filled: Record,
+    location: Location,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+) -> None:
     foreign = Bucket.create()
     ObjectVersion.create(foreign, "logo.png", stream=make_stream(b"logo"))
     db.session.commit()
@@ -920,14 +1063,19 @@ def test_gc_leaves_other_modules_buckets(cli, filled, location, db, make_stream)
     assert cli("verify", filled.id).exit_code == 0
 
 
-def test_gc_help_names_the_risk(cli):
+def test_gc_help_names_the_risk(cli: Callable[..., Result]) -> None:
     result = cli("gc", "--help")
     assert "--include-unmarked-buckets" in result.output
     assert "other modules'" in result.output
     assert "deleted with their files" in " ".join(result.output.split())
 
 
-def test_purge_marks_a_shared_bucket(cli, location, db, make_stream):
+def test_purge_marks_a_shared_bucket(
+    cli: Callable[..., Result],
+    location: Location,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+) -> None:
     """A bucket linked outside the library is marked when a purge unlinks it."""
     from invenio_records_files_ext.access.ownership import OWNER_TAG
 
@@ -955,14 +1103,16 @@ def test_purge_marks_a_shared_bucket(cli, location, db, make_stream):
     assert "Unused bucket {0}".format(bucket_id) in result.stdout
 
 
-def BucketTagCount(db, bucket_id, key):
+def BucketTagCount(db: SQLAlchemy, bucket_id, key):
     """Number of tags ``key`` on a bucket."""
     from invenio_files_rest.models import BucketTag
 
     return BucketTag.query.filter_by(bucket_id=bucket_id, key=key).count()
 
 
-def test_verify_unsupported_checksum(cli, filled, db):
+def test_verify_unsupported_checksum(
+    cli: Callable[..., Result], filled: Record, db: SQLAlchemy
+) -> None:
     fileinstance = filled.files["a.txt"].file
     fileinstance.checksum = "whirlpool9:abcdef"
     db.session.commit()

@@ -14,8 +14,12 @@ import subprocess
 import sys
 import warnings
 from io import BytesIO
+from pathlib import Path
 
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db as db_
+from invenio_files_rest.models import Location
 from invenio_records.models import RecordMetadata
 from sqlalchemy import select
 from sqlalchemy.exc import SAWarning
@@ -46,12 +50,14 @@ def open_savepoints():
     return count
 
 
-def test_the_extension_installs_the_joining_unit_of_work(app):
+def test_the_extension_installs_the_joining_unit_of_work(app: Flask) -> None:
     assert default_manager.uow_class is continuum.JoiningUnitOfWork
     assert continuum.install() is True
 
 
-def test_create_and_update_in_savepoints_warn_nothing(db, location):
+def test_create_and_update_in_savepoints_warn_nothing(
+    db: SQLAlchemy, location: Location
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", SAWarning)
         record = Record.create({"title": "first"})
@@ -67,7 +73,9 @@ def test_create_and_update_in_savepoints_warn_nothing(db, location):
     assert versions_of(record.id) == [(1, "first"), (2, "second")]
 
 
-def test_a_rolled_back_savepoint_takes_its_version_with_it(db, location):
+def test_a_rolled_back_savepoint_takes_its_version_with_it(
+    db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "kept"})
     db.session.commit()
     savepoint = db.session.begin_nested()
@@ -79,7 +87,7 @@ def test_a_rolled_back_savepoint_takes_its_version_with_it(db, location):
     assert Record.get_record(record.id)["title"] == "kept"
 
 
-def test_another_unit_of_work_class_is_left_alone():
+def test_another_unit_of_work_class_is_left_alone() -> None:
     class Custom(UnitOfWork):
         pass
 
@@ -91,7 +99,7 @@ def test_another_unit_of_work_class_is_left_alone():
     assert manager.uow_class is Custom
 
 
-def test_the_demo_in_a_fresh_process_warns_nothing(tmp_path):
+def test_the_demo_in_a_fresh_process_warns_nothing(tmp_path: Path) -> None:
     """As ``flask shell`` would: the demo app, a record with a file, committed."""
     script = (
         "import warnings; warnings.simplefilter('error')\n"

@@ -5,14 +5,16 @@ error with the right status and change nothing.
 """
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 
 from invenio_records_files_ext.api import Record
-from tests.helpers import create_record, upload
+from tests.helpers import IsolatedClient, create_record, upload
 
 
 @pytest.fixture(scope="module")
-def app(demo_app):
+def app(demo_app: Flask) -> Flask:
     """This module is about the demo: its application serves the requests."""
     return demo_app
 
@@ -28,7 +30,7 @@ def record_of(pid):
 
 
 @pytest.fixture()
-def pid(client, db):
+def pid(client: IsolatedClient, db: SQLAlchemy) -> str:
     """A record with files a.txt, b.txt and c.txt, in this order."""
     value = create_record(client, {"title": "Three files"})
     for key in ("a.txt", "b.txt", "c.txt"):
@@ -36,7 +38,7 @@ def pid(client, db):
     return value
 
 
-def test_the_page_is_served_at_the_root(client, db):
+def test_the_page_is_served_at_the_root(client: IsolatedClient, db: SQLAlchemy) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert page.mimetype == "text/html"
@@ -47,7 +49,7 @@ def test_the_page_is_served_at_the_root(client, db):
         assert client.get("/page/" + name).status_code == 200, name
 
 
-def test_rename_and_describe_in_one_request(client, pid):
+def test_rename_and_describe_in_one_request(client: IsolatedClient, pid: str) -> None:
     response = client.patch(
         url(pid, "file"),
         json={
@@ -71,7 +73,7 @@ def test_rename_and_describe_in_one_request(client, pid):
     assert response.json["metadata"] == {"description": "Notes"}
 
 
-def test_bad_edits_change_nothing(client, pid):
+def test_bad_edits_change_nothing(client: IsolatedClient, pid: str) -> None:
     cases = [
         ({"key": "a.txt", "rename_to": "b.txt"}, 409),
         ({"key": "missing.txt", "metadata": {"description": "x"}}, 404),
@@ -94,7 +96,7 @@ def test_bad_edits_change_nothing(client, pid):
     assert client.patch(url("404", "file"), json={"key": "a.txt"}).status_code == 404
 
 
-def test_reorder(client, pid):
+def test_reorder(client: IsolatedClient, pid: str) -> None:
     response = client.put(url(pid, "order"), json={"keys": ["c.txt", "a.txt"]})
     assert response.status_code == 200
     assert response.json == {"keys": ["c.txt", "a.txt", "b.txt"]}
@@ -108,7 +110,7 @@ def test_reorder(client, pid):
     assert record_of(pid).files.keys == ["c.txt", "a.txt", "b.txt"]
 
 
-def test_lock_refuses_changes_until_unlocked(client, pid):
+def test_lock_refuses_changes_until_unlocked(client: IsolatedClient, pid: str) -> None:
     assert client.put(url(pid, "lock")).json == {"locked": True}
     assert client.put(url(pid, "order"), json={"keys": ["c.txt"]}).status_code == 403
     assert client.patch(url(pid, "file"), json={"key": "a.txt"}).status_code == 403
@@ -117,7 +119,9 @@ def test_lock_refuses_changes_until_unlocked(client, pid):
     assert upload(client, pid, "d.txt", b"d").status_code == 200
 
 
-def test_new_version_shares_the_bytes_and_links_both_ways(client, pid):
+def test_new_version_shares_the_bytes_and_links_both_ways(
+    client: IsolatedClient, pid: str
+) -> None:
     client.patch(url(pid, "file"), json={"key": "a.txt", "metadata": {"n": 1}})
     client.put(url(pid, "lock"))
     response = client.post(url(pid, "versions"))
@@ -133,7 +137,9 @@ def test_new_version_shares_the_bytes_and_links_both_ways(client, pid):
     assert listed["previous_version"] == pid
 
 
-def test_new_version_without_files_imports_them_on_request(client, pid):
+def test_new_version_without_files_imports_them_on_request(
+    client: IsolatedClient, pid: str
+) -> None:
     response = client.post(url(pid, "versions"), json={"import_files": False})
     assert response.status_code == 201
     new_pid = response.json["id"]
@@ -146,7 +152,7 @@ def test_new_version_without_files_imports_them_on_request(client, pid):
     assert again.status_code == 400
 
 
-def test_delete_then_restore(client, pid):
+def test_delete_then_restore(client: IsolatedClient, pid: str) -> None:
     client.put(url(pid, "lock"))
     assert client.post(url(pid, "restore")).status_code == 409
     assert client.delete("/records/{0}".format(pid)).status_code == 204

@@ -5,20 +5,27 @@ HTML page because no search cluster was configured. The demo now lists
 records from its database, unless ``SEARCH_HOSTS`` names a cluster.
 """
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 
 from examples import search
 from examples.app import create_app
-from tests.helpers import create_record
+from tests.helpers import IsolatedClient, create_record
 
 
 @pytest.fixture(scope="module")
-def app(demo_app):
+def app(demo_app: Flask) -> Flask:
     """This module is about the demo: its application serves the requests."""
     return demo_app
 
 
-def test_list_route_pages_through_the_database(client, db):
+def test_list_route_pages_through_the_database(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pids = [create_record(client, {"title": str(number)}) for number in range(5)]
     first = client.get("/records/?size=2")
     assert first.status_code == 200
@@ -43,7 +50,7 @@ def test_list_route_pages_through_the_database(client, db):
     assert seen == list(reversed(pids))
 
 
-def test_deleted_records_are_not_listed(client, db):
+def test_deleted_records_are_not_listed(client: IsolatedClient, db: SQLAlchemy) -> None:
     kept, deleted = create_record(client), create_record(client)
     assert client.delete("/records/{0}".format(deleted)).status_code == 204
     body = client.get("/records/").json
@@ -51,14 +58,16 @@ def test_deleted_records_are_not_listed(client, db):
     assert [hit["id"] for hit in body["hits"]["hits"]] == [kept]
 
 
-def test_queries_need_a_search_cluster(client, db):
+def test_queries_need_a_search_cluster(client: IsolatedClient, db: SQLAlchemy) -> None:
     for query in ("q=title:x", "sort=mostrecent"):
         response = client.get("/records/?" + query)
         assert response.status_code == 400
         assert "SEARCH_HOSTS" in response.json["message"]
 
 
-def test_search_hosts_switch_to_opensearch(monkeypatch, base_config, tmp_path):
+def test_search_hosts_switch_to_opensearch(
+    monkeypatch: pytest.MonkeyPatch, base_config: dict[str, Any], tmp_path: Path
+) -> None:
     monkeypatch.delenv("SEARCH_HOSTS", raising=False)
     assert search.endpoint_options()["search_class"].endswith(":DatabaseSearch")
     monkeypatch.setenv("SEARCH_HOSTS", "http://search1:9200, http://search2:9200")

@@ -13,11 +13,13 @@ run. Without Chromium the tests skip, saying why.
 from __future__ import annotations
 
 import random
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from invenio_db import db as db_
-from invenio_files_rest.models import FileInstance, ObjectVersion
+from invenio_files_rest.models import FileInstance, Location, ObjectVersion
 
 from invenio_records_files_ext.records.lifecycle import TOMBSTONE_TAG
 from tests import browser as chromium
@@ -56,7 +58,9 @@ def local_files(folder) -> dict[str, bytes]:
     return files
 
 
-def test_deposit_in_chromium(page_url, driver, location, tmp_path):
+def test_deposit_in_chromium(
+    page_url: str, driver: Any, location: Location, tmp_path: Path
+) -> None:
     from selenium.webdriver.common.keys import Keys
 
     data = local_files(tmp_path)
@@ -305,7 +309,7 @@ def focus_ring(driver) -> dict[str, str]:
     )
 
 
-def test_page_accessibility(page_url, driver):
+def test_page_accessibility(page_url: str, driver: Any) -> None:
     """axe-core finds no WCAG 2 A/AA violation; the keyboard sees where it is."""
     from selenium.webdriver.common.keys import Keys
 
@@ -319,7 +323,7 @@ def test_page_accessibility(page_url, driver):
         requests.delete("{0}/records/{1}".format(page_url, deleted)).status_code == 204
     )
 
-    def open_record(pid, text):
+    def open_record(pid, text) -> None:
         driver.get("{0}/#/records/{1}".format(page_url, pid))
         chromium.wait_for(
             lambda: text in by_css(driver, "#record").text, what="record " + pid

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import random
 from io import BytesIO
+from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
@@ -99,7 +101,7 @@ ODD_BUT_FINE = ("sub/ok.txt", "%2e%2e", "q?x#y.txt", "50%.txt", "dot..dot")
 """Keys that look odd and are files' names all the same."""
 
 
-def test_keys_that_climb_never_leave_the_record(page_url, driver):
+def test_keys_that_climb_never_leave_the_record(page_url: str, driver: Any) -> None:
     victim = create_with_files(page_url, "Victim", {"kept.txt": b"kept"})
     target = create_with_files(page_url, "Target", {})
     open_record(driver, page_url, target, "Target")
@@ -155,7 +157,7 @@ def test_keys_that_climb_never_leave_the_record(page_url, driver):
         assert [unquote(s) for s in segments] == key.split("/"), (key, path)
 
 
-def test_renaming_to_a_climbing_key_is_refused(page_url, driver):
+def test_renaming_to_a_climbing_key_is_refused(page_url: str, driver: Any) -> None:
     pid = create_with_files(page_url, "Rename", {"a.txt": b"a"})
     open_record(driver, page_url, pid, "Rename")
     sent_before = len(chromium.requested_urls(driver))
@@ -175,7 +177,9 @@ def test_renaming_to_a_climbing_key_is_refused(page_url, driver):
 #
 # Sizes: an exact multiple of the part size
 #
-def test_a_file_of_exactly_one_part_goes_in_one_request(page_url, driver, tmp_path):
+def test_a_file_of_exactly_one_part_goes_in_one_request(
+    page_url: str, driver: Any, tmp_path: Path
+) -> None:
     data = random.Random(5).randbytes(PART_SIZE)
     (tmp_path / "five.bin").write_bytes(data)
     pid = create_with_files(page_url, "Five", {})
@@ -187,7 +191,9 @@ def test_a_file_of_exactly_one_part_goes_in_one_request(page_url, driver, tmp_pa
     assert not any("uploadId" in url for url in chromium.requested_urls(driver))
 
 
-def test_a_multiple_of_the_part_size_goes_in_whole_parts(page_url, driver, tmp_path):
+def test_a_multiple_of_the_part_size_goes_in_whole_parts(
+    page_url: str, driver: Any, tmp_path: Path
+) -> None:
     data = random.Random(10).randbytes(2 * PART_SIZE)
     (tmp_path / "ten.bin").write_bytes(data)
     pid = create_with_files(page_url, "Ten", {})
@@ -216,8 +222,8 @@ def quota_text(driver) -> str:
 
 
 def test_cancel_refreshes_the_quota_and_rejected_parts_do_not_count(
-    page_url, driver, tmp_path
-):
+    page_url: str, driver: Any, tmp_path: Path
+) -> None:
     data = random.Random(12).randbytes(12 * MIB)
     (tmp_path / "big.bin").write_bytes(data)
     pid = create_with_files(page_url, "Quota", {"small.txt": b"s" * 100})
@@ -283,7 +289,7 @@ def test_cancel_refreshes_the_quota_and_rejected_parts_do_not_count(
     assert console_errors(driver, also=("status of 403",)) == []
 
 
-def test_failures_that_cannot_pass_offer_no_retry(page_url, driver):
+def test_failures_that_cannot_pass_offer_no_retry(page_url: str, driver: Any) -> None:
     pid = create_with_files(page_url, "Permanent", {})
     record_id = PersistentIdentifier.get("recid", pid).object_uuid
     bucket = Record.get_record(record_id).bucket
@@ -350,8 +356,8 @@ def provoke_error(driver) -> None:
 
 
 def test_the_error_box_goes_at_the_next_action_and_never_blocks_a_click(
-    page_url, driver
-):
+    page_url: str, driver: Any
+) -> None:
     from selenium.webdriver.common.keys import Keys
 
     pid = create_with_files(page_url, "Errors", {"a.txt": b"a", "b.txt": b"b"})
@@ -383,7 +389,7 @@ def test_the_error_box_goes_at_the_next_action_and_never_blocks_a_click(
     assert stored(pid).keys == ["a.txt", "b.txt"]
 
 
-def test_deleting_a_record_asks_first(page_url, driver):
+def test_deleting_a_record_asks_first(page_url: str, driver: Any) -> None:
     from selenium.webdriver.common.keys import Keys
 
     pid = create_with_files(page_url, "Ask", {"a.txt": b"a"})
@@ -438,7 +444,7 @@ def overflowing(driver) -> list[str]:
     )
 
 
-def test_nothing_is_wider_than_a_narrow_window(page_url, driver):
+def test_nothing_is_wider_than_a_narrow_window(page_url: str, driver: Any) -> None:
     long_key = "survey-" + "measurements" * 8 + "/" + "x" * 90 + ".csv"
     title = "A-title-without-a-single-space-" + "long" * 20
     pid = create_with_files(page_url, title, {long_key: b"a,b\n", "notes.txt": b"n"})
@@ -476,7 +482,7 @@ def test_nothing_is_wider_than_a_narrow_window(page_url, driver):
 MANY = 10000
 
 
-def test_a_record_of_ten_thousand_files_pages(page_url, driver):
+def test_a_record_of_ten_thousand_files_pages(page_url: str, driver: Any) -> None:
     run = chromium.Run("A record of {0} files".format(MANY))
     chromium.RUNS.append(run)
     pid = create_with_files(page_url, "Many", {})

@@ -5,10 +5,12 @@ import hashlib
 import json
 import os
 from io import BytesIO
+from pathlib import Path
 
 import jsonschema
 import pytest
 from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db as db_
 from invenio_files_rest.models import Bucket, Location
 from invenio_records.models import RecordMetadata
@@ -32,7 +34,7 @@ from tests.helpers import (
 FILE_FIELDS = {"bucket", "checksum", "file_id", "key", "mimetype", "size", "version_id"}
 
 
-def test_json_schema_under_the_original_path(record, db):
+def test_json_schema_under_the_original_path(record: Record, db: SQLAlchemy) -> None:
     from invenio_jsonschemas import InvenioJSONSchemas
 
     schemas = Flask("schemas")
@@ -53,12 +55,14 @@ def test_json_schema_under_the_original_path(record, db):
         jsonschema.validate({"size": "big"}, schema)
 
 
-def test_bucket_link_factory_without_pid(app):
+def test_bucket_link_factory_without_pid(app: Flask) -> None:
     with app.test_request_context():
         assert default_bucket_link_factory(None) is None
 
 
-def test_records_buckets_create_with_unflushed_record_model(db, location):
+def test_records_buckets_create_with_unflushed_record_model(
+    db: SQLAlchemy, location: Location
+) -> None:
     bucket = Bucket.create()
     db.session.commit()
     with db.session.begin_nested():
@@ -74,7 +78,7 @@ def test_records_buckets_create_with_unflushed_record_model(db, location):
     assert Record.get_record(model.id).bucket.id == bucket.id
 
 
-def _check_previous(previous, key, data, metadata):
+def _check_previous(previous, key, data, metadata) -> None:
     assert isinstance(previous, dict)
     assert FILE_FIELDS <= set(previous)
     assert previous["key"] == key
@@ -84,7 +88,9 @@ def _check_previous(previous, key, data, metadata):
         assert previous[name] == value
 
 
-def test_previous_of_replaced_and_deleted_files_is_the_entry(record, db):
+def test_previous_of_replaced_and_deleted_files_is_the_entry(
+    record: Record, db: SQLAlchemy
+) -> None:
     """As ``signals.py`` documents: the previous entry, a dict, everywhere."""
     record.files["a.txt"] = BytesIO(b"one")
     record.files["a.txt"]["note"] = "first"
@@ -105,7 +111,7 @@ def test_previous_of_replaced_and_deleted_files_is_the_entry(record, db):
     _check_previous(deleted[0]["previous"], "a.txt", b"three", {"note": "first"})
 
 
-def test_signal_documentation_says_previous_is_an_entry():
+def test_signal_documentation_says_previous_is_an_entry() -> None:
     import inspect
 
     source = " ".join(inspect.getsource(signals).split())
@@ -114,7 +120,12 @@ def test_signal_documentation_says_previous_is_an_entry():
 
 
 @pytest.fixture()
-def app_with_earlier_work(database_uri, tmp_path, location, monkeypatch):
+def app_with_earlier_work(
+    database_uri: str,
+    tmp_path: Path,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+):
     """A test application, where a ``before_request`` hook adds a row to the session.
 
     It stands for any code that runs before the upload in the same request
@@ -125,7 +136,7 @@ def app_with_earlier_work(database_uri, tmp_path, location, monkeypatch):
     app.test_client_class = IsolatedClient
 
     @app.before_request
-    def earlier_work():
+    def earlier_work() -> None:
         from flask import request
 
         name = request.headers.get("X-Earlier-Work")
@@ -146,7 +157,9 @@ def app_with_earlier_work(database_uri, tmp_path, location, monkeypatch):
         yield app, seen
 
 
-def test_upload_keeps_earlier_work_of_the_request(app_with_earlier_work, location):
+def test_upload_keeps_earlier_work_of_the_request(
+    app_with_earlier_work, location: Location
+) -> None:
     app, released = app_with_earlier_work
     client = app.test_client()
     pid = create_record(client)
@@ -174,7 +187,9 @@ def test_upload_keeps_earlier_work_of_the_request(app_with_earlier_work, locatio
     assert stored_record(pid).files.keys == ["plain.txt", "kept.txt"]
 
 
-def test_failed_upload_rolls_back_earlier_work_with_it(app_with_earlier_work, location):
+def test_failed_upload_rolls_back_earlier_work_with_it(
+    app_with_earlier_work, location: Location
+) -> None:
     app, released = app_with_earlier_work
     client = app.test_client()
     pid = create_record(client)
@@ -193,7 +208,9 @@ def test_failed_upload_rolls_back_earlier_work_with_it(app_with_earlier_work, lo
     assert storage_files(location.uri) == before
 
 
-def test_has_written_sees_flushed_and_raw_writes(db, location):
+def test_has_written_sees_flushed_and_raw_writes(
+    db: SQLAlchemy, location: Location
+) -> None:
     assert not ledger.has_written()
     Bucket.create()
     assert ledger.has_written()  # pending, or flushed by create()
@@ -212,7 +229,7 @@ def test_has_written_sees_flushed_and_raw_writes(db, location):
     db.session.rollback()
 
 
-def test_original_module_tests_pass_in_scratch_run_noted_in_upgrade_docs():
+def test_original_module_tests_pass_in_scratch_run_noted_in_upgrade_docs() -> None:
     """The deliberate differences are listed where users look for them."""
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs")
     with open(os.path.join(path, "upgrade.rst")) as fp:

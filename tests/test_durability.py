@@ -19,14 +19,20 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from io import BytesIO
+from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db as db_
-from invenio_files_rest.models import FileInstance
+from invenio_files_rest.models import FileInstance, Location
 
+from invenio_records_files_ext.api import Record
 from tests.helpers import (
+    IsolatedClient,
     create_record,
     fetch_entry,
     files_url,
@@ -34,6 +40,7 @@ from tests.helpers import (
     payload,
     stored_record,
 )
+from tests.httpserver import SourceServer
 from tests.pagecache import cachestat, drop_caches
 from tests.servers import Server
 
@@ -43,7 +50,9 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(app, base_config, instance_path):
+def server(
+    app: Flask, base_config: dict[str, Any], instance_path: str
+) -> Iterator[Server]:
     """The demo under gunicorn, one sync worker, on the suite's database."""
     env = {
         "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
@@ -69,7 +78,7 @@ def stored_path(pid, key):
     return file.uri, file.checksum
 
 
-def assert_on_disk(path):
+def assert_on_disk(path) -> None:
     stat = cachestat(path)
     assert stat.on_disk, "{0}: {1} dirty, {2} under writeback pages".format(
         path, stat.dirty, stat.writeback
@@ -149,7 +158,9 @@ def kill_during_upload(server, url, size):
     return pid
 
 
-def test_acknowledged_uploads_survive_a_killed_worker(server, db, location):
+def test_acknowledged_uploads_survive_a_killed_worker(
+    server: Server, db: SQLAlchemy, location: Location
+) -> None:
     url = server.url
     sent = {}
     routes = (
@@ -177,7 +188,9 @@ def test_acknowledged_uploads_survive_a_killed_worker(server, db, location):
     assert listing["contents"] == []  # the upload that was cut is not recorded
 
 
-def test_python_paths_are_on_disk_when_committed(record, db):
+def test_python_paths_are_on_disk_when_committed(
+    record: Record, db: SQLAlchemy
+) -> None:
     one = payload(3 * MiB, seed="setitem")
     record.files["one.bin"] = BytesIO(one)
     many = {"bulk-{0}.bin".format(i): payload(MiB + i, seed=str(i)) for i in range(3)}
@@ -189,7 +202,9 @@ def test_python_paths_are_on_disk_when_committed(record, db):
         assert file.checksum == md5(data)
 
 
-def test_fetch_is_on_disk_when_completed(client, db, fetching):
+def test_fetch_is_on_disk_when_completed(
+    client: IsolatedClient, db: SQLAlchemy, fetching: SourceServer
+) -> None:
     data = payload(3 * MiB, seed="fetch")
     pid = create_record(client)
     url = fetching.add("far.bin", data)

@@ -4,19 +4,22 @@ The test application serves ``recid`` records at ``/records/<pid>`` and at
 ``/records/<pid>/draft``, each with its files routes.
 """
 
+from flask_sqlalchemy import SQLAlchemy
 from invenio_pidstore.models import PersistentIdentifier
 
-from tests.helpers import create_record, upload
+from tests.helpers import IsolatedClient, create_record, upload
 
 
-def _redirect(db, old, new):
+def _redirect(db: SQLAlchemy, old, new) -> None:
     PersistentIdentifier.get("recid", old).redirect(
         PersistentIdentifier.get("recid", new)
     )
     db.session.commit()
 
 
-def test_both_endpoints_serve_the_same_files(client, db):
+def test_both_endpoints_serve_the_same_files(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     assert upload(client, pid, "a.txt", b"a").status_code == 200
     for prefix in ("/records/{0}", "/records/{0}/draft"):
@@ -25,7 +28,9 @@ def test_both_endpoints_serve_the_same_files(client, db):
         assert response.data == b"a"
 
 
-def test_moved_pid_redirects_to_the_endpoint_the_request_came_through(client, db):
+def test_moved_pid_redirects_to_the_endpoint_the_request_came_through(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     old, new = create_record(client), create_record(client)
     assert upload(client, new, "a.txt", b"new").status_code == 200
     _redirect(db, old, new)

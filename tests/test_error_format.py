@@ -12,15 +12,17 @@ routes.
 import json
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_rest.errors import FieldError, RESTValidationError, SameContentException
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from invenio_records_files_ext.rest.errors import error_body, handle_http_exception
-from tests.helpers import create_record, upload
+from tests.helpers import IsolatedClient, create_record, upload
 
 
 @pytest.fixture(scope="module")
-def app(demo_app):
+def app(demo_app: Flask) -> Flask:
     """The demo: its application serves the requests."""
     return demo_app
 
@@ -38,14 +40,16 @@ def assert_one_format(response, status):
 
 
 @pytest.fixture()
-def locked_pid(client, db):
+def locked_pid(client: IsolatedClient, db: SQLAlchemy) -> str:
     pid = create_record(client, {"title": "Locked"})
     assert upload(client, pid, "a.txt", b"a").status_code == 200
     assert client.put("/demo/records/{0}/lock".format(pid)).status_code == 200
     return pid
 
 
-def test_every_route_answers_errors_in_one_format(client, locked_pid):
+def test_every_route_answers_errors_in_one_format(
+    client: IsolatedClient, locked_pid: str
+) -> None:
     pid = locked_pid
     cases = [
         # The files routes (this package).
@@ -75,14 +79,14 @@ def test_every_route_answers_errors_in_one_format(client, locked_pid):
     assert_one_format(client.get("/records/{0}".format(pid)), 410)
 
 
-def test_a_405_keeps_its_allow_header(client, db):
+def test_a_405_keeps_its_allow_header(client: IsolatedClient, db: SQLAlchemy) -> None:
     response = client.post("/demo/records/1/lock")
     body = assert_one_format(response, 405)
     assert body["message"]
     assert "PUT" in response.headers["Allow"] and "DELETE" in response.headers["Allow"]
 
 
-def test_field_errors_follow_status_and_message(appctx):
+def test_field_errors_follow_status_and_message(appctx: Flask) -> None:
     error = RESTValidationError(errors=[FieldError("title", "Missing.")])
     response = handle_http_exception(error)
     assert_one_format(response, 400)
@@ -90,7 +94,7 @@ def test_field_errors_follow_status_and_message(appctx):
     assert response.data == error.get_body().encode()
 
 
-def test_a_missing_description_gets_the_standard_one(appctx):
+def test_a_missing_description_gets_the_standard_one(appctx: Flask) -> None:
     response = handle_http_exception(NotFound(description=""))
     assert assert_one_format(response, 404)["message"] == NotFound.description
     assert error_body(599, None) == {"status": 599, "message": "Error 599"}
@@ -98,6 +102,6 @@ def test_a_missing_description_gets_the_standard_one(appctx):
     assert allowed.headers["Allow"] == "GET"
 
 
-def test_a_304_is_not_an_error(appctx):
+def test_a_304_is_not_an_error(appctx: Flask) -> None:
     same = SameContentException("etag")
     assert handle_http_exception(same) is same

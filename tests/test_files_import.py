@@ -4,7 +4,8 @@ import json
 from io import BytesIO
 
 import pytest
-from invenio_files_rest.models import FileInstance
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import FileInstance, Location
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import (
@@ -14,11 +15,11 @@ from invenio_records_files_ext.errors import (
     NotThePreviousVersionError,
 )
 from invenio_records_files_ext.records import imports as files_import
-from tests.helpers import JSON, create_record, stored_record, upload
+from tests.helpers import JSON, IsolatedClient, create_record, stored_record, upload
 
 
 @pytest.fixture()
-def published(db, location):
+def published(db: SQLAlchemy, location: Location) -> Record:
     """A record with three files, per-file metadata, a default preview, locked."""
     record = Record.create({"title": "v1"})
     record.files.update(
@@ -31,14 +32,16 @@ def published(db, location):
     return record
 
 
-def _same_files(new, old):
+def _same_files(new, old) -> None:
     assert new.files.keys == old.files.keys == ["b.csv", "a.txt", "c.pdf"]
     assert [f.file_id for f in new.files] == [f.file_id for f in old.files]
     assert new.files["a.txt"]["description"] == "the README"
     assert new.files.default_preview == "c.pdf"
 
 
-def test_a_new_version_gets_the_files_by_default(db, published):
+def test_a_new_version_gets_the_files_by_default(
+    db: SQLAlchemy, published: Record
+) -> None:
     instances = FileInstance.query.count()
     new = files_import.new_version(published, {"title": "v2"})
     db.session.commit()
@@ -48,7 +51,9 @@ def test_a_new_version_gets_the_files_by_default(db, published):
     assert not new.files.locked
 
 
-def test_a_new_version_without_files_imports_them_on_request(db, published):
+def test_a_new_version_without_files_imports_them_on_request(
+    db: SQLAlchemy, published: Record
+) -> None:
     new = files_import.new_version(published, {"title": "v2"}, import_files=False)
     db.session.commit()
     assert new.files.keys == []
@@ -60,7 +65,7 @@ def test_a_new_version_without_files_imports_them_on_request(db, published):
     assert files_import.import_files(again, published) == ["b.csv", "a.txt", "c.pdf"]
 
 
-def test_refusals(db, published):
+def test_refusals(db: SQLAlchemy, published: Record) -> None:
     other = Record.create({"title": "unrelated"})
     new = files_import.new_version(published, {"title": "v2"}, import_files=False)
     with pytest.raises(NotANewVersionError):
@@ -79,7 +84,7 @@ def test_refusals(db, published):
 
 
 @pytest.fixture()
-def versions(client, db):
+def versions(client: IsolatedClient, db: SQLAlchemy):
     """PIDs of a previous version (two files over REST) and of a new one without files."""
     old = create_record(client)
     for key in ("z.txt", "a.txt"):
@@ -93,7 +98,7 @@ def versions(client, db):
     return old, new
 
 
-def _import(client, pid, route="/records/{0}", body=None):
+def _import(client: IsolatedClient, pid, route="/records/{0}", body=None):
     return client.post(
         (route + "/actions/files-import").format(pid),
         data=json.dumps(body) if body is not None else None,
@@ -101,7 +106,9 @@ def _import(client, pid, route="/records/{0}", body=None):
     )
 
 
-def test_files_import_over_rest(client, db, versions):
+def test_files_import_over_rest(
+    client: IsolatedClient, db: SQLAlchemy, versions
+) -> None:
     old, new = versions
     # RDM's path, on the endpoint mounted at /records/<pid>/draft.
     response = _import(client, new, "/records/{0}/draft", {"previous": old})
@@ -122,7 +129,9 @@ def test_files_import_over_rest(client, db, versions):
     assert again.json["status"] == 400 and "already has files" in again.json["message"]
 
 
-def test_files_import_refusals_over_rest(client, db, versions):
+def test_files_import_refusals_over_rest(
+    client: IsolatedClient, db: SQLAlchemy, versions
+) -> None:
     old, new = versions
     not_new = _import(client, old)
     assert not_new.status_code == 400

@@ -9,9 +9,16 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db
 from invenio_files_rest.models import FileInstance, Location
 from sqlalchemy import update
@@ -22,6 +29,7 @@ from invenio_records_files_ext.maintenance.fixity_report import build_report
 from invenio_records_files_ext.signals import fixity_failed
 from invenio_records_files_ext.storage.checksums import save_checksums, stored_checksums
 from tests.helpers import (
+    QueryCounter,
     backdate_files,
     corrupt_local,
     corrupt_s3,
@@ -34,7 +42,7 @@ DAY = 24 * 3600
 DATA = b"preserved bytes\n" * 500
 
 
-def add_files(record, count, prefix="f", data=DATA):
+def add_files(record: Record, count, prefix="f", data=DATA):
     """Store ``count`` files in ``record``; commit; return their keys."""
     keys = ["{0}{1:03d}.txt".format(prefix, index) for index in range(count)]
     for key in keys:
@@ -44,7 +52,7 @@ def add_files(record, count, prefix="f", data=DATA):
     return keys
 
 
-def file_of(record, key):
+def file_of(record: Record, key):
     """Return the file instance of a record's current file ``key``."""
     return Record.get_record(record.id).files[key].obj.file
 
@@ -66,7 +74,9 @@ def seam_keeps(algorithm):
 #
 # Schedule: due files, oldest first, at most once per interval
 #
-def test_due_files_are_checked_oldest_first_at_most_once_per_interval(record):
+def test_due_files_are_checked_oldest_first_at_most_once_per_interval(
+    record: Record,
+) -> None:
     keys = add_files(record, 3)
     files = {key: file_of(record, key).id for key in keys}
     backdate_files(40 * DAY)
@@ -104,7 +114,9 @@ def test_due_files_are_checked_oldest_first_at_most_once_per_interval(record):
         assert checked.last_check_at > fixity.utcnow() - timedelta(minutes=5)
 
 
-def test_new_files_wait_an_interval_and_all_checks_everything(record, cli):
+def test_new_files_wait_an_interval_and_all_checks_everything(
+    record: Record, cli: Callable[..., Result]
+) -> None:
     add_files(record, 2)
     assert fixity.run_audit().checked == 0  # stored just now: not due
     result = cli("fixity", "run", "--all")
@@ -112,7 +124,9 @@ def test_new_files_wait_an_interval_and_all_checks_everything(record, cli):
     assert "Checked 2 files" in result.output and "0 failed" in result.output
 
 
-def test_interval_and_batch_come_from_the_configuration(app, record, monkeypatch):
+def test_interval_and_batch_come_from_the_configuration(
+    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_files(record, 5)
     backdate_files(2 * DAY)
     monkeypatch.setitem(app.config, "RECORDS_FILES_FIXITY_INTERVAL", 3 * DAY)
@@ -123,7 +137,7 @@ def test_interval_and_batch_come_from_the_configuration(app, record, monkeypatch
     assert (summary.checked, summary.batches) == (5, 3)
 
 
-def test_only_files_of_records_buckets_are_audited(record):
+def test_only_files_of_records_buckets_are_audited(record: Record) -> None:
     from invenio_files_rest.models import Bucket, ObjectVersion
 
     add_files(record, 1)
@@ -135,7 +149,7 @@ def test_only_files_of_records_buckets_are_audited(record):
     assert fixity.run_audit().checked == 1
 
 
-def test_every_version_is_audited(record):
+def test_every_version_is_audited(record: Record) -> None:
     record.files["a.txt"] = stream(b"first")
     record.files["a.txt"] = stream(b"second")
     record.commit()
@@ -147,7 +161,9 @@ def test_every_version_is_audited(record):
 #
 # Corruption and unreadable files
 #
-def test_bytes_changed_on_disk_are_found_signalled_logged(record, caplog):
+def test_bytes_changed_on_disk_are_found_signalled_logged(
+    record: Record, caplog: pytest.LogCaptureFixture
+) -> None:
     add_files(record, 2)
     bad = file_of(record, "f001.txt")
     corrupt_local(bad.uri, offset=7)
@@ -165,7 +181,7 @@ def test_bytes_changed_on_disk_are_found_signalled_logged(record, caplog):
     assert str(bad.id) in caplog.text and "mismatch" in caplog.text
 
 
-def test_missing_and_truncated_files(record):
+def test_missing_and_truncated_files(record: Record) -> None:
     add_files(record, 2)
     gone = file_of(record, "f000.txt")
     short = file_of(record, "f001.txt")
@@ -185,7 +201,7 @@ def test_missing_and_truncated_files(record):
     assert instance(short.id).last_check is False
 
 
-def test_a_receiver_that_raises_does_not_stop_the_audit(record):
+def test_a_receiver_that_raises_does_not_stop_the_audit(record: Record) -> None:
     add_files(record, 2)
     for key in ("f000.txt", "f001.txt"):
         corrupt_local(file_of(record, key).uri)
@@ -195,7 +211,9 @@ def test_a_receiver_that_raises_does_not_stop_the_audit(record):
     assert summary.failed == 2 and len(calls) == 2
 
 
-def test_a_repaired_file_passes_again(record, cli):
+def test_a_repaired_file_passes_again(
+    record: Record, cli: Callable[..., Result]
+) -> None:
     add_files(record, 1)
     bad = file_of(record, "f000.txt")
     corrupt_local(bad.uri)
@@ -209,7 +227,9 @@ def test_a_repaired_file_passes_again(record, cli):
 #
 # Several algorithms (through the checksums seam)
 #
-def test_configured_algorithms_are_computed_in_the_same_read(app, record, monkeypatch):
+def test_configured_algorithms_are_computed_in_the_same_read(
+    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_files(record, 1)
     monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", ["md5", "sha256"])
     backdate_files(40 * DAY)
@@ -229,7 +249,9 @@ def test_configured_algorithms_are_computed_in_the_same_read(app, record, monkey
     assert kept["sha256"] == hashlib.sha256(data).hexdigest()
 
 
-def test_a_wrong_stored_sha256_is_a_mismatch(app, record, monkeypatch):
+def test_a_wrong_stored_sha256_is_a_mismatch(
+    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not seam_keeps("sha256"):
         pytest.skip("the checksums seam keeps MD5 only (until i23-sums lands)")
     add_files(record, 1)
@@ -246,7 +268,9 @@ def test_a_wrong_stored_sha256_is_a_mismatch(app, record, monkeypatch):
     assert outcomes[0].description.startswith("sha256 mismatch")
 
 
-def test_a_corrupted_file_gains_no_new_checksums(app, record, monkeypatch):
+def test_a_corrupted_file_gains_no_new_checksums(
+    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_files(record, 1)
     fileinstance = file_of(record, "f000.txt")
     corrupt_local(fileinstance.uri)
@@ -260,7 +284,9 @@ def test_a_corrupted_file_gains_no_new_checksums(app, record, monkeypatch):
 #
 # Sharing: claims, leases, no file checked twice
 #
-def test_claimed_files_are_not_claimed_again_until_the_lease_ends(record):
+def test_claimed_files_are_not_claimed_again_until_the_lease_ends(
+    record: Record,
+) -> None:
     add_files(record, 4)
     backdate_files(40 * DAY)
     config = fixity.settings()
@@ -279,8 +305,8 @@ def test_claimed_files_are_not_claimed_again_until_the_lease_ends(record):
 
 
 def test_a_dead_workers_files_come_due_again_and_its_late_results_are_dropped(
-    record,
-):
+    record: Record,
+) -> None:
     add_files(record, 2)
     backdate_files(40 * DAY)
     cutoff = fixity.utcnow() - fixity.settings().interval
@@ -294,13 +320,15 @@ def test_a_dead_workers_files_come_due_again_and_its_late_results_are_dropped(
     assert fixity.record_outcome(late, dead.mark) is False
 
 
-def test_two_claimers_at_once_never_check_a_file_twice(app, record):
+def test_two_claimers_at_once_never_check_a_file_twice(
+    app: Flask, record: Record
+) -> None:
     add_files(record, 24)
     backdate_files(40 * DAY)
     seen = {}
     errors = []
 
-    def audit(name):
+    def audit(name) -> None:
         try:
             with app.app_context():
                 seen[name] = []
@@ -319,7 +347,7 @@ def test_two_claimers_at_once_never_check_a_file_twice(app, record):
     assert len(ids) == 24 and len(set(ids)) == 24
 
 
-def test_a_batch_costs_the_same_statements_however_many_files(record):
+def test_a_batch_costs_the_same_statements_however_many_files(record: Record) -> None:
     add_files(record, 3, prefix="a")
     backdate_files(40 * DAY)
     with counting_statements() as small:
@@ -336,7 +364,14 @@ def test_a_batch_costs_the_same_statements_however_many_files(record):
 #
 # The report: per record, per location
 #
-def test_report_per_record_and_location(app, db, location, tmp_path, cli, monkeypatch):
+def test_report_per_record_and_location(
+    app: Flask,
+    db: SQLAlchemy,
+    location: Location,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     other_root = tmp_path / "second"
     other_root.mkdir()
     second = Location(name="second", uri=str(other_root), default=False)
@@ -387,7 +422,7 @@ def test_report_per_record_and_location(app, db, location, tmp_path, cli, monkey
     )
 
 
-def test_a_row_never_checked_is_due_not_failed(record):
+def test_a_row_never_checked_is_due_not_failed(record: Record) -> None:
     add_files(record, 1)
     db.session.execute(update(FileInstance).values(last_check=None, last_check_at=None))
     db.session.commit()
@@ -396,7 +431,9 @@ def test_a_row_never_checked_is_due_not_failed(record):
     assert build_report().due == 1
 
 
-def test_run_prints_each_failure_and_exits_1(record, cli):
+def test_run_prints_each_failure_and_exits_1(
+    record: Record, cli: Callable[..., Result]
+) -> None:
     add_files(record, 2)
     bad = file_of(record, "f000.txt")
     corrupt_local(bad.uri)
@@ -410,7 +447,9 @@ def test_run_prints_each_failure_and_exits_1(record, cli):
 # S3: streamed reads through invenio-s3, objects changed through boto3
 #
 @pytest.mark.s3
-def test_s3_objects_changed_or_removed_behind_the_back(s3_app, s3_location, s3):
+def test_s3_objects_changed_or_removed_behind_the_back(
+    s3_app: Flask, s3_location: Location, s3: Any
+) -> None:
     record = Record.create({"title": "s3"})
     db.session.commit()
     add_files(record, 3, data=os.urandom(3 * 1024 * 1024))
@@ -432,7 +471,9 @@ def test_s3_objects_changed_or_removed_behind_the_back(s3_app, s3_location, s3):
     assert {f.key for f in report.failures} == {"f000.txt", "f001.txt"}
 
 
-def test_reads_are_streamed_in_chunks(record, monkeypatch):
+def test_reads_are_streamed_in_chunks(
+    record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from invenio_records_files_ext.storage import hashing
 
     add_files(record, 1, data=os.urandom(3 * 1024 * 1024))
@@ -451,7 +492,9 @@ def test_reads_are_streamed_in_chunks(record, monkeypatch):
     assert len(sizes) == 5  # 3 MiB + 9 bytes in 1 MiB chunks, then EOF
 
 
-def test_no_transaction_is_open_while_bytes_are_read(record, monkeypatch):
+def test_no_transaction_is_open_while_bytes_are_read(
+    record: Record, monkeypatch: pytest.MonkeyPatch
+):
     add_files(record, 1)
     backdate_files(40 * DAY)
     seen = []
@@ -466,7 +509,9 @@ def test_no_transaction_is_open_while_bytes_are_read(record, monkeypatch):
     assert seen == [False]
 
 
-def test_claim_query_skips_locked_rows_on_postgresql(record, count_statements):
+def test_claim_query_skips_locked_rows_on_postgresql(
+    record: Record, count_statements: Callable[[], AbstractContextManager[QueryCounter]]
+) -> None:
     add_files(record, 1)
     backdate_files(40 * DAY)
     with count_statements() as counted:

@@ -9,17 +9,23 @@ processes are ``tests/workers.py``'s.
 
 import ast
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
+from flask import Flask
 from invenio_db import db
-from invenio_files_rest.models import FileInstance
+from invenio_files_rest.models import FileInstance, Location
 from sqlalchemy import func, select
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.maintenance import fixity
 from invenio_records_files_ext.tasks.fixity import audit_fixity
 from tests.helpers import backdate_files, corrupt_local, corrupt_s3, stream
+from tests.s3server import MotoServer
 from tests.workers import Worker, broker_for, purge, wait_until, worker_config
 
 DAY = 24 * 3600
@@ -32,7 +38,7 @@ BEAT = {
 SUCCEEDED = re.compile(r"check_fixity\[[^\]]+\] succeeded in [^:]+: (\{.*\})")
 
 
-def add_files(record, count, data):
+def add_files(record: Record, count, data):
     """Store ``count`` files in ``record``; commit; return the file instances."""
     for index in range(count):
         record.files["f{0:03d}.bin".format(index)] = stream(data + bytes([index % 256]))
@@ -72,7 +78,7 @@ def summaries(worker):
     return [ast.literal_eval(found) for found in SUCCEEDED.findall(worker.log())]
 
 
-def beat_worker(config, tmp_path, name):
+def beat_worker(config, tmp_path: Path, name):
     """A worker with Celery beat sending the audit every second."""
     return Worker(
         dict(config, CELERY_BEAT_SCHEDULE=BEAT, RECORDS_FILES_FIXITY_TASKS=1),
@@ -83,8 +89,13 @@ def beat_worker(config, tmp_path, name):
 
 
 def test_beat_audit_finds_bytes_changed_on_disk(
-    app, record, redis_url, database_uri, tmp_path, cli
-):
+    app: Flask,
+    record: Record,
+    redis_url: str,
+    database_uri: str,
+    tmp_path: Path,
+    cli: Callable[..., Result],
+) -> None:
     files = add_files(record, 3, b"kept on disk\n" * 2000)
     corrupt_local(files["f001.bin"].uri, offset=100)
     backdate_files(40 * DAY)
@@ -114,8 +125,14 @@ def test_beat_audit_finds_bytes_changed_on_disk(
 
 @pytest.mark.s3
 def test_beat_audit_finds_objects_changed_on_the_s3_server(
-    s3_app, s3_location, s3, s3_server, redis_url, database_uri, tmp_path
-):
+    s3_app: Flask,
+    s3_location: Location,
+    s3: Any,
+    s3_server: MotoServer,
+    redis_url: str,
+    database_uri: str,
+    tmp_path: Path,
+) -> None:
     record = Record.create({"title": "s3"})
     db.session.commit()
     files = add_files(record, 3, b"kept in S3\n" * 200000)
@@ -140,7 +157,12 @@ def test_beat_audit_finds_objects_changed_on_the_s3_server(
 
 
 def test_two_workers_share_the_audit_without_checking_a_file_twice(
-    app, record, redis_url, database_uri, tmp_path, monkeypatch
+    app: Flask,
+    record: Record,
+    redis_url: str,
+    database_uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     files = add_files(record, 200, b"shared\n" * 2000)
     backdate_files(40 * DAY)

@@ -2,11 +2,13 @@
 
 import json
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import jsonschema
 import pytest
 from flask import Flask
-from invenio_files_rest.models import Bucket, ObjectVersion
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Bucket, Location, ObjectVersion
 from invenio_pidstore.providers.recordid import RecordIdProvider
 
 from invenio_records_files_ext import InvenioRecordsFiles
@@ -24,7 +26,7 @@ from tests.app import app_config, create_test_app
 from tests.helpers import stream
 
 
-def test_sorted_files_from_bucket(db, location):
+def test_sorted_files_from_bucket(db: SQLAlchemy, location: Location) -> None:
     bucket = Bucket.create()
     for key in ("c", "a", "b", "d"):
         ObjectVersion.create(bucket, key, stream=stream(key.encode()))
@@ -38,7 +40,7 @@ def test_sorted_files_from_bucket(db, location):
     ]
 
 
-def test_record_file_factory(record, db):
+def test_record_file_factory(record: Record, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream()
     assert record_file_factory(None, record, "hello.txt").key == "hello.txt"
     assert record_file_factory(None, record, "invalid") is None
@@ -48,11 +50,11 @@ def test_record_file_factory(record, db):
     assert record_file_factory(None, no_bucket, "hello.txt") is None
 
 
-def _minted(record):
+def _minted(record: Record):
     return RecordIdProvider.create(object_type="rec", object_uuid=record.id).pid
 
 
-def test_file_download_ui(app, record, db):
+def test_file_download_ui(app: Flask, record: Record, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream(b"Hello, World")
     pid = _minted(record)
     db.session.commit()
@@ -73,7 +75,7 @@ def test_file_download_ui(app, record, db):
         assert error.value.code == 404
 
 
-def test_link_factories(app, record, db):
+def test_link_factories(app: Flask, record: Record, db: SQLAlchemy) -> None:
     pid = _minted(record)
     db.session.commit()
     with app.test_request_context():
@@ -87,7 +89,9 @@ def test_link_factories(app, record, db):
         }
 
 
-def test_bucket_link_without_files_routes(record, db, database_uri, tmp_path):
+def test_bucket_link_without_files_routes(
+    record: Record, db: SQLAlchemy, database_uri: str, tmp_path: Path
+) -> None:
     instance = str(tmp_path / "nofiles")
     config = dict(app_config(database_uri, instance), RECORDS_FILES_REST_ENDPOINTS={})
     other = create_test_app(config, instance_path=instance)
@@ -100,7 +104,9 @@ def test_bucket_link_without_files_routes(record, db, database_uri, tmp_path):
         assert default_record_files_links_factory(pid)["files"] == expected
 
 
-def test_json_schema_is_registered_and_valid(app, record, db):
+def test_json_schema_is_registered_and_valid(
+    app: Flask, record: Record, db: SQLAlchemy
+) -> None:
     from invenio_jsonschemas import InvenioJSONSchemas
 
     schemas = Flask("schemas")
@@ -117,7 +123,7 @@ def test_json_schema_is_registered_and_valid(app, record, db):
         jsonschema.validate({"_files": [{"key": 1}]}, schema)
 
 
-def test_extension_sets_defaults():
+def test_extension_sets_defaults() -> None:
     bare = Flask("ext")
     bare.config["RECORDS_FILES_KEY_MAX_LENGTH"] = 10
     InvenioRecordsFiles(bare)
@@ -139,7 +145,7 @@ def test_extension_sets_defaults():
         "flask.commands",
     ],
 )
-def test_entry_points(group):
+def test_entry_points(group) -> None:
     found = [
         ep
         for ep in entry_points(group=group)

@@ -11,16 +11,25 @@ import hashlib
 import json
 
 import pytest
-from invenio_files_rest.models import FileInstance, ObjectVersion
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import FileInstance, Location, ObjectVersion
 
 from invenio_records_files_ext.api import Record
-from tests.helpers import create_record, storage_files, stored_record, stream, upload
+from tests.helpers import (
+    IsolatedClient,
+    create_record,
+    storage_files,
+    stored_record,
+    stream,
+    upload,
+)
 from tests.users import as_user, owner_permissions
 
 JSON = {"Content-Type": "application/json"}
 
 
-def nothing_stored(location, pid=None):
+def nothing_stored(location: Location, pid=None) -> None:
     """No object version, no file instance, no bytes."""
     assert ObjectVersion.query.count() == 0
     assert FileInstance.query.count() == 0
@@ -32,7 +41,7 @@ def nothing_stored(location, pid=None):
 #
 # 2. Record updates keep files and bucket
 #
-def test_records_rest_put_keeps_files(client, db):
+def test_records_rest_put_keeps_files(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
     before = stored_record(pid)
@@ -49,7 +58,9 @@ def test_records_rest_put_keeps_files(client, db):
     assert stored_record(pid).files.keys == ["a.txt", "b.txt"]
 
 
-def test_records_rest_put_cannot_hijack_a_bucket(client, db):
+def test_records_rest_put_cannot_hijack_a_bucket(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     victim = create_record(client)
     upload(client, victim, "secret.txt", b"secret")
     victim_bucket = stored_record(victim)["_bucket"]
@@ -69,7 +80,9 @@ def test_records_rest_put_cannot_hijack_a_bucket(client, db):
     assert client.get("/records/{0}/files/secret.txt".format(victim)).data == b"secret"
 
 
-def test_records_rest_create_cannot_hijack_a_bucket(client, db):
+def test_records_rest_create_cannot_hijack_a_bucket(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     victim = create_record(client)
     upload(client, victim, "secret.txt", b"secret")
     body = {"_bucket": stored_record(victim)["_bucket"], "_files": [{"key": "x"}]}
@@ -80,7 +93,7 @@ def test_records_rest_create_cannot_hijack_a_bucket(client, db):
     )
 
 
-def test_records_rest_patch_keeps_files(client, db):
+def test_records_rest_patch_keeps_files(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
     patch = [
@@ -101,16 +114,20 @@ def test_records_rest_patch_keeps_files(client, db):
 # 3. Record permissions
 #
 @pytest.fixture()
-def secured(app, client, monkeypatch):
+def secured(
+    app: Flask, client: IsolatedClient, monkeypatch: pytest.MonkeyPatch
+) -> IsolatedClient:
     owner_permissions(monkeypatch, app)
     return client
 
 
-def _private_record(client, owner="alice"):
+def _private_record(client: IsolatedClient, owner="alice"):
     return create_record(client, {"title": "private", "owners": [owner]})
 
 
-def test_read_needs_record_read_permission(secured, db):
+def test_read_needs_record_read_permission(
+    secured: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = _private_record(secured)
     upload(secured, pid, "a.txt", b"a", **as_user("alice"))
     for url in (
@@ -127,14 +144,18 @@ def test_read_needs_record_read_permission(secured, db):
     assert secured.head("/records/{0}/files/a.txt".format(pid)).status_code == 401
 
 
-def test_public_record_is_readable_by_anyone(secured, db):
+def test_public_record_is_readable_by_anyone(
+    secured: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(secured, {"public": True, "owners": ["alice"]})
     upload(secured, pid, "a.txt", b"a", **as_user("alice"))
     assert secured.get("/records/{0}/files/a.txt".format(pid)).data == b"a"
     assert upload(secured, pid, "b.txt", b"b").status_code == 401
 
 
-def test_writes_need_record_update_permission(secured, db, location):
+def test_writes_need_record_update_permission(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = _private_record(secured)
     assert upload(secured, pid, "a.txt", b"a").status_code == 401
     response = upload(secured, pid, "a.txt", b"a", **as_user("bob"))
@@ -154,8 +175,10 @@ def test_writes_need_record_update_permission(secured, db, location):
     assert stored_record(pid).files.keys == ["a.txt"]
 
 
-def test_permission_factory_can_be_replaced(app, client, db, monkeypatch):
-    def deny_reads(record=None, action=None, endpoint=None):
+def test_permission_factory_can_be_replaced(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+):
+    def deny_reads(record: Record = None, action=None, endpoint=None):
         from tests.users import Allowed
 
         return Allowed(action != "read")
@@ -171,12 +194,14 @@ def test_permission_factory_can_be_replaced(app, client, db, monkeypatch):
 # 4. Limits
 #
 @pytest.fixture()
-def limits(app, monkeypatch):
+def limits(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_QUOTA_SIZE", 20)
     monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_MAX_FILE_SIZE", 12)
 
 
-def test_rest_upload_over_max_file_size(client, db, location, limits):
+def test_rest_upload_over_max_file_size(
+    client: IsolatedClient, db: SQLAlchemy, location: Location, limits: None
+) -> None:
     pid = create_record(client)
     response = upload(client, pid, "big.bin", b"x" * 13)
     assert response.status_code == 400
@@ -184,7 +209,9 @@ def test_rest_upload_over_max_file_size(client, db, location, limits):
     nothing_stored(location, pid)
 
 
-def test_rest_upload_over_quota(client, db, location, limits):
+def test_rest_upload_over_quota(
+    client: IsolatedClient, db: SQLAlchemy, location: Location, limits: None
+) -> None:
     pid = create_record(client)
     assert upload(client, pid, "a.bin", b"x" * 12).status_code == 200
     response = upload(client, pid, "b.bin", b"y" * 10)
@@ -195,7 +222,9 @@ def test_rest_upload_over_quota(client, db, location, limits):
     assert len(storage_files(location.uri)) == 1
 
 
-def test_python_upload_over_limit_leaves_nothing(db, location, limits):
+def test_python_upload_over_limit_leaves_nothing(
+    db: SQLAlchemy, location: Location, limits: None
+) -> None:
     from invenio_files_rest.errors import FileSizeError
 
     record = Record.create({})
@@ -210,7 +239,9 @@ def test_python_upload_over_limit_leaves_nothing(db, location, limits):
     assert Record.get_record(record.id).get("_files", []) == []
 
 
-def test_multipart_over_limit(app, client, db, location, limits):
+def test_multipart_over_limit(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, location: Location, limits: None
+) -> None:
     pid = create_record(client)
     response = client.post(
         "/records/{0}/files/big.bin?uploads&size=30&partSize=10".format(pid)
@@ -235,7 +266,9 @@ def test_multipart_over_limit(app, client, db, location, limits):
         "%C3%A9" * 513,
     ],
 )
-def test_rest_refuses_bad_keys(client, db, location, path):
+def test_rest_refuses_bad_keys(
+    client: IsolatedClient, db: SQLAlchemy, location: Location, path
+) -> None:
     pid = create_record(client)
     response = client.put(
         "/records/{0}/files/{1}".format(pid, path),
@@ -250,7 +283,9 @@ def test_rest_refuses_bad_keys(client, db, location, path):
 @pytest.mark.parametrize(
     "key", ["", ".", "..", "a/./b", "/x", "a\x00b", "tab\tkey", "x" * 1025]
 )
-def test_python_refuses_bad_keys(record, db, location, key):
+def test_python_refuses_bad_keys(
+    record: Record, db: SQLAlchemy, location: Location, key
+) -> None:
     with pytest.raises(ValueError):
         record.files[key] = stream()
     db.session.commit()
@@ -260,7 +295,7 @@ def test_python_refuses_bad_keys(record, db, location, key):
 @pytest.mark.parametrize(
     "key", ["été.txt", "with space.txt", "dir/sub/file.txt", "日本語.pdf", "x" * 1024]
 )
-def test_good_keys_work(client, db, key):
+def test_good_keys_work(client: IsolatedClient, db: SQLAlchemy, key) -> None:
     from urllib.parse import quote
 
     pid = create_record(client)
@@ -273,14 +308,18 @@ def test_good_keys_work(client, db, key):
     assert stored_record(pid).files.keys == [key]
 
 
-def test_key_length_is_configurable(app, record, monkeypatch):
+def test_key_length_is_configurable(
+    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_KEY_MAX_LENGTH", 8)
     with pytest.raises(ValueError):
         record.files["123456789"] = stream()
     record.files["12345678"] = stream()
 
 
-def test_content_md5(client, db, location):
+def test_content_md5(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     body = b"checked body"
     good = base64.b64encode(hashlib.md5(body).digest()).decode()
@@ -302,7 +341,9 @@ def test_content_md5(client, db, location):
     assert len(storage_files(location.uri)) == 2
 
 
-def test_content_md5_mismatch_on_replace_keeps_old_version(client, db):
+def test_content_md5_mismatch_on_replace_keeps_old_version(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"original")
     wrong = base64.b64encode(hashlib.md5(b"nope").digest()).decode()
@@ -315,7 +356,9 @@ def test_content_md5_mismatch_on_replace_keeps_old_version(client, db):
     assert client.get("/records/{0}/files/a.txt".format(pid)).data == b"original"
 
 
-def test_python_size_mismatch(record, db, location):
+def test_python_size_mismatch(
+    record: Record, db: SQLAlchemy, location: Location
+) -> None:
     with pytest.raises(Exception) as error:
         record.files.put("a.txt", stream(b"12345"), size=10)
     assert error.value.code == 400
@@ -325,7 +368,9 @@ def test_python_size_mismatch(record, db, location):
     nothing_stored(location)
 
 
-def test_soft_deleted_record_files_are_gone(client, db):
+def test_soft_deleted_record_files_are_gone(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
     assert client.delete("/records/{0}".format(pid)).status_code == 204
@@ -337,7 +382,9 @@ def test_soft_deleted_record_files_are_gone(client, db):
     assert response.json["status"] == 410
 
 
-def test_locked_files_refuse_rest_writes(client, db):
+def test_locked_files_refuse_rest_writes(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
     record = stored_record(pid)

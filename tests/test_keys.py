@@ -11,11 +11,20 @@ from io import BytesIO
 from urllib.parse import quote
 
 import pytest
-from invenio_files_rest.models import ObjectVersion
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location, ObjectVersion
 
+from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.db.keys import check_url_path, spellings, validate_key
 from invenio_records_files_ext.errors import InvalidFileKeyError
-from tests.helpers import create_record, storage_files, stored_record, upload
+from tests.helpers import (
+    IsolatedClient,
+    create_record,
+    storage_files,
+    stored_record,
+    upload,
+)
 
 REFUSED = {
     "backslash": "dir\\file.txt",
@@ -65,7 +74,7 @@ NFD = unicodedata.normalize("NFD", NFC)
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_refused_keys_in_python(app, name):
+def test_refused_keys_in_python(app: Flask, name) -> None:
     with app.app_context():
         with pytest.raises(InvalidFileKeyError) as error:
             validate_key(REFUSED[name])
@@ -74,12 +83,12 @@ def test_refused_keys_in_python(app, name):
 
 
 @pytest.mark.parametrize("key", ACCEPTED)
-def test_accepted_keys(app, key):
+def test_accepted_keys(app: Flask, key) -> None:
     with app.app_context():
         assert validate_key(key) == unicodedata.normalize("NFC", key)
 
 
-def test_keys_are_normalised_to_nfc(app):
+def test_keys_are_normalised_to_nfc(app: Flask) -> None:
     assert NFC != NFD
     with app.app_context():
         assert validate_key(NFD) == NFC
@@ -88,7 +97,7 @@ def test_keys_are_normalised_to_nfc(app):
     assert spellings(NFD) == [NFC, NFD]
 
 
-def test_messages_name_the_character(app):
+def test_messages_name_the_character(app: Flask) -> None:
     with app.app_context():
         with pytest.raises(InvalidFileKeyError, match="U\\+202E .RIGHT-TO-LEFT"):
             validate_key("a\u202eb")
@@ -97,14 +106,14 @@ def test_messages_name_the_character(app):
 
 
 @contextmanager
-def configured(monkeypatch, app, **values):
+def configured(monkeypatch: pytest.MonkeyPatch, app: Flask, **values):
     with monkeypatch.context() as patch:
         for name, value in values.items():
             patch.setitem(app.config, name, value)
         yield
 
 
-def test_rules_sites_may_relax(app, monkeypatch):
+def test_rules_sites_may_relax(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     with app.app_context():
         with configured(monkeypatch, app, RECORDS_FILES_KEY_ALLOW_BACKSLASH=True):
             assert validate_key("dir\\file.txt") == "dir\\file.txt"
@@ -140,13 +149,15 @@ def test_rules_sites_may_relax(app, monkeypatch):
                     validate_key(key)
 
 
-def test_url_path_must_be_utf8():
+def test_url_path_must_be_utf8() -> None:
     check_url_path("/records/1/files/caf\xc3\xa9.txt")
     with pytest.raises(InvalidFileKeyError, match="not valid UTF-8"):
         check_url_path("/records/1/files/\xffa.txt")
 
 
-def test_python_api_refuses_and_stores_nothing(record, db, location):
+def test_python_api_refuses_and_stores_nothing(
+    record: Record, db: SQLAlchemy, location: Location
+) -> None:
     for key in REFUSED.values():
         with pytest.raises(InvalidFileKeyError):
             record.files[key] = BytesIO(b"x")
@@ -162,7 +173,7 @@ def test_python_api_refuses_and_stores_nothing(record, db, location):
     assert len(storage_files(location.uri)) == 1
 
 
-def test_nfc_and_nfd_are_one_key_in_python(record, db):
+def test_nfc_and_nfd_are_one_key_in_python(record: Record, db: SQLAlchemy) -> None:
     record.files[NFD] = BytesIO(b"first")
     assert record.files.keys == [NFC]
     assert NFD in record.files and NFC in record.files
@@ -181,7 +192,9 @@ def test_nfc_and_nfd_are_one_key_in_python(record, db):
     assert record.files.keys == []
 
 
-def test_keys_stored_before_normalisation_keep_their_spelling(record, db):
+def test_keys_stored_before_normalisation_keep_their_spelling(
+    record: Record, db: SQLAlchemy
+) -> None:
     """Files stored under a decomposed key (the original module kept keys as
     given) are still found under it, in Python and over REST."""
     ObjectVersion.create(record.bucket, NFD, stream=BytesIO(b"old"))
@@ -194,7 +207,9 @@ def test_keys_stored_before_normalisation_keep_their_spelling(record, db):
     assert record.files.stored_key(NFD) == NFD
 
 
-def test_rest_refuses_bad_keys_with_json_400_and_stores_nothing(client, db, location):
+def test_rest_refuses_bad_keys_with_json_400_and_stores_nothing(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     for name, key in REFUSED.items():
         if name == "lone surrogate":
@@ -214,7 +229,7 @@ def test_rest_refuses_bad_keys_with_json_400_and_stores_nothing(client, db, loca
     assert stored_record(pid).files.keys == []
 
 
-def test_rest_nfc_and_nfd_are_one_key(client, db):
+def test_rest_nfc_and_nfd_are_one_key(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     assert upload(client, pid, quote(NFD), b"first").json["key"] == NFC
     assert upload(client, pid, quote(NFC), b"second").json["key"] == NFC
@@ -229,7 +244,9 @@ def test_rest_nfc_and_nfd_are_one_key(client, db):
     assert client.get("/records/{0}/files".format(pid)).json["contents"] == []
 
 
-def test_rest_legacy_decomposed_key_is_served(client, db):
+def test_rest_legacy_decomposed_key_is_served(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     record = stored_record(pid)
     ObjectVersion.create(record.bucket, NFD, stream=BytesIO(b"old"))
@@ -240,7 +257,9 @@ def test_rest_legacy_decomposed_key_is_served(client, db):
     assert download.data == b"old"
 
 
-def test_rest_refuses_invalid_utf8_in_the_url(client, db, location):
+def test_rest_refuses_invalid_utf8_in_the_url(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     """Invalid UTF-8 bytes used to become U+FFFD: two keys, one file."""
     pid = create_record(client)
     for method in ("put", "get", "delete"):

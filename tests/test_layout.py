@@ -63,7 +63,7 @@ def _mentions(doc, name):
     return re.search(r"(``|`\.|`~\.)" + re.escape(name) + r"(/?``|`|\.)", doc)
 
 
-def test_root_holds_only_faces_and_subpackages():
+def test_root_holds_only_faces_and_subpackages() -> None:
     modules = {p.stem for p in PACKAGE.glob("*.py")}
     assert modules <= FACES, f"move {sorted(modules - FACES)} into a subpackage"
     for entry in PACKAGE.iterdir():
@@ -74,7 +74,7 @@ def test_root_holds_only_faces_and_subpackages():
 @pytest.mark.parametrize(
     "package", _packages(), ids=lambda p: str(p.relative_to(PACKAGE))
 )
-def test_each_map_names_every_module(package):
+def test_each_map_names_every_module(package) -> None:
     doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text()))
     assert doc, f"{package.name}/__init__.py has no map"
     members = [p.stem for p in package.glob("*.py") if p.stem != "__init__"]
@@ -85,7 +85,7 @@ def test_each_map_names_every_module(package):
     assert not missing, f"the map of {package.name}/ does not name {missing}"
 
 
-def test_root_map_names_every_room():
+def test_root_map_names_every_room() -> None:
     doc = invenio_records_files_ext.__doc__
     rooms = [p.name for p in _packages() if p.parent == PACKAGE]
     missing = [name for name in rooms if not _mentions(doc, name)]
@@ -93,13 +93,13 @@ def test_root_map_names_every_room():
 
 
 @pytest.mark.parametrize("module", sorted(DROPIN))
-def test_dropin_paths_import(module):
+def test_dropin_paths_import(module) -> None:
     imported = importlib.import_module(f"invenio_records_files_ext.{module}")
     for name in DROPIN[module]:
         assert hasattr(imported, name), f"{module}.{name}"
 
 
-def test_dropin_data_paths():
+def test_dropin_data_paths() -> None:
     assert any((PACKAGE / "alembic").glob("*.py"))
     assert any((PACKAGE / "jsonschemas").rglob("*.json"))
 
@@ -125,7 +125,7 @@ def _configured_paths():
     return sorted(set(found))
 
 
-def test_configured_paths_resolve():
+def test_configured_paths_resolve() -> None:
     paths = _configured_paths()
     assert paths, "no configuration default names an import path any more"
     for path in paths:

@@ -3,9 +3,17 @@
 import json
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db
 from invenio_files_rest.errors import BucketLockedError, InvalidOperationError
-from invenio_files_rest.models import Bucket, BucketTag, FileInstance, ObjectVersion
+from invenio_files_rest.models import (
+    Bucket,
+    BucketTag,
+    FileInstance,
+    Location,
+    ObjectVersion,
+)
 from invenio_records.models import RecordMetadata
 
 from invenio_records_files_ext import signals
@@ -13,6 +21,7 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.records.lifecycle import TOMBSTONE_TAG
 from tests.helpers import (
+    IsolatedClient,
     create_record,
     receiving,
     storage_files,
@@ -22,11 +31,11 @@ from tests.helpers import (
 )
 
 
-def reload(record, with_deleted=False):
+def reload(record: Record, with_deleted=False):
     return Record.get_record(record.id, with_deleted=with_deleted)
 
 
-def published(db, files=None):
+def published(db: SQLAlchemy, files=None):
     """A record with files, locked as publishing does."""
     record = Record.create({"title": "v1"})
     for key, data in (files or {"a.txt": b"aaa", "b.txt": b"bbb"}).items():
@@ -41,7 +50,7 @@ def published(db, files=None):
 #
 # Lock
 #
-def test_lock_and_unlock(record, db):
+def test_lock_and_unlock(record: Record, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     assert record.files.locked is False
     record.files.lock()
@@ -67,7 +76,7 @@ def test_lock_and_unlock(record, db):
 #
 # New version
 #
-def test_copy_shares_bytes_and_metadata(db, location):
+def test_copy_shares_bytes_and_metadata(db: SQLAlchemy, location: Location) -> None:
     v1 = published(db)
     instances = FileInstance.query.count()
     on_disk = storage_files(location.uri)
@@ -87,7 +96,7 @@ def test_copy_shares_bytes_and_metadata(db, location):
     assert v2.bucket.size == v1.bucket.size
 
 
-def test_copy_then_changes_stay_apart(db, location):
+def test_copy_then_changes_stay_apart(db: SQLAlchemy, location: Location) -> None:
     v1 = published(db)
     v2 = Record.create({"title": "v2"})
     v2.files.copy(v1.files)
@@ -104,7 +113,9 @@ def test_copy_then_changes_stay_apart(db, location):
     assert reload(v2).files.keys == ["a.txt", "new.txt"]
 
 
-def test_copy_into_locked_or_same_record_is_refused(db, location):
+def test_copy_into_locked_or_same_record_is_refused(
+    db: SQLAlchemy, location: Location
+) -> None:
     v1 = published(db)
     with pytest.raises(InvalidOperationError):
         v1.files.copy(v1)
@@ -117,7 +128,7 @@ def test_copy_into_locked_or_same_record_is_refused(db, location):
         draft.files.copy(draft)
 
 
-def test_copy_keeps_tags(db, location):
+def test_copy_keeps_tags(db: SQLAlchemy, location: Location) -> None:
     from invenio_files_rest.models import ObjectVersionTag
 
     v1 = published(db)
@@ -132,7 +143,9 @@ def test_copy_keeps_tags(db, location):
 #
 # Tombstone and restore
 #
-def test_soft_delete_locks_and_restore_brings_back(db, location):
+def test_soft_delete_locks_and_restore_brings_back(
+    db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "draft"})
     record.files["a.txt"] = stream(b"a")
     record.files["b.txt"] = stream(b"b")
@@ -164,7 +177,7 @@ def test_soft_delete_locks_and_restore_brings_back(db, location):
     db.session.commit()
 
 
-def test_restore_keeps_the_lock_it_had(db, location):
+def test_restore_keeps_the_lock_it_had(db: SQLAlchemy, location: Location) -> None:
     record = published(db)
     record.delete()
     db.session.commit()
@@ -175,7 +188,9 @@ def test_restore_keeps_the_lock_it_had(db, location):
     assert reload(record).files.keys == ["a.txt", "b.txt"]
 
 
-def test_rest_routes_of_tombstone_answer_410_then_come_back(client, db):
+def test_rest_routes_of_tombstone_answer_410_then_come_back(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"a")
     record = stored_record(pid)
@@ -193,7 +208,7 @@ def test_rest_routes_of_tombstone_answer_410_then_come_back(client, db):
 #
 # Purge
 #
-def test_purge_reclaims_only_unshared_bytes(db, location):
+def test_purge_reclaims_only_unshared_bytes(db: SQLAlchemy, location: Location) -> None:
     v1 = published(db)
     v2 = Record.create({"title": "v2"})
     v2.files.copy(v1)
@@ -229,7 +244,7 @@ def test_purge_reclaims_only_unshared_bytes(db, location):
     assert FileInstance.query.count() == 0
 
 
-def test_purge_rolled_back_loses_nothing(db, location):
+def test_purge_rolled_back_loses_nothing(db: SQLAlchemy, location: Location) -> None:
     record = published(db)
     before = storage_files(location.uri)
     reload(record).delete(force=True)
@@ -238,7 +253,9 @@ def test_purge_rolled_back_loses_nothing(db, location):
     assert reload(record).files.keys == ["a.txt", "b.txt"]
 
 
-def test_purge_never_published_draft_and_tombstone(db, location):
+def test_purge_never_published_draft_and_tombstone(
+    db: SQLAlchemy, location: Location
+) -> None:
     draft = Record.create({})
     draft.files["a.txt"] = stream(b"draft bytes")
     db.session.commit()
@@ -254,7 +271,13 @@ def test_purge_never_published_draft_and_tombstone(db, location):
     assert Bucket.query.count() == 0
 
 
-def test_purge_removes_multipart_uploads(app, client, db, location, monkeypatch):
+def test_purge_removes_multipart_uploads(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", 4)
     pid = create_record(client)
     client.post("/records/{0}/files/big.bin?uploads&size=10&partSize=4".format(pid))
@@ -267,7 +290,9 @@ def test_purge_removes_multipart_uploads(app, client, db, location, monkeypatch)
 #
 # Hooks
 #
-def test_hooks_receive_their_arguments(app, db, location):
+def test_hooks_receive_their_arguments(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({})
     with receiving(signals.file_added) as added:
         record.files["a.txt"] = stream(b"a")
@@ -308,7 +333,7 @@ def test_hooks_receive_their_arguments(app, db, location):
     db.session.commit()
 
 
-def _state(record_id, location):
+def _state(record_id, location: Location):
     """Everything a failed step must leave as it was."""
     record = Record.get_record(record_id, with_deleted=True)
     bucket = db.session.get(Bucket, record.bucket.id) if record.bucket else None
@@ -348,7 +373,7 @@ STEPS = {
 
 
 @pytest.mark.parametrize("name", sorted(STEPS))
-def test_failing_hook_changes_nothing(db, location, name):
+def test_failing_hook_changes_nothing(db: SQLAlchemy, location: Location, name) -> None:
     record = Record.create({"title": "hooked"})
     record.files["a.txt"] = stream(b"a")
     record.files["a.txt"]["m"] = "meta"
@@ -374,7 +399,9 @@ def test_failing_hook_changes_nothing(db, location, name):
 
 
 @pytest.mark.parametrize("name", ["files_unlocked", "files_restored"])
-def test_failing_hook_on_unlock_and_restore(db, location, name):
+def test_failing_hook_on_unlock_and_restore(
+    db: SQLAlchemy, location: Location, name
+) -> None:
     record = published(db)
     if name == "files_restored":
         record.delete()

@@ -17,6 +17,7 @@ from copy import deepcopy
 from urllib.parse import quote
 
 import pytest
+from flask import Flask
 from invenio_db import db as db_
 from invenio_files_rest.models import ObjectVersion, ObjectVersionTag
 
@@ -25,6 +26,7 @@ from invenio_records_files_ext.rest import url_templates
 from invenio_records_files_ext.rest.rdm import EntryLinks, completed_entry
 from invenio_records_files_ext.serializer import json_serializer
 from tests.helpers import (
+    IsolatedClient,
     bucket_of,
     counting_statements,
     create_record,
@@ -53,7 +55,15 @@ def _by_url_for(endpoint, values):
     return url_templates.KeyURL(endpoint, values, "", "", None)
 
 
-def expected_body(app, monkeypatch, path, pid, size, after=None, on_record=True):
+def expected_body(
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+    path,
+    pid,
+    size,
+    after=None,
+    on_record=True,
+):
     """The page as the schemas and ``url_for`` write it."""
     record = stored_record(pid)
     bucket = record.bucket
@@ -96,7 +106,7 @@ def _completed(body):
 
 
 @pytest.fixture()
-def shaped(app, client, monkeypatch):
+def shaped(app: Flask, client: IsolatedClient, monkeypatch: pytest.MonkeyPatch) -> str:
     """A record with keys to quote, tags, metadata, a remote and a pending file."""
     monkeypatch.setitem(
         app.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["data.example.org"]
@@ -121,7 +131,13 @@ def shaped(app, client, monkeypatch):
 
 
 @pytest.mark.parametrize("size", [3, 1000])
-def test_listing_equals_the_schemas_output(app, client, shaped, monkeypatch, size):
+def test_listing_equals_the_schemas_output(
+    app: Flask,
+    client: IsolatedClient,
+    shaped: str,
+    monkeypatch: pytest.MonkeyPatch,
+    size,
+) -> None:
     pid = shaped
     path = files_url(pid) + "?size={0}".format(size)
     response = client.get(path)
@@ -145,7 +161,9 @@ def test_listing_equals_the_schemas_output(app, client, shaped, monkeypatch, siz
         assert [e["status"] for e in second.json["entries"]] == ["completed"] * 3
 
 
-def test_every_link_quotes_like_url_for(app, client, shaped, monkeypatch):
+def test_every_link_quotes_like_url_for(
+    app: Flask, client: IsolatedClient, shaped: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid = shaped
     body = client.get(files_url(pid)).json
     expected = expected_body(app, monkeypatch, files_url(pid), pid, 1000)
@@ -160,7 +178,9 @@ def test_every_link_quotes_like_url_for(app, client, shaped, monkeypatch):
     }
 
 
-def test_listing_behind_site_api_url(app, client, shaped, monkeypatch):
+def test_listing_behind_site_api_url(
+    app: Flask, client: IsolatedClient, shaped: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "SITE_API_URL", "https://example.org/api")
     pid = shaped
     body = client.get(files_url(pid)).json
@@ -171,7 +191,9 @@ def test_listing_behind_site_api_url(app, client, shaped, monkeypatch):
     assert _completed(body) == _completed(expected)
 
 
-def test_listing_on_files_rest_routes(app, client, shaped, monkeypatch):
+def test_listing_on_files_rest_routes(
+    app: Flask, client: IsolatedClient, shaped: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid = shaped
     bucket_id = bucket_of(pid)
     response = client.get("/files/{0}".format(bucket_id))
@@ -180,13 +202,15 @@ def test_listing_on_files_rest_routes(app, client, shaped, monkeypatch):
     assert _completed(response.json) == _completed(expected)
 
 
-def test_prettyprint_is_kept(client, shaped):
+def test_prettyprint_is_kept(client: IsolatedClient, shaped: str) -> None:
     response = client.get(files_url(shaped) + "?prettyprint=1")
     assert response.status_code == 200
     assert b'\n  "contents": [' in response.data
 
 
-def test_a_page_costs_the_same_statements_at_any_size(app, client, shaped):
+def test_a_page_costs_the_same_statements_at_any_size(
+    app: Flask, client: IsolatedClient, shaped: str
+) -> None:
     pid = shaped
     small = create_record(client)
     for key in ("a.txt", "b.txt", "c.txt"):
@@ -202,7 +226,9 @@ def test_a_page_costs_the_same_statements_at_any_size(app, client, shaped):
     assert len(set(counts.values())) == 1, counts
 
 
-def test_record_dump_copies_the_inline_files(app, client, shaped):
+def test_record_dump_copies_the_inline_files(
+    app: Flask, client: IsolatedClient, shaped: str
+) -> None:
     record = stored_record(shaped)
     shown = deepcopy(dict(record))  # the dump before: a deep copy of the dict
     dump = record.dumps()
@@ -218,7 +244,9 @@ def test_record_dump_copies_the_inline_files(app, client, shaped):
     assert record.dumps()["_files"] == shown["_files"]
 
 
-def test_record_read_shows_its_files_at_a_constant_cost(app, client, shaped):
+def test_record_read_shows_its_files_at_a_constant_cost(
+    app: Flask, client: IsolatedClient, shaped: str
+) -> None:
     small = create_record(client)
     assert upload(client, small, "a.txt", b"abc").status_code == 200
     counts = {}
@@ -235,7 +263,9 @@ def test_record_read_shows_its_files_at_a_constant_cost(app, client, shaped):
     assert len(set(counts.values())) == 1, counts
 
 
-def test_pages_forward_and_back(app, client, shaped):
+def test_pages_forward_and_back(
+    app: Flask, client: IsolatedClient, shaped: str
+) -> None:
     pid = shaped
     everything = [item["key"] for item in client.get(files_url(pid)).json["contents"]]
     forward, url = [], files_url(pid) + "?size=4"

@@ -31,9 +31,13 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from invenio_files_rest.models import Location
 
+from tests.helpers import IsolatedClient
 from tests.loadtools import (
     MIB,
     Acknowledged,
@@ -110,7 +114,7 @@ def postgres_dir():
 
 
 @pytest.fixture()
-def served(app, location, tmp_path):
+def served(app: Flask, location: Location, tmp_path: Path):
     """The demo under gunicorn, on the suite's database and ``location``."""
     env = {
         "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -126,10 +130,10 @@ def served(app, location, tmp_path):
 
 
 @pytest.fixture()
-def report(capsys):
+def report(capsys: pytest.CaptureFixture[str]):
     """Print report lines, even when pytest captures the output."""
 
-    def write(title, lines):
+    def write(title, lines) -> None:
         with capsys.disabled():
             print("\n== {0}".format(title))
             for line in lines:
@@ -153,7 +157,7 @@ def logged_errors(server):
     )
 
 
-def test_concurrent_uploads(served, app, location, report):
+def test_concurrent_uploads(served, app: Flask, location: Location, report) -> None:
     """Fifty clients upload to one record while others write and read."""
     scale, per_writer = files_per_writer()
     root = location.uri
@@ -167,7 +171,7 @@ def test_concurrent_uploads(served, app, location, report):
     writers_done = threading.Event()
     deadline = time.monotonic() + PHASE_LIMIT[scale]
 
-    def write(pid, prefix, kind, seed):
+    def write(pid, prefix, kind, seed) -> None:
         client = Client(served.url, recorder)
         rng = random.Random(seed)
         try:
@@ -191,7 +195,7 @@ def test_concurrent_uploads(served, app, location, report):
         finally:
             client.close()
 
-    def read(seed):
+    def read(seed) -> None:
         client = Client(served.url, recorder)
         rng = random.Random(seed)
         rounds = 0
@@ -314,7 +318,7 @@ def upload_phase(
     start = threading.Barrier(len(clients) + 1)
     lock = threading.Lock()
 
-    def write(pid, prefix, seed):
+    def write(pid, prefix, seed) -> None:
         client = Client(url, recorder)
         rng = random.Random(seed)
         try:
@@ -348,7 +352,7 @@ def upload_phase(
     return time.monotonic() - began
 
 
-def check_listing(client, pid, known, problems):
+def check_listing(client: IsolatedClient, pid, known, problems) -> None:
     """List the record's files (its first page); note what is wrong with it."""
     response = client.listing(pid, kind="list")
     if not is_success(response):
@@ -365,7 +369,9 @@ def check_listing(client, pid, known, problems):
         problems.add("listing: acknowledged {0} not shown".format(sorted(missing)[:5]))
 
 
-def test_one_record_keeps_up_with_many(served, app, location, report):
+def test_one_record_keeps_up_with_many(
+    served, app: Flask, location: Location, report
+) -> None:
     """Fifty clients uploading to one record, against the same load on fifty.
 
     Each client lists its record's files every fifth upload (``LIST_EVERY``):
@@ -472,7 +478,9 @@ BIG_SIZES = [20 * MIB, 26 * MIB, 32 * MIB, 40 * MIB]
 """One large upload per worker, so that every worker is mid-stream."""
 
 
-def test_worker_killed_mid_upload(served, app, location, report):
+def test_worker_killed_mid_upload(
+    served, app: Flask, location: Location, report
+) -> None:
     """SIGKILL workers streaming large uploads: nothing half-written remains."""
     assert len(BIG_SIZES) == WORKERS
     root = location.uri
@@ -495,7 +503,7 @@ def test_worker_killed_mid_upload(served, app, location, report):
         attempted.setdefault(pid, {})[key] = digest
     answers = {}
 
-    def upload(pid, key, body, digest):
+    def upload(pid, key, body, digest) -> None:
         client = Client(served.url, recorder)
         try:
             answers[key] = client.upload(pid, key, body, digest, kind="upload big")
@@ -597,7 +605,9 @@ def restart_postgres(directory):
     return time.monotonic() - began
 
 
-def test_postgres_restart_during_uploads(postgres_dir, served, app, location, report):
+def test_postgres_restart_during_uploads(
+    postgres_dir, served, app: Flask, location: Location, report
+):
     """Restart PostgreSQL under uploads: failures allowed, inconsistency not."""
     from invenio_db import db
 
@@ -609,7 +619,7 @@ def test_postgres_restart_during_uploads(postgres_dir, served, app, location, re
     pids = [setup.create_record() for _ in range(3)]
     stop = threading.Event()
 
-    def send(client, pid, key, body, kind, digest=None):
+    def send(client: IsolatedClient, pid, key, body, kind, digest=None):
         digest = digest or md5(body)
         with attempted_lock:
             attempted.setdefault(pid, {})[key] = digest
@@ -618,7 +628,7 @@ def test_postgres_restart_during_uploads(postgres_dir, served, app, location, re
             acked.add(pid, key, digest)
         return response
 
-    def upload_loop(index):
+    def upload_loop(index) -> None:
         client = Client(served.url, recorder, timeout=(10, 60))
         rng = random.Random(index)
         try:
@@ -644,7 +654,7 @@ def test_postgres_restart_during_uploads(postgres_dir, served, app, location, re
         for index in range(2)
     ]
 
-    def slow_upload(pid, key, body):
+    def slow_upload(pid, key, body) -> None:
         client = Client(served.url, recorder)
         try:
             send(client, pid, key, body, "upload slow", digest=md5(body.data))

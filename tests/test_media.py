@@ -4,14 +4,17 @@ import io
 import zipfile
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.errors import BucketLockedError
-from invenio_files_rest.models import Bucket, BucketTag
+from invenio_files_rest.models import Bucket, BucketTag, Location
 
 from invenio_records_files_ext import signals
 from invenio_records_files_ext.access.ownership import MEDIA_ROLE, ROLE_TAG
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import RecordsBuckets
 from tests.helpers import (
+    IsolatedClient,
     create_record,
     receiving,
     storage_files,
@@ -27,7 +30,9 @@ def media_url(pid, key=""):
     return "/records/{0}/media-files{1}".format(pid, "/" + key if key else "")
 
 
-def test_a_record_with_media_files(app, db, location):
+def test_a_record_with_media_files(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "t"}, with_media_bucket=True)
     record.files["paper.pdf"] = stream(b"pdf")
     record.media_files["thumb.png"] = stream(b"png")
@@ -52,7 +57,9 @@ def test_a_record_with_media_files(app, db, location):
     assert "_media_files" not in Record.get_record(record.id).model.json
 
 
-def test_records_without_media_files(app, db, location):
+def test_records_without_media_files(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({})
     assert record.media_files is None
     assert "_media_files" not in record
@@ -67,7 +74,9 @@ def test_records_without_media_files(app, db, location):
     assert stored.bucket.id == record.bucket.id
 
 
-def test_media_files_have_their_own_quota(app, db, location, monkeypatch):
+def test_media_files_have_their_own_quota(
+    app: Flask, db: SQLAlchemy, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with monkeypatch.context() as patch:
         patch.setitem(app.config, "RECORDS_FILES_MEDIA_BUCKET_QUOTA_SIZE", 5)
         record = Record.create({}, with_media_bucket=True)
@@ -80,7 +89,7 @@ def test_media_files_have_their_own_quota(app, db, location, monkeypatch):
     assert record.bucket.quota_size is None
 
 
-def test_media_routes(client, db):
+def test_media_routes(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     assert client.get(media_url(pid)).status_code == 404
     created = client.put(media_url(pid, "thumb.png"), data=b"png", headers=OCTETS)
@@ -110,7 +119,7 @@ def test_media_routes(client, db):
     assert client.get(media_url(pid)).json["contents"] == []
 
 
-def test_media_files_follow_the_lock(client, db):
+def test_media_files_follow_the_lock(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     client.put(media_url(pid, "m.png"), data=b"m", headers=OCTETS)
     record = stored_record(pid)
@@ -129,13 +138,17 @@ def test_media_files_follow_the_lock(client, db):
     assert not stored_record(pid).media_bucket.locked
 
 
-def test_locked_records_get_locked_media_files(app, db, location):
+def test_locked_records_get_locked_media_files(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({})
     record.files.lock()
     assert record.enable_media_files().locked
 
 
-def test_new_versions_share_media_bytes(app, db, location):
+def test_new_versions_share_media_bytes(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     old = Record.create({}, with_media_bucket=True)
     old.files["a.txt"] = stream(b"a")
     old.media_files["a.png"] = stream(b"png")
@@ -160,7 +173,7 @@ def test_new_versions_share_media_bytes(app, db, location):
     assert other.media_files is None
 
 
-def test_tombstone_and_restore(client, db):
+def test_tombstone_and_restore(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     client.put(media_url(pid, "m.png"), data=b"m", headers=OCTETS)
     record = stored_record(pid)
@@ -180,7 +193,9 @@ def test_tombstone_and_restore(client, db):
     assert client.get(media_url(pid, "m.png")).data == b"m"
 
 
-def test_purge_removes_media_bytes_not_shared(app, db, location):
+def test_purge_removes_media_bytes_not_shared(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     old = Record.create({}, with_media_bucket=True)
     old.media_files["shared.png"] = stream(b"shared")
     db.session.commit()
@@ -199,7 +214,9 @@ def test_purge_removes_media_bytes_not_shared(app, db, location):
     assert RecordsBuckets.query.filter_by(record_id=new.id).count() == 0
 
 
-def test_restricted_files_restrict_media_files(app, client, db, monkeypatch):
+def test_restricted_files_restrict_media_files(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.users import as_user, owner_permissions
 
     with monkeypatch.context() as patch:

@@ -11,9 +11,11 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from invenio_db import db as db_
 from invenio_files_rest.models import (
     Bucket,
@@ -44,10 +46,10 @@ class Legacy:
     location_id: int = 0
     versions: dict = field(default_factory=dict)
 
-    def insert(self, model, **values):
+    def insert(self, model, **values) -> None:
         self.connection.execute(model.__table__.insert().values(**values))
 
-    def location(self):
+    def location(self) -> None:
         self.insert(Location, id=1, name="default", uri=str(self.folder), default=True)
         self.location_id = 1
 
@@ -146,7 +148,7 @@ class Built:
     json: dict
 
 
-def build(tmp_path):
+def build(tmp_path: Path):
     """Write every kind of record the migration meets; return what it wrote."""
     folder = tmp_path / "files"
     folder.mkdir(exist_ok=True)
@@ -245,7 +247,7 @@ def build(tmp_path):
 
 
 @pytest.fixture()
-def alembic(alembic_app):
+def alembic(alembic_app: Flask):
     """Alembic, the database at the revision before the migration."""
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade(ALEMBIC_DEPENDENCIES + [BEFORE])
@@ -253,7 +255,7 @@ def alembic(alembic_app):
 
 
 @pytest.fixture()
-def migration(alembic, monkeypatch):
+def migration(alembic, monkeypatch: pytest.MonkeyPatch):
     """The migration's module, made to work in batches of a few records."""
     module = alembic.script_directory.get_revision(MIGRATION).module
     monkeypatch.setattr(module, "ID_SCAN", 3)
@@ -297,7 +299,9 @@ def rows_of(bucket_id):
     )
 
 
-def test_upgrade_moves_entries_into_rows(alembic, migration, tmp_path, caplog):
+def test_upgrade_moves_entries_into_rows(
+    alembic, migration, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     built = build(tmp_path)
     before = revisions()
     with caplog.at_level(logging.INFO, logger="alembic.runtime.migration"):
@@ -379,7 +383,7 @@ def test_upgrade_moves_entries_into_rows(alembic, migration, tmp_path, caplog):
     assert marked == set(built.buckets.values())
 
 
-def test_downgrade_puts_entries_back(alembic, migration, tmp_path):
+def test_downgrade_puts_entries_back(alembic, migration, tmp_path: Path) -> None:
     built = build(tmp_path)
     alembic.upgrade(HEAD)
     alembic.downgrade(BEFORE)
@@ -434,7 +438,7 @@ def test_downgrade_puts_entries_back(alembic, migration, tmp_path):
     assert [row.key for row in rows_of(built.buckets["main"])][-1] == "forgotten.bin"
 
 
-def test_upgrade_of_an_empty_database(alembic, migration):
+def test_upgrade_of_an_empty_database(alembic, migration) -> None:
     alembic.upgrade(HEAD)
     assert db_.session.query(FileEntry).count() == 0
     db_.session.rollback()

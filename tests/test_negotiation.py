@@ -3,8 +3,9 @@
 import hashlib
 
 import pytest
+from flask_sqlalchemy import SQLAlchemy
 
-from tests.helpers import create_record, init, upload
+from tests.helpers import IsolatedClient, create_record, init, upload
 
 BROWSER = (
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
@@ -13,7 +14,7 @@ BROWSER = (
 
 
 @pytest.fixture()
-def pid(client, db):
+def pid(client: IsolatedClient, db: SQLAlchemy) -> str:
     pid = create_record(client)
     assert upload(client, pid, "data.json", b'{"a": 1}').status_code == 200
     return pid
@@ -23,7 +24,7 @@ def pid(client, db):
     "accept",
     [None, "*/*", BROWSER, "application/json, */*;q=0.1", "application/*", "text/csv"],
 )
-def test_downloads_get_the_bytes(client, pid, accept):
+def test_downloads_get_the_bytes(client: IsolatedClient, pid: str, accept) -> None:
     headers = {"Accept": accept} if accept else {}
     response = client.get("/records/{0}/files/data.json".format(pid), headers=headers)
     assert response.status_code == 200
@@ -32,7 +33,7 @@ def test_downloads_get_the_bytes(client, pid, accept):
 
 
 @pytest.mark.parametrize("accept", ["application/json", "application/json, text/plain"])
-def test_json_clients_get_the_entry(client, pid, accept):
+def test_json_clients_get_the_entry(client: IsolatedClient, pid: str, accept) -> None:
     response = client.get(
         "/records/{0}/files/data.json".format(pid), headers={"Accept": accept}
     )
@@ -51,7 +52,9 @@ def test_json_clients_get_the_entry(client, pid, accept):
     )
 
 
-def test_content_route_and_query_arguments_always_answer_bytes(client, pid):
+def test_content_route_and_query_arguments_always_answer_bytes(
+    client: IsolatedClient, pid: str
+) -> None:
     json_only = {"Accept": "application/json"}
     for path in ("/content", "?download"):
         response = client.get(
@@ -61,7 +64,7 @@ def test_content_route_and_query_arguments_always_answer_bytes(client, pid):
         assert response.data == b'{"a": 1}', path
 
 
-def test_entry_of_a_pending_file_and_of_none(client, pid):
+def test_entry_of_a_pending_file_and_of_none(client: IsolatedClient, pid: str) -> None:
     json_only = {"Accept": "application/json"}
     assert init(client, pid, [{"key": "later.bin"}]).status_code == 201
     pending = client.get("/records/{0}/files/later.bin".format(pid), headers=json_only)
@@ -73,7 +76,7 @@ def test_entry_of_a_pending_file_and_of_none(client, pid):
     assert missing.json["status"] == 404
 
 
-def test_head_with_json_accept(client, pid):
+def test_head_with_json_accept(client: IsolatedClient, pid: str) -> None:
     response = client.head(
         "/records/{0}/files/data.json".format(pid),
         headers={"Accept": "application/json"},

@@ -4,14 +4,18 @@ import io
 import os
 import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.archives import archive, containers, zipreader
 from invenio_records_files_ext.archives.zipwriter import LIMIT_32, ZipStreamWriter
 from invenio_records_files_ext.storage.reads import RandomAccess
-from tests.helpers import create_record, stored_record, stream, upload
+from tests.helpers import IsolatedClient, create_record, stored_record, stream, upload
 
 
 def zip_of(compression=zipfile.ZIP_DEFLATED, **members):
@@ -39,7 +43,9 @@ def fresh_cache():
 #
 # The archive
 #
-def test_archive_of_a_record(client, db, tmp_path):
+def test_archive_of_a_record(
+    client: IsolatedClient, db: SQLAlchemy, tmp_path: Path
+) -> None:
     pid = create_record(client)
     files = {
         "b.txt": b"bee",
@@ -69,13 +75,17 @@ def test_archive_of_a_record(client, db, tmp_path):
     assert head.status_code == 200 and head.data == b""
 
 
-def test_archive_of_a_record_without_files(client, db):
+def test_archive_of_a_record_without_files(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     response = client.get("/records/{0}/files-archive".format(pid))
     assert zipfile.ZipFile(io.BytesIO(response.data)).namelist() == []
 
 
-def test_archive_pages_and_large_member_counts(app, db, location, tmp_path):
+def test_archive_pages_and_large_member_counts(
+    app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
+) -> None:
     record = Record.create({})
     count = 70000
     record.files.update({"f{0:05d}".format(i): stream(b"x") for i in range(3)})
@@ -101,7 +111,9 @@ def test_archive_pages_and_large_member_counts(app, db, location, tmp_path):
     unzip_test(path)
 
 
-def test_zip64_members_and_offsets(app, db, location, tmp_path):
+def test_zip64_members_and_offsets(
+    app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
+) -> None:
     record = Record.create({})
     record.files.update({"a.bin": stream(b"a" * 5000), "b.bin": stream(b"b" * 3)})
     db.session.commit()
@@ -119,7 +131,7 @@ def test_zip64_members_and_offsets(app, db, location, tmp_path):
     bool(os.environ.get("SQLALCHEMY_DATABASE_URI")),
     reason="uses no database: run once, in the SQLite run",
 )
-def test_a_real_zip64_archive_over_4_gib(tmp_path):
+def test_a_real_zip64_archive_over_4_gib(tmp_path: Path):
     """One member of 4 GiB + 1 byte, streamed to disk, checked by zipfile and unzip."""
     size = LIMIT_32 + 1
     block = b"\0" * (8 << 20)
@@ -146,7 +158,9 @@ def test_a_real_zip64_archive_over_4_gib(tmp_path):
     unzip_test(path)
 
 
-def test_archive_stops_when_stored_bytes_differ(app, db, location):
+def test_archive_stops_when_stored_bytes_differ(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     from invenio_records_files_ext.errors import ArchiveSizeError
 
     record = Record.create({})
@@ -161,7 +175,9 @@ def test_archive_stops_when_stored_bytes_differ(app, db, location):
 #
 # Browsing inside zip files
 #
-def test_container_listing_and_extraction(client, db):
+def test_container_listing_and_extraction(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     data = zip_of(**{"inner.txt": b"inner " * 100, "dir/": b"", "dir/x.csv": b"a,b\n"})
     assert upload(client, pid, "a.zip", data).status_code == 200
@@ -193,7 +209,9 @@ def test_container_listing_and_extraction(client, db):
     assert not_there.status_code == 404
 
 
-def test_keys_ending_in_the_reserved_suffix_stay_reachable(client, db):
+def test_keys_ending_in_the_reserved_suffix_stay_reachable(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     assert upload(client, pid, "x/container", b"plain").status_code == 200
     assert upload(client, pid, "y/container/z", b"deeper").status_code == 200
@@ -216,7 +234,9 @@ def test_keys_ending_in_the_reserved_suffix_stay_reachable(client, db):
         ),
     ],
 )
-def test_broken_archives_answer_400(client, db, data, status, words):
+def test_broken_archives_answer_400(
+    client: IsolatedClient, db: SQLAlchemy, data, status, words
+) -> None:
     pid = create_record(client)
     upload(client, pid, "bad.zip", data)
     response = client.get("/records/{0}/files/bad.zip/container".format(pid))
@@ -224,7 +244,9 @@ def test_broken_archives_answer_400(client, db, data, status, words):
     assert words in response.json["message"]
 
 
-def test_limits_answer_413_and_bombs_400(app, client, db, monkeypatch):
+def test_limits_answer_413_and_bombs_400(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid = create_record(client)
     upload(client, pid, "many.zip", zip_of(**{str(i): b"" for i in range(30)}))
     upload(client, pid, "bomb.zip", zip_of(bomb=b"\0" * 10_000_000))
@@ -244,7 +266,9 @@ def test_limits_answer_413_and_bombs_400(app, client, db, monkeypatch):
         assert response.status_code == 413
 
 
-def test_lying_member_sizes_stop_the_stream(app, db, location):
+def test_lying_member_sizes_stop_the_stream(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({})
     data = bytearray(zip_of(a=b"z" * 1000))
     # The central directory says 10 bytes; the data inflates to 1000.
@@ -258,7 +282,9 @@ def test_lying_member_sizes_stop_the_stream(app, db, location):
     assert "declared size" in str(raised.value) or "200 times" in str(raised.value)
 
 
-def test_directory_is_read_with_ranged_reads_and_cached(app, db, location):
+def test_directory_is_read_with_ranged_reads_and_cached(
+    app: Flask, db: SQLAlchemy, location: Location
+):
     record = Record.create({})
     big = zip_of(
         zipfile.ZIP_STORED, **{"m{0}".format(i): os.urandom(20000) for i in range(100)}
@@ -292,7 +318,7 @@ def test_directory_is_read_with_ranged_reads_and_cached(app, db, location):
     assert len(containers.cache) == 1
 
 
-def test_cache_is_bounded_by_bytes():
+def test_cache_is_bounded_by_bytes() -> None:
     cache = containers.DirectoryCache()
     member = zipreader.Member("a", 0, 1, 1, 0, 0, 0)
     directory = zipreader.Directory((member,) * 4)
@@ -308,7 +334,7 @@ def test_cache_is_bounded_by_bytes():
 #
 # HTTP Range
 #
-def test_range_requests(client, db):
+def test_range_requests(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     data = bytes(range(256)) * 40
     upload(client, pid, "r.bin", data)
@@ -348,7 +374,9 @@ def test_range_requests(client, db):
     assert files_rest.status_code == 206 and files_rest.data == data[3:5]
 
 
-def test_range_requests_can_be_turned_off(app, client, db, monkeypatch):
+def test_range_requests_can_be_turned_off(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid = create_record(client)
     upload(client, pid, "r.bin", b"0123456789")
     with monkeypatch.context() as patch:

@@ -5,6 +5,9 @@ import time
 import zipfile
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
 from PIL import Image
 
 from invenio_records_files_ext import signals
@@ -12,7 +15,14 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import ReservedMetadataError
 from invenio_records_files_ext.processors import EXTRACTED_KEY
 from invenio_records_files_ext.processors.base import Processor
-from tests.helpers import create_record, receiving, stored_record, stream, upload
+from tests.helpers import (
+    IsolatedClient,
+    create_record,
+    receiving,
+    stored_record,
+    stream,
+    upload,
+)
 
 
 def png(width=3, height=2):
@@ -30,7 +40,7 @@ def zip_of(**members):
 
 
 @pytest.fixture()
-def processors(app, monkeypatch):
+def processors(app: Flask, monkeypatch: pytest.MonkeyPatch):
     """Restore the processors' configuration after the test."""
     for key in [
         key for key in app.config if key.startswith("RECORDS_FILES_PROCESSORS")
@@ -39,7 +49,9 @@ def processors(app, monkeypatch):
     return app.config
 
 
-def test_image_and_zip_metadata_on_upload(app, db, location):
+def test_image_and_zip_metadata_on_upload(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({})
     with receiving(signals.file_processed) as processed:
         record.files["a.png"] = stream(png(640, 480))
@@ -67,7 +79,9 @@ def test_image_and_zip_metadata_on_upload(app, db, location):
     assert stored["_files"][0][EXTRACTED_KEY]["image"]["width"] == 640
 
 
-def test_malformed_files_record_an_error_and_upload(client, db):
+def test_malformed_files_record_an_error_and_upload(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     response = upload(client, pid, "broken.png", b"\x89PNG not really")
     assert response.status_code == 200, response.data
@@ -78,7 +92,9 @@ def test_malformed_files_record_an_error_and_upload(client, db):
     assert "not a zip" in files["broken.zip"][EXTRACTED_KEY]["zip"]["error"]
 
 
-def test_replaced_file_drops_stale_metadata(app, db, location, monkeypatch):
+def test_replaced_file_drops_stale_metadata(
+    app: Flask, db: SQLAlchemy, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record = Record.create({})
     record.files["a.png"] = stream(png())
     record.files["a.png"]["title"] = "kept"
@@ -91,7 +107,9 @@ def test_replaced_file_drops_stale_metadata(app, db, location, monkeypatch):
     assert EXTRACTED_KEY not in record.files["a.png"].data
 
 
-def test_users_cannot_write_the_reserved_key(app, db, location):
+def test_users_cannot_write_the_reserved_key(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({})
     record.files["a.png"] = stream(png())
     with pytest.raises(ReservedMetadataError):
@@ -138,11 +156,13 @@ class Exploding(Processor):
     def accepts(self, key, mimetype):
         return True
 
-    def process(self, file):
+    def process(self, file) -> None:
         raise MemoryError("boom")
 
 
-def test_processors_are_bounded_in_time_and_reads(processors, db, location):
+def test_processors_are_bounded_in_time_and_reads(
+    processors, db: SQLAlchemy, location: Location
+) -> None:
     processors["RECORDS_FILES_PROCESSORS"] = [Sleepy, Greedy(), Exploding]
     processors["RECORDS_FILES_PROCESSORS_TIMEOUT"] = 0.3
     processors["RECORDS_FILES_PROCESSORS_MAX_READ"] = 4096
@@ -157,14 +177,18 @@ def test_processors_are_bounded_in_time_and_reads(processors, db, location):
     db.session.commit()
 
 
-def test_decompression_bomb_images_are_refused(processors, db, location):
+def test_decompression_bomb_images_are_refused(
+    processors, db: SQLAlchemy, location: Location
+) -> None:
     processors["RECORDS_FILES_PROCESSORS_MAX_PIXELS"] = 100
     record = Record.create({})
     record.files["big.png"] = stream(png(20, 20))
     assert "pixels" in record.files["big.png"][EXTRACTED_KEY]["image"]["error"]
 
 
-def test_processors_run_on_bulk_writes_and_rest_uploads(client, db):
+def test_processors_run_on_bulk_writes_and_rest_uploads(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     assert upload(client, pid, "r.png", png(7, 9)).status_code == 200
     record = stored_record(pid)

@@ -7,10 +7,12 @@ the bytes it staged), so each test sees the same records.
 
 import math
 import re
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from io import BytesIO
 
 import pytest
+from flask import Flask
 from invenio_db import db as db_
 from invenio_files_rest.models import Location
 from sqlalchemy import event
@@ -18,7 +20,7 @@ from sqlalchemy import event
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import TooManyFilesError
 from invenio_records_files_ext.files import queries
-from tests.helpers import empty_database
+from tests.helpers import IsolatedClient, QueryCounter, empty_database
 
 SIZES = (5, 5000)
 
@@ -29,7 +31,7 @@ def stream(data=b"x"):
 
 
 @pytest.fixture(scope="module")
-def records(app, tmp_path_factory):
+def records(app: Flask, tmp_path_factory: pytest.TempPathFactory):
     """``{size: record id}`` of records holding 5 and 5,000 files."""
     storage = tmp_path_factory.mktemp("storage")
     with app.app_context():
@@ -50,7 +52,11 @@ def records(app, tmp_path_factory):
 
 
 @pytest.fixture()
-def measure(app, records, count_statements):
+def measure(
+    app: Flask,
+    records,
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
+):
     """Run ``operation(files)`` on a fresh record of each size; return counts."""
 
     def run(operation, sizes=SIZES):
@@ -91,14 +97,14 @@ READS = {
 
 
 @pytest.mark.parametrize("name", sorted(WRITES))
-def test_write_statement_count_does_not_grow(measure, name):
+def test_write_statement_count_does_not_grow(measure, name) -> None:
     counts = measure(WRITES[name])
     assert counts[0] == counts[1], counts
     assert counts[0] <= 16, counts
 
 
 @pytest.mark.parametrize("name", sorted(READS))
-def test_read_statement_count_does_not_grow(measure, name):
+def test_read_statement_count_does_not_grow(measure, name) -> None:
     counts = measure(READS[name])
     assert counts[0] == counts[1], counts
     assert counts[0] <= 2, counts
@@ -111,13 +117,17 @@ def test_read_statement_count_does_not_grow(measure, name):
         ("dumps", lambda files: files.dumps()),
     ],
 )
-def test_iteration_costs_one_query_per_chunk(measure, name, operation):
+def test_iteration_costs_one_query_per_chunk(measure, name, operation) -> None:
     counts = measure(operation)
     for size, count in zip(SIZES, counts):
         assert count <= math.ceil(size / queries.ITER_CHUNK_SIZE) + 1, (size, counts)
 
 
-def test_reading_a_record_costs_the_same_at_any_size(app, records, count_statements):
+def test_reading_a_record_costs_the_same_at_any_size(
+    app: Flask,
+    records,
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     counts = []
     for size in SIZES:
         with count_statements() as counter:
@@ -130,7 +140,11 @@ def test_reading_a_record_costs_the_same_at_any_size(app, records, count_stateme
     assert counts[0] == counts[1] <= 2, counts
 
 
-def test_inline_files_are_bounded(app, records, count_statements):
+def test_inline_files_are_bounded(
+    app: Flask,
+    records,
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     small = Record.get_record(records[5])
     with count_statements() as counter:
         assert [entry["key"] for entry in small["_files"]][:2] == [
@@ -155,7 +169,9 @@ def test_inline_files_are_bounded(app, records, count_statements):
     db_.session.rollback()
 
 
-def test_inline_limit_is_configurable(app, records, monkeypatch):
+def test_inline_limit_is_configurable(
+    app: Flask, records, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_INLINE_MAX_ENTRIES", 4)
     record = Record.get_record(records[5])
     with pytest.raises(TooManyFilesError):
@@ -165,7 +181,12 @@ def test_inline_limit_is_configurable(app, records, monkeypatch):
     db_.session.rollback()
 
 
-def test_rest_listing_pages_cost_the_same(app, records, client_for, count_statements):
+def test_rest_listing_pages_cost_the_same(
+    app: Flask,
+    records,
+    client_for: Callable[[], IsolatedClient],
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     from invenio_files_rest.models import ObjectVersionTag
     from invenio_pidstore.providers.recordid import RecordIdProvider
 
@@ -197,7 +218,7 @@ def _statements_compiled_anew(record_id, operation):
     files = Record.get_record(record_id).files
     found = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany):
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
         if context is None or context.compiled is None:
             return
         if statement.lstrip().split(None, 1)[0].upper() in ("SAVEPOINT", "RELEASE"):
@@ -215,12 +236,12 @@ def _statements_compiled_anew(record_id, operation):
     return found
 
 
-def _bulk(files):
+def _bulk(files) -> None:
     files.update({"b1.txt": stream(b"1"), "f00002.txt": stream(b"2")})
 
 
 @pytest.mark.parametrize("name", sorted(WRITES) + ["bulk"])
-def test_writes_reuse_compiled_statements(app, records, name):
+def test_writes_reuse_compiled_statements(app: Flask, records, name) -> None:
     """Once warm, a write compiles no statement again.
 
     A statement holding a value of an uncacheable type (Invenio-DB's
@@ -232,7 +253,7 @@ def test_writes_reuse_compiled_statements(app, records, name):
     assert _statements_compiled_anew(records[5], operation) == []
 
 
-def test_object_versions_are_indexed_by_bucket_and_key(app, records):
+def test_object_versions_are_indexed_by_bucket_and_key(app: Flask, records) -> None:
     """Finding the current version of a key reads that key's versions only.
 
     Invenio-Files-REST indexes ``files_object`` by bucket, and by bucket,
@@ -249,14 +270,14 @@ def test_object_versions_are_indexed_by_bucket_and_key(app, records):
 
 
 def _attach(count):
-    def operation(files):
+    def operation(files) -> None:
         for index in range(count):
             files["new-{0}.txt".format(index)] = stream(b"%d" % index)
 
     return operation
 
 
-def test_attaching_one_by_one_costs_the_same_per_file(measure):
+def test_attaching_one_by_one_costs_the_same_per_file(measure) -> None:
     """Each file attached one by one costs the same statements, however many."""
     one, two, ten = (measure(_attach(n), sizes=(5,))[0] for n in (1, 2, 10))
     assert ten - two == 8 * (two - one), (one, two, ten)
@@ -293,7 +314,7 @@ def written_to_record_tables():
     """Collect the bytes bound to each INSERT and UPDATE on the record tables."""
     written = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany):
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
         match = _WRITE.match(statement)
         if match and match.group(1) in RECORD_TABLES:
             for values in parameters if executemany else [parameters]:
@@ -308,8 +329,11 @@ def written_to_record_tables():
 
 
 def test_rest_upload_costs_the_same_at_any_size(
-    app, records, client_for, count_statements
-):
+    app: Flask,
+    records,
+    client_for: Callable[[], IsolatedClient],
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     """One REST upload sends the same statements whatever the record holds,
     and writes at most 4 KiB to the record tables (never the record's JSON)."""
     from invenio_pidstore.providers.recordid import RecordIdProvider

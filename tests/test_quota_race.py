@@ -10,11 +10,14 @@ through gunicorn, on PostgreSQL.
 
 import os
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 from invenio_db import db
-from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
+from invenio_files_rest.models import Bucket, Location, MultipartObject, ObjectVersion
 from sqlalchemy import func, select
 
 from tests.loadtools import is_postgresql
@@ -37,7 +40,9 @@ QUOTA = 6 * MIB
 
 
 @pytest.fixture(scope="module")
-def server(app, base_config, instance_path):
+def server(
+    app: Flask, base_config: dict[str, Any], instance_path: str
+) -> Iterator[Server]:
     env = {
         "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
         "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
@@ -50,7 +55,7 @@ def server(app, base_config, instance_path):
 
 
 @pytest.fixture()
-def http(server, location):
+def http(server: Server, location: Location) -> str:
     return server.url
 
 
@@ -69,7 +74,7 @@ def at_once(requests_to_send):
     barrier = threading.Barrier(len(requests_to_send))
     responses = [None] * len(requests_to_send)
 
-    def send(index, method, url, kwargs):
+    def send(index, method, url, kwargs) -> None:
         session = requests.Session()
         barrier.wait()
         responses[index] = session.request(method, url, timeout=(10, 120), **kwargs)
@@ -124,7 +129,7 @@ def accounted(bucket_id):
     return size, files + uploads
 
 
-def check_refusals(responses):
+def check_refusals(responses) -> None:
     for response in responses:
         if response.status_code != 200:
             assert response.status_code == 400, response.text
@@ -132,7 +137,7 @@ def check_refusals(responses):
 
 
 @pytest.mark.parametrize("room_for", [1, 3])
-def test_parallel_multipart_starts_respect_the_quota(http, room_for):
+def test_parallel_multipart_starts_respect_the_quota(http: str, room_for) -> None:
     pid, bucket_id = record_with_quota(http, room_for * UPLOAD + 100)
     responses = at_once(
         [start_request(http, pid, "big{0}.bin".format(n)) for n in range(8)]
@@ -144,7 +149,7 @@ def test_parallel_multipart_starts_respect_the_quota(http, room_for):
     assert size == expected == room_for * UPLOAD
 
 
-def test_mixed_puts_and_starts_respect_the_quota(http):
+def test_mixed_puts_and_starts_respect_the_quota(http: str) -> None:
     body = os.urandom(4 * MIB)
     for _ in range(3):
         pid, bucket_id = record_with_quota(http, QUOTA)
@@ -164,7 +169,7 @@ def test_mixed_puts_and_starts_respect_the_quota(http):
         assert size == expected <= QUOTA
 
 
-def test_aborts_give_the_reservation_back(http):
+def test_aborts_give_the_reservation_back(http: str) -> None:
     pid, bucket_id = record_with_quota(http, 2 * UPLOAD)
     first = at_once([start_request(http, pid, "a{0}.bin".format(n)) for n in range(4)])
     ids = [(r.json()["key"], r.json()["id"]) for r in first if r.status_code == 200]
@@ -204,7 +209,7 @@ def test_aborts_give_the_reservation_back(http):
     assert accounted(bucket_id) == (2 * UPLOAD, 2 * UPLOAD)
 
 
-def test_parallel_writers_of_one_key_stay_in_order(http):
+def test_parallel_writers_of_one_key_stay_in_order(http: str) -> None:
     """Uploads, renames and deletes of one key at once: one head, one row.
 
     Writers of the same key wait for each other (a per-key lock), so every

@@ -9,10 +9,12 @@ HTTP (a threaded server on loopback in this process).
 import hashlib
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from inveniordm_py.client import InvenioAPI
 from inveniordm_py.files.metadata import FilesListMetadata, OutgoingStream
 
-from tests.helpers import create_record, serving, stored_record
+from tests.helpers import IsolatedClient, create_record, serving, stored_record
 
 DATA = b"depth,metres\nA,4.2\nB,7.9\n"
 
@@ -25,19 +27,19 @@ class RawStream(OutgoingStream):
     to send the stream itself, which this does.
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream) -> None:
         self._data = stream
 
 
 @pytest.fixture()
-def rdm(app, client):
+def rdm(app: Flask, client: IsolatedClient):
     """An inveniordm-py client of the test application, and a record's PID."""
     pid = create_record(client)
     with serving(app) as url:
         yield InvenioAPI(url, "token-not-checked-here"), pid
 
 
-def test_the_five_calls_of_an_invenio_rdm_client(rdm, db):
+def test_the_five_calls_of_an_invenio_rdm_client(rdm, db: SQLAlchemy) -> None:
     api, pid = rdm
     files = api.records(pid).draft.files
 

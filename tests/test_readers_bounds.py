@@ -12,14 +12,26 @@ import json
 import logging
 import os
 import zipfile
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.archives import archive, containers, zipreader, zipwriter
 from invenio_records_files_ext.records.dumpers import add_files_to_index
-from tests.helpers import create_record, init, stored_record, stream, upload
+from tests.helpers import (
+    IsolatedClient,
+    create_record,
+    init,
+    stored_record,
+    stream,
+    upload,
+)
 from tests.servers import Server
 from tests.users import as_user
 
@@ -68,7 +80,14 @@ def damaged_last_block(size=1024 * 1024):
     return bytes(data)
 
 
-def add_remote(app, client, pid, monkeypatch, key="far.zip", url=REMOTE_URL):
+def add_remote(
+    app: Flask,
+    client: IsolatedClient,
+    pid,
+    monkeypatch: pytest.MonkeyPatch,
+    key="far.zip",
+    url=REMOTE_URL,
+) -> None:
     monkeypatch.setitem(
         app.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["*.example.org"]
     )
@@ -88,7 +107,7 @@ def walk_container(fetch, url):
     return pages
 
 
-def flask_fetch(client):
+def flask_fetch(client: IsolatedClient):
     def fetch(url):
         response = client.get(url.replace("http://localhost", ""))
         assert response.status_code == 200, response.data
@@ -106,7 +125,7 @@ def http_fetch(url):
 #
 # 3. Container listings: pages, bounded by names' bytes; the cache counts bytes
 #
-def test_container_listing_pages(client, db):
+def test_container_listing_pages(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     upload(
         client,
@@ -134,7 +153,9 @@ def test_container_listing_pages(client, db):
         assert refused.json["status"] == 400
 
 
-def test_cursor_of_another_version_is_refused(client, db):
+def test_cursor_of_another_version_is_refused(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     upload(client, pid, "a.zip", zip_of(**{str(i): b"x" for i in range(5)}))
     base = "/records/{0}/files/a.zip/container".format(pid)
@@ -143,7 +164,9 @@ def test_cursor_of_another_version_is_refused(client, db):
     assert client.get(following.replace("http://localhost", "")).status_code == 400
 
 
-def test_invalid_utf8_names_are_listed_in_bounded_pages(client, db):
+def test_invalid_utf8_names_are_listed_in_bounded_pages(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     data = invalid_names_zip()
     assert upload(client, pid, "names.zip", data).status_code == 200
@@ -159,7 +182,9 @@ def test_invalid_utf8_names_are_listed_in_bounded_pages(client, db):
     assert sum(size for _, size in pages) < 20 * 1024 * 1024
 
 
-def test_a_member_name_beyond_the_limit_answers_413(app, client, db, monkeypatch):
+def test_a_member_name_beyond_the_limit_answers_413(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid = create_record(client)
     upload(client, pid, "long.zip", zip_of(**{"n" * 5000: b"x"}))
     upload(client, pid, "short.zip", zip_of(**{"n" * 100: b"x"}))
@@ -173,7 +198,9 @@ def test_a_member_name_beyond_the_limit_answers_413(app, client, db, monkeypatch
     assert client.get(base + "short.zip/container").status_code == 413
 
 
-def test_the_cache_budget_counts_bytes(app, db, location, monkeypatch):
+def test_the_cache_budget_counts_bytes(
+    app: Flask, db: SQLAlchemy, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record = Record.create({})
     long_names = {"{0:03d}".format(i) + "L" * 3000: b"x" for i in range(20)}
     short_names = {"{0:03d}".format(i): b"x" for i in range(20)}
@@ -204,7 +231,9 @@ def zipreader_source(obj):
 #
 # 4. Damage: 400 JSON before the first byte, a cut stream (logged) after
 #
-def test_damage_in_the_first_block_answers_400_json(client, db):
+def test_damage_in_the_first_block_answers_400_json(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     assert upload(client, pid, "bad.zip", damaged_first_block()).status_code == 200
     base = "/records/{0}/files/bad.zip/container".format(pid)
@@ -215,7 +244,9 @@ def test_damage_in_the_first_block_answers_400_json(client, db):
     assert response.json["status"] == 400 and "damaged" in response.json["message"]
 
 
-def test_damage_found_later_cuts_the_stream_and_is_logged(app, client, db, caplog):
+def test_damage_found_later_cuts_the_stream_and_is_logged(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, caplog: pytest.LogCaptureFixture
+) -> None:
     pid = create_record(client)
     assert upload(client, pid, "late.zip", damaged_last_block()).status_code == 200
     url = "/records/{0}/files/late.zip/container/big".format(pid)
@@ -229,7 +260,9 @@ def test_damage_found_later_cuts_the_stream_and_is_logged(app, client, db, caplo
     assert any("late.zip/big" in r.getMessage() for r in caplog.records)
 
 
-def test_archive_damaged_before_the_first_byte_answers_json(client, db):
+def test_archive_damaged_before_the_first_byte_answers_json(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     upload(client, pid, "a.txt", b"abc")
     with open(stored_record(pid).files["a.txt"].obj.file.uri, "wb") as fp:
@@ -243,7 +276,9 @@ def test_archive_damaged_before_the_first_byte_answers_json(client, db):
 #
 # 5. Remote files: left out of the archive; their containers answer 400
 #
-def test_remote_files_are_left_out_of_the_archive(app, client, db, monkeypatch):
+def test_remote_files_are_left_out_of_the_archive(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid = create_record(client)
     upload(client, pid, "here.txt", b"here")
     add_remote(app, client, pid, monkeypatch)
@@ -255,7 +290,9 @@ def test_remote_files_are_left_out_of_the_archive(app, client, db, monkeypatch):
     assert response.headers["Content-Length"] == str(len(response.data))
 
 
-def test_containers_of_remote_files_answer_400(app, client, db, monkeypatch):
+def test_containers_of_remote_files_answer_400(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid = create_record(client)
     add_remote(app, client, pid, monkeypatch)
     base = "/records/{0}/files/far.zip/container".format(pid)
@@ -269,7 +306,9 @@ def test_containers_of_remote_files_answer_400(app, client, db, monkeypatch):
 #
 # 6. The files archive's Content-Length
 #
-def test_archive_length_is_exact_and_head_gives_it(client, db):
+def test_archive_length_is_exact_and_head_gives_it(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     files = {"a.bin": os.urandom(300001), "é/ü.txt": b"accents", "empty": b"x"}
     for key, data in files.items():
@@ -288,7 +327,9 @@ def test_archive_length_is_exact_and_head_gives_it(client, db):
 
 
 @pytest.mark.parametrize("zip64_from", [1000, 2**32 - 1])
-def test_prepared_length_matches_the_bytes(app, db, location, zip64_from):
+def test_prepared_length_matches_the_bytes(
+    app: Flask, db: SQLAlchemy, location: Location, zip64_from
+) -> None:
     record = Record.create({})
     sizes = [1, 2, 999, 1000, 5000]
     record.files.update(
@@ -304,7 +345,7 @@ def test_prepared_length_matches_the_bytes(app, db, location, zip64_from):
     assert sorted(len(zipped.read(n)) for n in zipped.namelist()) == sizes
 
 
-def test_archive_length_beyond_zip64_limits():
+def test_archive_length_beyond_zip64_limits() -> None:
     """Lengths of archives beyond 4 GiB and 65,535 members, without the bytes."""
     writer = zipwriter.ZipStreamWriter(zip64_from=100)
     members = [("m{0}".format(i), 150 if i % 7 == 0 else 3) for i in range(70000)]
@@ -315,7 +356,9 @@ def test_archive_length_beyond_zip64_limits():
     assert zipwriter.archive_length(members, zip64_from=100) == total
 
 
-def test_files_changed_between_count_and_stream_cut_the_archive(app, db, location):
+def test_files_changed_between_count_and_stream_cut_the_archive(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     from invenio_records_files_ext.errors import ArchiveSizeError
 
     record = Record.create({})
@@ -339,7 +382,7 @@ RESTRICTED = {
 }
 
 
-def restricted_record(client):
+def restricted_record(client: IsolatedClient):
     pid = create_record(client, RESTRICTED)
     owner = as_user("alice")
     assert upload(client, pid, "a.txt", b"abc", **owner).status_code == 200
@@ -347,7 +390,9 @@ def restricted_record(client):
     return pid
 
 
-def test_restricted_entries_show_the_key_only(secured, db, location):
+def test_restricted_entries_show_the_key_only(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = restricted_record(secured)
     url = "/records/{0}".format(pid)
     for headers in ({}, as_user("bob")):
@@ -367,7 +412,13 @@ def test_restricted_entries_show_the_key_only(secured, db, location):
     assert shown[0]["size"] == 1
 
 
-def test_visible_fields_are_a_setting(app, secured, db, location, monkeypatch):
+def test_visible_fields_are_a_setting(
+    app: Flask,
+    secured: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = restricted_record(secured)
     monkeypatch.setitem(
         app.config, "RECORDS_FILES_RESTRICTED_VISIBLE_FIELDS", ("key", "size")
@@ -379,7 +430,9 @@ def test_visible_fields_are_a_setting(app, secured, db, location, monkeypatch):
     ]
 
 
-def test_search_documents_hold_the_restricted_view(secured, db, location):
+def test_search_documents_hold_the_restricted_view(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = restricted_record(secured)
     record = stored_record(pid)
     # Outside a request (the indexer's Celery task, Python code) the record
@@ -394,7 +447,9 @@ def test_search_documents_hold_the_restricted_view(secured, db, location):
 #
 # 8. Range as RFC 9110 reads it
 #
-def test_unknown_units_and_malformed_ranges_are_ignored(client, db):
+def test_unknown_units_and_malformed_ranges_are_ignored(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     data = bytes(range(256)) * 4
     upload(client, pid, "r.bin", data)
@@ -414,7 +469,12 @@ def test_unknown_units_and_malformed_ranges_are_ignored(client, db):
 # Through gunicorn and waitress
 #
 @pytest.fixture(scope="module", params=["gunicorn", "waitress"])
-def server(request, app, base_config, instance_path):
+def server(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    base_config: dict[str, Any],
+    instance_path: str,
+) -> Iterator[Server]:
     env = {
         "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
         "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
@@ -427,7 +487,13 @@ def server(request, app, base_config, instance_path):
 
 
 @pytest.mark.gunicorn
-def test_through_real_servers(server, app, client, db, monkeypatch):
+def test_through_real_servers(
+    server: Server,
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     http = server.url
     pid = create_record(client)
     base = "{0}/records/{1}".format(http, pid)

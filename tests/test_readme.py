@@ -14,9 +14,12 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from invenio_files_rest.models import Location
 
 from tests.servers import ROOT, free_port
 
@@ -111,7 +114,7 @@ def environment(**env):
 
 
 @contextmanager
-def running_demo(tmp_path, **env):
+def running_demo(tmp_path: Path, **env):
     """``./run-demo.sh`` started as the README says, on a free port.
 
     ``env`` adds to the environment (``VENV``, the database...). Yields the
@@ -149,7 +152,7 @@ def running_demo(tmp_path, **env):
 
 
 @pytest.fixture()
-def demo_env(tmp_path, base_config, location):
+def demo_env(tmp_path: Path, base_config: dict[str, Any], location: Location):
     """What the demo and the CLI are given: the suite's database, a storage."""
     return {
         "DEMO_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -159,7 +162,7 @@ def demo_env(tmp_path, base_config, location):
 
 
 @pytest.fixture()
-def demo(tmp_path, demo_env):
+def demo(tmp_path: Path, demo_env):
     """``./run-demo.sh`` in the test environment, on the suite's database."""
     with running_demo(tmp_path, VENV=sys.prefix, **demo_env) as url:
         yield url
@@ -177,7 +180,7 @@ def run_cli(args, env):
     )
 
 
-def test_readme_has_exactly_two_quick_start_commands():
+def test_readme_has_exactly_two_quick_start_commands() -> None:
     with open(README) as fp:
         text = fp.read()
     quick_start = text.split("Quick start")[1].split("Try the demo")[0]
@@ -185,7 +188,7 @@ def test_readme_has_exactly_two_quick_start_commands():
     assert commands == ["./run-demo.sh", "./run-tests.sh"]
 
 
-def test_readme_commands_work_on_the_demo(demo, demo_env, tmp_path):
+def test_readme_commands_work_on_the_demo(demo, demo_env, tmp_path: Path) -> None:
     commands = readme_curl_commands()
     assert len(commands) == 7
     workdir = tmp_path / "client"
@@ -241,7 +244,7 @@ def test_readme_commands_work_on_the_demo(demo, demo_env, tmp_path):
     assert "SAWarning" not in (tmp_path / "demo.log").read_text()
 
 
-def test_the_cli_works_where_run_demo_installs(tmp_path):
+def test_the_cli_works_where_run_demo_installs(tmp_path: Path) -> None:
     """A fresh ``.venv`` made by ``./run-demo.sh``: every ``flask`` command loads."""
     venv = str(tmp_path / "venv")
     instance = {"DEMO_INSTANCE_PATH": str(tmp_path / "instance")}
@@ -275,7 +278,7 @@ def test_the_cli_works_where_run_demo_installs(tmp_path):
     assert "SAWarning" not in (tmp_path / "demo.log").read_text()
 
 
-def test_the_python_snippet_runs_as_shown(tmp_path, demo_env):
+def test_the_python_snippet_runs_as_shown(tmp_path: Path, demo_env) -> None:
     snippet = readme_python_snippet()
     assert "app.app_context()" in snippet and "db.session.commit()" in snippet
     ran = subprocess.run(

@@ -10,10 +10,13 @@ import hashlib
 import os
 
 import pytest
-from invenio_files_rest.models import MultipartObject, ObjectVersion, Part
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location, MultipartObject, ObjectVersion, Part
 from invenio_pidstore.models import PersistentIdentifier
 
 from tests.helpers import (
+    IsolatedClient,
     TransactionProbe,
     create_record,
     storage_files,
@@ -24,14 +27,16 @@ from tests.helpers import (
 PART = 5 * 1024 * 1024
 
 
-def assert_json_error(response, status):
+def assert_json_error(response, status) -> None:
     assert response.status_code == status, response.data
     assert response.mimetype == "application/json"
     assert response.json["status"] == status
     assert isinstance(response.json["message"], str) and response.json["message"]
 
 
-def test_empty_body_has_a_message(client, db, location):
+def test_empty_body_has_a_message(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     response = client.put(
         "/records/{0}/files/empty.txt".format(pid),
@@ -46,7 +51,9 @@ def test_empty_body_has_a_message(client, db, location):
     assert storage_files(location.uri) == set()
 
 
-def test_chunked_body_is_refused_with_a_clear_message(client, db, location):
+def test_chunked_body_is_refused_with_a_clear_message(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     with open(os.devnull, "rb") as body:
         response = client.put(
@@ -63,7 +70,9 @@ def test_chunked_body_is_refused_with_a_clear_message(client, db, location):
     assert storage_files(location.uri) == set()
 
 
-def test_double_slash_in_key_is_a_json_400(client, db, location):
+def test_double_slash_in_key_is_a_json_400(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     for path in ("a//b.txt", "/a.txt", "a/"):
         for method in ("put", "get", "delete"):
@@ -77,7 +86,7 @@ def test_double_slash_in_key_is_a_json_400(client, db, location):
 
 
 @pytest.mark.parametrize("suffix", ["", "/", "/a.txt", "/dir/a.txt"])
-def test_options_answers_json(client, db, suffix):
+def test_options_answers_json(client: IsolatedClient, db: SQLAlchemy, suffix) -> None:
     pid = create_record(client)
     response = client.options("/records/{0}/files{1}".format(pid, suffix))
     assert response.status_code == 200
@@ -89,20 +98,22 @@ def test_options_answers_json(client, db, suffix):
         assert {"PUT", "POST", "DELETE"} <= set(methods)
 
 
-def test_options_needs_no_record(client, db):
+def test_options_needs_no_record(client: IsolatedClient, db: SQLAlchemy) -> None:
     """A CORS preflight carries no credentials: it must not need a record."""
     response = client.options("/records/999/files/a.txt")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
 
 
-def test_unknown_method_is_a_json_405(client, db):
+def test_unknown_method_is_a_json_405(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     response = client.patch("/records/{0}/files/a.txt".format(pid), data=b"x")
     assert_json_error(response, 405)
 
 
-def test_errors_without_description_get_one(client, db):
+def test_errors_without_description_get_one(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     """Invenio-Files-REST raises some errors without a description."""
     pid = create_record(client)
     response = client.post("/records/{0}/files/a.txt?uploads".format(pid))
@@ -112,7 +123,7 @@ def test_errors_without_description_get_one(client, db):
     assert response.json["message"]
 
 
-def _start(client, pid, key, size):
+def _start(client: IsolatedClient, pid, key, size):
     response = client.post(
         "/records/{0}/files/{1}?uploads&size={2}&partSize={3}".format(
             pid, key, size, PART
@@ -122,7 +133,7 @@ def _start(client, pid, key, size):
     return response.json["id"]
 
 
-def _part(client, pid, key, upload_id, number, data, md5=None):
+def _part(client: IsolatedClient, pid, key, upload_id, number, data, md5=None):
     headers = {"Content-Type": "application/octet-stream"}
     if md5 is not None:
         headers["Content-MD5"] = md5
@@ -144,7 +155,9 @@ def b64md5(data):
     ["garbage", "", "00" * 16, b64md5(b"something else")],
     ids=["garbage", "empty", "wrong-hex", "wrong-base64"],
 )
-def test_part_with_wrong_content_md5_is_refused(client, db, bad_md5):
+def test_part_with_wrong_content_md5_is_refused(
+    client: IsolatedClient, db: SQLAlchemy, bad_md5
+) -> None:
     pid = create_record(client)
     body = os.urandom(PART + 100)
     upload_id = _start(client, pid, "big.bin", len(body))
@@ -169,7 +182,9 @@ def test_part_with_wrong_content_md5_is_refused(client, db, bad_md5):
     assert client.get("/records/{0}/files/big.bin".format(pid)).data == body
 
 
-def test_resent_part_with_wrong_md5_forgets_the_earlier_part(client, db):
+def test_resent_part_with_wrong_md5_forgets_the_earlier_part(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     """The bytes of the earlier upload of the part were overwritten."""
     pid = create_record(client)
     body = os.urandom(PART + 100)
@@ -191,7 +206,9 @@ def test_resent_part_with_wrong_md5_forgets_the_earlier_part(client, db):
     assert MultipartObject.query.count() == 1
 
 
-def test_part_of_wrong_length_is_refused(client, db):
+def test_part_of_wrong_length_is_refused(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     upload_id = _start(client, pid, "big.bin", PART + 100)
     response = _part(client, pid, "big.bin", upload_id, 1, b"x" * 99)
@@ -199,13 +216,15 @@ def test_part_of_wrong_length_is_refused(client, db):
     assert Part.query.count() == 0
 
 
-def _redirect(old, new):
+def _redirect(old, new) -> None:
     PersistentIdentifier.get("recid", old).redirect(
         PersistentIdentifier.get("recid", new)
     )
 
 
-def test_redirected_pid_redirects_file_routes(client, db):
+def test_redirected_pid_redirects_file_routes(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     old, new = create_record(client), create_record(client)
     assert upload(client, new, "a.txt", b"new").status_code == 200
     _redirect(old, new)
@@ -246,7 +265,9 @@ def test_redirected_pid_redirects_file_routes(client, db):
     assert followed.data == b"new"
 
 
-def test_part_refused_before_writing_keeps_the_earlier_part(client, db):
+def test_part_refused_before_writing_keeps_the_earlier_part(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     """A part refused before any byte is written (bad Content-MD5 value,
     wrong length) leaves an earlier upload of the same part alone."""
     pid = create_record(client)
@@ -264,7 +285,9 @@ def test_part_refused_before_writing_keeps_the_earlier_part(client, db):
     assert client.get("/records/{0}/files/big.bin".format(pid)).data == body
 
 
-def test_parts_stream_with_no_transaction_open(client, db):
+def test_parts_stream_with_no_transaction_open(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     """A slow client sending a part holds no lock (on SQLite: the write lock
     of the whole database)."""
     pid = create_record(client)
@@ -283,7 +306,9 @@ def test_parts_stream_with_no_transaction_open(client, db):
     assert Part.query.count() == 1
 
 
-def test_zero_sizes_are_refused_as_invalid_not_missing(client, db):
+def test_zero_sizes_are_refused_as_invalid_not_missing(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     for query in ("size=0&partSize=5242880", "size=10&partSize=0"):
         response = client.post(
@@ -293,7 +318,9 @@ def test_zero_sizes_are_refused_as_invalid_not_missing(client, db):
         assert "Missing" not in response.json["message"], query
 
 
-def test_empty_content_md5_is_refused(client, db, location):
+def test_empty_content_md5_is_refused(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     response = upload(client, pid, "a.txt", b"abc", **{"Content-MD5": ""})
     assert_json_error(response, 400)
@@ -302,8 +329,12 @@ def test_empty_content_md5_is_refused(client, db, location):
 
 
 def test_side_doors_stay_shut_on_a_restrictive_app(
-    app, client, db, location, monkeypatch
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """OPTIONS, redirects, part uploads, legacy spellings: none skips the
     record's permissions."""
     from urllib.parse import quote

@@ -9,7 +9,10 @@ import json
 from datetime import date
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from freezegun import freeze_time
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext import signals
 from invenio_records_files_ext.access import embargo
@@ -22,7 +25,14 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.errors import InvalidAccessError
 from invenio_records_files_ext.tasks.embargo import lift_embargoes
-from tests.helpers import create_record, receiving, stored_record, stream, upload
+from tests.helpers import (
+    IsolatedClient,
+    create_record,
+    receiving,
+    stored_record,
+    stream,
+    upload,
+)
 from tests.users import Allowed, as_user
 
 RESTRICTED = {
@@ -33,7 +43,7 @@ RESTRICTED = {
 }
 
 
-def curators_too(record=None, action=None, endpoint=None):
+def curators_too(record: Record = None, action=None, endpoint=None):
     """Owners and the curator ``carol`` may read restricted files."""
     from flask_login import current_user
 
@@ -41,7 +51,7 @@ def curators_too(record=None, action=None, endpoint=None):
     return Allowed(name == "carol" or name in record.get("owners", []))
 
 
-def file_urls(client, pid):
+def file_urls(client: IsolatedClient, pid):
     bucket = str(stored_record(pid).bucket_id)
     return [
         "/records/{0}/files".format(pid),
@@ -66,7 +76,7 @@ def zip_bytes():
     return buffer.getvalue()
 
 
-def make_restricted(client, data=None):
+def make_restricted(client: IsolatedClient, data=None):
     pid = create_record(client, data or RESTRICTED)
     assert upload(client, pid, "a.txt", b"a", **as_user("alice")).status_code == 200
     assert (
@@ -75,7 +85,9 @@ def make_restricted(client, data=None):
     return pid
 
 
-def test_restricted_files_of_a_public_record(secured, db, location):
+def test_restricted_files_of_a_public_record(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = make_restricted(secured)
     # The record's metadata is public.
     assert secured.get("/records/{0}".format(pid)).status_code == 200
@@ -91,15 +103,21 @@ def test_restricted_files_of_a_public_record(secured, db, location):
     assert upload(secured, pid, "b.txt", b"b", **as_user("alice")).status_code == 200
 
 
-def test_public_files_need_only_the_record(secured, db, location):
+def test_public_files_need_only_the_record(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = make_restricted(secured, dict(RESTRICTED, access={"files": "public"}))
     assert secured.get("/records/{0}/files/a.txt".format(pid)).data == b"a"
     assert secured.get("/records/{0}/files-archive".format(pid)).status_code == 200
 
 
 def test_restricted_permission_factory_is_configurable(
-    app, secured, db, location, monkeypatch
-):
+    app: Flask,
+    secured: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = make_restricted(secured)
     url = "/records/{0}/files/a.txt".format(pid)
     assert secured.get(url, headers=as_user("carol")).status_code == 403
@@ -111,7 +129,9 @@ def test_restricted_permission_factory_is_configurable(
         assert secured.get(url, headers=as_user("bob")).status_code == 403
 
 
-def test_unknown_level_counts_as_restricted(app, db, location):
+def test_unknown_level_counts_as_restricted(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     assert not files_restricted({})
     assert not files_restricted({"access": {"files": "public"}})
     assert files_restricted({"access": {"files": "Restricted"}})
@@ -122,7 +142,9 @@ def test_unknown_level_counts_as_restricted(app, db, location):
         embargo.set_embargo(Record.create({}), "next week")
 
 
-def test_restrict_files_in_python(app, db, location):
+def test_restrict_files_in_python(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "t"})
     embargo.restrict_files(record)
     db.session.commit()
@@ -131,7 +153,9 @@ def test_restrict_files_in_python(app, db, location):
     assert record["access"]["files"] == "public"
 
 
-def test_embargo_lifted_by_the_command(app, secured, db, location):
+def test_embargo_lifted_by_the_command(
+    app: Flask, secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(secured, dict(RESTRICTED, access={"files": "public"}))
     upload(secured, pid, "a.txt", b"a", **as_user("alice"))
     record = stored_record(pid)
@@ -169,7 +193,9 @@ def test_embargo_lifted_by_the_command(app, secured, db, location):
     assert served["access"]["embargo"]["active"] is False
 
 
-def test_a_hook_can_keep_the_embargo(app, db, location):
+def test_a_hook_can_keep_the_embargo(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "t"})
     embargo.set_embargo(record, date(2020, 1, 1))
     db.session.commit()
@@ -183,7 +209,9 @@ def test_a_hook_can_keep_the_embargo(app, db, location):
     assert embargo.lift_embargo(Record.get_record(record.id), date(2019, 1, 1), True)
 
 
-def test_celery_task_lifts_due_embargoes(app, db, location):
+def test_celery_task_lifts_due_embargoes(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     due = Record.create({"title": "due"})
     later = Record.create({"title": "later"})
     embargo.set_embargo(due, "2024-05-01")
@@ -201,7 +229,9 @@ def test_celery_task_lifts_due_embargoes(app, db, location):
     assert outcome == {"lifted": [str(later.id)], "failed": []}
 
 
-def test_lift_pages_through_many_records(app, db, location, monkeypatch):
+def test_lift_pages_through_many_records(
+    app: Flask, db: SQLAlchemy, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with monkeypatch.context() as patch:
         patch.setitem(app.config, "RECORDS_FILES_EMBARGO_BATCH_SIZE", 2)
         ids = []
@@ -220,7 +250,9 @@ def test_lift_pages_through_many_records(app, db, location, monkeypatch):
         assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
 
 
-def test_record_json_access_is_plain_json(app, db, location):
+def test_record_json_access_is_plain_json(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"access": {"files": "restricted"}})
     record.files["a.txt"] = stream(b"a")
     db.session.commit()
@@ -228,8 +260,12 @@ def test_record_json_access_is_plain_json(app, db, location):
 
 
 def test_versions_open_to_readers_stay_restricted(
-    app, secured, db, location, monkeypatch
-):
+    app: Flask,
+    secured: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = make_restricted(secured)
     upload(secured, pid, "a.txt", b"a2", **as_user("alice"))
     with monkeypatch.context() as patch:

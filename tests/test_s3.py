@@ -13,10 +13,13 @@ import io
 import json
 import os
 import zipfile
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.errors import FileSizeError
-from invenio_files_rest.models import FileInstance
+from invenio_files_rest.models import FileInstance, Location
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.archives import containers, zipreader
@@ -24,7 +27,15 @@ from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.errors import ChecksumMismatchError
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.storage.reads import RandomAccess
-from tests.helpers import create_record, md5, payload, stored_record, stream, upload
+from tests.helpers import (
+    IsolatedClient,
+    create_record,
+    md5,
+    payload,
+    stored_record,
+    stream,
+    upload,
+)
 from tests.s3server import S3_TEST_PART_SIZE, http_session, object_keys
 
 pytestmark = pytest.mark.s3
@@ -46,7 +57,7 @@ def s3_key(bucket, uri):
     return uri[len(prefix) :]
 
 
-def keys_of(bucket, record):
+def keys_of(bucket, record: Record):
     """Return the S3 keys of a record's current files, by file key."""
     return {
         fileobj.key: s3_key(bucket, fileobj.obj.file.uri) for fileobj in record.files
@@ -58,13 +69,13 @@ def object_bytes(s3, bucket, key):
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def read_through_storage(record, key):
+def read_through_storage(record: Record, key):
     """Read a file's bytes through the application's storage (invenio-s3)."""
     with record.files[key].obj.file.storage().open("rb") as fp:
         return fp.read()
 
 
-def download(client, pid, key):
+def download(client: IsolatedClient, pid, key):
     """Download a file over REST, following invenio-s3's redirect to S3."""
     response = client.get("/records/{0}/files/{1}".format(pid, key))
     # invenio-s3 answers downloads with a redirect to a pre-signed URL: the
@@ -75,12 +86,12 @@ def download(client, pid, key):
     return fetched.content
 
 
-def reload(record):
+def reload(record: Record):
     """Return a fresh copy of a record from the database."""
     return Record.get_record(record.id)
 
 
-def run_verify(s3_app):
+def run_verify(s3_app: Flask):
     """Run ``flask records-files verify --all``."""
     return s3_app.test_cli_runner().invoke(records_files, ["verify", "--all"])
 
@@ -88,7 +99,9 @@ def run_verify(s3_app):
 #
 # Upload and download
 #
-def test_python_api_upload_lands_in_s3(s3_db, s3_location, s3_bucket, s3):
+def test_python_api_upload_lands_in_s3(
+    s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
+) -> None:
     data = payload(300 * 1024, "api")
     record = Record.create({"title": "api"})
     record.files["data.bin"] = stream(data)
@@ -106,7 +119,9 @@ def test_python_api_upload_lands_in_s3(s3_db, s3_location, s3_bucket, s3):
     assert read_through_storage(stored, "data.bin") == data
 
 
-def test_rest_upload_and_download(s3_client, s3_db, s3_bucket, s3):
+def test_rest_upload_and_download(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, s3_bucket: str, s3: Any
+) -> None:
     data = payload(200 * 1024, "rest")
     pid = create_record(s3_client)
     response = upload(s3_client, pid, "data.bin", data)
@@ -124,7 +139,9 @@ def test_rest_upload_and_download(s3_client, s3_db, s3_bucket, s3):
     assert md5(downloaded) == response.json["checksum"]
 
 
-def test_rest_multipart_upload(s3_client, s3_db, s3_bucket, s3):
+def test_rest_multipart_upload(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, s3_bucket: str, s3: Any
+) -> None:
     data = payload(2 * PART_SIZE + PART_SIZE // 2, "multipart")
     pid = create_record(s3_client)
     base = "/records/{0}/files/big.bin".format(pid)
@@ -159,7 +176,9 @@ def test_rest_multipart_upload(s3_client, s3_db, s3_bucket, s3):
     assert download(s3_client, pid, "big.bin") == data
 
 
-def test_aborted_or_purged_multipart_leaves_no_object(s3_client, s3_db, s3_bucket, s3):
+def test_aborted_or_purged_multipart_leaves_no_object(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, s3_bucket: str, s3: Any
+) -> None:
     pid = create_record(s3_client)
     base = "/records/{0}/files/big.bin".format(pid)
     start = "{0}?uploads&size={1}&partSize={2}".format(base, 2 * PART_SIZE, PART_SIZE)
@@ -178,7 +197,9 @@ def test_aborted_or_purged_multipart_leaves_no_object(s3_client, s3_db, s3_bucke
     assert object_keys(s3, s3_bucket) == set()
 
 
-def test_rest_delete_version_removes_object(s3_client, s3_db, s3_bucket, s3):
+def test_rest_delete_version_removes_object(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, s3_bucket: str, s3: Any
+) -> None:
     pid = create_record(s3_client)
     first = upload(s3_client, pid, "a.txt", b"first").json["version_id"]
     upload(s3_client, pid, "a.txt", b"second")
@@ -193,7 +214,9 @@ def test_rest_delete_version_removes_object(s3_client, s3_db, s3_bucket, s3):
 #
 # New versions share bytes
 #
-def test_copy_shares_s3_objects(s3_client, s3_db, s3_bucket, s3):
+def test_copy_shares_s3_objects(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, s3_bucket: str, s3: Any
+) -> None:
     old_pid, new_pid = create_record(s3_client), create_record(s3_client)
     assert upload(s3_client, old_pid, "a.txt", b"first file").status_code == 200
     assert upload(s3_client, old_pid, "b.txt", b"second file").status_code == 200
@@ -214,7 +237,7 @@ def test_copy_shares_s3_objects(s3_client, s3_db, s3_bucket, s3):
 #
 # Purge
 #
-def _two_versions(db):
+def _two_versions(db: SQLAlchemy):
     """v1 with a.txt and b.txt; v2 shares a.txt, replaces b.txt, adds c.txt."""
     v1 = Record.create({"title": "v1"})
     v1.files["a.txt"] = stream(b"shared bytes")
@@ -228,7 +251,9 @@ def _two_versions(db):
     return reload(v1), reload(v2)
 
 
-def test_purge_deletes_unshared_objects_only(s3_db, s3_location, s3_bucket, s3):
+def test_purge_deletes_unshared_objects_only(
+    s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
+) -> None:
     v1, v2 = _two_versions(s3_db)
     v1_keys, v2_keys = keys_of(s3_bucket, v1), keys_of(s3_bucket, v2)
     assert v1_keys["a.txt"] == v2_keys["a.txt"]
@@ -250,7 +275,9 @@ def test_purge_deletes_unshared_objects_only(s3_db, s3_location, s3_bucket, s3):
     assert FileInstance.query.count() == 0
 
 
-def test_rolled_back_purge_deletes_nothing(s3_app, s3_db, s3_location, s3_bucket, s3):
+def test_rolled_back_purge_deletes_nothing(
+    s3_app: Flask, s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
+) -> None:
     v1, v2 = _two_versions(s3_db)
     before = object_keys(s3, s3_bucket)
     assert len(before) == 4
@@ -269,7 +296,9 @@ def test_rolled_back_purge_deletes_nothing(s3_app, s3_db, s3_location, s3_bucket
 #
 # Verify
 #
-def test_verify_clean_corrupted_and_missing(s3_app, s3_db, s3_location, s3_bucket, s3):
+def test_verify_clean_corrupted_and_missing(
+    s3_app: Flask, s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
+) -> None:
     record = Record.create({"title": "verify"})
     record.files["good.txt"] = stream(b"good bytes")
     record.files["corrupt.txt"] = stream(b"intact bytes")
@@ -319,7 +348,9 @@ def test_verify_clean_corrupted_and_missing(s3_app, s3_db, s3_location, s3_bucke
 #
 # Failed uploads leave nothing behind
 #
-def test_rest_content_md5_mismatch_leaves_no_object(s3_client, s3_db, s3_bucket, s3):
+def test_rest_content_md5_mismatch_leaves_no_object(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, s3_bucket: str, s3: Any
+) -> None:
     pid = create_record(s3_client)
     wrong = base64.b64encode(hashlib.md5(b"something else").digest()).decode()
     response = upload(s3_client, pid, "a.txt", b"the body", **{"Content-MD5": wrong})
@@ -329,7 +360,9 @@ def test_rest_content_md5_mismatch_leaves_no_object(s3_client, s3_db, s3_bucket,
     assert stored_record(pid).files.keys == []
 
 
-def test_api_content_md5_mismatch_leaves_no_object(s3_db, s3_location, s3_bucket, s3):
+def test_api_content_md5_mismatch_leaves_no_object(
+    s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
+) -> None:
     record = Record.create({"title": "md5"})
     s3_db.session.commit()
     with pytest.raises(ChecksumMismatchError):
@@ -341,7 +374,9 @@ def test_api_content_md5_mismatch_leaves_no_object(s3_db, s3_location, s3_bucket
     assert object_keys(s3, s3_bucket) == set()
 
 
-def test_rolled_back_upload_leaves_no_object(s3_db, s3_location, s3_bucket, s3):
+def test_rolled_back_upload_leaves_no_object(
+    s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
+) -> None:
     record = Record.create({"title": "rollback"})
     s3_db.session.commit()
     record.files["a.txt"] = stream(b"never committed")
@@ -354,14 +389,14 @@ def test_rolled_back_upload_leaves_no_object(s3_db, s3_location, s3_bucket, s3):
 
 
 @pytest.fixture()
-def s3_limits(s3_app, monkeypatch):
+def s3_limits(s3_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """A 1 MiB file size limit on new buckets of the S3 application."""
     monkeypatch.setitem(s3_app.config, "RECORDS_FILES_BUCKET_MAX_FILE_SIZE", MiB)
 
 
 def test_upload_over_limit_leaves_no_object(
-    s3_db, s3_location, s3_bucket, s3, s3_limits
-):
+    s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any, s3_limits: None
+) -> None:
     record = Record.create({"title": "limit"})
     s3_db.session.commit()
     # No size announced: the limit is only hit while the bytes stream to S3,
@@ -377,7 +412,9 @@ def test_upload_over_limit_leaves_no_object(
 #
 # Garbage collection
 #
-def test_gc_removes_unused_bucket_objects(s3_app, s3_db, s3_location, s3_bucket, s3):
+def test_gc_removes_unused_bucket_objects(
+    s3_app: Flask, s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
+) -> None:
     kept = Record.create({"title": "kept"})
     kept.files["a.txt"] = stream(b"shared")
     s3_db.session.commit()
@@ -410,7 +447,7 @@ def big_zip(members=60, size=200 * 1024):
     return buffer.getvalue()
 
 
-def test_archive_from_s3(s3_client, s3_db):
+def test_archive_from_s3(s3_client: IsolatedClient, s3_db: SQLAlchemy) -> None:
     pid = create_record(s3_client)
     files = {"a.bin": os.urandom(700 * 1024), "b.txt": b"bee"}
     for key, data in files.items():
@@ -423,7 +460,9 @@ def test_archive_from_s3(s3_client, s3_db):
     assert {name: zipped.read(name) for name in zipped.namelist()} == files
 
 
-def test_range_through_the_s3_redirect(s3_client, s3_db):
+def test_range_through_the_s3_redirect(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy
+) -> None:
     pid = create_record(s3_client)
     data = os.urandom(100 * 1024)
     upload(s3_client, pid, "r.bin", data)
@@ -450,7 +489,9 @@ def test_range_through_the_s3_redirect(s3_client, s3_db):
     assert refused.status_code == 416
 
 
-def test_containers_on_s3_read_only_what_they_need(s3_client, s3_db, s3_app):
+def test_containers_on_s3_read_only_what_they_need(
+    s3_client: IsolatedClient, s3_db: SQLAlchemy, s3_app: Flask
+) -> None:
     containers.cache.clear()
     pid = create_record(s3_client)
     data = big_zip()
@@ -476,7 +517,7 @@ def test_containers_on_s3_read_only_what_they_need(s3_client, s3_db, s3_app):
     containers.cache.clear()
 
 
-def test_processors_read_from_s3(s3_db, s3_location):
+def test_processors_read_from_s3(s3_db: SQLAlchemy, s3_location: Location) -> None:
     record = Record.create({})
     record.files["z.zip"] = stream(big_zip(members=3, size=10))
     s3_db.session.commit()

@@ -9,9 +9,11 @@ makes a session the old per-session registration missed.
 
 import os
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import InvenioDB
 from invenio_db import db as db_
 from invenio_files_rest import InvenioFilesREST
@@ -33,10 +35,10 @@ def row_keys(bucket_id, session=None):
     return [row.key for row in queries.iterate_rows(bucket_id, session=session)]
 
 
-def refused_upload(record, key):
+def refused_upload(record: Record, key):
     """Store a file that a hook refuses; return the exception raised."""
 
-    def refuse(sender, record, file):
+    def refuse(sender, record: Record, file) -> None:
         raise ValueError("refused")
 
     signals.file_added.connect(refuse)
@@ -48,14 +50,14 @@ def refused_upload(record, key):
     return raised.value
 
 
-def test_listeners_are_on_the_session_class(app):
+def test_listeners_are_on_the_session_class(app: Flask) -> None:
     assert ledger.is_installed()
     assert event.contains(Session, "after_flush", sync._watch)
     assert not hasattr(hooks, "_registered")
     assert sync.watches(app)
 
 
-def test_a_session_made_after_init_app(db, location):
+def test_a_session_made_after_init_app(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "t"})
     record.files["a.txt"] = BytesIO(b"a")
     db.session.commit()
@@ -72,7 +74,7 @@ def test_a_session_made_after_init_app(db, location):
     assert Record.get_record(record.id).files.keys == ["a.txt", "b.txt"]
 
 
-def test_db_session_replaced(db, location):
+def test_db_session_replaced(db: SQLAlchemy, location: Location) -> None:
     original = db_.session
     db_.session = db_._make_scoped_session({})
     try:
@@ -91,7 +93,9 @@ def test_db_session_replaced(db, location):
         db_.session = original
 
 
-def test_a_harness_session_in_an_outer_transaction(db, location):
+def test_a_harness_session_in_an_outer_transaction(
+    db: SQLAlchemy, location: Location
+) -> None:
     """What pytest-invenio's ``db`` fixture does (tests_invenio/ uses it for real)."""
     original = db_.session
     connection = db_.engine.connect()
@@ -117,7 +121,7 @@ def test_a_harness_session_in_an_outer_transaction(db, location):
 
 
 @pytest.fixture()
-def files_only_app(tmp_path):
+def files_only_app(tmp_path: Path):
     """A second application in the process, without this package or its tables."""
     other = Flask("files-only", instance_path=str(tmp_path))
     other.config.update(
@@ -139,7 +143,9 @@ def files_only_app(tmp_path):
         db_.engine.dispose()
 
 
-def test_two_applications_in_one_process(app, files_only_app, location):
+def test_two_applications_in_one_process(
+    app: Flask, files_only_app, location: Location
+) -> None:
     assert not sync.watches(files_only_app)
     with files_only_app.app_context():
         bucket = Bucket.create()
@@ -158,7 +164,9 @@ def test_two_applications_in_one_process(app, files_only_app, location):
 
 
 @pytest.fixture()
-def app_without_extension(app, database_uri, tmp_path, location):
+def app_without_extension(
+    app: Flask, database_uri: str, tmp_path: Path, location: Location
+):
     """An application on the test database that never initialises the extension."""
     bare = Flask("no-extension", instance_path=str(tmp_path))
     bare.config.update(
@@ -176,7 +184,9 @@ def app_without_extension(app, database_uri, tmp_path, location):
         db_.engine.dispose()
 
 
-def test_record_api_without_the_extension(app_without_extension, location):
+def test_record_api_without_the_extension(
+    app_without_extension, location: Location
+) -> None:
     assert not sync.watches(app_without_extension)
     record = Record.create({"title": "t"})
     # The first record of the application enabled the hooks for it.
@@ -196,8 +206,8 @@ def test_record_api_without_the_extension(app_without_extension, location):
 
 
 def test_without_the_extension_writes_before_the_first_record_are_missed(
-    app, app_without_extension, location
-):
+    app: Flask, app_without_extension, location: Location
+) -> None:
     """What upgrade.rst says: repair what was written before the first record."""
     with app.app_context():
         record = Record.create({"title": "made elsewhere"})
@@ -214,7 +224,9 @@ def test_without_the_extension_writes_before_the_first_record_are_missed(
     assert Record.get_record(record_id).files.keys == ["early.txt"]
 
 
-def test_record_shows_files_written_after_it_was_read(db, location):
+def test_record_shows_files_written_after_it_was_read(
+    db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "t"})
     db.session.commit()
     record = Record.get_record(record.id)
@@ -227,7 +239,9 @@ def test_record_shows_files_written_after_it_was_read(db, location):
     db.session.commit()
 
 
-def test_listeners_cost_no_statement_where_nothing_is_noted(db, location):
+def test_listeners_cost_no_statement_where_nothing_is_noted(
+    db: SQLAlchemy, location: Location
+) -> None:
     uri = os.path.join(location.uri, "p")
     with counting_statements() as counter:
         db.session.add(Location(name="plain", uri=uri))

@@ -15,10 +15,12 @@ from public records, anonymous and other users against Files-REST's routes.
 from __future__ import annotations
 
 import runpy
+from collections.abc import Iterator
 
 import pytest
 import requests
 
+from tests.helpers import IsolatedClient
 from tests.servers import Server, free_port
 from tests.site import (
     PASSWORD,
@@ -84,7 +86,7 @@ OCTETS = {"Content-Type": "application/octet-stream"}
 
 
 @pytest.fixture(scope="module")
-def site(database_uri, tmp_path_factory):
+def site(database_uri: str, tmp_path_factory: pytest.TempPathFactory):
     with built_site(database_uri, str(tmp_path_factory.mktemp("site"))) as built:
         yield built
 
@@ -102,7 +104,7 @@ def expected(scenario, person, action):
     return 401 if person == "anonymous" else 403
 
 
-def log_in(client, person):
+def log_in(client: IsolatedClient, person):
     if person != "anonymous":
         response = client.post(
             "/login", data={"email": email(person), "password": PASSWORD}
@@ -111,7 +113,7 @@ def log_in(client, person):
     return client
 
 
-def attempt(client, base, record: SiteRecord, person, route):
+def attempt(client: IsolatedClient, base, record: SiteRecord, person, route):
     """Try every action on one route; return the statuses and the refusals."""
     calls = {
         "upload": lambda: client.put(
@@ -137,7 +139,7 @@ def attempt(client, base, record: SiteRecord, person, route):
     return statuses, refusals
 
 
-def print_table(rows):
+def print_table(rows) -> None:
     header = ["settings", "user", "route"] + list(ACTIONS)
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(3)]
     print()
@@ -147,7 +149,7 @@ def print_table(rows):
         print(" | ".join(cells))
 
 
-def test_permission_table(site):
+def test_permission_table(site) -> None:
     rows, wrong = [], []
     for scenario, settings in SCENARIOS.items():
         app = site.create_api(**settings)
@@ -177,7 +179,7 @@ def test_permission_table(site):
     assert wrong == []
 
 
-def test_search_cluster_is_not_needed(site):
+def test_search_cluster_is_not_needed(site) -> None:
     """Stock read permission (a search query) is answered from the database."""
     app = site.create_api(**SCENARIOS["stock"])
     record = create_record(app, [site.user_ids["owner"]])
@@ -187,7 +189,7 @@ def test_search_cluster_is_not_needed(site):
     assert [item["key"] for item in listing.json["contents"]] == ["data.txt"]
 
 
-def test_links_use_the_site_api_url(site):
+def test_links_use_the_site_api_url(site) -> None:
     app = site.create_api()
     record = create_record(app, [site.user_ids["owner"]])
     client = app.test_client()
@@ -201,7 +203,7 @@ def test_links_use_the_site_api_url(site):
     assert from_files_rest["links"]["self"] == files
 
 
-def test_owners_write_through_the_library(site):
+def test_owners_write_through_the_library(site) -> None:
     """An owner's upload through Files-REST's route lands in the record."""
     app = site.create_api()
     record = create_record(app, [site.user_ids["owner"]])
@@ -217,7 +219,7 @@ def test_owners_write_through_the_library(site):
 # An attacker against a real server
 #
 @pytest.fixture(scope="module")
-def server(site, tmp_path_factory):
+def server(site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     # The server opens Files-REST's factory, as sites did to make uploads
     # work: records must protect their buckets anyway.
@@ -249,14 +251,14 @@ def session_of(server, person):
     return session
 
 
-def refused(response, status):
+def refused(response, status) -> None:
     assert response.status_code == status, (response.status_code, response.text)
     assert response.json()["status"] == status
     assert response.json()["message"]
 
 
 @pytest.mark.gunicorn
-def test_attacker_through_gunicorn(site, server):
+def test_attacker_through_gunicorn(site, server: Server) -> None:
     app = site.create_api()
     record = create_record(app, [site.user_ids["owner"]])
     api = server.url + "/api"
@@ -329,7 +331,7 @@ def test_attacker_through_gunicorn(site, server):
 
 
 @pytest.mark.gunicorn
-def test_locked_files_refuse_writes_through_gunicorn(site, server):
+def test_locked_files_refuse_writes_through_gunicorn(site, server: Server) -> None:
     app = site.create_api()
     record = create_record(app, [site.user_ids["owner"]])
     from invenio_db import db
@@ -348,7 +350,7 @@ def test_locked_files_refuse_writes_through_gunicorn(site, server):
     assert owner.get(files + "/data.txt").content == b"data"
 
 
-def test_installed_when_the_app_is_built(site):
+def test_installed_when_the_app_is_built(site) -> None:
     """Invenio-Base's finalize hook wraps Files-REST before any request."""
     from invenio_records_files_ext.access.decisions import FilesRestPermissionFactory
 

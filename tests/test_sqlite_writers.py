@@ -15,6 +15,7 @@ rest of the suite runs on.
 import hashlib
 import threading
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,7 +29,7 @@ WRITES_PER_CLIENT = 15
 
 
 @pytest.fixture()
-def sqlite_demo(tmp_path):
+def sqlite_demo(tmp_path: Path):
     """The demo under gunicorn (2 workers) on a fresh SQLite database."""
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -44,7 +45,7 @@ def sqlite_demo(tmp_path):
         server.stop()
 
 
-def _writer(base, pid, index, outcomes, lock):
+def _writer(base, pid, index, outcomes, lock) -> None:
     session = requests.Session()
     for number in range(WRITES_PER_CLIENT):
         if number % 3 == 0:
@@ -68,7 +69,7 @@ def _writer(base, pid, index, outcomes, lock):
             outcomes.append((kind, number, response.status_code, response.text[:300]))
 
 
-def test_concurrent_writers_to_different_records_never_fail(sqlite_demo):
+def test_concurrent_writers_to_different_records_never_fail(sqlite_demo) -> None:
     base = sqlite_demo.url
     pids = []
     for index in range(CLIENTS):

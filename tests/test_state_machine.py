@@ -10,6 +10,7 @@ record's order, each with its metadata and the right content.
 import hashlib
 
 import pytest
+from flask_sqlalchemy import SQLAlchemy
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -24,7 +25,7 @@ from invenio_files_rest.models import ObjectVersion
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import FileKeyExistsError, InvalidMetadataError
 from invenio_records_files_ext.files.entries import user_metadata
-from tests.helpers import stream
+from tests.helpers import IsolatedClient, stream
 
 KEYS = st.sampled_from(["a.txt", "b.txt", "dir/c.txt", "d e.txt", "été.txt", "f"])
 CONTENT = st.binary(min_size=0, max_size=64)
@@ -40,7 +41,7 @@ class FilesOfARecord(RuleBasedStateMachine):
     client = None
     db = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         """Start from a new record without files."""
         super().__init__()
         self.record_id = None
@@ -58,24 +59,24 @@ class FilesOfARecord(RuleBasedStateMachine):
     def _files(self):
         return Record.get_record(self.record_id).files
 
-    def _commit(self):
+    def _commit(self) -> None:
         self.db.session.commit()
 
-    def _stored(self, key, data):
+    def _stored(self, key, data) -> None:
         """Model: ``key`` now holds ``data`` (a new file goes last)."""
         if key not in self.content:
             self.order.append(key)
             self.metadata[key] = {}
         self.content[key] = data
 
-    def _deleted(self, key):
+    def _deleted(self, key) -> None:
         """Model: ``key`` is gone."""
         self.order.remove(key)
         del self.content[key], self.metadata[key]
 
     # Python API
     @rule(key=KEYS, data=CONTENT)
-    def put(self, key, data):
+    def put(self, key, data) -> None:
         files = self._files()
         files[key] = stream(data)
         self._commit()
@@ -83,7 +84,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
-    def delete(self, data):
+    def delete(self, data) -> None:
         key = data.draw(st.sampled_from(self.order))
         files = self._files()
         del files[key]
@@ -92,7 +93,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data(), new_key=KEYS)
-    def rename(self, data, new_key):
+    def rename(self, data, new_key) -> None:
         old_key = data.draw(st.sampled_from(self.order))
         files = self._files()
         if new_key == old_key:
@@ -110,7 +111,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
-    def sort(self, data):
+    def sort(self, data) -> None:
         chosen = data.draw(st.lists(st.sampled_from(self.order), unique=True))
         files = self._files()
         files.sort_by(*chosen)
@@ -119,7 +120,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data(), name=METADATA_NAMES, value=METADATA_VALUES)
-    def set_metadata(self, data, name, value):
+    def set_metadata(self, data, name, value) -> None:
         key = data.draw(st.sampled_from(self.order))
         files = self._files()
         if isinstance(value, str) and "\x00" in value:
@@ -134,7 +135,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     # REST
     @rule(key=KEYS, data=CONTENT)
-    def rest_upload(self, key, data):
+    def rest_upload(self, key, data) -> None:
         from urllib.parse import quote
 
         response = self.client.put(
@@ -151,7 +152,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
-    def rest_delete(self, data):
+    def rest_delete(self, data) -> None:
         from urllib.parse import quote
 
         key = data.draw(st.sampled_from(self.order))
@@ -162,7 +163,7 @@ class FilesOfARecord(RuleBasedStateMachine):
         self._deleted(key)
 
     @invariant()
-    def files_tell_the_truth(self):
+    def files_tell_the_truth(self) -> None:
         self.db.session.rollback()
         record = Record.get_record(self.record_id)
         entries = record.get("_files", [])
@@ -180,7 +181,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
-def test_files_always_tell_the_truth(client, db):
+def test_files_always_tell_the_truth(client: IsolatedClient, db: SQLAlchemy) -> None:
     FilesOfARecord.client = client
     FilesOfARecord.db = db
     run_state_machine_as_test(

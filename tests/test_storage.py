@@ -4,12 +4,15 @@ import hashlib
 import os
 import threading
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.errors import FileSizeError, UnexpectedFileSizeError
 from invenio_files_rest.limiters import FileSizeLimit
 
+from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.storage import writeback, writeloop
 from invenio_records_files_ext.storage import writes as storage_module
 from invenio_records_files_ext.storage.writes import HashingPyFSFileStorage
@@ -19,7 +22,7 @@ from tests.pagecache import cachestat
 class CountingReader:
     """A stream that records the sizes it is asked for."""
 
-    def __init__(self, data):
+    def __init__(self, data) -> None:
         self.stream = BytesIO(data)
         self.requests = []
 
@@ -31,7 +34,7 @@ class CountingReader:
 class ReadOnly:
     """A stream with ``read`` only, as gunicorn's request body."""
 
-    def __init__(self, data):
+    def __init__(self, data) -> None:
         self.stream = BytesIO(data)
 
     def read(self, size=-1):
@@ -40,7 +43,7 @@ class ReadOnly:
 
 @pytest.mark.parametrize("kind", [BytesIO, ReadOnly])
 @pytest.mark.parametrize("size", [0, 1, 1000, 3 * 65536, 7 * 65536 + 17])
-def test_hashing_storage_writes_and_hashes(tmp_path, size, kind):
+def test_hashing_storage_writes_and_hashes(tmp_path: Path, size, kind) -> None:
     data = os.urandom(size)
     storage = HashingPyFSFileStorage(str(tmp_path / "f" / "data"))
     progress = []
@@ -72,7 +75,7 @@ def _threads_during_save(storage, data, chunk_size):
     return seen
 
 
-def test_one_chunk_is_hashed_without_a_thread(tmp_path):
+def test_one_chunk_is_hashed_without_a_thread(tmp_path: Path) -> None:
     """Most files fit in one chunk: starting a thread would cost more."""
     storage = HashingPyFSFileStorage(str(tmp_path / "a" / "data"))
     assert set(_threads_during_save(storage, b"x" * 100, 100)) == {0}
@@ -83,7 +86,7 @@ def test_one_chunk_is_hashed_without_a_thread(tmp_path):
     assert _loop_threads() == []
 
 
-def test_hashing_thread_ends_when_the_write_fails(tmp_path):
+def test_hashing_thread_ends_when_the_write_fails(tmp_path: Path) -> None:
     before = len(_loop_threads())
     storage = HashingPyFSFileStorage(str(tmp_path / "f" / "data"))
     with pytest.raises(FileSizeError):
@@ -95,7 +98,7 @@ def test_hashing_thread_ends_when_the_write_fails(tmp_path):
     assert len(_loop_threads()) == before
 
 
-def test_hashing_storage_limits(tmp_path):
+def test_hashing_storage_limits(tmp_path: Path) -> None:
     storage = HashingPyFSFileStorage(str(tmp_path / "f" / "data"))
     with pytest.raises(FileSizeError) as error:
         storage.save(
@@ -109,7 +112,9 @@ def test_hashing_storage_limits(tmp_path):
         storage.save(BytesIO(b"x" * 30), size=20)
 
 
-def test_uploads_are_read_in_configured_chunks(app, record, db, monkeypatch):
+def test_uploads_are_read_in_configured_chunks(
+    app: Flask, record: Record, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reader = CountingReader(os.urandom(1000))
     monkeypatch.setitem(app.config, "RECORDS_FILES_UPLOAD_CHUNK_SIZE", 300)
     record.files.put("a.bin", reader)
@@ -125,7 +130,7 @@ class TwoChecksums(HashingPyFSFileStorage):
 
 
 @pytest.mark.parametrize("size", [10, 5 * 65536 + 3])
-def test_several_algorithms_in_one_read(tmp_path, size):
+def test_several_algorithms_in_one_read(tmp_path: Path, size) -> None:
     data = os.urandom(size)
     reader = CountingReader(data)
     storage = TwoChecksums(str(tmp_path / "f" / "data"))
@@ -144,7 +149,7 @@ def test_several_algorithms_in_one_read(tmp_path, size):
 class RecordingBuffers(BytesIO):
     """A file that notes the buffers it is asked to read into."""
 
-    def __init__(self, data):
+    def __init__(self, data) -> None:
         super().__init__(data)
         self.buffers = set()
 
@@ -153,7 +158,7 @@ class RecordingBuffers(BytesIO):
         return super().readinto(buffer)
 
 
-def test_buffers_are_reused(tmp_path):
+def test_buffers_are_reused(tmp_path: Path) -> None:
     data = os.urandom(40 * 4096)
     source = RecordingBuffers(data)
     storage = HashingPyFSFileStorage(str(tmp_path / "f" / "data"))
@@ -162,7 +167,7 @@ def test_buffers_are_reused(tmp_path):
     assert len(source.buffers) == writeloop.DEPTH + 1
 
 
-def test_saved_bytes_are_on_disk_when_save_returns(tmp_path):
+def test_saved_bytes_are_on_disk_when_save_returns(tmp_path: Path) -> None:
     data = os.urandom(3 * 1024 * 1024)
     path = tmp_path / "a" / "b" / "data"
     storage = HashingPyFSFileStorage(str(path))
@@ -171,7 +176,7 @@ def test_saved_bytes_are_on_disk_when_save_returns(tmp_path):
     assert path.read_bytes() == data
 
 
-def test_initialized_file_is_on_disk(tmp_path):
+def test_initialized_file_is_on_disk(tmp_path: Path) -> None:
     path = tmp_path / "x" / "data"
     storage = HashingPyFSFileStorage(str(path))
     storage.initialize(size=1000)
@@ -181,7 +186,7 @@ def test_initialized_file_is_on_disk(tmp_path):
     assert path.read_bytes() == b"\0" * 500 + b"y" * 300 + b"\0" * 200
 
 
-def test_fsync_can_be_turned_off(tmp_path):
+def test_fsync_can_be_turned_off(tmp_path: Path) -> None:
     """The negative control: without the flush, the bytes are still dirty."""
     bare = Flask("throwaway")
     bare.config["RECORDS_FILES_FSYNC"] = False
@@ -191,7 +196,7 @@ def test_fsync_can_be_turned_off(tmp_path):
     assert cachestat(path).dirty > 0
 
 
-def test_long_writes_leave_little_in_the_page_cache(tmp_path):
+def test_long_writes_leave_little_in_the_page_cache(tmp_path: Path) -> None:
     size = 6 * writeback.WINDOW
     path = tmp_path / "f" / "data"
     block = os.urandom(1024 * 1024)
@@ -203,7 +208,7 @@ def test_long_writes_leave_little_in_the_page_cache(tmp_path):
     assert stat.cached * 4096 <= 3 * writeback.WINDOW, stat
 
 
-def test_directories_to_flush(tmp_path):
+def test_directories_to_flush(tmp_path: Path) -> None:
     existing = tmp_path / "root"
     existing.mkdir()
     path = existing / "ab" / "cd" / "data"
@@ -216,7 +221,7 @@ def test_directories_to_flush(tmp_path):
     assert writeback.entries_to_sync(str(path)) == [str(existing / "ab" / "cd")]
 
 
-def test_a_failed_flush_fails_the_write():
+def test_a_failed_flush_fails_the_write() -> None:
     """fdatasync() of a pipe fails (EINVAL): the error reaches the caller."""
     read_end, write_end = os.pipe()
     try:
@@ -232,7 +237,7 @@ def test_a_failed_flush_fails_the_write():
         os.close(write_end)
 
 
-def test_install_replaces_only_the_default_local_factory():
+def test_install_replaces_only_the_default_local_factory() -> None:
     bare = Flask("factories")
     bare.config["FILES_REST_STORAGE_FACTORY"] = (
         storage_module.FILES_REST_DEFAULT_FACTORY
@@ -249,7 +254,7 @@ def test_install_replaces_only_the_default_local_factory():
     )
 
 
-def test_checksum_reads_behind_the_page_cache(tmp_path):
+def test_checksum_reads_behind_the_page_cache(tmp_path: Path) -> None:
     """A file read back to checksum it (multipart commit) is not left cached."""
     path = tmp_path / "f" / "data"
     path.parent.mkdir()

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.httpserver import SourceServer
+
 TESTS = Path(__file__).resolve().parent
 
 FORBIDDEN_HINT = (
@@ -108,7 +110,7 @@ def _modules(pattern):
 
 
 @pytest.mark.parametrize("path", _modules("test_*.py"), ids=lambda path: path.name)
-def test_test_modules_do_not_import_each_other(path):
+def test_test_modules_do_not_import_each_other(path) -> None:
     found = imported_test_modules(path)
     assert not found, "{0} imports {1}: {2}".format(
         path.name, ", ".join(found), FORBIDDEN_HINT
@@ -118,7 +120,7 @@ def test_test_modules_do_not_import_each_other(path):
 @pytest.mark.parametrize(
     "name", ["helpers.py", "app.py", "loadtools.py", "servers.py", "users.py"]
 )
-def test_support_modules_do_not_import_conftest_or_tests(name):
+def test_support_modules_do_not_import_conftest_or_tests(name) -> None:
     found = imported_test_modules(TESTS / name)
     assert not found, "{0} imports {1}: {2}".format(
         name, ", ".join(found), FORBIDDEN_HINT
@@ -130,7 +132,7 @@ def test_support_modules_do_not_import_conftest_or_tests(name):
     _modules("test_*.py") + [TESTS / "conftest.py", TESTS / "helpers.py"],
     ids=lambda path: path.name,
 )
-def test_shared_applications_are_configured_through_monkeypatch(path):
+def test_shared_applications_are_configured_through_monkeypatch(path) -> None:
     lines = config_writes(path)
     assert not lines, (
         "{0} changes a shared application's config on line(s) {1}: use "
@@ -154,13 +156,15 @@ def test_shared_applications_are_configured_through_monkeypatch(path):
         ("value = app.config['A']", []),
     ],
 )
-def test_the_config_check_finds_every_spelling(tmp_path, source, lines):
+def test_the_config_check_finds_every_spelling(
+    tmp_path: Path, source: SourceServer, lines
+) -> None:
     path = tmp_path / "test_example.py"
     path.write_text(source)
     assert config_writes(path) == lines
 
 
-def test_conftest_defines_fixtures_and_hooks_only():
+def test_conftest_defines_fixtures_and_hooks_only() -> None:
     tree = ast.parse((TESTS / "conftest.py").read_text(encoding="utf-8"))
     plain = []
     for node in tree.body:
@@ -190,7 +194,9 @@ def test_conftest_defines_fixtures_and_hooks_only():
         ("from examples.test_data import x", []),
     ],
 )
-def test_the_check_finds_every_spelling(tmp_path, source, found):
+def test_the_check_finds_every_spelling(
+    tmp_path: Path, source: SourceServer, found
+) -> None:
     path = tmp_path / "test_example.py"
     path.write_text(source)
     assert imported_test_modules(path) == found

@@ -4,9 +4,13 @@ import io
 import json
 import zipfile
 
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
+
 from invenio_records_files_ext import signals
 from tests.helpers import (
     JSON,
+    IsolatedClient,
     assert_refused,
     bucket_of,
     commit,
@@ -22,7 +26,9 @@ from tests.helpers import (
 from tests.users import as_user
 
 
-def test_permissions_decide_every_step(secured, db, location):
+def test_permissions_decide_every_step(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(secured, {"title": "private", "owners": ["alice"]})
     body = json.dumps([{"key": "a.txt"}])
     url = files_url(pid)
@@ -47,7 +53,9 @@ def test_permissions_decide_every_step(secured, db, location):
     assert secured.get(content, headers=as_user("alice")).data == b"abc"
 
 
-def test_pending_files_stay_hidden_on_files_rest_routes(client, db, location):
+def test_pending_files_stay_hidden_on_files_rest_routes(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "p.txt"}])
     put_content(client, pid, "p.txt", b"secret")
@@ -62,7 +70,9 @@ def test_pending_files_stay_hidden_on_files_rest_routes(client, db, location):
     assert stored_record(pid).files.keys == []
 
 
-def test_hooks_fire_once_on_completion(client, db, location):
+def test_hooks_fire_once_on_completion(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     with receiving(signals.file_added) as added:
         init(client, pid, [{"key": "h.txt"}])
@@ -74,7 +84,9 @@ def test_hooks_fire_once_on_completion(client, db, location):
         assert len(added) == 1
 
 
-def test_hook_veto_keeps_the_file_pending(client, db, location):
+def test_hook_veto_keeps_the_file_pending(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "v.txt"}])
     put_content(client, pid, "v.txt", b"veto")
@@ -89,7 +101,9 @@ def test_hook_veto_keeps_the_file_pending(client, db, location):
     assert commit(client, pid, "v.txt").json["status"] == "completed"
 
 
-def test_locked_files_refuse_every_step(client, db, location):
+def test_locked_files_refuse_every_step(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "l.txt"}])
     put_content(client, pid, "l.txt", b"lock")
@@ -109,7 +123,9 @@ def test_locked_files_refuse_every_step(client, db, location):
     assert commit(client, pid, "l.txt").status_code == 200
 
 
-def test_pending_files_stay_out_of_the_archive(client, db, location):
+def test_pending_files_stay_out_of_the_archive(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     upload(client, pid, "done.txt", b"done")
     assert init(client, pid, [{"key": "later.txt"}]).status_code == 201
@@ -119,7 +135,9 @@ def test_pending_files_stay_out_of_the_archive(client, db, location):
     assert names == ["done.txt"]
 
 
-def test_restricted_files_restrict_the_three_step_routes(secured, db, location):
+def test_restricted_files_restrict_the_three_step_routes(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(
         secured,
         {"public": True, "owners": ["alice"], "access": {"files": "restricted"}},

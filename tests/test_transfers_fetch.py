@@ -4,11 +4,15 @@ import hashlib
 import json
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext.errors import TransferFailedError
 from invenio_records_files_ext.models import FileTransfer
 from invenio_records_files_ext.transfers.fetching import FetchLimits, open_url
 from tests.helpers import (
+    IsolatedClient,
     create_record,
     fetch_entry,
     files_url,
@@ -16,12 +20,15 @@ from tests.helpers import (
     storage_files,
     stored_record,
 )
+from tests.httpserver import SourceServer
 
 DATA = bytes(range(256)) * 40
 MD5 = "md5:" + hashlib.md5(DATA).hexdigest()
 
 
-def test_fetch_completes_the_file(client, db, fetching):
+def test_fetch_completes_the_file(
+    client: IsolatedClient, db: SQLAlchemy, fetching: SourceServer
+) -> None:
     pid = create_record(client)
     url = fetching.add("ok.bin", DATA)
     response = init(client, pid, [fetch_entry(url, size=len(DATA), checksum=MD5)])
@@ -42,7 +49,9 @@ def test_fetch_completes_the_file(client, db, fetching):
     assert db.session.query(FileTransfer).count() == 0
 
 
-def test_fetch_follows_allowed_redirects(client, db, fetching):
+def test_fetch_follows_allowed_redirects(
+    client: IsolatedClient, db: SQLAlchemy, fetching: SourceServer
+) -> None:
     pid = create_record(client)
     target = fetching.add("moved.bin", DATA)
     url = fetching.url("/redirect?to=" + target)
@@ -60,8 +69,14 @@ def test_fetch_follows_allowed_redirects(client, db, fetching):
     ],
 )
 def test_failed_fetch_leaves_no_bytes(
-    client, db, fetching, location, path, size, message
-):
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    location: Location,
+    path,
+    size,
+    message,
+) -> None:
     fetching.add("ok.bin", DATA)
     fetching.add("short.bin", DATA)
     pid = create_record(client)
@@ -80,7 +95,13 @@ def test_failed_fetch_leaves_no_bytes(
     assert client.get(files_url(pid)).json["entries"] == []
 
 
-def test_fetch_limits(app, client, db, fetching, monkeypatch):
+def test_fetch_limits(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     fetching.add("ok.bin", DATA)
     pid = create_record(client)
     monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_MAX_SIZE", 100)
@@ -95,7 +116,7 @@ def test_fetch_limits(app, client, db, fetching, monkeypatch):
     assert "RECORDS_FILES_FETCH_TIMEOUT" in listed["s.bin"]["transfer"]["error"]
 
 
-def test_loopback_refused_unless_allowed(source):
+def test_loopback_refused_unless_allowed(source: SourceServer) -> None:
     url = source.add("x.bin", b"x")
     limits = FetchLimits(allowed_hosts=("127.0.0.1",))
     with pytest.raises(TransferFailedError) as error:
@@ -111,7 +132,9 @@ def test_loopback_refused_unless_allowed(source):
         assert body.read() == b"x"
 
 
-def test_remote_file_redirects(client, db, fetching, location):
+def test_remote_file_redirects(
+    client: IsolatedClient, db: SQLAlchemy, fetching: SourceServer, location: Location
+) -> None:
     pid = create_record(client)
     url = "https://data.example.org/big.nc"
     response = init(

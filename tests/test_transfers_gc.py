@@ -1,7 +1,11 @@
 """Abandoned pending files: ``flask records-files gc`` removes them."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from click.testing import Result
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
 from sqlalchemy import update
 
 from invenio_records_files_ext.api import Record
@@ -9,7 +13,7 @@ from invenio_records_files_ext.models import FileTransfer
 from tests.helpers import storage_files, stream
 
 
-def age(days):
+def age(days) -> None:
     """Make every transfer look untouched for ``days`` days."""
     from invenio_db import db
 
@@ -18,7 +22,9 @@ def age(days):
     db.session.commit()
 
 
-def test_gc_removes_abandoned_pending_files(cli, db, location):
+def test_gc_removes_abandoned_pending_files(
+    cli: Callable[..., Result], db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "t"})
     files = record.files
     files.transfers.init([{"key": "old.bin", "size": 5}, {"key": "fresh.bin"}])
@@ -49,7 +55,9 @@ def test_gc_removes_abandoned_pending_files(cli, db, location):
     assert storage_files(location.uri) == set()
 
 
-def test_gc_orphans_spare_pending_bytes(cli, db, location):
+def test_gc_orphans_spare_pending_bytes(
+    cli: Callable[..., Result], db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "t"})
     record.files.transfers.init([{"key": "a"}])
     record.files.transfers.set_content("a", stream(b"abc"))
@@ -59,7 +67,7 @@ def test_gc_orphans_spare_pending_bytes(cli, db, location):
     assert len(storage_files(location.uri)) == 1
 
 
-def test_purge_removes_pending_uploads(db, location):
+def test_purge_removes_pending_uploads(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "t"})
     record.files.transfers.init(
         [{"key": "a"}, {"key": "m", "size": 10, "transfer": {"type": "M", "parts": 2}}]

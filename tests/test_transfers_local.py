@@ -2,8 +2,13 @@
 
 import hashlib
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import (
@@ -19,6 +24,8 @@ from invenio_records_files_ext.errors import (
 from invenio_records_files_ext.models import FileTransfer
 from tests.helpers import (
     JSON,
+    IsolatedClient,
+    QueryCounter,
     commit,
     create_record,
     files_url,
@@ -33,7 +40,7 @@ DATA = b"a,b\n1,2\n"
 MD5 = "md5:" + hashlib.md5(DATA).hexdigest()
 
 
-def test_three_steps_through_rest(client, db):
+def test_three_steps_through_rest(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     response = init(
         client,
@@ -89,7 +96,9 @@ def test_three_steps_through_rest(client, db):
     assert commit(client, pid, "a.csv").json["status"] == "completed"
 
 
-def test_one_step_put_still_works_beside(client, db):
+def test_one_step_put_still_works_beside(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     assert upload(client, pid, "one.txt", b"one").status_code == 200
     init(client, pid, [{"key": "two.txt"}])
@@ -100,7 +109,9 @@ def test_one_step_put_still_works_beside(client, db):
     assert rec.files.bucket.size == 6
 
 
-def test_pending_key_refuses_one_step_writes(client, db):
+def test_pending_key_refuses_one_step_writes(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "p.txt"}])
     response = upload(client, pid, "p.txt", b"x")
@@ -114,7 +125,7 @@ def test_pending_key_refuses_one_step_writes(client, db):
     assert "already exists" in taken.json["message"]
 
 
-def test_checks_size_and_checksum(client, db):
+def test_checks_size_and_checksum(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "a.csv", "size": 3, "checksum": MD5}])
     wrong_size = put_content(client, pid, "a.csv", b"abcd")
@@ -133,7 +144,7 @@ def test_checks_size_and_checksum(client, db):
     assert len(rec.files) == 0
 
 
-def test_init_errors_are_clear(client, db):
+def test_init_errors_are_clear(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     cases = [
         ("not json", "JSON list"),
@@ -160,7 +171,9 @@ def test_init_errors_are_clear(client, db):
     assert len(rec.files.transfers) == 0
 
 
-def test_delete_pending_gives_everything_back(client, db):
+def test_delete_pending_gives_everything_back(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "a.csv", "size": len(DATA)}])
     rec = stored_record(pid)
@@ -173,7 +186,9 @@ def test_delete_pending_gives_everything_back(client, db):
     assert client.get(files_url(pid)).json["entries"] == []
 
 
-def test_quota_counts_announced_sizes(app, client, db):
+def test_quota_counts_announced_sizes(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     rec = stored_record(pid)
     rec.files.bucket.quota_size = 10
@@ -186,7 +201,7 @@ def test_quota_counts_announced_sizes(app, client, db):
     assert upload(client, pid, "c", b"1234").status_code == 200
 
 
-def test_python_api(db, location):
+def test_python_api(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "t"})
     files = record.files
     [pending] = files.transfers.init([{"key": "x.txt", "size": 3}])
@@ -214,7 +229,7 @@ def test_python_api(db, location):
     db.session.commit()
 
 
-def test_files_enabled(db, location):
+def test_files_enabled(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "t", "files": {"enabled": False}})
     assert record.bucket is None
     assert record.files is None
@@ -241,7 +256,7 @@ def test_files_enabled(db, location):
     assert legacy.files_enabled is True
 
 
-def test_metadata_only_record_over_rest(client, db):
+def test_metadata_only_record_over_rest(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client, {"title": "t", "files": {"enabled": False}})
     assert client.get(files_url(pid)).json == {"enabled": False}
     refused = upload(client, pid, "a", b"a")
@@ -257,7 +272,9 @@ def test_metadata_only_record_over_rest(client, db):
     assert upload(client, pid, "a", b"a").status_code == 200
 
 
-def test_max_file_size_applies_to_announced_and_received_sizes(client, db):
+def test_max_file_size_applies_to_announced_and_received_sizes(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     rec = stored_record(pid)
     rec.files.bucket.max_file_size = 5
@@ -272,7 +289,11 @@ def test_max_file_size_applies_to_announced_and_received_sizes(client, db):
     assert stored_record(pid).files.bucket.size == 5
 
 
-def test_init_of_many_files_costs_constant_statements(client, db, count_statements):
+def test_init_of_many_files_costs_constant_statements(
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
+) -> None:
     pid = create_record(client)
     rec = stored_record(pid)
     counts = []

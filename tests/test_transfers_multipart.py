@@ -1,10 +1,16 @@
 """Multipart transfers: parts through the application (local storage) and
 straight to S3 with presigned URLs (moto), as a browser would send them."""
 
+from typing import Any
+
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext.models import FileTransfer
 from tests.helpers import (
+    IsolatedClient,
     commit,
     create_record,
     files_url,
@@ -20,7 +26,9 @@ from tests.s3server import http_session, object_keys
 MiB = 1024 * 1024
 
 
-def test_parts_through_the_app(client, db, location):
+def test_parts_through_the_app(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     data = payload(1000)
     pid = create_record(client)
     response = init(client, pid, [multipart("m.bin", data, 3, 400)])
@@ -56,7 +64,9 @@ def test_parts_through_the_app(client, db, location):
     assert db.session.query(FileTransfer).count() == 0
 
 
-def test_multipart_checksum_mismatch_keeps_it_pending(client, db, location):
+def test_multipart_checksum_mismatch_keeps_it_pending(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     data = payload(100)
     pid = create_record(client)
     entry = multipart("m.bin", data, 2, 50)
@@ -74,7 +84,9 @@ def test_multipart_checksum_mismatch_keeps_it_pending(client, db, location):
     assert stored_record(pid).files.bucket.size == 0
 
 
-def test_layout_errors(client, db, location):
+def test_layout_errors(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     bad = init(client, pid, [multipart("m", payload(100), 2, 10)])
     assert bad.status_code == 400
@@ -110,7 +122,9 @@ def browser_put(url, data):
 
 
 @pytest.mark.s3
-def test_direct_to_s3(s3_app, s3_client, s3_db, s3, s3_bucket):
+def test_direct_to_s3(
+    s3_app: Flask, s3_client: IsolatedClient, s3_db: SQLAlchemy, s3: Any, s3_bucket: str
+) -> None:
     data = payload(S3_PART + 1234, "s3")
     with s3_app.app_context():
         pid = create_record(s3_client)
@@ -145,8 +159,8 @@ def test_direct_to_s3(s3_app, s3_client, s3_db, s3, s3_bucket):
 
 @pytest.mark.s3
 def test_direct_to_s3_bad_checksum_leaves_nothing(
-    s3_app, s3_client, s3_db, s3, s3_bucket
-):
+    s3_app: Flask, s3_client: IsolatedClient, s3_db: SQLAlchemy, s3: Any, s3_bucket: str
+) -> None:
     data = payload(S3_PART + 10, "bad")
     entry = multipart("bad.bin", data, 2, S3_PART)
     entry["checksum"] = md5(b"something else")
@@ -165,7 +179,9 @@ def test_direct_to_s3_bad_checksum_leaves_nothing(
 
 
 @pytest.mark.s3
-def test_abandoned_s3_upload_is_aborted(s3_app, s3_client, s3_db, s3, s3_bucket):
+def test_abandoned_s3_upload_is_aborted(
+    s3_app: Flask, s3_client: IsolatedClient, s3_db: SQLAlchemy, s3: Any, s3_bucket: str
+) -> None:
     data = payload(S3_PART + 10, "abort")
     with s3_app.app_context():
         pid = create_record(s3_client)

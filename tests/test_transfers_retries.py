@@ -11,6 +11,8 @@ mid-fetch is in ``test_transfers_worker.py``.
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import update
 
 from invenio_records_files_ext.errors import TransferFailedError
@@ -18,7 +20,15 @@ from invenio_records_files_ext.models import FileTransfer
 from invenio_records_files_ext.tasks.transfers import run_transfer_job
 from invenio_records_files_ext.transfers import FETCHING, jobs
 from invenio_records_files_ext.transfers.fetching import FetchLimits, open_url
-from tests.helpers import create_record, fetch_entry, files_url, init, stored_record
+from tests.helpers import (
+    IsolatedClient,
+    create_record,
+    fetch_entry,
+    files_url,
+    init,
+    stored_record,
+)
+from tests.httpserver import SourceServer
 
 FETCH_MAX_RETRIES = 5
 """``tasks.transfers.FETCH_MAX_RETRIES`` (checked in the options test)."""
@@ -26,13 +36,17 @@ FETCH_MAX_RETRIES = 5
 DRIP = b"d" * (16 * 400)  # 400 pieces, one per ``delay`` (0.05 s): 20 s in all
 
 
-def _listed(client, pid):
+def _listed(client: IsolatedClient, pid):
     return {e["key"]: e for e in client.get(files_url(pid)).json["entries"]}
 
 
 def test_a_slow_source_does_not_outlast_the_deadline(
-    app, client, db, fetching, monkeypatch
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_TIMEOUT", 1)
     fetching.add("drip-app.bin", DRIP)
     pid = create_record(client)
@@ -44,7 +58,7 @@ def test_a_slow_source_does_not_outlast_the_deadline(
     assert fetching.sent["drip-app.bin"] < len(DRIP)
 
 
-def test_open_url_keeps_every_read_within_the_deadline(fetching):
+def test_open_url_keeps_every_read_within_the_deadline(fetching: SourceServer) -> None:
     fetching.add("drip-unit.bin", DRIP)
     limits = FetchLimits(allowed_hosts=("127.0.0.1",), allow_private=True, timeout=1)
     with pytest.raises(TransferFailedError) as error:
@@ -56,7 +70,9 @@ def test_open_url_keeps_every_read_within_the_deadline(fetching):
     assert fetching.sent["drip-unit.bin"] < len(DRIP)
 
 
-def test_a_silent_source_times_out_per_read(fetching, monkeypatch):
+def test_a_silent_source_times_out_per_read(
+    fetching: SourceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(fetching, "delay", 1.0)
     fetching.add("silent.bin", b"s" * 64)
     limits = FetchLimits(
@@ -70,12 +86,12 @@ def test_a_silent_source_times_out_per_read(fetching, monkeypatch):
     assert type(error.value).__name__ == "TransientTransferError"
 
 
-def test_fetch_max_size_has_a_bounded_default(app):
+def test_fetch_max_size_has_a_bounded_default(app: Flask) -> None:
     assert app.config["RECORDS_FILES_FETCH_MAX_SIZE"] == 50 * 1024**3
     assert FetchLimits.from_config(app.config).max_size == 50 * 1024**3
 
 
-def test_fetch_task_uses_celerys_retry_options():
+def test_fetch_task_uses_celerys_retry_options() -> None:
     from invenio_records_files_ext.errors import TransientTransferError
     from invenio_records_files_ext.tasks import transfers
 
@@ -87,7 +103,12 @@ def test_fetch_task_uses_celerys_retry_options():
     assert task.acks_late and task.reject_on_worker_lost
 
 
-def test_a_transient_failure_is_retried(client, db, fetching, monkeypatch):
+def test_a_transient_failure_is_retried(
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(fetching, "failures", 2)
     fetching.add("flaky.bin", b"flaky" * 100)
     pid = create_record(client)
@@ -98,7 +119,12 @@ def test_a_transient_failure_is_retried(client, db, fetching, monkeypatch):
     assert fetching.requests.count("/flaky/flaky.bin") == 3
 
 
-def test_retries_end_in_a_failure(client, db, fetching, monkeypatch):
+def test_retries_end_in_a_failure(
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(fetching, "failures", 100)
     fetching.add("down.bin", b"down")
     pid = create_record(client)
@@ -110,7 +136,14 @@ def test_retries_end_in_a_failure(client, db, fetching, monkeypatch):
     assert stored_record(pid).files.bucket.size == 0
 
 
-def _stalled_fetch(client, db, fetching, app, monkeypatch, name):
+def _stalled_fetch(
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+    name,
+):
     """A fetch left ``fetching`` by a worker that stopped (its lease expired)."""
     fetching.add(name, b"resumed")
     pid = create_record(client)
@@ -125,7 +158,13 @@ def _stalled_fetch(client, db, fetching, app, monkeypatch, name):
     return pid
 
 
-def test_sweep_queues_a_lost_fetch_again(app, client, db, fetching, monkeypatch):
+def test_sweep_queues_a_lost_fetch_again(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = _stalled_fetch(client, db, fetching, app, monkeypatch, "lost.bin")
     assert _listed(client, pid)["f.bin"]["transfer"]["state"] == FETCHING
     handled = jobs.sweep()
@@ -136,7 +175,13 @@ def test_sweep_queues_a_lost_fetch_again(app, client, db, fetching, monkeypatch)
     assert jobs.sweep() == []
 
 
-def test_sweep_fails_a_fetch_lost_too_often(app, client, db, fetching, monkeypatch):
+def test_sweep_fails_a_fetch_lost_too_often(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = _stalled_fetch(client, db, fetching, app, monkeypatch, "lost2.bin")
     monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_MAX_ATTEMPTS", 1)
     assert len(jobs.sweep()) == 1
@@ -146,7 +191,13 @@ def test_sweep_fails_a_fetch_lost_too_often(app, client, db, fetching, monkeypat
     assert stored_record(pid).files.bucket.size == 0
 
 
-def test_a_live_fetch_is_not_swept(app, client, db, fetching, monkeypatch):
+def test_a_live_fetch_is_not_swept(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    fetching: SourceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pid = _stalled_fetch(client, db, fetching, app, monkeypatch, "alive.bin")
     db.session.execute(
         update(FileTransfer).values(updated=datetime.now(tz=timezone.utc))

@@ -2,9 +2,13 @@
 
 from contextlib import contextmanager
 
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
+
 from invenio_records_files_ext import signals
 from invenio_records_files_ext.records.dumpers import add_files_to_index
 from tests.helpers import (
+    IsolatedClient,
     commit,
     create_record,
     fetch_entry,
@@ -17,6 +21,7 @@ from tests.helpers import (
     stored_record,
     upload,
 )
+from tests.httpserver import SourceServer
 
 REMOTE = "https://data.example.org/"
 
@@ -30,7 +35,7 @@ def added_keys():
     """Collect the keys of the files ``file_added`` announces."""
     keys = []
 
-    def receiver(sender, file=None, **kwargs):
+    def receiver(sender, file=None, **kwargs) -> None:
         keys.append(file.key)
 
     signals.file_added.connect(receiver)
@@ -40,7 +45,9 @@ def added_keys():
         signals.file_added.disconnect(receiver)
 
 
-def test_pending_files_stay_out_of_dumps(client, db, location):
+def test_pending_files_stay_out_of_dumps(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     assert upload(client, pid, "done.txt", b"done").status_code == 200
     init(client, pid, [{"key": "local.txt", "size": 5}])
@@ -60,7 +67,9 @@ def test_pending_files_stay_out_of_dumps(client, db, location):
     assert record.files.keys == ["done.txt"]
 
 
-def test_quota_through_every_transfer_type(client, db, location, fetching):
+def test_quota_through_every_transfer_type(
+    client: IsolatedClient, db: SQLAlchemy, location: Location, fetching: SourceServer
+) -> None:
     pid = create_record(client)
     record = stored_record(pid)
     record.files.bucket.quota_size = 100
@@ -105,7 +114,9 @@ def test_quota_through_every_transfer_type(client, db, location, fetching):
     assert init(client, pid, [remote("r4", 1)]).status_code == 400
 
 
-def test_file_added_once_per_transfer_type(client, db, location, fetching):
+def test_file_added_once_per_transfer_type(
+    client: IsolatedClient, db: SQLAlchemy, location: Location, fetching: SourceServer
+) -> None:
     pid = create_record(client)
     url = fetching.add("hooked.bin", b"h" * 10)
     data = payload(20)

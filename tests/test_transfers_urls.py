@@ -9,16 +9,19 @@ to global addresses only, judged after unwrapping IPv6 forms.
 import ipaddress
 import os
 import socket
+from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db as _db
 from invenio_files_rest.models import FileInstance
 
 from invenio_records_files_ext.errors import InvalidTransferError, TransferFailedError
 from invenio_records_files_ext.models import FileEntry
 from invenio_records_files_ext.transfers.fetching import FetchLimits, open_url
-from tests.helpers import create_record, files_url, init, stored_record
+from tests.helpers import IsolatedClient, create_record, files_url, init, stored_record
 from tests.servers import Server
 
 ALLOWED = ["*.example.org", "data.example.org"]
@@ -58,7 +61,7 @@ def _remote(url, key="r.bin"):
 
 
 @pytest.fixture()
-def remote_hosts(app, monkeypatch):
+def remote_hosts(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ALLOWED)
     monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOWED_HOSTS", ALLOWED)
 
@@ -66,8 +69,8 @@ def remote_hosts(app, monkeypatch):
 @pytest.mark.parametrize("url, reason", HOSTILE)
 @pytest.mark.parametrize("kind", ["R", "F"])
 def test_hostile_urls_answer_400_json_and_store_nothing(
-    client, db, remote_hosts, url, reason, kind
-):
+    client: IsolatedClient, db: SQLAlchemy, remote_hosts: None, url, reason, kind
+) -> None:
     pid = create_record(client)
     entry = {"key": "h.bin", "transfer": {"type": kind, "url": url}}
     response = init(client, pid, [entry])
@@ -89,11 +92,11 @@ def test_hostile_urls_answer_400_json_and_store_nothing(
         ("http://[2001:DB8:0::1]:8080/x", "http://[2001:db8::1]:8080/x"),
     ],
 )
-def test_parse_url_re_serialises(url, stored):
+def test_parse_url_re_serialises(url, stored) -> None:
     assert _addresses().parse_url(url).url == stored
 
 
-def test_origin_names_scheme_and_host_only():
+def test_origin_names_scheme_and_host_only() -> None:
     parsed = _addresses().parse_url(
         "https://user:secret@data.example.org:8443/p?token=t"
     )
@@ -101,7 +104,9 @@ def test_origin_names_scheme_and_host_only():
     assert parsed.userinfo == "user:secret"
 
 
-def test_remote_file_stores_the_re_serialised_url(client, db, remote_hosts):
+def test_remote_file_stores_the_re_serialised_url(
+    client: IsolatedClient, db: SQLAlchemy, remote_hosts: None
+) -> None:
     pid = create_record(client)
     response = init(client, pid, [_remote("HTTPS://Data.Example.ORG/a|b")])
     assert response.status_code == 201, response.json
@@ -112,7 +117,7 @@ def test_remote_file_stores_the_re_serialised_url(client, db, remote_hosts):
     assert download.headers["Location"] == "https://data.example.org/a%7Cb"
 
 
-def _store_hostile_remote(client, url):
+def _store_hostile_remote(client: IsolatedClient, url):
     """A remote file whose stored URL predates the rules (written in the DB)."""
     pid = create_record(client)
     response = init(client, pid, [_remote("https://data.example.org/x")])
@@ -132,8 +137,8 @@ def _store_hostile_remote(client, url):
     ["https://evil.com\\.data.example.org/x", "https://data.example.org/x\r\nA: b"],
 )
 def test_download_checks_the_stored_url_before_redirecting(
-    client, db, remote_hosts, url
-):
+    client: IsolatedClient, db: SQLAlchemy, remote_hosts: None, url
+) -> None:
     pid = _store_hostile_remote(client, url)
     for route in (files_url(pid, "r.bin"), files_url(pid, "r.bin", "content")):
         response = client.get(route)
@@ -145,8 +150,12 @@ def test_download_checks_the_stored_url_before_redirecting(
 
 @pytest.mark.gunicorn
 def test_download_redirect_through_gunicorn(
-    client, db, remote_hosts, base_config, instance_path
-):
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    remote_hosts: None,
+    base_config: dict[str, Any],
+    instance_path: str,
+) -> None:
     good = create_record(client)
     assert (
         init(client, good, [_remote("HTTPS://Data.Example.ORG/a|b")]).status_code == 201
@@ -189,7 +198,7 @@ def test_download_redirect_through_gunicorn(
         "ff02::1",
     ],
 )
-def test_non_global_addresses_are_refused(address):
+def test_non_global_addresses_are_refused(address) -> None:
     assert _addresses().refusal(ipaddress.ip_address(address)) is not None
 
 
@@ -197,14 +206,16 @@ def test_non_global_addresses_are_refused(address):
     "address",
     ["8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1"],
 )
-def test_global_addresses_are_allowed(address):
+def test_global_addresses_are_allowed(address) -> None:
     assert _addresses().refusal(ipaddress.ip_address(address)) is None
 
 
 @pytest.mark.parametrize(
     "address", ["100.100.100.200", "2002:7f00:1::1", "fec0::1", "64:ff9b::a9fe:a9fe"]
 )
-def test_fetch_refuses_a_host_resolving_to_a_non_global_address(monkeypatch, address):
+def test_fetch_refuses_a_host_resolving_to_a_non_global_address(
+    monkeypatch: pytest.MonkeyPatch, address
+) -> None:
     """Every resolved address is checked, before any connection is made."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sockaddr = (address, 80, 0, 0) if family == socket.AF_INET6 else (address, 80)
@@ -221,7 +232,7 @@ def test_fetch_refuses_a_host_resolving_to_a_non_global_address(monkeypatch, add
     assert "address" in error.value.message
 
 
-def test_fetch_refuses_a_non_global_ip_literal():
+def test_fetch_refuses_a_non_global_ip_literal() -> None:
     limits = FetchLimits(allowed_hosts=("100.100.100.200",), connect_timeout=1)
     with pytest.raises(TransferFailedError) as error:
         with open_url("http://100.100.100.200/latest/meta-data/", limits):
@@ -229,7 +240,7 @@ def test_fetch_refuses_a_non_global_ip_literal():
     assert "not allowed" in error.value.message
 
 
-def test_check_url_returns_the_re_serialised_url():
+def test_check_url_returns_the_re_serialised_url() -> None:
     from invenio_records_files_ext.transfers import check_url
 
     assert (

@@ -9,8 +9,12 @@ by scheme and host only.
 
 import json
 
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location
+
 from tests.helpers import (
     JSON,
+    IsolatedClient,
     bucket_of,
     create_record,
     fetch_entry,
@@ -19,19 +23,20 @@ from tests.helpers import (
     payload,
     put_content,
 )
+from tests.httpserver import SourceServer
 from tests.users import as_user
 
 OWNER = as_user("alice")
 PUBLIC = {"title": "public", "owners": ["alice"], "public": True}
 
 
-def _announce(client, pid, entries):
+def _announce(client: IsolatedClient, pid, entries):
     return client.post(
         files_url(pid), data=json.dumps(entries), headers={**JSON, **OWNER}
     )
 
 
-def _pending_record(client):
+def _pending_record(client: IsolatedClient):
     pid = create_record(client, PUBLIC)
     done = _announce(client, pid, [{"key": "done.txt"}])
     assert done.status_code == 201, done.json
@@ -50,14 +55,16 @@ def _pending_record(client):
     return pid, announced.json
 
 
-def _listings(client, pid, headers):
+def _listings(client: IsolatedClient, pid, headers):
     return [
         client.get(files_url(pid), headers=headers).json,
         client.get("/files/" + bucket_of(pid), headers=headers).json,
     ]
 
 
-def test_readers_see_completed_files_only(secured, db, location):
+def test_readers_see_completed_files_only(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid, announced = _pending_record(secured)
     # The writer who announced gets the part links.
     by_key = {entry["key"]: entry for entry in announced["entries"]}
@@ -71,7 +78,9 @@ def test_readers_see_completed_files_only(secured, db, location):
                 assert hidden not in text, (hidden, listing)
 
 
-def test_writers_see_pending_files_and_part_links(secured, db, location):
+def test_writers_see_pending_files_and_part_links(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid, _ = _pending_record(secured)
     for listing in _listings(secured, pid, OWNER):
         entries = {entry["key"]: entry for entry in listing["entries"]}
@@ -81,7 +90,9 @@ def test_writers_see_pending_files_and_part_links(secured, db, location):
         assert len(entries["parts.bin"]["links"]["parts"]) == 2
 
 
-def test_failed_fetch_names_scheme_and_host_only(secured, db, location, fetching):
+def test_failed_fetch_names_scheme_and_host_only(
+    secured: IsolatedClient, db: SQLAlchemy, location: Location, fetching: SourceServer
+) -> None:
     pid = create_record(secured, PUBLIC)
     origin = fetching.base
     url = "http://user:s3cret@{0}/files/private-name.bin?token=t0ken".format(
@@ -102,7 +113,9 @@ def test_failed_fetch_names_scheme_and_host_only(secured, db, location, fetching
             assert listing["entries"] == [], listing
 
 
-def test_failed_redirected_fetch_names_the_last_origin(client, db, fetching):
+def test_failed_redirected_fetch_names_the_last_origin(
+    client: IsolatedClient, db: SQLAlchemy, fetching: SourceServer
+) -> None:
     pid = create_record(client)
     target = fetching.url("/files/gone.bin?sig=abc")
     url = fetching.url("/redirect?to=" + target.replace("?", "%3F"))
@@ -118,6 +131,6 @@ def test_failed_redirected_fetch_names_the_last_origin(client, db, fetching):
     assert "gone.bin" not in error and "sig" not in error and "redirect" not in error
 
 
-def client_entries(client, pid, headers):
+def client_entries(client: IsolatedClient, pid, headers):
     """The entries of the record's listing, as ``headers`` sees them."""
     return client.get(files_url(pid), headers=headers).json["entries"]

@@ -7,11 +7,15 @@ The broker is conftest's ``redis_url``; the worker process is
 import hashlib
 import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 
 from invenio_records_files_ext.transfers import jobs
-from tests.helpers import create_record, files_url, init, stored_record
+from tests.helpers import IsolatedClient, create_record, files_url, init, stored_record
 from tests.httpserver import SourceServer
 from tests.workers import Worker, broker_for, worker_config
 
@@ -19,14 +23,14 @@ DATA = b"fetched by a worker\n" * 1000
 
 
 @pytest.fixture()
-def source():
+def source() -> Iterator[SourceServer]:
     """The HTTP source on loopback."""
     server = SourceServer().start()
     yield server
     server.stop()
 
 
-def fetch_config(database_uri, redis_url, **extra):
+def fetch_config(database_uri: str, redis_url: str, **extra):
     """A worker's configuration: fetches from the loopback source allowed."""
     return worker_config(
         database_uri,
@@ -38,7 +42,13 @@ def fetch_config(database_uri, redis_url, **extra):
 
 
 @pytest.fixture()
-def worker(app, client, redis_url, database_uri, tmp_path):
+def worker(
+    app: Flask,
+    client: IsolatedClient,
+    redis_url: str,
+    database_uri: str,
+    tmp_path: Path,
+):
     """A Celery worker process on the test database, fed by Redis."""
     started = Worker(fetch_config(database_uri, redis_url), str(tmp_path), "fetch")
     try:
@@ -48,7 +58,14 @@ def worker(app, client, redis_url, database_uri, tmp_path):
         started.stop()
 
 
-def test_fetch_by_a_real_worker(app, client, db, worker, source, monkeypatch):
+def test_fetch_by_a_real_worker(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    worker,
+    source: SourceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_FETCH_ALLOWED_HOSTS", ["127.0.0.1"])
     url = source.add("w.txt", DATA)
     pid = create_record(client)
@@ -78,14 +95,21 @@ def test_fetch_by_a_real_worker(app, client, db, worker, source, monkeypatch):
     assert source.requests == ["/files/w.txt"]
 
 
-def _transfer_state(pid, client):
+def _transfer_state(pid, client: IsolatedClient):
     [listed] = client.get(files_url(pid)).json["entries"]
     return listed["status"], listed.get("transfer", {}).get("state"), listed
 
 
 def test_a_worker_killed_mid_fetch(
-    app, client, db, redis_url, database_uri, source, tmp_path, monkeypatch
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    redis_url: str,
+    database_uri: str,
+    source: SourceServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A worker killed mid-fetch: its fetch is taken up by another worker.
 
     Worker A renews its lease (1 s here) while the slow source sends; it is

@@ -8,11 +8,15 @@ finding it proves. The same requests through gunicorn are in
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from io import BytesIO
 
 import pytest
-from invenio_files_rest.models import MultipartObject, Part
+from click.testing import Result
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location, MultipartObject, Part
 from sqlalchemy import update
 
 from invenio_records_files_ext.api import Record
@@ -26,6 +30,7 @@ from invenio_records_files_ext.records import imports as files_import
 from invenio_records_files_ext.transfers import TransferRequest
 from tests.helpers import (
     JSON,
+    IsolatedClient,
     commit,
     create_record,
     files_url,
@@ -47,7 +52,7 @@ def content_md5(data):
     return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
-def files_rest_upload(client, pid, key, data, part_size=PART):
+def files_rest_upload(client: IsolatedClient, pid, key, data, part_size=PART):
     """Send ``data`` through Files-REST's ``?uploads`` protocol; return the answers."""
     base = files_url(pid, key)
     started = client.post(
@@ -72,7 +77,13 @@ def files_rest_upload(client, pid, key, data, part_size=PART):
 # Finding 9: a size that is a multiple of the part size
 #
 @pytest.mark.parametrize("size", [2 * PART, 3 * PART, 2 * PART + 1, 3 * PART - 1])
-def test_files_rest_multipart_of_any_size_completes(app, client, db, monkeypatch, size):
+def test_files_rest_multipart_of_any_size_completes(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    monkeypatch: pytest.MonkeyPatch,
+    size,
+) -> None:
     """Finding 9: the last part of a multiple is a whole part, not 0 bytes."""
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
     data = payload(size)
@@ -89,8 +100,8 @@ def test_files_rest_multipart_of_any_size_completes(app, client, db, monkeypatch
 
 
 def test_files_rest_last_part_of_a_multiple_refuses_other_lengths(
-    app, client, db, monkeypatch
-):
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
     pid = create_record(client)
     base = files_url(pid, "m.bin")
@@ -109,8 +120,8 @@ def test_files_rest_last_part_of_a_multiple_refuses_other_lengths(
     "size,parts,part_size", [(800, 2, 400), (1200, 3, 400), (1000, 3, 400)]
 )
 def test_multipart_transfer_of_any_size_completes(
-    client, db, location, size, parts, part_size
-):
+    client: IsolatedClient, db: SQLAlchemy, location: Location, size, parts, part_size
+) -> None:
     """Finding 9, the multipart transfer: multiples and not."""
     data = payload(size)
     pid = create_record(client)
@@ -126,7 +137,9 @@ def test_multipart_transfer_of_any_size_completes(
     assert client.get(files_url(pid, "m.bin", "content")).data == data
 
 
-def test_multipart_transfer_checks_each_part_content_md5(client, db, location):
+def test_multipart_transfer_checks_each_part_content_md5(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     """One multipart core: the transfer checks a part's Content-MD5 as ?uploads does."""
     data = payload(800)
     pid = create_record(client)
@@ -155,14 +168,16 @@ FORM_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form
 """What a cross-site HTML form can send, with the user's cookies."""
 
 
-def assert_415(response):
+def assert_415(response) -> None:
     assert response.status_code == 415, response.data
     assert response.json["status"] == 415
     assert "application/json" in response.json["message"]
 
 
 @pytest.mark.parametrize("content_type", FORM_TYPES + [None])
-def test_announce_refuses_a_body_that_is_not_json(client, db, content_type):
+def test_announce_refuses_a_body_that_is_not_json(
+    client: IsolatedClient, db: SQLAlchemy, content_type
+) -> None:
     pid = create_record(client)
     headers = {"Content-Type": content_type} if content_type else {}
     body = json.dumps([{"key": "csrf.bin", "size": 10**6}])
@@ -173,7 +188,9 @@ def test_announce_refuses_a_body_that_is_not_json(client, db, content_type):
 
 
 @pytest.mark.parametrize("content_type", FORM_TYPES)
-def test_commit_refuses_a_form(client, db, content_type):
+def test_commit_refuses_a_form(
+    client: IsolatedClient, db: SQLAlchemy, content_type
+) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "a.txt"}])
     put_content(client, pid, "a.txt", b"a")
@@ -186,8 +203,12 @@ def test_commit_refuses_a_form(client, db, content_type):
 
 @pytest.mark.parametrize("content_type", FORM_TYPES)
 def test_files_rest_multipart_start_and_complete_refuse_a_form(
-    app, client, db, monkeypatch, content_type
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    monkeypatch: pytest.MonkeyPatch,
+    content_type,
+) -> None:
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
     pid = create_record(client)
     base = files_url(pid, "m.bin")
@@ -209,7 +230,9 @@ def test_files_rest_multipart_start_and_complete_refuse_a_form(
 
 
 @pytest.mark.parametrize("content_type", FORM_TYPES)
-def test_files_import_refuses_a_form(client, db, location, content_type):
+def test_files_import_refuses_a_form(
+    client: IsolatedClient, db: SQLAlchemy, location: Location, content_type
+) -> None:
     old = create_record(client)
     upload(client, old, "a.txt", b"a")
     new = create_record(client)
@@ -243,7 +266,13 @@ def test_files_import_refuses_a_form(client, db, location, content_type):
         {"key": "n.bin", "size": -1},
     ],
 )
-def test_a_size_no_column_holds_is_refused(client, db, location, entry, monkeypatch):
+def test_a_size_no_column_holds_is_refused(
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    entry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(
         client.application.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["example.org"]
     )
@@ -257,7 +286,9 @@ def test_a_size_no_column_holds_is_refused(client, db, location, entry, monkeypa
     assert record.files.keys == [] and record.files.bucket.size == 0
 
 
-def test_reservations_past_what_a_bucket_holds_are_refused(client, db, location):
+def test_reservations_past_what_a_bucket_holds_are_refused(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     half = 2**62
     response = init(
@@ -274,8 +305,13 @@ def test_reservations_past_what_a_bucket_holds_are_refused(client, db, location)
 @pytest.mark.parametrize("name", ["_extracted", "checksum", "size", "key"])
 @pytest.mark.parametrize("kind", ["L", "R", "M"])
 def test_announce_refuses_reserved_metadata(
-    client, db, location, monkeypatch, name, kind
-):
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+    name,
+    kind,
+) -> None:
     monkeypatch.setitem(
         client.application.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["example.org"]
     )
@@ -299,7 +335,9 @@ def test_announce_refuses_reserved_metadata(
     assert stored_record(pid).files.keys == []
 
 
-def test_python_api_refuses_reserved_metadata(db, location):
+def test_python_api_refuses_reserved_metadata(
+    db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({})
     with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
         record.files.transfers.init([{"key": "a", "metadata": {"_extracted": {}}}])
@@ -319,7 +357,9 @@ def test_python_api_refuses_reserved_metadata(db, location):
 #
 # Finding 10: locking with open multipart uploads; gc of abandoned uploads
 #
-def start_files_rest_upload(client, pid, key, size=10, part_size=PART, parts=1):
+def start_files_rest_upload(
+    client: IsolatedClient, pid, key, size=10, part_size=PART, parts=1
+):
     """Start a ``?uploads`` upload and send its first ``parts`` parts."""
     base = files_url(pid, key)
     started = client.post(
@@ -337,8 +377,12 @@ def start_files_rest_upload(client, pid, key, size=10, part_size=PART, parts=1):
 
 
 def test_lock_aborts_open_uploads_and_gives_their_size_back(
-    app, client, db, location, monkeypatch
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
     pid = create_record(client)
     upload(client, pid, "kept.txt", b"260 bytes" * 10)
@@ -368,7 +412,9 @@ def test_lock_aborts_open_uploads_and_gives_their_size_back(
     assert client.get(one).status_code == 404
 
 
-def test_lock_keeps_three_step_pending_files(client, db, location):
+def test_lock_keeps_three_step_pending_files(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "l.txt", "size": 4}])
     record = stored_record(pid)
@@ -377,7 +423,7 @@ def test_lock_keeps_three_step_pending_files(client, db, location):
     assert [f.key for f in stored_record(pid).files.transfers.pending()] == ["l.txt"]
 
 
-def age_uploads(db, days):
+def age_uploads(db: SQLAlchemy, days) -> None:
     """Make every Files-REST upload and part look untouched for ``days`` days."""
     then = datetime.utcnow() - timedelta(days=days)
     db.session.execute(update(MultipartObject).values(updated=then, created=then))
@@ -387,8 +433,13 @@ def age_uploads(db, days):
 
 
 def test_gc_aborts_abandoned_uploads_of_both_protocols(
-    app, cli, client, db, location, monkeypatch
-):
+    app: Flask,
+    cli: Callable[..., Result],
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
     pid = create_record(client)
     start_files_rest_upload(client, pid, "rest.bin", size=10, parts=1)
@@ -490,8 +541,8 @@ MAX = "9223372036854775807"
     ],
 )
 def test_announce_errors_name_the_file_and_the_field(
-    client, db, location, body, message
-):
+    client: IsolatedClient, db: SQLAlchemy, location: Location, body, message
+) -> None:
     pid = create_record(client)
     response = client.post(files_url(pid), data=json.dumps(body), headers=JSON)
     assert response.status_code == 400, response.json
@@ -501,8 +552,12 @@ def test_announce_errors_name_the_file_and_the_field(
 
 @pytest.mark.parametrize("query", ["size={0}&partSize=4", "size=8&partSize={0}"])
 def test_files_rest_multipart_of_ten_to_the_thirty_is_a_400(
-    app, client, db, monkeypatch, query
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    monkeypatch: pytest.MonkeyPatch,
+    query,
+) -> None:
     """Finding 6 (sizes), Files-REST's protocol: refused before anything is stored."""
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
     pid = create_record(client)

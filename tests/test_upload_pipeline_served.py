@@ -6,9 +6,13 @@ under gunicorn), where the request stream is the server's own.
 """
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from invenio_files_rest.models import Location
 
 from tests.helpers import payload
 from tests.servers import Server
@@ -21,7 +25,9 @@ PART = 5 * MiB
 
 
 @pytest.fixture(scope="module")
-def server(app, base_config, instance_path):
+def server(
+    app: Flask, base_config: dict[str, Any], instance_path: str
+) -> Iterator[Server]:
     env = {
         "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
         "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
@@ -34,7 +40,7 @@ def server(app, base_config, instance_path):
 
 
 @pytest.fixture()
-def http(server, location):
+def http(server: Server, location: Location) -> str:
     """Base URL of the server; the database has a default location."""
     return server.url
 
@@ -46,7 +52,7 @@ def create_record(http):
 
 
 @pytest.mark.parametrize("size", [2 * PART, 2 * PART + 1000])
-def test_files_rest_multipart_multiple_and_not(http, size):
+def test_files_rest_multipart_multiple_and_not(http: str, size) -> None:
     """Finding 9 through gunicorn: 10 MiB in 5 MiB parts, and 10 MiB + 1000."""
     body = payload(size, seed="served")
     pid = create_record(http)
@@ -67,7 +73,7 @@ def test_files_rest_multipart_multiple_and_not(http, size):
     assert requests.get(base).content == body
 
 
-def test_multipart_transfer_of_a_multiple(http):
+def test_multipart_transfer_of_a_multiple(http: str) -> None:
     """Finding 9 through gunicorn, the multipart transfer: 3 parts of 1000 bytes."""
     body = payload(3000, seed="served")
     pid = create_record(http)
@@ -96,7 +102,7 @@ def test_multipart_transfer_of_a_multiple(http):
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded"]
 )
-def test_announce_by_a_cross_site_form_is_refused(http, content_type):
+def test_announce_by_a_cross_site_form_is_refused(http: str, content_type) -> None:
     """Finding 5 through gunicorn: a form's body is not JSON, whatever it holds."""
     pid = create_record(http)
     files = "{0}/records/{1}/files".format(http, pid)
@@ -109,7 +115,7 @@ def test_announce_by_a_cross_site_form_is_refused(http, content_type):
     assert ok.status_code == 201, ok.text
 
 
-def test_a_size_of_ten_to_the_thirty_is_a_400(http):
+def test_a_size_of_ten_to_the_thirty_is_a_400(http: str) -> None:
     """Finding 6 (size) through gunicorn: no 500, nothing stored."""
     pid = create_record(http)
     files = "{0}/records/{1}/files".format(http, pid)
@@ -120,7 +126,7 @@ def test_a_size_of_ten_to_the_thirty_is_a_400(http):
     assert requests.get(files).json()["entries"] == []
 
 
-def test_reserved_metadata_at_announce_is_a_400(http):
+def test_reserved_metadata_at_announce_is_a_400(http: str) -> None:
     """Finding 7 through gunicorn: ``_extracted`` cannot be forged."""
     pid = create_record(http)
     files = "{0}/records/{1}/files".format(http, pid)

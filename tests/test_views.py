@@ -5,11 +5,13 @@ import json
 
 import pytest
 from flask import Flask
-from invenio_files_rest.models import ObjectVersion
+from flask_sqlalchemy import SQLAlchemy
+from invenio_files_rest.models import Location, ObjectVersion
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.views import create_blueprint_from_app
 from tests.helpers import (
+    IsolatedClient,
     TransactionProbe,
     create_record,
     storage_files,
@@ -19,7 +21,7 @@ from tests.helpers import (
 )
 
 
-def test_upload_list_download_delete(client, db):
+def test_upload_list_download_delete(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     response = upload(client, pid, "hello.txt", b"Hello, World")
     assert response.status_code == 200, response.data
@@ -55,7 +57,9 @@ def test_upload_list_download_delete(client, db):
     assert client.get("/records/{0}/files".format(pid)).json["contents"] == []
 
 
-def test_rest_changes_reach_files_of_record(client, db):
+def test_rest_changes_reach_files_of_record(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     upload(client, pid, "b.txt", b"b")
     upload(client, pid, "a.txt", b"a")
@@ -75,7 +79,7 @@ def test_rest_changes_reach_files_of_record(client, db):
     assert [(e["key"], e["size"]) for e in entries] == [("b.txt", 8), ("dir/c.txt", 1)]
 
 
-def test_versions(client, db):
+def test_versions(client: IsolatedClient, db: SQLAlchemy) -> None:
     pid = create_record(client)
     first = upload(client, pid, "a.txt", b"one").json["version_id"]
     second = upload(client, pid, "a.txt", b"two").json["version_id"]
@@ -95,7 +99,9 @@ def test_versions(client, db):
     assert "_files" not in stored_record(pid)
 
 
-def test_delete_version_removes_unused_bytes(client, db, location):
+def test_delete_version_removes_unused_bytes(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
     pid = create_record(client)
     version = upload(client, pid, "a.txt", b"only").json["version_id"]
     assert len(storage_files(location.uri)) == 1
@@ -103,7 +109,9 @@ def test_delete_version_removes_unused_bytes(client, db, location):
     assert storage_files(location.uri) == set()
 
 
-def test_multipart_upload(app, client, db, monkeypatch):
+def test_multipart_upload(
+    app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", 4)
     pid = create_record(client)
     base = "/records/{0}/files/big.bin".format(pid)
@@ -131,7 +139,13 @@ def test_multipart_upload(app, client, db, monkeypatch):
     assert stored_record(pid).files.keys == ["big.bin"]
 
 
-def test_multipart_abort(app, client, db, location, monkeypatch):
+def test_multipart_abort(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", 4)
     pid = create_record(client)
     base = "/records/{0}/files/big.bin".format(pid)
@@ -142,7 +156,7 @@ def test_multipart_abort(app, client, db, location, monkeypatch):
     assert stored_record(pid).files.keys == []
 
 
-def test_unknown_pid_and_missing_file(client, db):
+def test_unknown_pid_and_missing_file(client: IsolatedClient, db: SQLAlchemy) -> None:
     response = client.get("/records/999/files")
     assert response.status_code == 404
     assert response.json["status"] == 404
@@ -152,7 +166,7 @@ def test_unknown_pid_and_missing_file(client, db):
     assert response.is_json
 
 
-def test_record_without_bucket(client, db):
+def test_record_without_bucket(client: IsolatedClient, db: SQLAlchemy) -> None:
     from invenio_pidstore.providers.recordid import RecordIdProvider
 
     # Created without a bucket: metadata-only (InvenioRDM's files.enabled).
@@ -176,12 +190,14 @@ def test_record_without_bucket(client, db):
     assert response.json["message"]
 
 
-def test_route_not_configured_answers_404(client, db):
+def test_route_not_configured_answers_404(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     assert client.get("/records/{0}/other-files".format(pid)).status_code == 404
 
 
-def test_blueprint_refuses_unknown_endpoint():
+def test_blueprint_refuses_unknown_endpoint() -> None:
     bare = Flask("bad")
     bare.config["RECORDS_REST_ENDPOINTS"] = {}
     bare.config["RECORDS_FILES_REST_ENDPOINTS"] = {
@@ -191,7 +207,7 @@ def test_blueprint_refuses_unknown_endpoint():
         create_blueprint_from_app(bare)
 
 
-def test_blueprint_suffix_with_or_without_slash(app):
+def test_blueprint_suffix_with_or_without_slash(app: Flask) -> None:
     app2 = Flask("suffixes")
     app2.config["RECORDS_REST_ENDPOINTS"] = {"recid": {"item_route": "/r/<pid_value>"}}
     app2.config["RECORDS_FILES_REST_ENDPOINTS"] = {
@@ -218,7 +234,9 @@ def test_blueprint_suffix_with_or_without_slash(app):
     ]
 
 
-def test_python_and_rest_see_the_same_files(client, db):
+def test_python_and_rest_see_the_same_files(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     record = stored_record(pid)
     record.files["py.txt"] = stream(b"python")
@@ -228,7 +246,9 @@ def test_python_and_rest_see_the_same_files(client, db):
     assert ObjectVersion.get(record.bucket, "py.txt") is not None
 
 
-def test_upload_streams_with_no_transaction_open(client, db):
+def test_upload_streams_with_no_transaction_open(
+    client: IsolatedClient, db: SQLAlchemy
+) -> None:
     pid = create_record(client)
     body = TransactionProbe(b"x" * 100000)
     response = client.put(

@@ -9,9 +9,14 @@ import hashlib
 import io
 import os
 import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from invenio_files_rest.models import Location
 
 from tests.helpers import storage_files
 from tests.servers import Server
@@ -20,7 +25,12 @@ pytestmark = pytest.mark.gunicorn
 
 
 @pytest.fixture(scope="module", params=["gunicorn", "waitress"])
-def server(request, app, base_config, instance_path):
+def server(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    base_config: dict[str, Any],
+    instance_path: str,
+) -> Iterator[Server]:
     env = {
         "SQLALCHEMY_DATABASE_URI": base_config["SQLALCHEMY_DATABASE_URI"],
         "FILES_STORAGE_PATH": base_config["FILES_STORAGE_PATH"],
@@ -33,7 +43,7 @@ def server(request, app, base_config, instance_path):
 
 
 @pytest.fixture()
-def http(server, location):
+def http(server: Server, location: Location) -> str:
     """Base URL of the server; the database has a default location."""
     return server.url
 
@@ -44,7 +54,7 @@ def create_record(http):
     return response.json()["id"]
 
 
-def test_upload_download_delete(http, server):
+def test_upload_download_delete(http: str, server: Server) -> None:
     pid = create_record(http)
     body = os.urandom(3 * 1024 * 1024 + 17)
     response = requests.put(
@@ -73,7 +83,7 @@ def test_upload_download_delete(http, server):
 class SlowReader(io.RawIOBase):
     """A file-like body handed out in small pieces."""
 
-    def __init__(self, data):
+    def __init__(self, data) -> None:
         self.data = io.BytesIO(data)
         self.size = len(data)
 
@@ -90,7 +100,7 @@ class SlowReader(io.RawIOBase):
         return self.data.read(min(size if size > 0 else 4096, 4096))
 
 
-def test_streamed_upload_in_small_pieces(http):
+def test_streamed_upload_in_small_pieces(http: str) -> None:
     """A body sent in pieces (with a Content-Length) arrives whole."""
     pid = create_record(http)
     pieces = [os.urandom(64 * 1024) for _ in range(20)]
@@ -104,7 +114,7 @@ def test_streamed_upload_in_small_pieces(http):
     assert download.content == b"".join(pieces)
 
 
-def test_chunked_upload_is_whole_or_refused(http, location):
+def test_chunked_upload_is_whole_or_refused(http: str, location: Location) -> None:
     """Chunked bodies: waitress de-chunks them; gunicorn has no length, and
     the client is told to send one (411 Length Required)."""
     pid = create_record(http)
@@ -123,7 +133,7 @@ def test_chunked_upload_is_whole_or_refused(http, location):
         assert requests.get(url).status_code == 404
 
 
-def test_multipart_upload(http, app):
+def test_multipart_upload(http: str, app: Flask) -> None:
     pid = create_record(http)
     part_size = 5 * 1024 * 1024
     body = os.urandom(part_size + 1000)
@@ -176,7 +186,9 @@ def _raw_request(http, head, body, read_timeout=10):
     return reply
 
 
-def test_body_shorter_than_announced_leaves_nothing(http, location):
+def test_body_shorter_than_announced_leaves_nothing(
+    http: str, location: Location
+) -> None:
     """The client announces 1,000 bytes, sends 10 and stops."""
     pid = create_record(http)
     head = (
@@ -221,7 +233,7 @@ def _raw(http, method, path, body=b"", headers=""):
     return _status_and_json(_raw_request(http, head, body))
 
 
-def test_bad_paths_answer_json_400(http, location):
+def test_bad_paths_answer_json_400(http: str, location: Location) -> None:
     """``//`` used to answer Werkzeug's HTML 308; raw invalid UTF-8 became U+FFFD."""
     pid = create_record(http)
     for path in ("/a.txt", "a//b.txt", "a/./b.txt", "%FFa.txt", "a%5Cb.txt"):
@@ -234,7 +246,7 @@ def test_bad_paths_answer_json_400(http, location):
     assert storage_files(location.uri) == set()
 
 
-def test_empty_body_and_options_answer_json(http, location):
+def test_empty_body_and_options_answer_json(http: str, location: Location) -> None:
     pid = create_record(http)
     status, _, body = _raw(http, "PUT", "/records/{0}/files/empty.txt".format(pid))
     assert status == 400
@@ -247,7 +259,7 @@ def test_empty_body_and_options_answer_json(http, location):
     assert storage_files(location.uri) == set()
 
 
-def test_redirected_pid(http, app):
+def test_redirected_pid(http: str, app: Flask) -> None:
     from invenio_db import db
     from invenio_pidstore.models import PersistentIdentifier
 
@@ -273,7 +285,7 @@ def test_redirected_pid(http, app):
     assert download.content == b"moved"
 
 
-def test_three_step_upload(http, location, server):
+def test_three_step_upload(http: str, location: Location, server: Server) -> None:
     pid = create_record(http)
     files = "{0}/records/{1}/files".format(http, pid)
     body = os.urandom(2 * 1024 * 1024 + 3)
@@ -307,7 +319,7 @@ def test_three_step_upload(http, location, server):
     assert len(storage_files(location.uri)) == 1
 
 
-def test_multipart_transfer_through_the_app(http, location):
+def test_multipart_transfer_through_the_app(http: str, location: Location) -> None:
     pid = create_record(http)
     files = "{0}/records/{1}/files".format(http, pid)
     part_size = 5 * 1024 * 1024
@@ -341,7 +353,9 @@ def test_multipart_transfer_through_the_app(http, location):
     assert requests.get(files + "/parts.bin/content").content == body
 
 
-def test_archive_range_and_containers(http, server, tmp_path):
+def test_archive_range_and_containers(
+    http: str, server: Server, tmp_path: Path
+) -> None:
     import subprocess
     import zipfile
 

@@ -74,7 +74,7 @@ def extracted(data: bytes) -> dict[str, bytes]:
 )
 def test_the_reader_sees_what_zipfile_wrote(
     members, method, comment, prefix, force_zip64
-):
+) -> None:
     """Names, sizes, CRCs and bytes agree with the standard library."""
     data = make_archive(members, method, comment, prefix, force_zip64)
     source = BytesSource(data)
@@ -89,7 +89,7 @@ def test_the_reader_sees_what_zipfile_wrote(
             assert got == archive.read(member.name)
 
 
-def test_zip64_end_records_with_many_members():
+def test_zip64_end_records_with_many_members() -> None:
     """More than 65,535 members: the reader takes the count from zip64 records."""
     members = {f"m{i:05d}": b"" for i in range(65_600)}
     data = make_archive(members)
@@ -98,7 +98,7 @@ def test_zip64_end_records_with_many_members():
     assert directory.members[-1].name == "m65599"
 
 
-def test_member_count_limit_is_checked_before_reading_the_directory():
+def test_member_count_limit_is_checked_before_reading_the_directory() -> None:
     """A member count beyond the limit is refused with 413, not parsed."""
     data = make_archive({f"m{i}": b"x" for i in range(20)})
     with pytest.raises(ContainerTooLargeError):
@@ -133,7 +133,7 @@ def _read_all(data: bytes) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
-def test_mutated_archives_raise_only_container_errors(sample, data):
+def test_mutated_archives_raise_only_container_errors(sample, data) -> None:
     """Flipped, inserted or cut bytes: a container error or a clean read."""
     mutated = bytearray(sample)
     for _ in range(data.draw(st.integers(1, 6), label="mutations")):
@@ -153,7 +153,7 @@ def test_mutated_archives_raise_only_container_errors(sample, data):
         pass
 
 
-def test_a_cut_archive_is_broken_not_an_index_error(sample):
+def test_a_cut_archive_is_broken_not_an_index_error(sample) -> None:
     """Every prefix of an archive is refused with a container error."""
     for length in range(0, len(sample), 7):
         with pytest.raises((ContainerError, ContainerTooLargeError)):

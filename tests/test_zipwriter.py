@@ -13,8 +13,11 @@ import io
 import zipfile
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from invenio_files_rest.models import Location
 
 from invenio_records_files_ext.archives.zipreader import (
     Limits,
@@ -23,6 +26,7 @@ from invenio_records_files_ext.archives.zipreader import (
 )
 from invenio_records_files_ext.archives.zipwriter import ZipStreamWriter
 from invenio_records_files_ext.errors import ArchiveSizeError
+from tests.helpers import IsolatedClient
 
 from .helpers import BytesSource, create_record, stored_record, stream
 
@@ -49,7 +53,7 @@ def written(members: dict[str, bytes], zip64_from: int, chunk: int = 700) -> byt
 
 @settings(max_examples=80, deadline=None)
 @given(members=MEMBERS, zip64_from=st.sampled_from([1, 100, 4000, 0xFFFFFFFF]))
-def test_zipfile_reads_what_the_writer_wrote(members, zip64_from):
+def test_zipfile_reads_what_the_writer_wrote(members, zip64_from) -> None:
     """Names, bytes and CRCs as given; the standard library finds no error."""
     data = written(members, zip64_from)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -64,7 +68,7 @@ def test_zipfile_reads_what_the_writer_wrote(members, zip64_from):
         assert b"".join(open_member(source, member, Limits())) == members[member.name]
 
 
-def test_a_member_of_another_size_stops_the_archive():
+def test_a_member_of_another_size_stops_the_archive() -> None:
     """Bytes that differ from the recorded size raise, they are never zipped."""
     writer = ZipStreamWriter()
     with pytest.raises(ArchiveSizeError):
@@ -73,7 +77,7 @@ def test_a_member_of_another_size_stops_the_archive():
         list(ZipStreamWriter().member("long", [b"abcde"], 4))
 
 
-def test_more_than_65535_members_get_zip64_end_records():
+def test_more_than_65535_members_get_zip64_end_records() -> None:
     """65,600 members: zip64 end records, read back by both readers."""
     members = {f"{index:05d}": b"" if index % 2 else b"y" for index in range(65_600)}
     data = written(members, 0xFFFFFFFF)
@@ -86,8 +90,12 @@ def test_more_than_65535_members_get_zip64_end_records():
 
 @pytest.mark.slow
 def test_the_files_archive_route_with_more_than_65535_files(
-    app, client, db, location, monkeypatch
-):
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A record of 65,600 files: its files archive is a valid zip64 archive."""
     monkeypatch.setitem(app.config, "RECORDS_FILES_FSYNC", False)
     monkeypatch.setitem(app.config, "RECORDS_FILES_INLINE_MAX_ENTRIES", 10)

@@ -11,12 +11,18 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from flask import Flask
 
 from tests.servers import stop_process_group
 
+T = TypeVar("T")
 
-def _forget_connections(celery):
+
+def _forget_connections(celery: Any) -> None:
     """Drop the connections pooled for the broker used before.
 
     Celery keeps its producers' pool once made, even when the broker
@@ -28,7 +34,7 @@ def _forget_connections(celery):
 
 
 @contextmanager
-def broker_for(app, redis_url):
+def broker_for(app: Flask, redis_url: str) -> Iterator[Any]:
     """Send ``app``'s Celery tasks through ``redis_url`` inside the block."""
     celery = app.extensions["flask-celeryext"].celery
     saved = dict(
@@ -44,7 +50,7 @@ def broker_for(app, redis_url):
         _forget_connections(celery)
 
 
-def purge(app, redis_url):
+def purge(app: Flask, redis_url: str) -> None:
     """Drop the tasks waiting in the broker (left by an earlier test's beat)."""
     with broker_for(app, redis_url) as celery:
         celery.control.purge()
@@ -53,7 +59,14 @@ def purge(app, redis_url):
 class Worker:
     """A Celery worker process; its log is kept in ``folder``."""
 
-    def __init__(self, config, folder, name, beat=False, loglevel="INFO"):
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        folder: str,
+        name: str,
+        beat: bool = False,
+        loglevel: str = "INFO",
+    ) -> None:
         """Start the worker (one task at a time, prefetching one)."""
         os.makedirs(folder, exist_ok=True)
         self.name = name
@@ -91,16 +104,16 @@ class Worker:
             start_new_session=True,
         )
 
-    def log(self):
+    def log(self) -> str:
         """Return what the worker has logged so far."""
         with open(self.log_path, errors="replace") as fp:
             return fp.read()
 
-    def alive(self):
+    def alive(self) -> bool:
         """Return whether the process still runs."""
         return self.process.poll() is None
 
-    def wait_ready(self, seconds=60):
+    def wait_ready(self, seconds: float = 60) -> "Worker":
         """Wait until the worker says it is ready to take tasks."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -112,14 +125,14 @@ class Worker:
             time.sleep(0.2)
         raise AssertionError("worker {0} never got ready".format(self.name))
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the process; print the end of its log (pytest shows it on failure)."""
         stop_process_group(self.process)
         self._log.close()
         print("--- worker {0} ---\n{1}".format(self.name, self.log()[-4000:]))
 
 
-def worker_config(database_uri, redis_url, **extra):
+def worker_config(database_uri: str, redis_url: str, **extra: Any) -> dict[str, Any]:
     """Return the configuration of a worker on the suite's database and broker."""
     return dict(
         SQLALCHEMY_DATABASE_URI=database_uri,
@@ -129,7 +142,12 @@ def worker_config(database_uri, redis_url, **extra):
     )
 
 
-def wait_until(condition, seconds=90, workers=(), pause=0.3):
+def wait_until(
+    condition: Callable[[], T],
+    seconds: float = 90,
+    workers: Iterable["Worker"] = (),
+    pause: float = 0.3,
+) -> T:
     """Wait until ``condition()`` is true, failing if a worker exits first."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

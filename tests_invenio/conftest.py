@@ -25,7 +25,7 @@ from invenio_records_files_ext import InvenioRecordsFiles
 from invenio_records_files_ext.db.sqlite import init_sqlite_app
 
 
-def make_app(instance_path, config, with_extension=True):
+def make_app(instance_path: str, config, with_extension=True):
     """Return an application as an Invenio module's tests build it.
 
     :param with_extension: initialise this package's extension (Invenio
@@ -58,7 +58,7 @@ def app_config(app_config):
 
 
 @pytest.fixture(scope="module")
-def create_app(instance_path):
+def create_app(instance_path: str):
     """Application factory for pytest-invenio's ``base_app``."""
 
     def factory(**config):

@@ -11,8 +11,10 @@ import os
 from io import BytesIO
 
 import pytest
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db as db_
-from invenio_files_rest.models import ObjectVersion
+from invenio_files_rest.models import Location, ObjectVersion
 
 from invenio_records_files_ext import signals
 from invenio_records_files_ext.api import Record
@@ -30,13 +32,15 @@ def stored_bytes(root):
     return found
 
 
-def row_keys(record):
+def row_keys(record: Record):
     """Keys of the record's file rows, read from the database."""
     return [row.key for row in queries.iterate_rows(record.bucket.id)]
 
 
 @pytest.mark.parametrize("number", range(3))
-def test_object_versions_show_in_every_test(app, db, location, number):
+def test_object_versions_show_in_every_test(
+    app: Flask, db: SQLAlchemy, location: Location, number
+) -> None:
     SESSIONS.append(type(db.session()))
     record = Record.create({"title": "written by Files-REST"})
     key = "f{0}.txt".format(number)
@@ -53,19 +57,21 @@ def test_object_versions_show_in_every_test(app, db, location, number):
     assert row_keys(again) == [key]
 
 
-def test_each_test_had_its_own_session_class():
+def test_each_test_had_its_own_session_class() -> None:
     # pytest-invenio made a session (class) per test: the hooks followed.
     assert len(SESSIONS) == 3
     assert len(set(SESSIONS)) == 3
     assert all(cls.__name__ == "PytestInvenioSession" for cls in SESSIONS)
 
 
-def test_a_failed_upload_leaves_no_bytes(app, db, location):
+def test_a_failed_upload_leaves_no_bytes(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "refused"})
     db.session.commit()
     before = stored_bytes(location.uri)
 
-    def refuse(sender, record, file):
+    def refuse(sender, record: Record, file) -> None:
         raise ValueError("refused by a hook")
 
     signals.file_added.connect(refuse)
@@ -84,7 +90,9 @@ def test_a_failed_upload_leaves_no_bytes(app, db, location):
     assert stored_bytes(location.uri) == before
 
 
-def test_bytes_written_and_committed_stay(app, db, location):
+def test_bytes_written_and_committed_stay(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "kept"})
     before = stored_bytes(location.uri)
     record.files["kept.bin"] = BytesIO(b"z" * 100)
@@ -93,7 +101,9 @@ def test_bytes_written_and_committed_stay(app, db, location):
     assert Record.get_record(record.id).files.keys == ["kept.bin"]
 
 
-def test_files_follow_replacements_and_deletions_by_files_rest(app, db, location):
+def test_files_follow_replacements_and_deletions_by_files_rest(
+    app: Flask, db: SQLAlchemy, location: Location
+) -> None:
     record = Record.create({"title": "in step"})
     record.files["a.txt"] = BytesIO(b"a")
     record.files["a.txt"]["description"] = "kept when replaced"
@@ -118,7 +128,7 @@ def test_files_follow_replacements_and_deletions_by_files_rest(app, db, location
     assert Record.get_record(other.id)["_files"][0]["key"] == "only.txt"
 
 
-def test_db_session_is_the_harness_session(app, db):
+def test_db_session_is_the_harness_session(app: Flask, db: SQLAlchemy) -> None:
     # The fixture replaced ``db.session``: the record API uses it.
     assert db_.session is db.session
     assert type(db.session()).__name__ == "PytestInvenioSession"
