@@ -6,6 +6,7 @@ against downloading them one by one (``sendfile()``), and the worker's
 peak memory from the archive of 10 small files to that of 10,000.
 """
 
+import argparse
 import http.client
 import io
 import os
@@ -29,7 +30,7 @@ bench.option("--size-mib", type=int, help="size of each large file (64)")
 bench.option("--many", type=int, help="small files of the memory check (10000)")
 
 
-def drain(url):
+def drain(url: str) -> tuple[int, bytes]:
     """GET ``url``; return the bytes read and the last 22 (a zip's end record)."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.netloc, timeout=900)
@@ -43,14 +44,15 @@ def drain(url):
     return total, bytes(tail)
 
 
-def members(tail):
+def members(tail: bytes) -> int:
     """The member count a zip's end record states."""
     signature, *_, count, _, _, _ = struct.unpack("<IHHHHIIH", tail)
     assert signature == 0x06054B50, "not a zip end record"
-    return count
+    stated: int = count
+    return stated
 
 
-def attach_small(pid, count) -> None:
+def attach_small(pid: str, count: int) -> None:
     """Give record ``pid`` ``count`` files of 1 KiB, in this process."""
     from invenio_db import db
     from invenio_pidstore.models import PersistentIdentifier
@@ -69,10 +71,10 @@ def attach_small(pid, count) -> None:
         db.engine.dispose()
 
 
-def setup(url, worker, args):
+def setup(url: str, worker: int, args: argparse.Namespace) -> tuple[list[float], float]:
     """Memory first (before any large transfer), then the large files."""
-    few, many, big = (requests.post(url + "/records/", json={}) for _ in range(3))
-    few, many, big = (f"{url}/records/{r.json()['id']}" for r in (few, many, big))
+    answers = [requests.post(url + "/records/", json={}) for _ in range(3)]
+    few, many, big = (f"{url}/records/{r.json()['id']}" for r in answers)
     attach_small(few.rsplit("/", 1)[1], 10)
     attach_small(many.rsplit("/", 1)[1], args.many)
     drain(few + "/files-archive")  # the worker's first request
@@ -93,7 +95,7 @@ def setup(url, worker, args):
     return peaks, size / MIB
 
 
-def step(loops, name, size):
+def step(loops: int, name: str, size: int) -> float:
     """Read the large files one way; return seconds."""
     setup = bench.notes("setup")[0]
     url, keys = setup["url"], setup["keys"]
@@ -121,6 +123,7 @@ def main() -> None:
         server = demo_server(bench.workdir)
     try:
         if bench.parent:
+            assert server is not None  # started above, in the parent
             peaks, many_mib = setup(server.url, server.worker_pids()[0], args)
         label, size = f"{args.files} x {args.size_mib} MiB", args.size_mib * MIB
         names = ("archive", "downloads", "cat")

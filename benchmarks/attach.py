@@ -13,6 +13,10 @@ import sys
 import time
 from importlib.util import find_spec, module_from_spec, spec_from_file_location
 from io import BytesIO
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import Bench
@@ -25,7 +29,7 @@ bench.option("--sizes", help="files per run (100,400,1600); bulk: the largest")
 PACKAGES = {"ours": "invenio_records_files_ext", "original": "invenio_records_files"}
 
 
-def make_app(kind):
+def make_app(kind: str) -> "Flask":
     """Invenio-DB (versioning on), Invenio-Files-REST and, unless ``raw``,
     Invenio-Records and the records-files module of ``kind``."""
     from flask import Flask
@@ -47,15 +51,18 @@ def make_app(kind):
     for extension in extensions:
         getattr(extension, "InvenioRecordsFiles", extension)(app)
     # The demo's SQLite set-up, from this library's module loaded on its own.
-    path = os.path.join(find_spec(PACKAGES["ours"]).submodule_search_locations[0])
+    ours = find_spec(PACKAGES["ours"])
+    assert ours is not None and ours.submodule_search_locations  # installed
+    path = os.path.join(ours.submodule_search_locations[0])
     spec = spec_from_file_location("_bench_sqlite", path + "/db/sqlite.py")
+    assert spec is not None and spec.loader is not None  # a file of the package
     spec.loader.exec_module(sqlite := module_from_spec(spec))
     with app.app_context():
         sqlite.enable_sqlite_savepoints(db.engine, wal=True)
     return app
 
 
-def attach(loops, contender, count):
+def attach(loops: int, contender: str, count: int) -> float:
     """Attach ``count`` files of 1 KiB to a new bucket or record; commit."""
     from invenio_db import db
     from invenio_files_rest.models import Bucket, ObjectVersion
@@ -66,7 +73,7 @@ def attach(loops, contender, count):
             raise RuntimeError("this library was loaded into " + kind)
         api = kind != "raw" and importlib.import_module(PACKAGES[kind] + ".api")
 
-        def run(count):
+        def run(count: int) -> float:
             target = api.Record.create({}) if api else Bucket.create()
             db.session.commit()
             files = {f"f{i:05d}": b"%1023d\n" % i for i in range(count)}
@@ -107,7 +114,7 @@ def main() -> None:
             db.session.add(Location(name="bench", uri=uri, default=True))
             db.session.commit()
     who = ["raw", "ours"] + ["original"] * bool(find_spec(PACKAGES["original"]))
-    runs = {}
+    runs: dict[Any, Any] = {}
     for n in sizes:
         for contender in who:
             runs[contender, n] = bench.time(f"{contender} {n:,}", attach, contender, n)

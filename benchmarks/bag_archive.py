@@ -7,6 +7,7 @@ bytes dominate, and one of many small files, where the bag's extra work
 most. The target: the bag at least 0.8 of the plain archive's speed.
 """
 
+import argparse
 import http.client
 import io
 import os
@@ -14,6 +15,7 @@ import sys
 import time
 import urllib.parse
 import zipfile
+from typing import Any
 
 import requests
 
@@ -32,7 +34,7 @@ bench.option("--many", type=int, help="small files of the second record (5000)")
 FORMATS = {"archive": "", "bag": "?format=bagit"}
 
 
-def drain(url, keep=False):
+def drain(url: str, keep: bool = False) -> tuple[int, bytes]:
     """GET ``url``; return the bytes read (and the body, with ``keep``)."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.netloc, timeout=900)
@@ -48,7 +50,7 @@ def drain(url, keep=False):
     return total, bytes(body)
 
 
-def attach_small(pid, count) -> None:
+def attach_small(pid: str, count: int) -> None:
     """Give record ``pid`` ``count`` files of 1 KiB, in this process."""
     from invenio_db import db
     from invenio_pidstore.models import PersistentIdentifier
@@ -67,10 +69,10 @@ def attach_small(pid, count) -> None:
         db.engine.dispose()
 
 
-def setup(url, args) -> None:
+def setup(url: str, args: argparse.Namespace) -> None:
     """A record of large files, one of many small files; both checked once."""
-    big, many = (requests.post(url + "/records/", json={}) for _ in range(2))
-    big, many = (f"{url}/records/{r.json()['id']}" for r in (big, many))
+    answers = [requests.post(url + "/records/", json={}) for _ in range(2)]
+    big, many = (f"{url}/records/{r.json()['id']}" for r in answers)
     for index in range(args.files):
         data = os.urandom(args.size_mib * MIB)
         sent = requests.put(f"{big}/files/big-{index:02d}.bin", data=data)
@@ -89,7 +91,7 @@ def setup(url, args) -> None:
     bench.note("setup", big=big, many=many)
 
 
-def step(loops, which, layout):
+def step(loops: int, which: str, layout: str) -> float:
     """Read one record's archive in one layout; return seconds."""
     url = bench.notes("setup")[0][which] + "/files-archive" + FORMATS[layout]
     started = time.perf_counter()
@@ -108,12 +110,13 @@ def main() -> None:
         server = demo_server(bench.workdir)
     try:
         if bench.parent:
+            assert server is not None  # started above, in the parent
             setup(server.url, args)
         labels = {
             "big": f"{args.files} x {args.size_mib} MiB",
             "many": f"{args.many} x 1 KiB",
         }
-        runs = {}
+        runs: dict[tuple[str, str], Any] = {}
         for which, label in labels.items():
             for layout in FORMATS:
                 name = f"{layout}, {label}"

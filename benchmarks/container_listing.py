@@ -21,6 +21,9 @@ import sys
 import tempfile
 import time
 import zipfile
+from typing import Any
+
+from flask.testing import FlaskClient
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from examples.app import create_app
@@ -28,7 +31,7 @@ from examples.app import create_app
 MEMBERS = 240
 
 
-def crafted(count, length):
+def crafted(count: int, length: int) -> bytes:
     """Return a stored zip of ``count`` members with ``length``-byte invalid names."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zipped:
@@ -37,7 +40,7 @@ def crafted(count, length):
     return buffer.getvalue().replace(b"X" * length, b"\xff" * length)
 
 
-def walk(client, url):
+def walk(client: FlaskClient, url: "str | None") -> tuple[Any, int, int, int]:
     """Follow the listing's pages; return (status, pages, largest, total bytes)."""
     pages, largest, total, status = 0, 0, 0, None
     while url:
@@ -48,7 +51,7 @@ def walk(client, url):
         total += len(response.data)
         url = None
         if status == 200:
-            url = response.json.get("links", {}).get("next")
+            url = response.get_json().get("links", {}).get("next")
     return status, pages, largest, total
 
 
@@ -69,7 +72,7 @@ def main() -> None:
             "/records/",
             data=json.dumps({"title": "crafted"}),
             headers={"Content-Type": "application/json"},
-        ).json["id"]
+        ).get_json()["id"]
         for length in (3990, 65000):
             data = crafted(MEMBERS, length)
             client.put(

@@ -23,21 +23,24 @@ import multiprocessing
 import os
 import sys
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from flask import Flask
+
 from benchmarks.common import KIB, Bench, demo_app, memory_kib
 
 CONTENDERS = (1, 2)
 
 
-def _app(workdir, uri):
-    config = dict(RECORDS_FILES_PROCESSORS=[])
+def _app(workdir: str, uri: "str | None") -> Flask:
+    config: dict[str, Any] = dict(RECORDS_FILES_PROCESSORS=[])
     if uri:
         config["SQLALCHEMY_DATABASE_URI"] = uri
     return demo_app(workdir, **config)
 
 
-def setup(workdir, uri, files, size) -> None:
+def setup(workdir: str, uri: "str | None", files: int, size: int) -> None:
     """Empty the database (PostgreSQL), store one record of ``files`` files."""
     from invenio_db import db
     from invenio_files_rest.models import Location
@@ -58,7 +61,9 @@ def setup(workdir, uri, files, size) -> None:
             db.session.commit()
         block = os.urandom(size)
         record = Record.create({"title": "fixity benchmark"})
-        record.files.update(
+        stored = record.files
+        assert stored is not None  # a new record has a bucket
+        stored.update(
             (f"f{index:06d}.bin", io.BytesIO(index.to_bytes(4, "big") + block[4:]))
             for index in range(files)
         )
@@ -68,7 +73,7 @@ def setup(workdir, uri, files, size) -> None:
         db.engine.dispose()
 
 
-def make_due(app) -> None:
+def make_due(app: Flask) -> None:
     """Make every file due: stored 40 days ago, never checked."""
     from datetime import datetime, timedelta, timezone
 
@@ -88,7 +93,9 @@ def make_due(app) -> None:
         db.engine.dispose()
 
 
-def audit_worker(workdir, uri, batch, ready, start, results) -> None:
+def audit_worker(
+    workdir: str, uri: "str | None", batch: int, ready: Any, start: Any, results: Any
+) -> None:
     """One audit worker: make the application, wait for the start, audit."""
     from invenio_db import db
 
@@ -106,13 +113,14 @@ def audit_worker(workdir, uri, batch, ready, start, results) -> None:
         db.engine.dispose()
 
 
-def step(loops, bench, workers):
+def step(loops: int, bench: Bench, workers: int) -> float:
     """Audit every file with ``workers`` processes; return seconds."""
     args = bench.args
     make_due(_app(bench.workdir, args.database_uri))
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
-    readies, processes = [], []
+    readies: list[Any] = []
+    processes: list[Any] = []
     for _ in range(workers):
         ready = context.Event()
         process = context.Process(

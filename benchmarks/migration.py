@@ -12,6 +12,10 @@ import shutil
 import sys
 import time
 import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import Bench, memory_kib, reset_peak
@@ -28,7 +32,7 @@ DEPENDENCIES = ["invenio_files_rest@head", "invenio_records@head"]
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def make_app(path):
+def make_app(path: str) -> "Flask":
     """The smallest application the migration needs, on a SQLite file."""
     from flask import Flask
     from invenio_db import InvenioDB
@@ -46,11 +50,18 @@ def make_app(path):
     return app
 
 
-def record_rows(files):
+def record_rows(files: int) -> tuple[list[dict[str, Any]], ...]:
     """Rows of one record of ``files`` files in the original layout: buckets,
     file instances, object versions, records, links."""
     bucket, record = uuid.uuid4(), uuid.uuid4()
-    rows, entries = ([dict(id=bucket, default_location=1)], [], [], [], []), []
+    rows: tuple[list[dict[str, Any]], ...] = (
+        [dict(id=bucket, default_location=1)],
+        [],
+        [],
+        [],
+        [],
+    )
+    entries: list[dict[str, Any]] = []
     for index in range(files):
         file, version = uuid.uuid4(), uuid.uuid4()
         key, checksum = f"data/{index:06d}.csv", f"md5:{index:032x}"
@@ -66,7 +77,7 @@ def record_rows(files):
     return rows
 
 
-def build(path, records, files) -> None:
+def build(path: str, records: int, files: int) -> None:
     """A database at ``BEFORE`` holding ``records`` records of ``files`` files."""
     from invenio_db import db
     from invenio_files_rest.models import Bucket, FileInstance, Location, ObjectVersion
@@ -98,7 +109,7 @@ def build(path, records, files) -> None:
                     connection.execute(model.__table__.insert(), found)
 
 
-def upgrade(loops, scenario):
+def upgrade(loops: int, scenario: str) -> float:
     """Upgrade a copy of the scenario's database; note statements and memory."""
     from invenio_db import db
     from sqlalchemy import event
@@ -107,7 +118,7 @@ def upgrade(loops, scenario):
     shutil.copy(os.path.join(bench.workdir, scenario + ".sqlite"), path)
     app = make_app(path)
     with app.app_context():
-        statements = []
+        statements: list[int] = []
         count = lambda *args: statements.append(1)  # noqa: E731
         event.listen(db.engine, "before_cursor_execute", count)
         reset_peak()

@@ -16,6 +16,7 @@ instead (nothing deleted, nothing flushed in between); ``--runs N``
 repeats the whole run N times and summarises.
 """
 
+import argparse
 import hashlib
 import http.client
 import json
@@ -26,9 +27,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
+from flask import Flask, Response
+
+if TYPE_CHECKING:
+    from tests.servers import Server
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import (
@@ -77,7 +83,7 @@ HASH_TOOLS = {
 """The command line tool of each algorithm of ``RECORDS_FILES_CHECKSUMS``."""
 
 
-def algorithms():
+def algorithms() -> list[str]:
     """The algorithms ``--checksums`` names, MD5 first."""
     names = (bench.args.checksums or "md5").split(",")
     unknown = set(names) - set(HASH_TOOLS)
@@ -86,21 +92,21 @@ def algorithms():
     return ["md5", *[name for name in names if name != "md5"]]
 
 
-def hash_tools():
+def hash_tools() -> list[str]:
     """``md5sum`` and the tools of the other algorithms kept."""
     return [HASH_TOOLS[name] for name in algorithms()]
 
 
-def create_bench_app():
+def create_bench_app() -> Flask:
     """The demo, plus a route reading a stored file with nothing around it."""
     from flask import send_file
 
     from examples.app import create_app
 
     durable = os.environ.get("RECORDS_FILES_FSYNC", "1") != "0"
-    app = create_app({"RECORDS_FILES_FSYNC": durable})
+    app: Flask = create_app({"RECORDS_FILES_FSYNC": durable})
 
-    def plain(name):
+    def plain(name: str) -> Response:
         path = os.path.join(app.config["FILES_STORAGE_PATH"], name)
         return send_file(path, "application/octet-stream", conditional=False)
 
@@ -108,7 +114,7 @@ def create_bench_app():
     return app
 
 
-def make_file(path, size_mib):
+def make_file(path: str, size_mib: int) -> str:
     """Write ``size_mib`` MiB that no layer can deduplicate; return the MD5."""
     digest, block = hashlib.md5(), os.urandom(MIB)
     with open(path, "wb") as fp:
@@ -119,7 +125,9 @@ def make_file(path, size_mib):
     return digest.hexdigest()
 
 
-def send(url, target, path, offset=0, count=None):
+def send(
+    url: str, target: str, path: str, offset: int = 0, count: "int | None" = None
+) -> tuple[bytes, float]:
     """PUT ``count`` bytes of ``path`` from ``offset``; return (status, body, s).
 
     The body goes out with ``sendfile()``: the client costs next to no CPU
@@ -152,18 +160,18 @@ class Upload:
     commit_seconds: float = 0.0
 
 
-def new_record(url):
+def new_record(url: str) -> str:
     """Create a record; return its files route (path)."""
     pid = requests.post(url + "/records/", json={}).json()["id"]
     return f"/records/{pid}/files"
 
 
-def version_url(url, files, key, answer):
+def version_url(url: str, files: str, key: str, answer: dict[str, Any]) -> str:
     """The URL of the version a file route answered with."""
     return f"{url}{files}/{key}?versionId={answer['version_id']}"
 
 
-def upload_put(url, path, md5, key):
+def upload_put(url: str, path: str, md5: str, key: str) -> "Upload":
     """``PUT <files>/<key>``: one request."""
     files = new_record(url)
     answer, seconds = send(url, f"{files}/{key}", path)
@@ -171,14 +179,15 @@ def upload_put(url, path, md5, key):
     return Upload(version_url(url, files, key, json.loads(answer)), seconds)
 
 
-def announce(url, files, entry):
+def announce(url: str, files: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Announce one entry of a transfer; return it as answered."""
     response = requests.post(url + files, json=[entry])
     assert response.status_code == 201, response.text
-    return response.json()["entries"][0]
+    answered: dict[str, Any] = response.json()["entries"][0]
+    return answered
 
 
-def commit(url, files, key, md5):
+def commit(url: str, files: str, key: str, md5: str) -> tuple[str, float]:
     """Commit a pending file; return its version URL and the seconds it took."""
     started = time.perf_counter()
     response = requests.post(f"{url}{files}/{key}/commit")
@@ -189,7 +198,7 @@ def commit(url, files, key, md5):
     return version_url(url, files, key, response.json()), seconds
 
 
-def upload_content(url, path, md5, key):
+def upload_content(url: str, path: str, md5: str, key: str) -> "Upload":
     """The three-step upload: announce, ``PUT <files>/<key>/content`` (timed), commit."""
     files = new_record(url)
     size = os.path.getsize(path)
@@ -199,7 +208,7 @@ def upload_content(url, path, md5, key):
     return Upload(location, seconds, commit_seconds)
 
 
-def upload_parts(url, path, md5, key):
+def upload_parts(url: str, path: str, md5: str, key: str) -> "Upload":
     """A multipart upload: announce, the parts one after another (timed), commit."""
     files = new_record(url)
     size = os.path.getsize(path)
@@ -225,7 +234,7 @@ ROUTES = {
 """Upload routes: how, and through which server."""
 
 
-def routes():
+def routes() -> list[str]:
     """The routes ``--routes`` names (all by default)."""
     names = bench.args.routes.split(",") if bench.args.routes else list(ROUTES)
     unknown = set(names) - set(ROUTES)
@@ -236,7 +245,7 @@ def routes():
     return names
 
 
-def floor_step(name, path):
+def floor_step(name: str, path: str) -> float:
     """A hash tool (``md5sum``...) on the file, or a durable copy; return seconds."""
     copy = os.path.join(bench.workdir, "copy.bin")
     command = {
@@ -252,7 +261,7 @@ def floor_step(name, path):
     return seconds
 
 
-def download(url, md5):
+def download(url: str, md5: str) -> float:
     """GET ``url``; check its MD5; return seconds."""
     digest = hashlib.md5()
     os.sync()
@@ -265,7 +274,9 @@ def download(url, md5):
     return time.perf_counter() - started
 
 
-def step(loops, name, path=None, md5=None):
+def step(
+    loops: int, name: str, path: "str | None" = None, md5: "str | None" = None
+) -> float:
     """One timed step against the servers the parent started."""
     setup = bench.notes("setup")[0]
     path, md5 = path or setup["path"], md5 or setup["md5"]
@@ -289,7 +300,7 @@ def step(loops, name, path=None, md5=None):
     return seconds
 
 
-def spread_and_floor(times, route) -> None:
+def spread_and_floor(times: dict[str, list[float]], route: str) -> None:
     """Check one route against the floors, round by round, and its spread."""
     values = times[route]
     tools = hash_tools()
@@ -315,7 +326,9 @@ def spread_and_floor(times, route) -> None:
         bench.target(f"{route} standard deviation / mean", spread, SPREAD)
 
 
-def consecutive(size, servers, path, md5, count) -> None:
+def consecutive(
+    size: int, servers: dict[str, "Server"], path: str, md5: str, count: int
+) -> None:
     """``--in-a-row``: each route's upload ``count`` times in a row."""
     urls = {kind: server.url for kind, server in servers.items()}
     for route in routes():
@@ -349,7 +362,7 @@ def consecutive(size, servers, path, md5, count) -> None:
             requests.delete(uploaded.url).raise_for_status()
 
 
-def meminfo():
+def meminfo() -> dict[str, int]:
     """``/proc/meminfo`` in MiB."""
     with open("/proc/meminfo") as fp:
         return {
@@ -359,7 +372,7 @@ def meminfo():
         }
 
 
-def repeat(runs) -> None:
+def repeat(runs: int) -> None:
     """``--runs``: the whole run ``runs`` times, then each target's figures."""
     argv, skip = [], False
     for argument in sys.argv[1:]:
@@ -367,7 +380,8 @@ def repeat(runs) -> None:
             skip = not skip
             continue
         argv.append(argument)
-    figures, failed = {}, 0
+    figures: dict[str, list[str]] = {}
+    failed = 0
     for run in range(1, runs + 1):
         print(f"=== run {run} of {runs}, load {load()}", flush=True)
         process = subprocess.Popen(
@@ -376,6 +390,7 @@ def repeat(runs) -> None:
             text=True,
         )
         failures = 0
+        assert process.stdout is not None  # stdout=PIPE
         for line in process.stdout:
             print(line, end="", flush=True)
             found = re.match(r"(.*?)(?: \(.*\))?: (\S+)  target .* (PASS|FAIL)$", line)
@@ -392,14 +407,14 @@ def repeat(runs) -> None:
     print(f"Runs with a target FAIL: {failed} of {runs}")
 
 
-def start(args, size):
+def start(args: argparse.Namespace, size: int) -> dict[str, "Server"]:
     """Start gunicorn and waitress on one database; make the timed file."""
-    env = {
+    env: dict[str, Any] = {
         "RECORDS_FILES_FSYNC": "0" if args.no_fsync else "1",
         "RECORDS_FILES_CHECKSUMS": ",".join(algorithms()),
     }
     target = "benchmarks.rest_throughput:create_bench_app()"
-    servers = {}
+    servers: dict[str, Server] = {}
     for kind in ("gunicorn", "waitress"):
         servers[kind] = demo_server(bench.workdir, target, kind=kind, **env)
     path = bench.workdir + "/source.bin"
@@ -408,8 +423,11 @@ def start(args, size):
     return servers
 
 
-def timed(size, worker) -> None:
-    """The contenders in pyperf workers; the targets; the worker's memory."""
+def timed(size: int, worker: Any) -> None:
+    """The contenders in pyperf workers; the targets; the worker's memory.
+
+    ``worker`` is the server worker's pid in the parent, ``None`` in pyperf's.
+    """
     if bench.parent:
         baseline = memory_kib("VmRSS", worker)  # it has answered one request
         reset_peak(worker)
@@ -424,7 +442,7 @@ def timed(size, worker) -> None:
     for note in bench.notes("commit"):
         print(f"commit of a {note['route']} upload: {note['seconds']:.3f} s")
     bench.ratio("download / plain read", runs["plain"], runs["download"], 0.8, True)
-    growth = {size: memory_kib("VmHWM", worker) - baseline}
+    growth: dict[int | str, int] = {size: memory_kib("VmHWM", worker) - baseline}
     rss_sizes = bench.args.rss_sizes or ("8" if bench.args.quick else "64,1024")
     for other in rss_sizes.split(","):
         path = f"{bench.workdir}/rss-{other}.bin"
@@ -437,7 +455,7 @@ def timed(size, worker) -> None:
         bench.target(f"worker RSS growth, {other} MiB files (MiB)", kib / 1024, 16)
 
 
-def main():
+def main() -> None:
     """Start the servers, run the benchmarks, print the targets."""
     args, servers = bench.parse(), {}
     if args.runs and bench.parent:

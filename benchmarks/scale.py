@@ -12,6 +12,8 @@ import time
 import uuid
 from io import BytesIO
 
+from flask import Flask
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import KIB, Bench, demo_app, memory_kib, reset_peak
 
@@ -20,10 +22,10 @@ bench = Bench(
     quick=dict(processes=1, values=3, warmups=1, loops=3),
 )
 bench.option("--sizes", help="files held, 0 first (0,1000,10000,100000)")
-_apps = []
+_apps: list[Flask] = []
 
 
-def app():
+def app() -> Flask:
     """The demo application of this process; bare buckets open to anybody."""
     from invenio_records_rest.utils import allow_all
 
@@ -34,7 +36,7 @@ def app():
     return _apps[0]
 
 
-def build(loops, count):
+def build(loops: int, count: int) -> float:
     """Time the bulk attach of ``count`` files of 100 B to a new record;
     note the memory it added, the record and a bare bucket of as many objects."""
     from invenio_db import db
@@ -54,7 +56,9 @@ def build(loops, count):
         reset_peak()
         before = memory_kib()
         started = time.perf_counter()
-        record.files.update(files)
+        stored = record.files
+        assert stored is not None  # a new record has a bucket
+        stored.update(files)
         db.session.commit()
         seconds = time.perf_counter() - started
         added = memory_kib("VmHWM") - before
@@ -79,7 +83,7 @@ def build(loops, count):
     return seconds
 
 
-def upload(loops, contender, count):
+def upload(loops: int, contender: str, count: int) -> float:
     """PUT ``loops`` new files of 100 B with Flask's test client."""
     built = bench.notes(f"build {count}")[0]
     url = "/records/{pid}/files/" if contender == "ours" else "/files/{bucket}/"
@@ -93,7 +97,7 @@ def upload(loops, contender, count):
     return total
 
 
-def get_record(loops, count):
+def get_record(loops: int, count: int) -> float:
     """``Record.get_record()`` and one metadata field, in a new session."""
     from invenio_db import db
 

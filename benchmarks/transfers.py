@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.parse
 from statistics import median
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import (
@@ -38,7 +39,7 @@ BLOCK = hashlib.sha256(b"rfx-transfers").digest() * (MIB // 32)  # the file: rep
 HTTP = http_session()
 
 
-def cpu_seconds(pid):
+def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far."""
     with open(f"/proc/{pid}/stat") as fp:
         fields = fp.read().rsplit(")", 1)[1].split()
@@ -46,14 +47,14 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def api(method, url, **kwargs):
+def api(method: str, url: str, **kwargs: Any) -> Any:
     """Send a request to the application; return its JSON answer."""
     response = HTTP.request(method, url, timeout=3600, **kwargs)
     assert response.status_code < 400, (method, url, response.text[:500])
     return response.json()
 
 
-def put_content(url, size) -> None:
+def put_content(url: str, size: int) -> None:
     """PUT ``size`` bytes of the file to ``url``, streamed 1 MiB at a time."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.netloc, timeout=3600)
@@ -68,12 +69,12 @@ def put_content(url, size) -> None:
     connection.close()
 
 
-def upload(loops, name, size, part):
+def upload(loops: int, name: str, size: int, part: int) -> float:
     """Upload the file ``name``'s way; note the app worker's figures."""
     setup = bench.notes("setup")[0]
     files, worker, verifier = setup["files"], setup["worker"], setup["verifier"]
     key = f"{name}-{os.getpid()}.bin"
-    entry = dict(key=key, size=size, checksum=setup["checksum"])
+    entry: dict[str, Any] = dict(key=key, size=size, checksum=setup["checksum"])
     if name == "direct":
         entry["transfer"] = dict(type="M", parts=-(-size // part), part_size=part)
     reset_peak(worker)
@@ -99,7 +100,7 @@ def upload(loops, name, size, part):
     return seconds
 
 
-def spawn(command, env):
+def spawn(command: list[str], env: dict[str, str]) -> "subprocess.Popen[bytes]":
     """Start ``command`` in a session of its own, in the project's folder."""
     log = open(os.path.join(bench.workdir, "instance", "services.log"), "ab")
     return subprocess.Popen(
@@ -112,7 +113,7 @@ def spawn(command, env):
     )
 
 
-def start(services, size) -> None:
+def start(services: list[Any], size: int) -> None:
     """Moto, Redis, the application under gunicorn and its Celery worker."""
     services.append(MotoServer(bench.workdir).start())
     bucket = f"rfx-bench-{os.getpid()}"
@@ -147,7 +148,8 @@ def start(services, size) -> None:
 
 def main() -> None:
     """Start the services, upload both ways, print the figures and the target."""
-    args, services = bench.parse(), []
+    args = bench.parse()
+    services: list[Any] = []
     size = (args.size_mib or (32 if args.quick else 1024)) * MIB
     part = (args.part_mib or (8 if args.quick else 64)) * MIB
     try:

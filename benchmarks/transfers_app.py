@@ -6,9 +6,12 @@ configured by ``RFX_BENCH_CONFIG`` (JSON) and ``RFX_BENCH_S3_BUCKET``.
 
 import json
 import os
+from typing import Any
+
+from flask import Flask
 
 
-def create_bench_app():
+def create_bench_app() -> Flask:
     """The demo application storing its files in the S3 bucket of the run."""
     from invenio_db import db
     from invenio_files_rest.models import Location
@@ -16,7 +19,7 @@ def create_bench_app():
 
     from examples.app import create_app
 
-    app = create_app(json.loads(os.environ["RFX_BENCH_CONFIG"]))
+    app: Flask = create_app(json.loads(os.environ["RFX_BENCH_CONFIG"]))
     InvenioS3(app)
     with app.app_context():
         location, uri = (
@@ -31,7 +34,7 @@ def create_bench_app():
     return app
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     """``celery``, for ``celery -A benchmarks.transfers_app:celery worker``."""
     if name != "celery":
         raise AttributeError(name)

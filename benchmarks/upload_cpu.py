@@ -18,21 +18,25 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import rest_throughput as rt
 from benchmarks.common import MIB, demo_server, load
 
+T = TypeVar("T")
 
-def worker_cpu(pid):
+
+def worker_cpu(pid: int) -> float:
     """CPU seconds the process has used (all its threads, ended ones too)."""
     with open(f"/proc/{pid}/stat") as fp:
         fields = fp.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(pid, name, func, *args):
+def measured(pid: int, name: str, func: Callable[..., T], *args: Any) -> T:
     """Run ``func(*args)``; print its wall and the worker's CPU time."""
     os.sync()
     cpu, started = worker_cpu(pid), time.perf_counter()
@@ -45,7 +49,9 @@ def measured(pid, name, func, *args):
     return result
 
 
-def parts_upload(url, path, md5, size, part_size):
+def parts_upload(
+    url: str, path: str, md5: str, size: int, part_size: int
+) -> tuple[str, list[dict[str, Any]]]:
     """Announce a multipart upload; return (files route, part links)."""
     files = rt.new_record(url)
     parts = -(-size // part_size)
@@ -55,10 +61,13 @@ def parts_upload(url, path, md5, size, part_size):
         "checksum": "md5:" + md5,
         "transfer": {"type": "M", "parts": parts, "part_size": part_size},
     }
-    return files, rt.announce(url, files, entry)["links"]["parts"]
+    links: list[dict[str, Any]] = rt.announce(url, files, entry)["links"]["parts"]
+    return files, links
 
 
-def send_parts(url, path, size, part_size, links) -> None:
+def send_parts(
+    url: str, path: str, size: int, part_size: int, links: list[dict[str, Any]]
+) -> None:
     """PUT the parts one after another, in order."""
     for link in links:
         offset = (link["part"] - 1) * part_size
@@ -67,7 +76,7 @@ def send_parts(url, path, size, part_size, links) -> None:
         )
 
 
-def content_upload(url, path, md5, size):
+def content_upload(url: str, path: str, md5: str, size: int) -> str:
     """Announce a three-step upload; return its files route."""
     files = rt.new_record(url)
     rt.announce(

@@ -29,6 +29,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import MIB, Bench
@@ -53,10 +55,10 @@ CONTENDERS = (
 class EndOnly:
     """One ``fdatasync`` once the file is written."""
 
-    def __init__(self, fd) -> None:
+    def __init__(self, fd: int) -> None:
         self.fd = fd
 
-    def advance(self, written) -> None:
+    def advance(self, written: int) -> None:
         pass
 
     def finish(self) -> None:
@@ -71,7 +73,7 @@ class SyncFileRange(EndOnly):
 
     WRITE, WAIT = 2, 1 | 2 | 4
 
-    def __init__(self, fd, window) -> None:
+    def __init__(self, fd: int, window: int) -> None:
         super().__init__(fd)
         self.window, self.started = window, 0
         libc = ctypes.CDLL(None, use_errno=True)
@@ -79,7 +81,7 @@ class SyncFileRange(EndOnly):
         self.call.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
         self.call.argtypes += [ctypes.c_uint]
 
-    def advance(self, written) -> None:
+    def advance(self, written: int) -> None:
         if written - self.started < self.window:
             return
         self.call(self.fd, self.started, written - self.started, self.WRITE)
@@ -90,18 +92,18 @@ class SyncFileRange(EndOnly):
         self.started = written
 
 
-def fdatasync_windows(fd):
+def fdatasync_windows(fd: int) -> Any:
     """The storage's Writeback as it was first: ``fdatasync`` per window."""
     from invenio_records_files_ext.storage import writeback
 
     class Flushes(writeback.Writeback):
-        def advance(self, written) -> None:
+        def advance(self, written: int) -> None:
             # No waiting for the disk: a flush per window once the last is done.
             running = self._running
             if running is None or running.done():
                 super().advance(written)
 
-        def _sync_and_drop(self, upto) -> None:
+        def _sync_and_drop(self, upto: int) -> None:
             os.fdatasync(fd)
             start = self.start + self._dropped
             writeback.drop_cached(fd, start, upto - self._dropped)
@@ -110,20 +112,21 @@ def fdatasync_windows(fd):
     return Flushes(fd)
 
 
-def pacing(name, fd):
+def pacing(name: str, fd: int) -> Any:
     """The writeback object of contender ``name`` for ``fd``."""
     from invenio_records_files_ext.storage import writeback
 
-    return {
+    contenders: dict[str, Callable[[], Any]] = {
         "page cache": lambda: None,
         "fdatasync at the end": lambda: EndOnly(fd),
         "sync_file_range": lambda: SyncFileRange(fd, writeback.WINDOW),
         "paced": lambda: writeback.Writeback(fd),
         "fdatasync in a thread": lambda: fdatasync_windows(fd),
-    }[name]()
+    }
+    return contenders[name]()
 
 
-def cached_mib():
+def cached_mib() -> int:
     """The page cache's size (``Cached`` of ``/proc/meminfo``), in MiB."""
     with open("/proc/meminfo") as fp:
         return next(
@@ -131,7 +134,7 @@ def cached_mib():
         )
 
 
-def write_once(name, source, target):
+def write_once(name: str, source: str, target: str) -> tuple[float, float, int]:
     """One file through the write loop; return (seconds, CPU seconds, MiB cached)."""
     from invenio_records_files_ext.storage.digests import Digests
     from invenio_records_files_ext.storage.writeloop import copy_stream
@@ -149,7 +152,7 @@ def write_once(name, source, target):
     return seconds, time.process_time() - cpu, cached_mib() - cached
 
 
-def step(loops, name):
+def step(loops: int, name: str) -> float:
     """Write the file ``--rounds`` times in a row; note each round."""
     source = os.path.join(bench.workdir, "source.bin")
     rounds = bench.args.rounds or (2 if bench.args.quick else 4)

@@ -25,6 +25,8 @@ permission is open: this is a demo, never deploy it as is.**
 
 import fcntl
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 from flask_login import LoginManager
@@ -162,7 +164,9 @@ def _initialise_storage(app):
             db.engine.dispose()
 
 
-def create_app(config=None, instance_path=None):
+def create_app(
+    config: "Mapping[str, Any] | None" = None, instance_path: "str | None" = None
+) -> Flask:
     """Create the demo application.
 
     :param config: configuration overriding the demo's.
@@ -175,7 +179,7 @@ def create_app(config=None, instance_path=None):
     app = Flask("invenio_records_files_ext_demo", instance_path=instance_path)
     app.config.update(demo_config(instance_path))
     app.config.update(config or {})
-    if "CELERY_BROKER_URL" in (config or {}):
+    if config is not None and "CELERY_BROKER_URL" in config:
         app.config["BROKER_URL"] = config["CELERY_BROKER_URL"]
     app.config.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS",
