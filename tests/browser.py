@@ -12,7 +12,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from tests.servers import ROOT
 
@@ -249,7 +249,7 @@ class Run:
     screenshots: list[str] = field(default_factory=list)
 
     @contextmanager
-    def step(self, name: str):
+    def step(self, name: str) -> Iterator[None]:
         """Time the step ``name``."""
         start = time.monotonic()
         yield

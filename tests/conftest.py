@@ -35,6 +35,7 @@ from tests.app import app_config, create_test_app
 from tests.helpers import (
     ALEMBIC_DEPENDENCIES,
     OWN_TABLES,
+    BucketRecord,
     IsolatedClient,
     QueryCounter,
     counting_statements,
@@ -177,13 +178,12 @@ def client(app: Flask, location: Location) -> IsolatedClient:
 
 
 @pytest.fixture()
-def record(location: Location) -> Record:
+def record(location: Location) -> BucketRecord:
     """A committed record with a bucket."""
-    from invenio_records_files_ext.api import Record
 
     rec = Record.create({"title": "Test"})
     db_.session.commit()
-    return rec
+    return cast(BucketRecord, rec)
 
 
 @pytest.fixture()

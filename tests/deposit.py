@@ -7,6 +7,7 @@ The fixtures (the demo under gunicorn, headless Chromium) are in
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -121,27 +122,29 @@ def part_count(state: Stored) -> int:
     ids = [upload.upload_id for upload in state.uploads]
     if not ids:
         return 0
-    return db_.session.execute(
+    count: int = db_.session.execute(
         select(func.count()).select_from(Part).where(Part.upload_id.in_(ids))
     ).scalar_one()
+    return count
 
 
 #
 # What the page shows
 #
-def by_css(driver, selector):
+def by_css(driver: Any, selector: str) -> Any:
     from selenium.webdriver.common.by import By
 
     return driver.find_element(By.CSS_SELECTOR, selector)
 
 
-def all_css(driver, selector):
+def all_css(driver: Any, selector: str) -> Any:
+    """The elements ``selector`` finds (a list of Selenium elements)."""
     from selenium.webdriver.common.by import By
 
     return driver.find_elements(By.CSS_SELECTOR, selector)
 
 
-def click(driver, selector: str) -> None:
+def click(driver: Any, selector: str) -> None:
     """Click the element ``selector`` finds, again if the page redrew it meanwhile."""
 
     def attempt() -> bool:
@@ -151,7 +154,7 @@ def click(driver, selector: str) -> None:
     chromium.wait_for(attempt, timeout=10, what="a click on " + selector)
 
 
-def page_keys(driver) -> list[str]:
+def page_keys(driver: Any) -> list[str]:
     """The keys of the files the page lists, in its order (one round trip)."""
     return list(
         driver.execute_script(
@@ -161,31 +164,35 @@ def page_keys(driver) -> list[str]:
     )
 
 
-def wait_for_keys(driver, keys: list[str]) -> None:
+def wait_for_keys(driver: Any, keys: list[str]) -> None:
     chromium.wait_for(lambda: page_keys(driver) == keys, what="files {0}".format(keys))
 
 
-def heading(driver) -> str:
-    return by_css(driver, "#record-heading").text
+def heading(driver: Any) -> str:
+    text: str = by_css(driver, "#record-heading").text
+    return text
 
 
-def active(driver) -> dict[str, Any]:
+def active(driver: Any) -> dict[str, Any]:
     """Describe the element that has the keyboard focus."""
-    return driver.execute_script(
+    described: dict[str, Any] = driver.execute_script(
         "const e = document.activeElement;"
         "return {id: e.id, tag: e.tagName, key: e.dataset.key || null,"
         " action: e.dataset.action || null, text: e.textContent};"
     )
+    return described
 
 
-def press(driver, *keys) -> None:
+def press(driver: Any, *keys: str) -> None:
     """Press keys as the keyboard does (on whatever has the focus)."""
     from selenium.webdriver.common.action_chains import ActionChains
 
     ActionChains(driver).send_keys(*keys).perform()
 
 
-def tab_to(driver, matches, limit: int = 40) -> None:
+def tab_to(
+    driver: Any, matches: Callable[[dict[str, Any]], bool], limit: int = 40
+) -> None:
     """Press Tab until ``matches(active element)``; fail if it never gets there."""
     from selenium.webdriver.common.keys import Keys
 
@@ -198,7 +205,7 @@ def tab_to(driver, matches, limit: int = 40) -> None:
     )
 
 
-def console_errors(driver, also: tuple[str, ...] = ()) -> list[str]:
+def console_errors(driver: Any, also: tuple[str, ...] = ()) -> list[str]:
     """Return the page's console errors, less the failures the test caused.
 
     :param also: more parts of messages the test expects (``"status of
@@ -217,7 +224,7 @@ def create_with_files(demo: str, title: str, files: dict[str, bytes]) -> str:
     """Create a record through REST and upload files to it; return its PID."""
     created = requests.post(demo + "/records/", json={"title": title})
     assert created.status_code == 201, created.text
-    pid = created.json()["id"]
+    pid: str = created.json()["id"]
     for key, body in files.items():
         uploaded = requests.put(
             "{0}/records/{1}/files/{2}".format(demo, pid, key), data=body

@@ -23,6 +23,7 @@ from sqlalchemy import event, text
 from werkzeug.test import TestResponse
 
 from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.files import FilesIterator
 
 JSON = {"Content-Type": "application/json"}
 """Headers of a JSON request body."""
@@ -210,13 +211,57 @@ def upload(
     )
 
 
-def stored_record(pid: str) -> Record:
+def stored_record(pid: str) -> "BucketRecord":
     """Return the record of the ``recid`` PID value ``pid``, from the database."""
     from invenio_pidstore.models import PersistentIdentifier
 
     uuid = PersistentIdentifier.get("recid", pid).object_uuid
-    record: Record = Record.get_record(uuid)
+    record: BucketRecord = Record.get_record(uuid)
     return record
+
+
+if TYPE_CHECKING:
+
+    class BucketRecord(Record):
+        """A record with a bucket: the suite's records have one.
+
+        ``Record.files`` and ``Record.bucket`` are ``None`` for a record
+        without a bucket; the fixtures' and :func:`stored_record`'s records
+        have one (a test reading ``None`` there fails anyway).
+        """
+
+        @property
+        def files(self) -> FilesIterator:
+            """The record's files."""
+
+        @files.setter
+        def files(self, data: Any) -> None:
+            """Store files in a record that has none."""
+
+        @property
+        def bucket(self) -> Any:
+            """The record's bucket."""
+
+        @property
+        def media_files(self) -> FilesIterator:
+            """The record's media files."""
+
+else:
+    BucketRecord = Record
+
+
+def files_of(record: Record) -> FilesIterator:
+    """Return ``record.files`` of a record the test knows has a bucket."""
+    files = record.files
+    assert files is not None, "the record has no bucket"
+    return files
+
+
+def media_of(record: Record) -> FilesIterator:
+    """Return ``record.media_files`` of a record the test knows has media files."""
+    files = record.media_files
+    assert files is not None, "the record has no media files bucket"
+    return files
 
 
 class TransactionProbe:

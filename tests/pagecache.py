@@ -39,7 +39,7 @@ class CacheStat:
     writeback: int
 
     @property
-    def on_disk(self):
+    def on_disk(self) -> bool:
         """Whether every byte written to the file has reached the disk."""
         return self.dirty == 0 and self.writeback == 0
 
@@ -47,7 +47,7 @@ class CacheStat:
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def cachestat(path):
+def cachestat(path: "str | os.PathLike[str]") -> CacheStat:
     """Return the :class:`CacheStat` of the file at ``path``.
 
     Skips the test where the kernel has no ``cachestat()``.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -92,7 +93,7 @@ class Site:
 
 
 @contextmanager
-def fresh_database(database_uri: str, folder: str):
+def fresh_database(database_uri: str, folder: str) -> Iterator[str]:
     """Yield the URI of a new, empty database next to ``database_uri``'s."""
     if not database_uri.startswith("postgresql"):
         yield "sqlite:///" + os.path.join(folder, "site.db")
@@ -118,7 +119,8 @@ def invenio(app: Any, *args: str) -> str:
 
     result = app.test_cli_runner().invoke(cli, list(args))
     assert result.exit_code == 0, (args, result.output, result.exception)
-    return result.output
+    output: str = result.output
+    return output
 
 
 def _missing_tables(app: Any) -> set[str]:
@@ -161,7 +163,7 @@ def set_up(site: Site, app: Any) -> None:
 
 
 @contextmanager
-def built_site(database_uri: str, folder: str):
+def built_site(database_uri: str, folder: str) -> Iterator[Site]:
     """Yield a :class:`Site` set up in ``folder`` and a fresh database."""
     instance = os.path.join(folder, "instance")
     os.makedirs(instance)
@@ -202,17 +204,18 @@ def create_record(
     from invenio_pidstore.minters import recid_minter
 
     from invenio_records_files_ext.api import Record
+    from tests.helpers import files_of
 
     with app.app_context():
         record_id = uuid.uuid4()
         data = {"title": "A record with files", "owners": owners}
         pid = recid_minter(record_id, data)
         record = Record.create(data, id_=record_id)
-        record.files["data.txt"] = BytesIO(b"old")
-        old = str(record.files["data.txt"].obj.version_id)
-        record.files["data.txt"] = BytesIO(b"data")
+        files_of(record)["data.txt"] = BytesIO(b"old")
+        old = str(files_of(record)["data.txt"].obj.version_id)
+        files_of(record)["data.txt"] = BytesIO(b"data")
         for key in keys:
-            record.files[key] = BytesIO(key.encode())
+            files_of(record)[key] = BytesIO(key.encode())
         record.commit()
         db.session.commit()
         return SiteRecord(pid.pid_value, str(record.bucket_id), str(record_id), old)

@@ -21,10 +21,10 @@ from invenio_records_rest.utils import allow_all
 from invenio_records_files_ext import InvenioRecordsFiles, signals
 from invenio_records_files_ext.access import decisions as access
 from invenio_records_files_ext.access.permissions import owner_permission_factory
-from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.ext import finalize_app
 from invenio_records_files_ext.models import RecordsBuckets
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     assert_refused,
     bucket_of,
@@ -330,7 +330,7 @@ def test_record_route_refusals_are_json(
     db_.session.rollback()
 
 
-def _reads_only(record: Record = None, action=None, endpoint=None):
+def _reads_only(record: BucketRecord = None, action=None, endpoint=None):
     from invenio_records_rest.utils import deny_all
 
     return allow_all() if action == "read" else deny_all()

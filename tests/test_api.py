@@ -15,10 +15,10 @@ from invenio_records.errors import MissingModelError
 from invenio_records_files_ext.api import FileObject, FilesIterator, Record
 from invenio_records_files_ext.errors import FileKeyExistsError, InvalidFileKeyError
 from invenio_records_files_ext.models import RecordsBuckets
-from tests.helpers import QueryCounter, storage_files, stream
+from tests.helpers import BucketRecord, QueryCounter, files_of, storage_files, stream
 
 
-def reload(record: Record):
+def reload(record: BucketRecord):
     """Read a record back from the database, as another request would."""
     return Record.get_record(record.id)
 
@@ -31,7 +31,7 @@ def test_create_record_with_bucket(db: SQLAlchemy, location: Location) -> None:
     assert str(record.bucket.id) == record["_bucket"]
     link = RecordsBuckets.query.filter_by(record_id=record.id).one()
     assert link.bucket_id == record.bucket.id
-    assert len(record.files) == 0
+    assert len(files_of(record)) == 0
     assert "_files" not in record
 
 
@@ -84,10 +84,10 @@ def test_create_bucket_in_named_location(
     db.session.commit()
     monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_LOCATION", "archive")
     record = Record.create({})
-    record.files["a.txt"] = stream(b"abc")
+    files_of(record)["a.txt"] = stream(b"abc")
     db.session.commit()
     assert record.bucket.location.name == "archive"
-    assert record.files["a.txt"].file.uri.startswith(str(tmp_path / "archive"))
+    assert files_of(record)["a.txt"].file.uri.startswith(str(tmp_path / "archive"))
 
 
 def test_custom_dump_and_load_bucket(db: SQLAlchemy, location: Location) -> None:
@@ -97,14 +97,14 @@ def test_custom_dump_and_load_bucket(db: SQLAlchemy, location: Location) -> None
             data.setdefault("_buckets", {})["record"] = str(bucket.id)
 
         @classmethod
-        def load_bucket(cls, record: Record):
+        def load_bucket(cls, record: BucketRecord):
             return record.get("_buckets", {}).get("record")
 
     record = MyRecord.create({"title": "test"})
     db.session.commit()
     assert record["_buckets"]["record"] == record.bucket_id
     assert "_bucket" not in record
-    record.files["a.txt"] = stream()
+    files_of(record)["a.txt"] = stream()
     db.session.commit()
     again = MyRecord.get_record(record.id)
     assert again.files.keys == ["a.txt"]
@@ -123,7 +123,7 @@ def test_custom_create_bucket_may_return_none(
     assert record.files is None
 
 
-def test_add_and_read_files(record: Record, db: SQLAlchemy) -> None:
+def test_add_and_read_files(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream(b"Hello, World")
     assert len(record.files) == 1
     assert "hello.txt" in record.files
@@ -144,7 +144,7 @@ def test_add_and_read_files(record: Record, db: SQLAlchemy) -> None:
         assert fp.read() == b"Hello, World"
 
 
-def test_iteration_follows_record_order(record: Record, db: SQLAlchemy) -> None:
+def test_iteration_follows_record_order(record: BucketRecord, db: SQLAlchemy) -> None:
     for key in ("c.txt", "a.txt", "b.txt"):
         record.files[key] = stream(key.encode())
     db.session.commit()
@@ -157,7 +157,9 @@ def test_iteration_follows_record_order(record: Record, db: SQLAlchemy) -> None:
     assert stored.files.next().key == "a.txt"
 
 
-def test_replace_keeps_position_and_metadata(record: Record, db: SQLAlchemy) -> None:
+def test_replace_keeps_position_and_metadata(
+    record: BucketRecord, db: SQLAlchemy
+) -> None:
     record.files["a.txt"] = stream(b"one")
     record.files["b.txt"] = stream(b"two")
     record.files["a.txt"]["description"] = "first"
@@ -176,7 +178,7 @@ def test_replace_keeps_position_and_metadata(record: Record, db: SQLAlchemy) -> 
     assert stored.files["a.txt"].get_version().is_head
 
 
-def test_delete_file(record: Record, db: SQLAlchemy) -> None:
+def test_delete_file(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     record.files["b.txt"] = stream()
     del record.files["a.txt"]
@@ -189,7 +191,9 @@ def test_delete_file(record: Record, db: SQLAlchemy) -> None:
     assert ObjectVersion.get(stored.bucket, "a.txt") is None
 
 
-def test_rename_keeps_position_and_metadata(record: Record, db: SQLAlchemy) -> None:
+def test_rename_keeps_position_and_metadata(
+    record: BucketRecord, db: SQLAlchemy
+) -> None:
     for key in ("a.txt", "b.txt", "c.txt"):
         record.files[key] = stream(key.encode())
     record.files["b.txt"]["role"] = "main"
@@ -205,7 +209,7 @@ def test_rename_keeps_position_and_metadata(record: Record, db: SQLAlchemy) -> N
         assert fp.read() == b"b.txt"
 
 
-def test_rename_errors(record: Record, db: SQLAlchemy) -> None:
+def test_rename_errors(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     record.files["b.txt"] = stream()
     with pytest.raises(KeyError):
@@ -219,7 +223,7 @@ def test_rename_errors(record: Record, db: SQLAlchemy) -> None:
     assert record.files.keys == ["a.txt", "b.txt"]
 
 
-def test_sort_by_keys_and_file_ids(record: Record, db: SQLAlchemy) -> None:
+def test_sort_by_keys_and_file_ids(record: BucketRecord, db: SQLAlchemy) -> None:
     for key in ("a", "b", "c", "d"):
         record.files[key] = stream(key.encode())
     record.files.sort_by("c", "a")
@@ -236,7 +240,7 @@ def test_sort_by_keys_and_file_ids(record: Record, db: SQLAlchemy) -> None:
         record.files.sort_by("a", "a")
 
 
-def test_metadata_reserved_keys(record: Record, db: SQLAlchemy) -> None:
+def test_metadata_reserved_keys(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream()
     fileobj = record.files["hello.txt"]
     fileobj["filetype"] = "txt"
@@ -259,7 +263,7 @@ def test_metadata_reserved_keys(record: Record, db: SQLAlchemy) -> None:
     assert "filetype" not in entry
 
 
-def test_dumps(record: Record, db: SQLAlchemy) -> None:
+def test_dumps(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream()
     record.files["hello.txt"]["filetype"] = "txt"
     dump = record.files.dumps()
@@ -281,7 +285,7 @@ def test_dumps(record: Record, db: SQLAlchemy) -> None:
     assert [d["key"] for d in record.files.dumps(bucket=other)] == ["elsewhere.txt"]
 
 
-def test_files_setter(record: Record, db: SQLAlchemy) -> None:
+def test_files_setter(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files = {"a.txt": stream(b"a"), "b.txt": stream(b"b")}
     assert record.files.keys == ["a.txt", "b.txt"]
     # As in invenio-records-files: only a record without files may be set.
@@ -297,7 +301,7 @@ def test_files_setter_without_bucket(db: SQLAlchemy, location: Location) -> None
         record.files = {"a.txt": stream()}
 
 
-def test_update_many(record: Record, db: SQLAlchemy) -> None:
+def test_update_many(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["b.txt"] = stream(b"old")
     record.files["b.txt"]["note"] = "kept"
     keys = record.files.update({"a.txt": stream(b"a"), "b.txt": stream(b"new")})
@@ -314,7 +318,7 @@ def test_update_many(record: Record, db: SQLAlchemy) -> None:
 
 
 def test_update_many_refuses_bad_or_duplicate_keys(
-    record: Record, db: SQLAlchemy
+    record: BucketRecord, db: SQLAlchemy
 ) -> None:
     with pytest.raises(InvalidFileKeyError):
         record.files.update([("ok.txt", stream()), ("/bad", stream())])
@@ -325,7 +329,7 @@ def test_update_many_refuses_bad_or_duplicate_keys(
 
 @pytest.mark.parametrize("operation", ["put", "delete", "rename", "metadata", "sort"])
 def test_locked_bucket_refuses_writes(
-    record: Record, db: SQLAlchemy, operation
+    record: BucketRecord, db: SQLAlchemy, operation
 ) -> None:
     record.files["a.txt"] = stream()
     record.files["a.txt"]["m"] = 1
@@ -349,14 +353,16 @@ def test_locked_bucket_refuses_writes(
     assert reload(record).files.keys == ["a.txt"]
 
 
-def test_deleted_bucket_refuses_writes(record: Record, db: SQLAlchemy) -> None:
+def test_deleted_bucket_refuses_writes(record: BucketRecord, db: SQLAlchemy) -> None:
     record.bucket.deleted = True
     db.session.commit()
     with pytest.raises(InvalidOperationError):
         reload(record).files["a.txt"] = stream()
 
 
-def test_record_update_keeps_files_and_bucket(record: Record, db: SQLAlchemy) -> None:
+def test_record_update_keeps_files_and_bucket(
+    record: BucketRecord, db: SQLAlchemy
+) -> None:
     record.files["a.txt"] = stream()
     db.session.commit()
     stored = reload(record)
@@ -372,7 +378,7 @@ def test_record_update_keeps_files_and_bucket(record: Record, db: SQLAlchemy) ->
 
 
 def test_record_commit_after_file_changes_writes_once(
-    record: Record,
+    record: BucketRecord,
     db: SQLAlchemy,
     count_queries: Callable[[], AbstractContextManager[QueryCounter]],
 ) -> None:
@@ -385,7 +391,7 @@ def test_record_commit_after_file_changes_writes_once(
     assert stored.files.keys == ["a.txt"]
 
 
-def test_force_delete_removes_link(record: Record, db: SQLAlchemy) -> None:
+def test_force_delete_removes_link(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     db.session.commit()
     bucket_id = record.bucket.id
@@ -408,7 +414,7 @@ def test_records_buckets_create(db: SQLAlchemy, location: Location) -> None:
 def test_bucket_must_be_linked(db: SQLAlchemy, location: Location) -> None:
     """A ``_bucket`` the record is not linked to is never used."""
     victim = Record.create({})
-    victim.files["secret.txt"] = stream(b"secret")
+    files_of(victim)["secret.txt"] = stream(b"secret")
     db.session.commit()
     intruder = Record.create({"_bucket": victim["_bucket"]}, with_bucket=False)
     db.session.commit()
@@ -432,7 +438,7 @@ def test_files_iterator_classes_are_configurable(
         files_iter_cls = MyIterator
 
     record = MyRecord.create({})
-    record.files["a.txt"] = stream()
+    files_of(record)["a.txt"] = stream()
     assert isinstance(record.files, MyIterator)
     assert record.files["a.txt"].shout() == "A.TXT"
     assert [f.shout() for f in record.files] == ["A.TXT"]
@@ -455,7 +461,7 @@ def test_mixin_can_create_bucket_on_demand(db: SQLAlchemy, location: Location) -
     assert RecordsBuckets.query.filter_by(record_id=deposit.id).count() == 1
 
 
-def test_summary_and_default_preview(record: Record, db: SQLAlchemy) -> None:
+def test_summary_and_default_preview(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["paper.pdf"] = stream(b"%PDF-1.4")
     record.files["data.csv"] = stream(b"a,b\n")
     record.files.default_preview = "paper.pdf"
@@ -488,7 +494,7 @@ def test_summary_and_default_preview(record: Record, db: SQLAlchemy) -> None:
 
 
 def test_dump_summary_can_be_disabled(
-    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+    app: Flask, record: BucketRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_DUMP_SUMMARY", False)
     assert "_files_summary" not in record.dumps()
@@ -502,7 +508,7 @@ def _drop_rows(db: SQLAlchemy) -> None:
     db.session.commit()
 
 
-def test_flush_repairs_drift(record: Record, db: SQLAlchemy) -> None:
+def test_flush_repairs_drift(record: BucketRecord, db: SQLAlchemy) -> None:
     """Files added behind the library's back are adopted by flush()."""
     record.files["a.txt"] = stream()
     db.session.commit()
@@ -519,7 +525,7 @@ def test_flush_repairs_drift(record: Record, db: SQLAlchemy) -> None:
 
 
 def test_files_view_kept_across_transactions_sees_other_changes(
-    record: Record, db: SQLAlchemy
+    record: BucketRecord, db: SQLAlchemy
 ) -> None:
     """A record held across commits never writes back stale entries."""
     record.files["a.txt"] = stream(b"a")
@@ -537,7 +543,9 @@ def test_files_view_kept_across_transactions_sees_other_changes(
     assert reload(record).files.keys == ["a.txt", "side.txt", "c.txt"]
 
 
-def test_rolled_back_changes_are_forgotten(record: Record, db: SQLAlchemy) -> None:
+def test_rolled_back_changes_are_forgotten(
+    record: BucketRecord, db: SQLAlchemy
+) -> None:
     record.files["a.txt"] = stream(b"a")
     db.session.commit()
     record.files["b.txt"] = stream(b"b")
@@ -549,7 +557,7 @@ def test_rolled_back_changes_are_forgotten(record: Record, db: SQLAlchemy) -> No
 
 
 def test_savepoint_rolled_back_by_caller_removes_its_bytes(
-    record: Record, db: SQLAlchemy, location: Location
+    record: BucketRecord, db: SQLAlchemy, location: Location
 ) -> None:
     record.files["kept.txt"] = stream(b"kept")
     savepoint = db.session.begin_nested()
@@ -568,13 +576,13 @@ def test_create_bucket_storage_class(
 ) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_STORAGE_CLASS", "A")
     record = Record.create({})
-    record.files["a.txt"] = stream()
+    files_of(record)["a.txt"] = stream()
     db.session.commit()
     assert record.bucket.default_storage_class == "A"
-    assert record.files["a.txt"].file.storage_class == "A"
+    assert files_of(record)["a.txt"].file.storage_class == "A"
 
 
-def test_flush_repairs_locked_files_too(record: Record, db: SQLAlchemy) -> None:
+def test_flush_repairs_locked_files_too(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     record.files.lock()
     db.session.commit()
@@ -601,7 +609,7 @@ def test_flush_repairs_locked_files_too(record: Record, db: SQLAlchemy) -> None:
     ],
 )
 def test_metadata_that_json_cannot_hold_is_refused(
-    record: Record, db: SQLAlchemy, name, value
+    record: BucketRecord, db: SQLAlchemy, name, value
 ) -> None:
     from invenio_records_files_ext.errors import InvalidMetadataError
 
@@ -656,7 +664,7 @@ def _revisions(db: SQLAlchemy, record_id):
 
 
 def test_file_changes_leave_the_record_json_alone(
-    record: Record, db: SQLAlchemy
+    record: BucketRecord, db: SQLAlchemy
 ) -> None:
     """Only files change: no JSON rewrite, no new revision (history is in versions)."""
     before = (record.model.version_id, _revisions(db, record.id))
@@ -681,7 +689,9 @@ def test_file_changes_leave_the_record_json_alone(
     assert [obj.file_id is None for obj in history] == [True, False, False]
 
 
-def test_explicit_commit_still_makes_a_revision(record: Record, db: SQLAlchemy) -> None:
+def test_explicit_commit_still_makes_a_revision(
+    record: BucketRecord, db: SQLAlchemy
+) -> None:
     record.files["a.txt"] = stream(b"a")
     db.session.commit()
     stored = reload(record)
@@ -699,7 +709,9 @@ def test_explicit_commit_still_makes_a_revision(record: Record, db: SQLAlchemy) 
     assert again["_files"][0]["key"] == "a.txt"
 
 
-def test_record_dict_shows_files_everywhere(record: Record, db: SQLAlchemy) -> None:
+def test_record_dict_shows_files_everywhere(
+    record: BucketRecord, db: SQLAlchemy
+) -> None:
     import copy
     import json
 
@@ -717,7 +729,7 @@ def test_record_dict_shows_files_everywhere(record: Record, db: SQLAlchemy) -> N
 
 
 def test_stored_copies_of_derived_keys_are_ignored(
-    record: Record, db: SQLAlchemy
+    record: BucketRecord, db: SQLAlchemy
 ) -> None:
     """A JSON still holding _files (not migrated, or a revert) does not mislead."""
     from sqlalchemy.orm.attributes import flag_modified
@@ -732,7 +744,7 @@ def test_stored_copies_of_derived_keys_are_ignored(
 
 
 def test_indexer_documents_carry_the_files(
-    app: Flask, record: Record, db: SQLAlchemy
+    app: Flask, record: BucketRecord, db: SQLAlchemy
 ) -> None:
     from invenio_indexer.signals import before_record_index
 
@@ -760,7 +772,7 @@ def test_one_error_family(db: SQLAlchemy, location: Location) -> None:
         assert isinstance(error_class.code, int), name
     record = Record.create({})
     with pytest.raises(KeyError) as missing:
-        record.files["nothing.txt"]
+        files_of(record)["nothing.txt"]
     assert isinstance(missing.value, errors.FileNotInRecordError)
     assert missing.value.code == 404
     assert missing.value.key == missing.value.args[0] == "nothing.txt"

@@ -30,10 +30,12 @@ from invenio_records_files_ext.maintenance import bag_ingest, bag_sources
 from invenio_records_files_ext.storage import checksums
 from invenio_records_files_ext.storage.checksums import stored_checksums
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     QueryCounter,
     assert_refused,
     create_record,
+    files_of,
     init,
     stored_record,
     stream,
@@ -232,9 +234,9 @@ def test_manifests_are_the_stored_checksums(
 ) -> None:
     """The payload is not hashed again: the manifest says what is stored."""
     record = Record.create({})
-    record.files.update({"a.bin": stream(b"abc")})
+    files_of(record).update({"a.bin": stream(b"abc")})
     db.session.commit()
-    record.files["a.bin"].obj.file.checksum = "md5:" + "0" * 32
+    files_of(record)["a.bin"].obj.file.checksum = "md5:" + "0" * 32
     db.session.commit()
     data = b"".join(
         archive.stream_archive(record.bucket.id, layout=bags.BagLayout("b"))
@@ -307,7 +309,9 @@ def test_bag_pages_and_statements(
     tmp_path: Path,
 ) -> None:
     record = Record.create({"title": "pages"})
-    record.files.update({"f{0:03d}".format(i): stream(b"x%d" % i) for i in range(7)})
+    files_of(record).update(
+        {"f{0:03d}".format(i): stream(b"x%d" % i) for i in range(7)}
+    )
     db.session.commit()
     layout = bags.BagLayout("b")
     data = b"".join(
@@ -337,9 +341,9 @@ def test_a_file_without_stored_md5_is_hashed_while_streaming(
     app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
 ) -> None:
     record = Record.create({})
-    record.files.update({"a.bin": stream(b"abc"), "b.bin": stream(b"def")})
+    files_of(record).update({"a.bin": stream(b"abc"), "b.bin": stream(b"def")})
     db.session.commit()
-    record.files["a.bin"].obj.file.checksum = None
+    files_of(record)["a.bin"].obj.file.checksum = None
     db.session.commit()
     data = b"".join(
         archive.stream_archive(record.bucket.id, layout=bags.BagLayout("b"))
@@ -384,7 +388,7 @@ def record_keys(record_id):
 
 
 def test_attach_a_bag_made_by_bagit(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tmp_path: Path
 ) -> None:
     files = {"one.txt": b"one", "sub/two.bin": os.urandom(5000)}
     folder = make_bag(tmp_path, files)
@@ -407,7 +411,7 @@ def test_attach_a_bag_made_by_bagit(
 
 
 def test_one_wrong_checksum_attaches_nothing(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tmp_path: Path
 ) -> None:
     files = {"a.txt": b"a", "b.txt": b"b", "c.txt": b"c"}
     folder = make_bag(tmp_path, files)
@@ -420,7 +424,7 @@ def test_one_wrong_checksum_attaches_nothing(
 
 
 def test_a_missing_file_attaches_nothing(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tmp_path: Path
 ) -> None:
     folder = make_bag(tmp_path, {"a.txt": b"a", "b.txt": b"b"})
     (folder / "data" / "a.txt").unlink()
@@ -433,7 +437,7 @@ def test_a_missing_file_attaches_nothing(
 
 
 def test_wrong_oxum_and_tag_manifest(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tmp_path: Path
 ) -> None:
     folder = make_bag(tmp_path, {"a.txt": b"a"})
     info = (folder / "bag-info.txt").read_text()
@@ -467,7 +471,7 @@ def test_attach_a_zip_bag_round_trip(
 
 
 def test_percent_encoded_names_in_a_folder_bag(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tmp_path: Path
 ) -> None:
     folder = tmp_path / "hand"
     (folder / "data").mkdir(parents=True)
@@ -499,7 +503,7 @@ def test_percent_encoded_names_in_a_folder_bag(
 
 
 def test_zip_without_a_bag_and_usage(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tmp_path: Path
 ) -> None:
     path = tmp_path / "plain.zip"
     with zipfile.ZipFile(path, "w") as zipped:
@@ -514,7 +518,10 @@ def test_zip_without_a_bag_and_usage(
 
 
 def test_a_bag_changed_after_verifying_undoes_its_batch(
-    record: Record, db: SQLAlchemy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    record: BucketRecord,
+    db: SQLAlchemy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     from invenio_records_files_ext.errors import AttachStoppedError
 

@@ -29,6 +29,7 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import FileChecksum
 from invenio_records_files_ext.storage import checksums
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     QueryCounter,
     commit,
@@ -106,7 +107,7 @@ def test_algorithms_are_checked_and_md5_comes_first(
 
 
 def test_python_put_keeps_every_algorithm_in_one_read(
-    two: None, record: Record, db: SQLAlchemy
+    two: None, record: BucketRecord, db: SQLAlchemy
 ) -> None:
     data = os.urandom(3 * MiB + 5)
     reader = CountingReader(data)
@@ -126,7 +127,7 @@ def test_python_put_keeps_every_algorithm_in_one_read(
 
 
 def test_files_stored_before_keep_working(
-    app: Flask, record: Record, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+    app: Flask, record: BucketRecord, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     record.files["old.bin"] = io.BytesIO(b"old bytes")
     db.session.commit()
@@ -166,7 +167,7 @@ def test_rows_go_with_their_file_instance(
 
 
 def test_only_md5_costs_no_statement_more(
-    record: Record,
+    record: BucketRecord,
     db: SQLAlchemy,
     count_statements: Callable[[], AbstractContextManager[QueryCounter]],
 ) -> None:
@@ -389,7 +390,7 @@ def test_remote_file_keeps_an_announced_sha256(
 def test_bulk_attach_keeps_every_algorithm(
     two: None,
     cli: Callable[..., Result],
-    record: Record,
+    record: BucketRecord,
     db: SQLAlchemy,
     tmp_path: Path,
 ) -> None:

@@ -24,7 +24,7 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.maintenance import attach as attach_module
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.storage import hashing
-from tests.helpers import storage_files, stream
+from tests.helpers import BucketRecord, files_of, storage_files, stream
 
 OLD = time.time() - 7 * 86400
 
@@ -46,7 +46,7 @@ def tree(tmp_path: Path):
     return root
 
 
-def reload(record: Record):
+def reload(record: BucketRecord):
     """Read a record back from the database."""
     return Record.get_record(record.id, with_deleted=True)
 
@@ -57,7 +57,7 @@ def read(fileobj):
         return fp.read()
 
 
-def versions(record: Record, key):
+def versions(record: BucketRecord, key):
     """Number of versions of ``key`` in the record's bucket."""
     return ObjectVersion.query.filter_by(bucket_id=record.bucket.id, key=key).count()
 
@@ -85,7 +85,7 @@ def test_the_docs_list_every_command(page) -> None:
 # attach
 #
 def test_attach_folder_and_file(
-    cli: Callable[..., Result], record: Record, tree, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, tree, tmp_path: Path
 ) -> None:
     single = write(tmp_path / "elsewhere" / "single.txt", b"one")
     result = cli("attach", record.id, tree, single)
@@ -104,7 +104,10 @@ def test_attach_folder_and_file(
 
 
 def test_attach_trailing_slash_and_relative_path(
-    cli: Callable[..., Result], record: Record, tree, monkeypatch: pytest.MonkeyPatch
+    cli: Callable[..., Result],
+    record: BucketRecord,
+    tree,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tree.parent)
     result = cli("attach", record.id, "data/")
@@ -113,7 +116,7 @@ def test_attach_trailing_slash_and_relative_path(
 
 
 def test_attach_again_skips_identical_and_replaces_changed(
-    cli: Callable[..., Result], record: Record, tree
+    cli: Callable[..., Result], record: BucketRecord, tree
 ) -> None:
     assert cli("attach", record.id, tree).exit_code == 0
     first = reload(record).files["data/a.txt"].file.id
@@ -140,7 +143,7 @@ def test_attach_again_skips_identical_and_replaces_changed(
 
 
 def test_attach_same_size_changed_bytes_is_stored(
-    cli: Callable[..., Result], record: Record, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "f.txt", b"aaaa")
     assert cli("attach", record.id, path).exit_code == 0
@@ -152,7 +155,7 @@ def test_attach_same_size_changed_bytes_is_stored(
 
 def test_attach_interrupted_keeps_committed_batches(
     cli: Callable[..., Result],
-    record: Record,
+    record: BucketRecord,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ):
@@ -183,7 +186,7 @@ def test_attach_interrupted_keeps_committed_batches(
 
 
 def test_attach_batches_by_bytes(
-    cli: Callable[..., Result], record: Record, tree
+    cli: Callable[..., Result], record: BucketRecord, tree
 ) -> None:
     result = cli("attach", "--batch-bytes", 1, record.id, tree)
     assert result.exit_code == 0, result.output
@@ -198,7 +201,7 @@ def test_attach_batches_by_bytes(
 
 
 def test_attach_empty_folder(
-    cli: Callable[..., Result], record: Record, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, tmp_path: Path
 ) -> None:
     (tmp_path / "empty").mkdir()
     result = cli("attach", record.id, tmp_path / "empty")
@@ -207,7 +210,7 @@ def test_attach_empty_folder(
 
 
 def test_attach_missing_path(
-    cli: Callable[..., Result], record: Record, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, tmp_path: Path
 ) -> None:
     result = cli("attach", record.id, tmp_path / "nope")
     assert result.exit_code == 2
@@ -215,7 +218,9 @@ def test_attach_missing_path(
     assert reload(record).files.keys == []
 
 
-def test_attach_requires_a_path(cli: Callable[..., Result], record: Record) -> None:
+def test_attach_requires_a_path(
+    cli: Callable[..., Result], record: BucketRecord
+) -> None:
     result = cli("attach", record.id)
     assert result.exit_code == 2
     assert "Missing argument" in result.output
@@ -239,7 +244,7 @@ def test_attach_unknown_pid(
 
 
 def test_attach_two_paths_one_key(
-    cli: Callable[..., Result], record: Record, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, tmp_path: Path
 ) -> None:
     one = write(tmp_path / "one" / "same.txt", b"1")
     two = write(tmp_path / "two" / "same.txt", b"2")
@@ -250,7 +255,7 @@ def test_attach_two_paths_one_key(
 
 
 def test_attach_two_spellings_of_one_key(
-    cli: Callable[..., Result], record: Record, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, tmp_path: Path
 ) -> None:
     """Keys are stored in NFC: NFC and NFD file names are one key."""
     nfc = write(tmp_path / "caf\u00e9.txt", b"1")
@@ -262,7 +267,7 @@ def test_attach_two_spellings_of_one_key(
 
 
 def test_attach_to_deleted_record(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tree
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tree
 ) -> None:
     record.delete()
     db.session.commit()
@@ -272,7 +277,7 @@ def test_attach_to_deleted_record(
 
 
 def test_attach_to_locked_record(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tree
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tree
 ) -> None:
     record.files.lock()
     db.session.commit()
@@ -292,7 +297,7 @@ def test_attach_to_record_without_bucket(
 
 
 def test_attach_quota_error_is_reported(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tmp_path: Path
 ) -> None:
     record.bucket.quota_size = 4
     db.session.commit()
@@ -309,7 +314,7 @@ def test_attach_quota_error_is_reported(
 #
 def test_list_in_record_order(
     cli: Callable[..., Result],
-    record: Record,
+    record: BucketRecord,
     db: SQLAlchemy,
     make_stream: Callable[..., BytesIO],
 ) -> None:
@@ -326,7 +331,7 @@ def test_list_in_record_order(
     ]
 
 
-def test_list_empty_record(cli: Callable[..., Result], record: Record) -> None:
+def test_list_empty_record(cli: Callable[..., Result], record: BucketRecord) -> None:
     result = cli("list", record.id)
     assert result.exit_code == 0
     assert result.stdout == "Total: 0 files, 0 bytes\n"
@@ -334,7 +339,7 @@ def test_list_empty_record(cli: Callable[..., Result], record: Record) -> None:
 
 def test_list_soft_deleted_record_keeps_order(
     cli: Callable[..., Result],
-    record: Record,
+    record: BucketRecord,
     db: SQLAlchemy,
     make_stream: Callable[..., BytesIO],
 ) -> None:
@@ -371,8 +376,8 @@ def test_list_unknown_and_bad_ids(
 #
 @pytest.fixture()
 def filled(
-    record: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
-) -> Record:
+    record: BucketRecord, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
+) -> BucketRecord:
     """The record with two files, committed."""
     record.files["a.txt"] = make_stream(b"alpha")
     record.files["b.txt"] = make_stream(b"bravo")
@@ -380,14 +385,14 @@ def filled(
     return record
 
 
-def test_verify_clean(cli: Callable[..., Result], filled: Record) -> None:
+def test_verify_clean(cli: Callable[..., Result], filled: BucketRecord) -> None:
     result = cli("verify", filled.id)
     assert result.exit_code == 0, result.output
     assert "Verified 2 files (10 bytes): 0 problems." in result.stdout
 
 
 def test_verify_detects_corrupt_bytes(
-    cli: Callable[..., Result], filled: Record
+    cli: Callable[..., Result], filled: BucketRecord
 ) -> None:
     uri = filled.files["b.txt"].file.uri
     with open(uri, "wb") as fp:
@@ -400,7 +405,7 @@ def test_verify_detects_corrupt_bytes(
 
 
 def test_verify_detects_missing_and_truncated_bytes(
-    cli: Callable[..., Result], filled: Record
+    cli: Callable[..., Result], filled: BucketRecord
 ) -> None:
     os.remove(filled.files["a.txt"].file.uri)
     with open(filled.files["b.txt"].file.uri, "wb") as fp:
@@ -416,15 +421,15 @@ def test_verify_detects_missing_and_truncated_bytes(
 
 def test_verify_all(
     cli: Callable[..., Result],
-    filled: Record,
+    filled: BucketRecord,
     db: SQLAlchemy,
     make_stream: Callable[..., BytesIO],
 ) -> None:
     other = Record.create({})
-    other.files["c.txt"] = make_stream(b"charlie")
+    files_of(other)["c.txt"] = make_stream(b"charlie")
     db.session.commit()
     assert cli("verify", "--all").exit_code == 0
-    with open(other.files["c.txt"].file.uri, "wb") as fp:
+    with open(files_of(other)["c.txt"].file.uri, "wb") as fp:
         fp.write(b"CHARLIE")
     result = cli("verify", "--all")
     assert result.exit_code == 1
@@ -434,7 +439,7 @@ def test_verify_all(
 
 def test_verify_only_current_versions(
     cli: Callable[..., Result],
-    filled: Record,
+    filled: BucketRecord,
     db: SQLAlchemy,
     make_stream: Callable[..., BytesIO],
 ) -> None:
@@ -446,14 +451,14 @@ def test_verify_only_current_versions(
 
 
 def test_verify_soft_deleted_record(
-    cli: Callable[..., Result], filled: Record, db: SQLAlchemy
+    cli: Callable[..., Result], filled: BucketRecord, db: SQLAlchemy
 ) -> None:
     filled.delete()
     db.session.commit()
     assert cli("verify", filled.id).exit_code == 0
 
 
-def test_verify_arguments(cli: Callable[..., Result], filled: Record) -> None:
+def test_verify_arguments(cli: Callable[..., Result], filled: BucketRecord) -> None:
     result = cli("verify")
     assert result.exit_code == 2
     assert "Give a RECORD_ID or --all." in result.output
@@ -479,21 +484,21 @@ def state(root):
 
 
 @pytest.fixture()
-def orphaned(filled: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]):
+def orphaned(filled: BucketRecord, db: SQLAlchemy, make_stream: Callable[..., BytesIO]):
     """A second record copying ``filled``'s files, then unlinked.
 
     Its bucket shares ``a.txt`` and ``b.txt`` with ``filled`` and owns the
     bytes of ``own.txt`` and of a multipart upload in progress.
     """
     other = Record.create({})
-    other.files.copy(filled)
-    other.files["own.txt"] = make_stream(b"mine only")
+    files_of(other).copy(filled)
+    files_of(other)["own.txt"] = make_stream(b"mine only")
     bucket = other.bucket
     MultipartObject.create(
         bucket, "upload.bin", size=6 * 1024 * 1024, chunk_size=5 * 1024 * 1024
     )
     db.session.commit()
-    own = other.files["own.txt"].file.uri
+    own = files_of(other)["own.txt"].file.uri
     upload = MultipartObject.query.filter_by(bucket_id=bucket.id).one().file.uri
     RecordsBuckets.query.filter_by(record_id=other.id).delete()
     db.session.commit()
@@ -501,7 +506,7 @@ def orphaned(filled: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
 
 
 def test_gc_reports_unused_bucket(
-    cli: Callable[..., Result], filled: Record, orphaned, location: Location
+    cli: Callable[..., Result], filled: BucketRecord, orphaned, location: Location
 ) -> None:
     bucket_id, own, upload = orphaned
     before = state(location.uri)
@@ -520,7 +525,7 @@ def test_gc_reports_unused_bucket(
 
 def test_gc_deletes_unused_bucket_keeping_shared_bytes(
     cli: Callable[..., Result],
-    filled: Record,
+    filled: BucketRecord,
     orphaned,
     location: Location,
     db: SQLAlchemy,
@@ -542,7 +547,7 @@ def test_gc_deletes_unused_bucket_keeping_shared_bytes(
 
 
 def test_gc_unreferenced_bytes(
-    cli: Callable[..., Result], filled: Record, location: Location
+    cli: Callable[..., Result], filled: BucketRecord, location: Location
 ) -> None:
     kept = storage_files(location.uri)
     # Not hex: no stored file can share these folders (which would then
@@ -571,7 +576,7 @@ def test_gc_unreferenced_bytes(
 
 
 def test_gc_keeps_recent_bytes_by_default(
-    cli: Callable[..., Result], filled: Record, location: Location
+    cli: Callable[..., Result], filled: BucketRecord, location: Location
 ) -> None:
     folder = Path(location.uri) / "zz" / "yy"
     fresh = write(folder / "fresh" / "data", b"being uploaded")
@@ -590,7 +595,7 @@ def test_gc_keeps_recent_bytes_by_default(
 
 
 def test_gc_orphan_file_instance(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy, location: Location
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, location: Location
 ) -> None:
     fileinstance = FileInstance.create()
     fileinstance.set_contents(stream(b"nobody's"), default_location=location.uri)
@@ -614,7 +619,7 @@ def test_gc_orphan_file_instance(
 
 def test_gc_dry_run_changes_nothing(
     cli: Callable[..., Result],
-    filled: Record,
+    filled: BucketRecord,
     orphaned,
     location: Location,
     db: SQLAlchemy,
@@ -631,7 +636,7 @@ def test_gc_dry_run_changes_nothing(
 
 
 def test_gc_clean_instance(
-    cli: Callable[..., Result], filled: Record, location: Location
+    cli: Callable[..., Result], filled: BucketRecord, location: Location
 ) -> None:
     result = cli("gc", "--min-age", 0)
     assert result.exit_code == 0
@@ -665,7 +670,7 @@ def test_gc_file_uri_location(
     db.session.add(Location(name="default", uri="file://" + str(root), default=True))
     db.session.commit()
     record = Record.create({})
-    record.files["a.txt"] = stream(b"kept")
+    files_of(record)["a.txt"] = stream(b"kept")
     db.session.commit()
     stray = write(root / "stray", b"x")
     result = cli("gc", "--delete", "--min-age", 0)
@@ -690,7 +695,7 @@ def test_duration_values(value, seconds) -> None:
 
 def test_attach_unreadable_file_stops_cleanly(
     cli: Callable[..., Result],
-    record: Record,
+    record: BucketRecord,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -708,7 +713,7 @@ def test_attach_unreadable_file_stops_cleanly(
 
 
 def test_attach_ignores_linked_folders_and_special_files(
-    cli: Callable[..., Result], record: Record, tree
+    cli: Callable[..., Result], record: BucketRecord, tree
 ) -> None:
     (tree / "loop").symlink_to(tree, target_is_directory=True)
     (tree / "dangling").symlink_to(tree / "nowhere")
@@ -726,8 +731,8 @@ def test_attach_ignores_linked_folders_and_special_files(
 #
 @pytest.fixture()
 def numbered(
-    record: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
-) -> Record:
+    record: BucketRecord, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
+) -> BucketRecord:
     """``record`` with a file, registered as ``recid:6`` and ``doi:10.1/x:y``."""
     from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 
@@ -755,7 +760,7 @@ def numbered(
     ],
 )
 def test_record_named_by_pid(
-    cli: Callable[..., Result], numbered: Record, args
+    cli: Callable[..., Result], numbered: BucketRecord, args
 ) -> None:
     result = cli(*args)
     assert result.exit_code == 0, result.output
@@ -764,7 +769,7 @@ def test_record_named_by_pid(
 
 def test_default_pid_type_from_config(
     cli: Callable[..., Result],
-    numbered: Record,
+    numbered: BucketRecord,
     app: Flask,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -778,7 +783,7 @@ def test_default_pid_type_from_config(
 
 
 def test_unknown_pids_are_usage_errors(
-    cli: Callable[..., Result], numbered: Record, db: SQLAlchemy
+    cli: Callable[..., Result], numbered: BucketRecord, db: SQLAlchemy
 ) -> None:
     from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 
@@ -799,7 +804,7 @@ def test_unknown_pids_are_usage_errors(
 
 
 def test_soft_deleted_record_by_pid(
-    cli: Callable[..., Result], numbered: Record, db: SQLAlchemy
+    cli: Callable[..., Result], numbered: BucketRecord, db: SQLAlchemy
 ) -> None:
     numbered.delete()
     db.session.commit()
@@ -809,7 +814,7 @@ def test_soft_deleted_record_by_pid(
 
 
 def test_messages_name_the_record_as_it_was_given(
-    cli: Callable[..., Result], numbered: Record, db: SQLAlchemy, tree
+    cli: Callable[..., Result], numbered: BucketRecord, db: SQLAlchemy, tree
 ) -> None:
     numbered.files.lock()
     db.session.commit()
@@ -859,7 +864,7 @@ def test_a_record_without_bucket_is_named_as_given(
 
 
 def test_attach_and_verify_by_pid(
-    cli: Callable[..., Result], numbered: Record, tmp_path: Path
+    cli: Callable[..., Result], numbered: BucketRecord, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "b.txt", b"bravo")
     assert cli("attach", "6", path).exit_code == 0
@@ -872,7 +877,9 @@ def test_attach_and_verify_by_pid(
 #
 # check
 #
-def _drift(record: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]) -> None:
+def _drift(
+    record: BucketRecord, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
+) -> None:
     """Change object versions behind the rows' back, with plain SQL.
 
     ``added.txt`` gets a version but no row, ``a.txt`` a new current version
@@ -927,7 +934,7 @@ def _drift(record: Record, db: SQLAlchemy, make_stream: Callable[..., BytesIO]) 
 
 def test_check_reports_and_repairs(
     cli: Callable[..., Result],
-    record: Record,
+    record: BucketRecord,
     db: SQLAlchemy,
     make_stream: Callable[..., BytesIO],
 ) -> None:
@@ -962,16 +969,16 @@ def test_check_reports_and_repairs(
 
 def test_check_all(
     cli: Callable[..., Result],
-    record: Record,
+    record: BucketRecord,
     db: SQLAlchemy,
     make_stream: Callable[..., BytesIO],
 ) -> None:
     clean = Record.create({})
-    clean.files["x.txt"] = make_stream(b"x")
+    files_of(clean)["x.txt"] = make_stream(b"x")
     db.session.commit()
     Record.create({}, with_bucket=False)
     deleted = Record.create({})
-    deleted.files["y.txt"] = make_stream(b"y")
+    files_of(deleted)["y.txt"] = make_stream(b"y")
     deleted.delete()
     db.session.commit()
     _drift(record, db, make_stream)
@@ -989,7 +996,7 @@ def test_check_all(
 
 
 def test_check_walks_links_in_slices(
-    record: Record,
+    record: BucketRecord,
     db: SQLAlchemy,
     make_stream: Callable[..., BytesIO],
     monkeypatch: pytest.MonkeyPatch,
@@ -1006,7 +1013,7 @@ def test_check_walks_links_in_slices(
 
 
 def test_check_arguments(
-    cli: Callable[..., Result], record: Record, db: SQLAlchemy
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy
 ) -> None:
     result = cli("check")
     assert result.exit_code == 2
@@ -1033,7 +1040,7 @@ def test_check_arguments(
 #
 def test_gc_leaves_other_modules_buckets(
     cli: Callable[..., Result],
-    filled: Record,
+    filled: BucketRecord,
     location: Location,
     db: SQLAlchemy,
     make_stream: Callable[..., BytesIO],
@@ -1111,7 +1118,7 @@ def BucketTagCount(db: SQLAlchemy, bucket_id, key):
 
 
 def test_verify_unsupported_checksum(
-    cli: Callable[..., Result], filled: Record, db: SQLAlchemy
+    cli: Callable[..., Result], filled: BucketRecord, db: SQLAlchemy
 ) -> None:
     fileinstance = filled.files["a.txt"].file
     fileinstance.checksum = "whirlpool9:abcdef"

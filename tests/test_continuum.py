@@ -29,6 +29,7 @@ from sqlalchemy_continuum.unit_of_work import UnitOfWork
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.db import continuum
+from tests.helpers import files_of
 from tests.servers import ROOT
 
 
@@ -62,7 +63,7 @@ def test_create_and_update_in_savepoints_warn_nothing(
         warnings.simplefilter("error", SAWarning)
         record = Record.create({"title": "first"})
         assert open_savepoints() == 0
-        record.files["a.txt"] = BytesIO(b"a")
+        files_of(record)["a.txt"] = BytesIO(b"a")
         db.session.commit()
         # The first versioned flush of this transaction is in a savepoint.
         with db.session.begin_nested():

@@ -22,6 +22,7 @@ from invenio_records_files_ext.links import default_bucket_link_factory
 from invenio_records_files_ext.models import RecordsBuckets
 from tests.app import app_config, create_test_app
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     TransactionProbe,
     create_record,
@@ -34,7 +35,9 @@ from tests.helpers import (
 FILE_FIELDS = {"bucket", "checksum", "file_id", "key", "mimetype", "size", "version_id"}
 
 
-def test_json_schema_under_the_original_path(record: Record, db: SQLAlchemy) -> None:
+def test_json_schema_under_the_original_path(
+    record: BucketRecord, db: SQLAlchemy
+) -> None:
     from invenio_jsonschemas import InvenioJSONSchemas
 
     schemas = Flask("schemas")
@@ -89,7 +92,7 @@ def _check_previous(previous, key, data, metadata) -> None:
 
 
 def test_previous_of_replaced_and_deleted_files_is_the_entry(
-    record: Record, db: SQLAlchemy
+    record: BucketRecord, db: SQLAlchemy
 ) -> None:
     """As ``signals.py`` documents: the previous entry, a dict, everywhere."""
     record.files["a.txt"] = BytesIO(b"one")

@@ -30,8 +30,8 @@ from flask_sqlalchemy import SQLAlchemy
 from invenio_db import db as db_
 from invenio_files_rest.models import FileInstance, Location
 
-from invenio_records_files_ext.api import Record
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
     fetch_entry,
@@ -189,7 +189,7 @@ def test_acknowledged_uploads_survive_a_killed_worker(
 
 
 def test_python_paths_are_on_disk_when_committed(
-    record: Record, db: SQLAlchemy
+    record: BucketRecord, db: SQLAlchemy
 ) -> None:
     one = payload(3 * MiB, seed="setitem")
     record.files["one.bin"] = BytesIO(one)

@@ -15,19 +15,27 @@ from invenio_records_files_ext.errors import (
     NotThePreviousVersionError,
 )
 from invenio_records_files_ext.records import imports as files_import
-from tests.helpers import JSON, IsolatedClient, create_record, stored_record, upload
+from tests.helpers import (
+    JSON,
+    BucketRecord,
+    IsolatedClient,
+    create_record,
+    files_of,
+    stored_record,
+    upload,
+)
 
 
 @pytest.fixture()
-def published(db: SQLAlchemy, location: Location) -> Record:
+def published(db: SQLAlchemy, location: Location) -> BucketRecord:
     """A record with three files, per-file metadata, a default preview, locked."""
     record = Record.create({"title": "v1"})
-    record.files.update(
+    files_of(record).update(
         [("b.csv", BytesIO(b"b")), ("a.txt", BytesIO(b"a")), ("c.pdf", BytesIO(b"c"))]
     )
-    record.files["a.txt"]["description"] = "the README"
-    record.files.default_preview = "c.pdf"
-    record.files.lock()
+    files_of(record)["a.txt"]["description"] = "the README"
+    files_of(record).default_preview = "c.pdf"
+    files_of(record).lock()
     db.session.commit()
     return record
 
@@ -40,7 +48,7 @@ def _same_files(new, old) -> None:
 
 
 def test_a_new_version_gets_the_files_by_default(
-    db: SQLAlchemy, published: Record
+    db: SQLAlchemy, published: BucketRecord
 ) -> None:
     instances = FileInstance.query.count()
     new = files_import.new_version(published, {"title": "v2"})
@@ -52,7 +60,7 @@ def test_a_new_version_gets_the_files_by_default(
 
 
 def test_a_new_version_without_files_imports_them_on_request(
-    db: SQLAlchemy, published: Record
+    db: SQLAlchemy, published: BucketRecord
 ) -> None:
     new = files_import.new_version(published, {"title": "v2"}, import_files=False)
     db.session.commit()
@@ -65,7 +73,7 @@ def test_a_new_version_without_files_imports_them_on_request(
     assert files_import.import_files(again, published) == ["b.csv", "a.txt", "c.pdf"]
 
 
-def test_refusals(db: SQLAlchemy, published: Record) -> None:
+def test_refusals(db: SQLAlchemy, published: BucketRecord) -> None:
     other = Record.create({"title": "unrelated"})
     new = files_import.new_version(published, {"title": "v2"}, import_files=False)
     with pytest.raises(NotANewVersionError):

@@ -29,6 +29,7 @@ from invenio_records_files_ext.maintenance.fixity_report import build_report
 from invenio_records_files_ext.signals import fixity_failed
 from invenio_records_files_ext.storage.checksums import save_checksums, stored_checksums
 from tests.helpers import (
+    BucketRecord,
     QueryCounter,
     backdate_files,
     corrupt_local,
@@ -42,7 +43,7 @@ DAY = 24 * 3600
 DATA = b"preserved bytes\n" * 500
 
 
-def add_files(record: Record, count, prefix="f", data=DATA):
+def add_files(record: BucketRecord, count, prefix="f", data=DATA):
     """Store ``count`` files in ``record``; commit; return their keys."""
     keys = ["{0}{1:03d}.txt".format(prefix, index) for index in range(count)]
     for key in keys:
@@ -52,7 +53,7 @@ def add_files(record: Record, count, prefix="f", data=DATA):
     return keys
 
 
-def file_of(record: Record, key):
+def file_of(record: BucketRecord, key):
     """Return the file instance of a record's current file ``key``."""
     return Record.get_record(record.id).files[key].obj.file
 
@@ -75,7 +76,7 @@ def seam_keeps(algorithm):
 # Schedule: due files, oldest first, at most once per interval
 #
 def test_due_files_are_checked_oldest_first_at_most_once_per_interval(
-    record: Record,
+    record: BucketRecord,
 ) -> None:
     keys = add_files(record, 3)
     files = {key: file_of(record, key).id for key in keys}
@@ -115,7 +116,7 @@ def test_due_files_are_checked_oldest_first_at_most_once_per_interval(
 
 
 def test_new_files_wait_an_interval_and_all_checks_everything(
-    record: Record, cli: Callable[..., Result]
+    record: BucketRecord, cli: Callable[..., Result]
 ) -> None:
     add_files(record, 2)
     assert fixity.run_audit().checked == 0  # stored just now: not due
@@ -125,7 +126,7 @@ def test_new_files_wait_an_interval_and_all_checks_everything(
 
 
 def test_interval_and_batch_come_from_the_configuration(
-    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+    app: Flask, record: BucketRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_files(record, 5)
     backdate_files(2 * DAY)
@@ -137,7 +138,7 @@ def test_interval_and_batch_come_from_the_configuration(
     assert (summary.checked, summary.batches) == (5, 3)
 
 
-def test_only_files_of_records_buckets_are_audited(record: Record) -> None:
+def test_only_files_of_records_buckets_are_audited(record: BucketRecord) -> None:
     from invenio_files_rest.models import Bucket, ObjectVersion
 
     add_files(record, 1)
@@ -149,7 +150,7 @@ def test_only_files_of_records_buckets_are_audited(record: Record) -> None:
     assert fixity.run_audit().checked == 1
 
 
-def test_every_version_is_audited(record: Record) -> None:
+def test_every_version_is_audited(record: BucketRecord) -> None:
     record.files["a.txt"] = stream(b"first")
     record.files["a.txt"] = stream(b"second")
     record.commit()
@@ -162,7 +163,7 @@ def test_every_version_is_audited(record: Record) -> None:
 # Corruption and unreadable files
 #
 def test_bytes_changed_on_disk_are_found_signalled_logged(
-    record: Record, caplog: pytest.LogCaptureFixture
+    record: BucketRecord, caplog: pytest.LogCaptureFixture
 ) -> None:
     add_files(record, 2)
     bad = file_of(record, "f001.txt")
@@ -181,7 +182,7 @@ def test_bytes_changed_on_disk_are_found_signalled_logged(
     assert str(bad.id) in caplog.text and "mismatch" in caplog.text
 
 
-def test_missing_and_truncated_files(record: Record) -> None:
+def test_missing_and_truncated_files(record: BucketRecord) -> None:
     add_files(record, 2)
     gone = file_of(record, "f000.txt")
     short = file_of(record, "f001.txt")
@@ -201,7 +202,7 @@ def test_missing_and_truncated_files(record: Record) -> None:
     assert instance(short.id).last_check is False
 
 
-def test_a_receiver_that_raises_does_not_stop_the_audit(record: Record) -> None:
+def test_a_receiver_that_raises_does_not_stop_the_audit(record: BucketRecord) -> None:
     add_files(record, 2)
     for key in ("f000.txt", "f001.txt"):
         corrupt_local(file_of(record, key).uri)
@@ -212,7 +213,7 @@ def test_a_receiver_that_raises_does_not_stop_the_audit(record: Record) -> None:
 
 
 def test_a_repaired_file_passes_again(
-    record: Record, cli: Callable[..., Result]
+    record: BucketRecord, cli: Callable[..., Result]
 ) -> None:
     add_files(record, 1)
     bad = file_of(record, "f000.txt")
@@ -228,7 +229,7 @@ def test_a_repaired_file_passes_again(
 # Several algorithms (through the checksums seam)
 #
 def test_configured_algorithms_are_computed_in_the_same_read(
-    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+    app: Flask, record: BucketRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_files(record, 1)
     monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", ["md5", "sha256"])
@@ -250,7 +251,7 @@ def test_configured_algorithms_are_computed_in_the_same_read(
 
 
 def test_a_wrong_stored_sha256_is_a_mismatch(
-    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+    app: Flask, record: BucketRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not seam_keeps("sha256"):
         pytest.skip("the checksums seam keeps MD5 only (until i23-sums lands)")
@@ -269,7 +270,7 @@ def test_a_wrong_stored_sha256_is_a_mismatch(
 
 
 def test_a_corrupted_file_gains_no_new_checksums(
-    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+    app: Flask, record: BucketRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_files(record, 1)
     fileinstance = file_of(record, "f000.txt")
@@ -285,7 +286,7 @@ def test_a_corrupted_file_gains_no_new_checksums(
 # Sharing: claims, leases, no file checked twice
 #
 def test_claimed_files_are_not_claimed_again_until_the_lease_ends(
-    record: Record,
+    record: BucketRecord,
 ) -> None:
     add_files(record, 4)
     backdate_files(40 * DAY)
@@ -305,7 +306,7 @@ def test_claimed_files_are_not_claimed_again_until_the_lease_ends(
 
 
 def test_a_dead_workers_files_come_due_again_and_its_late_results_are_dropped(
-    record: Record,
+    record: BucketRecord,
 ) -> None:
     add_files(record, 2)
     backdate_files(40 * DAY)
@@ -321,7 +322,7 @@ def test_a_dead_workers_files_come_due_again_and_its_late_results_are_dropped(
 
 
 def test_two_claimers_at_once_never_check_a_file_twice(
-    app: Flask, record: Record
+    app: Flask, record: BucketRecord
 ) -> None:
     add_files(record, 24)
     backdate_files(40 * DAY)
@@ -347,7 +348,9 @@ def test_two_claimers_at_once_never_check_a_file_twice(
     assert len(ids) == 24 and len(set(ids)) == 24
 
 
-def test_a_batch_costs_the_same_statements_however_many_files(record: Record) -> None:
+def test_a_batch_costs_the_same_statements_however_many_files(
+    record: BucketRecord,
+) -> None:
     add_files(record, 3, prefix="a")
     backdate_files(40 * DAY)
     with counting_statements() as small:
@@ -422,7 +425,7 @@ def test_report_per_record_and_location(
     )
 
 
-def test_a_row_never_checked_is_due_not_failed(record: Record) -> None:
+def test_a_row_never_checked_is_due_not_failed(record: BucketRecord) -> None:
     add_files(record, 1)
     db.session.execute(update(FileInstance).values(last_check=None, last_check_at=None))
     db.session.commit()
@@ -432,7 +435,7 @@ def test_a_row_never_checked_is_due_not_failed(record: Record) -> None:
 
 
 def test_run_prints_each_failure_and_exits_1(
-    record: Record, cli: Callable[..., Result]
+    record: BucketRecord, cli: Callable[..., Result]
 ) -> None:
     add_files(record, 2)
     bad = file_of(record, "f000.txt")
@@ -472,7 +475,7 @@ def test_s3_objects_changed_or_removed_behind_the_back(
 
 
 def test_reads_are_streamed_in_chunks(
-    record: Record, monkeypatch: pytest.MonkeyPatch
+    record: BucketRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from invenio_records_files_ext.storage import hashing
 
@@ -493,7 +496,7 @@ def test_reads_are_streamed_in_chunks(
 
 
 def test_no_transaction_is_open_while_bytes_are_read(
-    record: Record, monkeypatch: pytest.MonkeyPatch
+    record: BucketRecord, monkeypatch: pytest.MonkeyPatch
 ):
     add_files(record, 1)
     backdate_files(40 * DAY)
@@ -510,7 +513,8 @@ def test_no_transaction_is_open_while_bytes_are_read(
 
 
 def test_claim_query_skips_locked_rows_on_postgresql(
-    record: Record, count_statements: Callable[[], AbstractContextManager[QueryCounter]]
+    record: BucketRecord,
+    count_statements: Callable[[], AbstractContextManager[QueryCounter]],
 ) -> None:
     add_files(record, 1)
     backdate_files(40 * DAY)

@@ -24,7 +24,13 @@ from sqlalchemy import func, select
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.maintenance import fixity
 from invenio_records_files_ext.tasks.fixity import audit_fixity
-from tests.helpers import backdate_files, corrupt_local, corrupt_s3, stream
+from tests.helpers import (
+    BucketRecord,
+    backdate_files,
+    corrupt_local,
+    corrupt_s3,
+    stream,
+)
 from tests.s3server import MotoServer
 from tests.workers import Worker, broker_for, purge, wait_until, worker_config
 
@@ -38,7 +44,7 @@ BEAT = {
 SUCCEEDED = re.compile(r"check_fixity\[[^\]]+\] succeeded in [^:]+: (\{.*\})")
 
 
-def add_files(record: Record, count, data):
+def add_files(record: BucketRecord, count, data):
     """Store ``count`` files in ``record``; commit; return the file instances."""
     for index in range(count):
         record.files["f{0:03d}.bin".format(index)] = stream(data + bytes([index % 256]))
@@ -90,7 +96,7 @@ def beat_worker(config, tmp_path: Path, name):
 
 def test_beat_audit_finds_bytes_changed_on_disk(
     app: Flask,
-    record: Record,
+    record: BucketRecord,
     redis_url: str,
     database_uri: str,
     tmp_path: Path,
@@ -158,7 +164,7 @@ def test_beat_audit_finds_objects_changed_on_the_s3_server(
 
 def test_two_workers_share_the_audit_without_checking_a_file_twice(
     app: Flask,
-    record: Record,
+    record: BucketRecord,
     redis_url: str,
     database_uri: str,
     tmp_path: Path,

@@ -23,7 +23,7 @@ from invenio_records_files_ext.utils import (
     sorted_files_from_bucket,
 )
 from tests.app import app_config, create_test_app
-from tests.helpers import stream
+from tests.helpers import BucketRecord, stream
 
 
 def test_sorted_files_from_bucket(db: SQLAlchemy, location: Location) -> None:
@@ -40,7 +40,7 @@ def test_sorted_files_from_bucket(db: SQLAlchemy, location: Location) -> None:
     ]
 
 
-def test_record_file_factory(record: Record, db: SQLAlchemy) -> None:
+def test_record_file_factory(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream()
     assert record_file_factory(None, record, "hello.txt").key == "hello.txt"
     assert record_file_factory(None, record, "invalid") is None
@@ -50,11 +50,11 @@ def test_record_file_factory(record: Record, db: SQLAlchemy) -> None:
     assert record_file_factory(None, no_bucket, "hello.txt") is None
 
 
-def _minted(record: Record):
+def _minted(record: BucketRecord):
     return RecordIdProvider.create(object_type="rec", object_uuid=record.id).pid
 
 
-def test_file_download_ui(app: Flask, record: Record, db: SQLAlchemy) -> None:
+def test_file_download_ui(app: Flask, record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["hello.txt"] = stream(b"Hello, World")
     pid = _minted(record)
     db.session.commit()
@@ -75,7 +75,7 @@ def test_file_download_ui(app: Flask, record: Record, db: SQLAlchemy) -> None:
         assert error.value.code == 404
 
 
-def test_link_factories(app: Flask, record: Record, db: SQLAlchemy) -> None:
+def test_link_factories(app: Flask, record: BucketRecord, db: SQLAlchemy) -> None:
     pid = _minted(record)
     db.session.commit()
     with app.test_request_context():
@@ -90,7 +90,7 @@ def test_link_factories(app: Flask, record: Record, db: SQLAlchemy) -> None:
 
 
 def test_bucket_link_without_files_routes(
-    record: Record, db: SQLAlchemy, database_uri: str, tmp_path: Path
+    record: BucketRecord, db: SQLAlchemy, database_uri: str, tmp_path: Path
 ) -> None:
     instance = str(tmp_path / "nofiles")
     config = dict(app_config(database_uri, instance), RECORDS_FILES_REST_ENDPOINTS={})
@@ -105,7 +105,7 @@ def test_bucket_link_without_files_routes(
 
 
 def test_json_schema_is_registered_and_valid(
-    app: Flask, record: Record, db: SQLAlchemy
+    app: Flask, record: BucketRecord, db: SQLAlchemy
 ) -> None:
     from invenio_jsonschemas import InvenioJSONSchemas
 

@@ -17,8 +17,10 @@ from invenio_files_rest.models import FileInstance, Location, ObjectVersion
 
 from invenio_records_files_ext.api import Record
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
+    files_of,
     storage_files,
     stored_record,
     stream,
@@ -178,7 +180,7 @@ def test_writes_need_record_update_permission(
 def test_permission_factory_can_be_replaced(
     app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
 ):
-    def deny_reads(record: Record = None, action=None, endpoint=None):
+    def deny_reads(record: BucketRecord = None, action=None, endpoint=None):
         from tests.users import Allowed
 
         return Allowed(action != "read")
@@ -230,10 +232,10 @@ def test_python_upload_over_limit_leaves_nothing(
     record = Record.create({})
     db.session.commit()
     with pytest.raises(FileSizeError):
-        record.files["big.bin"] = stream(b"x" * 13)
+        files_of(record)["big.bin"] = stream(b"x" * 13)
     db.session.commit()
     with pytest.raises(FileSizeError):
-        record.files.update({"a": stream(b"x" * 12), "b": stream(b"y" * 9)})
+        files_of(record).update({"a": stream(b"x" * 12), "b": stream(b"y" * 9)})
     db.session.commit()
     nothing_stored(location)
     assert Record.get_record(record.id).get("_files", []) == []
@@ -284,7 +286,7 @@ def test_rest_refuses_bad_keys(
     "key", ["", ".", "..", "a/./b", "/x", "a\x00b", "tab\tkey", "x" * 1025]
 )
 def test_python_refuses_bad_keys(
-    record: Record, db: SQLAlchemy, location: Location, key
+    record: BucketRecord, db: SQLAlchemy, location: Location, key
 ) -> None:
     with pytest.raises(ValueError):
         record.files[key] = stream()
@@ -309,7 +311,7 @@ def test_good_keys_work(client: IsolatedClient, db: SQLAlchemy, key) -> None:
 
 
 def test_key_length_is_configurable(
-    app: Flask, record: Record, monkeypatch: pytest.MonkeyPatch
+    app: Flask, record: BucketRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_KEY_MAX_LENGTH", 8)
     with pytest.raises(ValueError):
@@ -357,7 +359,7 @@ def test_content_md5_mismatch_on_replace_keeps_old_version(
 
 
 def test_python_size_mismatch(
-    record: Record, db: SQLAlchemy, location: Location
+    record: BucketRecord, db: SQLAlchemy, location: Location
 ) -> None:
     with pytest.raises(Exception) as error:
         record.files.put("a.txt", stream(b"12345"), size=10)

@@ -15,10 +15,10 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import Location, ObjectVersion
 
-from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.db.keys import check_url_path, spellings, validate_key
 from invenio_records_files_ext.errors import InvalidFileKeyError
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
     storage_files,
@@ -156,7 +156,7 @@ def test_url_path_must_be_utf8() -> None:
 
 
 def test_python_api_refuses_and_stores_nothing(
-    record: Record, db: SQLAlchemy, location: Location
+    record: BucketRecord, db: SQLAlchemy, location: Location
 ) -> None:
     for key in REFUSED.values():
         with pytest.raises(InvalidFileKeyError):
@@ -173,7 +173,9 @@ def test_python_api_refuses_and_stores_nothing(
     assert len(storage_files(location.uri)) == 1
 
 
-def test_nfc_and_nfd_are_one_key_in_python(record: Record, db: SQLAlchemy) -> None:
+def test_nfc_and_nfd_are_one_key_in_python(
+    record: BucketRecord, db: SQLAlchemy
+) -> None:
     record.files[NFD] = BytesIO(b"first")
     assert record.files.keys == [NFC]
     assert NFD in record.files and NFC in record.files
@@ -193,7 +195,7 @@ def test_nfc_and_nfd_are_one_key_in_python(record: Record, db: SQLAlchemy) -> No
 
 
 def test_keys_stored_before_normalisation_keep_their_spelling(
-    record: Record, db: SQLAlchemy
+    record: BucketRecord, db: SQLAlchemy
 ) -> None:
     """Files stored under a decomposed key (the original module kept keys as
     given) are still found under it, in Python and over REST."""

@@ -21,8 +21,10 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.records.lifecycle import TOMBSTONE_TAG
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
+    files_of,
     receiving,
     storage_files,
     stored_record,
@@ -31,7 +33,7 @@ from tests.helpers import (
 )
 
 
-def reload(record: Record, with_deleted=False):
+def reload(record: BucketRecord, with_deleted=False):
     return Record.get_record(record.id, with_deleted=with_deleted)
 
 
@@ -39,10 +41,10 @@ def published(db: SQLAlchemy, files=None):
     """A record with files, locked as publishing does."""
     record = Record.create({"title": "v1"})
     for key, data in (files or {"a.txt": b"aaa", "b.txt": b"bbb"}).items():
-        record.files[key] = stream(data)
-    record.files["a.txt"]["description"] = "first file"
-    record.files.default_preview = "a.txt"
-    record.files.lock()
+        files_of(record)[key] = stream(data)
+    files_of(record)["a.txt"]["description"] = "first file"
+    files_of(record).default_preview = "a.txt"
+    files_of(record).lock()
     db.session.commit()
     return record
 
@@ -50,7 +52,7 @@ def published(db: SQLAlchemy, files=None):
 #
 # Lock
 #
-def test_lock_and_unlock(record: Record, db: SQLAlchemy) -> None:
+def test_lock_and_unlock(record: BucketRecord, db: SQLAlchemy) -> None:
     record.files["a.txt"] = stream()
     assert record.files.locked is False
     record.files.lock()
@@ -81,7 +83,7 @@ def test_copy_shares_bytes_and_metadata(db: SQLAlchemy, location: Location) -> N
     instances = FileInstance.query.count()
     on_disk = storage_files(location.uri)
     v2 = Record.create({"title": "v2"})
-    assert v2.files.copy(v1) == ["a.txt", "b.txt"]
+    assert files_of(v2).copy(v1) == ["a.txt", "b.txt"]
     db.session.commit()
     v2 = reload(v2)
     assert v2.files.keys == ["a.txt", "b.txt"]
@@ -99,11 +101,11 @@ def test_copy_shares_bytes_and_metadata(db: SQLAlchemy, location: Location) -> N
 def test_copy_then_changes_stay_apart(db: SQLAlchemy, location: Location) -> None:
     v1 = published(db)
     v2 = Record.create({"title": "v2"})
-    v2.files.copy(v1.files)
-    v2.files["a.txt"] = stream(b"changed in v2")
-    v2.files["a.txt"]["description"] = "changed"
-    del v2.files["b.txt"]
-    v2.files["new.txt"] = stream(b"new")
+    files_of(v2).copy(files_of(v1))
+    files_of(v2)["a.txt"] = stream(b"changed in v2")
+    files_of(v2)["a.txt"]["description"] = "changed"
+    del files_of(v2)["b.txt"]
+    files_of(v2)["new.txt"] = stream(b"new")
     db.session.commit()
     v1 = reload(v1)
     assert v1.files.keys == ["a.txt", "b.txt"]
@@ -120,12 +122,12 @@ def test_copy_into_locked_or_same_record_is_refused(
     with pytest.raises(InvalidOperationError):
         v1.files.copy(v1)
     v2 = Record.create({})
-    v2.files.lock()
+    files_of(v2).lock()
     with pytest.raises(InvalidOperationError):
-        v2.files.copy(v1)
+        files_of(v2).copy(v1)
     draft = Record.create({})
     with pytest.raises(ValueError):
-        draft.files.copy(draft)
+        files_of(draft).copy(draft)
 
 
 def test_copy_keeps_tags(db: SQLAlchemy, location: Location) -> None:
@@ -135,7 +137,7 @@ def test_copy_keeps_tags(db: SQLAlchemy, location: Location) -> None:
     ObjectVersionTag.create(v1.files["a.txt"].obj, "origin", "scanner")
     db.session.commit()
     v2 = Record.create({})
-    v2.files.copy(v1)
+    files_of(v2).copy(v1)
     db.session.commit()
     assert reload(v2).files["a.txt"].obj.get_tags() == {"origin": "scanner"}
 
@@ -147,11 +149,11 @@ def test_soft_delete_locks_and_restore_brings_back(
     db: SQLAlchemy, location: Location
 ) -> None:
     record = Record.create({"title": "draft"})
-    record.files["a.txt"] = stream(b"a")
-    record.files["b.txt"] = stream(b"b")
-    record.files["b.txt"]["role"] = "data"
-    record.files.sort_by("b.txt")
-    record.files.default_preview = "b.txt"
+    files_of(record)["a.txt"] = stream(b"a")
+    files_of(record)["b.txt"] = stream(b"b")
+    files_of(record)["b.txt"]["role"] = "data"
+    files_of(record).sort_by("b.txt")
+    files_of(record).default_preview = "b.txt"
     db.session.commit()
     entries = json.loads(json.dumps(reload(record)["_files"]))
 
@@ -211,8 +213,8 @@ def test_rest_routes_of_tombstone_answer_410_then_come_back(
 def test_purge_reclaims_only_unshared_bytes(db: SQLAlchemy, location: Location) -> None:
     v1 = published(db)
     v2 = Record.create({"title": "v2"})
-    v2.files.copy(v1)
-    v2.files["b.txt"] = stream(b"b in v2")
+    files_of(v2).copy(v1)
+    files_of(v2)["b.txt"] = stream(b"b in v2")
     v1.files.unlock()
     v1.files["only-v1.txt"] = stream(b"only in v1")
     db.session.commit()
@@ -257,7 +259,7 @@ def test_purge_never_published_draft_and_tombstone(
     db: SQLAlchemy, location: Location
 ) -> None:
     draft = Record.create({})
-    draft.files["a.txt"] = stream(b"draft bytes")
+    files_of(draft)["a.txt"] = stream(b"draft bytes")
     db.session.commit()
     reload(draft).delete(force=True)
     db.session.commit()
@@ -295,7 +297,7 @@ def test_hooks_receive_their_arguments(
 ) -> None:
     record = Record.create({})
     with receiving(signals.file_added) as added:
-        record.files["a.txt"] = stream(b"a")
+        files_of(record)["a.txt"] = stream(b"a")
     assert added[0]["record"] is record
     assert added[0]["file"].key == "a.txt"
     record.files["a.txt"]["m"] = 1
@@ -319,7 +321,7 @@ def test_hooks_receive_their_arguments(
     assert locked and unlocked
     other = Record.create({})
     with receiving(signals.files_copied) as copied:
-        other.files.copy(record)
+        files_of(other).copy(record)
     assert copied[0]["source"] is record and copied[0]["keys"] == ["x", "y"]
     db.session.commit()
     with receiving(signals.files_soft_deleted) as buried:
@@ -375,9 +377,9 @@ STEPS = {
 @pytest.mark.parametrize("name", sorted(STEPS))
 def test_failing_hook_changes_nothing(db: SQLAlchemy, location: Location, name) -> None:
     record = Record.create({"title": "hooked"})
-    record.files["a.txt"] = stream(b"a")
-    record.files["a.txt"]["m"] = "meta"
-    record.files["b.txt"] = stream(b"b")
+    files_of(record)["a.txt"] = stream(b"a")
+    files_of(record)["a.txt"]["m"] = "meta"
+    files_of(record)["b.txt"] = stream(b"b")
     other = Record.create({"title": "other"})
     db.session.commit()
     record, other = reload(record), reload(other)

@@ -16,6 +16,8 @@ from invenio_records_files_ext.models import RecordsBuckets
 from tests.helpers import (
     IsolatedClient,
     create_record,
+    files_of,
+    media_of,
     receiving,
     storage_files,
     stored_record,
@@ -34,8 +36,8 @@ def test_a_record_with_media_files(
     app: Flask, db: SQLAlchemy, location: Location
 ) -> None:
     record = Record.create({"title": "t"}, with_media_bucket=True)
-    record.files["paper.pdf"] = stream(b"pdf")
-    record.media_files["thumb.png"] = stream(b"png")
+    files_of(record)["paper.pdf"] = stream(b"pdf")
+    media_of(record)["thumb.png"] = stream(b"png")
     db.session.commit()
     stored = Record.get_record(record.id)
     assert stored.media_bucket.id != stored.bucket.id
@@ -80,11 +82,11 @@ def test_media_files_have_their_own_quota(
     with monkeypatch.context() as patch:
         patch.setitem(app.config, "RECORDS_FILES_MEDIA_BUCKET_QUOTA_SIZE", 5)
         record = Record.create({}, with_media_bucket=True)
-    record.files["big.bin"] = stream(b"x" * 100)
+    files_of(record)["big.bin"] = stream(b"x" * 100)
     with pytest.raises(Exception) as raised:
-        record.media_files["big.png"] = stream(b"x" * 100)
+        media_of(record)["big.png"] = stream(b"x" * 100)
     assert "quota" in str(raised.value).lower() or "size" in str(raised.value).lower()
-    assert record.media_files.keys == []
+    assert media_of(record).keys == []
     assert record.media_bucket.quota_size == 5
     assert record.bucket.quota_size is None
 
@@ -130,7 +132,7 @@ def test_media_files_follow_the_lock(client: IsolatedClient, db: SQLAlchemy) -> 
     record = stored_record(pid)
     assert record.media_bucket.locked
     with pytest.raises(BucketLockedError):
-        record.media_files["n.png"] = stream(b"n")
+        media_of(record)["n.png"] = stream(b"n")
     refused = client.put(media_url(pid, "n.png"), data=b"n", headers=OCTETS)
     assert refused.status_code == 403
     record.files.unlock()
@@ -142,7 +144,7 @@ def test_locked_records_get_locked_media_files(
     app: Flask, db: SQLAlchemy, location: Location
 ) -> None:
     record = Record.create({})
-    record.files.lock()
+    files_of(record).lock()
     assert record.enable_media_files().locked
 
 
@@ -150,26 +152,26 @@ def test_new_versions_share_media_bytes(
     app: Flask, db: SQLAlchemy, location: Location
 ) -> None:
     old = Record.create({}, with_media_bucket=True)
-    old.files["a.txt"] = stream(b"a")
-    old.media_files["a.png"] = stream(b"png")
-    old.media_files["a.png"]["alt"] = "A picture"
-    old.files.lock()
+    files_of(old)["a.txt"] = stream(b"a")
+    media_of(old)["a.png"] = stream(b"png")
+    media_of(old)["a.png"]["alt"] = "A picture"
+    files_of(old).lock()
     db.session.commit()
     on_disk = storage_files(location.uri)
     new = Record.create({})
     with receiving(signals.files_copied) as copied:
-        assert new.files.copy(old) == ["a.txt"]
+        assert files_of(new).copy(old) == ["a.txt"]
     assert len(copied) == 2
     db.session.commit()
     new = Record.get_record(new.id)
     assert new.media_files.keys == ["a.png"]
     assert new.media_files["a.png"]["alt"] == "A picture"
-    assert new.media_files["a.png"].obj.file_id == old.media_files["a.png"].obj.file_id
+    assert media_of(new)["a.png"].obj.file_id == media_of(old)["a.png"].obj.file_id
     assert new["_media_bucket"] == str(new.media_bucket.id)
     assert storage_files(location.uri) == on_disk
     # Given the files view, not the record, only the files are copied.
     other = Record.create({})
-    other.files.copy(old.files)
+    files_of(other).copy(files_of(old))
     assert other.media_files is None
 
 
@@ -189,7 +191,7 @@ def test_tombstone_and_restore(client: IsolatedClient, db: SQLAlchemy) -> None:
     restored = stored_record(pid)
     assert restored["_media_bucket"] == str(restored.media_bucket.id)
     assert not restored.media_bucket.locked
-    assert restored.media_files.keys == ["m.png"]
+    assert media_of(restored).keys == ["m.png"]
     assert client.get(media_url(pid, "m.png")).data == b"m"
 
 
@@ -197,11 +199,11 @@ def test_purge_removes_media_bytes_not_shared(
     app: Flask, db: SQLAlchemy, location: Location
 ) -> None:
     old = Record.create({}, with_media_bucket=True)
-    old.media_files["shared.png"] = stream(b"shared")
+    media_of(old)["shared.png"] = stream(b"shared")
     db.session.commit()
     new = Record.create({})
-    new.files.copy(old)
-    new.media_files["own.png"] = stream(b"own")
+    files_of(new).copy(old)
+    media_of(new)["own.png"] = stream(b"own")
     db.session.commit()
     before = storage_files(location.uri)
     with receiving(signals.files_purged) as purged:
@@ -210,7 +212,7 @@ def test_purge_removes_media_bytes_not_shared(
     assert len(purged) == 2
     after = storage_files(location.uri)
     assert len(before - after) == 1
-    assert old.media_files["shared.png"].obj.file.uri in after
+    assert media_of(old)["shared.png"].obj.file.uri in after
     assert RecordsBuckets.query.filter_by(record_id=new.id).count() == 0
 
 

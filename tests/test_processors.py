@@ -18,6 +18,7 @@ from invenio_records_files_ext.processors.base import Processor
 from tests.helpers import (
     IsolatedClient,
     create_record,
+    files_of,
     receiving,
     stored_record,
     stream,
@@ -54,9 +55,9 @@ def test_image_and_zip_metadata_on_upload(
 ) -> None:
     record = Record.create({})
     with receiving(signals.file_processed) as processed:
-        record.files["a.png"] = stream(png(640, 480))
-        record.files["b.zip"] = stream(zip_of(**{"x.txt": b"x" * 10, "d/y": b"yy"}))
-        record.files["c.txt"] = stream(b"text")
+        files_of(record)["a.png"] = stream(png(640, 480))
+        files_of(record)["b.zip"] = stream(zip_of(**{"x.txt": b"x" * 10, "d/y": b"yy"}))
+        files_of(record)["c.txt"] = stream(b"text")
     db.session.commit()
     stored = Record.get_record(record.id)
     assert stored.files["a.png"][EXTRACTED_KEY] == {
@@ -96,27 +97,27 @@ def test_replaced_file_drops_stale_metadata(
     app: Flask, db: SQLAlchemy, location: Location, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     record = Record.create({})
-    record.files["a.png"] = stream(png())
-    record.files["a.png"]["title"] = "kept"
-    assert EXTRACTED_KEY in record.files["a.png"].data
+    files_of(record)["a.png"] = stream(png())
+    files_of(record)["a.png"]["title"] = "kept"
+    assert EXTRACTED_KEY in files_of(record)["a.png"].data
     with monkeypatch.context() as patch:
         patch.setitem(app.config, "RECORDS_FILES_PROCESSORS", [])
-        record.files["a.png"] = stream(b"now text")
-        record.files.update({"b.png": stream(b"x")})
-    assert record.files["a.png"].data.get("title") == "kept"
-    assert EXTRACTED_KEY not in record.files["a.png"].data
+        files_of(record)["a.png"] = stream(b"now text")
+        files_of(record).update({"b.png": stream(b"x")})
+    assert files_of(record)["a.png"].data.get("title") == "kept"
+    assert EXTRACTED_KEY not in files_of(record)["a.png"].data
 
 
 def test_users_cannot_write_the_reserved_key(
     app: Flask, db: SQLAlchemy, location: Location
 ) -> None:
     record = Record.create({})
-    record.files["a.png"] = stream(png())
+    files_of(record)["a.png"] = stream(png())
     with pytest.raises(ReservedMetadataError):
-        record.files["a.png"][EXTRACTED_KEY] = {"image": {"width": 1}}
+        files_of(record)["a.png"][EXTRACTED_KEY] = {"image": {"width": 1}}
     with pytest.raises(ReservedMetadataError):
-        del record.files["a.png"][EXTRACTED_KEY]
-    assert record.files["a.png"][EXTRACTED_KEY]["image"]["width"] == 3
+        del files_of(record)["a.png"][EXTRACTED_KEY]
+    assert files_of(record)["a.png"][EXTRACTED_KEY]["image"]["width"] == 3
 
 
 class Sleepy(Processor):
@@ -168,9 +169,9 @@ def test_processors_are_bounded_in_time_and_reads(
     processors["RECORDS_FILES_PROCESSORS_MAX_READ"] = 4096
     record = Record.create({})
     started = time.monotonic()
-    record.files["a.slow"] = stream(b"x" * 100000)
+    files_of(record)["a.slow"] = stream(b"x" * 100000)
     assert time.monotonic() - started < 3
-    extracted = record.files["a.slow"][EXTRACTED_KEY]
+    extracted = files_of(record)["a.slow"][EXTRACTED_KEY]
     assert extracted["sleepy"] == {"error": "Gave up after 0.3 seconds."}
     assert "read more" in extracted["greedy"]["error"]
     assert extracted["exploding"] == {"error": "boom"}
@@ -182,8 +183,8 @@ def test_decompression_bomb_images_are_refused(
 ) -> None:
     processors["RECORDS_FILES_PROCESSORS_MAX_PIXELS"] = 100
     record = Record.create({})
-    record.files["big.png"] = stream(png(20, 20))
-    assert "pixels" in record.files["big.png"][EXTRACTED_KEY]["image"]["error"]
+    files_of(record)["big.png"] = stream(png(20, 20))
+    assert "pixels" in files_of(record)["big.png"][EXTRACTED_KEY]["image"]["error"]
 
 
 def test_processors_run_on_bulk_writes_and_rest_uploads(

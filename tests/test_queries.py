@@ -20,7 +20,7 @@ from sqlalchemy import event
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import TooManyFilesError
 from invenio_records_files_ext.files import queries
-from tests.helpers import IsolatedClient, QueryCounter, empty_database
+from tests.helpers import IsolatedClient, QueryCounter, empty_database, files_of
 
 SIZES = (5, 5000)
 
@@ -41,11 +41,11 @@ def records(app: Flask, tmp_path_factory: pytest.TempPathFactory):
             ids = {}
             for size in SIZES:
                 record = Record.create({"title": "many"})
-                record.files.update(
+                files_of(record).update(
                     ("f{0:05d}.txt".format(i), stream(b"x" * (i % 7)))
                     for i in range(size)
                 )
-                record.files["f00001.txt"]["note"] = "n"
+                files_of(record)["f00001.txt"]["note"] = "n"
                 db_.session.commit()
                 ids[size] = record.id
             yield ids

@@ -27,6 +27,7 @@ from invenio_records_files_ext.records.dumpers import add_files_to_index
 from tests.helpers import (
     IsolatedClient,
     create_record,
+    files_of,
     init,
     stored_record,
     stream,
@@ -204,10 +205,10 @@ def test_the_cache_budget_counts_bytes(
     record = Record.create({})
     long_names = {"{0:03d}".format(i) + "L" * 3000: b"x" for i in range(20)}
     short_names = {"{0:03d}".format(i): b"x" for i in range(20)}
-    record.files["long.zip"] = stream(zip_of(**long_names))
-    record.files["short.zip"] = stream(zip_of(**short_names))
-    long_obj = record.files["long.zip"].obj
-    short_obj = record.files["short.zip"].obj
+    files_of(record)["long.zip"] = stream(zip_of(**long_names))
+    files_of(record)["short.zip"] = stream(zip_of(**short_names))
+    long_obj = files_of(record)["long.zip"].obj
+    short_obj = files_of(record)["short.zip"].obj
     with zipreader_source(short_obj) as source:
         short_memory = zipreader.read_directory(source, containers.limits()).memory()
     # Room for the short directory (20 members) twice, not for the long one
@@ -332,7 +333,7 @@ def test_prepared_length_matches_the_bytes(
 ) -> None:
     record = Record.create({})
     sizes = [1, 2, 999, 1000, 5000]
-    record.files.update(
+    files_of(record).update(
         {"f{0}-{1}".format(i, "é" * i): stream(b"z" * n) for i, n in enumerate(sizes)}
     )
     db.session.commit()
@@ -362,10 +363,10 @@ def test_files_changed_between_count_and_stream_cut_the_archive(
     from invenio_records_files_ext.errors import ArchiveSizeError
 
     record = Record.create({})
-    record.files["a.txt"] = stream(b"abc")
+    files_of(record)["a.txt"] = stream(b"abc")
     db.session.commit()
     prepared = archive.prepare_archive(record.bucket.id)
-    record.files["b.txt"] = stream(b"more")
+    files_of(record)["b.txt"] = stream(b"more")
     db.session.commit()
     with pytest.raises(ArchiveSizeError):
         b"".join(prepared.chunks)

@@ -26,8 +26,10 @@ from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.errors import InvalidAccessError
 from invenio_records_files_ext.tasks.embargo import lift_embargoes
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
+    files_of,
     receiving,
     stored_record,
     stream,
@@ -43,7 +45,7 @@ RESTRICTED = {
 }
 
 
-def curators_too(record: Record = None, action=None, endpoint=None):
+def curators_too(record: BucketRecord = None, action=None, endpoint=None):
     """Owners and the curator ``carol`` may read restricted files."""
     from flask_login import current_user
 
@@ -254,7 +256,7 @@ def test_record_json_access_is_plain_json(
     app: Flask, db: SQLAlchemy, location: Location
 ) -> None:
     record = Record.create({"access": {"files": "restricted"}})
-    record.files["a.txt"] = stream(b"a")
+    files_of(record)["a.txt"] = stream(b"a")
     db.session.commit()
     assert json.loads(json.dumps(record.dumps()))["access"] == {"files": "restricted"}
 

@@ -28,8 +28,10 @@ from invenio_records_files_ext.errors import ChecksumMismatchError
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.storage.reads import RandomAccess
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
+    files_of,
     md5,
     payload,
     stored_record,
@@ -57,7 +59,7 @@ def s3_key(bucket, uri):
     return uri[len(prefix) :]
 
 
-def keys_of(bucket, record: Record):
+def keys_of(bucket, record: BucketRecord):
     """Return the S3 keys of a record's current files, by file key."""
     return {
         fileobj.key: s3_key(bucket, fileobj.obj.file.uri) for fileobj in record.files
@@ -69,7 +71,7 @@ def object_bytes(s3, bucket, key):
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def read_through_storage(record: Record, key):
+def read_through_storage(record: BucketRecord, key):
     """Read a file's bytes through the application's storage (invenio-s3)."""
     with record.files[key].obj.file.storage().open("rb") as fp:
         return fp.read()
@@ -86,7 +88,7 @@ def download(client: IsolatedClient, pid, key):
     return fetched.content
 
 
-def reload(record: Record):
+def reload(record: BucketRecord):
     """Return a fresh copy of a record from the database."""
     return Record.get_record(record.id)
 
@@ -104,7 +106,7 @@ def test_python_api_upload_lands_in_s3(
 ) -> None:
     data = payload(300 * 1024, "api")
     record = Record.create({"title": "api"})
-    record.files["data.bin"] = stream(data)
+    files_of(record)["data.bin"] = stream(data)
     s3_db.session.commit()
 
     stored = reload(record)
@@ -240,13 +242,13 @@ def test_copy_shares_s3_objects(
 def _two_versions(db: SQLAlchemy):
     """v1 with a.txt and b.txt; v2 shares a.txt, replaces b.txt, adds c.txt."""
     v1 = Record.create({"title": "v1"})
-    v1.files["a.txt"] = stream(b"shared bytes")
-    v1.files["b.txt"] = stream(b"v1 only")
+    files_of(v1)["a.txt"] = stream(b"shared bytes")
+    files_of(v1)["b.txt"] = stream(b"v1 only")
     db.session.commit()
     v2 = Record.create({"title": "v2"})
-    v2.files.copy(v1)
-    v2.files["b.txt"] = stream(b"v2 replacement")
-    v2.files["c.txt"] = stream(b"v2 only")
+    files_of(v2).copy(v1)
+    files_of(v2)["b.txt"] = stream(b"v2 replacement")
+    files_of(v2)["c.txt"] = stream(b"v2 only")
     db.session.commit()
     return reload(v1), reload(v2)
 
@@ -300,9 +302,9 @@ def test_verify_clean_corrupted_and_missing(
     s3_app: Flask, s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
 ) -> None:
     record = Record.create({"title": "verify"})
-    record.files["good.txt"] = stream(b"good bytes")
-    record.files["corrupt.txt"] = stream(b"intact bytes")
-    record.files["gone.txt"] = stream(b"doomed bytes")
+    files_of(record)["good.txt"] = stream(b"good bytes")
+    files_of(record)["corrupt.txt"] = stream(b"intact bytes")
+    files_of(record)["gone.txt"] = stream(b"doomed bytes")
     s3_db.session.commit()
     keys = keys_of(s3_bucket, record)
 
@@ -366,7 +368,7 @@ def test_api_content_md5_mismatch_leaves_no_object(
     record = Record.create({"title": "md5"})
     s3_db.session.commit()
     with pytest.raises(ChecksumMismatchError):
-        record.files.put(
+        files_of(record).put(
             "a.txt", stream(b"the body"), content_md5=hashlib.md5(b"other").hexdigest()
         )
     assert object_keys(s3, s3_bucket) == set()
@@ -379,7 +381,7 @@ def test_rolled_back_upload_leaves_no_object(
 ) -> None:
     record = Record.create({"title": "rollback"})
     s3_db.session.commit()
-    record.files["a.txt"] = stream(b"never committed")
+    files_of(record)["a.txt"] = stream(b"never committed")
     # The bytes are written before the commit...
     assert len(object_keys(s3, s3_bucket)) == 1
     s3_db.session.rollback()
@@ -402,7 +404,7 @@ def test_upload_over_limit_leaves_no_object(
     # No size announced: the limit is only hit while the bytes stream to S3,
     # and Invenio-Files-REST closes (so uploads) the S3 file before giving up.
     with pytest.raises(FileSizeError):
-        record.files["big.bin"] = stream(payload(MiB + 1, "limit"))
+        files_of(record)["big.bin"] = stream(payload(MiB + 1, "limit"))
     assert object_keys(s3, s3_bucket) == set()
     assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     s3_db.session.rollback()
@@ -416,11 +418,11 @@ def test_gc_removes_unused_bucket_objects(
     s3_app: Flask, s3_db: SQLAlchemy, s3_location: Location, s3_bucket: str, s3: Any
 ) -> None:
     kept = Record.create({"title": "kept"})
-    kept.files["a.txt"] = stream(b"shared")
+    files_of(kept)["a.txt"] = stream(b"shared")
     s3_db.session.commit()
     other = Record.create({"title": "unlinked"})
-    other.files.copy(kept)
-    other.files["own.txt"] = stream(b"only in the unlinked bucket")
+    files_of(other).copy(kept)
+    files_of(other)["own.txt"] = stream(b"only in the unlinked bucket")
     s3_db.session.commit()
     own = keys_of(s3_bucket, other)["own.txt"]
     RecordsBuckets.query.filter_by(record_id=other.id).delete()
@@ -519,6 +521,6 @@ def test_containers_on_s3_read_only_what_they_need(
 
 def test_processors_read_from_s3(s3_db: SQLAlchemy, s3_location: Location) -> None:
     record = Record.create({})
-    record.files["z.zip"] = stream(big_zip(members=3, size=10))
+    files_of(record)["z.zip"] = stream(big_zip(members=3, size=10))
     s3_db.session.commit()
-    assert record.files["z.zip"]["_extracted"]["zip"]["members"] == 3
+    assert files_of(record)["z.zip"]["_extracted"]["zip"]["members"] == 3

@@ -28,17 +28,17 @@ from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.db import ledger
 from invenio_records_files_ext.db.sqlite import enable_sqlite_savepoints
 from invenio_records_files_ext.files import hooks, queries, sync
-from tests.helpers import counting_statements, storage_files
+from tests.helpers import BucketRecord, counting_statements, files_of, storage_files
 
 
 def row_keys(bucket_id, session=None):
     return [row.key for row in queries.iterate_rows(bucket_id, session=session)]
 
 
-def refused_upload(record: Record, key):
+def refused_upload(record: BucketRecord, key):
     """Store a file that a hook refuses; return the exception raised."""
 
-    def refuse(sender, record: Record, file) -> None:
+    def refuse(sender, record: BucketRecord, file) -> None:
         raise ValueError("refused")
 
     signals.file_added.connect(refuse)
@@ -59,9 +59,9 @@ def test_listeners_are_on_the_session_class(app: Flask) -> None:
 
 def test_a_session_made_after_init_app(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "t"})
-    record.files["a.txt"] = BytesIO(b"a")
+    files_of(record)["a.txt"] = BytesIO(b"a")
     db.session.commit()
-    bucket_id, file_id = record.bucket.id, record.files["a.txt"].file_id
+    bucket_id, file_id = record.bucket.id, files_of(record)["a.txt"].file_id
     # Neither Invenio-DB's session nor one of its session maker's.
     with Session(bind=db.engine) as session:
         bucket = session.get(Bucket, bucket_id)
@@ -85,7 +85,7 @@ def test_db_session_replaced(db: SQLAlchemy, location: Location) -> None:
         assert row_keys(record.bucket.id) == ["a.txt"]
         before = storage_files(location.uri)
         refused_upload(record, "refused.bin")
-        record.files["rolled-back.bin"] = BytesIO(b"b" * 500)
+        files_of(record)["rolled-back.bin"] = BytesIO(b"b" * 500)
         db_.session.rollback()
         assert storage_files(location.uri) == before
     finally:
@@ -110,7 +110,7 @@ def test_a_harness_session_in_an_outer_transaction(
         db_.session.commit()
         assert Record.get_record(record.id).files.keys == ["a.txt"]
         before = storage_files(location.uri)
-        record.files["rolled-back.bin"] = BytesIO(b"b" * 500)
+        files_of(record)["rolled-back.bin"] = BytesIO(b"b" * 500)
         db_.session.rollback()
         assert storage_files(location.uri) == before
     finally:
@@ -193,14 +193,14 @@ def test_record_api_without_the_extension(
     assert sync.watches(app_without_extension)
     ObjectVersion.create(record.bucket, "a.txt", stream=BytesIO(b"a"))
     record.commit()
-    assert record.files.keys == ["a.txt"]
+    assert files_of(record).keys == ["a.txt"]
     assert [entry["key"] for entry in record["_files"]] == ["a.txt"]
     db_.session.commit()
     assert Record.get_record(record.id).files.keys == ["a.txt"]
 
     before = storage_files(location.uri)
     refused_upload(record, "refused.bin")
-    record.files["rolled-back.bin"] = BytesIO(b"b" * 500)
+    files_of(record)["rolled-back.bin"] = BytesIO(b"b" * 500)
     db_.session.rollback()
     assert storage_files(location.uri) == before
 

@@ -12,10 +12,10 @@ from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.errors import FileSizeError, UnexpectedFileSizeError
 from invenio_files_rest.limiters import FileSizeLimit
 
-from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.storage import writeback, writeloop
 from invenio_records_files_ext.storage import writes as storage_module
 from invenio_records_files_ext.storage.writes import HashingPyFSFileStorage
+from tests.helpers import BucketRecord
 from tests.pagecache import cachestat
 
 
@@ -113,7 +113,7 @@ def test_hashing_storage_limits(tmp_path: Path) -> None:
 
 
 def test_uploads_are_read_in_configured_chunks(
-    app: Flask, record: Record, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
+    app: Flask, record: BucketRecord, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader = CountingReader(os.urandom(1000))
     monkeypatch.setitem(app.config, "RECORDS_FILES_UPLOAD_CHUNK_SIZE", 300)

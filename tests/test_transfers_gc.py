@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import FileTransfer
-from tests.helpers import storage_files, stream
+from tests.helpers import files_of, storage_files, stream
 
 
 def age(days) -> None:
@@ -59,8 +59,8 @@ def test_gc_orphans_spare_pending_bytes(
     cli: Callable[..., Result], db: SQLAlchemy, location: Location
 ) -> None:
     record = Record.create({"title": "t"})
-    record.files.transfers.init([{"key": "a"}])
-    record.files.transfers.set_content("a", stream(b"abc"))
+    files_of(record).transfers.init([{"key": "a"}])
+    files_of(record).transfers.set_content("a", stream(b"abc"))
     db.session.commit()
     output = cli("gc", "--delete", "--min-age", "0").output
     assert "Orphan file instances: 0" in output
@@ -69,10 +69,10 @@ def test_gc_orphans_spare_pending_bytes(
 
 def test_purge_removes_pending_uploads(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "t"})
-    record.files.transfers.init(
+    files_of(record).transfers.init(
         [{"key": "a"}, {"key": "m", "size": 10, "transfer": {"type": "M", "parts": 2}}]
     )
-    record.files.transfers.set_content("a", stream(b"abc"))
+    files_of(record).transfers.set_content("a", stream(b"abc"))
     db.session.commit()
     assert len(storage_files(location.uri)) == 2
     record.delete(force=True)

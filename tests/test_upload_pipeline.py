@@ -33,6 +33,7 @@ from tests.helpers import (
     IsolatedClient,
     commit,
     create_record,
+    files_of,
     files_url,
     init,
     multipart,
@@ -340,17 +341,17 @@ def test_python_api_refuses_reserved_metadata(
 ) -> None:
     record = Record.create({})
     with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
-        record.files.transfers.init([{"key": "a", "metadata": {"_extracted": {}}}])
+        files_of(record).transfers.init([{"key": "a", "metadata": {"_extracted": {}}}])
     request = TransferRequest(key="b", metadata={"_extracted": {"width": 1}})
     with pytest.raises(InvalidTransferError, match="File 0: .*reserved"):
-        PendingWriter(record.files.bucket).announce([request])
-    record.files["c"] = BytesIO(b"c")
+        PendingWriter(files_of(record).bucket).announce([request])
+    files_of(record)["c"] = BytesIO(b"c")
     for name in ("_extracted", "checksum"):
         with pytest.raises(InvalidMetadataError):
-            record.files["c"][name] = "forged"
+            files_of(record)["c"][name] = "forged"
     assert (
-        "checksum" not in record.files["c"].data
-        or record.files["c"]["checksum"] != "forged"
+        "checksum" not in files_of(record)["c"].data
+        or files_of(record)["c"]["checksum"] != "forged"
     )
 
 

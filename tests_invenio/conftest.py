@@ -14,6 +14,9 @@ rolled back after it), ``location`` (a module-wide default location) and
 file in pytest-invenio's instance folder.
 """
 
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
 import pytest
 from flask import Flask
 from invenio_db import InvenioDB
@@ -25,7 +28,9 @@ from invenio_records_files_ext import InvenioRecordsFiles
 from invenio_records_files_ext.db.sqlite import init_sqlite_app
 
 
-def make_app(instance_path: str, config, with_extension=True):
+def make_app(
+    instance_path: str, config: Mapping[str, Any], with_extension: bool = True
+) -> Flask:
     """Return an application as an Invenio module's tests build it.
 
     :param with_extension: initialise this package's extension (Invenio
@@ -46,7 +51,7 @@ def make_app(instance_path: str, config, with_extension=True):
 
 
 @pytest.fixture(scope="module")
-def app_config(app_config):
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     """pytest-invenio's configuration, plus what the files need."""
     app_config.update(
         # No broker here: nothing in these tests sends a task.
@@ -58,17 +63,17 @@ def app_config(app_config):
 
 
 @pytest.fixture(scope="module")
-def create_app(instance_path: str):
+def create_app(instance_path: str) -> Callable[..., Flask]:
     """Application factory for pytest-invenio's ``base_app``."""
 
-    def factory(**config):
+    def factory(**config: Any) -> Flask:
         return make_app(instance_path, config)
 
     return factory
 
 
 @pytest.fixture(scope="module")
-def search():
+def search() -> Iterator[None]:
     """No search cluster: records are read from the database.
 
     pytest-invenio's ``app`` fixture asks for one; the files need none.
