@@ -74,7 +74,7 @@ fi
 step "Style and types: ruff (lint, format), mypy"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
-"$VENV/bin/mypy" invenio_records_files_ext
+"$VENV/bin/mypy" invenio_records_files_ext tests tests_invenio benchmarks examples
 
 step "Redis (Celery broker of the real-worker test)"
 REDISDIR=$(mktemp -d /tmp/rfx-redis.XXXXXX)

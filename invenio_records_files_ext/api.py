@@ -39,14 +39,14 @@ def _new_bucket(prefix: str) -> Bucket:
     ):
         if config.get(key) is not None:
             options[option] = config[key]
-    return Bucket.create(  # type: ignore[no-any-return]
+    return Bucket.create(
         location=config.get("RECORDS_FILES_BUCKET_LOCATION") or None,
         storage_class=config.get("RECORDS_FILES_BUCKET_STORAGE_CLASS") or None,
         **options,
     )
 
 
-class Record(FilesMixin, _Record):
+class Record(FilesMixin, _Record):  # type: ignore[misc]  # Invenio-Records is untyped
     """Record class with associated bucket.
 
     A bucket is created and linked to the record by :meth:`create` (unless
@@ -108,7 +108,7 @@ class Record(FilesMixin, _Record):
         record.__dict__["_media_bucket"] = media
         # A new record has no files yet: nothing to load.
         inline.reset(record, loaded=True)
-        return record  # type: ignore[no-any-return]
+        return record  # type: ignore[no-any-return]  # Invenio-Records is untyped
 
     @classmethod
     def create_bucket(cls, data: dict[str, Any]) -> Optional[Bucket]:
@@ -187,7 +187,7 @@ class Record(FilesMixin, _Record):
         if bucket is not None:
             if str(self.bucket_id) != str(bucket.id):
                 self.dump_bucket(self, bucket)
-        elif type(self).load_bucket.__func__ is Record.load_bucket.__func__:  # type: ignore[attr-defined]
+        elif type(self).load_bucket.__func__ is Record.load_bucket.__func__:  # type: ignore[attr-defined]  # a bound classmethod
             if stored and "_bucket" in stored:
                 self["_bucket"] = stored["_bucket"]
             else:
@@ -196,7 +196,7 @@ class Record(FilesMixin, _Record):
         if media is not None:
             if str(self.load_media_bucket(self)) != str(media.id):
                 self.dump_media_bucket(self, media)
-        elif type(self).load_media_bucket.__func__ is Record.load_media_bucket.__func__:  # type: ignore[attr-defined]
+        elif type(self).load_media_bucket.__func__ is Record.load_media_bucket.__func__:  # type: ignore[attr-defined]  # a bound classmethod
             self.pop(MEDIA_BUCKET_KEY, None)
 
     @property

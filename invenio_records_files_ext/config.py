@@ -357,7 +357,7 @@ The other fields (size, checksum, mimetype, ids, the file's metadata and
 # BagIt bags (issue 23): ``<item route>/files-archive?format=bagit`` and
 # ``flask records-files attach --bag``
 #
-RECORDS_FILES_BAG_INFO: dict = {}
+RECORDS_FILES_BAG_INFO: dict[str, str] = {}
 """Fields of every bag's ``bag-info.txt``, before those of the record.
 
 Labels to a value, or to a list of values for a repeated label, for

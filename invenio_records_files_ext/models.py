@@ -49,7 +49,7 @@ REMOTE_STORAGE_CLASS = "R"
 no bytes are stored (a download redirects there)."""
 
 
-class RecordsBuckets(db.Model):
+class RecordsBuckets(db.Model):  # type: ignore[misc]  # Invenio-DB is untyped
     """Relationship between records and buckets."""
 
     __tablename__ = "records_buckets"
@@ -105,7 +105,7 @@ JSON_TYPE = (
 )
 
 
-class FileEntry(db.Model, db.Timestamp):
+class FileEntry(db.Model, db.Timestamp):  # type: ignore[misc]  # Invenio-DB is untyped
     """One file of a bucket linked to a record.
 
     Rows are written by :mod:`invenio_records_files_ext.files.rows` only;
@@ -158,7 +158,7 @@ class FileEntry(db.Model, db.Timestamp):
     """Per-file metadata set by users."""
 
 
-class FileTransfer(db.Model, db.Timestamp):
+class FileTransfer(db.Model, db.Timestamp):  # type: ignore[misc]  # Invenio-DB is untyped
     """How the bytes of a pending file come, and how far they got.
 
     One row per pending :class:`FileEntry` (deleted with it). Rows are
@@ -202,7 +202,7 @@ class FileTransfer(db.Model, db.Timestamp):
     """Details of the transfer type (source URL, parts...)."""
 
 
-class FileChecksum(db.Model):
+class FileChecksum(db.Model):  # type: ignore[misc]  # Invenio-DB is untyped
     """One checksum of a file instance's bytes, other than its MD5.
 
     The rows go with their file instance (``ON DELETE CASCADE``). A new

@@ -1,14 +1,21 @@
 """Helpers: sorted files of a bucket, file factory, download view."""
 
-from flask import abort, request
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
+
+from flask import Response, abort, request
 from invenio_db import db
-from invenio_files_rest.models import FileInstance, ObjectVersion
+from invenio_files_rest.models import Bucket, FileInstance, ObjectVersion
 from invenio_files_rest.views import ObjectResource
 from invenio_records.errors import MissingModelError
 from sqlalchemy.orm import contains_eager
 
 
-def sorted_files_from_bucket(bucket, keys=None):
+def sorted_files_from_bucket(
+    bucket: Bucket, keys: Optional[Iterable[str]] = None
+) -> list[ObjectVersion]:
     """Return the head object versions of a bucket, sorted by ``keys``.
 
     Files named in ``keys`` come first in that order, the others follow by
@@ -34,7 +41,7 @@ def sorted_files_from_bucket(bucket, keys=None):
     return sorted(objects, key=lambda obj: order.get(obj.key, last))
 
 
-def record_file_factory(pid, record, filename):
+def record_file_factory(pid: Any, record: Any, filename: Optional[str]) -> Any:
     """Return the file ``filename`` of a record, or ``None``.
 
     :param pid: not used; kept for the signature Invenio modules expect.
@@ -55,7 +62,12 @@ def record_file_factory(pid, record, filename):
         return None
 
 
-def file_download_ui(pid, record, _record_file_factory=None, **kwargs):
+def file_download_ui(
+    pid: Any,
+    record: Any,
+    _record_file_factory: Optional[Callable[[Any, Any, Optional[str]], Any]] = None,
+    **kwargs: Any,
+) -> Response:
     """File download view for a given record (Invenio-Records-UI).
 
     Plug it into ``RECORDS_UI_ENDPOINTS``::

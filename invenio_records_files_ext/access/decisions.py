@@ -107,7 +107,7 @@ class Decision:
         if self.allowed:
             return None
         if self.locked:
-            return BucketLockedError(description=self.message)
+            return BucketLockedError(description=self.message)  # type: ignore[no-any-return]  # Files-REST is untyped
         if self.status == 410:
             return RecordGoneError(self.message)
         if self.status == 401:

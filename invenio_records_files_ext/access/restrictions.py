@@ -79,7 +79,7 @@ def parse_date(value: Any) -> date:
         anything else.
     """
     if isinstance(value, date):
-        return value if type(value) is date else value.date()  # type: ignore[attr-defined]
+        return value if type(value) is date else value.date()  # type: ignore[attr-defined]  # a datetime
     try:
         return date.fromisoformat(str(value)[:10])
     except ValueError:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional, Union
@@ -44,7 +44,9 @@ from .archive import ArchiveMember, files_layout
 # The batch read of the checksums kept beside the MD5 (one query per page
 # of files), where the checksums table exists; without it a file has its
 # MD5 only.
-_checksums_by_file = getattr(checksums, "checksums_by_file", None)
+_checksums_by_file: Optional[Callable[[list[Any]], Mapping[Any, Mapping[str, str]]]] = (
+    getattr(checksums, "checksums_by_file", None)
+)
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 """The bag declaration: BagIt 1.0, tag files in UTF-8."""

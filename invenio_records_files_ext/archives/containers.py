@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -125,7 +125,7 @@ class Extraction:
     """A member about to be extracted: its entry, then its bytes."""
 
     member: Member
-    chunks: Iterator[bytes]
+    chunks: Generator[bytes, None, None]
 
 
 def _reader(obj: Any) -> RandomAccess:
@@ -189,7 +189,9 @@ def extract(obj: Any, name: str) -> Extraction:
     return Extraction(member, _closing(chunks, source))
 
 
-def _closing(chunks: Iterator[bytes], source: RandomAccess) -> Iterator[bytes]:
+def _closing(
+    chunks: Iterator[bytes], source: RandomAccess
+) -> Generator[bytes, None, None]:
     try:
         yield from chunks
     finally:

@@ -325,7 +325,7 @@ def _data_start(source: Source, member: Member) -> int:
     if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
         raise _broken("a member's local header is missing")
     values = _LOCAL.unpack(header)
-    start = member.offset + _LOCAL.size + values[9] + values[10]
+    start: int = member.offset + _LOCAL.size + values[9] + values[10]
     if start + member.compressed_size > source.size:
         raise _broken("a member runs past the end of the file")
     return start

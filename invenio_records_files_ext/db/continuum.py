@@ -37,7 +37,7 @@ from sqlalchemy_continuum import versioning_manager as default_manager
 from sqlalchemy_continuum.unit_of_work import UnitOfWork
 
 
-class JoiningUnitOfWork(UnitOfWork):  # type: ignore[misc]
+class JoiningUnitOfWork(UnitOfWork):  # type: ignore[misc]  # Continuum is untyped
     """Continuum's unit of work, whose version session opens no savepoint."""
 
     version_session: Optional[Session]

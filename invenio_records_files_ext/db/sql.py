@@ -10,7 +10,7 @@ from sqlalchemy import literal_column
 T = TypeVar("T")
 
 
-class _CachedUTCDateTime(UTCDateTime):  # type: ignore[misc]
+class _CachedUTCDateTime(UTCDateTime):  # type: ignore[misc]  # Invenio-DB is untyped
     """Invenio-DB's UTC time column type, which SQLAlchemy may cache.
 
     Invenio-DB's type says ``cache_ok = False``: every statement selecting

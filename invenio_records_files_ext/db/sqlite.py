@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 
 WRITE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 """HTTP methods whose transactions begin ``IMMEDIATE`` (see :func:`init_sqlite_app`)."""
@@ -68,7 +68,7 @@ def enable_sqlite_savepoints(
         return
 
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, connection_record):
+    def _connect(dbapi_connection: Any, connection_record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide where transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -83,7 +83,7 @@ def enable_sqlite_savepoints(
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection):
+    def _begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock now, waiting for it within the busy
         # timeout, so that the transaction never has to upgrade later.
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")

@@ -67,5 +67,5 @@ def app_object() -> Flask:
     Signal receivers connected for one sender compare it by identity.
     """
     # Flask's stubs type ``current_app`` as the app, not as the proxy it is.
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as Flask
     return app

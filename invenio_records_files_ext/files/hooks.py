@@ -45,7 +45,7 @@ def enable_session_hooks(app: Flask) -> None:
 def _current_app() -> Optional[Flask]:
     if not has_app_context():
         return None
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as Flask
     return app
 
 

@@ -10,7 +10,7 @@ that, list it *before* the record base class, as
 
 from __future__ import annotations
 
-from typing import Any, Optional, cast
+from typing import TYPE_CHECKING, Any, Optional
 
 from flask import has_app_context
 from invenio_files_rest.models import Bucket
@@ -25,11 +25,19 @@ from .entries import FILES_KEY
 from .fileobject import FileObject
 from .iterator import FilesIterator
 
+if TYPE_CHECKING:
+    # The mixin is always mixed into a record class, which is a dict:
+    # Invenio-Records ships no types, so mypy checks the mixin's ``super()``
+    # calls against ``dict``'s.
+    _RecordDict = dict[str, Any]
+else:
+    _RecordDict = object
+
 _MISSING = object()
 _SYNCED = "_rfx_synced"
 
 
-class FilesMixin:
+class FilesMixin(_RecordDict):
     """Give a record class a ``files`` property backed by a linked bucket.
 
     Implement ``_create_bucket()`` in a subclass to create and link a bucket
@@ -51,7 +59,7 @@ class FilesMixin:
         for key in inline.DERIVED_KEYS:
             # The mixin is always mixed into a dict (a record): drop the
             # stored copy from the dict itself, bypassing any override.
-            dict.pop(cast("dict[str, Any]", self), key, None)
+            dict.pop(self, key, None)
         inline.reset(self)
 
     #
@@ -91,44 +99,44 @@ class FilesMixin:
             self._load_inline()
             if key == FILES_KEY and inline.state(self) == inline.OVERFLOW:
                 raise TooManyFilesError(inline.max_entries())
-        return super().__getitem__(key)  # type: ignore[misc]
+        return super().__getitem__(key)
 
     def get(self, key: Any, default: Any = None) -> Any:
         """Return a value or ``default`` (``_files`` is read as ``record["_files"]`` is)."""
         if key in inline.INLINE_KEYS:
             self._load_inline()
-        return super().get(key, default)  # type: ignore[misc]
+        return super().get(key, default)
 
     def __contains__(self, key: Any) -> bool:
         """Tell whether the record has a key (``_files`` if it has files)."""
         if key in inline.INLINE_KEYS:
             self._load_inline()
-        return bool(super().__contains__(key))  # type: ignore[misc]
+        return bool(super().__contains__(key))
 
     def __iter__(self) -> Any:
         """Iterate over the keys, ``_files`` included."""
         self._load_inline()
-        return super().__iter__()  # type: ignore[misc]
+        return super().__iter__()
 
     def keys(self) -> Any:
         """Return the keys, ``_files`` included."""
         self._load_inline()
-        return super().keys()  # type: ignore[misc]
+        return super().keys()
 
     def items(self) -> Any:
         """Return the items, ``_files`` included."""
         self._load_inline()
-        return super().items()  # type: ignore[misc]
+        return super().items()
 
     def values(self) -> Any:
         """Return the values, ``_files`` included."""
         self._load_inline()
-        return super().values()  # type: ignore[misc]
+        return super().values()
 
     def copy(self) -> dict[str, Any]:
         """Return a shallow copy as a plain dict, ``_files`` included."""
         self._load_inline()
-        return dict(super().items())  # type: ignore[misc]
+        return dict(super().items())
 
     #
     # The bucket
@@ -144,12 +152,12 @@ class FilesMixin:
             if hasattr(self, "load_media_bucket"):
                 wanted_media = self.load_media_bucket(self)
             cached = linked_buckets(
-                self.id,  # type: ignore[attr-defined]
+                self.id,  # type: ignore[attr-defined]  # the record class's
                 getattr(self, "bucket_id", None),
                 wanted_media,
             )
             self.__dict__["_linked_buckets"] = cached
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     def _linked_bucket(self) -> Optional[Bucket]:
         return self._linked().files
@@ -159,7 +167,7 @@ class FilesMixin:
         """Return the bucket linked to the record, or ``None``."""
         cached = self.__dict__.get("_files_bucket", _MISSING)
         if cached is not _MISSING:
-            return cached  # type: ignore[no-any-return]
+            return cached
         if getattr(self, "model", None) is None or getattr(self, "id", None) is None:
             return None
         bucket = self._linked_bucket()
@@ -171,7 +179,7 @@ class FilesMixin:
         """Return the record's media files bucket, or ``None``."""
         cached = self.__dict__.get("_media_bucket", _MISSING)
         if cached is not _MISSING:
-            return cached  # type: ignore[no-any-return]
+            return cached
         if getattr(self, "model", None) is None or getattr(self, "id", None) is None:
             return None
         bucket = self._linked().media
@@ -217,11 +225,11 @@ class FilesMixin:
                 self.dump_bucket(self, bucket)
             self.__dict__["_files_bucket"] = bucket
             self.__dict__.pop("_linked_buckets", None)
-        files = self.__dict__.get("_files_iter")
+        files: Optional[FilesIterator] = self.__dict__.get("_files_iter")
         if files is None or files.bucket is not bucket:
             files = self.files_iter_cls(self, bucket=bucket, file_cls=self.file_cls)
             self.__dict__["_files_iter"] = files
-        return files  # type: ignore[no-any-return]
+        return files
 
     @files.setter
     def files(self, data: Any) -> None:
@@ -254,13 +262,13 @@ class FilesMixin:
         bucket = self.media_bucket
         if bucket is None:
             return None
-        files = self.__dict__.get("_media_iter")
+        files: Optional[FilesIterator] = self.__dict__.get("_media_iter")
         if files is None or files.bucket is not bucket:
             files = self.files_iter_cls(
                 self, bucket=bucket, file_cls=self.file_cls, role=MEDIA
             )
             self.__dict__["_media_iter"] = files
-        return files  # type: ignore[no-any-return]
+        return files
 
     def _create_media_bucket(self) -> Optional[Bucket]:
         """Return a new bucket for the record's media files (default: none)."""

@@ -176,7 +176,7 @@ def _gone(bucket_id: Any, session: Session) -> Exception:
     if bucket is not None:
         locks.refresh_bucket(bucket, session)
         if bucket.locked:
-            return BucketLockedError()
+            return BucketLockedError()  # type: ignore[no-any-return]  # Files-REST is untyped
     return NotFound(description="The multipart upload was aborted.")
 
 

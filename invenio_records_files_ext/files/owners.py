@@ -160,12 +160,12 @@ def record_class_of(endpoint: Optional[Endpoint]) -> type[Any]:
 def _cache() -> Optional[dict[uuid.UUID, Optional[LinkedBucket]]]:
     if not has_request_context():
         return None
-    target = request._get_current_object()  # type: ignore[attr-defined]
+    target = request._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as Request
     cache = getattr(target, _CACHE_ATTRIBUTE, None)
     if cache is None:
         cache = {}
         setattr(target, _CACHE_ATTRIBUTE, cache)
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def remember(link: LinkedBucket) -> None:

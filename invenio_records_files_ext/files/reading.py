@@ -49,7 +49,10 @@ class FilesReader:
         self.record = record
         self.role = role
         self.model = getattr(record, "model", None)
-        self.bucket = bucket
+        # Typed as a bucket: records always bind their files to one (see
+        # FilesMixin); ``None`` is the original's signature only, for which
+        # _bound_bucket() asserts.
+        self.bucket: Bucket = bucket
         self.bucket_id = bucket.id if bucket is not None else None
         self.file_cls = file_cls or FileObject
         self._it: Optional[Iterator[Any]] = None

@@ -88,7 +88,7 @@ class Transfers:
         content_md5: Optional[str] = None,
     ) -> PendingFile:
         """Write part ``number`` of a multipart upload that goes through the app."""
-        return provider(MULTIPART).upload_part(  # type: ignore[attr-defined,no-any-return]
+        return provider(MULTIPART).upload_part(  # type: ignore[attr-defined,no-any-return]  # the multipart provider's own method
             self, key, number, stream, size, content_md5
         )
 

@@ -34,7 +34,7 @@ def load_record(record_id: RecordId, allow_deleted: bool = False) -> Record:
                 record_id
             )
         )
-    return record  # type: ignore[no-any-return]
+    return record  # type: ignore[no-any-return]  # Invenio-Records is untyped
 
 
 def record_files(record: Record, name: Optional[Any] = None) -> FilesIterator:

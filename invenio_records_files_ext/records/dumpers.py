@@ -35,7 +35,7 @@ def _shows_files(record: Any) -> bool:
     return hasattr(record, "files") and hasattr(record, "bucket")
 
 
-class FilesDumpExtension(RecordExtension):
+class FilesDumpExtension(RecordExtension):  # type: ignore[misc]  # Invenio-Records is untyped
     """Record extension putting the files into dumps."""
 
     def pre_dump(self, record: Any, data: Any, dumper: Any = None) -> None:

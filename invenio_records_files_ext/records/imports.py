@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from invenio_db import db
 from invenio_files_rest.models import BucketTag
-from sqlalchemy.orm.exc import NoResultFound
+from sqlalchemy.exc import NoResultFound
 
 from ..db import locks
 from ..errors import (

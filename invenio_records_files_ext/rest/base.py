@@ -11,9 +11,9 @@ files, and Invenio-Files-REST's resource with the record's bucket.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Optional
 
-from flask import abort, jsonify, request
+from flask import Response, abort, jsonify, request
 from invenio_db import db
 from invenio_records_rest.errors import PIDRedirectedRESTError, PIDResolveRESTError
 from invenio_records_rest.utils import obj_or_import_string
@@ -26,10 +26,28 @@ from ..errors import FilesNotEnabledError, RecordGoneError
 from ..files import owners as linked
 from ..files.buckets import FILES, MEDIA
 from ..files.enabled import is_enabled
+from ..files.iterator import FilesIterator
 from ..links import moved_files_url
 from ..serializer import files_url
 from ..streams.uploads import ensure_limited_stream
 from .errors import json_error
+
+if TYPE_CHECKING:
+    from flask.views import MethodView
+
+    class _Resource(MethodView):
+        """What :class:`FilesView` uses of the Files-REST resource it is mixed into.
+
+        Invenio-Files-REST and Invenio-REST ship no types: their resources
+        are ``Any`` to mypy, so this stand-in (a ``MethodView``, as they
+        are) names what the mixin calls on ``super()``.
+        """
+
+        def make_response(self, *args: Any, **kwargs: Any) -> Any:
+            """Serialize an answer (Invenio-REST's content negotiation)."""
+
+else:
+    _Resource = object
 
 
 class Resolved(NamedTuple):
@@ -41,21 +59,30 @@ class Resolved(NamedTuple):
     """The record, as a record class with files."""
 
 
-class FilesView:
+class FilesView(_Resource):
     """Resolve the record, decide access, inject its bucket."""
 
     on_object = False
     """Whether the view serves one file (else the bucket)."""
 
+    pid: Any
+    """The served record's PID (``None`` on Files-REST's routes); set by :meth:`serve`."""
+    record: Any
+    """The served record; set by :meth:`serve`."""
+    files: FilesIterator
+    """The served files; set by :meth:`serve` before Files-REST's handler runs."""
+    pid_value: Optional[str]
+    """The PID's value, kept as text (the PID may expire); set by :meth:`serve`."""
+
     def __init__(
         self,
-        *args,
-        endpoint=None,
-        endpoint_options=None,
-        role=FILES,
-        view_prefix=None,
-        **kwargs,
-    ):
+        *args: Any,
+        endpoint: Optional[str] = None,
+        endpoint_options: Optional[dict[str, Any]] = None,
+        role: str = FILES,
+        view_prefix: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
         """Serve the files of records of a records REST endpoint.
 
         :param endpoint: the endpoint's name, or ``None`` on
@@ -76,7 +103,7 @@ class FilesView:
         self.search_class = obj_or_import_string(
             self.endpoint_options.get("search_class")
         )
-        self.pid = self.record = self.files = None
+        self.pid = self.record = self.files = None  # type: ignore[assignment]  # until serve()
         self.pid_value = None
 
     def _resolve(self, pid_value: Any, key: Optional[str] = None) -> Resolved:
@@ -89,11 +116,16 @@ class FilesView:
         if record.model is None or record.model.is_deleted:
             raise RecordGoneError("The record has been deleted.")
         if not isinstance(record, FilesMixin):
-            endpoint = linked.Endpoint(self.endpoint, self.endpoint_options, pid, True)
+            endpoint = linked.Endpoint(
+                self.endpoint,  # type: ignore[arg-type]  # record routes have one
+                self.endpoint_options,
+                pid,
+                True,
+            )
             record = linked.record_class_of(endpoint)(dict(record), model=record.model)
         return Resolved(pid, record)
 
-    def _redirect(self, error, key):
+    def _redirect(self, error: PIDRedirectedRESTError, key: Optional[str]) -> NoReturn:
         """Answer a redirect to this route under the PID the requested one moved to."""
         destination = getattr(error.pid_error, "destination_pid", None)
         if destination is None:
@@ -131,7 +163,7 @@ class FilesView:
         )
         abort(response)
 
-    def options(self, *args, **kwargs):
+    def options(self, *args: Any, **kwargs: Any) -> Response:
         """Answer ``OPTIONS`` with the allowed methods, in JSON."""
         methods = set(self.methods or ()) | {"OPTIONS"}
         if "GET" in methods:
@@ -151,17 +183,17 @@ class FilesView:
         pid, record = self._resolve(pid_value, kwargs.get("key"))
         return self.serve(pid, record, **kwargs)
 
-    def serve(self, pid, record, **kwargs):
+    def serve(self, pid: Any, record: Any, **kwargs: Any) -> Any:
         """Serve the request with the files of ``record`` (``pid`` may be None)."""
         if request.method == "OPTIONS":
             return self.options()
         self.pid, self.record = pid, record
         # Kept as text: an upload may end the transaction, expiring the PID.
         self.pid_value = pid.pid_value if pid is not None else None
-        request._methodview = self
+        request._methodview = self  # type: ignore[attr-defined]  # Records-REST reads it
         action = access.request_action(request.method, request.args, self.on_object)
         access.decide(record, action, self.endpoint_options).check()
-        self.files = self.files_of(record, action)
+        self.files = self.files_of(record, action)  # type: ignore[assignment]  # None: 404 below
         if (
             self.role != MEDIA
             and not is_enabled(record)
@@ -185,11 +217,11 @@ class FilesView:
         return super().dispatch_request(**kwargs)
 
     @property
-    def role_name(self):
+    def role_name(self) -> str:
         """What the files are called in messages."""
         return "media files" if self.role == MEDIA else "files"
 
-    def files_of(self, record, action):
+    def files_of(self, record: FilesMixin, action: str) -> Optional[FilesIterator]:
         """Return the record's files of this view's role (``None``: it has none).
 
         A write to the media files of a record that has none gives it its
@@ -203,16 +235,16 @@ class FilesView:
             db.session.commit()
         return media
 
-    def _link_context(self):
+    def _link_context(self) -> dict[str, Any]:
         if self.pid is not None and self.view_prefix:
             return {"endpoint": self.view_prefix, "pid_value": self.pid_value}
         return {}
 
-    def files_url(self, view, bucket_id, **values):
+    def files_url(self, view: str, bucket_id: Any, **values: Any) -> str:
         """Return the URL of the bucket or of one of its files."""
         return files_url(view, bucket_id, **self._link_context(), **values)
 
-    def make_response(self, *args, **kwargs):
+    def make_response(self, *args: Any, **kwargs: Any) -> Any:
         """Give the serializer what it needs to link to the record's routes."""
         context = kwargs.get("context")
         if context is not None:

@@ -132,7 +132,7 @@ class ContainerMemberResource(ContainerView):
         extraction = containers.extract(obj, path)
         name = posixpath.basename(extraction.member.name) or "member"
         if request.method == "HEAD":
-            extraction.chunks.close()  # type: ignore[attr-defined]
+            extraction.chunks.close()
             body: Any = iter(())
         else:
             # Damage in the first block answers 400 here, not a server's 500.

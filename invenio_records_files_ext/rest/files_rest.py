@@ -68,7 +68,10 @@ def serve_linked(resource: type, link: linked.LinkedBucket, **kwargs: Any) -> An
 
 
 def _serve_other_bucket(
-    original: Callable[..., Any], link: linked.LinkedBucket, on_object: bool, **kwargs
+    original: Callable[..., Any],
+    link: linked.LinkedBucket,
+    on_object: bool,
+    **kwargs: Any,
 ) -> Any:
     action = access.request_action(request.method, request.args, on_object)
     endpoint = link.endpoint
@@ -96,7 +99,7 @@ def _guard(original: Callable[..., Any], resource: type) -> Callable[..., Any]:
         except (RecordsFilesError, HTTPException) as error:
             return answer_error(error)
 
-    view.records_files_guard = True  # type: ignore[attr-defined]
+    view.records_files_guard = True  # type: ignore[attr-defined]  # a marker on the function
     return view
 
 

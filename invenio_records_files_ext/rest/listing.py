@@ -18,7 +18,7 @@ from ..serializer import BODY
 from ..storage.checksums import objects_checksums
 from .base import FilesView
 from .listing_json import listing_body
-from .transfers import announce, rdm_listing
+from .transfers import announce, pending_entries, rdm_listing
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
@@ -51,10 +51,10 @@ def _page_links(
     return links
 
 
-class RecordBucketResource(FilesView, BucketResource):
+class RecordBucketResource(FilesView, BucketResource):  # type: ignore[misc]  # Files-REST is untyped
     """The record's bucket: list files, versions and multipart uploads."""
 
-    @need_permissions(lambda self, bucket, versions: bucket, "bucket-read")
+    @need_permissions(lambda self, bucket, versions: bucket, "bucket-read")  # type: ignore[untyped-decorator]  # Files-REST is untyped
     def listobjects(self, bucket: Any, versions: Any) -> Any:
         """List one page of the files (or of all their versions).
 
@@ -84,6 +84,8 @@ class RecordBucketResource(FilesView, BucketResource):
             links = {k: v.replace("?versions?", "?versions&") for k, v in links.items()}
         else:
             after, before = request.args.get("after"), request.args.get("before")
+            # Before the completed rows: see pending_entries.
+            pending = pending_entries(self, size, first=not (after or before))
             rows_page = queries.rows_page(
                 bucket.id,
                 size,
@@ -108,9 +110,7 @@ class RecordBucketResource(FilesView, BucketResource):
                 self._link_context(),
             )
             body = built.body
-            body.update(
-                rdm_listing(self, built.entries, size, first=not (after or before))
-            )
+            body.update(rdm_listing(pending, built.entries))
             return self.make_response(data=body, context={BODY: True})
         return self.make_response(
             data=objects,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from flask import abort, jsonify, redirect, request
+from flask import Response, abort, jsonify, redirect, request
 from invenio_db import db
 from invenio_files_rest.errors import FileSizeError, MissingQueryParameter
 from invenio_files_rest.models import (
@@ -39,7 +39,7 @@ from .negotiation import wants_entry
 from .transfers import abort_pending, entry_of, is_remote
 
 
-class RecordObjectResource(FilesView, ObjectResource):
+class RecordObjectResource(FilesView, ObjectResource):  # type: ignore[misc]  # Files-REST is untyped
     """One file of the record: download, upload, delete, multipart."""
 
     on_object = True
@@ -71,7 +71,7 @@ class RecordObjectResource(FilesView, ObjectResource):
 
     def _stored_spelling(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         # Files stored before keys were normalised keep their spelling.
-        kwargs["key"] = self.files.stored_key(self.requested_key)
+        kwargs["key"] = self.files.stored_key(self.requested_key)  # type: ignore[arg-type]  # serve() set it
         return kwargs
 
     answers_entry = True
@@ -105,7 +105,7 @@ class RecordObjectResource(FilesView, ObjectResource):
         access.decide(self.record, access.UPDATE, self.endpoint_options).check()
         return entry_of(self, found)
 
-    @use_kwargs_from_query(ObjectResource.delete_args)
+    @use_kwargs_from_query(ObjectResource.delete_args)  # type: ignore[untyped-decorator]  # Files-REST is untyped
     def delete(
         self, *args: Any, version_id: Any = None, upload_id: Any = None, **kwargs: Any
     ) -> Any:
@@ -139,7 +139,7 @@ class RecordObjectResource(FilesView, ObjectResource):
         return obj
 
     @staticmethod
-    def send_object(*args: Any, **kwargs: Any) -> Any:
+    def send_object(*args: Any, **kwargs: Any) -> Response:
         """Send a file, letting the WSGI server stream it."""
         return serve_file_body(ObjectResource.send_object(*args, **kwargs))
 
@@ -175,8 +175,8 @@ class RecordObjectResource(FilesView, ObjectResource):
         file_uploaded.send(app_object(), obj=fileobj.obj)
         return response
 
-    @use_kwargs_from_query(ObjectResource.multipart_init_args)
-    @use_kwargs_from_json(ObjectResource.multipart_init_json_args)
+    @use_kwargs_from_query(ObjectResource.multipart_init_args)  # type: ignore[untyped-decorator]  # Files-REST is untyped
+    @use_kwargs_from_json(ObjectResource.multipart_init_json_args)  # type: ignore[untyped-decorator]  # Files-REST is untyped
     def multipart_init(
         self,
         bucket: Any,
@@ -201,7 +201,7 @@ class RecordObjectResource(FilesView, ObjectResource):
         db.session.commit()
         return response
 
-    @pass_multipart(with_completed=True)
+    @pass_multipart(with_completed=True)  # type: ignore[untyped-decorator]  # Files-REST is untyped
     def multipart_uploadpart(self, multipart: Any) -> Any:
         """Upload one part; a part that does not match its Content-MD5 is refused."""
         check_upload_body()
@@ -220,7 +220,7 @@ class RecordObjectResource(FilesView, ObjectResource):
     # Multipart uploads are completed and aborted here, in the request, not
     # by Celery tasks: the file gets attached through the record's files API
     # (locks, quota, hooks, rows) and no task queue is needed.
-    @pass_multipart(with_completed=True)
+    @pass_multipart(with_completed=True)  # type: ignore[untyped-decorator]  # Files-REST is untyped
     def multipart_complete(self, multipart: Any) -> Any:
         """Complete a multipart upload: the file appears in the record."""
         fileobj = self.files.complete_multipart(multipart)
@@ -236,8 +236,8 @@ class RecordObjectResource(FilesView, ObjectResource):
         file_uploaded.send(app_object(), obj=fileobj.obj)
         return response
 
-    @pass_multipart()
-    @need_permissions(lambda self, multipart: multipart, "multipart-delete")
+    @pass_multipart()  # type: ignore[untyped-decorator]  # Files-REST is untyped
+    @need_permissions(lambda self, multipart: multipart, "multipart-delete")  # type: ignore[untyped-decorator]  # Files-REST is untyped
     def multipart_delete(self, multipart: Any) -> Any:
         """Abort a multipart upload; its bytes go once this is committed."""
         multipart_uploads.abort(multipart)
@@ -245,7 +245,7 @@ class RecordObjectResource(FilesView, ObjectResource):
         db.session.commit()
         return response
 
-    @need_permissions(
+    @need_permissions(  # type: ignore[untyped-decorator]  # Files-REST is untyped
         lambda self, bucket, obj, *args: obj, "object-delete", hidden=False
     )
     def delete_object(self, bucket: Any, obj: Any, version_id: Any) -> Any:

@@ -91,7 +91,7 @@ class EntryLinks:
         return links
 
 
-def _iso(value: Any) -> Optional[str]:
+def _iso(value: object) -> Optional[str]:
     if value is None:
         return None
     if isinstance(value, datetime):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 from werkzeug.routing import PathConverter
 
 from ..errors import ConfigurationError
@@ -56,7 +56,9 @@ class FileKeyConverter(PathConverter):
 KEY_CONVERTER = "records_files_key"
 
 
-def _add_transfer_rules(blueprint, endpoint, object_route, view_options):
+def _add_transfer_rules(
+    blueprint: Blueprint, endpoint: str, object_route: str, view_options: dict[str, Any]
+) -> None:
     """Add the three-step upload routes of one endpoint (see rest/transfers.py)."""
     rules = (
         ("/content", "content_api", RecordContentResource, ["GET", "HEAD", "OPTIONS"]),
@@ -161,7 +163,7 @@ def _endpoints(app: Any, setting: str) -> list[tuple[str, Any, str]]:
     return found
 
 
-def create_blueprint_from_app(app):
+def create_blueprint_from_app(app: Flask) -> Blueprint:
     """Create the files blueprint from ``RECORDS_FILES_REST_ENDPOINTS``.
 
     Media files routes come from ``RECORDS_FILES_REST_MEDIA_ENDPOINTS``.

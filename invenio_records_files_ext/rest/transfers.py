@@ -68,7 +68,7 @@ def commit_and_answer(body: Any, status: int = 200) -> Any:
     return response
 
 
-class TransferView(FilesView, ContentNegotiatedMethodView):
+class TransferView(FilesView, ContentNegotiatedMethodView):  # type: ignore[misc]  # Invenio-REST is untyped
     """Base of the three-step views: a record's file, by key."""
 
     on_object = True
@@ -106,21 +106,36 @@ def sees_pending(view: FilesView) -> bool:
     return decision.allowed or decision.locked
 
 
+def pending_entries(view: FilesView, size: int, first: bool) -> list[dict[str, Any]]:
+    """Return a listing page's pending files as InvenioRDM entries.
+
+    At most ``size`` of them, on the first page only, for those who may see
+    them (:func:`sees_pending`). Read them *before* the page's completed
+    rows: each statement sees the database as of its own start (PostgreSQL's
+    read committed), so a file completed between the two reads then shows
+    twice, which :func:`rdm_listing` undoes, and never not at all.
+    """
+    if not (first and sees_pending(view)):
+        return []
+    return [
+        entry_of(view, found) for found in islice(view.files.transfers.pending(), size)
+    ]
+
+
 def rdm_listing(
-    view: FilesView, items: Sequence[dict[str, Any]], size: int, first: bool
+    pending: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
     """Return what a listing page adds for InvenioRDM clients.
 
     ``enabled`` and ``entries``: the page's files as InvenioRDM entries,
-    after the pending files (at most ``size`` of them) on the first page,
-    for those who may see them (:func:`sees_pending`).
+    the pending ones (:func:`pending_entries`) first. A key is pending or
+    completed, never both; one seen both ways was completed between the
+    two reads and shows once, completed.
     """
-    entries = []
-    if first and sees_pending(view):
-        for found in islice(view.files.transfers.pending(), size):
-            entries.append(entry_of(view, found))
     # ``items``: the page's completed entries, built from its rows
     # (rest/listing_json.py).
+    completed = {item["key"] for item in items}
+    entries = [entry for entry in pending if entry["key"] not in completed]
     entries.extend(items)
     return {"enabled": True, "entries": entries}
 
@@ -199,6 +214,7 @@ __all__ = (
     "entry_of",
     "is_remote",
     "links_of",
+    "pending_entries",
     "rdm_listing",
     "sees_pending",
 )

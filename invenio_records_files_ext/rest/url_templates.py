@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from flask import current_app, g, has_request_context
-from werkzeug.routing import BuildError
+from werkzeug.routing import BaseConverter, BuildError
 
 from .urls import api_url
 
@@ -33,9 +33,9 @@ _CACHE = "_records_files_key_urls"
 def _key_quoter(endpoint: str) -> Optional[Callable[[Any], str]]:
     """The ``to_url`` of the converter of the ``key`` argument of ``endpoint``."""
     for rule in current_app.url_map.iter_rules(endpoint):
-        converter = getattr(rule, "_converters", {}).get("key")
+        converter: Optional[BaseConverter] = getattr(rule, "_converters", {}).get("key")
         if converter is not None:
-            return converter.to_url  # type: ignore[no-any-return]
+            return converter.to_url
     return None
 
 
@@ -95,14 +95,14 @@ def key_url(endpoint: str, **values: Any) -> Optional[KeyURL]:
             return _build(endpoint, frozen)
         except BuildError:
             return None
-    cache = g.setdefault(_CACHE, {})
+    cache: dict[Any, Optional[KeyURL]] = g.setdefault(_CACHE, {})
     name = (endpoint, frozen, current_app.config.get("SITE_API_URL"))
     if name not in cache:
         try:
             cache[name] = _build(endpoint, frozen)
         except BuildError:
             cache[name] = None
-    return cache[name]  # type: ignore[no-any-return]
+    return cache[name]
 
 
 __all__ = ("KeyURL", "PLACEHOLDER", "key_url")

@@ -9,7 +9,7 @@ with the request's scheme and host.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from flask import current_app, url_for
 
@@ -19,7 +19,7 @@ def api_url(endpoint: str, **values: Any) -> str:
 
     Values that are not route arguments become the query string.
     """
-    base = current_app.config.get("SITE_API_URL")
+    base: Optional[str] = current_app.config.get("SITE_API_URL")
     if not base:
         return url_for(endpoint, _external=True, **values)
     # The path below the API's root, whatever mount point the request

@@ -21,7 +21,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from flask import current_app, has_app_context
 from invenio_db import db
@@ -30,6 +30,9 @@ from sqlalchemy.orm import Session
 
 from ..errors import ChecksumMismatchError
 from ..models import FileChecksum
+
+if TYPE_CHECKING:
+    from invenio_files_rest.models import FileInstance
 
 SUPPORTED = ("md5", "sha1", "sha256", "sha512", "blake2b")
 """The algorithms a site may ask for, by their ``hashlib`` names."""
@@ -159,7 +162,7 @@ def stored_checksums(file_instance: object) -> dict[str, str]:
 
 
 def save_checksums(
-    file_instance: object, checksums: Mapping[str, str], *, replace: bool = False
+    file_instance: FileInstance, checksums: Mapping[str, str], *, replace: bool = False
 ) -> None:
     """Keep ``checksums`` (hex digests by algorithm) for ``file_instance``.
 
@@ -172,13 +175,13 @@ def save_checksums(
     """
     md5 = checksums.get("md5")
     if md5:
-        file_instance.checksum = f"md5:{md5}"  # type: ignore[attr-defined]
+        file_instance.checksum = f"md5:{md5}"
     others = {
         name: value for name, value in checksums.items() if name != "md5" and value
     }
     if not others and not replace:
         return
-    rows = file_instance.checksum_rows  # type: ignore[attr-defined]
+    rows = file_instance.checksum_rows
     for row in list(rows):
         if row.algorithm in others:
             row.value = others.pop(row.algorithm)

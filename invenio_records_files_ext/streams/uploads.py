@@ -9,6 +9,11 @@ is the server's own input object and every upload failed with a 500.
 no more than the announced bytes are read.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
+
 from flask import current_app, request
 from werkzeug.exceptions import ClientDisconnected
 
@@ -25,7 +30,7 @@ MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
 _memory_reused_for = 0
 
 
-def reuse_memory_for(chunk_size):
+def reuse_memory_for(chunk_size: int) -> None:
     """Have the C allocator serve a body's buffers from memory it reuses.
 
     glibc's ``malloc`` serves blocks at or above its mmap threshold (128 KiB
@@ -57,17 +62,17 @@ class BoundedInput:
     ends before its announced length raises ``ClientDisconnected`` (400).
     """
 
-    def __init__(self, stream, length):
+    def __init__(self, stream: Any, length: int) -> None:
         """Wrap the server's input ``stream`` of ``length`` bytes."""
         self._stream = stream
         self._remaining = length
 
     @property
-    def is_exhausted(self):
+    def is_exhausted(self) -> bool:
         """Whether the whole body has been read."""
         return self._remaining <= 0
 
-    def _take(self, read, size):
+    def _take(self, read: Callable[[int], bytes], size: Optional[int]) -> bytes:
         if self._remaining <= 0:
             return b""
         if size is None or size < 0 or size > self._remaining:
@@ -81,15 +86,15 @@ class BoundedInput:
         self._remaining -= len(data)
         return data
 
-    def read(self, size=-1):
+    def read(self, size: Optional[int] = -1) -> bytes:
         """Read at most ``size`` bytes (the rest of the body by default)."""
         return self._take(self._stream.read, size)
 
-    def readline(self, size=-1):
+    def readline(self, size: Optional[int] = -1) -> bytes:
         """Read one line of at most ``size`` bytes."""
         return self._take(self._stream.readline, size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         """Iterate over the lines of the body."""
         while True:
             line = self.readline()
@@ -105,7 +110,7 @@ class BoundedFileInput(BoundedInput):
     loop read it into its own reused buffers, with no copy in between.
     """
 
-    def readinto(self, buffer):
+    def readinto(self, buffer: Any) -> int:
         """Read at most ``len(buffer)`` bytes into ``buffer``; return how many."""
         if self._remaining <= 0:
             return 0
@@ -113,7 +118,7 @@ class BoundedFileInput(BoundedInput):
         if len(view) > self._remaining:
             view = view[: self._remaining]
         try:
-            read = self._stream.readinto(view)
+            read: Optional[int] = self._stream.readinto(view)
         except (OSError, ValueError) as error:
             raise ClientDisconnected() from error
         if not read:
@@ -122,7 +127,7 @@ class BoundedFileInput(BoundedInput):
         return read
 
 
-def check_upload_body():
+def check_upload_body() -> None:
     """Refuse an upload body that cannot be stored, before reading it.
 
     :raises invenio_records_files_ext.errors.ContentLengthRequiredError: a
@@ -150,7 +155,7 @@ def check_upload_body():
         raise BodyTooSmallError(length, minimum)
 
 
-def ensure_limited_stream():
+def ensure_limited_stream() -> None:
     """Make ``request.stream`` bounded by ``Content-Length`` when it is not.
 
     For a body of more than one upload chunk, see :func:`reuse_memory_for`
@@ -170,4 +175,6 @@ def ensure_limited_stream():
     # ``Request.stream`` is a cached property: replacing the cached value is
     # how the rest of the request (form parsing included) sees the wrapper.
     wrapper = BoundedFileInput if hasattr(stream, "readinto") else BoundedInput
-    request._get_current_object().__dict__["stream"] = wrapper(stream, length)
+    # Flask annotates ``request`` as a ``Request``, hiding the proxy's method.
+    target = request._get_current_object()  # type: ignore[attr-defined]  # Flask types the proxy as Request
+    target.__dict__["stream"] = wrapper(stream, length)

@@ -22,7 +22,7 @@ from ..access.restrictions import parse_date
 from ..maintenance.embargoes import lift_due_embargoes
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]  # Celery is untyped
 def lift_embargoes(today: Optional[str] = None) -> dict[str, list[str]]:
     """Lift every embargo due on ``today`` (``YYYY-MM-DD``, default: today, UTC).
 

@@ -27,7 +27,7 @@ from flask import current_app
 from ..maintenance.fixity import run_audit
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]  # Celery is untyped
 def audit_fixity(tasks: Optional[int] = None) -> int:
     """Send ``tasks`` (default ``RECORDS_FILES_FIXITY_TASKS``) batch-checking tasks.
 
@@ -41,7 +41,7 @@ def audit_fixity(tasks: Optional[int] = None) -> int:
     return count
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]  # Celery is untyped
 def check_fixity(max_batches: Optional[int] = None) -> dict[str, int]:
     """Check due files, batch after batch, up to ``max_batches``.
 

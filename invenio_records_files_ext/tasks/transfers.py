@@ -38,7 +38,7 @@ FETCH_RETRY_BACKOFF_MAX = 600
 """Most seconds between two retries."""
 
 
-class _RetryingTask(Task):  # type: ignore[misc]
+class _RetryingTask(Task):  # type: ignore[misc]  # Celery is untyped
     """A task run in the Flask application's context, keeping Celery's request.
 
     Flask-CeleryExt's task class calls ``Task.__call__``, which pushes a
@@ -57,7 +57,7 @@ class _RetryingTask(Task):  # type: ignore[misc]
             return self.run(*args, **kwargs)
 
 
-@shared_task(
+@shared_task(  # type: ignore[untyped-decorator]  # Celery is untyped
     base=_RetryingTask,
     bind=True,
     ignore_result=True,
@@ -75,7 +75,7 @@ def run_transfer_job(self: Any, job: str, bucket_id: str, key: str) -> None:
     jobs.run(job, bucket_id, key, last_attempt=last)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]  # Celery is untyped
 def sweep_transfers() -> None:
     """Queue again (or fail) the fetches whose worker stopped (:func:`jobs.sweep`).
 

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields
-from marshmallow_oneofschema import OneOfSchema
+from marshmallow_oneofschema.one_of_schema import OneOfSchema
 
 from ..db.keys import validate_key
 from ..errors import DuplicateFileKeyError, InvalidTransferError
@@ -86,7 +86,7 @@ class TransferTypeSchema(OneOfSchema):
         unknown = RAISE
 
     @property
-    def type_schemas(self) -> dict[str, Any]:  # type: ignore[override]
+    def type_schemas(self) -> dict[str, Any]:  # type: ignore[override]  # a property over a class attribute
         """The schemas of the registered types."""
         return {kind: registry.provider(kind).schema for kind in registry.types()}
 

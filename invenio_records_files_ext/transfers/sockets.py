@@ -14,14 +14,21 @@ import math
 import socket
 import ssl
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # The mixin is always mixed into a socket: mypy checks its calls
+    # against ``socket.socket``'s.
+    _Socket = socket.socket
+else:
+    _Socket = object
 
 
 class DeadlineExceeded(TimeoutError):
     """The whole fetch took longer than its deadline."""
 
 
-class _DeadlineReads:
+class _DeadlineReads(_Socket):
     """Sets the timeout of the socket before each read (a mixin)."""
 
     deadline: float = math.inf
@@ -41,17 +48,17 @@ class _DeadlineReads:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("the deadline has passed")
-        self.settimeout(min(remaining, self.read_timeout))  # type: ignore[attr-defined]
+        self.settimeout(min(remaining, self.read_timeout))
 
     def recv(self, *args: Any, **kwargs: Any) -> Any:
         """Read, within the deadline."""
         self._before_read()
-        return super().recv(*args, **kwargs)  # type: ignore[misc]
+        return super().recv(*args, **kwargs)
 
     def recv_into(self, *args: Any, **kwargs: Any) -> Any:
         """Read into a buffer, within the deadline (what file objects call)."""
         self._before_read()
-        return super().recv_into(*args, **kwargs)  # type: ignore[misc]
+        return super().recv_into(*args, **kwargs)
 
 
 class DeadlineSocket(_DeadlineReads, socket.socket):
