@@ -7,6 +7,29 @@ with, and those that mean "bad input" are also :class:`ValueError` (or
 Locked or deleted buckets raise Invenio-Files-REST's own
 :class:`~invenio_files_rest.errors.InvalidOperationError` family, which is
 re-exported here so that one import gives every error.
+
+How the family is kept (a choice, made once): **one module, grouped by
+concern**, not one errors module per subpackage, and each error keeps its
+HTTP status as ``code`` rather than leaving it to a table in
+:mod:`invenio_records_files_ext.rest.errors`. An application catches any of
+them from one path, as it does Invenio-Files-REST's; ``code`` is what
+Invenio-REST's and Invenio-Files-REST's own errors carry and what the
+original module's users read; and the status of an error is decided where
+its meaning is written. :mod:`~invenio_records_files_ext.rest.errors` only turns them into
+JSON answers (headers included, such as ``Content-Range`` for a 416).
+
+The groups, each after the subpackages that raise its errors:
+
+* the base, :class:`RecordsFilesError`, and :func:`describe`;
+* keys, metadata and the files of a record (``db.keys``, ``files``);
+* upload bodies and checksums (``streams.uploads``, ``storage``);
+* pages and ranges (``rest.listing``, ``files.queries``,
+  ``streams.downloads``);
+* records and access (``records``, ``access``, ``rest.base``);
+* transfers (``transfers``);
+* archives and containers (``archives``);
+* imports, maintenance, processors and configuration
+  (``records.imports``, ``maintenance``, ``processors``, ``config``).
 """
 
 from __future__ import annotations
@@ -80,6 +103,11 @@ __all__ = (
 )
 
 
+#
+# The base of the family
+#
+
+
 class RecordsFilesError(Exception):
     """Base class of this package's errors; ``code`` is the HTTP status."""
 
@@ -93,6 +121,25 @@ class RecordsFilesError(Exception):
     def __str__(self) -> str:
         """Return the message (also for :class:`KeyError` subclasses)."""
         return self.message
+
+
+def describe(error: BaseException) -> str:
+    """Return the most telling one-line text of any exception.
+
+    This package's errors and Invenio's REST errors carry a ``message`` or
+    a ``description``; others fall back to ``str()`` or the class name.
+    """
+    return (
+        getattr(error, "message", None)
+        or getattr(error, "description", None)
+        or str(error)
+        or type(error).__name__
+    )
+
+
+#
+# Keys, metadata and the files of a record (db.keys, files)
+#
 
 
 class InvalidFileKeyError(RecordsFilesError, ValueError):
@@ -115,114 +162,12 @@ class InvalidMetadataError(RecordsFilesError, ValueError):
         super().__init__("Invalid metadata {0!r}: {1}.".format(name, reason))
 
 
-class FileKeyExistsError(RecordsFilesError, ValueError):
-    """A file with this key already exists in the record."""
+class ReservedMetadataError(InvalidMetadataError):
+    """A per-file metadata name this library keeps for itself."""
 
-    code = 409
-
-    def __init__(self, key: str) -> None:
-        """Remember the conflicting key."""
-        self.key = key
-        super().__init__("A file with key {0!r} already exists.".format(key))
-
-
-class FilesAlreadySetError(RecordsFilesError, RuntimeError):
-    """Can not update existing files: the record already has files."""
-
-    code = 409
-
-
-class DuplicateFileKeyError(RecordsFilesError, ValueError):
-    """The same key is given more than once in one request."""
-
-    def __init__(self, key: str) -> None:
-        """Remember the repeated key."""
-        self.key = key
-        super().__init__("The key {0!r} is given more than once.".format(key))
-
-
-class InvalidFileOrderError(RecordsFilesError, ValueError):
-    """A new order of the files names a file more than once."""
-
-
-class CopyOntoItselfError(RecordsFilesError, ValueError):
-    """A record's files cannot be copied onto themselves."""
-
-
-class InvalidContentMD5Error(RecordsFilesError, ValueError):
-    """The Content-MD5 value is not an MD5 digest."""
-
-
-class ChecksumMismatchError(RecordsFilesError, ValueError):
-    """The body does not match the checksum announced for it."""
-
-    def __init__(self, expected: str, actual: str) -> None:
-        """Keep both checksums for the caller."""
-        self.expected = expected
-        self.actual = actual
-        super().__init__(
-            "Content-MD5 does not match the body (announced {0}, received {1}).".format(
-                expected, actual
-            )
-        )
-
-
-class ContentLengthRequiredError(RecordsFilesError):
-    """The upload has no Content-Length header."""
-
-    code = 411
-
-
-class BodyTooSmallError(RecordsFilesError, ValueError):
-    """The upload's body is smaller than the smallest file accepted."""
-
-    def __init__(self, size: int, minimum: int) -> None:
-        """Remember the size received and the minimum."""
-        self.size = size
-        self.minimum = minimum
-        super().__init__(
-            "The body is {0} byte(s) long; files must have at least {1} "
-            "(FILES_REST_MIN_FILE_SIZE).".format(size, minimum)
-        )
-
-
-class InvalidCursorError(RecordsFilesError, ValueError):
-    """The listing cursor is damaged or belongs to another listing."""
-
-
-class InvalidPageSizeError(RecordsFilesError, ValueError):
-    """The page size asked of a listing is out of range."""
-
-
-class TooManyFilesError(RecordsFilesError, KeyError):
-    """The record holds too many files to show them inline.
-
-    Raised by ``record["_files"]`` when the record holds more files than
-    ``RECORDS_FILES_INLINE_MAX_ENTRIES``: use ``record.files`` (it streams)
-    or the paginated REST listing instead.
-    """
-
-    def __init__(self, count_limit: int) -> None:
-        """Remember the limit that was passed."""
-        self.limit = count_limit
-        super().__init__(
-            "The record holds more than {0} files, the most that "
-            "record['_files'] shows (RECORDS_FILES_INLINE_MAX_ENTRIES); "
-            "iterate record.files instead.".format(count_limit)
-        )
-
-
-class FileNotInRecordError(RecordsFilesError, KeyError):
-    """The record has no such file (also a :class:`KeyError`, as a mapping's)."""
-
-    code = 404
-
-    def __init__(self, key: Any) -> None:
-        """Remember the key that was asked for."""
-        self.key = key
-        super().__init__("The record has no file {0!r}.".format(key))
-        # As a mapping's KeyError: code reading ``error.args[0]`` gets the key.
-        self.args = (key,)
+    def __init__(self, name: Any) -> None:
+        """Name the reserved metadata key."""
+        super().__init__(name, "this name is reserved for the library")
 
 
 class MetadataKeyError(RecordsFilesError, KeyError):
@@ -244,99 +189,69 @@ class MetadataKeyError(RecordsFilesError, KeyError):
         self.args = (name,)
 
 
-class ConfigurationError(RecordsFilesError, ValueError):
-    """A setting of this package has a value it cannot use."""
+class FileKeyExistsError(RecordsFilesError, ValueError):
+    """A file with this key already exists in the record."""
 
-    code = 500
+    code = 409
+
+    def __init__(self, key: str) -> None:
+        """Remember the conflicting key."""
+        self.key = key
+        super().__init__("A file with key {0!r} already exists.".format(key))
 
 
-class RecordConflictError(RecordsFilesError):
-    """The record was changed by another transaction; reload it and retry."""
+class DuplicateFileKeyError(RecordsFilesError, ValueError):
+    """The same key is given more than once in one request."""
+
+    def __init__(self, key: str) -> None:
+        """Remember the repeated key."""
+        self.key = key
+        super().__init__("The key {0!r} is given more than once.".format(key))
+
+
+class FileNotInRecordError(RecordsFilesError, KeyError):
+    """The record has no such file (also a :class:`KeyError`, as a mapping's)."""
+
+    code = 404
+
+    def __init__(self, key: Any) -> None:
+        """Remember the key that was asked for."""
+        self.key = key
+        super().__init__("The record has no file {0!r}.".format(key))
+        # As a mapping's KeyError: code reading ``error.args[0]`` gets the key.
+        self.args = (key,)
+
+
+class FilesAlreadySetError(RecordsFilesError, RuntimeError):
+    """Can not update existing files: the record already has files."""
 
     code = 409
 
 
-class RecordGoneError(RecordsFilesError):
-    """The record has been deleted."""
-
-    code = 410
+class InvalidFileOrderError(RecordsFilesError, ValueError):
+    """A new order of the files names a file more than once."""
 
 
-class RecordNotFoundError(RecordsFilesError, LookupError):
-    """No record has this id."""
-
-    code = 404
-
-    def __init__(self, record_id: Any) -> None:
-        """Remember the id looked for."""
-        self.record_id = record_id
-        super().__init__("No record with id {0}.".format(record_id))
+class CopyOntoItselfError(RecordsFilesError, ValueError):
+    """A record's files cannot be copied onto themselves."""
 
 
-class UnknownIdentifierError(RecordsFilesError, ValueError):
-    """A persistent identifier names no record."""
+class TooManyFilesError(RecordsFilesError, KeyError):
+    """The record holds too many files to show them inline.
 
-    code = 404
-
-
-class NoBucketError(RecordsFilesError):
-    """The record has no bucket."""
-
-    code = 409
-
-    def __init__(self, record_id: Any) -> None:
-        """Remember the record."""
-        self.record_id = record_id
-        super().__init__("Record {0} has no bucket.".format(record_id))
-
-
-class LocalPathError(RecordsFilesError, ValueError):
-    """A local path cannot be attached as given."""
-
-
-class AttachStoppedError(RecordsFilesError):
-    """Attaching local files stopped; the batches committed before stay."""
-
-    code = 500
-
-    def __init__(self, reason: str, attached: int, skipped: int, queued: int) -> None:
-        """Keep why it stopped and how far it went."""
-        self.reason = reason
-        self.attached = attached
-        self.skipped = skipped
-        self.queued = queued
-        super().__init__(
-            "Stopped: {0} (after attaching {1} files and skipping {2}; {3} queued "
-            "files were not stored). Run the command again to resume.".format(
-                reason, attached, skipped, queued
-            )
-        )
-
-
-def describe(error: BaseException) -> str:
-    """Return the most telling one-line text of any exception.
-
-    This package's errors and Invenio's REST errors carry a ``message`` or
-    a ``description``; others fall back to ``str()`` or the class name.
+    Raised by ``record["_files"]`` when the record holds more files than
+    ``RECORDS_FILES_INLINE_MAX_ENTRIES``: use ``record.files`` (it streams)
+    or the paginated REST listing instead.
     """
-    return (
-        getattr(error, "message", None)
-        or getattr(error, "description", None)
-        or str(error)
-        or type(error).__name__
-    )
 
-
-class PermissionDeniedError(RecordsFilesError):
-    """You do not have permission to do this with the files of this record."""
-
-    code = 403
-
-
-class LoginRequiredError(PermissionDeniedError):
-    """You must log in to do this with the files of this record."""
-
-    code = 401
+    def __init__(self, count_limit: int) -> None:
+        """Remember the limit that was passed."""
+        self.limit = count_limit
+        super().__init__(
+            "The record holds more than {0} files, the most that "
+            "record['_files'] shows (RECORDS_FILES_INLINE_MAX_ENTRIES); "
+            "iterate record.files instead.".format(count_limit)
+        )
 
 
 # Invenio-Files-REST ships no type information: its errors are ``Any``.
@@ -378,16 +293,58 @@ class FilePendingError(RecordsFilesError):
         )
 
 
-class InvalidTransferError(RecordsFilesError, ValueError):
-    """A file announced for upload is described wrongly."""
+class NoMediaFilesError(RecordsFilesError, LookupError):
+    """The record has no media files."""
+
+    code = 404
 
 
-class InvalidTransferURLError(InvalidTransferError):
-    """A transfer URL is refused (see :mod:`~invenio_records_files_ext.transfers.addresses`)."""
+#
+# Upload bodies and checksums (streams.uploads, storage)
+#
 
 
-class TransferStateError(RecordsFilesError):
-    """The pending file is not in a state that allows this."""
+class ContentLengthRequiredError(RecordsFilesError):
+    """The upload has no Content-Length header."""
+
+    code = 411
+
+
+class BodyTooSmallError(RecordsFilesError, ValueError):
+    """The upload's body is smaller than the smallest file accepted."""
+
+    def __init__(self, size: int, minimum: int) -> None:
+        """Remember the size received and the minimum."""
+        self.size = size
+        self.minimum = minimum
+        super().__init__(
+            "The body is {0} byte(s) long; files must have at least {1} "
+            "(FILES_REST_MIN_FILE_SIZE).".format(size, minimum)
+        )
+
+
+class UnsupportedBodyError(RecordsFilesError):
+    """The request body must be JSON (``Content-Type: application/json``)."""
+
+    code = 415
+
+
+class InvalidContentMD5Error(RecordsFilesError, ValueError):
+    """The Content-MD5 value is not an MD5 digest."""
+
+
+class ChecksumMismatchError(RecordsFilesError, ValueError):
+    """The body does not match the checksum announced for it."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        """Keep both checksums for the caller."""
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            "Content-MD5 does not match the body (announced {0}, received {1}).".format(
+                expected, actual
+            )
+        )
 
 
 class SizeMismatchError(RecordsFilesError, ValueError):
@@ -402,6 +359,108 @@ class SizeMismatchError(RecordsFilesError, ValueError):
                 expected, actual
             )
         )
+
+
+#
+# Pages and ranges (rest.listing, files.queries, streams.downloads)
+#
+
+
+class InvalidCursorError(RecordsFilesError, ValueError):
+    """The listing cursor is damaged or belongs to another listing."""
+
+
+class InvalidPageSizeError(RecordsFilesError, ValueError):
+    """The page size asked of a listing is out of range."""
+
+
+class RangeNotSatisfiableError(RecordsFilesError, ValueError):
+    """The requested byte range is not in the file."""
+
+    code = 416
+
+    def __init__(self, length: int, message: str | None = None) -> None:
+        """Keep the file's length for the ``Content-Range`` header."""
+        super().__init__(message)
+        self.length = length
+
+
+#
+# Records and access (records, access, rest.base)
+#
+
+
+class RecordNotFoundError(RecordsFilesError, LookupError):
+    """No record has this id."""
+
+    code = 404
+
+    def __init__(self, record_id: Any) -> None:
+        """Remember the id looked for."""
+        self.record_id = record_id
+        super().__init__("No record with id {0}.".format(record_id))
+
+
+class RecordGoneError(RecordsFilesError):
+    """The record has been deleted."""
+
+    code = 410
+
+
+class RecordConflictError(RecordsFilesError):
+    """The record was changed by another transaction; reload it and retry."""
+
+    code = 409
+
+
+class UnknownIdentifierError(RecordsFilesError, ValueError):
+    """A persistent identifier names no record."""
+
+    code = 404
+
+
+class NoBucketError(RecordsFilesError):
+    """The record has no bucket."""
+
+    code = 409
+
+    def __init__(self, record_id: Any) -> None:
+        """Remember the record."""
+        self.record_id = record_id
+        super().__init__("Record {0} has no bucket.".format(record_id))
+
+
+class PermissionDeniedError(RecordsFilesError):
+    """You do not have permission to do this with the files of this record."""
+
+    code = 403
+
+
+class LoginRequiredError(PermissionDeniedError):
+    """You must log in to do this with the files of this record."""
+
+    code = 401
+
+
+class InvalidAccessError(RecordsFilesError, ValueError):
+    """The access settings of the record's files are not valid."""
+
+
+#
+# Transfers (transfers)
+#
+
+
+class InvalidTransferError(RecordsFilesError, ValueError):
+    """A file announced for upload is described wrongly."""
+
+
+class InvalidTransferURLError(InvalidTransferError):
+    """A transfer URL is refused (see :mod:`~invenio_records_files_ext.transfers.addresses`)."""
+
+
+class TransferStateError(RecordsFilesError):
+    """The pending file is not in a state that allows this."""
 
 
 class TransferFailedError(RecordsFilesError):
@@ -430,28 +489,9 @@ class RemoteURLRefusedError(RecordsFilesError):
     code = 409
 
 
-class InvalidAccessError(RecordsFilesError, ValueError):
-    """The access settings of the record's files are not valid."""
-
-
-class UnsupportedBodyError(RecordsFilesError):
-    """The request body must be JSON (``Content-Type: application/json``)."""
-
-    code = 415
-
-
-class ReservedMetadataError(InvalidMetadataError):
-    """A per-file metadata name this library keeps for itself."""
-
-    def __init__(self, name: Any) -> None:
-        """Name the reserved metadata key."""
-        super().__init__(name, "this name is reserved for the library")
-
-
-class NoMediaFilesError(RecordsFilesError, LookupError):
-    """The record has no media files."""
-
-    code = 404
+#
+# Archives and containers (archives)
+#
 
 
 class ContainerError(RecordsFilesError, ValueError):
@@ -490,25 +530,32 @@ class MemberNotFoundError(RecordsFilesError, KeyError):
     code = 404
 
 
-class RangeNotSatisfiableError(RecordsFilesError, ValueError):
-    """The requested byte range is not in the file."""
-
-    code = 416
-
-    def __init__(self, length: int, message: str | None = None) -> None:
-        """Keep the file's length for the ``Content-Range`` header."""
-        super().__init__(message)
-        self.length = length
-
-
 class ArchiveSizeError(RecordsFilesError):
     """A file's bytes in storage differ in size from what the database says."""
 
     code = 500
 
 
-class ProcessorLimitError(RecordsFilesError):
-    """A metadata processor went past its time or read limit."""
+class UnknownArchiveFormatError(RecordsFilesError, ValueError):
+    """The files archive has no such format: ask for ``zip`` or ``bagit``."""
+
+
+class InvalidBagError(RecordsFilesError, ValueError):
+    """The bag is not a valid BagIt bag; nothing of it was attached."""
+
+    def __init__(self, problems: list[str]) -> None:
+        """Keep every problem found, each naming its file."""
+        self.problems = problems
+        shown = "; ".join(problems[:20])
+        more = len(problems) - 20
+        if more > 0:
+            shown += "; and {0} more".format(more)
+        super().__init__("Invalid bag, nothing attached: {0}.".format(shown))
+
+
+#
+# Imports, maintenance, processors and configuration (records.imports, maintenance, processors, config)
+#
 
 
 class FilesImportError(RecordsFilesError, ValueError):
@@ -529,18 +576,34 @@ class FilesAlreadyImportedError(FilesImportError):
     """The new version already has files: delete them before importing."""
 
 
-class UnknownArchiveFormatError(RecordsFilesError, ValueError):
-    """The files archive has no such format: ask for ``zip`` or ``bagit``."""
+class LocalPathError(RecordsFilesError, ValueError):
+    """A local path cannot be attached as given."""
 
 
-class InvalidBagError(RecordsFilesError, ValueError):
-    """The bag is not a valid BagIt bag; nothing of it was attached."""
+class AttachStoppedError(RecordsFilesError):
+    """Attaching local files stopped; the batches committed before stay."""
 
-    def __init__(self, problems: list[str]) -> None:
-        """Keep every problem found, each naming its file."""
-        self.problems = problems
-        shown = "; ".join(problems[:20])
-        more = len(problems) - 20
-        if more > 0:
-            shown += "; and {0} more".format(more)
-        super().__init__("Invalid bag, nothing attached: {0}.".format(shown))
+    code = 500
+
+    def __init__(self, reason: str, attached: int, skipped: int, queued: int) -> None:
+        """Keep why it stopped and how far it went."""
+        self.reason = reason
+        self.attached = attached
+        self.skipped = skipped
+        self.queued = queued
+        super().__init__(
+            "Stopped: {0} (after attaching {1} files and skipping {2}; {3} queued "
+            "files were not stored). Run the command again to resume.".format(
+                reason, attached, skipped, queued
+            )
+        )
+
+
+class ProcessorLimitError(RecordsFilesError):
+    """A metadata processor went past its time or read limit."""
+
+
+class ConfigurationError(RecordsFilesError, ValueError):
+    """A setting of this package has a value it cannot use."""
+
+    code = 500

@@ -13,6 +13,15 @@ never a huge allocation or an endless loop.
 The source is anything with ``size`` and ``read_at(offset, length)``
 (:class:`invenio_records_files_ext.storage.reads.RandomAccess`). This module knows
 nothing of Invenio.
+
+Why not the standard library's :mod:`zipfile`: it trusts what an archive
+says. It has no limit on members, name lengths or compression ratio (a
+bomb of 64 MiB of zeros deflated to 64 KiB is inflated whole; here it is
+refused before a byte is inflated), and it needs a seekable file where a
+stored object (S3 included) is better read by ranges. Measured side by
+side (``python benchmarks/zip_choice.py``): for a central directory of
+10,000 members, ``zipfile`` holds 1.7 times the memory per member (577
+against 342 bytes) and takes 1.5 times as long.
 """
 
 from __future__ import annotations

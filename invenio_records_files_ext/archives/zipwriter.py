@@ -14,6 +14,15 @@ whose central directory lies beyond 4 GiB. Names are UTF-8 (flag bit 11).
 
 This module knows nothing of Invenio: see
 :mod:`invenio_records_files_ext.archives.archive` for a record's files.
+
+Why not the standard library's :mod:`zipfile`, which also writes to a
+stream that cannot seek: it writes into a file object, where a WSGI body
+is an iterator of chunks, so each chunk would be written to a buffer and
+read back; it cannot tell the archive's length before writing it
+(:func:`archive_length` gives the ``Content-Length`` of the files
+archive); and it is slower. Measured side by side (``python
+benchmarks/zip_choice.py``): 2,000 stored members of 64 KiB to an
+unseekable sink take ``zipfile`` 4.7 times as long.
 """
 
 from __future__ import annotations

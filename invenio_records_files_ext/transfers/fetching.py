@@ -26,6 +26,15 @@ Any failure raises :class:`~invenio_records_files_ext.errors.TransferFailedError
 trying again may help) with a message fit to show the record's writers: it
 names the source by scheme and host only, never its path, query or
 credentials.
+
+Why the guard is our own and not a library: the one made for this
+(Advocate, a wrapper around Requests) was archived by its author in
+August 2023 and is no longer maintained; Requests and urllib3 alone check
+no address, resolve a host again on each connection and bound one socket
+read, not a whole fetch. The rules here are few and written once:
+:mod:`.addresses` (what a URL and an address may be), :mod:`.sockets`
+(the deadline on every read) and this module (resolve once, connect to
+the address checked, redirects by hand).
 """
 
 from __future__ import annotations
