@@ -77,6 +77,16 @@ def _requested_range(size):
 
 
 def _if_range_holds(response):
+    """Tell whether ``If-Range`` (if any) lets a range be sent.
+
+    RFC 9110 (section 13.1.5) asks for a strong match: an entity tag
+    compared strongly (a ``W/`` tag never matches) or a date equal to the
+    ``Last-Modified`` sent. Werkzeug's ``make_conditional`` would decide
+    this for us, but it compares the tag weakly and a date as
+    ``If-Modified-Since`` (not later than), and it wraps the body in a
+    range reader of its own, where gunicorn's ``sendfile()`` needs the
+    file itself (:class:`RangeReader`). Werkzeug parses; this decides.
+    """
     condition = request.headers.get("If-Range")
     if not condition:
         return True
@@ -85,7 +95,7 @@ def _if_range_holds(response):
         return bool(etag) and parse_etags(condition).contains(etag)
     modified = response.last_modified
     since = parse_date(condition)
-    return bool(modified and since and modified <= since)
+    return bool(modified and since and modified == since)
 
 
 def serve_file_body(response, buffer_size=DOWNLOAD_BUFFER_SIZE):
