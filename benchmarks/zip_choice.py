@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """Why the zip reader and writer are our own: measured against ``zipfile``.
 
-The standard library's :mod:`zipfile` is the alternative at hand (it reads
+The standard library's ``zipfile`` is the alternative at hand (it reads
 and writes the same format, and writes to unseekable streams). Side by side
 in one run:
 
 - **reading a central directory** of ``--members`` tiny members from an
-  in-memory archive: peak memory traced (:mod:`tracemalloc`, exact, not
+  in-memory archive: peak memory traced (``tracemalloc``, exact, not
   noisy) and time, ``zipfile.ZipFile(...).infolist()`` against
   :func:`~invenio_records_files_ext.archives.zipreader.read_directory`;
 - **writing an archive** of ``--files`` members of 64 KiB to a sink that

@@ -14,7 +14,7 @@ The source is anything with ``size`` and ``read_at(offset, length)``
 (:class:`invenio_records_files_ext.storage.reads.RandomAccess`). This module knows
 nothing of Invenio.
 
-Why not the standard library's :mod:`zipfile`: it trusts what an archive
+Why not the standard library's ``zipfile``: it trusts what an archive
 says. It has no limit on members, name lengths or compression ratio (a
 bomb of 64 MiB of zeros deflated to 64 KiB is inflated whole; here it is
 refused before a byte is inflated), and it needs a seekable file where a

@@ -15,7 +15,7 @@ whose central directory lies beyond 4 GiB. Names are UTF-8 (flag bit 11).
 This module knows nothing of Invenio: see
 :mod:`invenio_records_files_ext.archives.archive` for a record's files.
 
-Why not the standard library's :mod:`zipfile`, which also writes to a
+Why not the standard library's ``zipfile``, which also writes to a
 stream that cannot seek: it writes into a file object, where a WSGI body
 is an iterator of chunks, so each chunk would be written to a buffer and
 read back; it cannot tell the archive's length before writing it
