@@ -1,12 +1,15 @@
 """Reading one file back for the fixity audit, and what the read found.
 
-* :func:`prepare`: what reading a file needs (:class:`Reading`), taken
+* ``prepare()``: what reading a file needs (``Reading``), taken
   from the database beforehand.
-* :func:`read_back`: the bytes read once, outside any transaction, and
-  compared with the stored checksums and size: an :class:`Outcome`
+* ``read_back()``: the bytes read once, outside any transaction, and
+  compared with the stored checksums and size: an ``Outcome``
   (``PASSED``, ``MISMATCH`` or ``UNREADABLE``).
-* :func:`read_digests`: a stream's size and digests in one read.
-* :func:`check_file`: the three for one file instance.
+* ``read_digests()``: a stream's size and digests in one read.
+* ``check_file()``: the three for one file instance.
+
+Import these names from :mod:`~invenio_records_files_ext.maintenance.fixity`,
+where they are documented (the three statuses are documented here).
 """
 
 from __future__ import annotations

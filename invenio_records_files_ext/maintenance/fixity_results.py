@@ -1,9 +1,12 @@
 """The fixity audit's results: stored in the files' rows, and counted.
 
-* :func:`record_outcomes` (:func:`record_outcome` for one): the outcomes
+* ``record_outcomes()`` (``record_outcome()`` for one): the outcomes
   of a batch stored together, for the files that still hold the worker's
   lease.
-* :class:`AuditSummary`: what a run did, counts only.
+* ``AuditSummary``: what a run did, counts only.
+
+Import these names from :mod:`~invenio_records_files_ext.maintenance.fixity`,
+where they are documented.
 """
 
 from __future__ import annotations

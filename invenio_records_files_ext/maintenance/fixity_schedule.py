@@ -1,12 +1,15 @@
 """Which files the fixity audit reads, which are due, and claiming a batch of them.
 
-* :func:`settings`: the audit's configuration (:class:`FixitySettings`),
+* ``settings()``: the audit's configuration (``FixitySettings``),
   read once per run.
-* :func:`audited`, :func:`stored_bytes`, :func:`due`, :func:`last_seen`:
+* ``audited()``, ``stored_bytes()``, ``due()``, ``last_seen()``:
   the SQL conditions of the files the audit reads and of those due.
-* :func:`claim_batch`: a worker's :class:`Claim` on a batch of due files,
+* ``claim_batch()``: a worker's ``Claim`` on a batch of due files,
   leased to it (see :mod:`~invenio_records_files_ext.maintenance.fixity`).
-* :func:`count_due`: how many files are due now.
+* ``count_due()``: how many files are due now.
+
+Import these names from :mod:`~invenio_records_files_ext.maintenance.fixity`,
+where they are documented.
 """
 
 from __future__ import annotations
