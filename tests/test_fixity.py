@@ -24,7 +24,7 @@ from invenio_files_rest.models import FileInstance, Location
 from sqlalchemy import update
 
 from invenio_records_files_ext.api import Record
-from invenio_records_files_ext.maintenance import fixity
+from invenio_records_files_ext.maintenance import fixity, fixity_reading
 from invenio_records_files_ext.maintenance.fixity_report import build_report
 from invenio_records_files_ext.signals import fixity_failed
 from invenio_records_files_ext.storage.checksums import save_checksums, stored_checksums
@@ -501,13 +501,13 @@ def test_no_transaction_is_open_while_bytes_are_read(
     add_files(record, 1)
     backdate_files(40 * DAY)
     seen = []
-    original = fixity.read_digests
+    original = fixity_reading.read_digests
 
     def watching(fp, algorithms, advance=None):
         seen.append(db.session().in_transaction())
         return original(fp, algorithms, advance)
 
-    monkeypatch.setattr(fixity, "read_digests", watching)
+    monkeypatch.setattr(fixity_reading, "read_digests", watching)
     assert fixity.run_audit().checked == 1
     assert seen == [False]
 

@@ -11,6 +11,9 @@ Layout, bottom to top:
 * ``hooks``: wiring of the session listeners;
 * ``inline``: ``record["_files"]``, computed from the rows;
 * ``reading``: the read half of ``FilesIterator``;
+* ``arranging``, ``locking``: two parts of its write half, bases of
+  ``FilesIterator``: the files' order, default preview and per-file
+  metadata; locking and unlocking;
 * ``fileobject``, ``iterator``, ``mixin``: the public faces
   ``FileObject``, ``FilesIterator`` and ``FilesMixin``.
 

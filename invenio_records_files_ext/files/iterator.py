@@ -1,6 +1,10 @@
 """``FilesIterator``: the dict-like view behind ``record.files``.
 
 Reading is :class:`~invenio_records_files_ext.files.reading.FilesReader`'s.
+The files' order, default preview and per-file metadata are
+:class:`~invenio_records_files_ext.files.arranging.FilesArranger`'s, locking
+and unlocking :class:`~invenio_records_files_ext.files.locking.FilesLocker`'s
+(both bases of ``FilesIterator``, with the writers' seam defined here).
 Writes go through :class:`~invenio_records_files_ext.files.writer.FilesWriter`,
 each inside a step (:func:`~invenio_records_files_ext.db.steps.step`) that also
 sends the hooks, so a change is all or nothing.
@@ -18,20 +22,20 @@ from .. import signals
 from ..db.keys import validate_key
 from ..db.references import release
 from ..db.steps import send_signal, step
-from ..errors import CopyOntoItselfError, FileNotInRecordError, FilesNotEnabledError
+from ..errors import CopyOntoItselfError, FilesNotEnabledError
 from ..storage.hashing import rehash_file
 from ..storage.writes import UploadTarget, discard, stage_file
-from . import bulk, inline, queries, sync
+from . import bulk, inline, sync
+from .arranging import FilesArranger
 from .buckets import FILES
 from .enabled import is_enabled
-from .entries import check_user_metadata_name, file_fields
-from .multipart import abort_uploads, open_uploads, remove_upload
-from .reading import FilesReader
+from .locking import FilesLocker
+from .multipart import remove_upload
 from .transfers import Transfers
-from .writer import MISSING, Attached, FilesWriter
+from .writer import Attached, FilesWriter
 
 
-class FilesIterator(FilesReader):
+class FilesIterator(FilesArranger, FilesLocker):
     """Dict-like view of the files of a record: reads and writes.
 
     Writes go through :class:`~invenio_records_files_ext.files.writer.FilesWriter`,
@@ -46,24 +50,6 @@ class FilesIterator(FilesReader):
         if found is None:
             found = self.__dict__["_transfers"] = Transfers(self)
         return found
-
-    @property
-    def default_preview(self) -> Optional[str]:
-        """The key of the file to preview by default, or ``None``.
-
-        Setting it to a key that is not a file of the record raises
-        :class:`KeyError`; it follows renames and is cleared when the file
-        is deleted.
-        """
-        return super().default_preview
-
-    @default_preview.setter
-    def default_preview(self, key: Optional[str]) -> None:
-        """Make ``key`` the default preview (``None``: none); refuse unknown keys."""
-        self.writable_bucket()
-        with step():
-            self.writer().set_default_preview(key)
-        self.changed()
 
     #
     # Writing: the seam for writers (the transfers, the REST views)
@@ -230,50 +216,6 @@ class FilesIterator(FilesReader):
             )
         return renamed.obj
 
-    def sort_by(self, *ids: Any) -> None:
-        """Change the files' order.
-
-        :param ids: keys or file ids. The files named come first, in this
-            order; the others follow in their current order.
-        """
-        self._settle()
-        named = [self.stored_key(str(id_)) for id_ in ids]
-        known = queries.stored_entries(self.bucket_id, named)
-        by_file_id = queries.keys_of_file_ids(
-            self.bucket_id, [id_ for id_ in named if id_ not in known]
-        )
-        keys = []
-        for id_, name in zip(ids, named):
-            key = name if name in known else by_file_id.get(name)
-            if key is None:
-                raise FileNotInRecordError(id_)
-            keys.append(key)
-        self.writable_bucket()
-        with step():
-            self.writer().reorder(keys)
-        self.changed()
-
-    def _set_metadata(self, fileobj: Any, name: str, value: Any) -> dict[str, Any]:
-        """Set one metadata value of a file; return its new entry.
-
-        :raises invenio_records_files_ext.errors.ReservedMetadataError: for
-            a name the library keeps (``_extracted``).
-        """
-        check_user_metadata_name(name)
-        self.writable_bucket()
-        with step():
-            data = self.writer().set_metadata(fileobj.obj.key, name, value)
-        self.changed()
-        entry = dict(fileobj.data)
-        for stale in set(entry) - set(data) - set(file_fields(fileobj.obj)):
-            del entry[stale]
-        entry.update(data)
-        return entry
-
-    def _delete_metadata(self, fileobj: Any, name: str) -> dict[str, Any]:
-        """Remove one metadata value of a file; return its new entry."""
-        return self._set_metadata(fileobj, name, MISSING)
-
     def flush(self) -> None:
         """Bring the files in step with the bucket.
 
@@ -344,49 +286,3 @@ class FilesIterator(FilesReader):
             if source_media is not None:
                 self.record.enable_media_files().copy(source_media)
         return keys
-
-    def _followers(self) -> list[FilesIterator]:
-        """The record's media files, which follow its files' lock state."""
-        if self.role != FILES:
-            return []
-        media = getattr(self.record, "media_files", None)
-        return [media] if media is not None else []
-
-    def lock(self) -> None:
-        """Lock the files: every later write fails until :meth:`unlock`.
-
-        The record's media files are locked with its files. Multipart
-        uploads still open (Files-REST's ``?uploads`` protocol) are aborted
-        first: locked, they could never complete, and they would keep their
-        share of the bucket's size. Pending files of the three-step upload
-        stay (listed to writers, completed after an unlock, removed by
-        ``gc`` once abandoned).
-        """
-        with step():
-            for files in (self, *self._followers()):
-                files._abort_open_uploads()
-            changed = self.writer().set_locked(True)
-            for follower in self._followers():
-                follower.writer().set_locked(True)
-            if changed:
-                send_signal(signals.files_locked, record=self.record)
-
-    def _abort_open_uploads(self) -> list[str]:
-        """Abort the bucket's open multipart uploads; return their keys."""
-        uploads = open_uploads(self.bucket_id)
-        if not uploads:
-            return []
-        return abort_uploads(self.bucket, uploads)
-
-    def unlock(self) -> None:
-        """Unlock the files (and media files) of a record that is not deleted."""
-        if self.model is not None and self.model.is_deleted:
-            raise InvalidOperationError(
-                description="The record is deleted; restore it first."
-            )
-        with step():
-            changed = self.writer().set_locked(False)
-            for follower in self._followers():
-                follower.writer().set_locked(False)
-            if changed:
-                send_signal(signals.files_unlocked, record=self.record)

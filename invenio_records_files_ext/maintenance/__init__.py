@@ -9,7 +9,11 @@ arguments, calls these functions and prints what they return.
 * :mod:`.attach`: storing local files and folders in committed batches.
 * :mod:`.verify`: reading stored bytes back against their checksums.
 * :mod:`.fixity` and :mod:`.fixity_report`: the scheduled fixity audit
-  (shared by many workers) and its report.
+  (shared by many workers) and its report. The audit's run is in
+  ``fixity``, which re-exports the names of the three modules it is made
+  of: ``fixity_schedule`` (which files are due, and claiming a batch of
+  them), ``fixity_reading`` (reading a file back and comparing it) and
+  ``fixity_results`` (storing and counting the outcomes).
 * :mod:`.check`: comparing file rows with the buckets' current versions.
 * :mod:`.gc` and :mod:`.localstorage`: finding and removing what nothing
   uses any more.

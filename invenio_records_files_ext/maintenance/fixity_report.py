@@ -24,15 +24,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.sql import Select
 
 from ..models import RecordsBuckets
-from .fixity import (
-    MISMATCH,
-    UNREADABLE,
-    audited,
-    last_seen,
-    settings,
-    stored_bytes,
-    utcnow,
-)
+from .fixity_reading import MISMATCH, UNREADABLE
+from .fixity_schedule import audited, last_seen, settings, stored_bytes, utcnow
 
 FAILURES_SLICE = 500
 """Failed files fetched at a time."""
