@@ -10,6 +10,8 @@ At the root, the faces: ``api``, ``config``, ``errors``, ``ext``, ``links``,
 ``models``, ``serializer``, ``signals``, ``utils``, ``views`` (the paths of
 ``invenio_records_files``); the rest lives in rooms, each with its map:
 
+* ``settings/``: The configuration read as one typed tree (below every
+  room: it reads ``config`` only);
 * ``db/``: The bottom layer: the transaction ledger, atomic steps, locks,
   versions, file keys and SQL helpers;
 * ``storage/``: The bytes: written durably through the storage, read back,
