@@ -251,3 +251,25 @@ def test_only_config_writes_a_default() -> None:
         "RECORDS_FILES_* defaults written outside config.py (read them from "
         "invenio_records_files_ext.settings instead): {0}".format(found)
     )
+
+
+def test_the_settings_import_only_config_and_errors() -> None:
+    allowed = {"config", "errors", "settings"}
+    found: dict[str, list[str]] = {}
+    for path in sorted((PACKAGE / "settings").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 1:
+                continue  # within settings/
+            if node.level == 2:
+                names = [node.module] if node.module else [a.name for a in node.names]
+            elif (node.module or "").startswith("invenio_records_files_ext"):
+                names = (node.module or "").split(".")[1:2]
+            else:
+                continue
+            upward = [name for name in names if name.split(".")[0] not in allowed]
+            if upward:
+                found.setdefault(path.name, []).extend(upward)
+    assert not found, f"settings/ imports rooms above it: {found}"
