@@ -10,7 +10,9 @@ At the root, the faces: ``api``, ``config``, ``errors``, ``ext``, ``links``,
 ``models``, ``serializer``, ``signals``, ``utils``, ``views`` (the paths of
 ``invenio_records_files``); the rest lives in rooms, each with its map:
 
-* ``db/``: The bottom layer: the transaction ledger, atomic steps, locks,
+* ``settings/``: The configuration read as one typed tree (below every
+  room: it imports ``config`` and ``errors`` only);
+* ``db/``: The database floor: the transaction ledger, atomic steps, locks,
   versions, file keys and SQL helpers;
 * ``storage/``: The bytes: written durably through the storage, read back,
   and their checksums;

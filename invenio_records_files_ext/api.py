@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from flask import current_app
 from invenio_files_rest.models import Bucket
 from invenio_records.api import Record as _Record
 from invenio_records.errors import MissingModelError
@@ -25,24 +24,26 @@ from .files import FileObject, FilesIterator, FilesMixin, enabled, inline
 from .models import RecordsBuckets
 from .records.dumpers import FilesDumpExtension
 from .records.lifecycle import bury, purge, restore
+from .settings.current import current
 
 MEDIA_BUCKET_KEY = "_media_bucket"
 """Record key naming the media files bucket."""
 
 
-def _new_bucket(prefix: str) -> Bucket:
-    config = current_app.config
+def _new_bucket(media: bool = False) -> Bucket:
+    settings = current().buckets
     options = {}
-    for option, key in (
-        ("quota_size", prefix + "_QUOTA_SIZE"),
-        ("max_file_size", prefix + "_MAX_FILE_SIZE"),
+    for option, value in (
+        ("quota_size", settings.media_quota_size if media else settings.quota_size),
+        (
+            "max_file_size",
+            settings.media_max_file_size if media else settings.max_file_size,
+        ),
     ):
-        if config.get(key) is not None:
-            options[option] = config[key]
+        if value is not None:
+            options[option] = value
     return Bucket.create(
-        location=config.get("RECORDS_FILES_BUCKET_LOCATION") or None,
-        storage_class=config.get("RECORDS_FILES_BUCKET_STORAGE_CLASS") or None,
-        **options,
+        location=settings.location, storage_class=settings.storage_class, **options
     )
 
 
@@ -121,7 +122,7 @@ class Record(FilesMixin, _Record):  # type: ignore[misc]  # Invenio-Records is u
         configuration applies to new records. Override to create buckets
         differently; return ``None`` to create none.
         """
-        return _new_bucket("RECORDS_FILES_BUCKET")
+        return _new_bucket()
 
     @classmethod
     def create_media_bucket(cls, data: dict[str, Any]) -> Optional[Bucket]:
@@ -132,7 +133,7 @@ class Record(FilesMixin, _Record):  # type: ignore[misc]  # Invenio-Records is u
         ``RECORDS_FILES_MEDIA_BUCKET_MAX_FILE_SIZE``. Override to create
         them differently; return ``None`` to have no media files.
         """
-        return _new_bucket("RECORDS_FILES_MEDIA_BUCKET")
+        return _new_bucket(media=True)
 
     def _create_media_bucket(self) -> Optional[Bucket]:
         return self.create_media_bucket(self)

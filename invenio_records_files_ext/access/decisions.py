@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from flask import Flask, current_app
+from flask import Flask
 from invenio_files_rest.errors import BucketLockedError
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion
 from invenio_records_rest.utils import obj_or_import_string
@@ -47,6 +47,7 @@ from ..errors import (
     RecordGoneError,
 )
 from ..files import owners as linked
+from ..settings.current import current
 from .permissions import is_superuser, logged_in_user
 from .restrictions import files_restricted
 
@@ -131,7 +132,7 @@ def needed_permission(action: str) -> str:
         ``RECORDS_FILES_VERSIONS_PERMISSION`` other than ``read``/``update``.
     """
     if action == VERSIONS:
-        action = current_app.config["RECORDS_FILES_VERSIONS_PERMISSION"]
+        action = current().access.versions_permission
         if action not in (READ, UPDATE):
             raise ConfigurationError(
                 "RECORDS_FILES_VERSIONS_PERMISSION must be 'read' or 'update', "
@@ -191,8 +192,8 @@ def decide(
     if model is None or model.is_deleted:
         return Decision(False, 410, "The record has been deleted.")
     needed = needed_permission(action)
-    config = current_app.config
-    factory = obj_or_import_string(config["RECORDS_FILES_REST_PERMISSION_FACTORY"])
+    settings = current().access
+    factory = obj_or_import_string(settings.permission_factory)
     permission = factory(record=record, action=needed, endpoint=endpoint or {})
     # Ask Invenio-Access last: the record's own permission usually settles it.
     superuser = None
@@ -201,9 +202,7 @@ def decide(
         if not superuser:
             return _refusal(action)
     if action != UPDATE and files_restricted(record):
-        restricted = obj_or_import_string(
-            config["RECORDS_FILES_RESTRICTED_PERMISSION_FACTORY"]
-        )
+        restricted = obj_or_import_string(settings.restricted_permission_factory)
         permission = restricted(record=record, action=action, endpoint=endpoint or {})
         if not _grants(permission):
             if superuser is None:

@@ -22,6 +22,8 @@ from flask_login import current_user
 from invenio_records_rest.proxies import current_records_rest
 from invenio_records_rest.utils import check_search, obj_or_import_string
 
+from ..settings.current import current
+
 _ENDPOINT_OPTION = {
     "read": "read_permission_factory_imp",
     "update": "update_permission_factory_imp",
@@ -87,7 +89,7 @@ def restricted_files_permission_factory(
 
 def _owner_ids(record: Any) -> set[str]:
     value: Any = record
-    for part in current_app.config["RECORDS_FILES_OWNERS_FIELD"].split("."):
+    for part in current().access.owners_field.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
         if value is None:
             return set()

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Optional
 
-from flask import current_app, has_app_context
-
+from .. import config as defaults
 from ..errors import InvalidAccessError
+from ..settings.current import current_or_defaults
 
 PUBLIC = "public"
 """Anyone who may read the record may read its files."""
@@ -38,7 +38,7 @@ RESTRICTED = "restricted"
 LEVELS = (PUBLIC, RESTRICTED)
 """The values ``access.files`` may take."""
 
-DEFAULT_FIELD = "access"
+DEFAULT_FIELD = defaults.RECORDS_FILES_ACCESS_FIELD
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,7 @@ class Embargo:
 
 def access_field() -> str:
     """Return ``RECORDS_FILES_ACCESS_FIELD`` (``"access"`` by default)."""
-    if has_app_context():
-        return str(current_app.config.get("RECORDS_FILES_ACCESS_FIELD", DEFAULT_FIELD))
-    return DEFAULT_FIELD
+    return current_or_defaults().access.access_field
 
 
 def access_of(record: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -25,11 +25,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, Optional
 
-from flask import current_app, has_request_context
+from flask import has_request_context
 
+from .. import config as defaults
+from ..settings.current import current
 from .restrictions import files_restricted
 
-DEFAULT_VISIBLE_FIELDS = ("key",)
+DEFAULT_VISIBLE_FIELDS: tuple[str, ...] = tuple(
+    defaults.RECORDS_FILES_RESTRICTED_VISIBLE_FIELDS
+)
 """The default of ``RECORDS_FILES_RESTRICTED_VISIBLE_FIELDS``."""
 
 Decider = Callable[[Any], bool]
@@ -45,10 +49,7 @@ def install(decider: Decider) -> None:
 
 def visible_fields() -> tuple[str, ...]:
     """Return ``RECORDS_FILES_RESTRICTED_VISIBLE_FIELDS``."""
-    fields = current_app.config.get(
-        "RECORDS_FILES_RESTRICTED_VISIBLE_FIELDS", DEFAULT_VISIBLE_FIELDS
-    )
-    return tuple(fields)
+    return current().access.restricted_visible_fields
 
 
 def hides_entries(record: Any) -> bool:

@@ -40,17 +40,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-from flask import current_app
-
 from ..db.ledger import release_if_read_only
 from ..errors import ArchiveSizeError
 from ..files import queries
 from ..models import REMOTE_STORAGE_CLASS
+from ..settings.current import current
 from ..storage.reads import read_chunks, storage_of
 from .zipwriter import LIMIT_32, ZipStreamWriter, archive_length
-
-DEFAULT_CHUNK_SIZE = 1024 * 1024
-DEFAULT_BLOCK_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -86,10 +82,6 @@ class Archive:
 
     chunks: Iterator[bytes]
     """The archive's bytes, produced as they are iterated."""
-
-
-def _setting(name: str, default: int) -> int:
-    return int(current_app.config.get(name) or default)
 
 
 def _gathered(pieces: Iterable[bytes], block_size: int) -> Iterator[bytes]:
@@ -171,10 +163,9 @@ def stream_archive(
         streaming, if a file's stored bytes are not as long as recorded
         (the archive is then cut short).
     """
-    chunk_size = chunk_size or _setting(
-        "RECORDS_FILES_ARCHIVE_CHUNK_SIZE", DEFAULT_CHUNK_SIZE
-    )
-    block_size = _setting("RECORDS_FILES_ARCHIVE_BLOCK_SIZE", DEFAULT_BLOCK_SIZE)
+    settings = current().archives
+    chunk_size = chunk_size or settings.chunk_size
+    block_size = settings.block_size
     members = layout(bucket_id, page_size)
     return _gathered(_pieces(members, chunk_size, zip64_from), block_size)
 

@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional, Union
 
-from flask import current_app
-
+from ..settings.current import current
 from ..storage import checksums
 from ..storage.checksums import SUPPORTED, configured_algorithms
 from .archive import ArchiveMember, files_layout
@@ -283,7 +282,7 @@ def bag_layout(pid_value: Any, record: Any = None, role: str = "files") -> BagLa
     ``Contact-Email``...), then ``External-Identifier`` (the PID), the
     record's ``Title``, and what the payload gives.
     """
-    fields = _config_fields(current_app.config.get("RECORDS_FILES_BAG_INFO"))
+    fields = _config_fields(current().archives.bag_info)
     fields.append(("External-Identifier", str(pid_value)))
     title = record_title(record)
     if title:

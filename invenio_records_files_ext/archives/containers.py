@@ -27,44 +27,16 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from flask import current_app
-
 from ..errors import MemberNotFoundError, RemoteContainerError
 from ..models import REMOTE_STORAGE_CLASS
+from ..settings.current import current
 from ..storage.reads import RandomAccess
 from .zipreader import Directory, Limits, Member, open_member, read_directory
-
-DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
 
 def limits() -> Limits:
     """Return the limits set by the configuration."""
-    config = current_app.config
-    defaults = Limits()
-    return Limits(
-        max_members=int(
-            config.get("RECORDS_FILES_CONTAINER_MAX_MEMBERS", defaults.max_members)
-        ),
-        max_directory_size=int(
-            config.get(
-                "RECORDS_FILES_CONTAINER_MAX_DIRECTORY_SIZE",
-                defaults.max_directory_size,
-            )
-        ),
-        max_member_size=int(
-            config.get(
-                "RECORDS_FILES_CONTAINER_MAX_MEMBER_SIZE", defaults.max_member_size
-            )
-        ),
-        max_ratio=int(
-            config.get("RECORDS_FILES_CONTAINER_MAX_RATIO", defaults.max_ratio)
-        ),
-        max_name_length=int(
-            config.get(
-                "RECORDS_FILES_CONTAINER_MAX_NAME_LENGTH", defaults.max_name_length
-            )
-        ),
-    )
+    return current().containers.limits
 
 
 class DirectoryCache:
@@ -149,11 +121,7 @@ def directory_of(obj: Any) -> Directory:
     _refuse_remote(obj)
     with _reader(obj) as source:
         directory = read_directory(source, limits())
-    budget = int(
-        current_app.config.get(
-            "RECORDS_FILES_CONTAINER_CACHE_BYTES", DEFAULT_CACHE_BYTES
-        )
-    )
+    budget = current().containers.cache_bytes
     cache.put(obj.version_id, directory, budget)
     return directory
 

@@ -13,49 +13,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from flask import current_app
-
+from .. import config as defaults
 from ..db import cursors
 from ..errors import InvalidCursorError
+from ..settings.current import current
 from .zipreader import Directory, Member
-
-DEFAULT_PAGE_SIZE = 1000
-DEFAULT_MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_NAME_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True)
 class PageLimits:
     """How much one page of a listing holds."""
 
-    size: int = DEFAULT_PAGE_SIZE
+    size: int = defaults.RECORDS_FILES_CONTAINER_PAGE_SIZE
     """Members at most."""
 
-    name_bytes: int = DEFAULT_PAGE_NAME_BYTES
+    name_bytes: int = defaults.RECORDS_FILES_CONTAINER_PAGE_NAME_BYTES
     """Bytes of names (UTF-8) at most; a page holds one member at least."""
 
 
 def page_limits(size: Optional[int] = None) -> PageLimits:
     """Return the page limits of the configuration, ``size`` members if given."""
-    config = current_app.config
+    settings = current().containers
     return PageLimits(
-        size=size
-        or int(config.get("RECORDS_FILES_CONTAINER_PAGE_SIZE", DEFAULT_PAGE_SIZE)),
-        name_bytes=int(
-            config.get(
-                "RECORDS_FILES_CONTAINER_PAGE_NAME_BYTES", DEFAULT_PAGE_NAME_BYTES
-            )
-        ),
+        size=size or settings.page_size, name_bytes=settings.page_name_bytes
     )
 
 
 def max_page_size() -> int:
     """Return ``RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE``."""
-    return int(
-        current_app.config.get(
-            "RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE", DEFAULT_MAX_PAGE_SIZE
-        )
-    )
+    return current().containers.max_page_size
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from ..errors import (
     UnsupportedMemberError,
     ZipBombError,
 )
+from ..settings.archives import Limits
 from .crc import crc32
 
 _EOCD = struct.Struct("<IHHHHIIH")
@@ -65,26 +66,6 @@ class Source(Protocol):
 
     def read_at(self, offset: int, length: int) -> bytes:
         """Return up to ``length`` bytes from ``offset``."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What an archive may hold before it is refused."""
-
-    max_members: int = 10000
-    """More members: :class:`~invenio_records_files_ext.errors.ContainerTooLargeError`."""
-
-    max_directory_size: int = 16 * 1024 * 1024
-    """Largest central directory read, in bytes (413 beyond)."""
-
-    max_member_size: int = 1024 * 1024 * 1024
-    """Largest member extracted, uncompressed, in bytes (413 beyond)."""
-
-    max_ratio: int = 200
-    """Largest uncompressed/compressed ratio of a member (a zip bomb beyond)."""
-
-    max_name_length: int = 4096
-    """Longest member name read, in bytes as stored (413 beyond)."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The bottom layer: the transaction ledger, atomic steps, locks, versions, file keys and SQL helpers.
+"""The database floor (above the settings only): the transaction ledger, atomic steps, locks, versions, file keys and SQL helpers.
 
 * ``continuum``: SQLAlchemy-Continuum's version session, joined to the
   transaction it finds;

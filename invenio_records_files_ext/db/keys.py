@@ -26,21 +26,11 @@ want to relax has a ``RECORDS_FILES_KEY_*`` setting (see
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
-from typing import Any, Literal, Optional
-
-from flask import current_app, has_app_context
+from typing import Any, Optional
 
 from ..errors import InvalidFileKeyError
-
-DEFAULT_MAX_KEY_BYTES = 1024
-NormalForm = Literal["NFC", "NFD", "NFKC", "NFKD"]
-"""The Unicode normal forms a key can be stored in."""
-
-DEFAULT_NORMALIZATION: NormalForm = "NFC"
-DEFAULT_ALLOWED_FORMAT_CHARACTERS = "\u200c\u200d"
-"""Zero-width non-joiner and joiner: needed to write Persian, Indic
-scripts and emoji sequences, so allowed by default."""
+from ..settings.current import current_or_defaults
+from ..settings.keys import KeyPolicy, NormalForm
 
 _SEPARATOR_CATEGORIES = {"Zl": "line separator", "Zp": "paragraph separator"}
 
@@ -57,45 +47,9 @@ def _is_blank(text: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class KeyPolicy:
-    """The key rules in force (read from the application's configuration)."""
-
-    max_bytes: int = DEFAULT_MAX_KEY_BYTES
-    max_chars: Optional[int] = None
-    """Invenio-Files-REST's own limit, in characters, if any."""
-    normalization: Optional[NormalForm] = DEFAULT_NORMALIZATION
-    allow_backslash: bool = False
-    allowed_format_characters: frozenset[str] = frozenset(
-        DEFAULT_ALLOWED_FORMAT_CHARACTERS
-    )
-    allow_blank: bool = False
-
-    @classmethod
-    def current(cls) -> KeyPolicy:
-        """Return the policy of the current application (defaults without one)."""
-        if not has_app_context():
-            return cls()
-        config = current_app.config
-        return cls(
-            max_bytes=config.get("RECORDS_FILES_KEY_MAX_LENGTH", DEFAULT_MAX_KEY_BYTES),
-            # Invenio-Files-REST applies its own limit (in characters) when
-            # the object version is created; checking it here too means the
-            # caller gets our precise error before any byte is stored.
-            max_chars=config.get("FILES_REST_OBJECT_KEY_MAX_LEN"),
-            normalization=config.get(
-                "RECORDS_FILES_KEY_NORMALIZATION", DEFAULT_NORMALIZATION
-            ),
-            allow_backslash=bool(config.get("RECORDS_FILES_KEY_ALLOW_BACKSLASH")),
-            allowed_format_characters=frozenset(
-                config.get(
-                    "RECORDS_FILES_KEY_ALLOWED_FORMAT_CHARACTERS",
-                    DEFAULT_ALLOWED_FORMAT_CHARACTERS,
-                )
-                or ()
-            ),
-            allow_blank=bool(config.get("RECORDS_FILES_KEY_ALLOW_BLANK")),
-        )
+def current_policy() -> KeyPolicy:
+    """Return the policy of the current application (defaults without one)."""
+    return current_or_defaults().keys
 
 
 def _describe(char: str) -> str:
@@ -106,7 +60,7 @@ def _describe(char: str) -> str:
 
 def normalize_key(key: str, policy: Optional[KeyPolicy] = None) -> str:
     """Return ``key`` in the normal form keys are stored in (NFC by default)."""
-    policy = policy or KeyPolicy.current()
+    policy = policy or current_policy()
     if policy.normalization and isinstance(key, str):
         return unicodedata.normalize(policy.normalization, key)
     return key
@@ -206,7 +160,7 @@ def validate_key(key: Any) -> str:
         key.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidFileKeyError(key, "the key is not valid Unicode text") from None
-    policy = KeyPolicy.current()
+    policy = current_policy()
     normalized = normalize_key(key, policy)
     _check_characters(normalized, policy)
     _check_segments(normalized, policy)
@@ -244,6 +198,8 @@ def spellings(key: str) -> list[str]:
 
 __all__ = (
     "KeyPolicy",
+    "NormalForm",
+    "current_policy",
     "check_url_path",
     "normalize_key",
     "spellings",

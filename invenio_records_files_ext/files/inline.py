@@ -21,9 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app, has_app_context
-
 from ..access import visibility
+from ..settings.current import current_or_defaults
 from . import queries
 from .entries import (
     DEFAULT_PREVIEW_KEY,
@@ -53,13 +52,7 @@ SUSPENDED = "suspended"
 
 def max_entries() -> int:
     """Return ``RECORDS_FILES_INLINE_MAX_ENTRIES`` (1000 by default)."""
-    if has_app_context():
-        return int(
-            current_app.config.get(
-                "RECORDS_FILES_INLINE_MAX_ENTRIES", DEFAULT_INLINE_MAX_ENTRIES
-            )
-        )
-    return DEFAULT_INLINE_MAX_ENTRIES
+    return current_or_defaults().dumps.inline_max_entries
 
 
 def state(record: Any) -> Any:
@@ -188,6 +181,4 @@ def summary(record: Any) -> FilesSummary:
 
 def dump_enabled() -> bool:
     """Whether dumps carry ``_files_summary`` (``RECORDS_FILES_DUMP_SUMMARY``)."""
-    if has_app_context():
-        return bool(current_app.config.get("RECORDS_FILES_DUMP_SUMMARY", True))
-    return True
+    return current_or_defaults().dumps.summary

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from ..api import FilesMixin, Record
 from ..models import RecordsBuckets
+from ..settings.current import current
 from .buckets import FILES, MEDIA
 
 _CACHE_ATTRIBUTE = "_invenio_records_files_links"
@@ -97,7 +98,7 @@ def as_bucket_id(value: Any) -> Optional[uuid.UUID]:
 def _record_endpoints() -> dict[str, list[tuple[str, Mapping[str, Any], bool]]]:
     """Return the records REST endpoints by PID type, files routes first."""
     config = current_app.config
-    with_files = config.get("RECORDS_FILES_REST_ENDPOINTS") or {}
+    with_files = current().rest.endpoints
     names = ["RECORDS_REST_ENDPOINTS"] + [
         name for name in with_files if name != "RECORDS_REST_ENDPOINTS"
     ]

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Optional
 
-from flask import current_app
 from invenio_db import db
 
 from ..access.embargo import due_embargoes, lift_embargo, today_utc
 from ..api import Record
 from ..errors import describe
+from ..settings.current import current
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def lift_due_embargoes(
     :param record_class: the class records are loaded with.
     """
     report = LiftReport(today or today_utc())
-    batch = int(current_app.config.get("RECORDS_FILES_EMBARGO_BATCH_SIZE", 500))
+    batch = current().embargo.batch_size
     after: Optional[uuid.UUID] = None
     while True:
         ids = due_embargoes(report.today, after=after, limit=batch)

@@ -22,14 +22,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from flask import current_app, has_app_context
 from invenio_db import db
 from invenio_pidstore.models import PersistentIdentifier
 from sqlalchemy import select
 
+from .. import config as defaults
 from ..errors import UnknownIdentifierError
+from ..settings.current import current_or_defaults
 
-DEFAULT_PID_TYPE = "recid"
+DEFAULT_PID_TYPE = defaults.RECORDS_FILES_CLI_DEFAULT_PID_TYPE
 """PID type of bare values unless configured otherwise."""
 
 RECORD_OBJECT_TYPE = "rec"
@@ -83,13 +84,7 @@ def record_uuid(record: RecordId) -> uuid.UUID:
 
 def default_pid_type() -> str:
     """Return ``RECORDS_FILES_CLI_DEFAULT_PID_TYPE`` (``recid`` by default)."""
-    if has_app_context():
-        return str(
-            current_app.config.get(
-                "RECORDS_FILES_CLI_DEFAULT_PID_TYPE", DEFAULT_PID_TYPE
-            )
-        )
-    return DEFAULT_PID_TYPE
+    return current_or_defaults().cli.default_pid_type
 
 
 def resolve(value: str, pid_type: Optional[str] = None) -> uuid.UUID:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import IO, Any, Optional, cast
 
-from flask import current_app
-
 from ..errors import ProcessorLimitError
+from ..settings.current import current
 from .base import BoundedFile, Processor
 
 EXTENSIONS = frozenset(
@@ -39,7 +38,7 @@ class ImageProcessor(Processor):
         """Read the header."""
         from PIL import Image
 
-        limit = int(current_app.config["RECORDS_FILES_PROCESSORS_MAX_PIXELS"])
+        limit = current().processors.max_pixels
         # A BoundedFile has all Pillow reads of a binary file (read, seek,
         # tell) without deriving from ``typing.IO``.
         with Image.open(cast(IO[bytes], file)) as image:

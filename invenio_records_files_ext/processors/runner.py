@@ -21,7 +21,7 @@ import logging
 import threading
 from typing import Any, Optional
 
-from flask import Flask, current_app
+from flask import Flask
 from invenio_db import db
 from invenio_records_rest.utils import obj_or_import_string
 
@@ -30,6 +30,7 @@ from ..db.steps import app_object, send_signal
 from ..errors import describe
 from ..files.entries import EXTRACTED_KEY, check_metadata
 from ..files.writer import FilesWriter
+from ..settings.current import current, settings_for
 from ..storage.reads import RandomAccess
 from .base import BoundedFile, Processor, out_of_time
 
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 def configured() -> list[Processor]:
     """Return instances of the processors of ``RECORDS_FILES_PROCESSORS``."""
     found = []
-    for name in current_app.config.get("RECORDS_FILES_PROCESSORS") or ():
+    for name in current().processors.processors:
         value = obj_or_import_string(name)
         found.append(value() if isinstance(value, type) else value)
     return found
@@ -48,7 +49,7 @@ def configured() -> list[Processor]:
 def _run_bounded(
     app: Flask, processor: Processor, source: RandomAccess, timeout: float
 ) -> dict[str, Any]:
-    max_read = int(app.config.get("RECORDS_FILES_PROCESSORS_MAX_READ", 16 << 20))
+    max_read = settings_for(app).processors.max_read
     outcome: dict[str, Any] = {}
 
     def work() -> None:
@@ -88,7 +89,7 @@ def extract(obj: Any, key: str, mimetype: Optional[str]) -> dict[str, Any]:
     if not processors:
         return {}
     app = app_object()
-    timeout = float(app.config.get("RECORDS_FILES_PROCESSORS_TIMEOUT", 5.0))
+    timeout = settings_for(app).processors.timeout
     file = obj.file
     results: dict[str, Any] = {}
     try:
@@ -111,7 +112,7 @@ def process_file(
     Never raises: whatever goes wrong is logged, and recorded on the file
     when it can be.
     """
-    if file is None or not current_app.config.get("RECORDS_FILES_PROCESSORS"):
+    if file is None or not current().processors.processors:
         return
     try:
         results = extract(file.obj, file.obj.key, file.data.get("mimetype"))

@@ -23,13 +23,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from invenio_db import db
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import ChecksumMismatchError
 from ..models import FileChecksum
+from ..settings.current import current
 
 if TYPE_CHECKING:
     from invenio_files_rest.models import FileInstance
@@ -75,7 +76,7 @@ def configured_algorithms() -> tuple[str, ...]:
     """
     if not has_app_context():
         return ("md5",)
-    return normalise_algorithms(current_app.config.get("RECORDS_FILES_CHECKSUMS", ()))
+    return normalise_algorithms(current().storage.checksums)
 
 
 def new_hashes(algorithms: Iterable[str]) -> dict[str, Any]:

@@ -32,13 +32,14 @@ from functools import partial
 from types import MappingProxyType
 from typing import Any, NamedTuple, Optional, Protocol
 
-from flask import current_app, has_app_context
 from invenio_files_rest.errors import StorageError
 from invenio_files_rest.models import FileInstance
 from invenio_files_rest.storage import PyFSFileStorage
 from invenio_files_rest.storage import pyfs_storage_factory as files_rest_pyfs_factory
 
+from .. import config as defaults
 from ..db import ledger
+from ..settings.current import current_or_defaults
 from . import partsums
 from .checksums import configured_algorithms, new_hashes, save_checksums
 from .digests import Digests, Hashing
@@ -46,7 +47,7 @@ from .hashing import parse_content_md5, verify_md5
 from .writeback import Writeback, entries_to_sync, sync_directories, sync_file
 from .writeloop import DEPTH, copy_stream, hash_stream
 
-DEFAULT_UPLOAD_CHUNK_SIZE = 1024 * 1024
+DEFAULT_UPLOAD_CHUNK_SIZE: int = defaults.RECORDS_FILES_UPLOAD_CHUNK_SIZE
 
 
 class Readable(Protocol):
@@ -298,13 +299,7 @@ def upload_chunk_size(chunk_size: Optional[int] = None) -> int:
     """
     if chunk_size:
         return chunk_size
-    if has_app_context():
-        return int(
-            current_app.config.get(
-                "RECORDS_FILES_UPLOAD_CHUNK_SIZE", DEFAULT_UPLOAD_CHUNK_SIZE
-            )
-        )
-    return DEFAULT_UPLOAD_CHUNK_SIZE
+    return current_or_defaults().storage.upload_chunk_size
 
 
 def durable_writes() -> bool:
@@ -312,9 +307,7 @@ def durable_writes() -> bool:
 
     ``RECORDS_FILES_FSYNC`` of the current application; on outside one.
     """
-    if has_app_context():
-        return bool(current_app.config.get("RECORDS_FILES_FSYNC", True))
-    return True
+    return current_or_defaults().storage.fsync
 
 
 class HashingWhileWritingMixin:

@@ -5,13 +5,14 @@ sends it itself, ``sendfile()`` where it can); a single ``Range`` is
 answered with :class:`RangeReader`, which reads only the asked bytes.
 """
 
-from flask import current_app, request
+from flask import request
 from werkzeug.http import parse_date, parse_etags, parse_range_header
 from werkzeug.wsgi import wrap_file
 
 from ..errors import (
     RangeNotSatisfiableError,
 )
+from ..settings.current import current
 
 DOWNLOAD_BUFFER_SIZE = 1024 * 1024
 
@@ -115,9 +116,7 @@ def serve_file_body(response, buffer_size=DOWNLOAD_BUFFER_SIZE):
     body = response.response
     if not (response.direct_passthrough and hasattr(body, "read")):
         return response
-    if response.status_code == 200 and current_app.config.get(
-        "RECORDS_FILES_ALLOW_RANGE_REQUESTS", True
-    ):
+    if response.status_code == 200 and current().rest.allow_range_requests:
         size = response.content_length
         response.headers["Accept-Ranges"] = "bytes"
         try:

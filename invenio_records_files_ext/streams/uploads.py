@@ -21,7 +21,7 @@ from ..errors import (
     BodyTooSmallError,
     ContentLengthRequiredError,
 )
-from ..storage.writes import DEFAULT_UPLOAD_CHUNK_SIZE
+from ..settings.current import current
 
 MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
 """Largest block whose release raises glibc's mmap threshold (64-bit)."""
@@ -161,9 +161,7 @@ def ensure_limited_stream() -> None:
     For a body of more than one upload chunk, see :func:`reuse_memory_for`
     first.
     """
-    chunk_size = current_app.config.get(
-        "RECORDS_FILES_UPLOAD_CHUNK_SIZE", DEFAULT_UPLOAD_CHUNK_SIZE
-    )
+    chunk_size = current().storage.upload_chunk_size
     if (request.content_length or 0) > chunk_size:
         reuse_memory_for(chunk_size)
     stream = request.stream

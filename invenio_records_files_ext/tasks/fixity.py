@@ -22,9 +22,9 @@ from __future__ import annotations
 from typing import Optional
 
 from celery import shared_task
-from flask import current_app
 
 from ..maintenance.fixity import run_audit
+from ..settings.current import current
 
 
 @shared_task(ignore_result=True)  # type: ignore[untyped-decorator]  # Celery is untyped
@@ -33,9 +33,7 @@ def audit_fixity(tasks: Optional[int] = None) -> int:
 
     :returns: how many were sent.
     """
-    count = int(
-        current_app.config["RECORDS_FILES_FIXITY_TASKS"] if tasks is None else tasks
-    )
+    count = current().fixity.tasks if tasks is None else int(tasks)
     for _ in range(count):
         check_fixity.apply_async()
     return count
@@ -50,7 +48,7 @@ def check_fixity(max_batches: Optional[int] = None) -> dict[str, int]:
     :returns: the counts of :class:`~invenio_records_files_ext.maintenance.fixity.AuditSummary`.
     """
     if max_batches is None:
-        max_batches = int(current_app.config["RECORDS_FILES_FIXITY_TASK_BATCHES"])
+        max_batches = current().fixity.task_batches
     summary = run_audit(max_batches=max_batches)
     return dict(vars(summary))
 

@@ -46,7 +46,6 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from urllib.parse import urljoin
 
@@ -56,6 +55,7 @@ from ..errors import (
     TransientTransferError,
     describe,
 )
+from ..settings.fetch import FetchLimits
 from .addresses import TransferURL, check_transfer_url, refusal
 from .sockets import DeadlineExceeded, DeadlineSocket, tls_context
 
@@ -63,38 +63,6 @@ REDIRECTS = frozenset((301, 302, 303, 307, 308))
 ALLOWED_HOSTS_SETTING = "RECORDS_FILES_FETCH_ALLOWED_HOSTS"
 READ_SIZE = 1024 * 1024
 """Most bytes asked of the socket at once."""
-
-
-@dataclass(frozen=True)
-class FetchLimits:
-    """What a fetch may do."""
-
-    allowed_hosts: tuple[str, ...] = ()
-    allow_private: bool = False
-    max_size: Optional[int] = None
-    timeout: float = 3600.0
-    """Seconds the whole fetch may take."""
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    """Seconds one read may wait for data."""
-    max_redirects: int = 5
-
-    @classmethod
-    def from_config(cls, config: Any) -> FetchLimits:
-        """Read the limits from an application's configuration."""
-        return cls(
-            allowed_hosts=tuple(config.get(ALLOWED_HOSTS_SETTING) or ()),
-            allow_private=bool(
-                config.get("RECORDS_FILES_FETCH_ALLOW_PRIVATE_ADDRESSES", False)
-            ),
-            max_size=config.get("RECORDS_FILES_FETCH_MAX_SIZE"),
-            timeout=float(config.get("RECORDS_FILES_FETCH_TIMEOUT", 3600)),
-            connect_timeout=float(
-                config.get("RECORDS_FILES_FETCH_CONNECT_TIMEOUT", 10)
-            ),
-            read_timeout=float(config.get("RECORDS_FILES_FETCH_READ_TIMEOUT", 60)),
-            max_redirects=int(config.get("RECORDS_FILES_FETCH_MAX_REDIRECTS", 5)),
-        )
 
 
 def resolve(source: TransferURL, limits: FetchLimits) -> str:

@@ -32,7 +32,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from flask import current_app
 from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
@@ -45,6 +44,7 @@ from ..errors import (
 )
 from ..files import leases
 from ..files import owners as linked
+from ..settings.current import current
 from ..storage.checksums import (
     announced_algorithms,
     save_checksums,
@@ -136,15 +136,13 @@ def fetch(files: Any, key: str, last_attempt: bool = True) -> None:
         return
     target = UploadTarget.of(files.bucket)
     db.session.commit()
-    config = current_app.config
+    settings = current()
     on_read = _heartbeat(
-        found.entry_id, found.updated, float(config["RECORDS_FILES_FETCH_LEASE"]) / 4
+        found.entry_id, found.updated, settings.transfers.fetch_lease / 4
     )
     fileinstance = None
     try:
-        fileinstance = _download(
-            found, target, FetchLimits.from_config(config), on_read
-        )
+        fileinstance = _download(found, target, settings.fetch, on_read)
         files.transfers.finish(key, fileinstance, FETCHING)
         db.session.commit()
     except Exception as error:
@@ -203,9 +201,9 @@ def sweep(now: Optional[datetime] = None) -> list[str]:
 
     :returns: the keys handled, as ``"<bucket id>/<key>"``.
     """
-    config = current_app.config
-    lease = float(config["RECORDS_FILES_FETCH_LEASE"])
-    attempts = int(config["RECORDS_FILES_FETCH_MAX_ATTEMPTS"])
+    settings = current().transfers
+    lease = settings.fetch_lease
+    attempts = settings.fetch_max_attempts
     now = now or datetime.now(tz=timezone.utc)
     handled = []
     for found in leases.expired(now - timedelta(seconds=lease)):

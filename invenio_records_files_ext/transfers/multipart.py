@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Optional
 
-from flask import current_app
 from invenio_db import db
 from invenio_files_rest.models import FileInstance
 
@@ -25,6 +24,7 @@ from ..db import ledger
 from ..db.keys import validate_key
 from ..db.steps import step
 from ..errors import InvalidTransferError, TransferStateError
+from ..settings.current import current
 from ..storage.hashing import parse_content_md5, rehash_file
 from .constants import MULTIPART, VERIFY_JOB, VERIFYING, WAITING
 from .launch import launch_after_commit
@@ -73,7 +73,7 @@ class MultipartTransfer(TransferProvider):
         if base.size is None:
             raise InvalidTransferError("a multipart transfer needs the file's 'size'.")
         parts = transfer["parts"]
-        maximum = current_app.config.get("RECORDS_FILES_MULTIPART_MAX_PARTS", 10000)
+        maximum = current().transfers.multipart_max_parts
         if parts > maximum:
             raise InvalidTransferError(
                 "at most {0} parts (RECORDS_FILES_MULTIPART_MAX_PARTS).".format(maximum)

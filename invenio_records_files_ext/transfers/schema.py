@@ -20,6 +20,7 @@ from marshmallow_oneofschema.one_of_schema import OneOfSchema
 from ..db.keys import validate_key
 from ..errors import DuplicateFileKeyError, InvalidTransferError
 from ..models import MAX_SIZE
+from ..settings.current import current
 from ..storage.checksums import SUPPORTED, parse_checksum
 from . import registry
 from .constants import LOCAL
@@ -158,7 +159,7 @@ def _transfer_of(index: int, data: Mapping[str, Any]) -> dict[str, Any]:
             index,
             "unknown transfer type {0!r} (one of {1}).".format(kind, ", ".join(known)),
         )
-    enabled = current_app.config.get("RECORDS_FILES_TRANSFER_TYPES", known)
+    enabled = current().transfers.types
     if kind not in enabled:
         raise _fail(index, "transfer type {0!r} is not enabled here.".format(kind))
     return dict(transfer, type=kind)
@@ -223,7 +224,7 @@ def parse_requests(data: Any) -> list[TransferRequest]:
         raise InvalidTransferError(
             'Send a non-empty JSON list of files, such as [{"key": "data.csv"}].'
         )
-    maximum = current_app.config.get("RECORDS_FILES_INIT_MAX_FILES", 1000)
+    maximum = current().transfers.init_max_files
     if len(data) > maximum:
         raise InvalidTransferError(
             "At most {0} files can be announced at once "
