@@ -1,4 +1,4 @@
-"""One garbage collection run: every step of :mod:`.gc` and :mod:`.localstorage`, in order.
+"""One garbage collection run: the steps of :mod:`.gc` and :mod:`.localstorage`.
 
 :func:`collect` looks for, and with ``delete`` removes, in this order:
 
@@ -161,6 +161,7 @@ class Listed:
     """A step listed its candidates; nothing of them is removed yet."""
 
     step: GcStep
+    """The step's report, its candidates in :attr:`~RowStep.found`."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ class Removed:
     """A step removed (``delete``, and something found) what it listed."""
 
     step: GcStep
+    """The step's report, what removing did in it."""
 
 
 GcEvent = Union[Listed, Removed, LocalLocation, StrayFile, Sweep]
@@ -189,14 +191,25 @@ class GcReport:
     """What a :func:`collect` run found and did, step by step."""
 
     options: GcOptions
+    """What the run was asked to do."""
+
     pending_age: float
     """Seconds a pending file or upload had to be untouched to be abandoned."""
 
     pending: PendingStep
+    """Step 1: abandoned pending files."""
+
     uploads: UploadStep
+    """Step 2: abandoned multipart uploads."""
+
     buckets: BucketStep
+    """Step 3: unused buckets."""
+
     orphans: OrphanStep
+    """Step 4: orphan file instances."""
+
     bytes: BytesStep
+    """Step 5: unreferenced bytes in local storage folders."""
 
     @property
     def found(self) -> int:
@@ -316,19 +329,19 @@ def collect(
 
 
 __all__ = (
-    "MIN_AGE",
-    "BucketStep",
-    "BytesStep",
-    "GcEvent",
-    "GcOptions",
-    "GcReport",
-    "GcStep",
-    "Listed",
-    "OrphanStep",
-    "PendingStep",
-    "Progress",
-    "Removed",
-    "RowStep",
-    "UploadStep",
     "collect",
+    "GcOptions",
+    "MIN_AGE",
+    "GcReport",
+    "RowStep",
+    "PendingStep",
+    "UploadStep",
+    "BucketStep",
+    "OrphanStep",
+    "BytesStep",
+    "GcStep",
+    "GcEvent",
+    "Listed",
+    "Removed",
+    "Progress",
 )
