@@ -2,136 +2,114 @@
 
 In this order: abandoned pending files, abandoned multipart uploads,
 unused buckets, orphan file instances, unreferenced bytes in local storage
-folders. The command calls :mod:`invenio_records_files_ext.maintenance.gc`
-and :mod:`~invenio_records_files_ext.maintenance.localstorage` and prints
-what they return.
+folders. The command calls
+:func:`invenio_records_files_ext.maintenance.gc_collect.collect` and prints
+what it reports.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Optional
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-from ..db.sqlite import immediate_transactions
 from ..maintenance import gc as collecting
-from ..maintenance import localstorage
+from ..maintenance import gc_collect
+from ..maintenance.localstorage import LocalLocation, StrayFile, Sweep
 from .params import DURATION
 
 
-class _Tally:
-    """What a ``gc`` run found and how many steps failed."""
-
-    def __init__(self) -> None:
-        self.found = 0
-        self.errors = 0
-
-
-def _gc_buckets(
-    dry_run: bool,
-    include_unmarked: bool,
-    state: localstorage.SweepState,
-    tally: _Tally,
-) -> None:
-    unused = collecting.unused_buckets(include_unmarked=include_unmarked)
-    for bucket in unused:
+def _listed_buckets(step: gc_collect.BucketStep) -> None:
+    for bucket in step.found:
         click.echo(
             "Unused bucket {0.bucket_id}: {0.versions} object versions, {0.size} "
             "bytes ({0.reclaim} bytes used by no other bucket)".format(bucket)
         )
     click.echo(
         "Unused buckets: {0}, {1} bytes to reclaim.".format(
-            len(unused), sum(bucket.reclaim for bucket in unused)
+            len(step.found), sum(bucket.reclaim for bucket in step.found)
         )
     )
-    tally.found += len(unused)
-    if dry_run or not unused:
-        return
-    outcomes = collecting.delete_buckets([bucket.bucket_id for bucket in unused], state)
-    for outcome in outcomes:
+
+
+def _removed_buckets(step: gc_collect.BucketStep) -> None:
+    for outcome in step.outcomes or ():
         if outcome.status == collecting.KEPT:
             click.echo("Bucket {0} is in use again: kept.".format(outcome.bucket_id))
         elif outcome.status == collecting.FAILED:
-            tally.errors += 1
             click.echo(
                 "Could not delete bucket {0}: {1}".format(
                     outcome.bucket_id, outcome.error
                 )
             )
-    click.echo(
-        "Deleted {0} unused buckets.".format(
-            sum(outcome.status == collecting.DELETED for outcome in outcomes)
-        )
-    )
+    click.echo("Deleted {0} unused buckets.".format(step.removed))
 
 
-def _gc_file_instances(
-    dry_run: bool, state: localstorage.SweepState, tally: _Tally
-) -> None:
-    found = collecting.orphan_files()
-    for orphan in found:
+def _listed_orphans(step: gc_collect.OrphanStep) -> None:
+    for orphan in step.found:
         click.echo(
             "Orphan file instance {0.file_id}: {0.size} bytes at {0.uri}".format(orphan)
         )
     click.echo(
         "Orphan file instances: {0}, {1} bytes.".format(
-            len(found), sum(orphan.size or 0 for orphan in found)
+            len(step.found), sum(orphan.size or 0 for orphan in step.found)
         )
     )
-    tally.found += len(found)
-    if dry_run or not found:
-        return
-    deletion = collecting.delete_orphan_files(
-        [orphan.file_id for orphan in found], state
-    )
-    for error in deletion.errors:
-        tally.errors += 1
+
+
+def _removed_orphans(step: gc_collect.OrphanStep) -> None:
+    for error in step.errors:
         click.echo("Could not delete file instances: {0}".format(error))
-    click.echo("Deleted {0} orphan file instances.".format(deletion.removed))
+    click.echo("Deleted {0} orphan file instances.".format(step.removed))
 
 
-def _gc_pending(dry_run: bool, max_age: float, tally: _Tally) -> None:
-    found = collecting.abandoned_files(max_age)
-    for item in found:
+def _listed_pending(step: gc_collect.PendingStep) -> None:
+    for item in step.found:
         click.echo(
             "Abandoned pending file {0.key!r} of bucket {0.bucket_id}: {0.type} "
             "transfer, state {0.state}, untouched since {0.updated} ({0.reserved} "
             "bytes reserved)".format(item)
         )
-    click.echo("Abandoned pending files: {0}.".format(len(found)))
-    tally.found += len(found)
-    if dry_run or not found:
-        return
-    deletion = collecting.delete_abandoned(found, max_age)
-    for error in deletion.errors:
-        tally.errors += 1
+    click.echo("Abandoned pending files: {0}.".format(len(step.found)))
+
+
+def _removed_pending(step: gc_collect.PendingStep) -> None:
+    for error in step.errors:
         click.echo("Could not delete pending file {0}".format(error))
-    click.echo("Deleted {0} abandoned pending files.".format(deletion.removed))
+    click.echo("Deleted {0} abandoned pending files.".format(step.removed))
 
 
-def _gc_uploads(dry_run: bool, max_age: float, tally: _Tally) -> None:
-    found = collecting.abandoned_uploads(max_age)
-    for item in found:
+def _listed_uploads(step: gc_collect.UploadStep) -> None:
+    for item in step.found:
         click.echo(
             "Abandoned multipart upload {0.upload_id} of {0.key!r} in bucket "
             "{0.bucket_id}: untouched since {0.updated} ({0.reserved} bytes "
             "reserved)".format(item)
         )
-    click.echo("Abandoned multipart uploads: {0}.".format(len(found)))
-    tally.found += len(found)
-    if dry_run or not found:
-        return
-    deletion = collecting.delete_abandoned_uploads(found, max_age)
-    for error in deletion.errors:
-        tally.errors += 1
+    click.echo("Abandoned multipart uploads: {0}.".format(len(step.found)))
+
+
+def _removed_uploads(step: gc_collect.UploadStep) -> None:
+    for error in step.errors:
         click.echo("Could not abort multipart upload {0}".format(error))
-    click.echo("Aborted {0} abandoned multipart uploads.".format(deletion.removed))
+    click.echo("Aborted {0} abandoned multipart uploads.".format(step.removed))
 
 
-def _print_stray(stray: localstorage.StrayFile) -> None:
+def _skipped(location: LocalLocation) -> None:
+    if location.skipped == "remote":
+        click.echo(
+            "Location {0.name!r} ({0.uri}) is not a local folder: byte scan "
+            "skipped.".format(location)
+        )
+    else:
+        click.echo(
+            "Location {0.name!r}: folder {0.root} does not exist, byte scan "
+            "skipped.".format(location)
+        )
+
+
+def _stray(stray: StrayFile) -> None:
     if stray.recent:
         click.echo(
             "Unreferenced bytes {0.path}: {0.size} bytes (recent, kept)".format(stray)
@@ -142,47 +120,42 @@ def _print_stray(stray: localstorage.StrayFile) -> None:
         click.echo("Could not delete {0.path}: {0.error}".format(stray))
 
 
-def _gc_bytes(
-    dry_run: bool, min_age: float, state: localstorage.SweepState, tally: _Tally
-) -> None:
-    walkable = []
-    for location in localstorage.locations():
-        if location.skipped == "remote":
-            click.echo(
-                "Location {0.name!r} ({0.uri}) is not a local folder: byte scan "
-                "skipped.".format(location)
-            )
-        elif location.skipped == "missing":
-            click.echo(
-                "Location {0.name!r}: folder {0.root} does not exist, byte scan "
-                "skipped.".format(location)
-            )
-        else:
-            walkable.append(location)
-    if not walkable:
-        return
-    # Read after the rows were cleaned up, so their bytes are not counted
-    # twice, and before walking, so the walk holds no transaction open.
-    known = localstorage.referenced(
-        [location.root for location in walkable if location.root is not None]
+def _swept(swept: Sweep, delete: bool) -> None:
+    click.echo(
+        "Location {0.name!r} ({0.root}): {0.found} unreferenced files, "
+        "{0.found_bytes} bytes; {0.kept} recent files ({0.kept_bytes} bytes) "
+        "kept.".format(swept)
     )
-    cutoff = time.time() - min_age
-    for location in walkable:
-        swept = localstorage.sweep(
-            location, known, state, cutoff, not dry_run, _print_stray
-        )
+    if delete:
         click.echo(
-            "Location {0.name!r} ({0.root}): {0.found} unreferenced files, "
-            "{0.found_bytes} bytes; {0.kept} recent files ({0.kept_bytes} bytes) "
-            "kept.".format(swept)
+            "Deleted {0.deleted} unreferenced files and {0.dirs} empty "
+            "directories.".format(swept)
         )
-        tally.found += swept.found
-        tally.errors += swept.errors
-        if not dry_run:
-            click.echo(
-                "Deleted {0.deleted} unreferenced files and {0.dirs} empty "
-                "directories.".format(swept)
-            )
+
+
+def _printer(delete: bool) -> gc_collect.Progress:
+    """Return the callback printing what :func:`gc_collect.collect` reports."""
+
+    def show(event: gc_collect.GcEvent) -> None:
+        if isinstance(event, (gc_collect.Listed, gc_collect.Removed)):
+            listed = isinstance(event, gc_collect.Listed)
+            step = event.step
+            if isinstance(step, gc_collect.PendingStep):
+                (_listed_pending if listed else _removed_pending)(step)
+            elif isinstance(step, gc_collect.UploadStep):
+                (_listed_uploads if listed else _removed_uploads)(step)
+            elif isinstance(step, gc_collect.BucketStep):
+                (_listed_buckets if listed else _removed_buckets)(step)
+            else:
+                (_listed_orphans if listed else _removed_orphans)(step)
+        elif isinstance(event, LocalLocation):
+            _skipped(event)
+        elif isinstance(event, StrayFile):
+            _stray(event)
+        else:
+            _swept(event, delete)
+
+    return show
 
 
 @click.command("gc")
@@ -240,19 +213,16 @@ def gc(
     them). Buckets of other modules are left alone (see
     --include-unmarked-buckets).
     """
-    if not dry_run:
-        ctx.with_resource(immediate_transactions())
-    state, tally = localstorage.SweepState(), _Tally()
-    if pending_age is None:
-        pending_age = float(current_app.config["RECORDS_FILES_PENDING_MAX_AGE"])
-    _gc_pending(dry_run, pending_age, tally)
-    _gc_uploads(dry_run, pending_age, tally)
-    _gc_buckets(dry_run, include_unmarked_buckets, state, tally)
-    _gc_file_instances(dry_run, state, tally)
-    _gc_bytes(dry_run, min_age, state, tally)
-    if dry_run and tally.found:
+    options = gc_collect.GcOptions(
+        delete=not dry_run,
+        min_age=min_age,
+        pending_age=pending_age,
+        include_unmarked_buckets=include_unmarked_buckets,
+    )
+    report = gc_collect.collect(options, _printer(not dry_run))
+    if dry_run and report.found:
         click.echo("Dry run: nothing was deleted; run with --delete to remove it.")
-    if tally.errors:
+    if report.errors:
         ctx.exit(1)
 
 

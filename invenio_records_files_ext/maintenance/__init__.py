@@ -16,7 +16,9 @@ arguments, calls these functions and prints what they return.
   ``fixity_results`` (storing and counting the outcomes).
 * :mod:`.check`: comparing file rows with the buckets' current versions.
 * :mod:`.gc` and :mod:`.localstorage`: finding and removing what nothing
-  uses any more.
+  uses any more. The run (``flask records-files gc``: its steps in order,
+  its options and its report) is :func:`.gc_collect.collect`; ``gc`` holds
+  the steps over rows, ``localstorage`` the walk of local folders.
 
 The other modules:
 

@@ -14,7 +14,7 @@
   bytes and reservation go, on locked buckets too.
 
 Bytes in local folders no file instance points to are the job of
-:mod:`.localstorage`. Each removal is committed on its own, and every
+:mod:`.localstorage`; :func:`.gc_collect.collect` runs every step in order. Each removal is committed on its own, and every
 candidate is looked at again under lock before it goes: something may have
 started using it since it was listed.
 """
