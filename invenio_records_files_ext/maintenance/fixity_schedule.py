@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from flask import current_app
 from invenio_db import db
 from invenio_files_rest.models import FileInstance, ObjectVersion
 from sqlalchemy import and_, func, or_, select, update
 
 from ..db.sqlite import immediate_transactions
 from ..models import REMOTE_STORAGE_CLASS, RecordsBuckets
+from ..settings.current import current
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,13 @@ def _duration(value: Any) -> timedelta:
 
 def settings() -> FixitySettings:
     """Return the audit's settings from the application's configuration."""
-    config = current_app.config
-    batch = int(config["RECORDS_FILES_FIXITY_BATCH"])
-    if batch < 1:
+    read = current().fixity
+    if read.batch < 1:
         raise ValueError("RECORDS_FILES_FIXITY_BATCH must be at least 1.")
     return FixitySettings(
-        interval=_duration(config["RECORDS_FILES_FIXITY_INTERVAL"]),
-        batch=batch,
-        lease=_duration(config["RECORDS_FILES_FIXITY_LEASE"]),
+        interval=_duration(read.interval),
+        batch=read.batch,
+        lease=_duration(read.lease),
     )
 
 

@@ -27,9 +27,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Generic, Optional, TypeVar, Union
 
-from flask import current_app
-
 from ..db.sqlite import immediate_transactions
+from ..settings.current import current
 from . import gc as collecting
 from . import localstorage
 from .gc import (
@@ -314,7 +313,7 @@ def collect(
     tell = progress or _ignore
     pending_age = options.pending_age
     if pending_age is None:
-        pending_age = float(current_app.config["RECORDS_FILES_PENDING_MAX_AGE"])
+        pending_age = current().transfers.pending_max_age
     writing: AbstractContextManager[None] = (
         immediate_transactions() if options.delete else nullcontext()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 from urllib.parse import urlencode
 
-from flask import current_app, request
+from flask import request
 from invenio_files_rest.models import ObjectVersion
 from invenio_files_rest.proxies import current_permission_factory
 from invenio_files_rest.views import BucketResource, check_permission, need_permissions
@@ -15,6 +15,7 @@ from ..db.versions import VersionCursor, versions_page
 from ..errors import InvalidPageSizeError
 from ..files import queries
 from ..serializer import BODY
+from ..settings.current import current
 from ..storage.checksums import objects_checksums
 from .base import FilesView
 from .listing_json import listing_body
@@ -62,12 +63,8 @@ class RecordBucketResource(FilesView, BucketResource):  # type: ignore[misc]  # 
         the cursors (``after``, ``before``) of the neighbouring pages. Each
         page costs the same queries and memory whatever the record holds.
         """
-        config = current_app.config
-        size = _int_arg(
-            "size",
-            config["RECORDS_FILES_LISTING_PAGE_SIZE"],
-            config["RECORDS_FILES_LISTING_MAX_PAGE_SIZE"],
-        )
+        limits = current().listing
+        size = _int_arg("size", limits.page_size, limits.max_page_size)
         url = self.files_url("bucket_api", bucket.id)
         if versions is not missing:
             check_permission(
