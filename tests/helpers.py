@@ -11,6 +11,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from io import BytesIO
@@ -20,6 +21,7 @@ from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from invenio_db import db as db_
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from werkzeug.test import TestResponse
 
 from invenio_records_files_ext.api import Record
@@ -73,11 +75,26 @@ def reset_schema() -> None:
 
 
 def clear_tables() -> None:
-    """Delete every row of every table, and commit."""
+    """Delete every row of every table, and commit.
+
+    On PostgreSQL one ``TRUNCATE`` of all tables; it is tried again when the
+    server breaks a deadlock by aborting it: a server a test started (the
+    demo under gunicorn, still answering a page's last request) may hold a
+    table the ``TRUNCATE`` needs while waiting for one it already took.
+    """
     tables = list(reversed(db_.metadata.sorted_tables))
     if db_.engine.dialect.name == "postgresql":
         names = ", ".join('"{0}"'.format(table.name) for table in tables)
-        db_.session.execute(text("TRUNCATE {0} RESTART IDENTITY CASCADE".format(names)))
+        statement = text("TRUNCATE {0} RESTART IDENTITY CASCADE".format(names))
+        for attempt in range(5):
+            try:
+                db_.session.execute(statement)
+                break
+            except OperationalError as error:
+                db_.session.rollback()
+                if "deadlock detected" not in str(error) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
     else:
         for table in tables:
             db_.session.execute(table.delete())
