@@ -24,6 +24,8 @@ The other modules:
   rows;
 * ``negotiation``: What a ``GET`` of one file's route answers: its bytes or
   its entry;
+* ``query_args``: The paging arguments of the listing routes, read by
+  webargs;
 * ``rdm``: File entries in InvenioRDM's JSON shape, for the three-step
   upload routes;
 * ``transfers``: The three-step upload routes, in InvenioRDM's shape;

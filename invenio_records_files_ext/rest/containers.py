@@ -34,8 +34,8 @@ from ..db.keys import validate_key
 from ..serializer import files_url, json_serializer
 from ..streams.prefetch import started
 from .base import FilesView
-from .listing import _int_arg
 from .objects import RecordObjectResource
+from .query_args import page_args
 
 SUFFIX = "container"
 """The reserved path segment after a file's key."""
@@ -89,12 +89,13 @@ class ContainerListResource(ContainerView):
         if obj is None:
             return self._as_file(key)
         limits = member_pages.page_limits()
-        size = _int_arg("size", limits.size, member_pages.max_page_size())
+        args = page_args(limits.size, member_pages.max_page_size())
+        size = args.size
         directory = containers.directory_of(obj)
         page = member_pages.members_page(
             directory,
             obj.version_id,
-            request.args.get("after"),
+            args.after,
             member_pages.PageLimits(size, limits.name_bytes),
         )
         entries = containers.describe_members(page.members)

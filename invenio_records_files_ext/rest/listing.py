@@ -5,36 +5,20 @@ from __future__ import annotations
 from typing import Any, Optional
 from urllib.parse import urlencode
 
-from flask import request
 from invenio_files_rest.models import ObjectVersion
 from invenio_files_rest.proxies import current_permission_factory
 from invenio_files_rest.views import BucketResource, check_permission, need_permissions
 from marshmallow import missing
 
 from ..db.versions import VersionCursor, versions_page
-from ..errors import InvalidPageSizeError
 from ..files import queries
 from ..serializer import BODY
 from ..settings.current import current
 from ..storage.checksums import objects_checksums
 from .base import FilesView
 from .listing_json import listing_body
+from .query_args import page_args
 from .transfers import announce, pending_entries, rdm_listing
-
-
-def _int_arg(name: str, default: int, maximum: int) -> int:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if not 1 <= number <= maximum:
-        raise InvalidPageSizeError(
-            "{0} must be a whole number from 1 to {1}.".format(name, maximum)
-        )
-    return number
 
 
 def _page_links(
@@ -64,30 +48,31 @@ class RecordBucketResource(FilesView, BucketResource):  # type: ignore[misc]  # 
         page costs the same queries and memory whatever the record holds.
         """
         limits = current().listing
-        size = _int_arg("size", limits.page_size, limits.max_page_size)
+        args = page_args(limits.page_size, limits.max_page_size)
+        size = args.size
         url = self.files_url("bucket_api", bucket.id)
         if versions is not missing:
             check_permission(
                 current_permission_factory(bucket, "bucket-read-versions"),
                 hidden=False,
             )
-            after = request.args.get("after")
             page = versions_page(
-                bucket.id, size, VersionCursor.decode(after) if after else None
+                bucket.id,
+                size,
+                VersionCursor.decode(args.after) if args.after else None,
             )
             objects = page.items
             checksums = objects_checksums(objects)
             links = _page_links(url + "?versions", size, next=("after", page.next))
             links = {k: v.replace("?versions?", "?versions&") for k, v in links.items()}
         else:
-            after, before = request.args.get("after"), request.args.get("before")
             # Before the completed rows: see pending_entries.
-            pending = pending_entries(self, size, first=not (after or before))
+            pending = pending_entries(self, size, first=args.first)
             rows_page = queries.rows_page(
                 bucket.id,
                 size,
-                after=queries.Cursor.decode(after) if after else None,
-                before=queries.Cursor.decode(before) if before else None,
+                after=queries.Cursor.decode(args.after) if args.after else None,
+                before=queries.Cursor.decode(args.before) if args.before else None,
             )
             links = _page_links(
                 url,
