@@ -60,8 +60,11 @@ class ContainerSettings:
     cache_bytes: int = defaults.RECORDS_FILES_CONTAINER_CACHE_BYTES
     """Memory for the cached tables of contents, in bytes."""
     page_size: int = defaults.RECORDS_FILES_CONTAINER_PAGE_SIZE
+    """Members per page of a container listing when the request gives none."""
     max_page_size: int = defaults.RECORDS_FILES_CONTAINER_MAX_PAGE_SIZE
+    """Largest ``size`` a request may ask of a container listing."""
     page_name_bytes: int = defaults.RECORDS_FILES_CONTAINER_PAGE_NAME_BYTES
+    """Name bytes a container listing page may hold at most."""
 
     @classmethod
     def read(cls, reader: Reader) -> ContainerSettings:
