@@ -10,6 +10,7 @@ the package but ``config.py`` writes a default of its own.
 import ast
 import timeit
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,19 @@ def test_an_application_setting_wins_over_the_default() -> None:
     assert settings.containers.limits.max_members == 20
     assert settings.keys.normalization is None
     assert settings.keys.max_chars == 255
+
+
+def test_durations_are_read_as_timedeltas_or_seconds() -> None:
+    settings = Settings.from_config(
+        {
+            "RECORDS_FILES_FIXITY_INTERVAL": 90,
+            "RECORDS_FILES_FIXITY_LEASE": timedelta(minutes=5),
+        }
+    )
+    assert settings.fixity.interval == timedelta(seconds=90)
+    assert settings.fixity.lease == timedelta(minutes=5)
+    with pytest.raises(ConfigurationError, match="RECORDS_FILES_FIXITY_LEASE"):
+        Settings.from_config({"RECORDS_FILES_FIXITY_LEASE": "a while"})
 
 
 def test_a_value_of_the_wrong_type_names_its_key() -> None:

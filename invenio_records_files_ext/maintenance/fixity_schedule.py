@@ -26,34 +26,18 @@ from sqlalchemy import and_, func, or_, select, update
 from ..db.sqlite import immediate_transactions
 from ..models import REMOTE_STORAGE_CLASS, RecordsBuckets
 from ..settings.current import current
-
-
-@dataclass(frozen=True)
-class FixitySettings:
-    """How the audit runs: the configuration read once per run."""
-
-    interval: timedelta
-    batch: int
-    lease: timedelta
-
-
-def _duration(value: Any) -> timedelta:
-    """Return a :class:`~datetime.timedelta` from one, or from seconds."""
-    if isinstance(value, timedelta):
-        return value
-    return timedelta(seconds=float(value))
+from ..settings.groups import FixitySettings
 
 
 def settings() -> FixitySettings:
-    """Return the audit's settings from the application's configuration."""
+    """Return the audit's settings (the application's ``fixity`` settings).
+
+    :raises ValueError: ``RECORDS_FILES_FIXITY_BATCH`` is below 1.
+    """
     read = current().fixity
     if read.batch < 1:
         raise ValueError("RECORDS_FILES_FIXITY_BATCH must be at least 1.")
-    return FixitySettings(
-        interval=_duration(read.interval),
-        batch=read.batch,
-        lease=_duration(read.lease),
-    )
+    return read
 
 
 def utcnow() -> datetime:

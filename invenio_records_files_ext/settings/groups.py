@@ -12,12 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from .reading import Reader
-
-Duration = Union[timedelta, int, float]
-"""A length of time: a :class:`~datetime.timedelta` or seconds."""
 
 
 @dataclass(frozen=True)
@@ -249,12 +246,12 @@ class ProcessorSettings:
 class FixitySettings:
     """The fixity audit (``RECORDS_FILES_FIXITY_*``)."""
 
-    interval: Duration
-    """``RECORDS_FILES_FIXITY_INTERVAL``."""
+    interval: timedelta
+    """``RECORDS_FILES_FIXITY_INTERVAL`` (seconds are read as a length of time)."""
     batch: int
     """``RECORDS_FILES_FIXITY_BATCH``."""
-    lease: Duration
-    """``RECORDS_FILES_FIXITY_LEASE``."""
+    lease: timedelta
+    """``RECORDS_FILES_FIXITY_LEASE`` (seconds are read as a length of time)."""
     tasks: int
     """``RECORDS_FILES_FIXITY_TASKS``."""
     task_batches: int
@@ -264,9 +261,9 @@ class FixitySettings:
     def read(cls, reader: Reader) -> FixitySettings:
         """Read the settings with ``reader``."""
         return cls(
-            interval=reader.raw("RECORDS_FILES_FIXITY_INTERVAL"),
+            interval=reader.duration("RECORDS_FILES_FIXITY_INTERVAL"),
             batch=reader.integer("RECORDS_FILES_FIXITY_BATCH"),
-            lease=reader.raw("RECORDS_FILES_FIXITY_LEASE"),
+            lease=reader.duration("RECORDS_FILES_FIXITY_LEASE"),
             tasks=reader.integer("RECORDS_FILES_FIXITY_TASKS"),
             task_batches=reader.integer("RECORDS_FILES_FIXITY_TASK_BATCHES"),
         )
@@ -277,7 +274,6 @@ __all__ = (
     "BucketSettings",
     "CliSettings",
     "DumpSettings",
-    "Duration",
     "EmbargoSettings",
     "FixitySettings",
     "ListingSettings",

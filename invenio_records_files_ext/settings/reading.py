@@ -11,6 +11,7 @@ naming the key.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Callable, Optional, TypeVar
 
 from .. import config as defaults
@@ -59,6 +60,17 @@ class Reader:
             raise ConfigurationError(
                 "{0} cannot be {1!r}: {2}".format(name, value, error)
             ) from error
+
+    def duration(self, name: str) -> timedelta:
+        """Return ``name`` as a :class:`~datetime.timedelta` (given as one, or in seconds)."""
+        return self._converted(
+            name,
+            lambda value: (
+                value
+                if isinstance(value, timedelta)
+                else timedelta(seconds=float(value))
+            ),
+        )
 
     def integer(self, name: str) -> int:
         """Return ``name`` as an ``int``."""
