@@ -5,6 +5,10 @@ a records REST endpoint to add a ``files`` link to the record's JSON.
 Links start with the site's ``SITE_API_URL`` when it is set.
 """
 
+from __future__ import annotations
+
+from typing import Any, Optional, Union, cast
+
 from flask import current_app
 from invenio_records_rest.proxies import current_records_rest
 from werkzeug.routing import BuildError
@@ -13,11 +17,13 @@ from .rest.urls import api_url
 from .serializer import BLUEPRINT_NAME
 
 
-def _endpoint_prefix(pid):
-    return current_records_rest.default_endpoint_prefixes.get(pid.pid_type)
+def _endpoint_prefix(pid: Any) -> Optional[str]:
+    return cast(
+        Optional[str], current_records_rest.default_endpoint_prefixes.get(pid.pid_type)
+    )
 
 
-def default_bucket_link_factory(pid):
+def default_bucket_link_factory(pid: Any) -> Optional[str]:
     """Return the URL of the files of the record ``pid`` points to.
 
     The record's files route when it is configured, else Invenio-Files-REST's
@@ -45,13 +51,13 @@ def default_bucket_link_factory(pid):
 
 
 def moved_files_url(
-    destination_pid,
-    key=None,
-    query_string=b"",
-    view=None,
-    endpoint_prefix=None,
-    **route_values,
-):
+    destination_pid: Any,
+    key: Optional[str] = None,
+    query_string: Union[bytes, str] = b"",
+    view: Optional[str] = None,
+    endpoint_prefix: Optional[str] = None,
+    **route_values: Any,
+) -> str:
     """Return the URL of the same files route under the PID a PID moved to.
 
     :param destination_pid: the PID the requested one redirects to.
@@ -85,13 +91,15 @@ def moved_files_url(
     return url
 
 
-def default_record_files_links_factory(pid, record=None, **kwargs):
+def default_record_files_links_factory(
+    pid: Any, record: Any = None, **kwargs: Any
+) -> dict[str, str]:
     """Return the record's ``self`` link plus its ``files`` link.
 
     :param pid: a persistent identifier instance.
     :returns: dictionary of links.
     """
-    links = {}
+    links: dict[str, str] = {}
     prefix = _endpoint_prefix(pid)
     try:
         links["self"] = api_url(

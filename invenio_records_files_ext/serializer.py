@@ -9,11 +9,13 @@ routes. Links start with the site's ``SITE_API_URL`` when it is set
 (:func:`~invenio_records_files_ext.rest.urls.api_url`).
 """
 
+from __future__ import annotations
+
 import json
-from typing import Any, Optional
+from typing import Any, Optional, cast
 from urllib.parse import urlencode
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from invenio_files_rest import serializer as files_rest
 from invenio_files_rest.models import Bucket, MultipartObject, ObjectVersion, Part
 from marshmallow import fields, post_dump
@@ -32,7 +34,13 @@ _FILES_REST_VIEWS = {
 }
 
 
-def files_url(view, bucket_id, endpoint=None, pid_value=None, **values):
+def files_url(
+    view: str,
+    bucket_id: Any,
+    endpoint: Optional[str] = None,
+    pid_value: Optional[str] = None,
+    **values: Any,
+) -> str:
     """Return the URL of a bucket (``view="bucket_api"``) or file (``"object_api"``).
 
     Under the record's files route of ``endpoint`` when it and
@@ -75,7 +83,7 @@ def with_query(url: str, **values: Any) -> str:
     )
 
 
-def _object_url(bucket_id, key, **query):
+def _object_url(bucket_id: Any, key: str, **query: Any) -> str:
     context = context_schema.get()
     urls = object_urls(bucket_id, context.get("endpoint"), context.get("pid_value"))
     if urls is None:
@@ -83,28 +91,28 @@ def _object_url(bucket_id, key, **query):
     return with_query(urls(key), **query)
 
 
-def _url(view, bucket_id, **values):
+def _url(view: str, bucket_id: Any, **values: Any) -> str:
     context = context_schema.get()
     return files_url(
         view, bucket_id, context.get("endpoint"), context.get("pid_value"), **values
     )
 
 
-class BucketSchema(files_rest.BucketSchema):
+class BucketSchema(files_rest.BucketSchema):  # type: ignore[misc]  # Files-REST is untyped
     """Bucket of a record, linked through the record's files route."""
 
-    def dump_links(self, o):
+    def dump_links(self, o: Any) -> dict[str, str]:
         """Dump links."""
         url = _url("bucket_api", o.id)
         return {"self": url, "versions": url + "?versions", "uploads": url + "?uploads"}
 
 
-class ObjectVersionSchema(files_rest.ObjectVersionSchema):
+class ObjectVersionSchema(files_rest.ObjectVersionSchema):  # type: ignore[misc]  # Files-REST is untyped
     """Object version of a record's file, with all its ``checksums``."""
 
     checksums = fields.Method("dump_checksums", dump_only=True)
 
-    def dump_checksums(self, o):
+    def dump_checksums(self, o: Any) -> Optional[dict[str, str]]:
         """Dump every stored checksum: ``{"md5": ..., "sha256": ...}``.
 
         A listing puts those of its page in the context (``checksums``:
@@ -114,7 +122,7 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
             return None
         return file_checksums(o.file, context_schema.get().get("checksums"))
 
-    def dump_links(self, o):
+    def dump_links(self, o: Any) -> dict[str, str]:
         """Dump links."""
         version = {"versionId": o.version_id}
         current = o.is_head and not o.deleted
@@ -127,7 +135,7 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
         return links
 
     @post_dump(pass_many=True)
-    def wrap(self, data, many):
+    def wrap(self, data: Any, many: bool) -> Any:
         """Wrap a list in an envelope describing the bucket."""
         if not many:
             return data
@@ -143,19 +151,19 @@ class ObjectVersionSchema(files_rest.ObjectVersionSchema):
         return data
 
 
-class MultipartObjectSchema(files_rest.MultipartObjectSchema):
+class MultipartObjectSchema(files_rest.MultipartObjectSchema):  # type: ignore[misc]  # Files-REST is untyped
     """Multipart upload to a record's bucket."""
 
     # Files-REST says 0 when the size is a multiple of the part size; the
     # last part is then a whole one (issue 18, finding 9).
     last_part_size = fields.Method("dump_last_part_size", dump_only=True)
 
-    def dump_last_part_size(self, o):
+    def dump_last_part_size(self, o: Any) -> int:
         """Dump the length of the last part (never 0 for a non-empty upload)."""
         layout = PartLayout.of(int(o.size), int(o.chunk_size))
         return layout.length(layout.parts)
 
-    def dump_links(self, o):
+    def dump_links(self, o: Any) -> dict[str, str]:
         """Dump links."""
         context = context_schema.get()
         links = {
@@ -171,11 +179,11 @@ class MultipartObjectSchema(files_rest.MultipartObjectSchema):
         return links
 
 
-class PartSchema(files_rest.PartSchema):
+class PartSchema(files_rest.PartSchema):  # type: ignore[misc]  # Files-REST is untyped
     """Part of a multipart upload."""
 
     @post_dump(pass_many=True)
-    def wrap(self, data, many):
+    def wrap(self, data: Any, many: bool) -> Any:
         """Wrap a list in an envelope describing the multipart upload."""
         if not many:
             return data
@@ -199,14 +207,14 @@ BODY = "body"
 
 
 def json_serializer(
-    data=None,
-    code=200,
-    headers=None,
-    context=None,
-    etag=None,
-    task_result=None,
-    **kwargs,
-):
+    data: Any = None,
+    code: int = 200,
+    headers: Any = None,
+    context: Optional[dict[str, Any]] = None,
+    etag: Optional[str] = None,
+    task_result: Any = None,
+    **kwargs: Any,
+) -> Response:
     """Invenio-Files-REST's JSON serializer with this module's schemas.
 
     With ``context={"body": True}``, ``data`` is the body itself (dicts and
@@ -228,13 +236,16 @@ def json_serializer(
         if etag:
             response.set_etag(etag)
         return response
-    return files_rest.json_serializer(
-        data,
-        code,
-        headers,
-        context,
-        etag,
-        task_result,
-        serializer_mapping=serializer_mapping,
-        **kwargs,
+    return cast(
+        Response,
+        files_rest.json_serializer(
+            data,
+            code,
+            headers,
+            context,
+            etag,
+            task_result,
+            serializer_mapping=serializer_mapping,
+            **kwargs,
+        ),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import click
 
@@ -22,8 +22,16 @@ from ..maintenance import identifiers
 PID_TYPE_KEY = "invenio_records_files_ext.pid_type"
 """Where the group's ``--pid-type`` is kept in the click context."""
 
+# Click's ParamType is generic in its value type in recent releases only: the
+# classes below subclass it unsubscripted at run time (click>=8.0).
+if TYPE_CHECKING:
+    _RecordIdBase = click.ParamType[Union[uuid.UUID, identifiers.RecordRef]]
+    _DurationBase = click.ParamType[float]
+else:
+    _RecordIdBase = _DurationBase = click.ParamType
 
-class RecordIdParamType(click.ParamType):
+
+class RecordIdParamType(_RecordIdBase):
     """A record on the command line: a UUID or a persistent identifier.
 
     Conversion only reads the value; the PID is looked up when the command
@@ -47,7 +55,7 @@ class RecordIdParamType(click.ParamType):
             return identifiers.RecordRef(text)
 
 
-class DurationParamType(click.ParamType):
+class DurationParamType(_DurationBase):
     """A duration: seconds, or a number followed by ``s``, ``m``, ``h``, ``d``."""
 
     name = "duration"

@@ -72,7 +72,7 @@ def json_error(
     return response
 
 
-def handle_records_files_error(error):
+def handle_records_files_error(error: RecordsFilesError) -> Any:
     """Answer a :class:`~invenio_records_files_ext.errors.RecordsFilesError` with its status and a JSON body."""
     response = json_error(error.code, error.message)
     length = getattr(error, "length", None)
@@ -81,7 +81,7 @@ def handle_records_files_error(error):
     return response
 
 
-def handle_http_exception(error):
+def handle_http_exception(error: HTTPException) -> Any:
     """Answer any HTTP error with JSON, keeping its headers.
 
     An exception that is not an error (no status, or one below 400, as

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Mapping
 from functools import partial
 from types import MappingProxyType
-from typing import Any, NamedTuple, Optional, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 from invenio_files_rest.errors import StorageError
 from invenio_files_rest.models import FileInstance
@@ -230,7 +230,7 @@ def update_part(
         return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[no-any-return]
     storage.algorithms = ()
     try:
-        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[attr-defined,no-any-return]
+        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[no-any-return]
     finally:
         storage.algorithms = None
 
@@ -363,20 +363,20 @@ class HashingWhileWritingMixin:
 
     def _write_stream(
         self,
-        src,
-        dst,
-        size=None,
-        size_limit=None,
-        chunk_size=None,
-        progress_callback=None,
-    ):
+        src: Any,
+        dst: Any,
+        size: Optional[int] = None,
+        size_limit: Any = None,
+        chunk_size: Optional[int] = None,
+        progress_callback: Optional[Callable[[Optional[int], int], Any]] = None,
+    ) -> tuple[int, Optional[str]]:
         fd = _descriptor(dst)
         start = dst.tell()
-        writeback = None
+        writeback: Optional[Writeback] = None
         if durable_writes() and fd is not None:
             writeback = Writeback(fd, start=start, flush=dst.flush)
         hashes = self._write_hashes()
-        feeding = None
+        feeding: Optional[partsums.Feeding] = None
         path = getattr(self, "local_path", None)
         if self._updating and fd is not None and path:
             algorithms = configured_algorithms()
@@ -387,7 +387,7 @@ class HashingWhileWritingMixin:
         if feeding is not None:
             # The file's running hashes, beside the part's own (see partsums).
             fed.update({"file " + name: h for name, h in feeding.hashes.items()})
-        written = None
+        written: Optional[int] = None
         try:
             with Digests(fed) as digests:
                 written = copy_stream(
@@ -412,15 +412,20 @@ class HashingWhileWritingMixin:
         return written, "{0}:{1}".format(*checksum) if checksum else None
 
     def _compute_checksum(
-        self, stream, size=None, chunk_size=None, progress_callback=None, **kwargs
-    ):
+        self,
+        stream: Any,
+        size: Optional[int] = None,
+        chunk_size: Optional[int] = None,
+        progress_callback: Optional[Callable[[int, int], Any]] = None,
+        **kwargs: Any,
+    ) -> str:
         """Checksum stored bytes with :func:`~invenio_records_files_ext.storage.writes.writeloop.hash_stream`.
 
         In upload-sized chunks (Invenio-Files-REST's ``checksum()`` asks
         for 5 MiB), hashed while the next is read, dropped from the page
         cache behind the read.
         """
-        advance = None
+        advance: Optional[Callable[[int], Any]] = None
         if progress_callback and size:
             advance = partial(progress_callback, size)
         try:
@@ -462,7 +467,7 @@ class DurableFilesMixin:
     def _new_entries(self) -> Optional[list[str]]:
         return entries_to_sync(self.local_path) if durable_writes() else None
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> Any:
         """Save a stream as the file (see Invenio-Files-REST), durably."""
         entries = self._new_entries()
         saved = super().save(*args, **kwargs)  # type: ignore[misc]
@@ -470,7 +475,7 @@ class DurableFilesMixin:
             sync_directories(entries)
         return saved
 
-    def initialize(self, size=0):
+    def initialize(self, size: int = 0) -> Any:
         """Make the file of ``size`` bytes (see Invenio-Files-REST), durably."""
         entries = self._new_entries()
         made = super().initialize(size=size)  # type: ignore[misc]
@@ -481,7 +486,9 @@ class DurableFilesMixin:
 
 
 class HashingPyFSFileStorage(
-    DurableFilesMixin, HashingWhileWritingMixin, PyFSFileStorage
+    DurableFilesMixin,
+    HashingWhileWritingMixin,
+    PyFSFileStorage,  # type: ignore[misc]  # Files-REST is untyped
 ):
     """Invenio-Files-REST's local file storage, hashing while writing, durable."""
 

@@ -5,7 +5,11 @@ sends it itself, ``sendfile()`` where it can); a single ``Range`` is
 answered with :class:`RangeReader`, which reads only the asked bytes.
 """
 
-from flask import request
+from __future__ import annotations
+
+from typing import IO, Any, Optional, cast
+
+from flask import Response, request
 from werkzeug.http import parse_date, parse_etags, parse_range_header
 from werkzeug.wsgi import wrap_file
 
@@ -25,13 +29,13 @@ class RangeReader:
     sends ``Content-Length`` bytes from the file's current position.
     """
 
-    def __init__(self, fp, start, length):
+    def __init__(self, fp: IO[bytes], start: int, length: int) -> None:
         """Position ``fp`` at ``start``."""
         fp.seek(start)
         self._fp = fp
         self._remaining = length
 
-    def read(self, size=-1):
+    def read(self, size: Optional[int] = -1) -> bytes:
         """Read at most ``size`` bytes of the range."""
         if self._remaining <= 0:
             return b""
@@ -41,16 +45,16 @@ class RangeReader:
         self._remaining -= len(data)
         return data
 
-    def fileno(self):
+    def fileno(self) -> int:
         """Return the file's descriptor (for ``sendfile()``)."""
         return self._fp.fileno()
 
-    def close(self):
+    def close(self) -> None:
         """Close the file."""
         self._fp.close()
 
 
-def _requested_range(size):
+def _requested_range(size: int) -> Optional[tuple[int, int]]:
     """Return ``(start, stop)`` of the single range asked for, or ``None``.
 
     ``None`` also when the request asks for several ranges, or its
@@ -77,7 +81,7 @@ def _requested_range(size):
     return found
 
 
-def _if_range_holds(response):
+def _if_range_holds(response: Response) -> bool:
     """Tell whether ``If-Range`` (if any) lets a range be sent.
 
     RFC 9110 (section 13.1.5) asks for a strong match: an entity tag
@@ -93,13 +97,15 @@ def _if_range_holds(response):
         return True
     etag, _ = response.get_etag()
     if condition.startswith(("W/", '"')):
-        return bool(etag) and parse_etags(condition).contains(etag)
+        return bool(etag) and parse_etags(condition).contains(cast(str, etag))
     modified = response.last_modified
     since = parse_date(condition)
     return bool(modified and since and modified == since)
 
 
-def serve_file_body(response, buffer_size=DOWNLOAD_BUFFER_SIZE):
+def serve_file_body(
+    response: Response, buffer_size: int = DOWNLOAD_BUFFER_SIZE
+) -> Response:
     """Let the WSGI server send a file body itself; answer single ranges.
 
     Invenio-Files-REST answers downloads with the open file as the
@@ -113,7 +119,8 @@ def serve_file_body(response, buffer_size=DOWNLOAD_BUFFER_SIZE):
     byte range outside the file raises
     :class:`~invenio_records_files_ext.errors.RangeNotSatisfiableError` (416).
     """
-    body = response.response
+    # The open file Files-REST answers with (checked just below).
+    body: Any = response.response
     if not (response.direct_passthrough and hasattr(body, "read")):
         return response
     if response.status_code == 200 and current().rest.allow_range_requests:
