@@ -19,6 +19,9 @@ import json
 import os
 import sys
 import time
+from typing import Any, Callable, Union, cast
+
+from flask import Flask
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import Bench, demo_app
@@ -31,20 +34,20 @@ bench.option(
     "--database-uri", help="SQLAlchemy URI (default: SQLite in the run's folder)"
 )
 bench.option("--files", type=int, help="files of the record (1000)")
-_apps = []
+_apps: list[Flask] = []
 LIMIT = 3.0
 
 
-def app():
+def app() -> Flask:
     """The demo application of this process, on the run's database."""
-    config = dict(RECORDS_FILES_PROCESSORS=[])
+    config: dict[str, Any] = dict(RECORDS_FILES_PROCESSORS=[])
     if bench.args.database_uri:
         config["SQLALCHEMY_DATABASE_URI"] = bench.args.database_uri
     _apps[:] = _apps or [demo_app(bench.workdir, **config)]
     return _apps[0]
 
 
-def setup(count) -> None:
+def setup(count: int) -> None:
     """Create the record of ``count`` files; note its PID and bucket."""
     from invenio_db import db
     from invenio_pidstore.models import PersistentIdentifier
@@ -53,7 +56,8 @@ def setup(count) -> None:
 
     with app().app_context():
         client = app().test_client()
-        pid = client.post("/records/", json={"title": "listing"}).json["id"]
+        created = client.post("/records/", json={"title": "listing"})
+        pid = cast(dict[str, Any], created.json)["id"]
         record_id = PersistentIdentifier.get("recid", pid).object_uuid
         record = Record.get_record(record_id)
         record.files.update(
@@ -67,23 +71,23 @@ def setup(count) -> None:
         db.engine.dispose()
 
 
-def _record():
+def _record() -> dict[str, Any]:
     return bench.notes("record")[0]
 
 
-def listing(loops, size):
+def listing(loops: int, size: int) -> float:
     """``GET /records/<pid>/files?size=size``."""
     url = "/records/{0}/files?size={1}".format(_record()["pid"], size)
     return _get(loops, url, lambda body: len(body["contents"]) == size)
 
 
-def record_read(loops):
+def record_read(loops: int) -> float:
     """``GET /records/<pid>`` with its inline ``_files``."""
     url = "/records/{0}".format(_record()["pid"])
     return _get(loops, url, lambda body: len(body["metadata"]["_files"]) >= 1000)
 
 
-def _get(loops, url, check):
+def _get(loops: int, url: str, check: Callable[[Any], bool]) -> float:
     client, total = app().test_client(), 0.0
     with app().app_context():
         response = client.get(url)
@@ -96,7 +100,7 @@ def _get(loops, url, check):
     return total
 
 
-def floor(loops, size):
+def floor(loops: int, size: int) -> float:
     """The page's rows with one SQL statement, written with ``json.dumps``."""
     import uuid
 
@@ -125,7 +129,7 @@ def main() -> None:
     if bench.parent:
         setup(count)
     pages = (100, 1000)
-    timed = {}
+    timed: dict[Union[str, tuple[str, int]], Any] = {}
     for size in pages:
         timed["listing", size] = bench.time(f"listing {size:,}", listing, size)
         timed["floor", size] = bench.time(f"floor {size:,}", floor, size)

@@ -28,7 +28,7 @@ Every answer is JSON; errors are ``{"status": ..., "message": ...}``.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Optional
+from typing import Any, Literal, Optional, overload
 
 from flask import Blueprint, jsonify, request
 from invenio_db import db
@@ -44,6 +44,7 @@ from invenio_records_files_ext.errors import (
     RecordsFilesError,
 )
 from invenio_records_files_ext.files.entries import user_metadata
+from invenio_records_files_ext.files.iterator import FilesIterator
 from invenio_records_files_ext.records import imports as files_import
 from invenio_records_files_ext.rest.errors import register_error_handlers
 
@@ -90,6 +91,14 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
+@overload
+def _string(body: dict[str, Any], name: str, required: Literal[True] = ...) -> str: ...
+
+
+@overload
+def _string(body: dict[str, Any], name: str, required: bool) -> Optional[str]: ...
+
+
 def _string(body: dict[str, Any], name: str, required: bool = True) -> Optional[str]:
     value = body.get(name)
     if value is None and not required:
@@ -99,6 +108,13 @@ def _string(body: dict[str, Any], name: str, required: bool = True) -> Optional[
     return value
 
 
+def _files(record: Record) -> FilesIterator:
+    # The demo's records all have a bucket (Record makes one).
+    files = record.files
+    assert files is not None, "the record has no bucket"
+    return files
+
+
 def _may_change(record: Record) -> None:
     # The library's decision for changing files: 410 for a deleted record,
     # 403 for locked files, then the record's update permission.
@@ -106,7 +122,7 @@ def _may_change(record: Record) -> None:
 
 
 def _entry(record: Record, key: str) -> dict[str, Any]:
-    fileobj = record.files[key]
+    fileobj = _files(record)[key]
     return {"key": fileobj.key, "metadata": user_metadata(fileobj.data)}
 
 
@@ -121,7 +137,7 @@ def edit_file(pid_value: str) -> Any:
         raise DemoRequestError("'metadata' must be an object.")
     _, record = _resolve(pid_value)
     _may_change(record)
-    files = record.files
+    files = _files(record)
     if new_key is not None and new_key != key:
         files.rename(key, new_key)
         key = new_key
@@ -144,9 +160,9 @@ def reorder(pid_value: str) -> Any:
         raise DemoRequestError("'keys' must be a list of file keys.")
     _, record = _resolve(pid_value)
     _may_change(record)
-    record.files.sort_by(*keys)
+    _files(record).sort_by(*keys)
     db.session.commit()
-    return jsonify({"keys": record.files.keys})
+    return jsonify({"keys": _files(record).keys})
 
 
 @blueprint.route("/lock", methods=["PUT", "DELETE"])
@@ -157,11 +173,11 @@ def lock(pid_value: str) -> Any:
     # record publish it; a site checks its own publish permission here.
     access.decide(record, access.READ).check()
     if request.method == "PUT":
-        record.files.lock()
+        _files(record).lock()
     else:
-        record.files.unlock()
+        _files(record).unlock()
     db.session.commit()
-    return jsonify({"locked": record.files.locked})
+    return jsonify({"locked": _files(record).locked})
 
 
 @blueprint.route("/versions", methods=["POST"])
@@ -199,7 +215,7 @@ def restore(pid_value: str) -> Any:
     if pid.status == PIDStatus.DELETED:
         pid.status = PIDStatus.REGISTERED
     db.session.commit()
-    return jsonify({"id": pid.pid_value, "locked": record.files.locked})
+    return jsonify({"id": pid.pid_value, "locked": _files(record).locked})
 
 
 def _metadata_before_deletion(record: Record) -> dict[str, Any]:

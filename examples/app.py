@@ -56,17 +56,17 @@ DEFAULT_INSTANCE = os.path.join(os.path.dirname(HERE), "instance")
 RECORD_CLASS = "invenio_records_files_ext.api:Record"
 
 
-def _engine_options(uri):
+def _engine_options(uri: str) -> dict[str, Any]:
     # Check pooled connections before use, so that a request after a
     # database restart reconnects instead of failing.
-    options = {"pool_pre_ping": True}
+    options: dict[str, Any] = {"pool_pre_ping": True}
     if uri.startswith("postgresql"):
         # What Invenio-DB sets when the application sets nothing.
         options["connect_args"] = {"options": "-c timezone=UTC"}
     return options
 
 
-def demo_config(instance_path):
+def demo_config(instance_path: str) -> dict[str, Any]:
     """Return the demo's configuration (environment overrides included)."""
     uri = os.environ.get(
         "SQLALCHEMY_DATABASE_URI",
@@ -140,7 +140,7 @@ def demo_config(instance_path):
     )
 
 
-def _initialise_storage(app):
+def _initialise_storage(app: Flask) -> None:
     """Create tables and the default location, once, whatever the workers."""
     os.makedirs(app.instance_path, exist_ok=True)
     with open(os.path.join(app.instance_path, ".init.lock"), "w") as lock:

@@ -38,7 +38,7 @@ def search_hosts() -> list[str]:
     return [host.strip() for host in value.split(",") if host.strip()]
 
 
-class QueryNotSupportedError(RESTException):
+class QueryNotSupportedError(RESTException):  # type: ignore[misc]  # Invenio-REST is untyped
     """The database listing does not search."""
 
     code = 400
@@ -158,7 +158,9 @@ class DatabaseSearch:
         return DatabaseResult(Hits({"value": total, "relation": "eq"}, hits))
 
 
-def database_search_factory(view: Any, search: Any, query_parser: Any = None):
+def database_search_factory(
+    view: Any, search: Any, query_parser: Any = None
+) -> tuple[Any, dict[str, Any]]:
     """Search factory of the database listing: pagination only.
 
     :raises QueryNotSupportedError: for a query or a sort order.
@@ -182,7 +184,7 @@ def endpoint_options() -> dict[str, Any]:
     )
 
 
-class RecordsOfTheDemo(RecordsSearch):
+class RecordsOfTheDemo(RecordsSearch):  # type: ignore[misc]  # Invenio-Search is untyped
     """The demo's records in the search cluster (``SEARCH_HOSTS``)."""
 
     class Meta:
