@@ -9,21 +9,39 @@ listed, in ``_files`` and downloadable; every file instance has its bytes;
 
 import hashlib
 import os
+import random
 import re
 import threading
 import time
 import uuid
-from collections import Counter, namedtuple
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Literal,
+    NamedTuple,
+    Optional,
+    TypedDict,
+    Union,
+    cast,
+)
 
 import psycopg2
 import requests
+from click.testing import Result
+from flask import Flask
 from invenio_db import db
 from invenio_files_rest.models import Bucket, FileInstance, ObjectVersion
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.engine import make_url
 
 from invenio_records_files_ext.cli import records_files
 from tests.helpers import storage_files
+
+if TYPE_CHECKING:
+    from typing import TypeGuard
 
 MIB = 1024 * 1024
 
@@ -35,12 +53,12 @@ may wait for many others before it is read; 120 s is far above that.
 """
 
 
-def md5(data):
+def md5(data: bytes) -> str:
     """Return the hex MD5 digest of ``data``."""
     return hashlib.md5(data).hexdigest()
 
 
-def is_postgresql(uri):
+def is_postgresql(uri: str) -> bool:
     """Tell whether a SQLAlchemy URI names a PostgreSQL database."""
     try:
         return make_url(uri).get_backend_name() == "postgresql"
@@ -48,7 +66,9 @@ def is_postgresql(uri):
         return False
 
 
-def wait_until(predicate, seconds, interval=0.1):
+def wait_until(
+    predicate: Callable[[], object], seconds: float, interval: float = 0.1
+) -> bool:
     """Poll ``predicate`` until it is true; return whether it became true."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -58,8 +78,14 @@ def wait_until(predicate, seconds, interval=0.1):
     return bool(predicate())
 
 
-Outcome = namedtuple("Outcome", "kind status error started seconds")
-"""One request: ``status`` is ``None`` when no response came (``error``)."""
+class Outcome(NamedTuple):
+    """One request: ``status`` is ``None`` when no response came (``error``)."""
+
+    kind: str
+    status: Optional[int]
+    error: Optional[str]
+    started: float
+    seconds: float
 
 
 class Recorder:
@@ -68,14 +94,19 @@ class Recorder:
     def __init__(self) -> None:
         """Start with no request."""
         self._lock = threading.Lock()
-        self.outcomes = []
+        self.outcomes: list[Outcome] = []
 
-    def add(self, outcome) -> None:
+    def add(self, outcome: Outcome) -> None:
         """Record one request."""
         with self._lock:
             self.outcomes.append(outcome)
 
-    def select(self, kinds=None, since=None, until=None):
+    def select(
+        self,
+        kinds: Optional[Collection[str]] = None,
+        since: Optional[float] = None,
+        until: Optional[float] = None,
+    ) -> list[Outcome]:
         """Return the outcomes of these kinds started in ``[since, until)``."""
         with self._lock:
             found = list(self.outcomes)
@@ -87,18 +118,19 @@ class Recorder:
             and (until is None or outcome.started < until)
         ]
 
-    def statuses(self, **filters):
+    def statuses(self, **filters: Any) -> Counter[Union[int, str]]:
         """Count the statuses; requests without an answer count by error class."""
         return Counter(
             (
                 outcome.status
                 if outcome.status is not None
-                else outcome.error.split(":")[0]
+                # No status: the request got no answer, and an error.
+                else cast(str, outcome.error).split(":")[0]
             )
             for outcome in self.select(**filters)
         )
 
-    def server_errors(self, **filters):
+    def server_errors(self, **filters: Any) -> list[Outcome]:
         """Return the requests answered with a 5xx status."""
         return [
             outcome
@@ -106,13 +138,13 @@ class Recorder:
             if outcome.status is not None and outcome.status >= 500
         ]
 
-    def unanswered(self, **filters):
+    def unanswered(self, **filters: Any) -> list[Outcome]:
         """Return the requests that got no response at all."""
         return [outcome for outcome in self.select(**filters) if outcome.status is None]
 
-    def timings(self, kinds=None):
+    def timings(self, kinds: Optional[Collection[str]] = None) -> list[str]:
         """Return one report line per kind: count, rate and latencies."""
-        by_kind = {}
+        by_kind: dict[str, list[Outcome]] = {}
         for outcome in self.select(kinds):
             by_kind.setdefault(outcome.kind, []).append(outcome)
         lines = []
@@ -136,13 +168,13 @@ class Recorder:
         return lines
 
 
-def percentile(ordered, rank):
+def percentile(ordered: Sequence[float], rank: float) -> float:
     """Return the ``rank``-th percentile of an ordered, non-empty list."""
     index = min(len(ordered) - 1, max(0, round(rank / 100.0 * (len(ordered) - 1))))
     return ordered[index]
 
 
-def is_success(response):
+def is_success(response: Optional[requests.Response]) -> "TypeGuard[requests.Response]":
     """Tell whether a response (or ``None``) is a 2xx answer."""
     return response is not None and 200 <= response.status_code < 300
 
@@ -150,14 +182,18 @@ def is_success(response):
 class Client:
     """One HTTP client of the demo server, with its own session."""
 
-    def __init__(self, url, recorder, timeout=TIMEOUT) -> None:
+    def __init__(
+        self, url: str, recorder: Recorder, timeout: tuple[float, float] = TIMEOUT
+    ) -> None:
         """Talk to the server at ``url``; record every request."""
         self.url = url
         self.recorder = recorder
         self.timeout = timeout
         self.session = requests.Session()
 
-    def send(self, kind, method, path, **kwargs):
+    def send(
+        self, kind: str, method: str, path: str, **kwargs: Any
+    ) -> Optional[requests.Response]:
         """Send one request; return the response, or ``None`` if none came."""
         started = time.monotonic()
         try:
@@ -184,7 +220,7 @@ class Client:
         )
         return response
 
-    def create_record(self):
+    def create_record(self) -> str:
         """Create a record; return its PID value."""
         response = self.send(
             "create record", "POST", "/records/", json={"title": "load"}
@@ -192,9 +228,17 @@ class Client:
         assert response is not None and response.status_code == 201, (
             response.text if response is not None else "no response"
         )
-        return response.json()["id"]
+        pid: str = response.json()["id"]
+        return pid
 
-    def upload(self, pid, key, body, digest, kind="upload"):
+    def upload(
+        self,
+        pid: str,
+        key: str,
+        body: "Union[bytes, PausingBody]",
+        digest: str,
+        kind: str = "upload",
+    ) -> Optional[requests.Response]:
         """PUT ``body`` (bytes or a file-like object with a length) as ``key``.
 
         The Content-MD5 header makes the server check the bytes it received.
@@ -208,15 +252,19 @@ class Client:
             headers=headers,
         )
 
-    def download(self, pid, key, kind="download"):
+    def download(
+        self, pid: str, key: str, kind: str = "download"
+    ) -> Optional[requests.Response]:
         """GET the bytes of a file."""
         return self.send(kind, "GET", "/records/{0}/files/{1}".format(pid, key))
 
-    def listing(self, pid, kind="list bucket"):
+    def listing(
+        self, pid: str, kind: str = "list bucket"
+    ) -> Optional[requests.Response]:
         """GET the list of a record's files (the bucket)."""
         return self.send(kind, "GET", "/records/{0}/files".format(pid))
 
-    def record(self, pid, kind="get record"):
+    def record(self, pid: str, kind: str = "get record") -> Optional[requests.Response]:
         """GET a record; its metadata holds ``_files``."""
         return self.send(kind, "GET", "/records/{0}".format(pid))
 
@@ -231,31 +279,31 @@ class Acknowledged:
     def __init__(self) -> None:
         """Start with none."""
         self._lock = threading.Lock()
-        self._by_record = {}
-        self._all = []
+        self._by_record: dict[str, dict[str, str]] = {}
+        self._all: list[tuple[str, str, str]] = []
 
-    def add(self, pid, key, digest) -> None:
+    def add(self, pid: str, key: str, digest: str) -> None:
         """Note an acknowledged upload."""
         with self._lock:
             self._by_record.setdefault(pid, {})[key] = digest
             self._all.append((pid, key, digest))
 
-    def of(self, pid):
+    def of(self, pid: str) -> dict[str, str]:
         """Return ``{key: md5}`` of a record's acknowledged uploads."""
         with self._lock:
             return dict(self._by_record.get(pid, {}))
 
-    def all(self):
+    def all(self) -> list[tuple[str, str, str]]:
         """Return every ``(pid, key, md5)`` acknowledged so far."""
         with self._lock:
             return list(self._all)
 
-    def pick(self, rng):
+    def pick(self, rng: random.Random) -> Optional[tuple[str, str, str]]:
         """Return a random acknowledged ``(pid, key, md5)``, or ``None``."""
         with self._lock:
             return rng.choice(self._all) if self._all else None
 
-    def __len__(self):
+    def __len__(self) -> int:
         """Return how many uploads were acknowledged."""
         with self._lock:
             return len(self._all)
@@ -267,22 +315,22 @@ class Problems:
     def __init__(self) -> None:
         """Start with none."""
         self._lock = threading.Lock()
-        self.found = []
+        self.found: list[str] = []
 
-    def add(self, message) -> None:
+    def add(self, message: str) -> None:
         """Note one problem."""
         with self._lock:
             self.found.append(message)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         """Tell whether any problem was seen."""
         with self._lock:
             return bool(self.found)
 
-    def guard(self, target):
+    def guard(self, target: Callable[..., object]) -> Callable[..., None]:
         """Wrap a thread's function so that an exception becomes a problem."""
 
-        def run(*args) -> None:
+        def run(*args: Any) -> None:
             try:
                 target(*args)
             except BaseException as error:
@@ -291,7 +339,11 @@ class Problems:
         return run
 
 
-def start_threads(problems, target, argument_lists):
+def start_threads(
+    problems: Problems,
+    target: Callable[..., object],
+    argument_lists: Iterable[Sequence[Any]],
+) -> list[threading.Thread]:
     """Start one daemon thread per argument list; return them."""
     threads = [
         threading.Thread(target=problems.guard(target), args=args, daemon=True)
@@ -302,7 +354,9 @@ def start_threads(problems, target, argument_lists):
     return threads
 
 
-def join_all(threads, seconds):
+def join_all(
+    threads: Sequence[threading.Thread], seconds: float
+) -> list[threading.Thread]:
     """Join threads within ``seconds`` in all; return those still running."""
     deadline = time.monotonic() + seconds
     for thread in threads:
@@ -321,7 +375,14 @@ class PausingBody:
     not chunked.
     """
 
-    def __init__(self, data, pause_at, piece=64 * 1024, delay=0.0, max_wait=90) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        pause_at: int,
+        piece: int = 64 * 1024,
+        delay: float = 0.0,
+        max_wait: float = 90,
+    ) -> None:
         """Wrap ``data``; pause after ``pause_at`` bytes."""
         self.data = data
         self.pause_at = pause_at
@@ -332,11 +393,11 @@ class PausingBody:
         self.paused = threading.Event()
         self.release = threading.Event()
 
-    def __len__(self):
+    def __len__(self) -> int:
         """Return the number of bytes the body holds."""
         return len(self.data)
 
-    def read(self, size=-1):
+    def read(self, size: Optional[int] = -1) -> bytes:
         """Return the next piece of the body (``b""`` at its end)."""
         if self.position >= self.pause_at and not self.release.is_set():
             self.paused.set()
@@ -352,9 +413,9 @@ class PausingBody:
         return chunk
 
 
-def files_at_least(root, size):
+def files_at_least(root: str, size: int) -> dict[str, int]:
     """Return the files under ``root`` holding at least ``size`` bytes."""
-    found = {}
+    found: dict[str, int] = {}
     for path in storage_files(root):
         try:
             found[path] = os.path.getsize(path)
@@ -380,7 +441,7 @@ class LockWaitSampler(threading.Thread):
         "WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
 
-    def __init__(self, uri, interval=0.1) -> None:
+    def __init__(self, uri: str, interval: float = 0.1) -> None:
         """Sample the database at ``uri`` (a SQLAlchemy URI)."""
         super().__init__(daemon=True)
         url = make_url(uri)
@@ -399,8 +460,8 @@ class LockWaitSampler(threading.Thread):
         self.max_waiters = 0
         self.max_wait = 0.0
         self.total_waiters = 0
-        self.queries = Counter()
-        self.error = None
+        self.queries: Counter[str] = Counter()
+        self.error: Optional[Exception] = None
 
     def run(self) -> None:
         """Sample until :meth:`stop` is called."""
@@ -434,7 +495,7 @@ class LockWaitSampler(threading.Thread):
         self.stopping.set()
         self.join(10)
 
-    def report(self):
+    def report(self) -> list[str]:
         """Return report lines."""
         if self.error is not None:
             return ["  lock waits: sampling failed: {0}".format(self.error)]
@@ -456,17 +517,18 @@ class LockWaitSampler(threading.Thread):
 #
 # Consistency checks, run in the test process against the same database
 #
-def bucket_of(client, pid):
+def bucket_of(client: Client, pid: str) -> str:
     """Return the bucket id of a record (from its ``_bucket``)."""
     response = client.record(pid, kind="check")
     assert is_success(response), response
-    return response.json()["metadata"]["_bucket"]
+    bucket_id: str = response.json()["metadata"]["_bucket"]
+    return bucket_id
 
 
-def file_rows(bucket_ids):
+def file_rows(bucket_ids: Iterable[str]) -> Sequence[Row[Any]]:
     """Return ``(bucket, key, uri, size)`` of every version in the buckets."""
     db.session.rollback()
-    rows = db.session.execute(
+    rows: Sequence[Row[Any]] = db.session.execute(
         select(
             ObjectVersion.bucket_id,
             ObjectVersion.key,
@@ -480,7 +542,7 @@ def file_rows(bucket_ids):
     return rows
 
 
-def quota_problems(bucket_ids):
+def quota_problems(bucket_ids: Iterable[str]) -> list[str]:
     """Compare each bucket's size with what Invenio-Files-REST would count.
 
     Files-REST adds the size of every new version and takes back the size
@@ -508,7 +570,7 @@ def quota_problems(bucket_ids):
         .where(ObjectVersion.bucket_id.in_(ids), ObjectVersion.file_id.is_(None))
     ).scalar()
     db.session.rollback()
-    problems = []
+    problems: list[str] = []
     if markers:
         problems.append("{0} delete markers: not an uploads-only load".format(markers))
     for bucket_id in ids:
@@ -522,9 +584,9 @@ def quota_problems(bucket_ids):
     return problems
 
 
-def missing_bytes(rows):
+def missing_bytes(rows: Iterable[Sequence[Any]]) -> list[str]:
     """Return a description of every version whose bytes are not on disk whole."""
-    problems = []
+    problems: list[str] = []
     for bucket_id, key, uri, size in rows:
         path = uri[len("file://") :] if uri.startswith("file://") else uri
         try:
@@ -541,7 +603,7 @@ def missing_bytes(rows):
     return problems
 
 
-def referenced_paths():
+def referenced_paths() -> set[str]:
     """Return the absolute paths of the bytes of every file instance."""
     db.session.rollback()
     uris = db.session.execute(
@@ -555,7 +617,7 @@ def referenced_paths():
     return paths
 
 
-def run_cli(app, *args):
+def run_cli(app: Flask, *args: object) -> Result:
     """Run ``flask records-files ARGS...`` in-process; return click's result."""
     return app.test_cli_runner().invoke(records_files, [str(arg) for arg in args])
 
@@ -565,13 +627,24 @@ GC_ORPHANS = re.compile(r"^Orphan file instances: (\d+), (\d+) bytes\.$")
 GC_BUCKETS = re.compile(r"^Unused buckets: (\d+), (\d+) bytes to reclaim\.$")
 
 
-def parse_gc(output):
+class GcReport(TypedDict):
+    """What a ``gc`` run reported (see :func:`parse_gc`)."""
+
+    unreferenced: dict[str, int]
+    recent: dict[str, int]
+    orphans: Optional[int]
+    unused_buckets: Optional[int]
+
+
+def parse_gc(output: str) -> GcReport:
     """Return what a ``gc`` run reported: bytes by path, orphans, buckets."""
-    report = dict(unreferenced={}, recent={}, orphans=None, unused_buckets=None)
+    report = GcReport(unreferenced={}, recent={}, orphans=None, unused_buckets=None)
     for line in output.splitlines():
         match = GC_BYTES.match(line)
         if match:
-            bucket = "recent" if match.group(3) else "unreferenced"
+            bucket: Literal["recent", "unreferenced"] = (
+                "recent" if match.group(3) else "unreferenced"
+            )
             report[bucket][os.path.abspath(match.group(1))] = int(match.group(2))
             continue
         match = GC_ORPHANS.match(line)
@@ -584,12 +657,12 @@ def parse_gc(output):
     return report
 
 
-def listed_files(client, pid):
+def listed_files(client: Client, pid: str) -> Optional[list[tuple[str, str]]]:
     """Return ``(key, checksum)`` of every file the listing shows, page by page.
 
     ``None`` if a page could not be read.
     """
-    found = []
+    found: list[tuple[str, str]] = []
     response = client.listing(pid, kind="check")
     while True:
         if not is_success(response):
@@ -604,7 +677,14 @@ def listed_files(client, pid):
         )
 
 
-def check_consistency(app, client, root, attempted, acknowledged, workers=8):
+def check_consistency(
+    app: Flask,
+    client: Client,
+    root: str,
+    attempted: Mapping[str, Mapping[str, str]],
+    acknowledged: Acknowledged,
+    workers: int = 8,
+) -> tuple[list[str], dict[str, int], dict[str, Any]]:
     """Check what the server holds against what the clients did.
 
     :param attempted: ``{pid: {key: md5}}`` of every upload sent.
@@ -614,10 +694,10 @@ def check_consistency(app, client, root, attempted, acknowledged, workers=8):
         dict for the report (counts, and the uploads that were committed
         although their client got no 2xx).
     """
-    problems = []
-    bucket_ids = []
-    downloads = []
-    committed_unacknowledged = []
+    problems: list[str] = []
+    bucket_ids: list[str] = []
+    downloads: list[tuple[str, str, str, bool]] = []
+    committed_unacknowledged: list[str] = []
     for pid, sent in sorted(attempted.items()):
         acked = acknowledged.of(pid)
         bucket_ids.append(bucket_of(client, pid))
@@ -683,7 +763,7 @@ def check_consistency(app, client, root, attempted, acknowledged, workers=8):
             if key in listed_keys and key not in acked:
                 committed_unacknowledged.append("{0}/{1}".format(pid, key))
 
-    def fetch(part) -> None:
+    def fetch(part: Sequence[tuple[str, str, str, bool]]) -> None:
         own = Client(client.url, client.recorder)
         try:
             for pid, key, digest, present in part:

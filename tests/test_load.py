@@ -31,13 +31,15 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Callable, Optional, Union, cast
 
 import pytest
+import requests
 from flask import Flask
 from invenio_files_rest.models import Location
 
-from tests.helpers import IsolatedClient
 from tests.loadtools import (
     MIB,
     Acknowledged,
@@ -58,6 +60,9 @@ from tests.loadtools import (
     wait_until,
 )
 from tests.servers import ROOT, Server
+
+Report = Callable[[str, Iterable[str]], None]
+"""The ``report`` fixture: prints a title and its lines."""
 
 DATABASE_URI = os.environ.get("SQLALCHEMY_DATABASE_URI", "")
 
@@ -91,7 +96,7 @@ SHARED_RATE_FLOOR = 0.8
 over one record per client (asserted in the full mode)."""
 
 
-def files_per_writer():
+def files_per_writer() -> tuple[str, int]:
     """Return how many files each writer uploads (``RFX_LOAD_SCALE``)."""
     scale = os.environ.get("RFX_LOAD_SCALE", "reduced")
     if scale not in SCALES:
@@ -102,7 +107,7 @@ def files_per_writer():
 
 
 @pytest.fixture()
-def postgres_dir():
+def postgres_dir() -> str:
     """The folder of the suite's PostgreSQL server (to restart it)."""
     path = os.environ.get("RFX_POSTGRES_DIR")
     if not path:
@@ -114,7 +119,7 @@ def postgres_dir():
 
 
 @pytest.fixture()
-def served(app: Flask, location: Location, tmp_path: Path):
+def served(app: Flask, location: Location, tmp_path: Path) -> Iterator[Server]:
     """The demo under gunicorn, on the suite's database and ``location``."""
     env = {
         "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -130,10 +135,10 @@ def served(app: Flask, location: Location, tmp_path: Path):
 
 
 @pytest.fixture()
-def report(capsys: pytest.CaptureFixture[str]):
+def report(capsys: pytest.CaptureFixture[str]) -> Report:
     """Print report lines, even when pytest captures the output."""
 
-    def write(title, lines) -> None:
+    def write(title: str, lines: Iterable[str]) -> None:
         with capsys.disabled():
             print("\n== {0}".format(title))
             for line in lines:
@@ -142,7 +147,7 @@ def report(capsys: pytest.CaptureFixture[str]):
     return write
 
 
-def server_tail(server):
+def server_tail(server: Server) -> str:
     """Return the end of the server's log, for assertion messages."""
     return "\n--- gunicorn log (end) ---\n" + server.logs()[-4000:]
 
@@ -150,19 +155,21 @@ def server_tail(server):
 ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?\w+(?:Error|Exception): .*")
 
 
-def logged_errors(server):
+def logged_errors(server: Server) -> Counter[str]:
     """Count the exception lines of the server's log (first 120 characters)."""
     return Counter(
         line[:120] for line in server.logs().splitlines() if ERROR_LINE.match(line)
     )
 
 
-def test_concurrent_uploads(served, app: Flask, location: Location, report) -> None:
+def test_concurrent_uploads(
+    served: Server, app: Flask, location: Location, report: Report
+) -> None:
     """Fifty clients upload to one record while others write and read."""
     scale, per_writer = files_per_writer()
     root = location.uri
     recorder, acked, problems = Recorder(), Acknowledged(), Problems()
-    attempted = {}
+    attempted: dict[str, dict[str, str]] = {}
     attempted_lock = threading.Lock()
     setup = Client(served.url, recorder)
     shared = setup.create_record()
@@ -171,7 +178,7 @@ def test_concurrent_uploads(served, app: Flask, location: Location, report) -> N
     writers_done = threading.Event()
     deadline = time.monotonic() + PHASE_LIMIT[scale]
 
-    def write(pid, prefix, kind, seed) -> None:
+    def write(pid: str, prefix: str, kind: str, seed: int) -> None:
         client = Client(served.url, recorder)
         rng = random.Random(seed)
         try:
@@ -195,7 +202,7 @@ def test_concurrent_uploads(served, app: Flask, location: Location, report) -> N
         finally:
             client.close()
 
-    def read(seed) -> None:
+    def read(seed: int) -> None:
         client = Client(served.url, recorder)
         rng = random.Random(seed)
         rounds = 0
@@ -308,8 +315,15 @@ as people watching an upload do."""
 
 
 def upload_phase(
-    url, recorder, clients, per_client, attempted, acked, problems, list_every=None
-):
+    url: str,
+    recorder: Recorder,
+    clients: Sequence[tuple[str, str]],
+    per_client: int,
+    attempted: dict[str, dict[str, str]],
+    acked: Acknowledged,
+    problems: Problems,
+    list_every: Optional[int] = None,
+) -> float:
     """Each client uploads ``per_client`` files to its record; return the wall time.
 
     :param clients: ``[(pid, key prefix), ...]``, one per client thread.
@@ -318,7 +332,7 @@ def upload_phase(
     start = threading.Barrier(len(clients) + 1)
     lock = threading.Lock()
 
-    def write(pid, prefix, seed) -> None:
+    def write(pid: str, prefix: str, seed: int) -> None:
         client = Client(url, recorder)
         rng = random.Random(seed)
         try:
@@ -352,7 +366,9 @@ def upload_phase(
     return time.monotonic() - began
 
 
-def check_listing(client: IsolatedClient, pid, known, problems) -> None:
+def check_listing(
+    client: Client, pid: str, known: Iterable[str], problems: Problems
+) -> None:
     """List the record's files (its first page); note what is wrong with it."""
     response = client.listing(pid, kind="list")
     if not is_success(response):
@@ -370,7 +386,7 @@ def check_listing(client: IsolatedClient, pid, known, problems) -> None:
 
 
 def test_one_record_keeps_up_with_many(
-    served, app: Flask, location: Location, report
+    served: Server, app: Flask, location: Location, report: Report
 ) -> None:
     """Fifty clients uploading to one record, against the same load on fifty.
 
@@ -383,7 +399,7 @@ def test_one_record_keeps_up_with_many(
     """
     scale, per_writer = files_per_writer()
     recorder, acked, problems = Recorder(), Acknowledged(), Problems()
-    attempted = {}
+    attempted: dict[str, dict[str, str]] = {}
     setup = Client(served.url, recorder)
     shared = setup.create_record()
     own = [setup.create_record() for _ in range(SHARED_WRITERS)]
@@ -397,7 +413,7 @@ def test_one_record_keeps_up_with_many(
     # Each layout runs twice, in mirrored order, so that a drift of the
     # machine's speed favours neither.
     order = ["spread", "shared", "shared", "spread"]
-    phases = []
+    phases: list[tuple[str, float]] = []
     sampler = LockWaitSampler(app.config["SQLALCHEMY_DATABASE_URI"])
     sampler.start()
     try:
@@ -421,7 +437,7 @@ def test_one_record_keeps_up_with_many(
     finally:
         sampler.stop()
     per_phase = SHARED_WRITERS * per_writer
-    rates = {}
+    rates: dict[str, float] = {}
     for layout in ("spread", "shared"):
         times = [wall for name, wall in phases if name == layout]
         rates[layout] = per_phase * len(times) / sum(times)
@@ -479,7 +495,7 @@ BIG_SIZES = [20 * MIB, 26 * MIB, 32 * MIB, 40 * MIB]
 
 
 def test_worker_killed_mid_upload(
-    served, app: Flask, location: Location, report
+    served: Server, app: Flask, location: Location, report: Report
 ) -> None:
     """SIGKILL workers streaming large uploads: nothing half-written remains."""
     assert len(BIG_SIZES) == WORKERS
@@ -487,7 +503,7 @@ def test_worker_killed_mid_upload(
     recorder, acked, problems = Recorder(), Acknowledged(), Problems()
     setup = Client(served.url, recorder)
     pids = [setup.create_record(), setup.create_record()]
-    uploads = []
+    uploads: list[tuple[str, str, PausingBody, str]] = []
     for index, size in enumerate(BIG_SIZES):
         data = os.urandom(size)
         uploads.append(
@@ -498,12 +514,12 @@ def test_worker_killed_mid_upload(
                 md5(data),
             )
         )
-    attempted = {}
+    attempted: dict[str, dict[str, str]] = {}
     for pid, key, _, digest in uploads:
         attempted.setdefault(pid, {})[key] = digest
-    answers = {}
+    answers: dict[str, Optional[requests.Response]] = {}
 
-    def upload(pid, key, body, digest) -> None:
+    def upload(pid: str, key: str, body: PausingBody, digest: str) -> None:
         client = Client(served.url, recorder)
         try:
             answers[key] = client.upload(pid, key, body, digest, kind="upload big")
@@ -527,8 +543,8 @@ def test_worker_killed_mid_upload(
         before = served.worker_pids()
         assert len(before) == WORKERS, before
         killed = before[:KILLED]
-        for pid in killed:
-            os.kill(pid, signal.SIGKILL)
+        for worker_pid in killed:
+            os.kill(worker_pid, signal.SIGKILL)
         assert wait_until(
             lambda: (
                 len(served.worker_pids()) == WORKERS
@@ -548,7 +564,9 @@ def test_worker_killed_mid_upload(
     for pid, key, _, digest in uploads:
         if key not in failed:
             acked.add(pid, key, digest)
-            assert answers[key].json()["checksum"] == "md5:" + digest
+            # Not failed: answered with a 2xx.
+            answer = cast(requests.Response, answers[key])
+            assert answer.json()["checksum"] == "md5:" + digest
     assert len(failed) == KILLED, (answers, recorder.outcomes)
 
     # The replaced workers serve new uploads.
@@ -574,7 +592,9 @@ def test_worker_killed_mid_upload(
             "  server log errors: {0}".format(dict(logged_errors(served))),
             "  failed uploads: {0}".format(
                 {
-                    key: answers[key].status_code if answers.get(key) else "no answer"
+                    key: cast(requests.Response, answers[key]).status_code
+                    if answers.get(key)
+                    else "no answer"
                     for key in failed
                 }
             ),
@@ -593,7 +613,7 @@ def test_worker_killed_mid_upload(
     assert set(leftovers) <= set(partial), (leftovers, partial)
 
 
-def restart_postgres(directory):
+def restart_postgres(directory: str) -> float:
     """Restart the suite's PostgreSQL server; return how long it took."""
     began = time.monotonic()
     subprocess.run(
@@ -606,21 +626,29 @@ def restart_postgres(directory):
 
 
 def test_postgres_restart_during_uploads(
-    postgres_dir, served, app: Flask, location: Location, report
-):
+    postgres_dir: str, served: Server, app: Flask, location: Location, report: Report
+) -> None:
     """Restart PostgreSQL under uploads: failures allowed, inconsistency not."""
     from invenio_db import db
 
     root = location.uri
     recorder, acked, problems = Recorder(), Acknowledged(), Problems()
-    attempted = {}
+    attempted: dict[str, dict[str, str]] = {}
     attempted_lock = threading.Lock()
     setup = Client(served.url, recorder)
     pids = [setup.create_record() for _ in range(3)]
     stop = threading.Event()
 
-    def send(client: IsolatedClient, pid, key, body, kind, digest=None):
-        digest = digest or md5(body)
+    def send(
+        client: Client,
+        pid: str,
+        key: str,
+        body: Union[bytes, PausingBody],
+        kind: str,
+        digest: Optional[str] = None,
+    ) -> Optional[requests.Response]:
+        # A PausingBody comes with its digest.
+        digest = digest or md5(cast(bytes, body))
         with attempted_lock:
             attempted.setdefault(pid, {})[key] = digest
         response = client.upload(pid, key, body, digest, kind=kind)
@@ -628,7 +656,7 @@ def test_postgres_restart_during_uploads(
             acked.add(pid, key, digest)
         return response
 
-    def upload_loop(index) -> None:
+    def upload_loop(index: int) -> None:
         client = Client(served.url, recorder, timeout=(10, 60))
         rng = random.Random(index)
         try:
@@ -654,7 +682,7 @@ def test_postgres_restart_during_uploads(
         for index in range(2)
     ]
 
-    def slow_upload(pid, key, body) -> None:
+    def slow_upload(pid: str, key: str, body: PausingBody) -> None:
         client = Client(served.url, recorder)
         try:
             send(client, pid, key, body, "upload slow", digest=md5(body.data))
@@ -662,8 +690,8 @@ def test_postgres_restart_during_uploads(
             client.close()
 
     threads = start_threads(problems, slow_upload, slow)
-    loops = []
-    window = [None, None]
+    loops: list[threading.Thread] = []
+    window: list[Optional[float]] = [None, None]
     try:
         assert wait_until(lambda: len(files_at_least(root, MIB)) == len(slow), 60), (
             "slow uploads did not reach the server" + server_tail(served)

@@ -10,8 +10,8 @@ through gunicorn, on PostgreSQL.
 
 import os
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Optional, cast
 
 import pytest
 import requests
@@ -38,6 +38,9 @@ UPLOAD = 5242980
 """Announced size of each multipart upload: one full part and a bit."""
 QUOTA = 6 * MIB
 
+Request = tuple[str, str, dict[str, Any]]
+"""What :func:`at_once` sends: method, URL and the keywords of ``requests``."""
+
 
 @pytest.fixture(scope="module")
 def server(
@@ -59,7 +62,7 @@ def http(server: Server, location: Location) -> str:
     return server.url
 
 
-def record_with_quota(http, quota):
+def record_with_quota(http: str, quota: Optional[int]) -> tuple[str, str]:
     created = requests.post(http + "/records/", json={"title": "quota"})
     assert created.status_code == 201, created.text
     bucket_id = created.json()["metadata"]["_bucket"]
@@ -69,12 +72,12 @@ def record_with_quota(http, quota):
     return created.json()["id"], bucket_id
 
 
-def at_once(requests_to_send):
+def at_once(requests_to_send: Sequence[Request]) -> list[requests.Response]:
     """Send requests from threads released together; return the responses."""
     barrier = threading.Barrier(len(requests_to_send))
-    responses = [None] * len(requests_to_send)
+    responses: list[Optional[requests.Response]] = [None] * len(requests_to_send)
 
-    def send(index, method, url, kwargs) -> None:
+    def send(index: int, method: str, url: str, kwargs: dict[str, Any]) -> None:
         session = requests.Session()
         barrier.wait()
         responses[index] = session.request(method, url, timeout=(10, 120), **kwargs)
@@ -87,10 +90,12 @@ def at_once(requests_to_send):
         thread.start()
     for thread in threads:
         thread.join(180)
-    return responses
+    # A thread that raised or is still running left None: its test then
+    # fails on it.
+    return cast(list[requests.Response], responses)
 
 
-def start_request(http, pid, key, size=UPLOAD):
+def start_request(http: str, pid: str, key: str, size: int = UPLOAD) -> Request:
     return (
         "POST",
         "{0}/records/{1}/files/{2}?uploads&size={3}&partSize={4}".format(
@@ -100,7 +105,7 @@ def start_request(http, pid, key, size=UPLOAD):
     )
 
 
-def put_request(http, pid, key, body):
+def put_request(http: str, pid: str, key: str, body: bytes) -> Request:
     return (
         "PUT",
         "{0}/records/{1}/files/{2}".format(http, pid, key),
@@ -108,7 +113,7 @@ def put_request(http, pid, key, body):
     )
 
 
-def accounted(bucket_id):
+def accounted(bucket_id: str) -> tuple[int, int]:
     """Return ``(bucket.size, bytes of current files + open uploads)``."""
     db.session.rollback()
     size = db.session.execute(
@@ -129,7 +134,7 @@ def accounted(bucket_id):
     return size, files + uploads
 
 
-def check_refusals(responses) -> None:
+def check_refusals(responses: Iterable[requests.Response]) -> None:
     for response in responses:
         if response.status_code != 200:
             assert response.status_code == 400, response.text
@@ -137,7 +142,7 @@ def check_refusals(responses) -> None:
 
 
 @pytest.mark.parametrize("room_for", [1, 3])
-def test_parallel_multipart_starts_respect_the_quota(http: str, room_for) -> None:
+def test_parallel_multipart_starts_respect_the_quota(http: str, room_for: int) -> None:
     pid, bucket_id = record_with_quota(http, room_for * UPLOAD + 100)
     responses = at_once(
         [start_request(http, pid, "big{0}.bin".format(n)) for n in range(8)]
@@ -153,7 +158,7 @@ def test_mixed_puts_and_starts_respect_the_quota(http: str) -> None:
     body = os.urandom(4 * MIB)
     for _ in range(3):
         pid, bucket_id = record_with_quota(http, QUOTA)
-        requests_to_send = []
+        requests_to_send: list[Request] = []
         for n in range(3):
             requests_to_send.append(start_request(http, pid, "mp{0}.bin".format(n)))
             requests_to_send.append(
@@ -177,7 +182,7 @@ def test_aborts_give_the_reservation_back(http: str) -> None:
     assert accounted(bucket_id) == (2 * UPLOAD, 2 * UPLOAD)
 
     # Aborts and new starts race: the aborts free room the starts may take.
-    aborts = [
+    aborts: list[Request] = [
         ("DELETE", "{0}/records/{1}/files/{2}?uploadId={3}".format(http, pid, k, i), {})
         for k, i in ids
     ]
