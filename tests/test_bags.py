@@ -10,11 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import bagit
 import pytest
@@ -26,12 +27,15 @@ from invenio_files_rest.models import Location
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.archives import archive, bags
 from invenio_records_files_ext.errors import InvalidBagError
-from invenio_records_files_ext.maintenance import bag_ingest, bag_sources
+from invenio_records_files_ext.maintenance import bag_ingest, bag_sources, bag_verify
+from invenio_records_files_ext.maintenance.bag_sources import BagSource
+from invenio_records_files_ext.maintenance.bag_verify import Advance, VerifiedBag
 from invenio_records_files_ext.storage import checksums
 from invenio_records_files_ext.storage.checksums import stored_checksums
 from tests.helpers import (
     BucketRecord,
     IsolatedClient,
+    JSONResponse,
     QueryCounter,
     assert_refused,
     create_record,
@@ -50,7 +54,7 @@ FILES = {
 }
 
 
-def bag_of(client: IsolatedClient, pid, **params):
+def bag_of(client: IsolatedClient, pid: str, **params: str) -> JSONResponse:
     response = client.get(
         "/records/{0}/files-archive".format(pid),
         query_string={"format": "bagit", **params},
@@ -59,7 +63,7 @@ def bag_of(client: IsolatedClient, pid, **params):
     return response
 
 
-def unzipped(data, where):
+def unzipped(data: bytes, where: Path) -> Path:
     """Unzip a bag with Info-ZIP's unzip; return its base directory."""
     path = where / "bag.zip"
     path.write_bytes(data)
@@ -69,7 +73,7 @@ def unzipped(data, where):
     return target / base
 
 
-def validate_with_bagit(base):
+def validate_with_bagit(base: Path) -> Any:
     """``bagit.Bag(path).validate()`` and ``bagit.py --validate``."""
     bag = bagit.Bag(str(base))
     bag.validate()
@@ -80,7 +84,11 @@ def validate_with_bagit(base):
     return bag
 
 
-def make_record(client: IsolatedClient, files=FILES, title="A bag of files"):
+def make_record(
+    client: IsolatedClient,
+    files: dict[str, bytes] = FILES,
+    title: str = "A bag of files",
+) -> str:
     pid = create_record(client, {"title": title})
     for key, data in files.items():
         assert upload(client, pid, key, data).status_code == 200, key
@@ -233,7 +241,7 @@ def test_manifests_are_the_stored_checksums(
     app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
 ) -> None:
     """The payload is not hashed again: the manifest says what is stored."""
-    record = Record.create({})
+    record = cast(BucketRecord, Record.create({}))
     files_of(record).update({"a.bin": stream(b"abc")})
     db.session.commit()
     files_of(record)["a.bin"].obj.file.checksum = "md5:" + "0" * 32
@@ -294,7 +302,7 @@ def test_percent_in_a_key(
     assert "  data/100%25.txt\n" in manifest
     assert (folder / "data" / "100%.txt").read_bytes() == b"all"
     # This package reads it back as RFC 8493 says...
-    verified = bag_ingest.verify_bag(bag_sources.FolderBag(str(folder)))
+    verified = bag_verify.verify_bag(bag_sources.FolderBag(str(folder)))
     assert [item.key for item in verified.files] == list(files)
     # ...bagit-python 1.9 looks for data/100%25.txt instead.
     with pytest.raises(bagit.BagValidationError):
@@ -308,7 +316,7 @@ def test_bag_pages_and_statements(
     count_statements: Callable[[], AbstractContextManager[QueryCounter]],
     tmp_path: Path,
 ) -> None:
-    record = Record.create({"title": "pages"})
+    record = cast(BucketRecord, Record.create({"title": "pages"}))
     files_of(record).update(
         {"f{0:03d}".format(i): stream(b"x%d" % i) for i in range(7)}
     )
@@ -326,7 +334,7 @@ def test_bag_pages_and_statements(
     # Three statements per page of files (the page's BEGIN: the read
     # transaction is ended between pages; their rows; their checksums),
     # however many files a page holds.
-    counts = []
+    counts: list[int] = []
     for size in (3, 7):
         with count_statements() as counter:
             pages = archive.stream_archive(
@@ -340,7 +348,7 @@ def test_bag_pages_and_statements(
 def test_a_file_without_stored_md5_is_hashed_while_streaming(
     app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
 ) -> None:
-    record = Record.create({})
+    record = cast(BucketRecord, Record.create({}))
     files_of(record).update({"a.bin": stream(b"abc"), "b.bin": stream(b"def")})
     db.session.commit()
     files_of(record)["a.bin"].obj.file.checksum = None
@@ -370,7 +378,11 @@ def test_bag_from_s3(
 #
 # Ingesting a bag
 #
-def make_bag(tmp_path: Path, files, checksums=("sha256", "sha512")):
+def make_bag(
+    tmp_path: Path,
+    files: dict[str, bytes],
+    checksums: tuple[str, ...] = ("sha256", "sha512"),
+) -> Path:
     """A bag made by bagit-python in a folder."""
     folder = tmp_path / "made"
     for key, data in files.items():
@@ -383,7 +395,7 @@ def make_bag(tmp_path: Path, files, checksums=("sha256", "sha512")):
     return folder
 
 
-def record_keys(record_id):
+def record_keys(record_id: uuid.UUID) -> list[str]:
     return [item.key for item in Record.get_record(record_id).files]
 
 
@@ -476,7 +488,7 @@ def test_percent_encoded_names_in_a_folder_bag(
     folder = tmp_path / "hand"
     (folder / "data").mkdir(parents=True)
     names = {"100%.txt": b"x", "%41.txt": b"y"}
-    lines = []
+    lines: list[str] = []
     for name, data in names.items():
         (folder / "data" / name).write_bytes(data)
         lines.append(
@@ -522,13 +534,15 @@ def test_a_bag_changed_after_verifying_undoes_its_batch(
     db: SQLAlchemy,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     from invenio_records_files_ext.errors import AttachStoppedError
 
     folder = make_bag(tmp_path, {"a.txt": b"a"}, checksums=("md5",))
-    real = bag_ingest.verify_bag
+    real = bag_verify.verify_bag
 
-    def verify_then_change(source, advance=lambda _: None):
+    def verify_then_change(
+        source: BagSource, advance: Advance = lambda _: None
+    ) -> VerifiedBag:
         verified = real(source, advance)
         (folder / "data" / "a.txt").write_bytes(b"b")
         return verified

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 import requests
@@ -51,19 +51,19 @@ MiB = 1024 * 1024
 TWO = ["md5", "sha256"]
 
 
-def sums(data, *names):
+def sums(data: bytes, *names: str) -> dict[str, str]:
     """Algorithm -> hex digest of ``data``, MD5 first."""
     return {name: hashlib.new(name, data).hexdigest() for name in ("md5", *names)}
 
 
-def sha256(data):
+def sha256(data: bytes) -> str:
     """The announced form of a SHA-256."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def rows_of(file_id):
+def rows_of(file_id: uuid.UUID) -> dict[str, str]:
     """The stored rows beside the MD5 of one file instance."""
-    found = FileChecksum.query.filter_by(file_id=file_id).all()
+    found: list[FileChecksum] = FileChecksum.query.filter_by(file_id=file_id).all()
     return {row.algorithm: row.value for row in found}
 
 
@@ -76,11 +76,11 @@ def two(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
 class CountingReader:
     """A stream that counts the bytes read through it."""
 
-    def __init__(self, data) -> None:
+    def __init__(self, data: bytes) -> None:
         self.stream = io.BytesIO(data)
         self.read_bytes = 0
 
-    def read(self, size=-1):
+    def read(self, size: int = -1) -> bytes:
         chunk = self.stream.read(size)
         self.read_bytes += len(chunk)
         return chunk
@@ -537,14 +537,16 @@ def test_s3_direct_multipart_wrong_sha256_fails(
 # Multipart commit: the file's checksums computed beside the parts' writes
 #
 @pytest.fixture()
-def reads_at_commit(monkeypatch: pytest.MonkeyPatch):
+def reads_at_commit(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Note every whole-file read made to checksum a file (``measure_checksums``)."""
     from invenio_records_files_ext.storage import hashing
 
-    calls = []
+    calls: list[Any] = []
     measure = hashing.measure_checksums
 
-    def noted(storage, algorithms=None):
+    def noted(
+        storage: Any, algorithms: Optional[tuple[str, ...]] = None
+    ) -> hashing.Measured:
         calls.append(storage)
         return measure(storage, algorithms)
 
@@ -552,7 +554,13 @@ def reads_at_commit(monkeypatch: pytest.MonkeyPatch):
     return calls
 
 
-def send_parts(client: IsolatedClient, pending, data, size, order=None) -> None:
+def send_parts(
+    client: IsolatedClient,
+    pending: dict[str, Any],
+    data: bytes,
+    size: int,
+    order: Optional[Callable[[list[dict[str, Any]]], list[dict[str, Any]]]] = None,
+) -> None:
     links = pending["links"]["parts"]
     for link in order(links) if order else links:
         n = link["part"]
@@ -566,9 +574,9 @@ def test_parts_in_order_are_not_read_again_at_commit(
     client: IsolatedClient,
     db: SQLAlchemy,
     location: Location,
-    reads_at_commit,
+    reads_at_commit: list[Any],
     monkeypatch: pytest.MonkeyPatch,
-    algorithms,
+    algorithms: list[str],
 ) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", algorithms)
     data = payload(3 * 400 + 17, "in order")
@@ -586,7 +594,7 @@ def test_parts_out_of_order_give_the_right_checksums(
     client: IsolatedClient,
     db: SQLAlchemy,
     location: Location,
-    reads_at_commit,
+    reads_at_commit: list[Any],
 ) -> None:
     data = payload(1000, "reversed")
     pid = create_record(client)
@@ -606,7 +614,7 @@ def test_bytes_changed_behind_the_process_are_read_again(
     client: IsolatedClient,
     db: SQLAlchemy,
     location: Location,
-    reads_at_commit,
+    reads_at_commit: list[Any],
 ) -> None:
     """Another writer (another worker) changed the file: its hashes are dropped."""
     data = payload(800, "behind")
@@ -616,6 +624,7 @@ def test_bytes_changed_behind_the_process_are_read_again(
     fileinstance = db.session.get(
         FileInstance, stored_record(pid).files.transfers.get("m.bin").file_id
     )
+    assert fileinstance is not None
     path = fileinstance.uri
     time.sleep(0.05)  # file times move in clock ticks
     changed = b"Z" * 400 + data[400:]
@@ -632,7 +641,7 @@ def test_a_failed_part_gives_the_right_checksums(
     client: IsolatedClient,
     db: SQLAlchemy,
     location: Location,
-    reads_at_commit,
+    reads_at_commit: list[Any],
 ) -> None:
     data = payload(800, "failed part")
     pid = create_record(client)
@@ -678,7 +687,7 @@ def test_files_rest_parts_in_order_are_not_read_again(
     client: IsolatedClient,
     db: SQLAlchemy,
     location: Location,
-    reads_at_commit,
+    reads_at_commit: list[Any],
 ) -> None:
     part = 5 * MiB
     data = payload(part + 3, "legacy in order")

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
+from typing import Optional, cast
 
 import pytest
 from click.testing import Result
@@ -21,6 +22,7 @@ from invenio_files_rest.models import (
 
 from invenio_records_files_ext import cli as cli_module
 from invenio_records_files_ext.api import Record
+from invenio_records_files_ext.files.fileobject import FileObject
 from invenio_records_files_ext.maintenance import attach as attach_module
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.storage import hashing
@@ -29,7 +31,7 @@ from tests.helpers import BucketRecord, files_of, storage_files, stream
 OLD = time.time() - 7 * 86400
 
 
-def write(path, data):
+def write(path: Path, data: bytes) -> Path:
     """Create a local file (and its folders) holding ``data``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -37,7 +39,7 @@ def write(path, data):
 
 
 @pytest.fixture()
-def tree(tmp_path: Path):
+def tree(tmp_path: Path) -> Path:
     """A folder to attach: ``data/a.txt``, ``data/sub/b.txt`` and more."""
     root = tmp_path / "upload" / "data"
     write(root / "a.txt", b"alpha")
@@ -46,20 +48,24 @@ def tree(tmp_path: Path):
     return root
 
 
-def reload(record: BucketRecord):
+def reload(record: Record) -> BucketRecord:
     """Read a record back from the database."""
-    return Record.get_record(record.id, with_deleted=True)
+    stored: BucketRecord = Record.get_record(record.id, with_deleted=True)
+    return stored
 
 
-def read(fileobj):
+def read(fileobj: FileObject) -> bytes:
     """Return the stored bytes of a file."""
     with fileobj.file.storage().open("rb") as fp:
-        return fp.read()
+        data: bytes = fp.read()
+        return data
 
 
-def versions(record: BucketRecord, key):
+def versions(record: BucketRecord, key: str) -> int:
     """Number of versions of ``key`` in the record's bucket."""
-    return ObjectVersion.query.filter_by(bucket_id=record.bucket.id, key=key).count()
+    query = ObjectVersion.query.filter_by(bucket_id=record.bucket.id, key=key)
+    count: int = query.count()
+    return count
 
 
 def test_group_help_lists_commands(cli: Callable[..., Result]) -> None:
@@ -70,7 +76,7 @@ def test_group_help_lists_commands(cli: Callable[..., Result]) -> None:
 
 
 @pytest.mark.parametrize("page", ["api.rst", "lifecycle.rst"])
-def test_the_docs_list_every_command(page) -> None:
+def test_the_docs_list_every_command(page: str) -> None:
     root = Path(__file__).resolve().parent.parent
     text = (root / "docs" / page).read_text()
     missing = [
@@ -85,7 +91,7 @@ def test_the_docs_list_every_command(page) -> None:
 # attach
 #
 def test_attach_folder_and_file(
-    cli: Callable[..., Result], record: BucketRecord, tree, tmp_path: Path
+    cli: Callable[..., Result], record: BucketRecord, tree: Path, tmp_path: Path
 ) -> None:
     single = write(tmp_path / "elsewhere" / "single.txt", b"one")
     result = cli("attach", record.id, tree, single)
@@ -106,7 +112,7 @@ def test_attach_folder_and_file(
 def test_attach_trailing_slash_and_relative_path(
     cli: Callable[..., Result],
     record: BucketRecord,
-    tree,
+    tree: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tree.parent)
@@ -116,7 +122,7 @@ def test_attach_trailing_slash_and_relative_path(
 
 
 def test_attach_again_skips_identical_and_replaces_changed(
-    cli: Callable[..., Result], record: BucketRecord, tree
+    cli: Callable[..., Result], record: BucketRecord, tree: Path
 ) -> None:
     assert cli("attach", record.id, tree).exit_code == 0
     first = reload(record).files["data/a.txt"].file.id
@@ -158,13 +164,13 @@ def test_attach_interrupted_keeps_committed_batches(
     record: BucketRecord,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     folder = tmp_path / "many"
     for index in range(5):
         write(folder / "f{0}.txt".format(index), b"x" * (index + 1))
     real_read = attach_module.ProgressFile.read
 
-    def failing_read(self, size=-1):
+    def failing_read(self: attach_module.ProgressFile, size: int = -1) -> bytes:
         if self.path.endswith("f3.txt"):
             raise OSError("disk on fire")
         return real_read(self, size)
@@ -186,7 +192,7 @@ def test_attach_interrupted_keeps_committed_batches(
 
 
 def test_attach_batches_by_bytes(
-    cli: Callable[..., Result], record: BucketRecord, tree
+    cli: Callable[..., Result], record: BucketRecord, tree: Path
 ) -> None:
     result = cli("attach", "--batch-bytes", 1, record.id, tree)
     assert result.exit_code == 0, result.output
@@ -227,7 +233,7 @@ def test_attach_requires_a_path(
 
 
 def test_attach_unknown_record(
-    cli: Callable[..., Result], location: Location, tree
+    cli: Callable[..., Result], location: Location, tree: Path
 ) -> None:
     missing = uuid.uuid4()
     result = cli("attach", missing, tree)
@@ -236,7 +242,7 @@ def test_attach_unknown_record(
 
 
 def test_attach_unknown_pid(
-    cli: Callable[..., Result], location: Location, tree
+    cli: Callable[..., Result], location: Location, tree: Path
 ) -> None:
     result = cli("attach", "not-a-uuid", tree)
     assert result.exit_code == 2
@@ -267,7 +273,7 @@ def test_attach_two_spellings_of_one_key(
 
 
 def test_attach_to_deleted_record(
-    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tree
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tree: Path
 ) -> None:
     record.delete()
     db.session.commit()
@@ -277,7 +283,7 @@ def test_attach_to_deleted_record(
 
 
 def test_attach_to_locked_record(
-    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tree
+    cli: Callable[..., Result], record: BucketRecord, db: SQLAlchemy, tree: Path
 ) -> None:
     record.files.lock()
     db.session.commit()
@@ -287,7 +293,7 @@ def test_attach_to_locked_record(
 
 
 def test_attach_to_record_without_bucket(
-    cli: Callable[..., Result], location: Location, db: SQLAlchemy, tree
+    cli: Callable[..., Result], location: Location, db: SQLAlchemy, tree: Path
 ) -> None:
     record = Record.create({}, with_bucket=False)
     db.session.commit()
@@ -472,7 +478,7 @@ def test_verify_arguments(cli: Callable[..., Result], filled: BucketRecord) -> N
 #
 # gc
 #
-def state(root):
+def state(root: str) -> dict[str, object]:
     """Snapshot of the database rows and stored files gc may touch."""
     return dict(
         buckets=Bucket.query.count(),
@@ -484,13 +490,15 @@ def state(root):
 
 
 @pytest.fixture()
-def orphaned(filled: BucketRecord, db: SQLAlchemy, make_stream: Callable[..., BytesIO]):
+def orphaned(
+    filled: BucketRecord, db: SQLAlchemy, make_stream: Callable[..., BytesIO]
+) -> tuple[uuid.UUID, str, str]:
     """A second record copying ``filled``'s files, then unlinked.
 
     Its bucket shares ``a.txt`` and ``b.txt`` with ``filled`` and owns the
     bytes of ``own.txt`` and of a multipart upload in progress.
     """
-    other = Record.create({})
+    other = cast(BucketRecord, Record.create({}))
     files_of(other).copy(filled)
     files_of(other)["own.txt"] = make_stream(b"mine only")
     bucket = other.bucket
@@ -506,7 +514,10 @@ def orphaned(filled: BucketRecord, db: SQLAlchemy, make_stream: Callable[..., By
 
 
 def test_gc_reports_unused_bucket(
-    cli: Callable[..., Result], filled: BucketRecord, orphaned, location: Location
+    cli: Callable[..., Result],
+    filled: BucketRecord,
+    orphaned: tuple[uuid.UUID, str, str],
+    location: Location,
 ) -> None:
     bucket_id, own, upload = orphaned
     before = state(location.uri)
@@ -526,7 +537,7 @@ def test_gc_reports_unused_bucket(
 def test_gc_deletes_unused_bucket_keeping_shared_bytes(
     cli: Callable[..., Result],
     filled: BucketRecord,
-    orphaned,
+    orphaned: tuple[uuid.UUID, str, str],
     location: Location,
     db: SQLAlchemy,
 ) -> None:
@@ -620,7 +631,7 @@ def test_gc_orphan_file_instance(
 def test_gc_dry_run_changes_nothing(
     cli: Callable[..., Result],
     filled: BucketRecord,
-    orphaned,
+    orphaned: tuple[uuid.UUID, str, str],
     location: Location,
     db: SQLAlchemy,
 ) -> None:
@@ -689,7 +700,7 @@ def test_gc_bad_min_age(cli: Callable[..., Result], location: Location) -> None:
     "value, seconds",
     [("0", 0), ("90", 90), ("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400)],
 )
-def test_duration_values(value, seconds) -> None:
+def test_duration_values(value: str, seconds: int) -> None:
     assert cli_module.DURATION.convert(value, None, None) == seconds
 
 
@@ -702,7 +713,9 @@ def test_attach_unreadable_file_stops_cleanly(
     path = write(tmp_path / "f.txt", b"data")
     assert cli("attach", record.id, path).exit_code == 0
 
-    def refuse(path, size, stored_size, checksum) -> None:
+    def refuse(
+        path: str, size: int, stored_size: Optional[int], checksum: Optional[str]
+    ) -> None:
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(hashing, "file_matches", refuse)
@@ -713,7 +726,7 @@ def test_attach_unreadable_file_stops_cleanly(
 
 
 def test_attach_ignores_linked_folders_and_special_files(
-    cli: Callable[..., Result], record: BucketRecord, tree
+    cli: Callable[..., Result], record: BucketRecord, tree: Path
 ) -> None:
     (tree / "loop").symlink_to(tree, target_is_directory=True)
     (tree / "dangling").symlink_to(tree / "nowhere")
@@ -760,7 +773,7 @@ def numbered(
     ],
 )
 def test_record_named_by_pid(
-    cli: Callable[..., Result], numbered: BucketRecord, args
+    cli: Callable[..., Result], numbered: BucketRecord, args: tuple[str, ...]
 ) -> None:
     result = cli(*args)
     assert result.exit_code == 0, result.output
@@ -814,7 +827,7 @@ def test_soft_deleted_record_by_pid(
 
 
 def test_messages_name_the_record_as_it_was_given(
-    cli: Callable[..., Result], numbered: BucketRecord, db: SQLAlchemy, tree
+    cli: Callable[..., Result], numbered: BucketRecord, db: SQLAlchemy, tree: Path
 ) -> None:
     numbered.files.lock()
     db.session.commit()
@@ -1110,11 +1123,12 @@ def test_purge_marks_a_shared_bucket(
     assert "Unused bucket {0}".format(bucket_id) in result.stdout
 
 
-def BucketTagCount(db: SQLAlchemy, bucket_id, key):
+def BucketTagCount(db: SQLAlchemy, bucket_id: uuid.UUID, key: str) -> int:
     """Number of tags ``key`` on a bucket."""
     from invenio_files_rest.models import BucketTag
 
-    return BucketTag.query.filter_by(bucket_id=bucket_id, key=key).count()
+    count: int = BucketTag.query.filter_by(bucket_id=bucket_id, key=key).count()
+    return count
 
 
 def test_verify_unsupported_checksum(

@@ -10,7 +10,7 @@ from flask_sqlalchemy import SQLAlchemy
 from invenio_pidstore.models import PersistentIdentifier, PIDStatus
 
 from invenio_records_files_ext.api import Record
-from tests.helpers import IsolatedClient, create_record, upload
+from tests.helpers import BucketRecord, IsolatedClient, create_record, upload
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +19,15 @@ def app(demo_app: Flask) -> Flask:
     return demo_app
 
 
-def url(pid, action):
+def url(pid: str, action: str) -> str:
     return "/demo/records/{0}/{1}".format(pid, action)
 
 
-def record_of(pid):
-    return Record.get_record(
+def record_of(pid: str) -> BucketRecord:
+    record: BucketRecord = Record.get_record(
         PersistentIdentifier.get("recid", pid).object_uuid, with_deleted=True
     )
+    return record
 
 
 @pytest.fixture()

@@ -10,8 +10,11 @@ Runs on SQLite and PostgreSQL.
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any, Optional
 
 import pytest
 import sqlalchemy as sa
@@ -37,23 +40,27 @@ MIGRATION = "cdbfc3f74981"
 HEAD = "invenio_records_files_ext@head"
 
 
+LegacyObject = tuple[uuid.UUID, str, Optional[uuid.UUID], Optional[int]]
+"""An object version as written: bucket, key, file (none: a delete marker), size."""
+
+
 @dataclass
 class Legacy:
     """Writes rows as the original module left them, with plain SQL."""
 
     connection: sa.Connection
-    folder: object
+    folder: Path
     location_id: int = 0
-    versions: dict = field(default_factory=dict)
+    versions: dict[uuid.UUID, LegacyObject] = field(default_factory=dict)
 
-    def insert(self, model, **values) -> None:
+    def insert(self, model: Any, **values: Any) -> None:
         self.connection.execute(model.__table__.insert().values(**values))
 
     def location(self) -> None:
         self.insert(Location, id=1, name="default", uri=str(self.folder), default=True)
         self.location_id = 1
 
-    def bucket(self):
+    def bucket(self) -> uuid.UUID:
         bucket_id = uuid.uuid4()
         self.insert(
             Bucket,
@@ -66,7 +73,14 @@ class Legacy:
         )
         return bucket_id
 
-    def version(self, bucket_id, key, data, head=True, mimetype=None):
+    def version(
+        self,
+        bucket_id: uuid.UUID,
+        key: str,
+        data: bytes,
+        head: bool = True,
+        mimetype: Optional[str] = None,
+    ) -> uuid.UUID:
         """Store bytes as a new version of ``key`` (the older one retired)."""
         file_id = uuid.uuid4()
         path = self.folder / file_id.hex
@@ -83,10 +97,18 @@ class Legacy:
         )
         return self._object(bucket_id, key, file_id, head, mimetype, len(data))
 
-    def delete_marker(self, bucket_id, key):
+    def delete_marker(self, bucket_id: uuid.UUID, key: str) -> uuid.UUID:
         return self._object(bucket_id, key, None, True, None, None)
 
-    def _object(self, bucket_id, key, file_id, head, mimetype, size):
+    def _object(
+        self,
+        bucket_id: uuid.UUID,
+        key: str,
+        file_id: Optional[uuid.UUID],
+        head: bool,
+        mimetype: Optional[str],
+        size: Optional[int],
+    ) -> uuid.UUID:
         table = ObjectVersion.__table__
         self.connection.execute(
             table.update()
@@ -106,11 +128,11 @@ class Legacy:
         self.versions[version_id] = (bucket_id, key, file_id, size)
         return version_id
 
-    def entry(self, version_id, **metadata):
+    def entry(self, version_id: uuid.UUID, **metadata: Any) -> dict[str, Any]:
         """An entry as invenio-records-files' ``FileObject.dumps()`` made it."""
         bucket_id, key, file_id, size = self.versions[version_id]
         data = data_of(self, file_id)
-        entry = dict(metadata)
+        entry: dict[str, Any] = dict(metadata)
         entry.update(
             bucket=str(bucket_id),
             checksum="md5:" + hashlib.md5(data).hexdigest(),
@@ -121,7 +143,9 @@ class Legacy:
         )
         return entry
 
-    def record(self, data, bucket_ids=()):
+    def record(
+        self, data: Optional[dict[str, Any]], bucket_ids: Sequence[uuid.UUID] = ()
+    ) -> uuid.UUID:
         record_id = uuid.uuid4()
         self.insert(
             RecordMetadata,
@@ -134,7 +158,7 @@ class Legacy:
         return record_id
 
 
-def data_of(legacy, file_id):
+def data_of(legacy: Legacy, file_id: Optional[uuid.UUID]) -> bytes:
     return (legacy.folder / file_id.hex).read_bytes() if file_id else b""
 
 
@@ -142,17 +166,21 @@ def data_of(legacy, file_id):
 class Built:
     """What the legacy database holds, for the assertions."""
 
-    ids: dict
-    buckets: dict
-    versions: dict
-    json: dict
+    ids: dict[str, uuid.UUID]
+    buckets: dict[str, uuid.UUID]
+    versions: dict[str, uuid.UUID]
+    json: dict[str, Any]
+    """Name -> the record's JSON as written (``None`` when soft deleted)."""
 
 
-def build(tmp_path: Path):
+def build(tmp_path: Path) -> Built:
     """Write every kind of record the migration meets; return what it wrote."""
     folder = tmp_path / "files"
     folder.mkdir(exist_ok=True)
-    ids, buckets, versions, json = {}, {}, {}, {}
+    ids: dict[str, uuid.UUID] = {}
+    buckets: dict[str, uuid.UUID] = {}
+    versions: dict[str, uuid.UUID] = {}
+    json: dict[str, Any] = {}
     with db_.engine.begin() as connection:
         legacy = Legacy(connection, folder)
         legacy.location()
@@ -247,7 +275,7 @@ def build(tmp_path: Path):
 
 
 @pytest.fixture()
-def alembic(alembic_app: Flask):
+def alembic(alembic_app: Flask) -> Any:
     """Alembic, the database at the revision before the migration."""
     alembic = alembic_app.extensions["invenio-db"].alembic
     alembic.upgrade(ALEMBIC_DEPENDENCIES + [BEFORE])
@@ -255,15 +283,15 @@ def alembic(alembic_app: Flask):
 
 
 @pytest.fixture()
-def migration(alembic, monkeypatch: pytest.MonkeyPatch):
+def migration(alembic: Any, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The migration's module, made to work in batches of a few records."""
-    module = alembic.script_directory.get_revision(MIGRATION).module
+    module: ModuleType = alembic.script_directory.get_revision(MIGRATION).module
     monkeypatch.setattr(module, "ID_SCAN", 3)
     monkeypatch.setattr(module, "BATCH_RECORDS", 2)
     return module
 
 
-def stored_json(record_id):
+def stored_json(record_id: uuid.UUID) -> Any:
     table = RecordMetadata.__table__
     with db_.engine.connect() as connection:
         return connection.execute(
@@ -271,7 +299,7 @@ def stored_json(record_id):
         ).scalar_one()
 
 
-def revisions():
+def revisions() -> tuple[Any, list[Any]]:
     with db_.engine.connect() as connection:
         return (
             connection.execute(
@@ -290,17 +318,21 @@ def revisions():
         )
 
 
-def rows_of(bucket_id):
-    return (
+def rows_of(bucket_id: uuid.UUID) -> list[FileEntry]:
+    rows: list[FileEntry] = (
         db_.session.query(FileEntry)
         .filter_by(bucket_id=bucket_id)
         .order_by(FileEntry.position)
         .all()
     )
+    return rows
 
 
 def test_upgrade_moves_entries_into_rows(
-    alembic, migration, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    alembic: Any,
+    migration: ModuleType,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     built = build(tmp_path)
     before = revisions()
@@ -383,7 +415,9 @@ def test_upgrade_moves_entries_into_rows(
     assert marked == set(built.buckets.values())
 
 
-def test_downgrade_puts_entries_back(alembic, migration, tmp_path: Path) -> None:
+def test_downgrade_puts_entries_back(
+    alembic: Any, migration: ModuleType, tmp_path: Path
+) -> None:
     built = build(tmp_path)
     alembic.upgrade(HEAD)
     alembic.downgrade(BEFORE)
@@ -438,7 +472,7 @@ def test_downgrade_puts_entries_back(alembic, migration, tmp_path: Path) -> None
     assert [row.key for row in rows_of(built.buckets["main"])][-1] == "forgotten.bin"
 
 
-def test_upgrade_of_an_empty_database(alembic, migration) -> None:
+def test_upgrade_of_an_empty_database(alembic: Any, migration: ModuleType) -> None:
     alembic.upgrade(HEAD)
     assert db_.session.query(FileEntry).count() == 0
     db_.session.rollback()

@@ -7,9 +7,11 @@ the bytes it staged), so each test sees the same records.
 
 import math
 import re
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from io import BytesIO
+from typing import Any, Protocol
 
 import pytest
 from flask import Flask
@@ -20,25 +22,39 @@ from sqlalchemy import event
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import TooManyFilesError
 from invenio_records_files_ext.files import queries
+from invenio_records_files_ext.files.iterator import FilesIterator
 from tests.helpers import IsolatedClient, QueryCounter, empty_database, files_of
 
 SIZES = (5, 5000)
 
+Operation = Callable[[FilesIterator], object]
+"""What a test measures: something done to a record's files."""
 
-def stream(data=b"x"):
+
+class Measure(Protocol):
+    """The ``measure`` fixture: the statements ``operation`` runs, per size."""
+
+    def __call__(
+        self, operation: Operation, sizes: Sequence[int] = SIZES
+    ) -> list[int]: ...
+
+
+def stream(data: bytes = b"x") -> BytesIO:
     """A small readable stream."""
     return BytesIO(data)
 
 
 @pytest.fixture(scope="module")
-def records(app: Flask, tmp_path_factory: pytest.TempPathFactory):
+def records(
+    app: Flask, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[int, uuid.UUID]]:
     """``{size: record id}`` of records holding 5 and 5,000 files."""
     storage = tmp_path_factory.mktemp("storage")
     with app.app_context():
         with empty_database():
             db_.session.add(Location(name="default", uri=str(storage), default=True))
             db_.session.commit()
-            ids = {}
+            ids: dict[int, uuid.UUID] = {}
             for size in SIZES:
                 record = Record.create({"title": "many"})
                 files_of(record).update(
@@ -54,13 +70,13 @@ def records(app: Flask, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture()
 def measure(
     app: Flask,
-    records,
+    records: dict[int, uuid.UUID],
     count_statements: Callable[[], AbstractContextManager[QueryCounter]],
-):
+) -> Iterator[Measure]:
     """Run ``operation(files)`` on a fresh record of each size; return counts."""
 
-    def run(operation, sizes=SIZES):
-        counts = []
+    def run(operation: Operation, sizes: Sequence[int] = SIZES) -> list[int]:
+        counts: list[int] = []
         for size in sizes:
             record = Record.get_record(records[size])
             files = record.files
@@ -77,7 +93,7 @@ def measure(
         yield run
 
 
-WRITES = {
+WRITES: dict[str, Operation] = {
     "add": lambda files: files.__setitem__("new.txt", stream(b"new")),
     "replace": lambda files: files.__setitem__("f00002.txt", stream(b"replaced")),
     "delete": lambda files: files.__delitem__("f00003.txt"),
@@ -87,7 +103,7 @@ WRITES = {
     "default_preview": lambda files: setattr(files, "default_preview", "f00002.txt"),
 }
 
-READS = {
+READS: dict[str, Operation] = {
     "len": len,
     "in": lambda files: "f00002.txt" in files,
     "getitem": lambda files: files["f00002.txt"].file.checksum,
@@ -97,14 +113,14 @@ READS = {
 
 
 @pytest.mark.parametrize("name", sorted(WRITES))
-def test_write_statement_count_does_not_grow(measure, name) -> None:
+def test_write_statement_count_does_not_grow(measure: Measure, name: str) -> None:
     counts = measure(WRITES[name])
     assert counts[0] == counts[1], counts
     assert counts[0] <= 16, counts
 
 
 @pytest.mark.parametrize("name", sorted(READS))
-def test_read_statement_count_does_not_grow(measure, name) -> None:
+def test_read_statement_count_does_not_grow(measure: Measure, name: str) -> None:
     counts = measure(READS[name])
     assert counts[0] == counts[1], counts
     assert counts[0] <= 2, counts
@@ -117,7 +133,9 @@ def test_read_statement_count_does_not_grow(measure, name) -> None:
         ("dumps", lambda files: files.dumps()),
     ],
 )
-def test_iteration_costs_one_query_per_chunk(measure, name, operation) -> None:
+def test_iteration_costs_one_query_per_chunk(
+    measure: Measure, name: str, operation: Operation
+) -> None:
     counts = measure(operation)
     for size, count in zip(SIZES, counts):
         assert count <= math.ceil(size / queries.ITER_CHUNK_SIZE) + 1, (size, counts)
@@ -125,10 +143,10 @@ def test_iteration_costs_one_query_per_chunk(measure, name, operation) -> None:
 
 def test_reading_a_record_costs_the_same_at_any_size(
     app: Flask,
-    records,
+    records: dict[int, uuid.UUID],
     count_statements: Callable[[], AbstractContextManager[QueryCounter]],
 ) -> None:
-    counts = []
+    counts: list[int] = []
     for size in SIZES:
         with count_statements() as counter:
             record = Record.get_record(records[size])
@@ -142,7 +160,7 @@ def test_reading_a_record_costs_the_same_at_any_size(
 
 def test_inline_files_are_bounded(
     app: Flask,
-    records,
+    records: dict[int, uuid.UUID],
     count_statements: Callable[[], AbstractContextManager[QueryCounter]],
 ) -> None:
     small = Record.get_record(records[5])
@@ -170,7 +188,7 @@ def test_inline_files_are_bounded(
 
 
 def test_inline_limit_is_configurable(
-    app: Flask, records, monkeypatch: pytest.MonkeyPatch
+    app: Flask, records: dict[int, uuid.UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_INLINE_MAX_ENTRIES", 4)
     record = Record.get_record(records[5])
@@ -183,14 +201,14 @@ def test_inline_limit_is_configurable(
 
 def test_rest_listing_pages_cost_the_same(
     app: Flask,
-    records,
+    records: dict[int, uuid.UUID],
     client_for: Callable[[], IsolatedClient],
     count_statements: Callable[[], AbstractContextManager[QueryCounter]],
 ) -> None:
     from invenio_files_rest.models import ObjectVersionTag
     from invenio_pidstore.providers.recordid import RecordIdProvider
 
-    counts = []
+    counts: list[int] = []
     for size in SIZES:
         record = Record.get_record(records[size])
         ObjectVersionTag.create(record.files["f00001.txt"].obj, "tag", "value")
@@ -207,7 +225,7 @@ def test_rest_listing_pages_cost_the_same(
     assert counts[0] == counts[1], counts
 
 
-def _statements_compiled_anew(record_id, operation):
+def _statements_compiled_anew(record_id: uuid.UUID, operation: Operation) -> list[str]:
     """Run ``operation`` on a record's files; return the statements not cached.
 
     The transaction is rolled back afterwards, like every measure here.
@@ -216,9 +234,16 @@ def _statements_compiled_anew(record_id, operation):
     from sqlalchemy.engine.interfaces import CacheStats
 
     files = Record.get_record(record_id).files
-    found = []
+    found: list[str] = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+    def seen(
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
         if context is None or context.compiled is None:
             return
         if statement.lstrip().split(None, 1)[0].upper() in ("SAVEPOINT", "RELEASE"):
@@ -236,12 +261,14 @@ def _statements_compiled_anew(record_id, operation):
     return found
 
 
-def _bulk(files) -> None:
+def _bulk(files: FilesIterator) -> None:
     files.update({"b1.txt": stream(b"1"), "f00002.txt": stream(b"2")})
 
 
 @pytest.mark.parametrize("name", sorted(WRITES) + ["bulk"])
-def test_writes_reuse_compiled_statements(app: Flask, records, name) -> None:
+def test_writes_reuse_compiled_statements(
+    app: Flask, records: dict[int, uuid.UUID], name: str
+) -> None:
     """Once warm, a write compiles no statement again.
 
     A statement holding a value of an uncacheable type (Invenio-DB's
@@ -253,7 +280,9 @@ def test_writes_reuse_compiled_statements(app: Flask, records, name) -> None:
     assert _statements_compiled_anew(records[5], operation) == []
 
 
-def test_object_versions_are_indexed_by_bucket_and_key(app: Flask, records) -> None:
+def test_object_versions_are_indexed_by_bucket_and_key(
+    app: Flask, records: dict[int, uuid.UUID]
+) -> None:
     """Finding the current version of a key reads that key's versions only.
 
     Invenio-Files-REST indexes ``files_object`` by bucket, and by bucket,
@@ -269,25 +298,25 @@ def test_object_versions_are_indexed_by_bucket_and_key(app: Flask, records) -> N
     assert indexes["ix_records_files_object_bucket_key"] == ["bucket_id", "key"]
 
 
-def _attach(count):
-    def operation(files) -> None:
+def _attach(count: int) -> Operation:
+    def operation(files: FilesIterator) -> None:
         for index in range(count):
             files["new-{0}.txt".format(index)] = stream(b"%d" % index)
 
     return operation
 
 
-def test_attaching_one_by_one_costs_the_same_per_file(measure) -> None:
+def test_attaching_one_by_one_costs_the_same_per_file(measure: Measure) -> None:
     """Each file attached one by one costs the same statements, however many."""
     one, two, ten = (measure(_attach(n), sizes=(5,))[0] for n in (1, 2, 10))
     assert ten - two == 8 * (two - one), (one, two, ten)
     assert two - one <= 16, (one, two, ten)  # 11 on SQLite, 13 on PostgreSQL
 
 
-def test_bulk_attach_costs_statements_per_chunk(measure):
+def test_bulk_attach_costs_statements_per_chunk(measure: Measure) -> None:
     """``files.update()`` writes a thousand files with a few statements."""
 
-    def bulk(count):
+    def bulk(count: int) -> Operation:
         return lambda files: files.update(
             ("bulk-{0}.txt".format(i), stream(b"%d" % i)) for i in range(count)
         )
@@ -300,7 +329,7 @@ RECORD_TABLES = ("records_metadata", "records_metadata_version", "records_files_
 _WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE)\s+"?(\w+)', re.IGNORECASE)
 
 
-def _size(value):
+def _size(value: object) -> int:
     """Bytes of one bound value: text and binary by length, numbers 8."""
     if isinstance(value, str):
         value = value.encode("utf-8")
@@ -310,11 +339,18 @@ def _size(value):
 
 
 @contextmanager
-def written_to_record_tables():
+def written_to_record_tables() -> Iterator[list[int]]:
     """Collect the bytes bound to each INSERT and UPDATE on the record tables."""
-    written = []
+    written: list[int] = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+    def seen(
+        conn: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
         match = _WRITE.match(statement)
         if match and match.group(1) in RECORD_TABLES:
             for values in parameters if executemany else [parameters]:
@@ -330,7 +366,7 @@ def written_to_record_tables():
 
 def test_rest_upload_costs_the_same_at_any_size(
     app: Flask,
-    records,
+    records: dict[int, uuid.UUID],
     client_for: Callable[[], IsolatedClient],
     count_statements: Callable[[], AbstractContextManager[QueryCounter]],
 ) -> None:
@@ -338,7 +374,8 @@ def test_rest_upload_costs_the_same_at_any_size(
     and writes at most 4 KiB to the record tables (never the record's JSON)."""
     from invenio_pidstore.providers.recordid import RecordIdProvider
 
-    counts, written = [], []
+    counts: list[int] = []
+    written: list[int] = []
     for size in SIZES:
         provider = RecordIdProvider.create(object_type="rec", object_uuid=records[size])
         db_.session.commit()

@@ -13,9 +13,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 import requests
@@ -29,19 +30,19 @@ README = os.path.join(ROOT, "README.rst")
 DEMO_URL = "http://127.0.0.1:5000"
 
 
-def readme_commands(prefix=""):
+def readme_commands(prefix: str = "") -> list[str]:
     """Return the console commands shown in the README, in order."""
     with open(README) as fp:
         commands = [line.strip()[2:] for line in fp if line.strip().startswith("$ ")]
     return [command for command in commands if command.startswith(prefix)]
 
 
-def readme_curl_commands():
+def readme_curl_commands() -> list[str]:
     """Return the curl command lines shown in the README, in order."""
     return readme_commands("curl ")
 
 
-def readme_cli_command(venv):
+def readme_cli_command(venv: str) -> list[str]:
     """Return the README's ``flask`` command line, run with ``venv``'s flask."""
     (command,) = [c for c in readme_commands() if "bin/flask " in c]
     args = shlex.split(command)
@@ -49,12 +50,12 @@ def readme_cli_command(venv):
     return [os.path.join(venv, "bin", "flask")] + args[1:]
 
 
-def readme_python_snippet():
+def readme_python_snippet() -> str:
     """Return the README's first Python code block (the one that runs)."""
     with open(README) as fp:
         text = fp.read()
     block = text.split(".. code-block:: python\n\n", 1)[1]
-    lines = []
+    lines: list[str] = []
     for line in block.splitlines():
         if line and not line.startswith("   "):
             break
@@ -62,27 +63,32 @@ def readme_python_snippet():
     return "\n".join(lines).strip() + "\n"
 
 
-def _run_with_requests(args, cwd):
+def _run_with_requests(args: list[str], cwd: Path) -> bytes:
     """Run the curl subset used in the README with requests (no curl here)."""
-    method, headers, data, output, url = "GET", {}, None, None, None
-    args = iter(args[1:])
-    for arg in args:
+    method = "GET"
+    headers: dict[str, str] = {}
+    data: Optional[bytes] = None
+    output: Optional[str] = None
+    url: Optional[str] = None
+    words = iter(args[1:])
+    for arg in words:
         if arg == "-s":
             continue
         if arg == "-X":
-            method = next(args)
+            method = next(words)
         elif arg == "-H":
-            name, value = next(args).split(":", 1)
+            name, value = next(words).split(":", 1)
             headers[name.strip()] = value.strip()
         elif arg == "-d":
-            data = next(args).encode()
+            data = next(words).encode()
         elif arg == "--data-binary":
-            with open(os.path.join(cwd, next(args).lstrip("@")), "rb") as fp:
+            with open(os.path.join(cwd, next(words).lstrip("@")), "rb") as fp:
                 data = fp.read()
         elif arg == "-o":
-            output = next(args)
+            output = next(words)
         else:
             url = arg
+    assert url is not None, args
     response = requests.request(method, url, headers=headers, data=data)
     if output:
         with open(os.path.join(cwd, output), "wb") as fp:
@@ -91,7 +97,7 @@ def _run_with_requests(args, cwd):
     return response.content
 
 
-def run_curl(command, base_url, cwd):
+def run_curl(command: str, base_url: str, cwd: Path) -> bytes:
     """Run one README curl command against ``base_url``; return its output."""
     args = shlex.split(command.replace(DEMO_URL, base_url))
     if shutil.which("curl"):
@@ -99,7 +105,7 @@ def run_curl(command, base_url, cwd):
     return _run_with_requests(args, cwd)
 
 
-def environment(**env):
+def environment(**env: str) -> dict[str, str]:
     """This process's environment with ``env``, without the suite's database.
 
     The README's steps run as a newcomer's would: the demo's own SQLite
@@ -114,19 +120,19 @@ def environment(**env):
 
 
 @contextmanager
-def running_demo(tmp_path: Path, **env):
+def running_demo(tmp_path: Path, **env: str) -> Iterator[str]:
     """``./run-demo.sh`` started as the README says, on a free port.
 
     ``env`` adds to the environment (``VENV``, the database...). Yields the
     base URL; the log is ``tmp_path / "demo.log"``.
     """
     port = free_port()
-    env = environment(PORT=str(port), **env)
+    full_env = environment(PORT=str(port), **env)
     log = open(tmp_path / "demo.log", "wb")
     process = subprocess.Popen(
         [os.path.join(ROOT, "run-demo.sh")],
         cwd=ROOT,
-        env=env,
+        env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -152,7 +158,9 @@ def running_demo(tmp_path: Path, **env):
 
 
 @pytest.fixture()
-def demo_env(tmp_path: Path, base_config: dict[str, Any], location: Location):
+def demo_env(
+    tmp_path: Path, base_config: dict[str, Any], location: Location
+) -> dict[str, str]:
     """What the demo and the CLI are given: the suite's database, a storage."""
     return {
         "DEMO_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -162,13 +170,13 @@ def demo_env(tmp_path: Path, base_config: dict[str, Any], location: Location):
 
 
 @pytest.fixture()
-def demo(tmp_path: Path, demo_env):
+def demo(tmp_path: Path, demo_env: dict[str, str]) -> Iterator[str]:
     """``./run-demo.sh`` in the test environment, on the suite's database."""
     with running_demo(tmp_path, VENV=sys.prefix, **demo_env) as url:
         yield url
 
 
-def run_cli(args, env):
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run a ``flask`` command line from the checkout; return the finished process."""
     return subprocess.run(
         args,
@@ -188,7 +196,9 @@ def test_readme_has_exactly_two_quick_start_commands() -> None:
     assert commands == ["./run-demo.sh", "./run-tests.sh"]
 
 
-def test_readme_commands_work_on_the_demo(demo, demo_env, tmp_path: Path) -> None:
+def test_readme_commands_work_on_the_demo(
+    demo: str, demo_env: dict[str, str], tmp_path: Path
+) -> None:
     commands = readme_curl_commands()
     assert len(commands) == 7
     workdir = tmp_path / "client"
@@ -199,7 +209,9 @@ def test_readme_commands_work_on_the_demo(demo, demo_env, tmp_path: Path) -> Non
     # ./run-demo.sh points to the deposit page; the records' list answers
     # JSON with no search cluster.
     log = (tmp_path / "demo.log").read_text()
-    printed = re.search(r"Demo: (http://\S+)", log).group(1)
+    announced = re.search(r"Demo: (http://\S+)", log)
+    assert announced is not None, log
+    printed = announced.group(1)
     assert printed == demo + "/"
     page = requests.get(printed)
     assert page.status_code == 200, page.text
@@ -278,7 +290,9 @@ def test_the_cli_works_where_run_demo_installs(tmp_path: Path) -> None:
     assert "SAWarning" not in (tmp_path / "demo.log").read_text()
 
 
-def test_the_python_snippet_runs_as_shown(tmp_path: Path, demo_env) -> None:
+def test_the_python_snippet_runs_as_shown(
+    tmp_path: Path, demo_env: dict[str, str]
+) -> None:
     snippet = readme_python_snippet()
     assert "app.app_context()" in snippet and "db.session.commit()" in snippet
     ran = subprocess.run(

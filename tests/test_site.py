@@ -15,17 +15,20 @@ from public records, anonymous and other users against Files-REST's routes.
 from __future__ import annotations
 
 import runpy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
-from tests.helpers import IsolatedClient
 from tests.servers import Server, free_port
 from tests.site import (
     PASSWORD,
     SITE_CONFIG,
     USERS,
+    Site,
     SiteRecord,
     built_site,
     create_record,
@@ -45,7 +48,7 @@ OWNERS = "invenio_records_files_ext.access.permissions:owner_permission_factory"
 ALLOW_ALL = "invenio_records_rest.utils:allow_all"
 
 
-def _endpoints(**options):
+def _endpoints(**options: Any) -> dict[str, dict[str, Any]]:
     endpoint = {
         key: value
         for key, value in SHIPPED["RECORDS_REST_ENDPOINTS"]["recid"].items()
@@ -55,7 +58,7 @@ def _endpoints(**options):
     return {"recid": endpoint}
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, dict[str, Any]] = {
     "stock": dict(RECORDS_REST_ENDPOINTS=_endpoints()),
     "update = owners": dict(
         RECORDS_REST_ENDPOINTS=_endpoints(update_permission_factory_imp=OWNERS)
@@ -86,16 +89,16 @@ OCTETS = {"Content-Type": "application/octet-stream"}
 
 
 @pytest.fixture(scope="module")
-def site(database_uri: str, tmp_path_factory: pytest.TempPathFactory):
+def site(database_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with built_site(database_uri, str(tmp_path_factory.mktemp("site"))) as built:
         yield built
 
 
-def victim(person, route):
+def victim(person: str, route: str) -> str:
     return "victim-{0}-{1}.txt".format(person, route)
 
 
-def expected(scenario, person, action):
+def expected(scenario: str, person: str, action: str) -> int:
     """The intended answer."""
     if action in ("list", "download"):
         return 200
@@ -104,7 +107,7 @@ def expected(scenario, person, action):
     return 401 if person == "anonymous" else 403
 
 
-def log_in(client: IsolatedClient, person):
+def log_in(client: FlaskClient, person: str) -> FlaskClient:
     if person != "anonymous":
         response = client.post(
             "/login", data={"email": email(person), "password": PASSWORD}
@@ -113,9 +116,11 @@ def log_in(client: IsolatedClient, person):
     return client
 
 
-def attempt(client: IsolatedClient, base, record: SiteRecord, person, route):
+def attempt(
+    client: FlaskClient, base: str, record: SiteRecord, person: str, route: str
+) -> tuple[dict[str, int], list[tuple[str, TestResponse]]]:
     """Try every action on one route; return the statuses and the refusals."""
-    calls = {
+    calls: dict[str, Callable[[], TestResponse]] = {
         "upload": lambda: client.put(
             "{0}/new-{1}-{2}.txt".format(base, person, route), data=b"x", headers=OCTETS
         ),
@@ -127,7 +132,8 @@ def attempt(client: IsolatedClient, base, record: SiteRecord, person, route):
         ),
         "delete": lambda: client.delete("{0}/{1}".format(base, victim(person, route))),
     }
-    statuses, refusals = {}, []
+    statuses: dict[str, int] = {}
+    refusals: list[tuple[str, TestResponse]] = []
     for action, call in calls.items():
         response = call()
         statuses[action] = response.status_code
@@ -139,7 +145,7 @@ def attempt(client: IsolatedClient, base, record: SiteRecord, person, route):
     return statuses, refusals
 
 
-def print_table(rows) -> None:
+def print_table(rows: list[list[object]]) -> None:
     header = ["settings", "user", "route"] + list(ACTIONS)
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(3)]
     print()
@@ -149,8 +155,9 @@ def print_table(rows) -> None:
         print(" | ".join(cells))
 
 
-def test_permission_table(site) -> None:
-    rows, wrong = [], []
+def test_permission_table(site: Site) -> None:
+    rows: list[list[object]] = []
+    wrong: list[tuple[str, str, str, str, int]] = []
     for scenario, settings in SCENARIOS.items():
         app = site.create_api(**settings)
         keys = tuple(victim(person, route) for person in PEOPLE for route in ROUTES)
@@ -173,13 +180,15 @@ def test_permission_table(site) -> None:
                         )
                 for action, response in refusals:
                     # Honest refusals: JSON with a message.
-                    assert response.json["status"] == response.status_code
-                    assert response.json["message"], (action, response.data)
+                    body = response.json
+                    assert body is not None, (action, response.data)
+                    assert body["status"] == response.status_code
+                    assert body["message"], (action, response.data)
     print_table(rows)
     assert wrong == []
 
 
-def test_search_cluster_is_not_needed(site) -> None:
+def test_search_cluster_is_not_needed(site: Site) -> None:
     """Stock read permission (a search query) is answered from the database."""
     app = site.create_api(**SCENARIOS["stock"])
     record = create_record(app, [site.user_ids["owner"]])
@@ -189,7 +198,7 @@ def test_search_cluster_is_not_needed(site) -> None:
     assert [item["key"] for item in listing.json["contents"]] == ["data.txt"]
 
 
-def test_links_use_the_site_api_url(site) -> None:
+def test_links_use_the_site_api_url(site: Site) -> None:
     app = site.create_api()
     record = create_record(app, [site.user_ids["owner"]])
     client = app.test_client()
@@ -203,7 +212,7 @@ def test_links_use_the_site_api_url(site) -> None:
     assert from_files_rest["links"]["self"] == files
 
 
-def test_owners_write_through_the_library(site) -> None:
+def test_owners_write_through_the_library(site: Site) -> None:
     """An owner's upload through Files-REST's route lands in the record."""
     app = site.create_api()
     record = create_record(app, [site.user_ids["owner"]])
@@ -219,7 +228,7 @@ def test_owners_write_through_the_library(site) -> None:
 # An attacker against a real server
 #
 @pytest.fixture(scope="module")
-def server(site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     # The server opens Files-REST's factory, as sites did to make uploads
     # work: records must protect their buckets anyway.
@@ -240,7 +249,7 @@ def server(site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
-def session_of(server, person):
+def session_of(server: Server, person: str) -> requests.Session:
     session = requests.Session()
     if person != "anonymous":
         response = session.post(
@@ -251,14 +260,14 @@ def session_of(server, person):
     return session
 
 
-def refused(response, status) -> None:
+def refused(response: requests.Response, status: int) -> None:
     assert response.status_code == status, (response.status_code, response.text)
     assert response.json()["status"] == status
     assert response.json()["message"]
 
 
 @pytest.mark.gunicorn
-def test_attacker_through_gunicorn(site, server: Server) -> None:
+def test_attacker_through_gunicorn(site: Site, server: Server) -> None:
     app = site.create_api()
     record = create_record(app, [site.user_ids["owner"]])
     api = server.url + "/api"
@@ -331,7 +340,9 @@ def test_attacker_through_gunicorn(site, server: Server) -> None:
 
 
 @pytest.mark.gunicorn
-def test_locked_files_refuse_writes_through_gunicorn(site, server: Server) -> None:
+def test_locked_files_refuse_writes_through_gunicorn(
+    site: Site, server: Server
+) -> None:
     app = site.create_api()
     record = create_record(app, [site.user_ids["owner"]])
     from invenio_db import db
@@ -350,7 +361,7 @@ def test_locked_files_refuse_writes_through_gunicorn(site, server: Server) -> No
     assert owner.get(files + "/data.txt").content == b"data"
 
 
-def test_installed_when_the_app_is_built(site) -> None:
+def test_installed_when_the_app_is_built(site: Site) -> None:
     """Invenio-Base's finalize hook wraps Files-REST before any request."""
     from invenio_records_files_ext.access.decisions import FilesRestPermissionFactory
 

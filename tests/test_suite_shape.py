@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.httpserver import SourceServer
-
 TESTS = Path(__file__).resolve().parent
 
 FORBIDDEN_HINT = (
@@ -25,16 +23,16 @@ FORBIDDEN_HINT = (
 )
 
 
-def _forbidden(module):
+def _forbidden(module: str) -> bool:
     """Return whether the dotted ``module`` (relative to ``tests``) is off limits."""
     first = module.split(".")[0]
     return first == "conftest" or first.startswith("test_")
 
 
-def imported_test_modules(path):
+def imported_test_modules(path: Path) -> list[str]:
     """Return the test modules and conftest that the file ``path`` imports."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    found = []
+    found: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -66,7 +64,7 @@ SHARED_APPS = {"app", "test_app", "demo_app", "s3_app"}
 MUTATING_METHODS = {"update", "setdefault", "pop", "popitem", "clear", "__setitem__"}
 
 
-def _is_shared_config(node):
+def _is_shared_config(node: ast.expr) -> bool:
     """Return whether ``node`` is (an item inside) a shared application's config."""
     while isinstance(node, ast.Subscript):
         node = node.value
@@ -78,12 +76,12 @@ def _is_shared_config(node):
     return isinstance(owner, ast.Attribute) and owner.attr == "application"
 
 
-def config_writes(path):
+def config_writes(path: Path) -> list[int]:
     """Return the lines of ``path`` that change a shared application's config."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    lines = []
+    lines: list[int] = []
     for node in ast.walk(tree):
-        targets = []
+        targets: list[ast.expr] = []
         if isinstance(node, ast.Assign):
             targets = node.targets
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
@@ -101,16 +99,17 @@ def config_writes(path):
             and _is_shared_config(target)
             for target in targets
         ):
+            assert isinstance(node, (ast.stmt, ast.expr))
             lines.append(node.lineno)
     return sorted(lines)
 
 
-def _modules(pattern):
+def _modules(pattern: str) -> list[Path]:
     return sorted(TESTS.glob(pattern))
 
 
 @pytest.mark.parametrize("path", _modules("test_*.py"), ids=lambda path: path.name)
-def test_test_modules_do_not_import_each_other(path) -> None:
+def test_test_modules_do_not_import_each_other(path: Path) -> None:
     found = imported_test_modules(path)
     assert not found, "{0} imports {1}: {2}".format(
         path.name, ", ".join(found), FORBIDDEN_HINT
@@ -120,7 +119,7 @@ def test_test_modules_do_not_import_each_other(path) -> None:
 @pytest.mark.parametrize(
     "name", ["helpers.py", "app.py", "loadtools.py", "servers.py", "users.py"]
 )
-def test_support_modules_do_not_import_conftest_or_tests(name) -> None:
+def test_support_modules_do_not_import_conftest_or_tests(name: str) -> None:
     found = imported_test_modules(TESTS / name)
     assert not found, "{0} imports {1}: {2}".format(
         name, ", ".join(found), FORBIDDEN_HINT
@@ -132,7 +131,7 @@ def test_support_modules_do_not_import_conftest_or_tests(name) -> None:
     _modules("test_*.py") + [TESTS / "conftest.py", TESTS / "helpers.py"],
     ids=lambda path: path.name,
 )
-def test_shared_applications_are_configured_through_monkeypatch(path) -> None:
+def test_shared_applications_are_configured_through_monkeypatch(path: Path) -> None:
     lines = config_writes(path)
     assert not lines, (
         "{0} changes a shared application's config on line(s) {1}: use "
@@ -157,7 +156,7 @@ def test_shared_applications_are_configured_through_monkeypatch(path) -> None:
     ],
 )
 def test_the_config_check_finds_every_spelling(
-    tmp_path: Path, source: SourceServer, lines
+    tmp_path: Path, source: str, lines: list[int]
 ) -> None:
     path = tmp_path / "test_example.py"
     path.write_text(source)
@@ -195,7 +194,7 @@ def test_conftest_defines_fixtures_and_hooks_only() -> None:
     ],
 )
 def test_the_check_finds_every_spelling(
-    tmp_path: Path, source: SourceServer, found
+    tmp_path: Path, source: str, found: list[str]
 ) -> None:
     path = tmp_path / "test_example.py"
     path.write_text(source)
