@@ -12,7 +12,7 @@ RECORD_ID = "3fa4a9a4-5c62-4d52-9d5e-8a0c2f0e6f11"
 BUCKET_ID = "0b9f5e26-7d61-4a3c-9f8e-2c1d0a7b4e22"
 
 
-def _tables(app: Flask):
+def _tables(app: Flask) -> set[str]:
     return set(sa.inspect(db_.engine).get_table_names())
 
 
@@ -20,7 +20,7 @@ OBJECT_KEY_INDEX = "ix_records_files_object_bucket_key"
 FIXITY_INDEXES = ("ix_records_files_object_file_id", "ix_records_files_files_last_seen")
 
 
-def _indexes(app: Flask, table="records_buckets"):
+def _indexes(app: Flask, table: str = "records_buckets") -> set[str]:
     return {ix["name"] for ix in sa.inspect(db_.engine).get_indexes(table)}
 
 
@@ -105,7 +105,7 @@ def test_models_match_recipes(alembic_app: Flask) -> None:
     assert differences == []
 
 
-def _sqlite_uuid_artefact(diff):
+def _sqlite_uuid_artefact(diff: object) -> bool:
     """SQLite reflects UUIDType's BINARY(16) as NUMERIC(16), for every table."""
     if db_.engine.dialect.name != "sqlite" or not isinstance(diff, list):
         return False

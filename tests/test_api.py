@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -18,9 +19,10 @@ from invenio_records_files_ext.models import RecordsBuckets
 from tests.helpers import BucketRecord, QueryCounter, files_of, storage_files, stream
 
 
-def reload(record: BucketRecord):
+def reload(record: BucketRecord) -> BucketRecord:
     """Read a record back from the database, as another request would."""
-    return Record.get_record(record.id)
+    reloaded: BucketRecord = Record.get_record(record.id)
+    return reloaded
 
 
 def test_create_record_with_bucket(db: SQLAlchemy, location: Location) -> None:
@@ -63,11 +65,11 @@ def test_create_bucket_uses_configuration(
     with monkeypatch.context() as patch:
         patch.setitem(app.config, "RECORDS_FILES_BUCKET_QUOTA_SIZE", 1000)
         patch.setitem(app.config, "RECORDS_FILES_BUCKET_MAX_FILE_SIZE", 100)
-        record = Record.create({})
+        record: BucketRecord = Record.create({})
         db.session.commit()
         assert record.bucket.quota_size == 1000
         assert record.bucket.max_file_size == 100
-    other = Record.create({})
+    other: BucketRecord = Record.create({})
     assert other.bucket.quota_size is None
 
 
@@ -83,7 +85,7 @@ def test_create_bucket_in_named_location(
     db.session.add(Location(name="archive", uri=str(tmp_path / "archive")))
     db.session.commit()
     monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_LOCATION", "archive")
-    record = Record.create({})
+    record: BucketRecord = Record.create({})
     files_of(record)["a.txt"] = stream(b"abc")
     db.session.commit()
     assert record.bucket.location.name == "archive"
@@ -93,11 +95,11 @@ def test_create_bucket_in_named_location(
 def test_custom_dump_and_load_bucket(db: SQLAlchemy, location: Location) -> None:
     class MyRecord(Record):
         @classmethod
-        def dump_bucket(cls, data, bucket) -> None:
+        def dump_bucket(cls, data: dict[str, Any], bucket: Bucket) -> None:
             data.setdefault("_buckets", {})["record"] = str(bucket.id)
 
         @classmethod
-        def load_bucket(cls, record: BucketRecord):
+        def load_bucket(cls, record: BucketRecord) -> Any:
             return record.get("_buckets", {}).get("record")
 
     record = MyRecord.create({"title": "test"})
@@ -115,7 +117,7 @@ def test_custom_create_bucket_may_return_none(
 ) -> None:
     class NoBucket(Record):
         @classmethod
-        def create_bucket(cls, data):
+        def create_bucket(cls, data: dict[str, Any]) -> None:
             return None
 
     record = NoBucket.create({})
@@ -329,7 +331,7 @@ def test_update_many_refuses_bad_or_duplicate_keys(
 
 @pytest.mark.parametrize("operation", ["put", "delete", "rename", "metadata", "sort"])
 def test_locked_bucket_refuses_writes(
-    record: BucketRecord, db: SQLAlchemy, operation
+    record: BucketRecord, db: SQLAlchemy, operation: str
 ) -> None:
     record.files["a.txt"] = stream()
     record.files["a.txt"]["m"] = 1
@@ -427,8 +429,9 @@ def test_files_iterator_classes_are_configurable(
     db: SQLAlchemy, location: Location
 ) -> None:
     class MyFile(FileObject):
-        def shout(self):
-            return self.key.upper()
+        def shout(self) -> str:
+            shouted: str = self.key.upper()
+            return shouted
 
     class MyIterator(FilesIterator):
         pass
@@ -449,8 +452,8 @@ def test_mixin_can_create_bucket_on_demand(db: SQLAlchemy, location: Location) -
 
     from invenio_records_files_ext.api import FilesMixin
 
-    class Deposit(PlainRecord, FilesMixin):
-        def _create_bucket(self):
+    class Deposit(PlainRecord, FilesMixin):  # type: ignore[misc]  # Invenio-Records is untyped
+        def _create_bucket(self) -> Any:
             return Bucket.create()
 
     deposit = Deposit.create({})
@@ -575,7 +578,7 @@ def test_create_bucket_storage_class(
     app: Flask, db: SQLAlchemy, location: Location, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "RECORDS_FILES_BUCKET_STORAGE_CLASS", "A")
-    record = Record.create({})
+    record: BucketRecord = Record.create({})
     files_of(record)["a.txt"] = stream()
     db.session.commit()
     assert record.bucket.default_storage_class == "A"
@@ -609,7 +612,7 @@ def test_flush_repairs_locked_files_too(record: BucketRecord, db: SQLAlchemy) ->
     ],
 )
 def test_metadata_that_json_cannot_hold_is_refused(
-    record: BucketRecord, db: SQLAlchemy, name, value
+    record: BucketRecord, db: SQLAlchemy, name: str, value: Any
 ) -> None:
     from invenio_records_files_ext.errors import InvalidMetadataError
 
@@ -659,7 +662,7 @@ def test_bulk_attach_statement_count_does_not_grow(
     assert counts[0] == counts[1], counts
 
 
-def _revisions(db: SQLAlchemy, record_id):
+def _revisions(db: SQLAlchemy, record_id: uuid.UUID) -> int:
     return len(Record.get_record(record_id).revisions)
 
 

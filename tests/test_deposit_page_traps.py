@@ -48,7 +48,7 @@ PART_SIZE = 5 * MIB
 """The page's part size (``examples/page/uploads.js``)."""
 
 
-def open_record(driver, page_url: str, pid: str, title: str) -> None:
+def open_record(driver: Any, page_url: str, pid: str, title: str) -> None:
     # A fresh page: going to the same URL with a fragment would not load it.
     driver.get("about:blank")
     driver.get("{0}/#/records/{1}".format(page_url, pid))
@@ -58,28 +58,32 @@ def open_record(driver, page_url: str, pid: str, title: str) -> None:
     )
 
 
-def uploads(driver, state: str) -> list:
-    return all_css(driver, "#uploads .upload-{0}".format(state))
+def uploads(driver: Any, state: str) -> list[Any]:
+    found: list[Any] = all_css(driver, "#uploads .upload-{0}".format(state))
+    return found
 
 
-def upload_of(driver, key: str):
+def upload_of(driver: Any, key: str) -> Any:
     for item in all_css(driver, "#uploads .upload"):
         if by_css(item, ".upload-name").get_attribute("textContent") == key:
             return item
     raise AssertionError("no upload of {0!r}".format(key))
 
 
-def text_of(element) -> str:
+def text_of(element: Any) -> str:
     """The element's text, shown or not (Selenium's ``.text`` is "" when hidden)."""
-    return element.get_attribute("textContent")
+    text: str = element.get_attribute("textContent")
+    return text
 
 
-def shown(element, selector: str) -> bool:
-    return by_css(element, selector).is_displayed()
+def shown(element: Any, selector: str) -> bool:
+    displayed: bool = by_css(element, selector).is_displayed()
+    return displayed
 
 
-def toast_shown(driver) -> bool:
-    return by_css(driver, "#alert").is_displayed()
+def toast_shown(driver: Any) -> bool:
+    displayed: bool = by_css(driver, "#alert").is_displayed()
+    return displayed
 
 
 #
@@ -217,8 +221,9 @@ def test_a_multiple_of_the_part_size_goes_in_whole_parts(
 #
 # Failures: what is counted, what is offered
 #
-def quota_text(driver) -> str:
-    return by_css(driver, "#quota-text").text
+def quota_text(driver: Any) -> str:
+    text: str = by_css(driver, "#quota-text").text
+    return text
 
 
 def test_cancel_refreshes_the_quota_and_rejected_parts_do_not_count(
@@ -335,18 +340,19 @@ def test_failures_that_cannot_pass_offer_no_retry(page_url: str, driver: Any) ->
 #
 # The error box
 #
-def element_at(driver, element) -> dict:
+def element_at(driver: Any, element: Any) -> dict[str, Any]:
     """What a click at the element's centre lands on."""
-    return driver.execute_script(
+    landed: dict[str, Any] = driver.execute_script(
         "const r = arguments[0].getBoundingClientRect();"
         "const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
         "return {inAlert: Boolean(hit && hit.closest('#alert')),"
         " id: hit ? hit.id : null};",
         element,
     )
+    return landed
 
 
-def provoke_error(driver) -> None:
+def provoke_error(driver: Any) -> None:
     by_css(driver, '[data-key="a.txt"][data-action="edit"]').click()
     name = chromium.wait_for(lambda: by_css(driver, ".file-edit input[name=key]"))
     name.clear()
@@ -424,9 +430,9 @@ def test_deleting_a_record_asks_first(page_url: str, driver: Any) -> None:
 NARROW = 420
 
 
-def overflowing(driver) -> list[str]:
+def overflowing(driver: Any) -> list[str]:
     """Elements reaching beyond the viewport's width, and the page's own width."""
-    return driver.execute_script(
+    found: list[str] = driver.execute_script(
         "const width = document.documentElement.clientWidth;"
         "const found = [];"
         "if (document.documentElement.scrollWidth > width) {"
@@ -442,6 +448,7 @@ def overflowing(driver) -> list[str]:
         "}"
         "return found;"
     )
+    return found
 
 
 def test_nothing_is_wider_than_a_narrow_window(page_url: str, driver: Any) -> None:

@@ -10,7 +10,7 @@ from invenio_pidstore.models import PersistentIdentifier
 from tests.helpers import IsolatedClient, create_record, upload
 
 
-def _redirect(db: SQLAlchemy, old, new) -> None:
+def _redirect(db: SQLAlchemy, old: str, new: str) -> None:
     PersistentIdentifier.get("recid", old).redirect(
         PersistentIdentifier.get("recid", new)
     )

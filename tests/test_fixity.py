@@ -9,11 +9,11 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from click.testing import Result
@@ -43,7 +43,9 @@ DAY = 24 * 3600
 DATA = b"preserved bytes\n" * 500
 
 
-def add_files(record: BucketRecord, count, prefix="f", data=DATA):
+def add_files(
+    record: BucketRecord, count: int, prefix: str = "f", data: bytes = DATA
+) -> list[str]:
     """Store ``count`` files in ``record``; commit; return their keys."""
     keys = ["{0}{1:03d}.txt".format(prefix, index) for index in range(count)]
     for key in keys:
@@ -53,18 +55,18 @@ def add_files(record: BucketRecord, count, prefix="f", data=DATA):
     return keys
 
 
-def file_of(record: BucketRecord, key):
+def file_of(record: BucketRecord, key: str) -> FileInstance:
     """Return the file instance of a record's current file ``key``."""
     return Record.get_record(record.id).files[key].obj.file
 
 
-def instance(file_id):
+def instance(file_id: Any) -> FileInstance:
     """Return a file instance, fresh from the database."""
     db.session.expire_all()
     return db.session.get(FileInstance, file_id)
 
 
-def seam_keeps(algorithm):
+def seam_keeps(algorithm: str) -> bool:
     """Whether the checksums seam keeps ``algorithm`` beside MD5 (i23-sums)."""
 
     probe = FileInstance()  # transient: never added to the session
@@ -97,7 +99,7 @@ def test_due_files_are_checked_oldest_first_at_most_once_per_interval(
     db.session.commit()
     assert fixity.count_due() == 2
 
-    seen = []
+    seen: list[fixity_reading.Outcome] = []
     first = fixity.run_audit(max_batches=1, batch=1, on_outcome=seen.append)
     assert (first.checked, first.batches) == (1, 1)
     assert seen[0].file_id == files["f000.txt"]  # stored 40 days ago
@@ -190,9 +192,13 @@ def test_missing_and_truncated_files(record: BucketRecord) -> None:
     with open(short.uri, "r+b") as fp:
         fp.truncate(10)
     backdate_files(40 * DAY)
-    outcomes = {}
+    outcomes: dict[Any, fixity_reading.Outcome] = {}
+
+    def note(outcome: fixity_reading.Outcome) -> None:
+        outcomes.setdefault(outcome.file_id, outcome)
+
     with receiving(fixity_failed) as calls:
-        fixity.run_audit(on_outcome=lambda o: outcomes.setdefault(o.file_id, o))
+        fixity.run_audit(on_outcome=note)
     assert len(calls) == 2
     assert outcomes[gone.id].status == fixity.UNREADABLE
     assert outcomes[gone.id].description.startswith("missing")
@@ -234,7 +240,7 @@ def test_configured_algorithms_are_computed_in_the_same_read(
     add_files(record, 1)
     monkeypatch.setitem(app.config, "RECORDS_FILES_CHECKSUMS", ["md5", "sha256"])
     backdate_files(40 * DAY)
-    outcomes = []
+    outcomes: list[fixity_reading.Outcome] = []
     summary = fixity.run_audit(on_outcome=outcomes.append)
     [outcome] = outcomes
     data = DATA + b"f000.txt"
@@ -263,7 +269,7 @@ def test_a_wrong_stored_sha256_is_a_mismatch(
     )
     db.session.commit()
     backdate_files(40 * DAY)
-    outcomes = []
+    outcomes: list[fixity_reading.Outcome] = []
     fixity.run_audit(on_outcome=outcomes.append)
     assert outcomes[0].status == fixity.MISMATCH
     assert outcomes[0].description.startswith("sha256 mismatch")
@@ -295,7 +301,7 @@ def test_claimed_files_are_not_claimed_again_until_the_lease_ends(
     held = fixity.claim_batch(cutoff, 3, config.lease)
     assert len(held.file_ids) == 3
     # Another worker sees only the fourth file.
-    other = []
+    other: list[fixity_reading.Outcome] = []
     assert fixity.run_audit(on_outcome=other.append).checked == 1
     assert other[0].file_id not in held.file_ids
     # The first worker stores its results: they are its own.
@@ -326,10 +332,10 @@ def test_two_claimers_at_once_never_check_a_file_twice(
 ) -> None:
     add_files(record, 24)
     backdate_files(40 * DAY)
-    seen = {}
-    errors = []
+    seen: dict[str, list[fixity_reading.Outcome]] = {}
+    errors: list[Exception] = []
 
-    def audit(name) -> None:
+    def audit(name: str) -> None:
         try:
             with app.app_context():
                 seen[name] = []
@@ -462,7 +468,7 @@ def test_s3_objects_changed_or_removed_behind_the_back(
     bucket, _, key = removed.uri[len("s3://") :].partition("/")
     s3.delete_object(Bucket=bucket, Key=key)
     backdate_files(40 * DAY)
-    outcomes = {}
+    outcomes: dict[Any, fixity_reading.Outcome] = {}
     with receiving(fixity_failed) as calls:
         summary = fixity.run_audit(on_outcome=lambda o: outcomes.update({o.file_id: o}))
     assert (summary.checked, summary.passed, summary.failed) == (3, 1, 2)
@@ -481,14 +487,15 @@ def test_reads_are_streamed_in_chunks(
 
     add_files(record, 1, data=os.urandom(3 * 1024 * 1024))
     fileinstance = file_of(record, "f000.txt")
-    sizes = []
+    sizes: list[int] = []
     storage = fileinstance.storage()
     with storage.open("rb") as fp:
 
         class Counting:
-            def read(self, size=-1):
+            def read(self, size: int = -1) -> bytes:
                 sizes.append(size)
-                return fp.read(size)
+                data: bytes = fp.read(size)
+                return data
 
         fixity.read_digests(Counting(), ["md5", "sha256"])
     assert set(sizes) == {hashing.READ_SIZE}
@@ -497,13 +504,17 @@ def test_reads_are_streamed_in_chunks(
 
 def test_no_transaction_is_open_while_bytes_are_read(
     record: BucketRecord, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     add_files(record, 1)
     backdate_files(40 * DAY)
-    seen = []
+    seen: list[bool] = []
     original = fixity_reading.read_digests
 
-    def watching(fp, algorithms, advance=None):
+    def watching(
+        fp: Any,
+        algorithms: Iterable[str],
+        advance: Optional[Callable[[int], None]] = None,
+    ) -> tuple[int, dict[str, str]]:
         seen.append(db.session().in_transaction())
         return original(fp, algorithms, advance)
 

@@ -9,11 +9,14 @@ bad input (keys, Content-MD5, sizes, unknown or deleted records).
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
+from typing import Any, Optional
 
 import pytest
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import FileInstance, Location, ObjectVersion
+from werkzeug.exceptions import HTTPException
 
 from invenio_records_files_ext.api import Record
 from tests.helpers import (
@@ -26,12 +29,12 @@ from tests.helpers import (
     stream,
     upload,
 )
-from tests.users import as_user, owner_permissions
+from tests.users import Allowed, as_user, owner_permissions
 
 JSON = {"Content-Type": "application/json"}
 
 
-def nothing_stored(location: Location, pid=None) -> None:
+def nothing_stored(location: Location, pid: Optional[str] = None) -> None:
     """No object version, no file instance, no bytes."""
     assert ObjectVersion.query.count() == 0
     assert FileInstance.query.count() == 0
@@ -123,7 +126,7 @@ def secured(
     return client
 
 
-def _private_record(client: IsolatedClient, owner="alice"):
+def _private_record(client: IsolatedClient, owner: str = "alice") -> str:
     return create_record(client, {"title": "private", "owners": [owner]})
 
 
@@ -179,10 +182,12 @@ def test_writes_need_record_update_permission(
 
 def test_permission_factory_can_be_replaced(
     app: Flask, client: IsolatedClient, db: SQLAlchemy, monkeypatch: pytest.MonkeyPatch
-):
-    def deny_reads(record: BucketRecord = None, action=None, endpoint=None):
-        from tests.users import Allowed
-
+) -> None:
+    def deny_reads(
+        record: Optional[BucketRecord] = None,
+        action: Optional[str] = None,
+        endpoint: Optional[Mapping[str, Any]] = None,
+    ) -> Allowed:
         return Allowed(action != "read")
 
     pid = create_record(client)
@@ -269,7 +274,7 @@ def test_multipart_over_limit(
     ],
 )
 def test_rest_refuses_bad_keys(
-    client: IsolatedClient, db: SQLAlchemy, location: Location, path
+    client: IsolatedClient, db: SQLAlchemy, location: Location, path: str
 ) -> None:
     pid = create_record(client)
     response = client.put(
@@ -286,7 +291,7 @@ def test_rest_refuses_bad_keys(
     "key", ["", ".", "..", "a/./b", "/x", "a\x00b", "tab\tkey", "x" * 1025]
 )
 def test_python_refuses_bad_keys(
-    record: BucketRecord, db: SQLAlchemy, location: Location, key
+    record: BucketRecord, db: SQLAlchemy, location: Location, key: str
 ) -> None:
     with pytest.raises(ValueError):
         record.files[key] = stream()
@@ -297,7 +302,7 @@ def test_python_refuses_bad_keys(
 @pytest.mark.parametrize(
     "key", ["été.txt", "with space.txt", "dir/sub/file.txt", "日本語.pdf", "x" * 1024]
 )
-def test_good_keys_work(client: IsolatedClient, db: SQLAlchemy, key) -> None:
+def test_good_keys_work(client: IsolatedClient, db: SQLAlchemy, key: str) -> None:
     from urllib.parse import quote
 
     pid = create_record(client)
@@ -363,6 +368,7 @@ def test_python_size_mismatch(
 ) -> None:
     with pytest.raises(Exception) as error:
         record.files.put("a.txt", stream(b"12345"), size=10)
+    assert isinstance(error.value, HTTPException)  # Files-REST's errors are HTTP's
     assert error.value.code == 400
     with pytest.raises(ValueError):
         record.files.put("a.txt", stream(b"12345"), content_md5="0" * 32)

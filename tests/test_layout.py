@@ -11,6 +11,7 @@ import ast
 import importlib
 import re
 from pathlib import Path
+from typing import Any, Optional
 
 import pytest
 
@@ -50,7 +51,7 @@ DROPIN = {
 """The original module's paths, with the names applications import from them."""
 
 
-def _packages():
+def _packages() -> list[Path]:
     """Every subpackage of the package (folders with an ``__init__.py``)."""
     return sorted(
         p.parent
@@ -59,7 +60,7 @@ def _packages():
     )
 
 
-def _mentions(doc, name):
+def _mentions(doc: str, name: str) -> Optional[re.Match[str]]:
     return re.search(r"(``|`\.|`~\.)" + re.escape(name) + r"(/?``|`|\.)", doc)
 
 
@@ -74,7 +75,7 @@ def test_root_holds_only_faces_and_subpackages() -> None:
 @pytest.mark.parametrize(
     "package", _packages(), ids=lambda p: str(p.relative_to(PACKAGE))
 )
-def test_each_map_names_every_module(package) -> None:
+def test_each_map_names_every_module(package: Path) -> None:
     doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text()))
     assert doc, f"{package.name}/__init__.py has no map"
     members = [p.stem for p in package.glob("*.py") if p.stem != "__init__"]
@@ -87,13 +88,14 @@ def test_each_map_names_every_module(package) -> None:
 
 def test_root_map_names_every_room() -> None:
     doc = invenio_records_files_ext.__doc__
+    assert doc, "the package has no docstring"
     rooms = [p.name for p in _packages() if p.parent == PACKAGE]
     missing = [name for name in rooms if not _mentions(doc, name)]
     assert not missing, f"the package's docstring does not name {missing}"
 
 
 @pytest.mark.parametrize("module", sorted(DROPIN))
-def test_dropin_paths_import(module) -> None:
+def test_dropin_paths_import(module: str) -> None:
     imported = importlib.import_module(f"invenio_records_files_ext.{module}")
     for name in DROPIN[module]:
         assert hasattr(imported, name), f"{module}.{name}"
@@ -104,14 +106,14 @@ def test_dropin_data_paths() -> None:
     assert any((PACKAGE / "jsonschemas").rglob("*.json"))
 
 
-def _configured_paths():
+def _configured_paths() -> list[str]:
     """Every ``invenio_records_files_ext.x:y`` import path a default names."""
-    found = []
+    found: list[str] = []
     for key in dir(config):
         values = getattr(config, key)
         if not key.isupper():
             continue
-        stack = [values]
+        stack: list[Any] = [values]
         while stack:
             value = stack.pop()
             if isinstance(value, dict):

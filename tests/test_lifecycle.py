@@ -1,6 +1,8 @@
 """The file side of the record life cycle, and the hooks at each step."""
 
 import json
+from typing import Any, Optional
+from uuid import UUID
 
 import pytest
 from flask import Flask
@@ -33,11 +35,12 @@ from tests.helpers import (
 )
 
 
-def reload(record: BucketRecord, with_deleted=False):
-    return Record.get_record(record.id, with_deleted=with_deleted)
+def reload(record: BucketRecord, with_deleted: bool = False) -> BucketRecord:
+    reloaded: BucketRecord = Record.get_record(record.id, with_deleted=with_deleted)
+    return reloaded
 
 
-def published(db: SQLAlchemy, files=None):
+def published(db: SQLAlchemy, files: Optional[dict[str, bytes]] = None) -> BucketRecord:
     """A record with files, locked as publishing does."""
     record = Record.create({"title": "v1"})
     for key, data in (files or {"a.txt": b"aaa", "b.txt": b"bbb"}).items():
@@ -335,7 +338,7 @@ def test_hooks_receive_their_arguments(
     db.session.commit()
 
 
-def _state(record_id, location: Location):
+def _state(record_id: UUID, location: Location) -> dict[str, Any]:
     """Everything a failed step must leave as it was."""
     record = Record.get_record(record_id, with_deleted=True)
     bucket = db.session.get(Bucket, record.bucket.id) if record.bucket else None
@@ -375,7 +378,9 @@ STEPS = {
 
 
 @pytest.mark.parametrize("name", sorted(STEPS))
-def test_failing_hook_changes_nothing(db: SQLAlchemy, location: Location, name) -> None:
+def test_failing_hook_changes_nothing(
+    db: SQLAlchemy, location: Location, name: str
+) -> None:
     record = Record.create({"title": "hooked"})
     files_of(record)["a.txt"] = stream(b"a")
     files_of(record)["a.txt"]["m"] = "meta"
@@ -402,7 +407,7 @@ def test_failing_hook_changes_nothing(db: SQLAlchemy, location: Location, name) 
 
 @pytest.mark.parametrize("name", ["files_unlocked", "files_restored"])
 def test_failing_hook_on_unlock_and_restore(
-    db: SQLAlchemy, location: Location, name
+    db: SQLAlchemy, location: Location, name: str
 ) -> None:
     record = published(db)
     if name == "files_restored":

@@ -2,6 +2,7 @@
 
 import io
 import zipfile
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -14,6 +15,7 @@ from invenio_records_files_ext.access.ownership import MEDIA_ROLE, ROLE_TAG
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.models import RecordsBuckets
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
     files_of,
@@ -28,8 +30,15 @@ from tests.helpers import (
 OCTETS = {"Content-Type": "application/octet-stream"}
 
 
-def media_url(pid, key=""):
+def media_url(pid: str, key: str = "") -> str:
     return "/records/{0}/media-files{1}".format(pid, "/" + key if key else "")
+
+
+def media_bucket_of(record: Record) -> Any:
+    """Return ``record.media_bucket`` of a record the test knows has one."""
+    bucket = record.media_bucket
+    assert bucket is not None, "the record has no media files bucket"
+    return bucket
 
 
 def test_a_record_with_media_files(
@@ -73,6 +82,7 @@ def test_records_without_media_files(
     assert stored.files.keys == []
     assert stored.enable_media_files().bucket.id == stored.media_bucket.id
     # The files bucket is still found without the JSON's help.
+    assert record.bucket is not None
     assert stored.bucket.id == record.bucket.id
 
 
@@ -81,13 +91,13 @@ def test_media_files_have_their_own_quota(
 ) -> None:
     with monkeypatch.context() as patch:
         patch.setitem(app.config, "RECORDS_FILES_MEDIA_BUCKET_QUOTA_SIZE", 5)
-        record = Record.create({}, with_media_bucket=True)
+        record: BucketRecord = Record.create({}, with_media_bucket=True)
     files_of(record)["big.bin"] = stream(b"x" * 100)
     with pytest.raises(Exception) as raised:
         media_of(record)["big.png"] = stream(b"x" * 100)
     assert "quota" in str(raised.value).lower() or "size" in str(raised.value).lower()
     assert media_of(record).keys == []
-    assert record.media_bucket.quota_size == 5
+    assert media_bucket_of(record).quota_size == 5
     assert record.bucket.quota_size is None
 
 
@@ -111,7 +121,7 @@ def test_media_routes(client: IsolatedClient, db: SQLAlchemy) -> None:
         or "{0}-media.zip".format(pid) in archive.headers["Content-Disposition"]
     )
     # Invenio-Files-REST's route for the media bucket follows the record.
-    bucket = str(stored_record(pid).media_bucket.id)
+    bucket = str(media_bucket_of(stored_record(pid)).id)
     via_files_rest = client.get("/files/" + bucket)
     assert via_files_rest.status_code == 200
     assert via_files_rest.json["contents"][0]["links"]["self"].endswith(
@@ -130,14 +140,14 @@ def test_media_files_follow_the_lock(client: IsolatedClient, db: SQLAlchemy) -> 
     assert len(locked) == 1
     db.session.commit()
     record = stored_record(pid)
-    assert record.media_bucket.locked
+    assert media_bucket_of(record).locked
     with pytest.raises(BucketLockedError):
         media_of(record)["n.png"] = stream(b"n")
     refused = client.put(media_url(pid, "n.png"), data=b"n", headers=OCTETS)
     assert refused.status_code == 403
     record.files.unlock()
     db.session.commit()
-    assert not stored_record(pid).media_bucket.locked
+    assert not media_bucket_of(stored_record(pid)).locked
 
 
 def test_locked_records_get_locked_media_files(
@@ -189,8 +199,8 @@ def test_tombstone_and_restore(client: IsolatedClient, db: SQLAlchemy) -> None:
     record.commit()
     db.session.commit()
     restored = stored_record(pid)
-    assert restored["_media_bucket"] == str(restored.media_bucket.id)
-    assert not restored.media_bucket.locked
+    assert restored["_media_bucket"] == str(media_bucket_of(restored).id)
+    assert not media_bucket_of(restored).locked
     assert media_of(restored).keys == ["m.png"]
     assert client.get(media_url(pid, "m.png")).data == b"m"
 

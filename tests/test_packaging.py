@@ -4,7 +4,9 @@ import io
 import os
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,6 +18,7 @@ from invenio_records_files_ext.archives import archive, containers, zipreader
 from invenio_records_files_ext.archives.zipwriter import LIMIT_32, ZipStreamWriter
 from invenio_records_files_ext.storage.reads import RandomAccess
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
     files_of,
@@ -25,7 +28,7 @@ from tests.helpers import (
 )
 
 
-def zip_of(compression=zipfile.ZIP_DEFLATED, **members):
+def zip_of(compression: int = zipfile.ZIP_DEFLATED, /, **members: bytes) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression) as zipped:
         for name, data in members.items():
@@ -33,7 +36,7 @@ def zip_of(compression=zipfile.ZIP_DEFLATED, **members):
     return buffer.getvalue()
 
 
-def unzip_test(path):
+def unzip_test(path: Path) -> str:
     """Check an archive with Info-ZIP's ``unzip -t``."""
     result = subprocess.run(["unzip", "-t", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -41,7 +44,7 @@ def unzip_test(path):
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
+def fresh_cache() -> Iterator[None]:
     containers.cache.clear()
     yield
     containers.cache.clear()
@@ -93,7 +96,7 @@ def test_archive_of_a_record_without_files(
 def test_archive_pages_and_large_member_counts(
     app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
 ) -> None:
-    record = Record.create({})
+    record: BucketRecord = Record.create({})
     count = 70000
     files_of(record).update({"f{0:05d}".format(i): stream(b"x") for i in range(3)})
     db.session.commit()
@@ -121,7 +124,7 @@ def test_archive_pages_and_large_member_counts(
 def test_zip64_members_and_offsets(
     app: Flask, db: SQLAlchemy, location: Location, tmp_path: Path
 ) -> None:
-    record = Record.create({})
+    record: BucketRecord = Record.create({})
     files_of(record).update({"a.bin": stream(b"a" * 5000), "b.bin": stream(b"b" * 3)})
     db.session.commit()
     # Zip64 fields from 1000 bytes on: the same code as for 4 GiB files.
@@ -138,12 +141,12 @@ def test_zip64_members_and_offsets(
     bool(os.environ.get("SQLALCHEMY_DATABASE_URI")),
     reason="uses no database: run once, in the SQLite run",
 )
-def test_a_real_zip64_archive_over_4_gib(tmp_path: Path):
+def test_a_real_zip64_archive_over_4_gib(tmp_path: Path) -> None:
     """One member of 4 GiB + 1 byte, streamed to disk, checked by zipfile and unzip."""
     size = LIMIT_32 + 1
     block = b"\0" * (8 << 20)
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         left = size
         while left:
             piece = block[: min(left, len(block))]
@@ -170,7 +173,7 @@ def test_archive_stops_when_stored_bytes_differ(
 ) -> None:
     from invenio_records_files_ext.errors import ArchiveSizeError
 
-    record = Record.create({})
+    record: BucketRecord = Record.create({})
     files_of(record)["a.txt"] = stream(b"abc")
     db.session.commit()
     with open(files_of(record)["a.txt"].obj.file.uri, "wb") as fp:
@@ -242,7 +245,7 @@ def test_keys_ending_in_the_reserved_suffix_stay_reachable(
     ],
 )
 def test_broken_archives_answer_400(
-    client: IsolatedClient, db: SQLAlchemy, data, status, words
+    client: IsolatedClient, db: SQLAlchemy, data: bytes, status: int, words: str
 ) -> None:
     pid = create_record(client)
     upload(client, pid, "bad.zip", data)
@@ -291,7 +294,7 @@ def test_lying_member_sizes_stop_the_stream(
 
 def test_directory_is_read_with_ranged_reads_and_cached(
     app: Flask, db: SQLAlchemy, location: Location
-):
+) -> None:
     record = Record.create({})
     big = zip_of(
         zipfile.ZIP_STORED, **{"m{0}".format(i): os.urandom(20000) for i in range(100)}
@@ -302,15 +305,15 @@ def test_directory_is_read_with_ranged_reads_and_cached(
         directory = zipreader.read_directory(source, containers.limits())
         assert len(directory.members) == 100
         assert source.bytes_read < len(big) / 100
-        chunks = zipreader.open_member(
-            source, directory.find("m7"), containers.limits()
-        )
+        member = directory.find("m7")
+        assert member is not None
+        chunks = zipreader.open_member(source, member, containers.limits())
         assert len(b"".join(chunks)) == 20000
         assert source.bytes_read < len(big) / 20
-    reads = []
+    reads: list[Any] = []
     original = containers._reader
 
-    def counting(obj):
+    def counting(obj: Any) -> RandomAccess:
         reads.append(obj.version_id)
         return original(obj)
 

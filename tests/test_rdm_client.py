@@ -7,6 +7,7 @@ HTTP (a threaded server on loopback in this process).
 """
 
 import hashlib
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -19,7 +20,7 @@ from tests.helpers import IsolatedClient, create_record, serving, stored_record
 DATA = b"depth,metres\nA,4.2\nB,7.9\n"
 
 
-class RawStream(OutgoingStream):
+class RawStream(OutgoingStream):  # type: ignore[misc]  # inveniordm-py is untyped
     """The bytes of a file, as the client sends them.
 
     inveniordm-py 0.1.1's ``OutgoingStream(data=stream)`` hands requests
@@ -27,19 +28,21 @@ class RawStream(OutgoingStream):
     to send the stream itself, which this does.
     """
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream: bytes) -> None:
         self._data = stream
 
 
 @pytest.fixture()
-def rdm(app: Flask, client: IsolatedClient):
+def rdm(app: Flask, client: IsolatedClient) -> Iterator[tuple[InvenioAPI, str]]:
     """An inveniordm-py client of the test application, and a record's PID."""
     pid = create_record(client)
     with serving(app) as url:
         yield InvenioAPI(url, "token-not-checked-here"), pid
 
 
-def test_the_five_calls_of_an_invenio_rdm_client(rdm, db: SQLAlchemy) -> None:
+def test_the_five_calls_of_an_invenio_rdm_client(
+    rdm: tuple[InvenioAPI, str], db: SQLAlchemy
+) -> None:
     api, pid = rdm
     files = api.records(pid).draft.files
 

@@ -12,8 +12,8 @@ import json
 import logging
 import os
 import zipfile
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Optional, cast
 
 import pytest
 import requests
@@ -24,7 +24,9 @@ from invenio_files_rest.models import Location
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.archives import archive, containers, zipreader, zipwriter
 from invenio_records_files_ext.records.dumpers import add_files_to_index
+from invenio_records_files_ext.storage.reads import RandomAccess
 from tests.helpers import (
+    BucketRecord,
     IsolatedClient,
     create_record,
     files_of,
@@ -38,15 +40,18 @@ from tests.users import as_user
 
 REMOTE_URL = "https://data.example.org/big.zip"
 
+Fetch = Callable[[str], tuple[Any, int]]
+"""Fetch a container listing page: its JSON body and its length in bytes."""
+
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
+def fresh_cache() -> Iterator[None]:
     containers.cache.clear()
     yield
     containers.cache.clear()
 
 
-def zip_of(compression=zipfile.ZIP_DEFLATED, **members):
+def zip_of(compression: int = zipfile.ZIP_DEFLATED, /, **members: bytes) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression) as zipped:
         for name, data in members.items():
@@ -54,7 +59,7 @@ def zip_of(compression=zipfile.ZIP_DEFLATED, **members):
     return buffer.getvalue()
 
 
-def invalid_names_zip(count=240, length=3990):
+def invalid_names_zip(count: int = 240, length: int = 3990) -> bytes:
     """A zip whose ``count`` member names are ``length`` bytes of invalid UTF-8.
 
     The UTF-8 flag is set (the names start with ``é``); each ``\\xff`` reads
@@ -66,7 +71,7 @@ def invalid_names_zip(count=240, length=3990):
     return data.replace(filler, b"\xff" * length)
 
 
-def damaged_first_block():
+def damaged_first_block() -> bytes:
     """A deflated member whose compressed data is garbage from its start."""
     data = bytearray(zip_of(a=os.urandom(1000) + b"a" * 100000))
     start = 30 + 1  # local header, the name "a"
@@ -74,7 +79,7 @@ def damaged_first_block():
     return bytes(data)
 
 
-def damaged_last_block(size=1024 * 1024):
+def damaged_last_block(size: int = 1024 * 1024) -> bytes:
     """A stored member of ``size`` bytes whose last byte fails its CRC-32."""
     data = bytearray(zip_of(zipfile.ZIP_STORED, big=b"b" * size))
     data[30 + 3 + size - 1] ^= 0xFF
@@ -84,10 +89,10 @@ def damaged_last_block(size=1024 * 1024):
 def add_remote(
     app: Flask,
     client: IsolatedClient,
-    pid,
+    pid: str,
     monkeypatch: pytest.MonkeyPatch,
-    key="far.zip",
-    url=REMOTE_URL,
+    key: str = "far.zip",
+    url: str = REMOTE_URL,
 ) -> None:
     monkeypatch.setitem(
         app.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["*.example.org"]
@@ -98,9 +103,9 @@ def add_remote(
     assert response.status_code == 201, response.json
 
 
-def walk_container(fetch, url):
+def walk_container(fetch: Fetch, url: Optional[str]) -> list[tuple[Any, int]]:
     """Follow a container listing's ``next`` links; return ``(body, bytes)`` pages."""
-    pages = []
+    pages: list[tuple[Any, int]] = []
     while url:
         body, size = fetch(url)
         pages.append((body, size))
@@ -108,8 +113,8 @@ def walk_container(fetch, url):
     return pages
 
 
-def flask_fetch(client: IsolatedClient):
-    def fetch(url):
+def flask_fetch(client: IsolatedClient) -> Fetch:
+    def fetch(url: str) -> tuple[Any, int]:
         response = client.get(url.replace("http://localhost", ""))
         assert response.status_code == 200, response.data
         return response.json, len(response.data)
@@ -117,7 +122,7 @@ def flask_fetch(client: IsolatedClient):
     return fetch
 
 
-def http_fetch(url):
+def http_fetch(url: str) -> tuple[Any, int]:
     response = requests.get(url)
     assert response.status_code == 200, response.text
     return response.json(), len(response.content)
@@ -223,9 +228,7 @@ def test_the_cache_budget_counts_bytes(
     assert containers.cache.memory == short_memory
 
 
-def zipreader_source(obj):
-    from invenio_records_files_ext.storage.reads import RandomAccess
-
+def zipreader_source(obj: Any) -> RandomAccess:
     return RandomAccess(obj.file.storage(), int(obj.file.size))
 
 
@@ -256,7 +259,8 @@ def test_damage_found_later_cuts_the_stream_and_is_logged(
         assert response.status_code == 200
         assert response.headers["Content-Length"] == str(1024 * 1024)
         with pytest.raises(Exception) as raised:
-            b"".join(response.response)
+            # Not buffered: the response's body is its chunks, as bytes.
+            b"".join(cast(Iterable[bytes], response.response))
     assert "CRC-32" in str(raised.value)
     assert any("late.zip/big" in r.getMessage() for r in caplog.records)
 
@@ -329,9 +333,9 @@ def test_archive_length_is_exact_and_head_gives_it(
 
 @pytest.mark.parametrize("zip64_from", [1000, 2**32 - 1])
 def test_prepared_length_matches_the_bytes(
-    app: Flask, db: SQLAlchemy, location: Location, zip64_from
+    app: Flask, db: SQLAlchemy, location: Location, zip64_from: int
 ) -> None:
-    record = Record.create({})
+    record: BucketRecord = Record.create({})
     sizes = [1, 2, 999, 1000, 5000]
     files_of(record).update(
         {"f{0}-{1}".format(i, "é" * i): stream(b"z" * n) for i, n in enumerate(sizes)}
@@ -362,7 +366,7 @@ def test_files_changed_between_count_and_stream_cut_the_archive(
 ) -> None:
     from invenio_records_files_ext.errors import ArchiveSizeError
 
-    record = Record.create({})
+    record: BucketRecord = Record.create({})
     files_of(record)["a.txt"] = stream(b"abc")
     db.session.commit()
     prepared = archive.prepare_archive(record.bucket.id)
@@ -383,7 +387,7 @@ RESTRICTED = {
 }
 
 
-def restricted_record(client: IsolatedClient):
+def restricted_record(client: IsolatedClient) -> str:
     pid = create_record(client, RESTRICTED)
     owner = as_user("alice")
     assert upload(client, pid, "a.txt", b"abc", **owner).status_code == 200

@@ -8,6 +8,7 @@ bytes) under gunicorn and waitress.
 import base64
 import hashlib
 import os
+from typing import Optional
 
 import pytest
 from flask import Flask
@@ -17,6 +18,7 @@ from invenio_pidstore.models import PersistentIdentifier
 
 from tests.helpers import (
     IsolatedClient,
+    JSONResponse,
     TransactionProbe,
     create_record,
     storage_files,
@@ -27,7 +29,7 @@ from tests.helpers import (
 PART = 5 * 1024 * 1024
 
 
-def assert_json_error(response, status) -> None:
+def assert_json_error(response: JSONResponse, status: int) -> None:
     assert response.status_code == status, response.data
     assert response.mimetype == "application/json"
     assert response.json["status"] == status
@@ -86,7 +88,9 @@ def test_double_slash_in_key_is_a_json_400(
 
 
 @pytest.mark.parametrize("suffix", ["", "/", "/a.txt", "/dir/a.txt"])
-def test_options_answers_json(client: IsolatedClient, db: SQLAlchemy, suffix) -> None:
+def test_options_answers_json(
+    client: IsolatedClient, db: SQLAlchemy, suffix: str
+) -> None:
     pid = create_record(client)
     response = client.options("/records/{0}/files{1}".format(pid, suffix))
     assert response.status_code == 200
@@ -123,17 +127,26 @@ def test_errors_without_description_get_one(
     assert response.json["message"]
 
 
-def _start(client: IsolatedClient, pid, key, size):
+def _start(client: IsolatedClient, pid: str, key: str, size: int) -> str:
     response = client.post(
         "/records/{0}/files/{1}?uploads&size={2}&partSize={3}".format(
             pid, key, size, PART
         )
     )
     assert response.status_code == 200, response.data
-    return response.json["id"]
+    upload_id: str = response.json["id"]
+    return upload_id
 
 
-def _part(client: IsolatedClient, pid, key, upload_id, number, data, md5=None):
+def _part(
+    client: IsolatedClient,
+    pid: str,
+    key: str,
+    upload_id: str,
+    number: int,
+    data: bytes,
+    md5: Optional[str] = None,
+) -> JSONResponse:
     headers = {"Content-Type": "application/octet-stream"}
     if md5 is not None:
         headers["Content-MD5"] = md5
@@ -146,7 +159,7 @@ def _part(client: IsolatedClient, pid, key, upload_id, number, data, md5=None):
     )
 
 
-def b64md5(data):
+def b64md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
@@ -156,7 +169,7 @@ def b64md5(data):
     ids=["garbage", "empty", "wrong-hex", "wrong-base64"],
 )
 def test_part_with_wrong_content_md5_is_refused(
-    client: IsolatedClient, db: SQLAlchemy, bad_md5
+    client: IsolatedClient, db: SQLAlchemy, bad_md5: str
 ) -> None:
     pid = create_record(client)
     body = os.urandom(PART + 100)
@@ -216,7 +229,7 @@ def test_part_of_wrong_length_is_refused(
     assert Part.query.count() == 0
 
 
-def _redirect(old, new) -> None:
+def _redirect(old: str, new: str) -> None:
     PersistentIdentifier.get("recid", old).redirect(
         PersistentIdentifier.get("recid", new)
     )

@@ -13,7 +13,7 @@ from invenio_records_files_ext.models import FileTransfer
 from tests.helpers import files_of, storage_files, stream
 
 
-def age(days) -> None:
+def age(days: float) -> None:
     """Make every transfer look untouched for ``days`` days."""
     from invenio_db import db
 
@@ -26,7 +26,7 @@ def test_gc_removes_abandoned_pending_files(
     cli: Callable[..., Result], db: SQLAlchemy, location: Location
 ) -> None:
     record = Record.create({"title": "t"})
-    files = record.files
+    files = files_of(record)
     files.transfers.init([{"key": "old.bin", "size": 5}, {"key": "fresh.bin"}])
     files.transfers.set_content("old.bin", stream(b"12345"))
     db.session.commit()

@@ -9,6 +9,7 @@ to global addresses only, judged after unwrapping IPv6 forms.
 import ipaddress
 import os
 import socket
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from tests.servers import Server
 ALLOWED = ["*.example.org", "data.example.org"]
 
 
-def _addresses():
+def _addresses() -> ModuleType:
     # Imported here: the module is new, and the HTTP tests of this file
     # must run (and fail) on the code before it.
     from invenio_records_files_ext.transfers import addresses
@@ -56,7 +57,7 @@ HOSTILE = [
 ]
 
 
-def _remote(url, key="r.bin"):
+def _remote(url: str, key: str = "r.bin") -> dict[str, Any]:
     return {"key": key, "size": 10, "transfer": {"type": "R", "url": url}}
 
 
@@ -69,7 +70,12 @@ def remote_hosts(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("url, reason", HOSTILE)
 @pytest.mark.parametrize("kind", ["R", "F"])
 def test_hostile_urls_answer_400_json_and_store_nothing(
-    client: IsolatedClient, db: SQLAlchemy, remote_hosts: None, url, reason, kind
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    remote_hosts: None,
+    url: str,
+    reason: str,
+    kind: str,
 ) -> None:
     pid = create_record(client)
     entry = {"key": "h.bin", "transfer": {"type": kind, "url": url}}
@@ -92,7 +98,7 @@ def test_hostile_urls_answer_400_json_and_store_nothing(
         ("http://[2001:DB8:0::1]:8080/x", "http://[2001:db8::1]:8080/x"),
     ],
 )
-def test_parse_url_re_serialises(url, stored) -> None:
+def test_parse_url_re_serialises(url: str, stored: str) -> None:
     assert _addresses().parse_url(url).url == stored
 
 
@@ -117,7 +123,7 @@ def test_remote_file_stores_the_re_serialised_url(
     assert download.headers["Location"] == "https://data.example.org/a%7Cb"
 
 
-def _store_hostile_remote(client: IsolatedClient, url):
+def _store_hostile_remote(client: IsolatedClient, url: str) -> str:
     """A remote file whose stored URL predates the rules (written in the DB)."""
     pid = create_record(client)
     response = init(client, pid, [_remote("https://data.example.org/x")])
@@ -137,7 +143,7 @@ def _store_hostile_remote(client: IsolatedClient, url):
     ["https://evil.com\\.data.example.org/x", "https://data.example.org/x\r\nA: b"],
 )
 def test_download_checks_the_stored_url_before_redirecting(
-    client: IsolatedClient, db: SQLAlchemy, remote_hosts: None, url
+    client: IsolatedClient, db: SQLAlchemy, remote_hosts: None, url: str
 ) -> None:
     pid = _store_hostile_remote(client, url)
     for route in (files_url(pid, "r.bin"), files_url(pid, "r.bin", "content")):
@@ -198,7 +204,7 @@ def test_download_redirect_through_gunicorn(
         "ff02::1",
     ],
 )
-def test_non_global_addresses_are_refused(address) -> None:
+def test_non_global_addresses_are_refused(address: str) -> None:
     assert _addresses().refusal(ipaddress.ip_address(address)) is not None
 
 
@@ -206,7 +212,7 @@ def test_non_global_addresses_are_refused(address) -> None:
     "address",
     ["8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1"],
 )
-def test_global_addresses_are_allowed(address) -> None:
+def test_global_addresses_are_allowed(address: str) -> None:
     assert _addresses().refusal(ipaddress.ip_address(address)) is None
 
 
@@ -214,7 +220,7 @@ def test_global_addresses_are_allowed(address) -> None:
     "address", ["100.100.100.200", "2002:7f00:1::1", "fec0::1", "64:ff9b::a9fe:a9fe"]
 )
 def test_fetch_refuses_a_host_resolving_to_a_non_global_address(
-    monkeypatch: pytest.MonkeyPatch, address
+    monkeypatch: pytest.MonkeyPatch, address: str
 ) -> None:
     """Every resolved address is checked, before any connection is made."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET

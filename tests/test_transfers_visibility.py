@@ -8,6 +8,7 @@ by scheme and host only.
 """
 
 import json
+from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import Location
@@ -15,6 +16,7 @@ from invenio_files_rest.models import Location
 from tests.helpers import (
     JSON,
     IsolatedClient,
+    JSONResponse,
     bucket_of,
     create_record,
     fetch_entry,
@@ -30,13 +32,15 @@ OWNER = as_user("alice")
 PUBLIC = {"title": "public", "owners": ["alice"], "public": True}
 
 
-def _announce(client: IsolatedClient, pid, entries):
+def _announce(
+    client: IsolatedClient, pid: str, entries: list[dict[str, Any]]
+) -> JSONResponse:
     return client.post(
         files_url(pid), data=json.dumps(entries), headers={**JSON, **OWNER}
     )
 
 
-def _pending_record(client: IsolatedClient):
+def _pending_record(client: IsolatedClient) -> tuple[str, Any]:
     pid = create_record(client, PUBLIC)
     done = _announce(client, pid, [{"key": "done.txt"}])
     assert done.status_code == 201, done.json
@@ -55,7 +59,7 @@ def _pending_record(client: IsolatedClient):
     return pid, announced.json
 
 
-def _listings(client: IsolatedClient, pid, headers):
+def _listings(client: IsolatedClient, pid: str, headers: dict[str, str]) -> list[Any]:
     return [
         client.get(files_url(pid), headers=headers).json,
         client.get("/files/" + bucket_of(pid), headers=headers).json,
@@ -131,6 +135,6 @@ def test_failed_redirected_fetch_names_the_last_origin(
     assert "gone.bin" not in error and "sig" not in error and "redirect" not in error
 
 
-def client_entries(client: IsolatedClient, pid, headers):
+def client_entries(client: IsolatedClient, pid: str, headers: dict[str, str]) -> Any:
     """The entries of the record's listing, as ``headers`` sees them."""
     return client.get(files_url(pid), headers=headers).json["entries"]

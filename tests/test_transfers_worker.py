@@ -6,9 +6,11 @@ The broker is conftest's ``redis_url``; the worker process is
 
 import hashlib
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -30,7 +32,7 @@ def source() -> Iterator[SourceServer]:
     server.stop()
 
 
-def fetch_config(database_uri: str, redis_url: str, **extra):
+def fetch_config(database_uri: str, redis_url: str, **extra: Any) -> dict[str, Any]:
     """A worker's configuration: fetches from the loopback source allowed."""
     return worker_config(
         database_uri,
@@ -48,7 +50,7 @@ def worker(
     redis_url: str,
     database_uri: str,
     tmp_path: Path,
-):
+) -> "Iterator[subprocess.Popen[bytes]]":
     """A Celery worker process on the test database, fed by Redis."""
     started = Worker(fetch_config(database_uri, redis_url), str(tmp_path), "fetch")
     try:
@@ -62,7 +64,7 @@ def test_fetch_by_a_real_worker(
     app: Flask,
     client: IsolatedClient,
     db: SQLAlchemy,
-    worker,
+    worker: "subprocess.Popen[bytes]",
     source: SourceServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -95,7 +97,9 @@ def test_fetch_by_a_real_worker(
     assert source.requests == ["/files/w.txt"]
 
 
-def _transfer_state(pid, client: IsolatedClient):
+def _transfer_state(
+    pid: str, client: IsolatedClient
+) -> "tuple[str, str | None, dict[str, Any]]":
     [listed] = client.get(files_url(pid)).json["entries"]
     return listed["status"], listed.get("transfer", {}).get("state"), listed
 

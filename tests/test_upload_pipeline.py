@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from io import BytesIO
+from typing import Any, Optional
 
 import pytest
 from click.testing import Result
@@ -31,6 +32,7 @@ from invenio_records_files_ext.transfers import TransferRequest
 from tests.helpers import (
     JSON,
     IsolatedClient,
+    JSONResponse,
     commit,
     create_record,
     files_of,
@@ -48,12 +50,14 @@ PART = 4
 """Part size of the Files-REST uploads here (the minimum is lowered to it)."""
 
 
-def content_md5(data):
+def content_md5(data: bytes) -> str:
     """Return the Content-MD5 header value of ``data`` (base64, as HTTP has it)."""
     return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
-def files_rest_upload(client: IsolatedClient, pid, key, data, part_size=PART):
+def files_rest_upload(
+    client: IsolatedClient, pid: str, key: str, data: bytes, part_size: int = PART
+) -> tuple[JSONResponse, list[JSONResponse], JSONResponse]:
     """Send ``data`` through Files-REST's ``?uploads`` protocol; return the answers."""
     base = files_url(pid, key)
     started = client.post(
@@ -61,7 +65,7 @@ def files_rest_upload(client: IsolatedClient, pid, key, data, part_size=PART):
     )
     assert started.status_code == 200, started.json
     upload_id = started.json["id"]
-    answers = []
+    answers: list[JSONResponse] = []
     for number, start in enumerate(range(0, len(data), part_size)):
         answers.append(
             client.put(
@@ -83,7 +87,7 @@ def test_files_rest_multipart_of_any_size_completes(
     client: IsolatedClient,
     db: SQLAlchemy,
     monkeypatch: pytest.MonkeyPatch,
-    size,
+    size: int,
 ) -> None:
     """Finding 9: the last part of a multiple is a whole part, not 0 bytes."""
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
@@ -121,7 +125,12 @@ def test_files_rest_last_part_of_a_multiple_refuses_other_lengths(
     "size,parts,part_size", [(800, 2, 400), (1200, 3, 400), (1000, 3, 400)]
 )
 def test_multipart_transfer_of_any_size_completes(
-    client: IsolatedClient, db: SQLAlchemy, location: Location, size, parts, part_size
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    size: int,
+    parts: int,
+    part_size: int,
 ) -> None:
     """Finding 9, the multipart transfer: multiples and not."""
     data = payload(size)
@@ -169,7 +178,7 @@ FORM_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form
 """What a cross-site HTML form can send, with the user's cookies."""
 
 
-def assert_415(response) -> None:
+def assert_415(response: JSONResponse) -> None:
     assert response.status_code == 415, response.data
     assert response.json["status"] == 415
     assert "application/json" in response.json["message"]
@@ -177,7 +186,7 @@ def assert_415(response) -> None:
 
 @pytest.mark.parametrize("content_type", FORM_TYPES + [None])
 def test_announce_refuses_a_body_that_is_not_json(
-    client: IsolatedClient, db: SQLAlchemy, content_type
+    client: IsolatedClient, db: SQLAlchemy, content_type: Optional[str]
 ) -> None:
     pid = create_record(client)
     headers = {"Content-Type": content_type} if content_type else {}
@@ -190,7 +199,7 @@ def test_announce_refuses_a_body_that_is_not_json(
 
 @pytest.mark.parametrize("content_type", FORM_TYPES)
 def test_commit_refuses_a_form(
-    client: IsolatedClient, db: SQLAlchemy, content_type
+    client: IsolatedClient, db: SQLAlchemy, content_type: str
 ) -> None:
     pid = create_record(client)
     init(client, pid, [{"key": "a.txt"}])
@@ -208,7 +217,7 @@ def test_files_rest_multipart_start_and_complete_refuse_a_form(
     client: IsolatedClient,
     db: SQLAlchemy,
     monkeypatch: pytest.MonkeyPatch,
-    content_type,
+    content_type: str,
 ) -> None:
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)
     pid = create_record(client)
@@ -232,7 +241,7 @@ def test_files_rest_multipart_start_and_complete_refuse_a_form(
 
 @pytest.mark.parametrize("content_type", FORM_TYPES)
 def test_files_import_refuses_a_form(
-    client: IsolatedClient, db: SQLAlchemy, location: Location, content_type
+    client: IsolatedClient, db: SQLAlchemy, location: Location, content_type: str
 ) -> None:
     old = create_record(client)
     upload(client, old, "a.txt", b"a")
@@ -271,7 +280,7 @@ def test_a_size_no_column_holds_is_refused(
     client: IsolatedClient,
     db: SQLAlchemy,
     location: Location,
-    entry,
+    entry: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(
@@ -310,8 +319,8 @@ def test_announce_refuses_reserved_metadata(
     db: SQLAlchemy,
     location: Location,
     monkeypatch: pytest.MonkeyPatch,
-    name,
-    kind,
+    name: str,
+    kind: str,
 ) -> None:
     monkeypatch.setitem(
         client.application.config, "RECORDS_FILES_REMOTE_ALLOWED_HOSTS", ["example.org"]
@@ -359,8 +368,13 @@ def test_python_api_refuses_reserved_metadata(
 # Finding 10: locking with open multipart uploads; gc of abandoned uploads
 #
 def start_files_rest_upload(
-    client: IsolatedClient, pid, key, size=10, part_size=PART, parts=1
-):
+    client: IsolatedClient,
+    pid: str,
+    key: str,
+    size: int = 10,
+    part_size: int = PART,
+    parts: int = 1,
+) -> str:
     """Start a ``?uploads`` upload and send its first ``parts`` parts."""
     base = files_url(pid, key)
     started = client.post(
@@ -424,7 +438,7 @@ def test_lock_keeps_three_step_pending_files(
     assert [f.key for f in stored_record(pid).files.transfers.pending()] == ["l.txt"]
 
 
-def age_uploads(db: SQLAlchemy, days) -> None:
+def age_uploads(db: SQLAlchemy, days: float) -> None:
     """Make every Files-REST upload and part look untouched for ``days`` days."""
     then = datetime.utcnow() - timedelta(days=days)
     db.session.execute(update(MultipartObject).values(updated=then, created=then))
@@ -542,7 +556,11 @@ MAX = "9223372036854775807"
     ],
 )
 def test_announce_errors_name_the_file_and_the_field(
-    client: IsolatedClient, db: SQLAlchemy, location: Location, body, message
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    body: list[dict[str, Any]],
+    message: str,
 ) -> None:
     pid = create_record(client)
     response = client.post(files_url(pid), data=json.dumps(body), headers=JSON)
@@ -557,7 +575,7 @@ def test_files_rest_multipart_of_ten_to_the_thirty_is_a_400(
     client: IsolatedClient,
     db: SQLAlchemy,
     monkeypatch: pytest.MonkeyPatch,
-    query,
+    query: str,
 ) -> None:
     """Finding 6 (sizes), Files-REST's protocol: refused before anything is stored."""
     monkeypatch.setitem(app.config, "FILES_REST_MULTIPART_CHUNKSIZE_MIN", PART)

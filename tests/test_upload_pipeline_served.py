@@ -45,14 +45,15 @@ def http(server: Server, location: Location) -> str:
     return server.url
 
 
-def create_record(http):
+def create_record(http: str) -> str:
     response = requests.post(http + "/records/", json={"title": "served"})
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    pid: str = response.json()["id"]
+    return pid
 
 
 @pytest.mark.parametrize("size", [2 * PART, 2 * PART + 1000])
-def test_files_rest_multipart_multiple_and_not(http: str, size) -> None:
+def test_files_rest_multipart_multiple_and_not(http: str, size: int) -> None:
     """Finding 9 through gunicorn: 10 MiB in 5 MiB parts, and 10 MiB + 1000."""
     body = payload(size, seed="served")
     pid = create_record(http)
@@ -102,7 +103,7 @@ def test_multipart_transfer_of_a_multiple(http: str) -> None:
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded"]
 )
-def test_announce_by_a_cross_site_form_is_refused(http: str, content_type) -> None:
+def test_announce_by_a_cross_site_form_is_refused(http: str, content_type: str) -> None:
     """Finding 5 through gunicorn: a form's body is not JSON, whatever it holds."""
     pid = create_record(http)
     files = "{0}/records/{1}/files".format(http, pid)
@@ -130,7 +131,7 @@ def test_reserved_metadata_at_announce_is_a_400(http: str) -> None:
     """Finding 7 through gunicorn: ``_extracted`` cannot be forged."""
     pid = create_record(http)
     files = "{0}/records/{1}/files".format(http, pid)
-    entry = {"key": "a.txt", "metadata": {"_extracted": {"pages": 1}}}
+    entry: dict[str, Any] = {"key": "a.txt", "metadata": {"_extracted": {"pages": 1}}}
     refused = requests.post(files, json=[entry])
     assert refused.status_code == 400, refused.text
     assert "reserved" in refused.json()["message"]

@@ -73,7 +73,11 @@ def extracted(data: bytes) -> dict[str, bytes]:
     force_zip64=st.booleans(),
 )
 def test_the_reader_sees_what_zipfile_wrote(
-    members, method, comment, prefix, force_zip64
+    members: dict[str, bytes],
+    method: int,
+    comment: bytes,
+    prefix: bytes,
+    force_zip64: bool,
 ) -> None:
     """Names, sizes, CRCs and bytes agree with the standard library."""
     data = make_archive(members, method, comment, prefix, force_zip64)
@@ -106,7 +110,7 @@ def test_member_count_limit_is_checked_before_reading_the_directory() -> None:
 
 
 @pytest.fixture(scope="module")
-def sample():
+def sample() -> bytes:
     """A small archive with a stored and a deflated member and a comment."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -133,7 +137,9 @@ def _read_all(data: bytes) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
-def test_mutated_archives_raise_only_container_errors(sample, data) -> None:
+def test_mutated_archives_raise_only_container_errors(
+    sample: bytes, data: st.DataObject
+) -> None:
     """Flipped, inserted or cut bytes: a container error or a clean read."""
     mutated = bytearray(sample)
     for _ in range(data.draw(st.integers(1, 6), label="mutations")):
@@ -153,7 +159,7 @@ def test_mutated_archives_raise_only_container_errors(sample, data) -> None:
         pass
 
 
-def test_a_cut_archive_is_broken_not_an_index_error(sample) -> None:
+def test_a_cut_archive_is_broken_not_an_index_error(sample: bytes) -> None:
     """Every prefix of an archive is refused with a container error."""
     for length in range(0, len(sample), 7):
         with pytest.raises((ContainerError, ContainerTooLargeError)):
