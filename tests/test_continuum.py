@@ -12,9 +12,11 @@ rollback to one.
 import os
 import subprocess
 import sys
+import uuid
 import warnings
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
@@ -33,7 +35,7 @@ from tests.helpers import files_of
 from tests.servers import ROOT
 
 
-def versions_of(record_id):
+def versions_of(record_id: uuid.UUID) -> list[tuple[int, Any]]:
     model = version_class(RecordMetadata)
     return [
         (row.version_id, row.json.get("title"))
@@ -43,7 +45,7 @@ def versions_of(record_id):
     ]
 
 
-def open_savepoints():
+def open_savepoints() -> int:
     connection = db_.session.connection()
     count, nested = 0, connection._nested_transaction
     while nested is not None:
@@ -89,7 +91,7 @@ def test_a_rolled_back_savepoint_takes_its_version_with_it(
 
 
 def test_another_unit_of_work_class_is_left_alone() -> None:
-    class Custom(UnitOfWork):
+    class Custom(UnitOfWork):  # type: ignore[misc]  # Continuum is untyped
         pass
 
     class Manager:

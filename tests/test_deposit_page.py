@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 import requests
@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.gunicorn, pytest.mark.browser]
 TITLE = "Measurements of the spring campaign"
 
 
-def local_files(folder) -> dict[str, bytes]:
+def local_files(folder: Path) -> dict[str, bytes]:
     """Write the three files the run uploads; return their bytes by name."""
     generator = random.Random(2026)
     files = {
@@ -84,6 +84,7 @@ def test_deposit_in_chromium(
         )
         state = stored("1")
         assert state.pid_status == "R"
+        assert state.json is not None
         assert state.json["title"] == TITLE
         assert state.files == [] and state.bucket.size == 0
         assert not state.bucket.locked
@@ -248,6 +249,7 @@ def test_deposit_in_chromium(
         )
         assert driver.current_url.endswith("#/records/2")
         new, old = stored("2"), stored("1")
+        assert new.json is not None and old.json is not None
         assert new.json["previous_version"] == "1" and old.json["next_version"] == "2"
         assert new.keys == old.keys == ["big.bin", "results.csv"]
         assert [f.file_id for f in new.files] == [f.file_id for f in old.files]
@@ -289,6 +291,7 @@ def test_deposit_in_chromium(
         )
         state = stored("2")
         assert state.pid_status == "R"
+        assert state.json is not None
         assert state.json["title"] == TITLE and state.json["previous_version"] == "1"
         assert not state.bucket.locked and TOMBSTONE_TAG not in state.tags
         assert state.keys == ["big.bin", "results.csv"]
@@ -301,12 +304,13 @@ def test_deposit_in_chromium(
     assert console_errors(driver) == []
 
 
-def focus_ring(driver) -> dict[str, str]:
+def focus_ring(driver: Any) -> dict[str, str]:
     """Return the outline the focused element is drawn with."""
-    return driver.execute_script(
+    ring: dict[str, str] = driver.execute_script(
         "const s = getComputedStyle(document.activeElement);"
         "return {style: s.outlineStyle, width: s.outlineWidth, color: s.outlineColor};"
     )
+    return ring
 
 
 def test_page_accessibility(page_url: str, driver: Any) -> None:
@@ -323,13 +327,13 @@ def test_page_accessibility(page_url: str, driver: Any) -> None:
         requests.delete("{0}/records/{1}".format(page_url, deleted)).status_code == 204
     )
 
-    def open_record(pid, text) -> None:
+    def open_record(pid: str, text: str) -> None:
         driver.get("{0}/#/records/{1}".format(page_url, pid))
         chromium.wait_for(
             lambda: text in by_css(driver, "#record").text, what="record " + pid
         )
 
-    found = {}
+    found: dict[str, Optional[list[dict[str, Any]]]] = {}
     with run.step("list of records"):
         driver.get(page_url + "/")
         chromium.wait_for(
@@ -378,7 +382,9 @@ def test_page_accessibility(page_url: str, driver: Any) -> None:
         "const faint = document.createElement('p'); faint.textContent = 'faint';"
         "faint.style.color = '#bbb'; panel.prepend(field, faint);"
     )
-    canary = {v["id"] for v in chromium.run_axe(driver)}
+    canary_violations = chromium.run_axe(driver)
+    assert canary_violations is not None
+    canary = {v["id"] for v in canary_violations}
     assert {"label", "color-contrast"} <= canary, canary
 
     with run.step("keyboard: skip link, focus ring, Escape closes a form"):

@@ -65,27 +65,28 @@ def server(
     running.stop()
 
 
-def new_record(url):
+def new_record(url: str) -> str:
     response = requests.post(url + "/records/", json={"title": "durable"})
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    pid: str = response.json()["id"]
+    return pid
 
 
-def stored_path(pid, key):
+def stored_path(pid: str, key: str) -> tuple[str, str]:
     """Where the bytes of record ``pid``'s file ``key`` are, and their checksum."""
     db_.session.rollback()  # see what the server committed
     file = stored_record(pid).files[key].file
     return file.uri, file.checksum
 
 
-def assert_on_disk(path) -> None:
+def assert_on_disk(path: str) -> None:
     stat = cachestat(path)
     assert stat.on_disk, "{0}: {1} dirty, {2} under writeback pages".format(
         path, stat.dirty, stat.writeback
     )
 
 
-def put(url, path, data, **headers):
+def put(url: str, path: str, data: bytes, **headers: str) -> Any:
     response = requests.put(
         url + path,
         data=data,
@@ -95,15 +96,19 @@ def put(url, path, data, **headers):
     return response.json()
 
 
-def upload_put(url, data):
+def upload_put(url: str, data: bytes) -> tuple[str, str]:
     pid = new_record(url)
     put(url, files_url(pid, "put.bin"), data)
     return pid, "put.bin"
 
 
-def upload_content(url, data):
+def upload_content(url: str, data: bytes) -> tuple[str, str]:
     pid = new_record(url)
-    entry = {"key": "content.bin", "size": len(data), "checksum": md5(data)}
+    entry: dict[str, Any] = {
+        "key": "content.bin",
+        "size": len(data),
+        "checksum": md5(data),
+    }
     response = requests.post(url + files_url(pid), json=[entry])
     assert response.status_code == 201, response.text
     put(url, files_url(pid, "content.bin", "content"), data)
@@ -112,11 +117,15 @@ def upload_content(url, data):
     return pid, "content.bin"
 
 
-def upload_parts(url, data, part_size=2 * MiB):
+def upload_parts(url: str, data: bytes, part_size: int = 2 * MiB) -> tuple[str, str]:
     pid = new_record(url)
     parts = -(-len(data) // part_size)
     transfer = {"type": "M", "parts": parts, "part_size": part_size}
-    entry = {"key": "parts.bin", "size": len(data), "transfer": transfer}
+    entry: dict[str, Any] = {
+        "key": "parts.bin",
+        "size": len(data),
+        "transfer": transfer,
+    }
     response = requests.post(url + files_url(pid), json=[entry])
     assert response.status_code == 201, response.text
     links = response.json()["entries"][0]["links"]["parts"]
@@ -133,11 +142,11 @@ def upload_parts(url, data, part_size=2 * MiB):
     return pid, "parts.bin"
 
 
-def md5(data):
+def md5(data: bytes) -> str:
     return "md5:" + hashlib.md5(data).hexdigest()
 
 
-def kill_during_upload(server, url, size):
+def kill_during_upload(server: Server, url: str, size: int) -> str:
     """Start a PUT of ``size`` bytes, send half, kill the worker; return the pid."""
     pid = new_record(url)
     host, port = url.split("//")[1].split(":")
@@ -162,7 +171,7 @@ def test_acknowledged_uploads_survive_a_killed_worker(
     server: Server, db: SQLAlchemy, location: Location
 ) -> None:
     url = server.url
-    sent = {}
+    sent: dict[tuple[str, str], bytes] = {}
     routes = (
         (upload_put, 20 * MiB + 5),
         (upload_content, 3 * MiB),

@@ -2,6 +2,7 @@
 
 import json
 from io import BytesIO
+from typing import Optional
 
 import pytest
 from flask_sqlalchemy import SQLAlchemy
@@ -19,6 +20,7 @@ from tests.helpers import (
     JSON,
     BucketRecord,
     IsolatedClient,
+    JSONResponse,
     create_record,
     files_of,
     stored_record,
@@ -40,7 +42,7 @@ def published(db: SQLAlchemy, location: Location) -> BucketRecord:
     return record
 
 
-def _same_files(new, old) -> None:
+def _same_files(new: BucketRecord, old: BucketRecord) -> None:
     assert new.files.keys == old.files.keys == ["b.csv", "a.txt", "c.pdf"]
     assert [f.file_id for f in new.files] == [f.file_id for f in old.files]
     assert new.files["a.txt"]["description"] == "the README"
@@ -92,7 +94,7 @@ def test_refusals(db: SQLAlchemy, published: BucketRecord) -> None:
 
 
 @pytest.fixture()
-def versions(client: IsolatedClient, db: SQLAlchemy):
+def versions(client: IsolatedClient, db: SQLAlchemy) -> tuple[str, str]:
     """PIDs of a previous version (two files over REST) and of a new one without files."""
     old = create_record(client)
     for key in ("z.txt", "a.txt"):
@@ -106,7 +108,12 @@ def versions(client: IsolatedClient, db: SQLAlchemy):
     return old, new
 
 
-def _import(client: IsolatedClient, pid, route="/records/{0}", body=None):
+def _import(
+    client: IsolatedClient,
+    pid: str,
+    route: str = "/records/{0}",
+    body: Optional[dict[str, str]] = None,
+) -> JSONResponse:
     return client.post(
         (route + "/actions/files-import").format(pid),
         data=json.dumps(body) if body is not None else None,
@@ -115,7 +122,7 @@ def _import(client: IsolatedClient, pid, route="/records/{0}", body=None):
 
 
 def test_files_import_over_rest(
-    client: IsolatedClient, db: SQLAlchemy, versions
+    client: IsolatedClient, db: SQLAlchemy, versions: tuple[str, str]
 ) -> None:
     old, new = versions
     # RDM's path, on the endpoint mounted at /records/<pid>/draft.
@@ -138,7 +145,7 @@ def test_files_import_over_rest(
 
 
 def test_files_import_refusals_over_rest(
-    client: IsolatedClient, db: SQLAlchemy, versions
+    client: IsolatedClient, db: SQLAlchemy, versions: tuple[str, str]
 ) -> None:
     old, new = versions
     not_new = _import(client, old)

@@ -9,10 +9,11 @@ processes are ``tests/workers.py``'s.
 
 import ast
 import re
+import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from click.testing import Result
@@ -41,10 +42,13 @@ BEAT = {
         "schedule": 1.0,
     }
 }
+Checks = dict[uuid.UUID, tuple[Optional[bool], Optional[datetime]]]
+"""Each file instance's ``(last_check, last_check_at)``, by id."""
+
 SUCCEEDED = re.compile(r"check_fixity\[[^\]]+\] succeeded in [^:]+: (\{.*\})")
 
 
-def add_files(record: BucketRecord, count, data):
+def add_files(record: BucketRecord, count: int, data: bytes) -> dict[str, Any]:
     """Store ``count`` files in ``record``; commit; return the file instances."""
     for index in range(count):
         record.files["f{0:03d}.bin".format(index)] = stream(data + bytes([index % 256]))
@@ -54,7 +58,7 @@ def add_files(record: BucketRecord, count, data):
     return {fileobj.key: fileobj.obj.file for fileobj in record.files}
 
 
-def checks():
+def checks() -> Checks:
     """Return ``{file id: (last_check, last_check_at)}``, fresh from the database."""
     db.session.expire_all()
     rows = db.session.execute(
@@ -64,27 +68,27 @@ def checks():
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
-def all_checked(since):
+def all_checked(since: datetime) -> Callable[[], Optional[Checks]]:
     """A condition: every file instance read back after ``since``."""
 
-    def condition():
+    def condition() -> Optional[Checks]:
         found = checks()
         return found if all(at and at > since for _, at in found.values()) else None
 
     return condition
 
 
-def audits_run(worker):
+def audits_run(worker: Worker) -> int:
     """How many beat-sent audits the worker has run."""
     return worker.log().count("tasks.fixity.audit_fixity[")
 
 
-def summaries(worker):
+def summaries(worker: Worker) -> list[dict[str, int]]:
     """The counts each ``check_fixity`` task of ``worker`` returned."""
     return [ast.literal_eval(found) for found in SUCCEEDED.findall(worker.log())]
 
 
-def beat_worker(config, tmp_path: Path, name):
+def beat_worker(config: dict[str, Any], tmp_path: Path, name: str) -> Worker:
     """A worker with Celery beat sending the audit every second."""
     return Worker(
         dict(config, CELERY_BEAT_SCHEDULE=BEAT, RECORDS_FILES_FIXITY_TASKS=1),
@@ -110,6 +114,7 @@ def test_beat_audit_finds_bytes_changed_on_disk(
     worker = beat_worker(worker_config(database_uri, redis_url), tmp_path, "beat")
     try:
         found = wait_until(all_checked(since), workers=[worker])
+        assert found is not None  # wait_until returns a true value
         assert found[files["f000.bin"].id][0] is True
         assert found[files["f001.bin"].id][0] is False
         assert found[files["f002.bin"].id][0] is True
@@ -152,6 +157,7 @@ def test_beat_audit_finds_objects_changed_on_the_s3_server(
     worker = beat_worker(config, tmp_path, "beat-s3")
     try:
         found = wait_until(all_checked(since), workers=[worker])
+        assert found is not None  # wait_until returns a true value
     finally:
         worker.stop()
     assert found[files["f000.bin"].id][0] is None  # unreadable: gone
@@ -169,14 +175,14 @@ def test_two_workers_share_the_audit_without_checking_a_file_twice(
     database_uri: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-):
+) -> None:
     files = add_files(record, 200, b"shared\n" * 2000)
     backdate_files(40 * DAY)
     config = worker_config(database_uri, redis_url, RECORDS_FILES_FIXITY_BATCH=4)
     purge(app, redis_url)
     workers = [Worker(config, str(tmp_path), name) for name in ("one", "two")]
 
-    def checked(worker):
+    def checked(worker: Worker) -> int:
         return sum(summary["checked"] for summary in summaries(worker))
 
     try:

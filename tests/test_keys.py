@@ -6,6 +6,7 @@ REST, and nothing is stored.
 """
 
 import unicodedata
+from collections.abc import Iterator
 from contextlib import contextmanager
 from io import BytesIO
 from urllib.parse import quote
@@ -74,7 +75,7 @@ NFD = unicodedata.normalize("NFD", NFC)
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_refused_keys_in_python(app: Flask, name) -> None:
+def test_refused_keys_in_python(app: Flask, name: str) -> None:
     with app.app_context():
         with pytest.raises(InvalidFileKeyError) as error:
             validate_key(REFUSED[name])
@@ -83,7 +84,7 @@ def test_refused_keys_in_python(app: Flask, name) -> None:
 
 
 @pytest.mark.parametrize("key", ACCEPTED)
-def test_accepted_keys(app: Flask, key) -> None:
+def test_accepted_keys(app: Flask, key: str) -> None:
     with app.app_context():
         assert validate_key(key) == unicodedata.normalize("NFC", key)
 
@@ -106,7 +107,9 @@ def test_messages_name_the_character(app: Flask) -> None:
 
 
 @contextmanager
-def configured(monkeypatch: pytest.MonkeyPatch, app: Flask, **values):
+def configured(
+    monkeypatch: pytest.MonkeyPatch, app: Flask, **values: object
+) -> Iterator[None]:
     with monkeypatch.context() as patch:
         for name, value in values.items():
             patch.setitem(app.config, name, value)

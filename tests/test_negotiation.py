@@ -1,6 +1,7 @@
 """``GET <files route>/<key>``: the bytes for downloads, the entry for JSON clients."""
 
 import hashlib
+from typing import Optional
 
 import pytest
 from flask_sqlalchemy import SQLAlchemy
@@ -24,7 +25,9 @@ def pid(client: IsolatedClient, db: SQLAlchemy) -> str:
     "accept",
     [None, "*/*", BROWSER, "application/json, */*;q=0.1", "application/*", "text/csv"],
 )
-def test_downloads_get_the_bytes(client: IsolatedClient, pid: str, accept) -> None:
+def test_downloads_get_the_bytes(
+    client: IsolatedClient, pid: str, accept: Optional[str]
+) -> None:
     headers = {"Accept": accept} if accept else {}
     response = client.get("/records/{0}/files/data.json".format(pid), headers=headers)
     assert response.status_code == 200
@@ -33,7 +36,9 @@ def test_downloads_get_the_bytes(client: IsolatedClient, pid: str, accept) -> No
 
 
 @pytest.mark.parametrize("accept", ["application/json", "application/json, text/plain"])
-def test_json_clients_get_the_entry(client: IsolatedClient, pid: str, accept) -> None:
+def test_json_clients_get_the_entry(
+    client: IsolatedClient, pid: str, accept: str
+) -> None:
     response = client.get(
         "/records/{0}/files/data.json".format(pid), headers={"Accept": accept}
     )

@@ -3,9 +3,10 @@
 import io
 import time
 import zipfile
+from typing import Any, NoReturn, Optional
 
 import pytest
-from flask import Flask
+from flask import Config, Flask
 from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import Location
 from PIL import Image
@@ -14,7 +15,7 @@ from invenio_records_files_ext import signals
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import ReservedMetadataError
 from invenio_records_files_ext.processors import EXTRACTED_KEY
-from invenio_records_files_ext.processors.base import Processor
+from invenio_records_files_ext.processors.base import BoundedFile, Processor
 from tests.helpers import (
     IsolatedClient,
     create_record,
@@ -26,13 +27,13 @@ from tests.helpers import (
 )
 
 
-def png(width=3, height=2):
+def png(width: int = 3, height: int = 2) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height)).save(buffer, "PNG")
     return buffer.getvalue()
 
 
-def zip_of(**members):
+def zip_of(**members: bytes) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
@@ -41,7 +42,7 @@ def zip_of(**members):
 
 
 @pytest.fixture()
-def processors(app: Flask, monkeypatch: pytest.MonkeyPatch):
+def processors(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Config:
     """Restore the processors' configuration after the test."""
     for key in [
         key for key in app.config if key.startswith("RECORDS_FILES_PROCESSORS")
@@ -125,10 +126,10 @@ class Sleepy(Processor):
 
     name = "sleepy"
 
-    def accepts(self, key, mimetype):
+    def accepts(self, key: str, mimetype: Optional[str]) -> bool:
         return key.endswith(".slow")
 
-    def process(self, file):
+    def process(self, file: BoundedFile) -> dict[str, Any]:
         for _ in range(100):
             time.sleep(0.05)
             file.read(1)
@@ -140,10 +141,10 @@ class Greedy(Processor):
 
     name = "greedy"
 
-    def accepts(self, key, mimetype):
+    def accepts(self, key: str, mimetype: Optional[str]) -> bool:
         return key.endswith(".slow")
 
-    def process(self, file):
+    def process(self, file: BoundedFile) -> dict[str, Any]:
         while file.read(1024 * 1024):
             pass
         return {"done": True}
@@ -154,15 +155,15 @@ class Exploding(Processor):
 
     name = "exploding"
 
-    def accepts(self, key, mimetype):
+    def accepts(self, key: str, mimetype: Optional[str]) -> bool:
         return True
 
-    def process(self, file) -> None:
+    def process(self, file: BoundedFile) -> NoReturn:
         raise MemoryError("boom")
 
 
 def test_processors_are_bounded_in_time_and_reads(
-    processors, db: SQLAlchemy, location: Location
+    processors: Config, db: SQLAlchemy, location: Location
 ) -> None:
     processors["RECORDS_FILES_PROCESSORS"] = [Sleepy, Greedy(), Exploding]
     processors["RECORDS_FILES_PROCESSORS_TIMEOUT"] = 0.3
@@ -179,7 +180,7 @@ def test_processors_are_bounded_in_time_and_reads(
 
 
 def test_decompression_bomb_images_are_refused(
-    processors, db: SQLAlchemy, location: Location
+    processors: Config, db: SQLAlchemy, location: Location
 ) -> None:
     processors["RECORDS_FILES_PROCESSORS_MAX_PIXELS"] = 100
     record = Record.create({})

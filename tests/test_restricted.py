@@ -6,7 +6,9 @@ permission defaults to the update permission.
 """
 
 import json
+from collections.abc import Mapping
 from datetime import date
+from typing import Any, Optional
 
 import pytest
 from flask import Flask
@@ -26,7 +28,6 @@ from invenio_records_files_ext.cli import records_files
 from invenio_records_files_ext.errors import InvalidAccessError
 from invenio_records_files_ext.tasks.embargo import lift_embargoes
 from tests.helpers import (
-    BucketRecord,
     IsolatedClient,
     create_record,
     files_of,
@@ -45,7 +46,11 @@ RESTRICTED = {
 }
 
 
-def curators_too(record: BucketRecord = None, action=None, endpoint=None):
+def curators_too(
+    record: Any = None,
+    action: Optional[str] = None,
+    endpoint: Optional[Mapping[str, Any]] = None,
+) -> Allowed:
     """Owners and the curator ``carol`` may read restricted files."""
     from flask_login import current_user
 
@@ -53,7 +58,7 @@ def curators_too(record: BucketRecord = None, action=None, endpoint=None):
     return Allowed(name == "carol" or name in record.get("owners", []))
 
 
-def file_urls(client: IsolatedClient, pid):
+def file_urls(client: IsolatedClient, pid: str) -> list[str]:
     bucket = str(stored_record(pid).bucket_id)
     return [
         "/records/{0}/files".format(pid),
@@ -68,7 +73,7 @@ def file_urls(client: IsolatedClient, pid):
     ]
 
 
-def zip_bytes():
+def zip_bytes() -> bytes:
     import io
     import zipfile
 
@@ -78,7 +83,9 @@ def zip_bytes():
     return buffer.getvalue()
 
 
-def make_restricted(client: IsolatedClient, data=None):
+def make_restricted(
+    client: IsolatedClient, data: Optional[dict[str, Any]] = None
+) -> str:
     pid = create_record(client, data or RESTRICTED)
     assert upload(client, pid, "a.txt", b"a", **as_user("alice")).status_code == 200
     assert (
@@ -166,7 +173,9 @@ def test_embargo_lifted_by_the_command(
     revision = record.revision_id
     url = "/records/{0}/files/a.txt".format(pid)
     assert secured.get(url).status_code == 401
-    assert embargo_of(stored_record(pid)).until == date(2030, 1, 1)
+    found = embargo_of(stored_record(pid))
+    assert found is not None
+    assert found.until == date(2030, 1, 1)
     runner = app.test_cli_runner()
     with freeze_time("2029-12-31 23:59:00"):
         result = runner.invoke(records_files, ["lift-embargoes"])

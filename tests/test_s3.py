@@ -16,6 +16,7 @@ import zipfile
 from typing import Any
 
 import pytest
+from click.testing import Result
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.errors import FileSizeError
@@ -52,32 +53,34 @@ PART_SIZE = S3_TEST_PART_SIZE
 #
 
 
-def s3_key(bucket, uri):
+def s3_key(bucket: str, uri: str) -> str:
     """Return the S3 object key of a file instance URI in ``bucket``."""
     prefix = "s3://{0}/".format(bucket)
     assert uri.startswith(prefix), uri
     return uri[len(prefix) :]
 
 
-def keys_of(bucket, record: BucketRecord):
+def keys_of(bucket: str, record: BucketRecord) -> dict[str, str]:
     """Return the S3 keys of a record's current files, by file key."""
     return {
         fileobj.key: s3_key(bucket, fileobj.obj.file.uri) for fileobj in record.files
     }
 
 
-def object_bytes(s3, bucket, key):
+def object_bytes(s3: Any, bucket: str, key: str) -> bytes:
     """Read an object straight from S3."""
-    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    data: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
 
 
-def read_through_storage(record: BucketRecord, key):
+def read_through_storage(record: BucketRecord, key: str) -> bytes:
     """Read a file's bytes through the application's storage (invenio-s3)."""
     with record.files[key].obj.file.storage().open("rb") as fp:
-        return fp.read()
+        data: bytes = fp.read()
+        return data
 
 
-def download(client: IsolatedClient, pid, key):
+def download(client: IsolatedClient, pid: str, key: str) -> bytes:
     """Download a file over REST, following invenio-s3's redirect to S3."""
     response = client.get("/records/{0}/files/{1}".format(pid, key))
     # invenio-s3 answers downloads with a redirect to a pre-signed URL: the
@@ -88,12 +91,13 @@ def download(client: IsolatedClient, pid, key):
     return fetched.content
 
 
-def reload(record: BucketRecord):
+def reload(record: BucketRecord) -> BucketRecord:
     """Return a fresh copy of a record from the database."""
-    return Record.get_record(record.id)
+    fresh: BucketRecord = Record.get_record(record.id)
+    return fresh
 
 
-def run_verify(s3_app: Flask):
+def run_verify(s3_app: Flask) -> Result:
     """Run ``flask records-files verify --all``."""
     return s3_app.test_cli_runner().invoke(records_files, ["verify", "--all"])
 
@@ -239,7 +243,7 @@ def test_copy_shares_s3_objects(
 #
 # Purge
 #
-def _two_versions(db: SQLAlchemy):
+def _two_versions(db: SQLAlchemy) -> tuple[BucketRecord, BucketRecord]:
     """v1 with a.txt and b.txt; v2 shares a.txt, replaces b.txt, adds c.txt."""
     v1 = Record.create({"title": "v1"})
     files_of(v1)["a.txt"] = stream(b"shared bytes")
@@ -326,14 +330,14 @@ def test_verify_clean_corrupted_and_missing(
     s3.delete_object(Bucket=s3_bucket, Key=keys["gone.txt"])
     result = run_verify(s3_app)
     assert result.exit_code == 1, result.output
-    problems = sorted(
+    rows = sorted(
         tuple(line.split("\t")) for line in result.output.splitlines() if "\t" in line
     )
-    assert [(p[0], p[1]) for p in problems] == [
+    assert [(p[0], p[1]) for p in rows] == [
         (str(record.id), "corrupt.txt"),
         (str(record.id), "gone.txt"),
     ]
-    assert problems[1][2].startswith("missing"), problems[1]
+    assert rows[1][2].startswith("missing"), rows[1]
     assert "2 problems" in result.output
 
     # Shorter bytes: read back through s3fs, not from a cached object size.
@@ -441,7 +445,7 @@ def test_gc_removes_unused_bucket_objects(
 #
 # Files archive, Range and zip browsing
 #
-def big_zip(members=60, size=200 * 1024):
+def big_zip(members: int = 60, size: int = 200 * 1024) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zipped:
         for index in range(members):
@@ -513,7 +517,9 @@ def test_containers_on_s3_read_only_what_they_need(
     with RandomAccess(obj.file.storage(), len(data)) as source:
         directory = zipreader.read_directory(source, limits)
         assert source.requested_bytes < len(data) / 4
-        for _ in zipreader.open_member(source, directory.find("m010.bin"), limits):
+        found = directory.find("m010.bin")
+        assert found is not None
+        for _ in zipreader.open_member(source, found, limits):
             pass
         assert source.requested_bytes < len(data) / 2
     containers.cache.clear()

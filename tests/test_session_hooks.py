@@ -8,8 +8,10 @@ makes a session the old per-session registration missed.
 """
 
 import os
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
+from typing import Any, Optional
 
 import pytest
 from flask import Flask
@@ -31,14 +33,14 @@ from invenio_records_files_ext.files import hooks, queries, sync
 from tests.helpers import BucketRecord, counting_statements, files_of, storage_files
 
 
-def row_keys(bucket_id, session=None):
+def row_keys(bucket_id: Any, session: Optional[Session] = None) -> list[str]:
     return [row.key for row in queries.iterate_rows(bucket_id, session=session)]
 
 
-def refused_upload(record: BucketRecord, key):
+def refused_upload(record: BucketRecord, key: str) -> ValueError:
     """Store a file that a hook refuses; return the exception raised."""
 
-    def refuse(sender, record: BucketRecord, file) -> None:
+    def refuse(sender: Any, record: BucketRecord, file: Any) -> None:
         raise ValueError("refused")
 
     signals.file_added.connect(refuse)
@@ -58,7 +60,7 @@ def test_listeners_are_on_the_session_class(app: Flask) -> None:
 
 
 def test_a_session_made_after_init_app(db: SQLAlchemy, location: Location) -> None:
-    record = Record.create({"title": "t"})
+    record: BucketRecord = Record.create({"title": "t"})
     files_of(record)["a.txt"] = BytesIO(b"a")
     db.session.commit()
     bucket_id, file_id = record.bucket.id, files_of(record)["a.txt"].file_id
@@ -79,7 +81,7 @@ def test_db_session_replaced(db: SQLAlchemy, location: Location) -> None:
     db_.session = db_._make_scoped_session({})
     try:
         assert db_.session is not original
-        record = Record.create({"title": "t"})
+        record: BucketRecord = Record.create({"title": "t"})
         ObjectVersion.create(record.bucket, "a.txt", stream=BytesIO(b"a"))
         db_.session.commit()
         assert row_keys(record.bucket.id) == ["a.txt"]
@@ -121,7 +123,7 @@ def test_a_harness_session_in_an_outer_transaction(
 
 
 @pytest.fixture()
-def files_only_app(tmp_path: Path):
+def files_only_app(tmp_path: Path) -> Iterator[Flask]:
     """A second application in the process, without this package or its tables."""
     other = Flask("files-only", instance_path=str(tmp_path))
     other.config.update(
@@ -144,7 +146,7 @@ def files_only_app(tmp_path: Path):
 
 
 def test_two_applications_in_one_process(
-    app: Flask, files_only_app, location: Location
+    app: Flask, files_only_app: Flask, location: Location
 ) -> None:
     assert not sync.watches(files_only_app)
     with files_only_app.app_context():
@@ -156,7 +158,7 @@ def test_two_applications_in_one_process(
         assert not any("records_" in sql for sql in counter.statements)
         assert ObjectVersion.get(bucket, "x.txt") is not None
     with app.app_context():
-        record = Record.create({"title": "t"})
+        record: BucketRecord = Record.create({"title": "t"})
         ObjectVersion.create(record.bucket, "y.txt", stream=BytesIO(b"y"))
         db_.session.commit()
         assert row_keys(record.bucket.id) == ["y.txt"]
@@ -166,7 +168,7 @@ def test_two_applications_in_one_process(
 @pytest.fixture()
 def app_without_extension(
     app: Flask, database_uri: str, tmp_path: Path, location: Location
-):
+) -> Iterator[Flask]:
     """An application on the test database that never initialises the extension."""
     bare = Flask("no-extension", instance_path=str(tmp_path))
     bare.config.update(
@@ -185,7 +187,7 @@ def app_without_extension(
 
 
 def test_record_api_without_the_extension(
-    app_without_extension, location: Location
+    app_without_extension: Flask, location: Location
 ) -> None:
     assert not sync.watches(app_without_extension)
     record = Record.create({"title": "t"})
@@ -206,11 +208,11 @@ def test_record_api_without_the_extension(
 
 
 def test_without_the_extension_writes_before_the_first_record_are_missed(
-    app: Flask, app_without_extension, location: Location
+    app: Flask, app_without_extension: Flask, location: Location
 ) -> None:
     """What upgrade.rst says: repair what was written before the first record."""
     with app.app_context():
-        record = Record.create({"title": "made elsewhere"})
+        record: BucketRecord = Record.create({"title": "made elsewhere"})
         db_.session.commit()
         record_id, bucket_id = record.id, record.bucket.id
         db_.session.remove()

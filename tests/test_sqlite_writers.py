@@ -15,6 +15,7 @@ rest of the suite runs on.
 import hashlib
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ WRITES_PER_CLIENT = 15
 
 
 @pytest.fixture()
-def sqlite_demo(tmp_path: Path):
+def sqlite_demo(tmp_path: Path) -> Iterator[Server]:
     """The demo under gunicorn (2 workers) on a fresh SQLite database."""
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -45,7 +46,13 @@ def sqlite_demo(tmp_path: Path):
         server.stop()
 
 
-def _writer(base, pid, index, outcomes, lock) -> None:
+def _writer(
+    base: str,
+    pid: str,
+    index: int,
+    outcomes: list[tuple[str, int, int, str]],
+    lock: threading.Lock,
+) -> None:
     session = requests.Session()
     for number in range(WRITES_PER_CLIENT):
         if number % 3 == 0:
@@ -69,15 +76,18 @@ def _writer(base, pid, index, outcomes, lock) -> None:
             outcomes.append((kind, number, response.status_code, response.text[:300]))
 
 
-def test_concurrent_writers_to_different_records_never_fail(sqlite_demo) -> None:
+def test_concurrent_writers_to_different_records_never_fail(
+    sqlite_demo: Server,
+) -> None:
     base = sqlite_demo.url
-    pids = []
+    pids: list[str] = []
     for index in range(CLIENTS):
         created = requests.post(base + "/records/", json={"title": str(index)})
         assert created.status_code == 201, created.text
         pids.append(created.json()["id"])
 
-    outcomes, lock = [], threading.Lock()
+    outcomes: list[tuple[str, int, int, str]] = []
+    lock = threading.Lock()
     threads = [
         threading.Thread(target=_writer, args=(base, pid, index, outcomes, lock))
         for index, pid in enumerate(pids)

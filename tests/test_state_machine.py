@@ -8,6 +8,8 @@ record's order, each with its metadata and the right content.
 """
 
 import hashlib
+import uuid
+from typing import Any, ClassVar, Optional, Union
 
 import pytest
 from flask_sqlalchemy import SQLAlchemy
@@ -24,6 +26,7 @@ from invenio_files_rest.models import ObjectVersion
 
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.errors import FileKeyExistsError, InvalidMetadataError
+from invenio_records_files_ext.files import FilesIterator
 from invenio_records_files_ext.files.entries import user_metadata
 from tests.helpers import IsolatedClient, stream
 
@@ -38,45 +41,47 @@ METADATA_VALUES = st.one_of(
 class FilesOfARecord(RuleBasedStateMachine):
     """The model: an ordered mapping key -> (content, metadata)."""
 
-    client = None
-    db = None
+    # Set by the test before the machine runs.
+    client: ClassVar[IsolatedClient]
+    db: ClassVar[SQLAlchemy]
 
     def __init__(self) -> None:
         """Start from a new record without files."""
         super().__init__()
-        self.record_id = None
-        self.pid = None
+        self.record_id: Optional[uuid.UUID] = None
+        self.pid: Optional[str] = None
         response = self.client.post("/records/", json={"title": "machine"})
         assert response.status_code == 201
         self.pid = response.json["id"]
         from invenio_pidstore.models import PersistentIdentifier
 
         self.record_id = PersistentIdentifier.get("recid", self.pid).object_uuid
-        self.order = []
-        self.content = {}
-        self.metadata = {}
+        self.order: list[str] = []
+        self.content: dict[str, bytes] = {}
+        self.metadata: dict[str, dict[str, Any]] = {}
 
-    def _files(self):
-        return Record.get_record(self.record_id).files
+    def _files(self) -> FilesIterator:
+        files: FilesIterator = Record.get_record(self.record_id).files
+        return files
 
     def _commit(self) -> None:
         self.db.session.commit()
 
-    def _stored(self, key, data) -> None:
+    def _stored(self, key: str, data: bytes) -> None:
         """Model: ``key`` now holds ``data`` (a new file goes last)."""
         if key not in self.content:
             self.order.append(key)
             self.metadata[key] = {}
         self.content[key] = data
 
-    def _deleted(self, key) -> None:
+    def _deleted(self, key: str) -> None:
         """Model: ``key`` is gone."""
         self.order.remove(key)
         del self.content[key], self.metadata[key]
 
     # Python API
     @rule(key=KEYS, data=CONTENT)
-    def put(self, key, data) -> None:
+    def put(self, key: str, data: bytes) -> None:
         files = self._files()
         files[key] = stream(data)
         self._commit()
@@ -84,7 +89,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
-    def delete(self, data) -> None:
+    def delete(self, data: st.DataObject) -> None:
         key = data.draw(st.sampled_from(self.order))
         files = self._files()
         del files[key]
@@ -93,7 +98,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data(), new_key=KEYS)
-    def rename(self, data, new_key) -> None:
+    def rename(self, data: st.DataObject, new_key: str) -> None:
         old_key = data.draw(st.sampled_from(self.order))
         files = self._files()
         if new_key == old_key:
@@ -111,7 +116,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
-    def sort(self, data) -> None:
+    def sort(self, data: st.DataObject) -> None:
         chosen = data.draw(st.lists(st.sampled_from(self.order), unique=True))
         files = self._files()
         files.sort_by(*chosen)
@@ -120,7 +125,9 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data(), name=METADATA_NAMES, value=METADATA_VALUES)
-    def set_metadata(self, data, name, value) -> None:
+    def set_metadata(
+        self, data: st.DataObject, name: str, value: Union[str, int, list[int]]
+    ) -> None:
         key = data.draw(st.sampled_from(self.order))
         files = self._files()
         if isinstance(value, str) and "\x00" in value:
@@ -135,7 +142,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     # REST
     @rule(key=KEYS, data=CONTENT)
-    def rest_upload(self, key, data) -> None:
+    def rest_upload(self, key: str, data: bytes) -> None:
         from urllib.parse import quote
 
         response = self.client.put(
@@ -152,7 +159,7 @@ class FilesOfARecord(RuleBasedStateMachine):
 
     @precondition(lambda self: self.order)
     @rule(data=st.data())
-    def rest_delete(self, data) -> None:
+    def rest_delete(self, data: st.DataObject) -> None:
         from urllib.parse import quote
 
         key = data.draw(st.sampled_from(self.order))

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from typing import Optional
 
 import pytest
 from flask import Flask
@@ -73,9 +74,9 @@ def test_failed_fetch_leaves_no_bytes(
     db: SQLAlchemy,
     fetching: SourceServer,
     location: Location,
-    path,
-    size,
-    message,
+    path: str,
+    size: Optional[int],
+    message: str,
 ) -> None:
     fetching.add("ok.bin", DATA)
     fetching.add("short.bin", DATA)

@@ -28,6 +28,7 @@ from tests.helpers import (
     QueryCounter,
     commit,
     create_record,
+    files_of,
     files_url,
     init,
     put_content,
@@ -203,7 +204,7 @@ def test_quota_counts_announced_sizes(
 
 def test_python_api(db: SQLAlchemy, location: Location) -> None:
     record = Record.create({"title": "t"})
-    files = record.files
+    files = files_of(record)
     [pending] = files.transfers.init([{"key": "x.txt", "size": 3}])
     assert pending.state == "waiting"
     assert "x.txt" not in files

@@ -4,6 +4,7 @@ straight to S3 with presigned URLs (moto), as a browser would send them."""
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import Location
@@ -114,7 +115,7 @@ def test_layout_errors(
 S3_PART = 5 * MiB
 
 
-def browser_put(url, data):
+def browser_put(url: str, data: bytes) -> requests.Response:
     """PUT a part to a presigned URL as a browser would: plain HTTP."""
     response = http_session().put(url, data=data, timeout=60)
     assert response.status_code == 200, response.text

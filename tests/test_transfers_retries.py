@@ -9,6 +9,7 @@ mid-fetch is in ``test_transfers_worker.py``.
 """
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -36,7 +37,7 @@ FETCH_MAX_RETRIES = 5
 DRIP = b"d" * (16 * 400)  # 400 pieces, one per ``delay`` (0.05 s): 20 s in all
 
 
-def _listed(client: IsolatedClient, pid):
+def _listed(client: IsolatedClient, pid: str) -> dict[str, dict[str, Any]]:
     return {e["key"]: e for e in client.get(files_url(pid)).json["entries"]}
 
 
@@ -142,8 +143,8 @@ def _stalled_fetch(
     fetching: SourceServer,
     app: Flask,
     monkeypatch: pytest.MonkeyPatch,
-    name,
-):
+    name: str,
+) -> str:
     """A fetch left ``fetching`` by a worker that stopped (its lease expired)."""
     fetching.add(name, b"resumed")
     pid = create_record(client)

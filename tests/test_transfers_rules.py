@@ -1,6 +1,8 @@
 """Quotas, hooks and dumps stay exact through fetch, remote and multipart."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import Location
@@ -26,16 +28,16 @@ from tests.httpserver import SourceServer
 REMOTE = "https://data.example.org/"
 
 
-def remote(key, size):
+def remote(key: str, size: int) -> dict[str, Any]:
     return {"key": key, "size": size, "transfer": {"type": "R", "url": REMOTE + key}}
 
 
 @contextmanager
-def added_keys():
+def added_keys() -> Iterator[list[str]]:
     """Collect the keys of the files ``file_added`` announces."""
-    keys = []
+    keys: list[str] = []
 
-    def receiver(sender, file=None, **kwargs) -> None:
+    def receiver(sender: Any, file: Any = None, **kwargs: Any) -> None:
         keys.append(file.key)
 
     signals.file_added.connect(receiver)
@@ -59,7 +61,7 @@ def test_pending_files_stay_out_of_dumps(
     assert [f["key"] for f in dump["_files"]] == ["done.txt"]
     assert dump["_files_summary"]["count"] == 1
     assert dump["_files_summary"]["total_bytes"] == 4
-    indexed = {}
+    indexed: dict[str, Any] = {}
     add_files_to_index(None, json=indexed, record=stored_record(pid))
     assert [f["key"] for f in indexed["_files"]] == ["done.txt"]
     assert indexed["_files_summary"]["count"] == 1

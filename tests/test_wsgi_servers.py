@@ -48,10 +48,11 @@ def http(server: Server, location: Location) -> str:
     return server.url
 
 
-def create_record(http):
+def create_record(http: str) -> str:
     response = requests.post(http + "/records/", json={"title": "served"})
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    pid: str = response.json()["id"]
+    return pid
 
 
 def test_upload_download_delete(http: str, server: Server) -> None:
@@ -83,20 +84,20 @@ def test_upload_download_delete(http: str, server: Server) -> None:
 class SlowReader(io.RawIOBase):
     """A file-like body handed out in small pieces."""
 
-    def __init__(self, data) -> None:
+    def __init__(self, data: bytes) -> None:
         self.data = io.BytesIO(data)
         self.size = len(data)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.size
 
-    def readable(self):
+    def readable(self) -> bool:
         return True
 
-    def tell(self):
+    def tell(self) -> int:
         return self.data.tell()
 
-    def read(self, size=-1):
+    def read(self, size: int = -1) -> bytes:
         return self.data.read(min(size if size > 0 else 4096, 4096))
 
 
@@ -167,7 +168,7 @@ def test_multipart_upload(http: str, app: Flask) -> None:
     assert [f["key"] for f in record["metadata"]["_files"]] == ["big.bin"]
 
 
-def _raw_request(http, head, body, read_timeout=10):
+def _raw_request(http: str, head: str, body: bytes, read_timeout: float = 10) -> bytes:
     """Send a request over a raw socket, then stop sending; return the reply."""
     host, port = http.split("//")[1].split(":")
     with socket.create_connection((host, int(port))) as sock:
@@ -209,7 +210,7 @@ def test_body_shorter_than_announced_leaves_nothing(
     assert record["metadata"].get("_files", []) == []
 
 
-def _status_and_json(reply):
+def _status_and_json(reply: bytes) -> tuple[int, dict[str, str], Any]:
     """Split a raw HTTP reply into its status code, headers and JSON body."""
     import json
 
@@ -224,7 +225,9 @@ def _status_and_json(reply):
     return status, headers, json.loads(body) if body else None
 
 
-def _raw(http, method, path, body=b"", headers=""):
+def _raw(
+    http: str, method: str, path: str, body: bytes = b"", headers: str = ""
+) -> tuple[int, dict[str, str], Any]:
     head = (
         "{0} {1} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: application/octet-stream\r\n"
