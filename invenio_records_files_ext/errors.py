@@ -257,7 +257,7 @@ class TooManyFilesError(RecordsFilesError, KeyError):
 # Invenio-Files-REST ships no type information: its errors are ``Any``.
 class FilesNotEnabledError(
     RecordsFilesError,
-    InvalidOperationError,  # type: ignore[misc]
+    InvalidOperationError,  # type: ignore[misc]  # Files-REST is untyped
 ):
     """Files are not enabled for this record."""
 

@@ -4,10 +4,10 @@ tests (and Invenio-Previewer) against this package."""
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Optional, cast
+from typing import Any, cast
 
 import jsonschema
 import pytest
@@ -61,10 +61,8 @@ def test_json_schema_under_the_original_path(
 
 
 def test_bucket_link_factory_without_pid(app: Flask) -> None:
-    # Called through the type its module declares once it is typed (issue 22).
-    factory: Callable[[Any], Optional[str]] = default_bucket_link_factory
     with app.test_request_context():
-        assert factory(None) is None
+        assert default_bucket_link_factory(None) is None
 
 
 def test_records_buckets_create_with_unflushed_record_model(

@@ -94,20 +94,20 @@ def test_a_405_keeps_its_allow_header(client: IsolatedClient, db: SQLAlchemy) ->
 
 def test_field_errors_follow_status_and_message(appctx: Flask) -> None:
     error = RESTValidationError(errors=[FieldError("title", "Missing.")])
-    response = handle_http_exception(error)  # type: ignore[no-untyped-call, unused-ignore]  # rest/errors.py: untyped until types-a
+    response = handle_http_exception(error)
     assert_one_format(response, 400)
     assert response.json["errors"] == [{"field": "title", "message": "Missing."}]
     assert response.data == error.get_body().encode()
 
 
 def test_a_missing_description_gets_the_standard_one(appctx: Flask) -> None:
-    response = handle_http_exception(NotFound(description=""))  # type: ignore[no-untyped-call, unused-ignore]  # rest/errors.py: untyped until types-a
+    response = handle_http_exception(NotFound(description=""))
     assert assert_one_format(response, 404)["message"] == NotFound.description
     assert error_body(599, None) == {"status": 599, "message": "Error 599"}
-    allowed = handle_http_exception(MethodNotAllowed(["GET"]))  # type: ignore[no-untyped-call, unused-ignore]  # rest/errors.py: untyped until types-a
+    allowed = handle_http_exception(MethodNotAllowed(["GET"]))
     assert allowed.headers["Allow"] == "GET"
 
 
 def test_a_304_is_not_an_error(appctx: Flask) -> None:
     same = SameContentException("etag")
-    assert handle_http_exception(same) is same  # type: ignore[no-untyped-call, unused-ignore]  # rest/errors.py: untyped until types-a
+    assert handle_http_exception(same) is same

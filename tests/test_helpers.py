@@ -82,10 +82,10 @@ def test_link_factories(app: Flask, record: BucketRecord, db: SQLAlchemy) -> Non
     pid = _minted(record)
     db.session.commit()
     with app.test_request_context():
-        assert default_bucket_link_factory(  # type: ignore[no-untyped-call, unused-ignore]  # links.py: untyped until types-a
+        assert default_bucket_link_factory(
             pid
         ) == "http://localhost/records/{0}/files".format(pid.pid_value)
-        links = default_record_files_links_factory(pid, record=record)  # type: ignore[no-untyped-call, unused-ignore]  # links.py: untyped until types-a
+        links = default_record_files_links_factory(pid, record=record)
         assert links == {
             "self": "http://localhost/records/{0}".format(pid.pid_value),
             "files": "http://localhost/records/{0}/files".format(pid.pid_value),
@@ -103,8 +103,8 @@ def test_bucket_link_without_files_routes(
     # Invenio-Files-REST's route, where the record's permissions apply too.
     expected = "http://localhost/files/{0}".format(record.bucket_id)
     with other.test_request_context():
-        assert default_bucket_link_factory(pid) == expected  # type: ignore[no-untyped-call, unused-ignore]  # links.py: untyped until types-a
-        assert default_record_files_links_factory(pid)["files"] == expected  # type: ignore[no-untyped-call, unused-ignore]  # links.py: untyped until types-a
+        assert default_bucket_link_factory(pid) == expected
+        assert default_record_files_links_factory(pid)["files"] == expected
 
 
 def test_json_schema_is_registered_and_valid(

@@ -83,7 +83,7 @@ def expected_body(
                 completed_entry(record.files._make_file(obj, data), links)
                 for obj, data in page.items
             ]
-            response = json_serializer(  # type: ignore[no-untyped-call, unused-ignore]  # serializer.py: untyped until types-a
+            response = json_serializer(
                 data=[obj for obj, _ in page.items],
                 context=dict(
                     context,

@@ -51,7 +51,7 @@ def test_hashing_storage_writes_and_hashes(
     data = os.urandom(size)
     storage = HashingPyFSFileStorage(str(tmp_path / "f" / "data"))
     progress: list[int] = []
-    uri, written, checksum = storage.save(  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+    uri, written, checksum = storage.save(
         kind(data),
         chunk_size=65536,
         progress_callback=lambda total, done: progress.append(done),
@@ -73,7 +73,7 @@ def _threads_during_save(
 ) -> list[int]:
     """Save ``data``; return the loop's threads seen after each chunk."""
     seen: list[int] = []
-    storage.save(  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+    storage.save(
         BytesIO(data),
         chunk_size=chunk_size,
         progress_callback=lambda total, done: seen.append(len(_loop_threads())),
@@ -96,7 +96,7 @@ def test_hashing_thread_ends_when_the_write_fails(tmp_path: Path) -> None:
     before = len(_loop_threads())
     storage = HashingPyFSFileStorage(str(tmp_path / "f" / "data"))
     with pytest.raises(FileSizeError):
-        storage.save(  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+        storage.save(
             BytesIO(os.urandom(1000)),
             size_limit=FileSizeLimit(500, "Big."),
             chunk_size=100,
@@ -107,15 +107,15 @@ def test_hashing_thread_ends_when_the_write_fails(tmp_path: Path) -> None:
 def test_hashing_storage_limits(tmp_path: Path) -> None:
     storage = HashingPyFSFileStorage(str(tmp_path / "f" / "data"))
     with pytest.raises(FileSizeError) as error:
-        storage.save(  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+        storage.save(
             BytesIO(b"x" * 100), size_limit=FileSizeLimit(10, "Too big."), chunk_size=8
         )
     assert error.value.description == "Too big."
     assert not (tmp_path / "f" / "data").exists()
     with pytest.raises(UnexpectedFileSizeError):
-        storage.save(BytesIO(b"x" * 10), size=20)  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+        storage.save(BytesIO(b"x" * 10), size=20)
     with pytest.raises(UnexpectedFileSizeError):
-        storage.save(BytesIO(b"x" * 30), size=20)  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+        storage.save(BytesIO(b"x" * 30), size=20)
 
 
 def test_uploads_are_read_in_configured_chunks(
@@ -141,7 +141,7 @@ def test_several_algorithms_in_one_read(tmp_path: Path, size: int) -> None:
     reader = CountingReader(data)
     storage = TwoChecksums(str(tmp_path / "f" / "data"))
     threads = _threads_during_save(storage, data, 65536)
-    _, _, checksum = storage.save(reader, chunk_size=65536)  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+    _, _, checksum = storage.save(reader, chunk_size=65536)
     assert checksum == "md5:" + hashlib.md5(data).hexdigest()
     assert storage.checksums == {
         "md5": hashlib.md5(data).hexdigest(),
@@ -168,7 +168,7 @@ def test_buffers_are_reused(tmp_path: Path) -> None:
     data = os.urandom(40 * 4096)
     source = RecordingBuffers(data)
     storage = HashingPyFSFileStorage(str(tmp_path / "f" / "data"))
-    _, written, checksum = storage.save(source, chunk_size=4096)  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+    _, written, checksum = storage.save(source, chunk_size=4096)
     assert (written, checksum) == (len(data), "md5:" + hashlib.md5(data).hexdigest())
     assert len(source.buffers) == writeloop.DEPTH + 1
 
@@ -177,7 +177,7 @@ def test_saved_bytes_are_on_disk_when_save_returns(tmp_path: Path) -> None:
     data = os.urandom(3 * 1024 * 1024)
     path = tmp_path / "a" / "b" / "data"
     storage = HashingPyFSFileStorage(str(path))
-    storage.save(BytesIO(data), chunk_size=1024 * 1024)  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+    storage.save(BytesIO(data), chunk_size=1024 * 1024)
     assert cachestat(path).on_disk
     assert path.read_bytes() == data
 
@@ -185,7 +185,7 @@ def test_saved_bytes_are_on_disk_when_save_returns(tmp_path: Path) -> None:
 def test_initialized_file_is_on_disk(tmp_path: Path) -> None:
     path = tmp_path / "x" / "data"
     storage = HashingPyFSFileStorage(str(path))
-    storage.initialize(size=1000)  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+    storage.initialize(size=1000)
     assert path.stat().st_size == 1000
     storage.update(BytesIO(b"y" * 300), seek=500, size=300)
     assert cachestat(path).on_disk
@@ -198,7 +198,7 @@ def test_fsync_can_be_turned_off(tmp_path: Path) -> None:
     bare.config["RECORDS_FILES_FSYNC"] = False
     path = tmp_path / "f" / "data"
     with bare.app_context():
-        HashingPyFSFileStorage(str(path)).save(BytesIO(os.urandom(1024 * 1024)))  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+        HashingPyFSFileStorage(str(path)).save(BytesIO(os.urandom(1024 * 1024)))
     assert cachestat(path).dirty > 0
 
 
@@ -207,7 +207,7 @@ def test_long_writes_leave_little_in_the_page_cache(tmp_path: Path) -> None:
     path = tmp_path / "f" / "data"
     block = os.urandom(1024 * 1024)
     storage = HashingPyFSFileStorage(str(path))
-    storage.save(BytesIO(block * (size // len(block))), chunk_size=len(block))  # type: ignore[no-untyped-call]  # writes.py untyped (issue 22)
+    storage.save(BytesIO(block * (size // len(block))), chunk_size=len(block))
     stat = cachestat(path)
     assert stat.on_disk
     # Flushed windows are dropped as the write goes on; the last ones stay.

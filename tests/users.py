@@ -78,4 +78,4 @@ def owner_permissions(monkeypatch: pytest.MonkeyPatch, app: Flask) -> None:
         endpoint, "update_permission_factory_imp", update_permission_factory
     )
     # Flask-Login sets the attribute on the application; Flask does not declare it.
-    monkeypatch.setattr(app.login_manager, "_request_callback", load_user_from_request)  # type: ignore[attr-defined]
+    monkeypatch.setattr(app.login_manager, "_request_callback", load_user_from_request)  # type: ignore[attr-defined]  # set by Flask-Login

@@ -143,7 +143,7 @@ def save_hashed(
     if isinstance(storage, HashingWhileWritingMixin):
         storage.algorithms = algorithms
         try:
-            uri, written, checksum = storage.save(stream, **save)  # type: ignore[attr-defined]
+            uri, written, checksum = storage.save(stream, **save)  # type: ignore[attr-defined]  # the storage class beside the mixin saves
         finally:
             storage.algorithms = None
         return uri, written, checksum, dict(storage.checksums)
@@ -227,10 +227,10 @@ def update_part(
         checksums, see :mod:`~invenio_records_files_ext.storage.partsums`).
     """
     if part_checksum or not isinstance(storage, HashingWhileWritingMixin):
-        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[no-any-return]
+        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[no-any-return]  # Files-REST is untyped
     storage.algorithms = ()
     try:
-        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[no-any-return]
+        return storage.update(stream, seek=seek, size=size)[1]  # type: ignore[no-any-return]  # Files-REST is untyped
     finally:
         storage.algorithms = None
 
@@ -351,7 +351,7 @@ class HashingWhileWritingMixin:
         self.algorithms = ("md5",) if saved is None else saved
         self._updating = True
         try:
-            return super().update(*args, **kwargs)  # type: ignore[misc]
+            return super().update(*args, **kwargs)  # type: ignore[misc]  # the storage class beside the mixin updates
         finally:
             self.algorithms = saved
             self._updating = False
@@ -470,7 +470,7 @@ class DurableFilesMixin:
     def save(self, *args: Any, **kwargs: Any) -> Any:
         """Save a stream as the file (see Invenio-Files-REST), durably."""
         entries = self._new_entries()
-        saved = super().save(*args, **kwargs)  # type: ignore[misc]
+        saved = super().save(*args, **kwargs)  # type: ignore[misc]  # the storage class beside the mixin saves
         if entries is not None:
             sync_directories(entries)
         return saved
@@ -478,7 +478,7 @@ class DurableFilesMixin:
     def initialize(self, size: int = 0) -> Any:
         """Make the file of ``size`` bytes (see Invenio-Files-REST), durably."""
         entries = self._new_entries()
-        made = super().initialize(size=size)  # type: ignore[misc]
+        made = super().initialize(size=size)  # type: ignore[misc]  # the storage class beside the mixin initializes
         if entries is not None:
             sync_file(self.local_path)
             sync_directories(entries)
