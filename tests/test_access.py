@@ -362,3 +362,37 @@ def test_apps_without_login_manager_get_json_refusals(
     assert_refused(client.delete(bucket + "/a.txt"), 401)
     assert_refused(put(client, "/records/{0}/files/b.txt".format(pid), b"b"), 401)
     assert stored_record(pid).files.keys == ["a.txt"]
+
+
+def test_each_action_is_decided_once_per_request(
+    app: Flask,
+    client: IsolatedClient,
+    db: SQLAlchemy,
+    location: Location,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files-REST's own permission checks reuse the files view's decision."""
+    pid = create_record(client, {"title": "decided once"})
+    upload(client, pid, "a.txt", b"a")
+    asked: list[str] = []
+
+    def counted(record: Any = None, action: str = "", **kwargs: Any) -> Any:
+        asked.append(action)
+        return allow_all()
+
+    monkeypatch.setitem(app.config, "RECORDS_FILES_REST_PERMISSION_FACTORY", counted)
+    routes = {
+        "listing": "/records/{0}/files".format(pid),
+        "file": "/records/{0}/files/a.txt".format(pid),
+        "bucket": "/files/" + bucket_of(pid),
+        "bucket file": "/files/{0}/a.txt".format(bucket_of(pid)),
+    }
+    for name, url in routes.items():
+        asked.clear()
+        assert client.get(url).status_code == 200, name
+        # A listing also asks whether the reader may see pending files.
+        assert asked.count("read") == 1, (name, asked)
+        assert asked.count("update") <= 1, (name, asked)
+    asked.clear()
+    assert put(client, routes["file"], b"b").status_code == 200
+    assert asked == ["update"]

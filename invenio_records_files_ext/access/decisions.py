@@ -33,7 +33,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 from flask import Flask
 from invenio_files_rest.errors import BucketLockedError
@@ -230,7 +230,21 @@ def decide_for_bucket(bucket_id: Any, action: str) -> Optional[Decision]:
     link = linked.find(bucket_id)
     if link is None:
         return None
-    return decide(link.record, action, _options(link))
+    return decide_for_link(link, action)
+
+
+def decide_for_link(link: linked.LinkedBucket, action: str) -> Decision:
+    """Decide ``action`` on the linked bucket's record.
+
+    The files view's own decision of this request (``link.decided``), when
+    it made one for this action, is the answer: it was made on the same
+    record for the same user, and one decision per action is what a
+    request costs.
+    """
+    decided = link.decided.get(action)
+    if decided is None:
+        decided = decide(link.record, action, _options(link))
+    return cast(Decision, decided)
 
 
 def _options(link: linked.LinkedBucket) -> Mapping[str, Any]:
@@ -271,8 +285,8 @@ class LinkedBucketPermission:
         self.action = action
 
     def can(self) -> bool:
-        """Return whether :func:`decide` allows the action."""
-        return decide(self.link.record, self.action, _options(self.link)).allowed
+        """Return whether :func:`decide_for_link` allows the action."""
+        return decide_for_link(self.link, self.action).allowed
 
 
 class FilesRestPermissionFactory:
@@ -338,6 +352,7 @@ __all__ = (
     "bucket_id_of",
     "decide",
     "decide_for_bucket",
+    "decide_for_link",
     "install",
     "may_read_files",
     "needed_permission",

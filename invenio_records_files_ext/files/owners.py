@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from flask import current_app, has_request_context, request
@@ -63,6 +63,12 @@ class LinkedBucket:
 
     endpoint: Optional[Endpoint]
     """The record's endpoint, or ``None`` if no endpoint serves its PIDs."""
+
+    decided: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """Decisions the files view already made in this request, by action
+    (:func:`~invenio_records_files_ext.access.decisions.decide`'s): the
+    permission checks of Invenio-Files-REST's handlers then reuse them
+    rather than deciding again."""
 
     @property
     def role(self) -> Optional[str]:

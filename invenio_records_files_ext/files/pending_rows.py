@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 from typing import Any, Optional
 
 from invenio_db import db
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..db.sql import chunks, utc_column
@@ -76,7 +77,7 @@ _COLUMNS = (
 )
 
 
-def _query() -> Any:
+def _query() -> Select[Any]:
     return (
         select(*_COLUMNS)
         .select_from(FileEntry)
@@ -114,22 +115,33 @@ def get(
     return by_keys(bucket_id, [key], session).get(key)
 
 
+@cache
+def _chunk_statement(after: bool) -> Select[Any]:
+    # Built once (a listing reads the first chunk on every page), the
+    # values bound when it runs.
+    query = _query().where(FileEntry.bucket_id == bindparam("bucket_id"))
+    if after:
+        query = query.where(
+            tuple_(FileEntry.position, FileEntry.key)
+            > tuple_(
+                bindparam("after_position", type_=FileEntry.position.type),
+                bindparam("after_key", type_=FileEntry.key.type),
+            )
+        )
+    return query.order_by(FileEntry.position, FileEntry.key).limit(_CHUNK)
+
+
 def iterate(bucket_id: Any, session: Optional[Session] = None) -> Iterator[PendingFile]:
     """Yield a bucket's pending files in the record's order, chunk by chunk."""
     session = _session(session)
-    after: Optional[tuple[int, str]] = None
+    values: dict[str, Any] = {"bucket_id": bucket_id}
     while True:
-        query = _query().where(FileEntry.bucket_id == bucket_id)
-        if after is not None:
-            query = query.where(tuple_(FileEntry.position, FileEntry.key) > after)
-        rows = session.execute(
-            query.order_by(FileEntry.position, FileEntry.key).limit(_CHUNK)
-        ).all()
+        rows = session.execute(_chunk_statement("after_key" in values), values).all()
         for row in rows:
             yield _pending(row)
         if len(rows) < _CHUNK:
             return
-        after = (rows[-1].position, rows[-1].key)
+        values.update(after_position=rows[-1].position, after_key=rows[-1].key)
 
 
 def count(bucket_id: Any, session: Optional[Session] = None) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     func,
     literal,
     select,
@@ -474,7 +475,13 @@ def _bound_completed() -> Any:
 
 
 def _page_select(direction: str) -> Any:
-    query = _joined(*LISTED_COLUMNS).where(_bound_completed())
+    # ``has_tags``: most pages have none, and then their tags are not read.
+    has_tags = (
+        exists()
+        .where(ObjectVersionTag.version_id == ObjectVersion.version_id)
+        .label("has_tags")
+    )
+    query = _joined(*LISTED_COLUMNS, has_tags).where(_bound_completed())
     if direction == "before":
         query = query.where(tuple_(*_order()) < _bound_cursor("cursor")).order_by(
             FileEntry.position.desc(), FileEntry.key.desc()
@@ -549,7 +556,9 @@ def rows_page(
         rows.reverse()
     first = Cursor(rows[0].position, rows[0].key) if rows else None
     last = Cursor(rows[-1].position, rows[-1].key) if rows else None
-    tags = _page_tags(session, bucket_id, first, last) if first and last else {}
+    tags = {}
+    if first and last and any(row.has_tags for row in rows):
+        tags = _page_tags(session, bucket_id, first, last)
     bucket = str(bucket_id)  # once, not per row
     entries = [entry_from_row(bucket, row) for row in rows]
     fill_entries(entries)

@@ -192,7 +192,8 @@ class FilesView(_Resource):
         self.pid_value = pid.pid_value if pid is not None else None
         request._methodview = self  # type: ignore[attr-defined]  # Records-REST reads it
         action = access.request_action(request.method, request.args, self.on_object)
-        access.decide(record, action, self.endpoint_options).check()
+        decision = access.decide(record, action, self.endpoint_options)
+        decision.check()
         self.files = self.files_of(record, action)  # type: ignore[assignment]  # None: 404 below
         if (
             self.role != MEDIA
@@ -210,7 +211,11 @@ class FilesView(_Resource):
             endpoint = linked.Endpoint(
                 self.endpoint or "", self.endpoint_options, pid, bool(self.endpoint)
             )
-        linked.remember(linked.LinkedBucket(self.files.bucket.id, record, endpoint))
+        linked.remember(
+            linked.LinkedBucket(
+                self.files.bucket.id, record, endpoint, decided={action: decision}
+            )
+        )
         if request.method not in access.READ_METHODS:
             ensure_limited_stream()
         kwargs["bucket_id"] = str(self.files.bucket.id)

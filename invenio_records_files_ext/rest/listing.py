@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 from urllib.parse import urlencode
 
+from flask import request
 from invenio_files_rest.models import ObjectVersion
 from invenio_files_rest.proxies import current_permission_factory
 from invenio_files_rest.views import BucketResource, check_permission, need_permissions
@@ -38,6 +39,22 @@ def _page_links(
 
 class RecordBucketResource(FilesView, BucketResource):  # type: ignore[misc]  # Files-REST is untyped
     """The record's bucket: list files, versions and multipart uploads."""
+
+    def get(self, bucket_id: str, **kwargs: Any) -> Any:
+        """List the files, their versions or the multipart uploads.
+
+        As Invenio-Files-REST's ``GET`` does (``?versions``, ``?uploads``);
+        but the bucket is the one :meth:`serve` read: Files-REST's own ``GET``
+        would read it a second time, on every page.
+        """
+        bucket = self.files.bucket
+        if bucket.deleted or str(bucket.id) != bucket_id:
+            return super().get(bucket_id=bucket_id, **kwargs)  # its 404
+        if "uploads" in request.args:
+            return self.multipart_listuploads(bucket)
+        return self.listobjects(
+            bucket, request.args["versions"] if "versions" in request.args else missing
+        )
 
     @need_permissions(lambda self, bucket, versions: bucket, "bucket-read")  # type: ignore[untyped-decorator]  # Files-REST is untyped
     def listobjects(self, bucket: Any, versions: Any) -> Any:

@@ -217,7 +217,8 @@ def entry_checksums(
 ) -> dict[str, str]:
     """The ``checksums`` field of an entry: the MD5 column's, then ``others``."""
     found = _column_value(checksum)
-    found.update(_ordered(others or {}))
+    if others:
+        found.update(_ordered(others))
     return found
 
 
@@ -291,9 +292,11 @@ def _uuid(value: Any) -> Any:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
+_RANK = {name: index for index, name in enumerate(SUPPORTED)}
+
+
 def _ordered(values: Mapping[str, str]) -> dict[str, str]:
-    rank = {name: index for index, name in enumerate(SUPPORTED)}
-    return dict(sorted(values.items(), key=lambda item: rank.get(item[0], 99)))
+    return dict(sorted(values.items(), key=lambda item: _RANK.get(item[0], 99)))
 
 
 __all__ = (
