@@ -125,6 +125,7 @@ step "Benchmarks: smoke run (figures are measured with the full runs, see benchm
 "$PY" benchmarks/fixity.py --quick
 "$PY" benchmarks/bag_archive.py --quick
 "$PY" benchmarks/listing.py --quick
+"$PY" benchmarks/load.py --quick
 "$PY" benchmarks/zip_choice.py --quick
 
 if [ "${SKIP_POSTGRESQL:-}" = 1 ]; then

@@ -259,10 +259,11 @@ class Client:
         return self.send(kind, "GET", "/records/{0}/files/{1}".format(pid, key))
 
     def listing(
-        self, pid: str, kind: str = "list bucket"
+        self, pid: str, kind: str = "list bucket", size: Optional[int] = None
     ) -> Optional[requests.Response]:
-        """GET the list of a record's files (the bucket)."""
-        return self.send(kind, "GET", "/records/{0}/files".format(pid))
+        """GET the list of a record's files (its first page of ``size``)."""
+        query = "" if size is None else "?size={0}".format(size)
+        return self.send(kind, "GET", "/records/{0}/files{1}".format(pid, query))
 
     def record(self, pid: str, kind: str = "get record") -> Optional[requests.Response]:
         """GET a record; its metadata holds ``_files``."""

@@ -31,7 +31,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Callable, Optional, Union, cast
 
@@ -40,6 +40,13 @@ import requests
 from flask import Flask
 from invenio_files_rest.models import Location
 
+from tests.loadphases import (
+    LIST_EVERY,
+    SHARED_WRITERS,
+    WATCHER_PAGE_SIZE,
+    Uploads,
+    compare_layouts,
+)
 from tests.loadtools import (
     MIB,
     Acknowledged,
@@ -84,7 +91,6 @@ WORKER_TIMEOUT = 120
 SCALES = {"reduced": 5, "full": 20}
 """Files each writer of the concurrency test uploads, by RFX_LOAD_SCALE."""
 
-SHARED_WRITERS = 50
 OWN_RECORD_WRITERS = 10
 READERS = 4
 
@@ -309,160 +315,53 @@ def test_concurrent_uploads(
     assert leftovers == {}
 
 
-LIST_EVERY = 5
-"""Each client of the one-record test lists its record's files every fifth upload,
-as people watching an upload do."""
-
-
-def upload_phase(
-    url: str,
-    recorder: Recorder,
-    clients: Sequence[tuple[str, str]],
-    per_client: int,
-    attempted: dict[str, dict[str, str]],
-    acked: Acknowledged,
-    problems: Problems,
-    list_every: Optional[int] = None,
-) -> float:
-    """Each client uploads ``per_client`` files to its record; return the wall time.
-
-    :param clients: ``[(pid, key prefix), ...]``, one per client thread.
-    :param list_every: list the record's files after every this many uploads.
-    """
-    start = threading.Barrier(len(clients) + 1)
-    lock = threading.Lock()
-
-    def write(pid: str, prefix: str, seed: int) -> None:
-        client = Client(url, recorder)
-        rng = random.Random(seed)
-        try:
-            start.wait(60)
-            for number in range(per_client):
-                data = os.urandom(rng.randint(1024, 8 * 1024))
-                key = "{0}-{1:02d}.bin".format(prefix, number)
-                digest = md5(data)
-                with lock:
-                    attempted.setdefault(pid, {})[key] = digest
-                response = client.upload(pid, key, data, digest, kind="upload")
-                if not is_success(response):
-                    continue
-                if response.json().get("checksum") != "md5:" + digest:
-                    problems.add("{0}: acknowledged with another checksum".format(key))
-                acked.add(pid, key, digest)
-                if list_every and (number + 1) % list_every == 0:
-                    check_listing(client, pid, acked.of(pid), problems)
-        finally:
-            client.close()
-
-    threads = start_threads(
-        problems,
-        write,
-        [(pid, prefix, index) for index, (pid, prefix) in enumerate(clients)],
-    )
-    start.wait(60)
-    began = time.monotonic()
-    stuck = join_all(threads, 600)
-    assert not stuck, "uploads still running after 600 s"
-    return time.monotonic() - began
-
-
-def check_listing(
-    client: Client, pid: str, known: Iterable[str], problems: Problems
-) -> None:
-    """List the record's files (its first page); note what is wrong with it."""
-    response = client.listing(pid, kind="list")
-    if not is_success(response):
-        problems.add("listing answered {0}".format(response))
-        return
-    body = response.json()
-    keys = [item["key"] for item in body["contents"]]
-    if len(keys) != len(set(keys)):
-        problems.add("listing showed a key twice")
-    # The acknowledged uploads were committed before the request: a whole
-    # listing (one page) shows them all.
-    missing = set(known) - set(keys)
-    if "next" not in body["links"] and missing:
-        problems.add("listing: acknowledged {0} not shown".format(sorted(missing)[:5]))
-
-
 def test_one_record_keeps_up_with_many(
     served: Server, app: Flask, location: Location, report: Report
 ) -> None:
     """Fifty clients uploading to one record, against the same load on fifty.
 
-    Each client lists its record's files every fifth upload (``LIST_EVERY``):
-    the readers of a growing record must not slow its uploads. The uploads
-    per second to one record are printed as a share of those spread over
-    one record per client, the layouts interleaved (spread, one, one,
-    spread); the full mode asserts at least ``SHARED_RATE_FLOOR``. Both
-    modes check that nothing is lost and that every bucket's size is exact.
+    Each client lists its record's files every fifth upload as the deposit
+    page does (``tests/loadphases.py``): the readers of a growing record
+    must not slow its uploads. The uploads per second to one record are
+    printed as a share of those spread over one record per client, the
+    layouts interleaved (spread, one, one, spread); the full mode asserts at
+    least ``SHARED_RATE_FLOOR``. Both modes check that nothing is lost and
+    that every bucket's size is exact.
     """
     scale, per_writer = files_per_writer()
-    recorder, acked, problems = Recorder(), Acknowledged(), Problems()
-    attempted: dict[str, dict[str, str]] = {}
-    setup = Client(served.url, recorder)
+    uploads = Uploads(Recorder())
+    setup = Client(served.url, uploads.recorder)
     shared = setup.create_record()
     own = [setup.create_record() for _ in range(SHARED_WRITERS)]
     warm = setup.create_record()
     for number in range(2 * WORKERS):
-        data = os.urandom(4096)
-        attempted.setdefault(warm, {})["warm-{0}".format(number)] = md5(data)
-        response = setup.upload(warm, "warm-{0}".format(number), data, md5(data))
+        data, key = os.urandom(4096), "warm-{0}".format(number)
+        uploads.attempt(warm, key, md5(data))
+        response = setup.upload(warm, key, data, md5(data))
         assert is_success(response), response
-        acked.add(warm, "warm-{0}".format(number), md5(data))
-    # Each layout runs twice, in mirrored order, so that a drift of the
-    # machine's speed favours neither.
-    order = ["spread", "shared", "shared", "spread"]
-    phases: list[tuple[str, float]] = []
+        uploads.acked.add(warm, key, md5(data))
     sampler = LockWaitSampler(app.config["SQLALCHEMY_DATABASE_URI"])
     sampler.start()
     try:
-        for number, layout in enumerate(order):
-            pids = [shared] * SHARED_WRITERS if layout == "shared" else own
-            clients = [
-                (pid, "{0}{1}-c{2:02d}".format(layout, number, index))
-                for index, pid in enumerate(pids)
-            ]
-            wall = upload_phase(
-                served.url,
-                recorder,
-                clients,
-                per_writer,
-                attempted,
-                acked,
-                problems,
-                list_every=LIST_EVERY,
-            )
-            phases.append((layout, wall))
+        compared = compare_layouts(served.url, uploads, shared, own, per_writer)
     finally:
         sampler.stop()
-    per_phase = SHARED_WRITERS * per_writer
-    rates: dict[str, float] = {}
-    for layout in ("spread", "shared"):
-        times = [wall for name, wall in phases if name == layout]
-        rates[layout] = per_phase * len(times) / sum(times)
-    ratio = rates["shared"] / rates["spread"]
-
+    recorder, acked = uploads.recorder, uploads.acked
     consistency, leftovers, details = check_consistency(
-        app, setup, location.uri, attempted, acked
+        app, setup, location.uri, uploads.attempted, acked
     )
     quotas = quota_problems(bucket_of(setup, pid) for pid in [shared, warm] + own)
     setup.close()
     floor_note = "asserted" if scale == "full" else "printed only (reduced mode)"
     report(
-        "one record vs many ({0}: {1} clients x {2} uploads, listing every {3}, "
-        "{4} sync workers)".format(
-            scale, SHARED_WRITERS, per_writer, LIST_EVERY, WORKERS
+        "one record vs many ({0}: {1} clients x {2} uploads, listing the first "
+        "{3} every {4}, {5} sync workers)".format(
+            scale, SHARED_WRITERS, per_writer, WATCHER_PAGE_SIZE, LIST_EVERY, WORKERS
         ),
-        [
-            "  phases (wall seconds): {0}".format(
-                ", ".join("{0} {1:.2f}".format(*phase) for phase in phases)
-            ),
-            "  uploads/s: spread over {0} records {1:.1f}, one record {2:.1f}".format(
-                SHARED_WRITERS, rates["spread"], rates["shared"]
-            ),
+        compared.lines()
+        + [
             "  one record / spread: {0:.2f}   floor {1}: {2}".format(
-                ratio, SHARED_RATE_FLOOR, floor_note
+                compared.ratio, SHARED_RATE_FLOOR, floor_note
             ),
             "  statuses: {0}".format(dict(recorder.statuses())),
             "  server log errors: {0}".format(dict(logged_errors(served))),
@@ -478,13 +377,21 @@ def test_one_record_keeps_up_with_many(
     )
     assert not recorder.server_errors(), recorder.server_errors()[:10]
     assert not recorder.unanswered(), recorder.unanswered()[:10]
-    assert not problems, problems.found[:20]
-    assert len(acked) == per_phase * len(order) + 2 * WORKERS, dict(recorder.statuses())
+    assert not uploads.problems, uploads.problems.found[:20]
+    expected = compared.uploads_per_phase * len(compared.phases) + 2 * WORKERS
+    assert len(acked) == expected, dict(recorder.statuses())
     assert not consistency, consistency[:20]
     assert leftovers == {}
     assert not quotas, quotas
     if scale == "full":
-        assert ratio >= SHARED_RATE_FLOOR, rates
+        assert compared.ratio >= SHARED_RATE_FLOOR, compared.lines()
+
+
+def test_watchers_read_the_deposit_pages_first_page() -> None:
+    # The load's watchers stand for people watching an upload on the
+    # deposit page: they read what it reads.
+    script = Path(ROOT, "examples", "page", "record.js").read_text()
+    assert "const FILES_PAGE_SIZE = {0};".format(WATCHER_PAGE_SIZE) in script
 
 
 KILLED = 2
