@@ -43,9 +43,10 @@ class RecordBucketResource(FilesView, BucketResource):  # type: ignore[misc]  # 
     def get(self, bucket_id: str, **kwargs: Any) -> Any:
         """List the files, their versions or the multipart uploads.
 
-        As Invenio-Files-REST's ``GET`` does (``?versions``, ``?uploads``);
-        but the bucket is the one :meth:`serve` read: Files-REST's own ``GET``
-        would read it a second time, on every page.
+        As Invenio-Files-REST's ``GET`` does (``?versions``, ``?uploads``),
+        but with the bucket that
+        :meth:`~invenio_records_files_ext.rest.base.FilesView.serve` read:
+        Files-REST's own ``GET`` would read it again, on every page.
         """
         bucket = self.files.bucket
         if bucket.deleted or str(bucket.id) != bucket_id:
