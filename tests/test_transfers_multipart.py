@@ -8,6 +8,7 @@ import requests
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import Location
+from sqlalchemy import event
 
 from invenio_records_files_ext.models import FileTransfer
 from tests.helpers import (
@@ -194,3 +195,40 @@ def test_abandoned_s3_upload_is_aborted(
         assert s3_client.delete(files_url(pid, "a.bin")).status_code == 204
         assert not s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
         assert object_keys(s3, s3_bucket) == set()
+
+
+def test_a_part_reads_the_bucket_and_its_pending_file_once_per_transaction(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
+    """A part costs few statements: after the bytes are written nothing the
+    request already read is loaded again, but what it must re-read under
+    the bucket's lock (the bucket's size and state, the pending file)."""
+    data = payload(300)
+    pid = create_record(client)
+    [listed] = init(client, pid, [multipart("m.bin", data, 3, 100)]).json["entries"]
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    for part in listed["links"]["parts"]:
+        number = part["part"]
+        seen.clear()
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            response = client.put(
+                part["url"], data=data[(number - 1) * 100 : number * 100]
+            )
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        assert response.status_code == 200, response.json
+        buckets = [
+            s for s in seen if s.startswith("SELECT") and "FROM files_bucket" in s
+        ]
+        # The record's buckets, then the locked re-read of size and state.
+        assert len(buckets) == 2, buckets
+        assert "FOR UPDATE" in buckets[1] or db.engine.dialect.name == "sqlite"
+        pending = [s for s in seen if "JOIN records_files_transfer" in s]
+        # Before the bytes are written, then under the key's lock.
+        assert len(pending) == 2, pending
+    assert commit(client, pid, "m.bin").status_code == 200

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import MAX_SIZE
+from .sql import primary_key
 
 _KEY_LOCK = text("SELECT pg_advisory_xact_lock(:id)")
 _BUCKETS = Bucket.__table__
@@ -123,7 +124,7 @@ def refresh_bucket(bucket: Bucket, session: Optional[Session] = None) -> Bucket:
             Bucket.locked,
             Bucket.deleted,
         )
-        .where(Bucket.id == bucket.id)
+        .where(Bucket.id == primary_key(bucket))
         # NO KEY UPDATE on PostgreSQL: rows inserted under the bucket (object
         # versions, file rows) hold KEY SHARE locks on it through their
         # foreign keys, which a plain FOR UPDATE would wait for: two writers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, TypeVar
 
 from invenio_db.shared import UTCDateTime
-from sqlalchemy import literal_column
+from sqlalchemy import inspect, literal_column
 
 T = TypeVar("T")
 
@@ -21,6 +21,17 @@ class _CachedUTCDateTime(UTCDateTime):  # type: ignore[misc]  # Invenio-DB is un
 
     #: The type has no parameters: its statements may be cached.
     cache_ok = True
+
+
+def primary_key(instance: Any) -> Any:
+    """Return the primary key of a mapped instance with one, not loading it.
+
+    After a commit every instance is expired, and reading even its ``id``
+    loads its whole row again; its identity keeps the key without a query.
+    An instance not yet flushed has no identity: its attribute is read.
+    """
+    identity = inspect(instance).identity
+    return identity[0] if identity else instance.id
 
 
 def utc_column(column: Any) -> Any:

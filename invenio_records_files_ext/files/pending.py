@@ -19,6 +19,7 @@ open, and hand over the file instance.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Optional
 
 from invenio_db import db
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..db import locks, versions
 from ..db.references import release
+from ..db.sql import primary_key
 from ..errors import (
     FileKeyExistsError,
     FileNotInRecordError,
@@ -63,7 +65,7 @@ class PendingWriter:
     @property
     def bucket_id(self) -> Any:
         """Id of the bucket written."""
-        return self.bucket.id
+        return primary_key(self.bucket)
 
     def _lock(self, keys: Sequence[str]) -> None:
         locks.lock_keys(self.bucket_id, keys, self.session)
@@ -202,13 +204,11 @@ class PendingWriter:
         found = self.get(key, (WAITING,))
         received = set(found.details.get("received", []))
         received.add(number)
-        pending_rows.change(
-            found.entry_id,
-            self.session,
-            json=dict(found.details, received=sorted(received)),
-        )
+        details = dict(found.details, received=sorted(received))
+        updated = pending_rows.change(found.entry_id, self.session, json=details)
         locks.charge(self.bucket, 0, session=self.session)
-        return self.get(key)
+        # The row as just written: no need to read it again.
+        return replace(found, details=details, updated=updated)
 
     def forget_part(self, key: str, number: int) -> None:
         """Note that part ``number`` must be sent again (its upload failed)."""

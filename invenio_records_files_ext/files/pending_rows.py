@@ -190,14 +190,16 @@ def insert_many(
         session.execute(insert(FileTransfer), chunk)
 
 
-def change(entry_id: Any, session: Optional[Session] = None, **values: Any) -> None:
-    """Change a transfer row (its ``updated`` time too)."""
+def change(entry_id: Any, session: Optional[Session] = None, **values: Any) -> datetime:
+    """Change a transfer row (its ``updated`` time too); return that time."""
+    updated = _now()
     _session(session).execute(
         update(FileTransfer)
         .where(FileTransfer.entry_id == entry_id)
-        .values(updated=_now(), **values)
+        .values(updated=updated, **values)
         .execution_options(synchronize_session=False)
     )
+    return updated
 
 
 def delete_transfers(

@@ -31,11 +31,16 @@ import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
-WINDOW = 16 * 1024 * 1024
+WINDOW = 4 * 1024 * 1024
 """Bytes written between two flushes of a long write (:class:`Writeback`).
 
 Large enough that each flush writes in big requests, small enough that a
-worker holds little of the page cache and the last flush is short.
+worker holds little of the page cache and the last flush is short: what is
+left to write back when the last byte arrives is a window or so, which
+every request waits for before it answers. It was 16 MiB; at 4 MiB a part
+of a multipart upload (each part waits) and a ``PUT`` were as fast or
+faster, and the worker's peak memory grew by 11.9 MiB instead of 16.1 to
+16.4 over the throughput benchmark (``benchmarks/rest_throughput.py``).
 """
 
 LAG = 4
