@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
-from typing import Optional, cast
+from typing import Any, Optional, cast
 
 import pytest
 from click.testing import Result
@@ -24,6 +24,7 @@ from invenio_records_files_ext import cli as cli_module
 from invenio_records_files_ext.api import Record
 from invenio_records_files_ext.files.fileobject import FileObject
 from invenio_records_files_ext.maintenance import attach as attach_module
+from invenio_records_files_ext.maintenance import check as check_module
 from invenio_records_files_ext.models import RecordsBuckets
 from invenio_records_files_ext.storage import hashing
 from tests.helpers import BucketRecord, files_of, storage_files, stream
@@ -1006,6 +1007,34 @@ def test_check_all(
     result = cli("check", "--all")
     assert result.exit_code == 0
     assert "Checked 3 records: 0 with differences" in result.stdout
+
+
+def test_check_goes_on_after_a_record_that_fails(
+    cli: Callable[..., Result],
+    record: BucketRecord,
+    db: SQLAlchemy,
+    make_stream: Callable[..., BytesIO],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = Record.create({})
+    files_of(other)["x.txt"] = make_stream(b"x")
+    db.session.commit()
+    _drift(record, db, make_stream)
+    real = check_module.check_links
+
+    def failing(links: list[check_module.Link], repair: bool = False) -> Any:
+        if links[0].record_id == other.id:
+            raise RuntimeError("the disk is on fire")
+        return real(links, repair=repair)
+
+    monkeypatch.setattr(check_module, "check_links", failing)
+    result = cli("check", "--all")
+    assert result.exit_code == 1
+    assert "Could not check record {0}: ".format(other.id) in result.stdout
+    assert "the disk is on fire" in result.stdout
+    # The failure hides nothing of the other record, checked after or before.
+    assert "{0}\t".format(record.id) in result.stdout
+    assert "Checked 1 record: 1 with differences" in result.stdout
 
 
 def test_check_walks_links_in_slices(

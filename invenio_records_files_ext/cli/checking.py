@@ -60,22 +60,19 @@ def check(
         names = {record.id: record for record in named}
         groups = _named_links(named)
     summary, failures = checking.CheckSummary(), 0
-    for links in groups:
-        try:
-            checks = checking.check_links(links, repair=repair)
-        except Exception as error:
+    for outcome in checking.check_records(groups, repair=repair):
+        if outcome.error is not None:
             failures += 1
-            record_id = links[0].record_id
             click.echo(
                 "Could not {0} record {1}: {2}".format(
                     "repair" if repair else "check",
-                    names.get(record_id, record_id),
-                    describe(error),
+                    names.get(outcome.record_id, outcome.record_id),
+                    describe(outcome.error),
                 )
             )
             continue
-        summary.add(checks)
-        for result in checks:
+        summary.add(outcome.checks)
+        for result in outcome.checks:
             _print_differences(result)
     _print_check_summary(summary, repair)
     if failures or (summary.differing and not repair):

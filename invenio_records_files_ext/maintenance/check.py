@@ -12,7 +12,7 @@ current file are *removed*.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -141,3 +141,33 @@ def check_link(link: Link, repair: bool = False) -> RecordCheck:
 def check_links(links: list[Link], repair: bool = False) -> list[RecordCheck]:
     """Check (or repair) each bucket of one record."""
     return [check_link(link, repair) for link in links]
+
+
+@dataclass
+class RecordOutcome:
+    """What checking (or repairing) one record's buckets gave."""
+
+    record_id: Any
+    checks: list[RecordCheck]
+    """One per bucket; empty when the record failed."""
+    error: Optional[Exception] = None
+    """Why the record could not be checked, if it could not."""
+
+
+def check_records(
+    groups: Iterable[list[Link]], repair: bool = False
+) -> Iterator[RecordOutcome]:
+    """Check (or repair) each record's buckets in turn, record by record.
+
+    A record whose check fails (its transaction rolled back) is reported
+    with its error, and the next records are still checked: one broken
+    record does not hide the state of the others.
+    """
+    for links in groups:
+        record_id = links[0].record_id
+        try:
+            checks = check_links(links, repair=repair)
+        except Exception as error:
+            yield RecordOutcome(record_id, [], error)
+            continue
+        yield RecordOutcome(record_id, checks)
