@@ -9,7 +9,10 @@ parts of a multipart upload. ``--checksums md5,sha256`` keeps both
 checksums (``RECORDS_FILES_CHECKSUMS``): each algorithm's tool
 (``sha256sum``...) is timed too, and every route is held, side by side, to
 the slower of the hash tools (at least 0.7) and to the slower of them and
-``dd`` (at least 0.8). A plain read of the stored file bounds a
+``dd`` (at least 0.8). Waitress writes the whole body to a file of its
+own before the application reads a byte: that step is timed alone (an
+upload answered without reading it, ``waitress buffering``), and waitress's
+uploads are also held to the floor plus it. A plain read of the stored file bounds a
 download; the worker's resident memory must not grow with the size of the
 files. ``--in-a-row N`` uploads the file N times in a row on each route
 instead (nothing deleted, nothing flushed in between); ``--runs N``
@@ -98,7 +101,8 @@ def hash_tools() -> list[str]:
 
 
 def create_bench_app() -> Flask:
-    """The demo, plus a route reading a stored file with nothing around it."""
+    """The demo, plus a route reading a stored file with nothing around it,
+    and one answering an upload without reading it (``/bench/sink``)."""
     from flask import send_file
 
     from examples.app import create_app
@@ -111,6 +115,11 @@ def create_bench_app() -> Flask:
         return send_file(path, "application/octet-stream", conditional=False)
 
     app.add_url_rule("/bench/plain/<path:name>", "bench_plain", plain)
+    # What the server costs before the application reads a byte: waitress
+    # reads the whole body into a file first; gunicorn reads nothing.
+    app.add_url_rule(
+        "/bench/sink", "bench_sink", lambda: Response(status=200), methods=["PUT"]
+    )
     return app
 
 
@@ -282,6 +291,8 @@ def step(
     path, md5 = path or setup["path"], md5 or setup["md5"]
     if name == "dd" or name in HASH_TOOLS.values():
         return floor_step(name, path)
+    if name == BUFFERING:
+        return send(setup["waitress"], "/bench/sink", path)[1]
     func, kind = ROUTES.get(name, (upload_put, "gunicorn"))
     url = setup[kind]
     os.sync()  # no step pays for the previous one's write-back
@@ -298,6 +309,25 @@ def step(
         seconds = download(url + "/bench/plain/" + stored, md5)
     requests.delete(uploaded.url).raise_for_status()
     return seconds
+
+
+BUFFERING = "waitress buffering"
+"""The step timing waitress alone: the body read into its file, no application."""
+
+
+def buffered_floor(times: dict[str, list[float]], route: str) -> None:
+    """Waitress's uploads against the floor plus waitress's own buffering.
+
+    Waitress hands the application the body only once it has written all
+    of it to a file of its own: that time comes before the first byte the
+    library sees, whatever the library does.
+    """
+    if route != "upload waitress" or BUFFERING not in times:
+        return
+    floor = list(map(max, *(times[tool] for tool in hash_tools()), times["dd"]))
+    served = [bottom + own for bottom, own in zip(floor, times[BUFFERING])]
+    worst = min(bottom / up for bottom, up in zip(served, times[route]))
+    bench.target(f"{route} / (floor + {BUFFERING}), slowest round", worst, TARGET, True)
 
 
 def spread_and_floor(times: dict[str, list[float]], route: str) -> None:
@@ -432,13 +462,15 @@ def timed(size: int, worker: Any) -> None:
         baseline = memory_kib("VmRSS", worker)  # it has answered one request
         reset_peak(worker)
         step(1, "download")  # warm-up: a fresh server's first transfer is slower
-    steps = (*hash_tools(), "dd", *routes(), "download", "plain")
+    buffering = (BUFFERING,) if "upload waitress" in routes() else ()
+    steps = (*hash_tools(), "dd", *buffering, *routes(), "download", "plain")
     runs = {name: bench.time(f"{name} {size} MiB", step, name) for name in steps}
     if not bench.parent:
         return
     times = {name: runs[name].get_values() for name in steps}
     for route in routes():
         spread_and_floor(times, route)
+        buffered_floor(times, route)
     for note in bench.notes("commit"):
         print(f"commit of a {note['route']} upload: {note['seconds']:.3f} s")
     bench.ratio("download / plain read", runs["plain"], runs["download"], 0.8, True)
