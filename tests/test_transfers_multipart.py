@@ -10,6 +10,7 @@ from flask_sqlalchemy import SQLAlchemy
 from invenio_files_rest.models import Location
 from sqlalchemy import event
 
+from invenio_records_files_ext.files import pending_rows
 from invenio_records_files_ext.models import FileTransfer
 from tests.helpers import (
     IsolatedClient,
@@ -233,3 +234,40 @@ def test_a_part_reads_the_bucket_and_its_pending_file_once_per_transaction(
         # Before the bytes are written, then under the key's lock.
         assert len(pending) == 2, pending
     assert commit(client, pid, "m.bin").status_code == 200
+
+
+def test_a_parts_statements_are_built_once_and_change_only_their_columns(
+    client: IsolatedClient, db: SQLAlchemy, location: Location
+) -> None:
+    """Each part reads its pending file and changes its transfer row with
+    statements built once per process; a change of some columns leaves the
+    others as they were."""
+    data = payload(200)
+    pid = create_record(client)
+    [listed] = init(client, pid, [multipart("m.bin", data, 2, 100)]).json["entries"]
+    pending_rows._key_statement()
+    pending_rows._change_statement(("json", "updated"))  # what a part changes
+    reads, changes = (
+        pending_rows._key_statement.cache_info(),
+        pending_rows._change_statement.cache_info(),
+    )
+    for part in listed["links"]["parts"]:
+        number = part["part"]
+        chunk = data[(number - 1) * 100 : number * 100]
+        assert client.put(part["url"], data=chunk).status_code == 200
+    # Two reads and one change per part, none of them built again.
+    assert pending_rows._key_statement.cache_info().hits >= reads.hits + 4
+    assert pending_rows._key_statement.cache_info().misses == reads.misses
+    assert pending_rows._change_statement.cache_info().hits >= changes.hits + 2
+    assert pending_rows._change_statement.cache_info().misses == changes.misses
+    found = pending_rows.get(stored_record(pid).bucket_id, "m.bin")
+    assert found is not None and found.details["received"] == [1, 2]
+    pending_rows.change(found.entry_id, error="stalled")
+    changed = pending_rows.get(found.bucket_id, "m.bin")
+    assert changed is not None
+    assert (changed.error, changed.details, changed.state) == (
+        "stalled",
+        found.details,
+        found.state,
+    )
+    assert changed.updated >= found.updated

@@ -108,11 +108,25 @@ def by_keys(
     return found
 
 
+@cache
+def _key_statement() -> Select[Any]:
+    # Built once: each part of a multipart upload reads its file twice.
+    return _query().where(
+        FileEntry.bucket_id == bindparam("bucket_id"),
+        FileEntry.key == bindparam("key"),
+    )
+
+
 def get(
     bucket_id: Any, key: str, session: Optional[Session] = None
 ) -> Optional[PendingFile]:
     """Return the pending file ``key``, or ``None``."""
-    return by_keys(bucket_id, [key], session).get(key)
+    row = (
+        _session(session)
+        .execute(_key_statement(), {"bucket_id": bucket_id, "key": key})
+        .first()
+    )
+    return None if row is None else _pending(row)
 
 
 @cache
@@ -190,14 +204,29 @@ def insert_many(
         session.execute(insert(FileTransfer), chunk)
 
 
+@cache
+def _change_statement(names: tuple[str, ...]) -> Any:
+    # One statement per set of columns changed, built once: a multipart
+    # upload changes its row once per part. The values are bound as
+    # ``new_<column>`` (a column's own name is SQLAlchemy's in an UPDATE).
+    columns = FileTransfer.__table__.c
+    return (
+        update(FileTransfer)
+        .where(FileTransfer.entry_id == bindparam("row_id"))
+        .values(
+            {name: bindparam("new_" + name, type_=columns[name].type) for name in names}
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def change(entry_id: Any, session: Optional[Session] = None, **values: Any) -> datetime:
     """Change a transfer row (its ``updated`` time too); return that time."""
     updated = _now()
+    values["updated"] = updated
+    bound = {"new_" + name: value for name, value in values.items()}
     _session(session).execute(
-        update(FileTransfer)
-        .where(FileTransfer.entry_id == entry_id)
-        .values(updated=updated, **values)
-        .execution_options(synchronize_session=False)
+        _change_statement(tuple(sorted(values))), dict(bound, row_id=entry_id)
     )
     return updated
 
